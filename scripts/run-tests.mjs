@@ -1,0 +1,29 @@
+// Runs the test suite from dist/, one file at a time: kernel tests share global state (trace_pipe,
+// interface names, bpffs) and must never run at once. Arguments filter files by substring.
+import { spawnSync } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+function find(dir, out = []) {
+  let entries = [];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    const p = join(dir, e);
+    if (statSync(p).isDirectory()) find(p, out);
+    else if (p.endsWith(".test.js")) out.push(p);
+  }
+  return out.sort();
+}
+
+const filter = process.argv.slice(2);
+const files = find("dist/test").filter((f) => filter.length === 0 || filter.some((s) => f.includes(s)));
+if (files.length === 0) {
+  console.error("run-tests: no test files found under dist/test (did the build run?)");
+  process.exit(1);
+}
+const r = spawnSync(process.execPath, ["--test", "--test-concurrency=1", ...files], { stdio: "inherit" });
+process.exit(r.status ?? 1);

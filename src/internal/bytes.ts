@@ -1,0 +1,108 @@
+import { ParseError, type ErrorContext } from "../errors.js";
+
+/** Creates a DataView over exactly the bytes of `b`, even when `b` is a slice of a larger buffer. */
+export function viewOf(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * A bounds-checked little/big-endian reader. Every read past the end raises a {@link ParseError}
+ * with the offending offset, so hostile input never surfaces as a RangeError from deep inside.
+ */
+export class ByteReader {
+  readonly view: DataView;
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly littleEndian: boolean,
+    readonly context: ErrorContext = {},
+    /** Added to offsets in error messages, so they name the position in the whole file. */
+    readonly baseOffset = 0,
+  ) {
+    this.view = viewOf(bytes);
+  }
+
+  get length(): number {
+    return this.bytes.byteLength;
+  }
+
+  /** Throws unless `[off, off+len)` lies inside the buffer. */
+  check(off: number, len: number, what: string): void {
+    if (!Number.isInteger(off) || off < 0 || len < 0 || off + len > this.bytes.byteLength) {
+      throw new ParseError(`${what}: ${len} bytes at offset ${off} run past the end (${this.bytes.byteLength} bytes)`, {
+        ...this.context,
+        offset: this.baseOffset + off,
+      });
+    }
+  }
+
+  u8(off: number, what = "u8"): number {
+    this.check(off, 1, what);
+    return this.view.getUint8(off);
+  }
+  u16(off: number, what = "u16"): number {
+    this.check(off, 2, what);
+    return this.view.getUint16(off, this.littleEndian);
+  }
+  u32(off: number, what = "u32"): number {
+    this.check(off, 4, what);
+    return this.view.getUint32(off, this.littleEndian);
+  }
+  i32(off: number, what = "i32"): number {
+    this.check(off, 4, what);
+    return this.view.getInt32(off, this.littleEndian);
+  }
+  u64(off: number, what = "u64"): bigint {
+    this.check(off, 8, what);
+    return this.view.getBigUint64(off, this.littleEndian);
+  }
+  /** Reads a u64 that must fit a JS number (sizes and offsets); larger values are a parse error. */
+  u64n(off: number, what = "u64"): number {
+    const v = this.u64(off, what);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new ParseError(`${what}: value ${v} is too large`, { ...this.context, offset: this.baseOffset + off });
+    }
+    return Number(v);
+  }
+  /** A sub-slice sharing memory; bounds-checked. */
+  slice(off: number, len: number, what = "slice"): Uint8Array {
+    this.check(off, len, what);
+    return this.bytes.subarray(off, off + len);
+  }
+  /** A NUL-terminated string starting at `off`; the terminator must exist within the buffer. */
+  cstring(off: number, what = "string"): string {
+    this.check(off, 0, what);
+    const end = this.bytes.indexOf(0, off);
+    if (end < 0) {
+      throw new ParseError(`${what}: string at offset ${off} is not NUL-terminated`, {
+        ...this.context,
+        offset: this.baseOffset + off,
+      });
+    }
+    return latin1OrUtf8(this.bytes.subarray(off, end));
+  }
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: false });
+
+/** Decodes bytes as UTF-8 (invalid sequences become U+FFFD rather than throwing). */
+export function latin1OrUtf8(b: Uint8Array): string {
+  return utf8.decode(b);
+}
+
+/** Lower-case hex of `b` with no separators. */
+export function toHex(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i++) s += (b[i] as number).toString(16).padStart(2, "0");
+  return s;
+}
+
+/** Parses hex, ignoring whitespace; throws a ParseError on odd length or bad digits. */
+export function fromHex(s: string, what = "hex"): Uint8Array {
+  const clean = s.replace(/\s+/g, "");
+  if (clean.length % 2 !== 0 || /[^0-9a-fA-F]/.test(clean)) {
+    throw new ParseError(`${what}: not a hex string`);
+  }
+  const out = new Uint8Array(clean.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(clean.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
