@@ -22,7 +22,11 @@ export interface Instruction {
 export const INSN_SIZE = 8;
 
 /** Decodes `bytes` (a multiple of 8) into instruction slots with the given byte order. */
-export function decodeInstructions(bytes: Uint8Array, littleEndian = true, ctx: ErrorContext = {}): Instruction[] {
+export function decodeInstructions(
+  bytes: Uint8Array,
+  littleEndian = true,
+  ctx: ErrorContext = {},
+): Instruction[] {
   if (bytes.byteLength % INSN_SIZE !== 0) {
     throw new ParseError(`instructions: ${bytes.byteLength} bytes is not a multiple of 8`, ctx);
   }
@@ -60,7 +64,10 @@ export function encodeInstructions(insns: readonly Instruction[], littleEndian =
     const insn = insns[i] as Instruction;
     const o = i * INSN_SIZE;
     view.setUint8(o, insn.opcode);
-    view.setUint8(o + 1, littleEndian ? (insn.dst & 0xf) | ((insn.src & 0xf) << 4) : ((insn.dst & 0xf) << 4) | (insn.src & 0xf));
+    view.setUint8(
+      o + 1,
+      littleEndian ? (insn.dst & 0xf) | ((insn.src & 0xf) << 4) : ((insn.dst & 0xf) << 4) | (insn.src & 0xf),
+    );
     view.setInt16(o + 2, insn.off, littleEndian);
     view.setInt32(o + 4, insn.imm, littleEndian);
   }

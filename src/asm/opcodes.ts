@@ -52,6 +52,8 @@ export const JmpOp = {
   JLE: 0xb0,
   JSLT: 0xc0,
   JSLE: 0xd0,
+  /** `may_goto` (Linux 6.9+): a loop escape the verifier lets a program take a bounded number of times. */
+  JCOND: 0xe0,
 } as const;
 
 /** Load/store sizes (bits 3-4). */
@@ -69,6 +71,10 @@ export const AtomicOp = {
   FETCH: 0x01,
   XCHG: 0xe0 | 0x01,
   CMPXCHG: 0xf0 | 0x01,
+  /** `load_acquire`, a load with acquire ordering (Linux 6.15+). */
+  LOAD_ACQ: 0x100,
+  /** `store_release`, a store with release ordering (Linux 6.15+). */
+  STORE_REL: 0x110,
 } as const;
 
 /** Pseudo source values of `lddw` (`BPF_LD | BPF_IMM | BPF_DW`). */

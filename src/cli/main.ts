@@ -1,5 +1,68 @@
-/** CLI entry: `main(argv)` returns the exit code; the bin shim only calls it. */
-export async function main(argv: string[]): Promise<number> {
-  process.stderr.write(`tsbpf: not implemented yet: ${argv.join(" ")}\n`);
-  return 2;
+import { isTsbpfError } from "../errors.js";
+import { commands } from "./commands.js";
+import { type CliIo, processIo } from "./io.js";
+
+const USAGE = `usage: tsbpf <command> [options]
+
+commands:
+  demo                       run the tail-call dispatcher on the built-in VM (no root, no clang)
+  inspect OBJ [--json]       programs, maps, tail-call sites and globals of a BPF object
+  disasm OBJ [--prog NAME]   disassemble, with the C source lines from BTF
+  run OBJ --prog NAME ...    run a program on packets (VM by default, or --backend kernel)
+  attach OBJ --prog NAME --iface IF ...   load, wire tail calls, attach XDP, print trace lines
+  detach --pin DIR           remove a pinned pipeline
+  conformance-plugin [MEM]   bpf_conformance plugin protocol
+
+Run 'tsbpf <command> --help' for a command's options. Add --verbose for the details of an error.`;
+
+/**
+ * Runs the CLI and returns the exit code. Errors never escape as stack traces: a tsbpf error is
+ * one `tsbpf:` line; anything else is an internal error, also one line unless --verbose.
+ */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const verbose = argv.includes("--verbose") || argv.includes("-v");
+  const args = argv.filter((a) => a !== "--verbose" && a !== "-v");
+  const [name, ...rest] = args;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    io.stdout(`${USAGE}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === "--version") {
+    io.stdout("tsbpf 0.1.0\n");
+    return 0;
+  }
+  const cmd = commands[name];
+  if (cmd === undefined) {
+    io.stderr(`tsbpf: unknown command '${name}' (try 'tsbpf help')\n`);
+    return 2;
+  }
+  try {
+    return await cmd(rest, io, { verbose });
+  } catch (e) {
+    io.stderr(`${formatCliError(e, verbose)}\n`);
+    return isTsbpfError(e) && e.name === "UsageError" ? 2 : 1;
+  }
+}
+
+/** One line for the user; with `verbose`, the hint, the cause chain, extra detail and the stack. */
+export function formatCliError(e: unknown, verbose: boolean): string {
+  if (isTsbpfError(e)) {
+    let line = `tsbpf: ${e.message}`;
+    if (e.hint !== undefined) line += ` — hint: ${e.hint}`;
+    if (verbose) {
+      const extra = (e as { log?: string[] }).log;
+      if (Array.isArray(extra) && extra.length > 0) line += `\n--- verifier log ---\n${extra.join("\n")}`;
+      let c: unknown = e.cause;
+      while (c instanceof Error) {
+        line += `\ncaused by: ${c.message}`;
+        c = c.cause;
+      }
+      if (e.stack) line += `\n${e.stack}`;
+    }
+    return line;
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  return verbose && e instanceof Error && e.stack
+    ? `tsbpf: internal error: ${msg}\n${e.stack}`
+    : `tsbpf: internal error: ${msg} (run with --verbose for details)`;
 }

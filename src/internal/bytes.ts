@@ -28,10 +28,13 @@ export class ByteReader {
   /** Throws unless `[off, off+len)` lies inside the buffer. */
   check(off: number, len: number, what: string): void {
     if (!Number.isInteger(off) || off < 0 || len < 0 || off + len > this.bytes.byteLength) {
-      throw new ParseError(`${what}: ${len} bytes at offset ${off} run past the end (${this.bytes.byteLength} bytes)`, {
-        ...this.context,
-        offset: this.baseOffset + off,
-      });
+      throw new ParseError(
+        `${what}: ${len} bytes at offset ${off} run past the end (${this.bytes.byteLength} bytes)`,
+        {
+          ...this.context,
+          offset: this.baseOffset + off,
+        },
+      );
     }
   }
 
@@ -59,7 +62,10 @@ export class ByteReader {
   u64n(off: number, what = "u64"): number {
     const v = this.u64(off, what);
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new ParseError(`${what}: value ${v} is too large`, { ...this.context, offset: this.baseOffset + off });
+      throw new ParseError(`${what}: value ${v} is too large`, {
+        ...this.context,
+        offset: this.baseOffset + off,
+      });
     }
     return Number(v);
   }

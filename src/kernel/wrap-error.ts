@@ -1,0 +1,60 @@
+/**
+ * Turns a {@link SysError} from the native layer into the typed tsbpf error a caller expects,
+ * with the errno kept and a hint saying what the errno most likely means for this operation.
+ */
+import { type ErrorContext, LoadError, MapError } from "../errors.js";
+import { Errno, errnoHint, errnoName } from "./errno.js";
+import { readEffectiveCaps } from "./host.js";
+import { isSysError } from "./sys.js";
+
+/** Hints an operation knows better than the generic ones, by errno. */
+export type ErrnoHints = Readonly<Partial<Record<number, string>>>;
+
+function hintFor(errno: number, op: string, hints: ErrnoHints = {}): string | undefined {
+  const own = hints[errno];
+  if (own !== undefined) return own;
+  const caps = errno === Errno.EPERM || errno === Errno.EACCES ? readEffectiveCaps() : undefined;
+  return errnoHint(errno, op, caps);
+}
+
+/** Rethrows `e` as a {@link MapError} (errno and code set) when it is a failed syscall. */
+export function throwMapError(e: unknown, op: string, ctx: ErrorContext = {}, hints: ErrnoHints = {}): never {
+  if (!isSysError(e)) throw e;
+  const hint = hintFor(e.errno, op, hints);
+  const err = new MapError(`${op}: ${errnoName(e.errno)}`, {
+    ...ctx,
+    cause: e,
+    ...(hint === undefined ? {} : { hint }),
+  });
+  err.errno = e.errno;
+  err.code = errnoName(e.errno);
+  throw err;
+}
+
+/** Builds a {@link LoadError} for a failed syscall (errno set); other errors are returned as they are. */
+export function loadErrorFrom(
+  e: unknown,
+  op: string,
+  ctx: ErrorContext = {},
+  hints: ErrnoHints = {},
+): unknown {
+  if (!isSysError(e)) return e;
+  const hint = hintFor(e.errno, op, hints);
+  const err = new LoadError(`${op}: ${errnoName(e.errno)}`, {
+    ...ctx,
+    cause: e,
+    ...(hint === undefined ? {} : { hint }),
+  });
+  err.errno = e.errno;
+  return err;
+}
+
+/** Rethrows `e` as a {@link LoadError} when it is a failed syscall. */
+export function throwLoadError(
+  e: unknown,
+  op: string,
+  ctx: ErrorContext = {},
+  hints: ErrnoHints = {},
+): never {
+  throw loadErrorFrom(e, op, ctx, hints);
+}

@@ -1,0 +1,222 @@
+import type { Instruction } from "../asm/instruction.js";
+import { CALL, LDDW, PseudoCall, PseudoLd } from "../asm/opcodes.js";
+import { type BtfExt, type Btf, btfStringAt } from "../btf/index.js";
+import { type ElfRelocation, type ElfSection, type ElfSymbol, RelocType } from "../elf/index.js";
+import { type ErrorContext, NotSupportedError, ParseError } from "../errors.js";
+import type { FuncInfo, FunctionSpan, LineInfo, MapReference } from "./types.js";
+
+/** One function symbol of an executable section, with that section's decoded instructions. */
+export interface FunctionDef {
+  name: string;
+  section: ElfSection;
+  /** First instruction slot within the section. */
+  start: number;
+  /** One past the last slot. */
+  end: number;
+  global: boolean;
+}
+
+/** Everything the linker needs to know about the object. */
+export interface LinkContext {
+  file: string | undefined;
+  symbols: ElfSymbol[];
+  /** Decoded instructions of each executable section, by section index. */
+  code: Map<number, Instruction[]>;
+  /** Relocations of each executable section, by section index then instruction slot. */
+  relocs: Map<number, Map<number, ElfRelocation>>;
+  /** Functions of each executable section, by section index, sorted by start. */
+  functions: Map<number, FunctionDef[]>;
+  /** Resolves a data relocation to a map reference (without `insn`), or throws. */
+  resolveData: (sym: ElfSymbol, imm: number, ctx: ErrorContext) => Omit<MapReference, "insn">;
+  btf: Btf | undefined;
+  ext: BtfExt | undefined;
+}
+
+/** A program after linking: instructions plus everything indexed by them. */
+export interface LinkedProgram {
+  instructions: Instruction[];
+  references: MapReference[];
+  functions: FunctionSpan[];
+  funcInfo: FuncInfo[];
+  lineInfo: LineInfo[];
+}
+
+/** Caps linked size so a hostile call graph cannot grow without bound. */
+const MAX_LINKED_INSNS = 1 << 22;
+
+function copyInsn(i: Instruction): Instruction {
+  const c: Instruction = { opcode: i.opcode, dst: i.dst, src: i.src, off: i.off, imm: i.imm };
+  if (i.imm64 !== undefined) c.imm64 = i.imm64;
+  return c;
+}
+
+/** Index of functions by section and start slot, built once per LinkContext. */
+const startIndex = new WeakMap<LinkContext, Map<number, Map<number, FunctionDef>>>();
+
+/** The function starting exactly at slot `idx` of section `secIdx`. */
+function functionAt(lc: LinkContext, secIdx: number, idx: number): FunctionDef | undefined {
+  let index = startIndex.get(lc);
+  if (index === undefined) {
+    index = new Map();
+    for (const [sec, fns] of lc.functions) {
+      const m = new Map<number, FunctionDef>();
+      for (const f of fns) if (!m.has(f.start)) m.set(f.start, f);
+      index.set(sec, m);
+    }
+    startIndex.set(lc, index);
+  }
+  return index.get(secIdx)?.get(idx);
+}
+
+/**
+ * Links `entry` with every function it calls, transitively (libbpf's order: callees appended
+ * after the caller in the order first met), fixing `call` immediates and resolving each `lddw`
+ * relocation to a map reference. func_info and line_info are re-based onto the linked program.
+ */
+export function linkProgram(lc: LinkContext, entry: FunctionDef): LinkedProgram {
+  const out: Instruction[] = [];
+  const placed = new Map<FunctionDef, number>();
+  const order: FunctionDef[] = [];
+  const references: MapReference[] = [];
+  const place = (f: FunctionDef): number => {
+    const pos = out.length;
+    if (pos + (f.end - f.start) > MAX_LINKED_INSNS) {
+      throw new ParseError(`linked program would exceed ${MAX_LINKED_INSNS} instructions`, {
+        ...(lc.file === undefined ? {} : { file: lc.file }),
+        program: entry.name,
+      });
+    }
+    const code = lc.code.get(f.section.index) as Instruction[];
+    for (let i = f.start; i < f.end; i++) out.push(copyInsn(code[i] as Instruction));
+    placed.set(f, pos);
+    order.push(f);
+    return pos;
+  };
+  // libbpf's order: a callee is appended when first met and relocated at once, before the
+  // caller's scan resumes (depth first). An explicit stack keeps hostile call graphs off the JS stack.
+  const stack: { f: FunctionDef; i: number }[] = [{ f: entry, i: entry.start }];
+  place(entry);
+  const enter = (callee: FunctionDef): number => {
+    const known = placed.get(callee);
+    if (known !== undefined) return known;
+    const pos = place(callee);
+    stack.push({ f: callee, i: callee.start });
+    return pos;
+  };
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1] as { f: FunctionDef; i: number };
+    const f = frame.f;
+    if (frame.i >= f.end) {
+      stack.pop();
+      continue;
+    }
+    const i = frame.i++;
+    const pos = placed.get(f) as number;
+    const relocs = lc.relocs.get(f.section.index);
+    {
+      const j = pos + (i - f.start);
+      const insn = out[j] as Instruction;
+      const rel = relocs?.get(i);
+      const ctx: ErrorContext = {
+        ...(lc.file === undefined ? {} : { file: lc.file }),
+        section: f.section.name,
+        program: entry.name,
+        insn: j,
+        offset: i * 8,
+      };
+      const sym = rel === undefined ? undefined : lc.symbols[rel.symbol];
+      if (insn.opcode === CALL && insn.src === PseudoCall.CALL) {
+        let secIdx = f.section.index;
+        let target = i + insn.imm + 1;
+        if (sym !== undefined) {
+          if (rel?.type !== RelocType.R_BPF_64_32 && rel?.type !== RelocType.R_BPF_64_64) {
+            throw new ParseError(`call relocation has unexpected type ${rel?.type}`, ctx);
+          }
+          if (sym.section === 0) {
+            throw new NotSupportedError(`call to extern function ${sym.name} is not supported`, ctx);
+          }
+          if (sym.value % 8 !== 0)
+            throw new ParseError(`call target ${sym.name} is not instruction-aligned`, ctx);
+          secIdx = sym.section;
+          target = sym.value / 8 + insn.imm + 1;
+        }
+        const callee = functionAt(lc, secIdx, target);
+        if (callee === undefined) {
+          throw new ParseError(`call to a missing function (slot ${target} of section ${secIdx})`, {
+            ...ctx,
+            hint: "the call target is not the start of any function symbol",
+          });
+        }
+        insn.imm = enter(callee) - (j + 1);
+        continue;
+      }
+      if (rel === undefined || sym === undefined) continue;
+      if (insn.opcode !== LDDW) {
+        throw new ParseError(
+          `relocation against ${sym.name || "a section"} on an instruction that is neither lddw nor call (opcode 0x${insn.opcode.toString(16)})`,
+          ctx,
+        );
+      }
+      const next = out[j + 1];
+      if (next === undefined || i + 1 >= f.end)
+        throw new ParseError("lddw is truncated at the end of its function", ctx);
+      // The second slot belongs to this lddw; never scan it as an instruction of its own.
+      frame.i = i + 2;
+      if (sym.section !== 0 && lc.code.has(sym.section)) {
+        // A function's address (callbacks for bpf_loop and friends): BPF_PSEUDO_FUNC, whose
+        // target is the symbol's value plus the immediate, in bytes.
+        const byteOff = sym.value + insn.imm;
+        const callee = byteOff % 8 === 0 ? functionAt(lc, sym.section, byteOff / 8) : undefined;
+        if (callee === undefined) throw new ParseError(`lddw of a missing function ${sym.name}`, ctx);
+        insn.src = PseudoLd.FUNC;
+        insn.imm = enter(callee) - (j + 1);
+        next.imm = 0;
+        insn.imm64 = BigInt(insn.imm >>> 0);
+        continue;
+      }
+      const ref = lc.resolveData(sym, insn.imm, ctx);
+      insn.src = ref.kind === "map" ? PseudoLd.MAP_FD : PseudoLd.MAP_VALUE;
+      insn.imm = 0;
+      next.imm = ref.kind === "map" ? 0 : ref.offset;
+      insn.imm64 = BigInt(next.imm >>> 0) << 32n;
+      references.push({ insn: j, ...ref });
+    }
+  }
+  references.sort((a, b) => a.insn - b.insn);
+
+  const functions: FunctionSpan[] = order.map((f) => {
+    const start = placed.get(f) as number;
+    return { name: f.name, start, end: start + (f.end - f.start), section: f.section.name };
+  });
+  const funcInfo: FuncInfo[] = [];
+  const lineInfo: LineInfo[] = [];
+  if (lc.ext !== undefined && lc.btf !== undefined) {
+    const btf = lc.btf;
+    for (const f of order) {
+      const pos = placed.get(f) as number;
+      const rebase = (off: number) =>
+        off % 8 === 0 && off / 8 >= f.start && off / 8 < f.end ? pos + off / 8 - f.start : -1;
+      for (const r of lc.ext.funcInfo.get(f.section.name) ?? []) {
+        const insn = rebase(r.insnOff);
+        if (insn < 0) continue;
+        funcInfo.push({ insn, typeId: r.typeId, name: btf.types[r.typeId]?.name ?? "" });
+      }
+      for (const r of lc.ext.lineInfo.get(f.section.name) ?? []) {
+        const insn = rebase(r.insnOff);
+        if (insn < 0) continue;
+        lineInfo.push({
+          insn,
+          fileName: btfStringAt(btf, r.fileNameOff),
+          line: btfStringAt(btf, r.lineOff),
+          lineNumber: r.lineNumber,
+          column: r.column,
+          fileNameOff: r.fileNameOff,
+          lineOff: r.lineOff,
+        });
+      }
+    }
+    funcInfo.sort((a, b) => a.insn - b.insn);
+    lineInfo.sort((a, b) => a.insn - b.insn);
+  }
+  return { instructions: out, references, functions, funcInfo, lineInfo };
+}

@@ -1,0 +1,429 @@
+import { decodeInstructions, type Instruction } from "../asm/instruction.js";
+import { type Btf, type BtfExt, parseBtf, parseBtfExt } from "../btf/index.js";
+import {
+  type ElfRelocation,
+  type ElfSection,
+  type ElfSymbol,
+  parseElf,
+  SectionFlag,
+  SectionType,
+  SymbolBinding,
+  SymbolType,
+} from "../elf/index.js";
+import { type ErrorContext, isTsbpfError, NotSupportedError, ParseError } from "../errors.js";
+import { type BtfMapDef, emptyMapSpec, parseBtfMaps } from "./btf-maps.js";
+import { fixupDatasecs } from "./fixup-datasecs.js";
+import { type FunctionDef, type LinkContext, linkProgram } from "./link-program.js";
+import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, mapTypeName } from "./map-type-name.js";
+import type { LoadCollectionSpecOptions, ObjectBtf } from "./object-types.js";
+import { matchSection } from "./sec-table.js";
+import { findTailCalls } from "./tail-calls.js";
+import type {
+  CollectionSpec,
+  MapReference,
+  MapSpec,
+  ProgramSpec,
+  SkippedSection,
+  VariableSpec,
+} from "./types.js";
+
+const GLOBAL_DATA = /^\.(rodata|data|bss)(\.|$)/;
+const LEGACY_MAP_DEF_MIN = 20;
+
+/**
+ * Parses a clang-compiled BPF object into a {@link CollectionSpec}, following libbpf's
+ * conventions: each global function of an executable section other than `.text` is a program;
+ * `.text` functions are subprograms linked into every program that calls them; maps come from
+ * BTF `.maps`, the legacy `maps` section and global data sections.
+ *
+ * Global data maps are named after their section (`.rodata`, `.data.foo`, `.rodata.str1.1`),
+ * not libbpf's `<object prefix>.<section>`: the name is stable whatever the file is called.
+ * Each `lddw` that refers to a map or global data is rewritten to `BPF_PSEUDO_MAP_FD` /
+ * `BPF_PSEUDO_MAP_VALUE` (with the value offset in the second slot) and listed in `references`;
+ * the backend fills in the map fd.
+ */
+export function loadCollectionSpec(bytes: Uint8Array, opts: LoadCollectionSpecOptions = {}): CollectionSpec {
+  const file = opts.file;
+  const fctx: ErrorContext = file === undefined ? {} : { file };
+  try {
+    return load(bytes, file, fctx);
+  } catch (e) {
+    if (isTsbpfError(e)) throw e.withContext(fctx);
+    // Anything else is a bug in tsbpf, but callers are promised typed errors on bad input.
+    throw new ParseError(`malformed object: ${(e as Error)?.message ?? String(e)}`, { ...fctx, cause: e });
+  }
+}
+
+function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): CollectionSpec {
+  const elf = parseElf(bytes, file === undefined ? {} : { file });
+  const symbolsBySection = new Map<number, ElfSymbol[]>();
+  for (const y of elf.symbols) {
+    const l = symbolsBySection.get(y.section);
+    if (l === undefined) symbolsBySection.set(y.section, [y]);
+    else l.push(y);
+  }
+  const symbolsIn = (sec: number): ElfSymbol[] => symbolsBySection.get(sec) ?? [];
+  const le = elf.littleEndian;
+  const used = new Set<number>();
+  const skipped: SkippedSection[] = [];
+  const byName = (name: string) => elf.sections.find((s) => s.name === name);
+
+  // License and kernel version.
+  let license = "";
+  const lic = byName("license");
+  if (lic !== undefined) {
+    used.add(lic.index);
+    const end = lic.data.indexOf(0);
+    license = new TextDecoder().decode(lic.data.subarray(0, end < 0 ? lic.data.length : end));
+  }
+  let kernelVersion: number | undefined;
+  const ver = byName("version");
+  if (ver !== undefined) {
+    used.add(ver.index);
+    if (ver.data.byteLength !== 4) {
+      throw new ParseError(`version section is ${ver.data.byteLength} bytes, expected 4`, {
+        ...fctx,
+        section: "version",
+      });
+    }
+    kernelVersion = new DataView(ver.data.buffer, ver.data.byteOffset, 4).getUint32(0, le);
+  }
+
+  // BTF.
+  let btf: Btf | undefined;
+  let ext: BtfExt | undefined;
+  const btfSec = byName(".BTF");
+  if (btfSec !== undefined) {
+    used.add(btfSec.index);
+    btf = parseBtf(btfSec.data, { ...fctx, littleEndian: le });
+    fixupDatasecs(btf, elf);
+    const extSec = byName(".BTF.ext");
+    if (extSec !== undefined) {
+      used.add(extSec.index);
+      ext = parseBtfExt(extSec.data, btf.strings, { ...fctx, littleEndian: le });
+    }
+  }
+
+  const maps: Record<string, MapSpec> = {};
+  const addMap = (m: MapSpec, ctx: ErrorContext) => {
+    if (Object.hasOwn(maps, m.name))
+      throw new ParseError(`map ${m.name} is defined twice`, { ...ctx, map: m.name });
+    maps[m.name] = m;
+  };
+
+  // BTF-defined maps.
+  const mapsSec = byName(".maps");
+  let btfMaps: BtfMapDef[] = [];
+  const btfMapAt = new Map<number, BtfMapDef>();
+  if (mapsSec !== undefined) {
+    used.add(mapsSec.index);
+    const ctx = { ...fctx, section: ".maps" };
+    if (btf === undefined) {
+      throw new ParseError("the object has a .maps section but no BTF to describe it", {
+        ...ctx,
+        hint: "compile with clang -g so that BTF is emitted",
+      });
+    }
+    btfMaps = parseBtfMaps(btf, ctx);
+    for (const m of btfMaps) {
+      addMap(m.spec, ctx);
+      if (!btfMapAt.has(m.offset)) btfMapAt.set(m.offset, m);
+    }
+  }
+
+  // Legacy `struct bpf_map_def` maps.
+  const legacySec = byName("maps");
+  const legacyMaps = new Map<number, { offset: number; name: string }>();
+  if (legacySec !== undefined) {
+    used.add(legacySec.index);
+    const ctx = { ...fctx, section: "maps" };
+    const syms = symbolsIn(legacySec.index)
+      .filter((s) => s.type !== SymbolType.SECTION && s.name !== "")
+      .sort((a, b) => a.value - b.value);
+    if (syms.length > 0) {
+      const defSize = Math.floor(legacySec.data.byteLength / syms.length);
+      if (defSize < LEGACY_MAP_DEF_MIN) {
+        throw new ParseError(`legacy map definitions of ${defSize} bytes are too small`, ctx);
+      }
+      const dv = new DataView(legacySec.data.buffer, legacySec.data.byteOffset, legacySec.data.byteLength);
+      for (const s of syms) {
+        if (s.value + LEGACY_MAP_DEF_MIN > legacySec.data.byteLength) {
+          throw new ParseError(`legacy map ${s.name} lies outside the maps section`, {
+            ...ctx,
+            offset: s.value,
+          });
+        }
+        const m = emptyMapSpec(s.name, "legacy");
+        m.type = dv.getUint32(s.value, le);
+        m.typeName = mapTypeName(m.type);
+        m.keySize = dv.getUint32(s.value + 4, le);
+        m.valueSize = dv.getUint32(s.value + 8, le);
+        m.maxEntries = dv.getUint32(s.value + 12, le);
+        m.flags = dv.getUint32(s.value + 16, le);
+        addMap(m, ctx);
+        if (!legacyMaps.has(s.value)) legacyMaps.set(s.value, { offset: s.value, name: s.name });
+      }
+    }
+  }
+
+  // Global data.
+  const dataMaps = new Map<number, string>();
+  for (const s of elf.sections) {
+    if (!GLOBAL_DATA.test(s.name)) continue;
+    if (s.type !== SectionType.PROGBITS && s.type !== SectionType.NOBITS) continue;
+    if ((s.flags & BigInt(SectionFlag.EXECINSTR)) !== 0n) continue;
+    used.add(s.index);
+    if (s.size === 0) {
+      skipped.push({ name: s.name, reason: "empty global data section" });
+      continue;
+    }
+    const m = emptyMapSpec(s.name, "global-data");
+    m.type = 2;
+    m.typeName = mapTypeName(2);
+    m.keySize = 4;
+    m.valueSize = s.size;
+    m.maxEntries = 1;
+    m.section = s.name;
+    m.readOnly = s.name.startsWith(".rodata");
+    // libbpf's flags on any kernel since 5.5; a backend may drop MMAPABLE where unsupported.
+    m.flags = BPF_F_MMAPABLE | (m.readOnly ? BPF_F_RDONLY_PROG : 0);
+    m.initialData = s.type === SectionType.NOBITS ? new Uint8Array(s.size) : s.data.slice();
+    m.variables = dataVariables(symbolsIn(s.index), s, btf);
+    if (btf !== undefined) {
+      const ds = btf.types.findIndex((t) => t.kind === "DATASEC" && t.name === s.name);
+      if (ds > 0) m.valueTypeId = ds;
+    }
+    addMap(m, { ...fctx, section: s.name });
+    dataMaps.set(s.index, m.name);
+  }
+
+  // Code.
+  const code = new Map<number, Instruction[]>();
+  const relocs = new Map<number, Map<number, ElfRelocation>>();
+  const functions = new Map<number, FunctionDef[]>();
+  for (const s of elf.sections) {
+    if (s.type !== SectionType.PROGBITS || (s.flags & BigInt(SectionFlag.EXECINSTR)) === 0n) continue;
+    used.add(s.index);
+    if (s.size === 0) continue;
+    const ctx = { ...fctx, section: s.name };
+    code.set(s.index, decodeInstructions(s.data, le, ctx));
+    const byInsn = new Map<number, ElfRelocation>();
+    for (const r of elf.relocations.get(s.index) ?? []) {
+      if (r.offset % 8 !== 0 || r.offset >= s.size) {
+        throw new ParseError(`relocation at offset ${r.offset} does not point at an instruction`, {
+          ...ctx,
+          offset: r.offset,
+        });
+      }
+      byInsn.set(r.offset / 8, r);
+    }
+    relocs.set(s.index, byInsn);
+    functions.set(s.index, sectionFunctions(symbolsIn(s.index), s, ctx));
+  }
+
+  const resolveData = (sym: ElfSymbol, imm: number, ctx: ErrorContext): Omit<MapReference, "insn"> => {
+    const label = sym.name || `section ${sym.section}`;
+    if (sym.section === 0) {
+      throw new NotSupportedError(
+        `reference to extern symbol ${sym.name} (kconfig/ksym) is not supported`,
+        ctx,
+      );
+    }
+    if (mapsSec !== undefined && sym.section === mapsSec.index) {
+      const off = sym.value + (sym.type === SymbolType.SECTION ? imm : 0);
+      const m = btfMapAt.get(off);
+      if (m === undefined) throw new ParseError(`relocation against ${label} in .maps names no map`, ctx);
+      return { kind: "map", map: m.spec.name, offset: 0 };
+    }
+    if (legacySec !== undefined && sym.section === legacySec.index) {
+      const off = sym.value + (sym.type === SymbolType.SECTION ? imm : 0);
+      const m = legacyMaps.get(off);
+      if (m === undefined) throw new ParseError(`relocation against ${label} in maps names no map`, ctx);
+      return { kind: "map", map: m.name, offset: 0 };
+    }
+    const dm = dataMaps.get(sym.section);
+    if (dm !== undefined) {
+      const offset = sym.value + imm;
+      const size = (maps[dm] as MapSpec).valueSize;
+      if (offset < 0 || offset >= size) {
+        throw new ParseError(`reference to ${label}+${imm} lies outside ${dm} (${size} bytes)`, ctx);
+      }
+      return { kind: "map_value", map: dm, offset };
+    }
+    const sec = elf.sections[sym.section];
+    throw new ParseError(
+      `relocation against ${label} in section ${sec?.name ?? sym.section}, which holds no map or global data`,
+      ctx,
+    );
+  };
+  const lc: LinkContext = { file, symbols: elf.symbols, code, relocs, functions, resolveData, btf, ext };
+
+  const programs: Record<string, ProgramSpec> = {};
+  for (const [secIdx, fns] of functions) {
+    const sec = elf.sections[secIdx] as ElfSection;
+    if (sec.name === ".text") continue;
+    const match = matchSection(sec.name);
+    for (const f of fns) {
+      if (!f.global) continue;
+      const pctx = { ...fctx, section: sec.name, program: f.name };
+      if (Object.hasOwn(programs, f.name)) throw new ParseError(`program ${f.name} is defined twice`, pctx);
+      let linked: ReturnType<typeof linkProgram>;
+      try {
+        linked = linkProgram(lc, f);
+      } catch (e) {
+        throw isTsbpfError(e) ? e.withContext(pctx) : e;
+      }
+      programs[f.name] = {
+        name: f.name,
+        section: sec.name,
+        type: match?.type ?? "unspec",
+        progType: match?.progType ?? 0,
+        expectedAttachType: match?.expectedAttachType,
+        attachTo: match?.attachTo,
+        sleepable: match?.sleepable ?? false,
+        license,
+        ...linked,
+        tailCalls: findTailCalls(linked.instructions, linked.references, linked.functions),
+        sectionOffset: f.start * 8,
+      };
+    }
+  }
+
+  // Static `.values = { [i] = &x }` slots of prog arrays and maps of maps.
+  if (mapsSec !== undefined) {
+    const ctx = { ...fctx, section: ".maps" };
+    const sorted = [...btfMaps].sort((a, b) => a.offset - b.offset);
+    const containing = (off: number): BtfMapDef | undefined => {
+      let lo = 0;
+      let hi = sorted.length - 1;
+      let best: BtfMapDef | undefined;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        const d = sorted[mid] as BtfMapDef;
+        if (d.offset <= off) {
+          best = d;
+          lo = mid + 1;
+        } else hi = mid - 1;
+      }
+      return best !== undefined && off < best.offset + best.size ? best : undefined;
+    };
+    for (const r of elf.relocations.get(mapsSec.index) ?? []) {
+      const def = containing(r.offset);
+      const sym = elf.symbols[r.symbol] as ElfSymbol;
+      const rctx = { ...ctx, offset: r.offset };
+      if (def === undefined || def.valuesOffset === undefined) {
+        throw new ParseError(`relocation at offset ${r.offset} of .maps is not inside a map's values`, rctx);
+      }
+      const rel = r.offset - def.offset - def.valuesOffset;
+      if (rel < 0 || rel % 8 !== 0)
+        throw new ParseError(`relocation at offset ${r.offset} is not a values slot`, rctx);
+      const key = rel / 8;
+      const mctx = { ...rctx, map: def.spec.name };
+      if (def.valuesAreProgs) {
+        const p = programs[sym.name];
+        if (sym.type !== SymbolType.FUNC || p === undefined) {
+          throw new ParseError(
+            `slot ${key} refers to ${sym.name || "a section"}, which is not a program`,
+            mctx,
+          );
+        }
+      } else if (sym.section !== mapsSec.index || !Object.hasOwn(maps, sym.name)) {
+        throw new ParseError(`slot ${key} refers to ${sym.name || "a section"}, which is not a map`, mctx);
+      }
+      if (def.spec.maxEntries !== 0 && key >= def.spec.maxEntries) {
+        throw new ParseError(`slot ${key} is past max_entries ${def.spec.maxEntries}`, mctx);
+      }
+      def.spec.contents.push({ key, value: sym.name });
+    }
+    for (const d of btfMaps) d.spec.contents.sort((a, b) => a.key - b.key);
+  }
+
+  // Report what was not used.
+  for (const s of elf.sections) {
+    if (s.index === 0 || used.has(s.index)) continue;
+    if (s.type === SectionType.SYMTAB || s.type === SectionType.STRTAB) continue;
+    // Relocation sections are consumed with the section they apply to (or skipped with it).
+    if (s.type === SectionType.REL || s.type === SectionType.RELA) continue;
+    const reason = s.name.startsWith(".debug")
+      ? "DWARF debug information"
+      : s.name === ".llvm_addrsig"
+        ? "linker address-significance table"
+        : "unknown section";
+    skipped.push({ name: s.name, reason });
+  }
+
+  const objBtf: ObjectBtf | undefined = btf === undefined ? undefined : { btf, ext };
+  return {
+    file,
+    byteOrder: le ? "little" : "big",
+    license,
+    kernelVersion,
+    programs,
+    maps,
+    btf: objBtf,
+    skippedSections: skipped,
+  };
+}
+
+/** The function symbols of an executable section, with sizes, checked against the section. */
+function sectionFunctions(symbols: ElfSymbol[], s: ElfSection, ctx: ErrorContext): FunctionDef[] {
+  const n = s.size / 8;
+  const syms = symbols.filter((y) => y.type === SymbolType.FUNC).sort((a, b) => a.value - b.value);
+  const out: FunctionDef[] = [];
+  for (let k = 0; k < syms.length; k++) {
+    const y = syms[k] as ElfSymbol;
+    const fctx = { ...ctx, offset: y.value };
+    if (y.value % 8 !== 0 || y.value / 8 >= n) {
+      throw new ParseError(
+        `function ${y.name} starts at offset ${y.value}, outside its section's code`,
+        fctx,
+      );
+    }
+    const start = y.value / 8;
+    const nextStart = k + 1 < syms.length ? (syms[k + 1] as ElfSymbol).value / 8 : n;
+    let end = y.size > 0 ? start + y.size / 8 : Math.floor(nextStart);
+    if (y.size % 8 !== 0 || end > n) {
+      throw new ParseError(`function ${y.name} (${y.size} bytes) runs past its section's code`, fctx);
+    }
+    if (end <= start) end = Math.min(n, start + 1);
+    out.push({
+      name: y.name,
+      section: s,
+      start,
+      end,
+      global: y.binding === SymbolBinding.GLOBAL || y.binding === SymbolBinding.WEAK,
+    });
+  }
+  return out;
+}
+
+/** The variables of a global data section, from BTF when it describes the section, else symbols. */
+function dataVariables(symbols: ElfSymbol[], s: ElfSection, btf: Btf | undefined): VariableSpec[] {
+  const linkages = ["static", "global", "extern"] as const;
+  const ds = btf?.types.find((t) => t.kind === "DATASEC" && t.name === s.name);
+  if (btf !== undefined && ds !== undefined && ds.kind === "DATASEC") {
+    const out: VariableSpec[] = [];
+    for (const v of ds.vars) {
+      const vt = btf.types[v.type];
+      if (vt === undefined || vt.kind !== "VAR") continue;
+      out.push({
+        name: vt.name,
+        offset: v.offset,
+        size: v.size,
+        typeId: vt.type,
+        linkage: linkages[vt.linkage] ?? "global",
+      });
+    }
+    return out.sort((a, b) => a.offset - b.offset);
+  }
+  return symbols
+    .filter((y) => y.type === SymbolType.OBJECT && y.name !== "")
+    .map((y) => ({
+      name: y.name,
+      offset: y.value,
+      size: y.size,
+      typeId: undefined,
+      linkage: y.binding === SymbolBinding.LOCAL ? ("static" as const) : ("global" as const),
+    }))
+    .sort((a, b) => a.offset - b.offset);
+}

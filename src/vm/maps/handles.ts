@@ -1,0 +1,30 @@
+/**
+ * The VM's stand-in for file descriptors and object ids. In the kernel a prog array is filled
+ * with a program fd and read back as a program id, and a map-in-map likewise with map fds/ids.
+ * The VM gives every map and every registered program one number that serves as both, drawn
+ * from one namespace (like fds), so a map handle given to a prog array fails the same way a
+ * map fd does in the kernel (EINVAL), and an unknown number fails like a closed fd (EBADF).
+ */
+
+const byId = new Map<number, WeakRef<object>>();
+const idOf = new WeakMap<object, number>();
+let next = 1;
+
+/** Gives `obj` a handle (once; later calls return the same number). */
+export function vmHandleOf(obj: object): number {
+  const have = idOf.get(obj);
+  if (have !== undefined) return have;
+  const id = next++;
+  idOf.set(obj, id);
+  byId.set(id, new WeakRef(obj));
+  return id;
+}
+
+/** The object behind a handle, or `undefined` when the number names nothing live (EBADF). */
+export function vmObjectOf(handle: number): object | undefined {
+  const ref = byId.get(handle);
+  if (ref === undefined) return undefined;
+  const obj = ref.deref();
+  if (obj === undefined) byId.delete(handle);
+  return obj;
+}

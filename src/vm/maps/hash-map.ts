@@ -1,0 +1,212 @@
+import type { MapSpec } from "../../object/types.js";
+import { VmMapBase, checkUpdateFlags, errnoOf, flagsToNumber } from "./base.js";
+import { BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST, MapFlags, round8 } from "./constants.js";
+import { Errno, MapFailure } from "./errno.js";
+import { keyString } from "./scalar.js";
+import type { ValueRef, VmMapOptions } from "./types.js";
+
+/** One element: its key, its value block (all CPUs' slots for per-CPU maps) and the LRU ref bit. */
+interface HashEntry {
+  key: Uint8Array;
+  block: Uint8Array;
+  ref: boolean;
+}
+
+/** Which of the four hash flavours a {@link HashMap} is. */
+export interface HashKind {
+  percpu: boolean;
+  lru: boolean;
+}
+
+/**
+ * `BPF_MAP_TYPE_HASH`, `PERCPU_HASH`, `LRU_HASH` and `LRU_PERCPU_HASH` with kernel/bpf/hashtab.c's
+ * semantics:
+ * - a new key in a full map fails with E2BIG (plain hashes) or evicts an element (LRU);
+ * - `BPF_NOEXIST` on a present key fails with EEXIST, `BPF_EXIST` on an absent one with ENOENT;
+ * - a plain LRU hash takes a free element *before* it looks at the key, so any update of a full
+ *   LRU hash evicts one element, even one that then fails or replaces an existing key (the
+ *   kernel does this too; an LRU-percpu hash only does it when the flags are not `BPF_EXIST`);
+ * - program updates of a per-CPU hash write the current CPU's slot, zeroing the others for a
+ *   new key.
+ *
+ * Iteration (GET_NEXT_KEY) order is insertion order; the kernel's is bucket order, which depends
+ * on a random hash seed, so no caller can rely on it. A key that is not in the map yields the
+ * first key, like the kernel.
+ *
+ * LRU eviction approximates the kernel's (kernel/bpf/bpf_lru_list.c): elements are kept in
+ * recency order (insertion or replacement makes an element newest), a program lookup sets the
+ * element's reference bit, and the victim is the oldest element without the bit, clearing bits
+ * and giving a second chance on the way. With updates from one CPU this evicts the same elements
+ * the kernel does; the kernel's per-CPU free lists make it differ across CPUs.
+ *
+ * Values are updated in place, so a program's pointer to a value sees later updates (the kernel
+ * swaps in a new element for plain hashes; that difference is only visible to racing programs).
+ */
+export class HashMap extends VmMapBase {
+  readonly kind: HashKind;
+  /** How many elements fit: max_entries, rounded to a multiple of the CPUs for per-CPU LRU lists. */
+  readonly capacity: number;
+  readonly #stride: number;
+  /** Elements in insertion order (the iteration order). */
+  readonly #entries = new Map<string, HashEntry>();
+  /** LRU only: elements from oldest to newest. */
+  readonly #recency = new Map<string, HashEntry>();
+
+  constructor(spec: MapSpec, opts: VmMapOptions, kind: HashKind) {
+    super(spec, opts, kind.percpu);
+    this.kind = kind;
+    this.#stride = round8(spec.valueSize);
+    let cap = spec.maxEntries;
+    if (kind.lru && (spec.flags & MapFlags.NO_COMMON_LRU) !== 0) {
+      const n = opts.possibleCpus;
+      const up = Math.ceil(cap / n) * n;
+      cap = up <= 0xffffffff ? up : Math.floor(cap / n) * n;
+    }
+    this.capacity = cap;
+  }
+
+  /** Number of elements present. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  protected lookupRaw(key: Uint8Array): Uint8Array | undefined {
+    const e = this.#entries.get(keyString(key));
+    return e === undefined ? undefined : e.block.slice();
+  }
+
+  protected updateRaw(key: Uint8Array, value: Uint8Array, flags: number): void {
+    this.upsert(key, flags, (block) => {
+      if (this.kind.percpu) {
+        block.set(value);
+        return;
+      }
+      this.copyValue(block, value);
+    });
+  }
+
+  protected deleteRaw(key: Uint8Array): void {
+    if (!this.remove_(key)) throw new MapFailure(Errno.ENOENT, "no such key");
+  }
+
+  nextKey(key: Uint8Array | undefined): Uint8Array | undefined {
+    const it = this.#entries.values();
+    if (key !== undefined && this.#entries.has(keyString(key))) {
+      const ks = keyString(key);
+      for (const e of it) if (keyString(e.key) === ks) break;
+    }
+    const n = it.next();
+    return n.done ? undefined : n.value.key.slice();
+  }
+
+  override *keys(): Iterable<Uint8Array> {
+    this.guard("iterate keys", () => this.checkReadable());
+    for (const e of [...this.#entries.values()]) yield e.key.slice();
+  }
+
+  lookupForProgram(key: Uint8Array, cpu?: number): ValueRef | undefined {
+    const e = this.#entries.get(keyString(key));
+    if (e === undefined) return undefined;
+    if (this.kind.lru) e.ref = true;
+    const offset = this.kind.percpu ? this.cpuIndex(cpu) * this.#stride : 0;
+    const size = this.spec.valueSize;
+    return { bytes: e.block, offset, size, view: e.block.subarray(offset, offset + size) };
+  }
+
+  updateFromProgram(key: Uint8Array, value: Uint8Array, flags: bigint, cpu?: number): number {
+    return errnoOf(() => {
+      if (this.readOnlyForProgram) throw new MapFailure(Errno.EPERM, "read-only for programs");
+      this.checkKey(key);
+      const f = flagsToNumber(flags);
+      const c = this.kind.percpu ? this.cpuIndex(cpu) : 0;
+      const v = value.subarray(0, this.spec.valueSize);
+      this.upsert(key, f, (block, fresh) => {
+        if (!this.kind.percpu) {
+          this.copyValue(block, v);
+          return;
+        }
+        if (fresh) block.fill(0);
+        block.set(v, c * this.#stride);
+      });
+    });
+  }
+
+  deleteFromProgram(key: Uint8Array): number {
+    return this.remove_(key) ? 0 : -Errno.ENOENT;
+  }
+
+  /**
+   * The update path shared by syscall and program: flag checks, eviction or E2BIG, then `write`
+   * into the (new or existing) element's block.
+   */
+  private upsert(key: Uint8Array, flags: number, write: (block: Uint8Array, fresh: boolean) => void): void {
+    const f = checkUpdateFlags(flags);
+    if ((flags & BPF_F_LOCK) !== 0 && this.spinLockOffset === undefined) {
+      throw new MapFailure(Errno.EINVAL, "BPF_F_LOCK on a value without bpf_spin_lock");
+    }
+    const ks = keyString(key);
+    // The LRU flavours pop a free element before looking the key up; when none is free, that evicts.
+    const popsFirst = this.kind.lru && (!this.kind.percpu || f !== BPF_EXIST);
+    if (popsFirst && this.#entries.size >= this.capacity) this.evictOne();
+    const old = this.#entries.get(ks);
+    if (old !== undefined && f === BPF_NOEXIST) throw new MapFailure(Errno.EEXIST, "key exists");
+    if (old === undefined && f === BPF_EXIST) throw new MapFailure(Errno.ENOENT, "no such key");
+    if (old !== undefined) {
+      write(old.block, false);
+      if (this.kind.lru) {
+        if (this.kind.percpu) {
+          old.ref = true;
+        } else {
+          // A plain LRU hash replaces the element with a fresh one: newest, unreferenced.
+          old.ref = false;
+          this.#recency.delete(ks);
+          this.#recency.set(ks, old);
+        }
+      }
+      return;
+    }
+    if (this.#entries.size >= this.capacity) {
+      throw new MapFailure(Errno.E2BIG, `map is full (max_entries ${this.spec.maxEntries})`);
+    }
+    const block = new Uint8Array(this.kind.percpu ? this.#stride * this.possibleCpus : this.spec.valueSize);
+    write(block, true);
+    const e: HashEntry = { key: key.slice(), block, ref: false };
+    this.#entries.set(ks, e);
+    if (this.kind.lru) this.#recency.set(ks, e);
+  }
+
+  /** Second-chance eviction of the oldest unreferenced element. */
+  private evictOne(): void {
+    for (let guard = this.#recency.size * 2 + 1; guard > 0; guard--) {
+      const first = this.#recency.entries().next();
+      if (first.done) return;
+      const [ks, e] = first.value;
+      this.#recency.delete(ks);
+      if (e.ref) {
+        e.ref = false;
+        this.#recency.set(ks, e);
+        continue;
+      }
+      this.#entries.delete(ks);
+      return;
+    }
+  }
+
+  private remove_(key: Uint8Array): boolean {
+    const ks = keyString(key);
+    if (!this.#entries.delete(ks)) return false;
+    this.#recency.delete(ks);
+    return true;
+  }
+
+  /** Copies a value, leaving a `bpf_spin_lock` field untouched as the kernel does. */
+  private copyValue(block: Uint8Array, src: Uint8Array): void {
+    const lock = this.spinLockOffset;
+    if (lock === undefined) {
+      block.set(src.subarray(0, this.spec.valueSize));
+      return;
+    }
+    block.set(src.subarray(0, lock));
+    block.set(src.subarray(lock + 4, this.spec.valueSize), lock + 4);
+  }
+}

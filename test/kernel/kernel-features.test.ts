@@ -1,0 +1,52 @@
+/** Feature probes against the running kernel, cross-checked with bpftool's own probes. */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { test } from "node:test";
+import { MapType, ProgType } from "../../src/kernel/constants.js";
+import { probeMapType, probeProgramType } from "../../src/kernel/features.js";
+import { defaultSys } from "../../src/kernel/sys.js";
+import { hasCommand, kernelSkipReason } from "./support.js";
+
+const skip = kernelSkipReason();
+
+test("map and program type probes agree with bpftool feature probe", { skip }, (t) => {
+  if (!hasCommand("bpftool")) return t.skip("needs bpftool to compare with");
+  const sys = defaultSys();
+  const probed = JSON.parse(
+    execFileSync("bpftool", ["feature", "probe", "kernel", "--json"], { encoding: "utf8" }),
+  ) as {
+    map_types: Record<string, boolean>;
+    program_types: Record<string, boolean>;
+  };
+  const maps: [string, number][] = [
+    ["hash", MapType.HASH],
+    ["array", MapType.ARRAY],
+    ["prog_array", MapType.PROG_ARRAY],
+    ["percpu_hash", MapType.PERCPU_HASH],
+    ["percpu_array", MapType.PERCPU_ARRAY],
+    ["lru_hash", MapType.LRU_HASH],
+    ["lru_percpu_hash", MapType.LRU_PERCPU_HASH],
+    ["lpm_trie", MapType.LPM_TRIE],
+    ["queue", MapType.QUEUE],
+    ["stack", MapType.STACK],
+    ["ringbuf", MapType.RINGBUF],
+    ["bloom_filter", MapType.BLOOM_FILTER],
+  ];
+  for (const [name, type] of maps) {
+    const tool = probed.map_types[`have_${name}_map_type`];
+    assert.equal(probeMapType(sys, type), tool, `map type ${name}`);
+  }
+  for (const [name, type] of [
+    ["xdp", ProgType.XDP],
+    ["socket_filter", ProgType.SOCKET_FILTER],
+    ["sched_cls", ProgType.SCHED_CLS],
+  ] as const) {
+    assert.equal(
+      probeProgramType(sys, type),
+      probed.program_types[`have_${name}_prog_type`],
+      `program type ${name}`,
+    );
+  }
+  assert.equal(probeMapType(sys, 9999), false, "an unknown map type is absent");
+  assert.equal(probeProgramType(sys, 9999), false, "an unknown program type is absent");
+});
