@@ -119,6 +119,7 @@ export const HelperId = {
   ringbuf_reserve: 131,
   ringbuf_submit: 132,
   ringbuf_discard: 133,
+  ringbuf_query: 134,
   ktime_get_boot_ns: 125,
   trace_vprintk: 177,
 } as const;

@@ -7,7 +7,10 @@ export const LINE_INFO_REC_SIZE = 16;
  * Encodes func_info for BPF_PROG_LOAD (`func_info`, rec size {@link FUNC_INFO_REC_SIZE}); `insn` is
  * an instruction index in the linked program, as the kernel wants (not a byte offset).
  */
-export function marshalFuncInfo(records: readonly { insn: number; typeId: number }[], littleEndian = true): Uint8Array {
+export function marshalFuncInfo(
+  records: readonly { insn: number; typeId: number }[],
+  littleEndian = true,
+): Uint8Array {
   const out = new Uint8Array(records.length * FUNC_INFO_REC_SIZE);
   const dv = new DataView(out.buffer);
   records.forEach((r, i) => {
@@ -22,7 +25,13 @@ export function marshalFuncInfo(records: readonly { insn: number; typeId: number
  * the BTF string section, which marshalBtf keeps unchanged.
  */
 export function marshalLineInfo(
-  records: readonly { insn: number; fileNameOff: number; lineOff: number; lineNumber: number; column: number }[],
+  records: readonly {
+    insn: number;
+    fileNameOff: number;
+    lineOff: number;
+    lineNumber: number;
+    column: number;
+  }[],
   littleEndian = true,
 ): Uint8Array {
   const out = new Uint8Array(records.length * LINE_INFO_REC_SIZE);

@@ -1,9 +1,17 @@
 import type { Command } from "./args.js";
+import { conformanceCommand } from "./conformance-command.js";
+import { demoCommand } from "./demo.js";
 import { disasmCommand } from "./disasm.js";
 import { inspectCommand } from "./inspect.js";
+import { runCommand } from "./run.js";
 
-/** Every CLI command by name. */
+/** Every CLI command by name. The kernel-only commands load the kernel engine lazily. */
 export const commands: Record<string, Command> = {
+  demo: demoCommand,
   inspect: inspectCommand,
   disasm: disasmCommand,
+  run: runCommand,
+  "conformance-plugin": conformanceCommand,
+  attach: async (args, io, flags) => (await import("./attach.js")).attachCommand(args, io, flags),
+  detach: async (args, io, flags) => (await import("./detach.js")).detachCommand(args, io, flags),
 };

@@ -2,8 +2,6 @@ export * from "./types.js";
 export * from "./object-types.js";
 export * from "./load-collection-spec.js";
 export * from "./map-type-name.js";
-export * from "./btf-maps.js";
-export * from "./link-program.js";
 export * from "./sec-table.js";
 export * from "./attach-type.js";
 export * from "./tail-calls.js";

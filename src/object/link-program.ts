@@ -41,8 +41,8 @@ export interface LinkedProgram {
   lineInfo: LineInfo[];
 }
 
-/** Caps linked size so a hostile call graph cannot grow without bound. */
-const MAX_LINKED_INSNS = 1 << 22;
+/** The kernel's own limit on a program's size (BPF_COMPLEXITY_LIMIT_INSNS); nothing larger loads. */
+const MAX_LINKED_INSNS = 1 << 20;
 
 function copyInsn(i: Instruction): Instruction {
   const c: Instruction = { opcode: i.opcode, dst: i.dst, src: i.src, off: i.off, imm: i.imm };

@@ -11,6 +11,7 @@ import {
   SymbolType,
 } from "../elf/index.js";
 import { type ErrorContext, isTsbpfError, NotSupportedError, ParseError } from "../errors.js";
+import { ByteReader } from "../internal/bytes.js";
 import { type BtfMapDef, emptyMapSpec, parseBtfMaps } from "./btf-maps.js";
 import { fixupDatasecs } from "./fixup-datasecs.js";
 import { type FunctionDef, type LinkContext, linkProgram } from "./link-program.js";
@@ -29,6 +30,10 @@ import type {
 
 const GLOBAL_DATA = /^\.(rodata|data|bss)(\.|$)/;
 const LEGACY_MAP_DEF_MIN = 20;
+/** A `.bss` larger than this is refused: its size costs nothing in the file but would be allocated. */
+const MAX_ZERO_DATA = 1 << 26;
+/** Every program copies the subprograms it calls; this bounds the copies a hostile object can ask for. */
+const MAX_TOTAL_INSNS = 1 << 23;
 
 /**
  * Parses a clang-compiled BPF object into a {@link CollectionSpec}, following libbpf's
@@ -86,7 +91,10 @@ function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): 
         section: "version",
       });
     }
-    kernelVersion = new DataView(ver.data.buffer, ver.data.byteOffset, 4).getUint32(0, le);
+    kernelVersion = new ByteReader(ver.data, le, { ...fctx, section: "version" }, ver.offset).u32(
+      0,
+      "version",
+    );
   }
 
   // BTF.
@@ -145,7 +153,7 @@ function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): 
       if (defSize < LEGACY_MAP_DEF_MIN) {
         throw new ParseError(`legacy map definitions of ${defSize} bytes are too small`, ctx);
       }
-      const dv = new DataView(legacySec.data.buffer, legacySec.data.byteOffset, legacySec.data.byteLength);
+      const dv = new ByteReader(legacySec.data, le, ctx, legacySec.offset);
       for (const s of syms) {
         if (s.value + LEGACY_MAP_DEF_MIN > legacySec.data.byteLength) {
           throw new ParseError(`legacy map ${s.name} lies outside the maps section`, {
@@ -154,12 +162,12 @@ function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): 
           });
         }
         const m = emptyMapSpec(s.name, "legacy");
-        m.type = dv.getUint32(s.value, le);
+        m.type = dv.u32(s.value, `map ${s.name}`);
         m.typeName = mapTypeName(m.type);
-        m.keySize = dv.getUint32(s.value + 4, le);
-        m.valueSize = dv.getUint32(s.value + 8, le);
-        m.maxEntries = dv.getUint32(s.value + 12, le);
-        m.flags = dv.getUint32(s.value + 16, le);
+        m.keySize = dv.u32(s.value + 4, `map ${s.name}`);
+        m.valueSize = dv.u32(s.value + 8, `map ${s.name}`);
+        m.maxEntries = dv.u32(s.value + 12, `map ${s.name}`);
+        m.flags = dv.u32(s.value + 16, `map ${s.name}`);
         addMap(m, ctx);
         if (!legacyMaps.has(s.value)) legacyMaps.set(s.value, { offset: s.value, name: s.name });
       }
@@ -176,6 +184,16 @@ function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): 
     if (s.size === 0) {
       skipped.push({ name: s.name, reason: "empty global data section" });
       continue;
+    }
+    if (s.type === SectionType.NOBITS && s.size > MAX_ZERO_DATA) {
+      throw new ParseError(
+        `${s.name} claims ${s.size} bytes, more than the ${MAX_ZERO_DATA} tsbpf allocates`,
+        {
+          ...fctx,
+          section: s.name,
+          hint: "the kernel refuses array values this large anyway (KMALLOC_MAX_SIZE)",
+        },
+      );
     }
     const m = emptyMapSpec(s.name, "global-data");
     m.type = 2;
@@ -259,6 +277,7 @@ function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): 
   const lc: LinkContext = { file, symbols: elf.symbols, code, relocs, functions, resolveData, btf, ext };
 
   const programs: Record<string, ProgramSpec> = {};
+  let totalInsns = 0;
   for (const [secIdx, fns] of functions) {
     const sec = elf.sections[secIdx] as ElfSection;
     if (sec.name === ".text") continue;
@@ -272,6 +291,13 @@ function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): 
         linked = linkProgram(lc, f);
       } catch (e) {
         throw isTsbpfError(e) ? e.withContext(pctx) : e;
+      }
+      totalInsns += linked.instructions.length;
+      if (totalInsns > MAX_TOTAL_INSNS) {
+        throw new ParseError(
+          `the object's programs link to more than ${MAX_TOTAL_INSNS} instructions in all`,
+          pctx,
+        );
       }
       programs[f.name] = {
         name: f.name,

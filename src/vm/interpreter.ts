@@ -1,7 +1,7 @@
 import { isTsbpfError, VerifierError, type VmFault } from "../errors.js";
 import { decodeInstructions, type Instruction } from "../asm/instruction.js";
 import { faultCode, vmFault } from "./fault.js";
-import { Memory, REGION_LO_BASE, type Region } from "./memory.js";
+import { type LoadHook, Memory, REGION_HI_BASE, REGION_LO_BASE, type Region } from "./memory.js";
 import { bswap16, bswap32, hiOf, loOf, mulHiU32, toI64, toU64 } from "./u64.js";
 import { helperName, MAX_FRAMES, STACK_SIZE, validateProgram, type ProgramShape } from "./validate.js";
 
@@ -79,6 +79,9 @@ const noHelper: HelperFn = () => {
   throw vmFault("bad-instruction", "not a helper call");
 };
 const noHelpers: HelperResolver = () => undefined;
+
+/** High word of region 0, as a signed int32: `hi - HI0` is a region id. */
+const HI0 = REGION_HI_BASE | 0;
 
 // Internal opcodes above the raw byte range.
 const SIGNED = 0x100; // sdiv/smod (off 1) and movsx (off 8/16/32)
@@ -189,6 +192,9 @@ export interface InterpreterOptions {
   budget?: number;
 }
 
+/** Budget slice counted down at a time, kept well inside int32 so the counter stays a small integer. */
+const CHUNK = 0x3fff_ffff;
+
 const PENDING_NONE = 0;
 const PENDING_TAIL = 1;
 const PENDING_EXIT = 2;
@@ -258,6 +264,12 @@ export class Interpreter {
     this.lo[0] = lo;
   }
 
+  /** Sets r0 to the address of byte `index` of `region.bytes` (a map value, a ring-buffer record). */
+  setR0Pointer(region: Region, index: number): void {
+    this.hi[0] = region.hi;
+    this.lo[0] = REGION_LO_BASE + index;
+  }
+
   /**
    * From a helper: when it returns, replace the running program with `p` and start it at insn 0
    * with r1 unchanged, in the current frame (the kernel's tail call). Counts in {@link tailCalls}.
@@ -294,6 +306,7 @@ export class Interpreter {
     const H = this.hi;
     const mem = this.memory;
     const stacks = this.stacks;
+    const regions = mem.regions;
     let p = prog;
     let code = p.code;
     let off = p.off;
@@ -301,8 +314,11 @@ export class Interpreter {
     let tgt = p.tgt;
     let frame = 0;
     let pc = 0;
-    let left = this.budget;
-    const budget = left;
+    const budget = this.budget;
+    // `left` counts down in small-integer range (fast); `reserve` holds the rest of a big budget.
+    let reserve = budget;
+    let left = Math.min(reserve, CHUNK);
+    reserve -= left;
     this.tailCalls = 0;
     this.pending = PENDING_NONE;
     this.current = p;
@@ -313,9 +329,15 @@ export class Interpreter {
     try {
       for (;;) {
         if (--left < 0) {
-          throw vmFault("budget", `instruction budget of ${budget} exhausted`, {
-            hint: "the program loops, or raise the interpreter's budget",
-          });
+          if (reserve > 0) {
+            left = Math.min(reserve, CHUNK) - 1;
+            reserve -= left + 1;
+          } else {
+            left = 0;
+            throw vmFault("budget", `instruction budget of ${budget} exhausted`, {
+              hint: "the program loops, or raise the interpreter's budget",
+            });
+          }
         }
         const c = code[pc] as number;
         const o = c & 0xffff;
@@ -621,53 +643,92 @@ export class Interpreter {
             continue;
           // ---- loads ----
           case 0x61: {
-            const r = mem.resolve(H[s] as number, ((L[s] as number) + (off[pc] as number)) | 0, 4, false);
-            L[d] = r.view.getInt32(mem.index, true);
-            H[d] = 0;
+            const r = regions[((H[s] as number) - HI0) >>> 0];
+            const i = ((((L[s] as number) + (off[pc] as number)) | 0) >>> 0) - REGION_LO_BASE;
+            if (r === undefined || i < r.start || i + 4 > r.end) {
+              throw mem.resolve(H[s] as number, ((L[s] as number) + (off[pc] as number)) | 0, 4, false);
+            }
+            if (r.onLoad !== undefined) hookedLoad(r, i, 4, L, H, d);
+            else {
+              L[d] = r.view.getInt32(i, true);
+              H[d] = 0;
+            }
             pc++;
             continue;
           }
           case 0x69: {
-            const r = mem.resolve(H[s] as number, ((L[s] as number) + (off[pc] as number)) | 0, 2, false);
-            L[d] = r.view.getUint16(mem.index, true);
-            H[d] = 0;
+            const r = regions[((H[s] as number) - HI0) >>> 0];
+            const i = ((((L[s] as number) + (off[pc] as number)) | 0) >>> 0) - REGION_LO_BASE;
+            if (r === undefined || i < r.start || i + 2 > r.end) {
+              throw mem.resolve(H[s] as number, ((L[s] as number) + (off[pc] as number)) | 0, 2, false);
+            }
+            if (r.onLoad !== undefined) hookedLoad(r, i, 2, L, H, d);
+            else {
+              L[d] = r.view.getUint16(i, true);
+              H[d] = 0;
+            }
             pc++;
             continue;
           }
           case 0x71: {
-            const r = mem.resolve(H[s] as number, ((L[s] as number) + (off[pc] as number)) | 0, 1, false);
-            L[d] = r.view.getUint8(mem.index);
-            H[d] = 0;
+            const r = regions[((H[s] as number) - HI0) >>> 0];
+            const i = ((((L[s] as number) + (off[pc] as number)) | 0) >>> 0) - REGION_LO_BASE;
+            if (r === undefined || i < r.start || i + 1 > r.end) {
+              throw mem.resolve(H[s] as number, ((L[s] as number) + (off[pc] as number)) | 0, 1, false);
+            }
+            if (r.onLoad !== undefined) hookedLoad(r, i, 1, L, H, d);
+            else {
+              L[d] = r.view.getUint8(i);
+              H[d] = 0;
+            }
             pc++;
             continue;
           }
           case 0x79: {
-            const r = mem.resolve(H[s] as number, ((L[s] as number) + (off[pc] as number)) | 0, 8, false);
-            const i = mem.index;
-            L[d] = r.view.getInt32(i, true);
-            H[d] = r.view.getInt32(i + 4, true);
+            const r = regions[((H[s] as number) - HI0) >>> 0];
+            const i = ((((L[s] as number) + (off[pc] as number)) | 0) >>> 0) - REGION_LO_BASE;
+            if (r === undefined || i < r.start || i + 8 > r.end) {
+              throw mem.resolve(H[s] as number, ((L[s] as number) + (off[pc] as number)) | 0, 8, false);
+            }
+            if (r.onLoad !== undefined) hookedLoad(r, i, 8, L, H, d);
+            else {
+              L[d] = r.view.getInt32(i, true);
+              H[d] = r.view.getInt32(i + 4, true);
+            }
             pc++;
             continue;
           }
           case 0x81: {
-            const r = mem.resolve(H[s] as number, ((L[s] as number) + (off[pc] as number)) | 0, 4, false);
-            const v = r.view.getInt32(mem.index, true);
+            const r = regions[((H[s] as number) - HI0) >>> 0];
+            const i = ((((L[s] as number) + (off[pc] as number)) | 0) >>> 0) - REGION_LO_BASE;
+            if (r === undefined || i < r.start || i + 4 > r.end) {
+              throw mem.resolve(H[s] as number, ((L[s] as number) + (off[pc] as number)) | 0, 4, false);
+            }
+            const v = r.view.getInt32(i, true);
             L[d] = v;
             H[d] = v >> 31;
             pc++;
             continue;
           }
           case 0x89: {
-            const r = mem.resolve(H[s] as number, ((L[s] as number) + (off[pc] as number)) | 0, 2, false);
-            const v = r.view.getInt16(mem.index, true);
+            const r = regions[((H[s] as number) - HI0) >>> 0];
+            const i = ((((L[s] as number) + (off[pc] as number)) | 0) >>> 0) - REGION_LO_BASE;
+            if (r === undefined || i < r.start || i + 2 > r.end) {
+              throw mem.resolve(H[s] as number, ((L[s] as number) + (off[pc] as number)) | 0, 2, false);
+            }
+            const v = r.view.getInt16(i, true);
             L[d] = v;
             H[d] = v >> 31;
             pc++;
             continue;
           }
           case 0x91: {
-            const r = mem.resolve(H[s] as number, ((L[s] as number) + (off[pc] as number)) | 0, 1, false);
-            const v = r.view.getInt8(mem.index);
+            const r = regions[((H[s] as number) - HI0) >>> 0];
+            const i = ((((L[s] as number) + (off[pc] as number)) | 0) >>> 0) - REGION_LO_BASE;
+            if (r === undefined || i < r.start || i + 1 > r.end) {
+              throw mem.resolve(H[s] as number, ((L[s] as number) + (off[pc] as number)) | 0, 1, false);
+            }
+            const v = r.view.getInt8(i);
             L[d] = v;
             H[d] = v >> 31;
             pc++;
@@ -676,37 +737,57 @@ export class Interpreter {
           // ---- stores ----
           case 0x62:
           case 0x63: {
-            const r = mem.resolve(H[d] as number, ((L[d] as number) + (off[pc] as number)) | 0, 4, true);
-            r.view.setInt32(mem.index, o === 0x62 ? (imm[pc] as number) : (L[s] as number), true);
+            const r = regions[((H[d] as number) - HI0) >>> 0];
+            const i = ((((L[d] as number) + (off[pc] as number)) | 0) >>> 0) - REGION_LO_BASE;
+            if (r === undefined || i < r.start || i + 4 > r.end || !r.writable) {
+              throw mem.resolve(H[d] as number, ((L[d] as number) + (off[pc] as number)) | 0, 4, true);
+            }
+            r.view.setInt32(i, o === 0x62 ? (imm[pc] as number) : (L[s] as number), true);
             pc++;
             continue;
           }
           case 0x6a:
           case 0x6b: {
-            const r = mem.resolve(H[d] as number, ((L[d] as number) + (off[pc] as number)) | 0, 2, true);
-            r.view.setInt16(mem.index, o === 0x6a ? (imm[pc] as number) : (L[s] as number), true);
+            const r = regions[((H[d] as number) - HI0) >>> 0];
+            const i = ((((L[d] as number) + (off[pc] as number)) | 0) >>> 0) - REGION_LO_BASE;
+            if (r === undefined || i < r.start || i + 2 > r.end || !r.writable) {
+              throw mem.resolve(H[d] as number, ((L[d] as number) + (off[pc] as number)) | 0, 2, true);
+            }
+            r.view.setInt16(i, o === 0x6a ? (imm[pc] as number) : (L[s] as number), true);
             pc++;
             continue;
           }
           case 0x72:
           case 0x73: {
-            const r = mem.resolve(H[d] as number, ((L[d] as number) + (off[pc] as number)) | 0, 1, true);
-            r.view.setInt8(mem.index, o === 0x72 ? (imm[pc] as number) : (L[s] as number));
+            const r = regions[((H[d] as number) - HI0) >>> 0];
+            const i = ((((L[d] as number) + (off[pc] as number)) | 0) >>> 0) - REGION_LO_BASE;
+            if (r === undefined || i < r.start || i + 1 > r.end || !r.writable) {
+              throw mem.resolve(H[d] as number, ((L[d] as number) + (off[pc] as number)) | 0, 1, true);
+            }
+            r.view.setInt8(i, o === 0x72 ? (imm[pc] as number) : (L[s] as number));
             pc++;
             continue;
           }
           case 0x7a: {
-            const r = mem.resolve(H[d] as number, ((L[d] as number) + (off[pc] as number)) | 0, 8, true);
+            const r = regions[((H[d] as number) - HI0) >>> 0];
+            const i = ((((L[d] as number) + (off[pc] as number)) | 0) >>> 0) - REGION_LO_BASE;
+            if (r === undefined || i < r.start || i + 8 > r.end || !r.writable) {
+              throw mem.resolve(H[d] as number, ((L[d] as number) + (off[pc] as number)) | 0, 8, true);
+            }
             const v = imm[pc] as number;
-            r.view.setInt32(mem.index, v, true);
-            r.view.setInt32(mem.index + 4, v >> 31, true);
+            r.view.setInt32(i, v, true);
+            r.view.setInt32(i + 4, v >> 31, true);
             pc++;
             continue;
           }
           case 0x7b: {
-            const r = mem.resolve(H[d] as number, ((L[d] as number) + (off[pc] as number)) | 0, 8, true);
-            r.view.setInt32(mem.index, L[s] as number, true);
-            r.view.setInt32(mem.index + 4, H[s] as number, true);
+            const r = regions[((H[d] as number) - HI0) >>> 0];
+            const i = ((((L[d] as number) + (off[pc] as number)) | 0) >>> 0) - REGION_LO_BASE;
+            if (r === undefined || i < r.start || i + 8 > r.end || !r.writable) {
+              throw mem.resolve(H[d] as number, ((L[d] as number) + (off[pc] as number)) | 0, 8, true);
+            }
+            r.view.setInt32(i, L[s] as number, true);
+            r.view.setInt32(i + 4, H[s] as number, true);
             pc++;
             continue;
           }
@@ -1032,7 +1113,7 @@ export class Interpreter {
           case 0x85:
           case 0x8d: {
             this.pc = pc;
-            this.executed = budget - left;
+            this.executed = budget - reserve - left;
             let fn: HelperFn | undefined;
             if (o === 0x85) fn = p.helperAt[pc] as HelperFn;
             else {
@@ -1100,7 +1181,7 @@ export class Interpreter {
           }
           case 0x95: {
             if (frame === 0) {
-              this.executed = budget - left;
+              this.executed = budget - reserve - left;
               return;
             }
             frame--;
@@ -1134,7 +1215,7 @@ export class Interpreter {
         }
       }
     } catch (e) {
-      this.executed = budget - Math.max(left, 0);
+      this.executed = budget - reserve - left;
       throw this.locate(e, p, pc);
     }
   }
@@ -1212,6 +1293,23 @@ function divmod64(
   const r = mod ? a % b : a / b;
   L[d] = loOf(r);
   H[d] = hiOf(r);
+}
+
+function hookedLoad(r: Region, i: number, size: number, L: Int32Array, H: Int32Array, d: number): void {
+  const v = (r.onLoad as LoadHook)(i, size);
+  if (v !== undefined) {
+    L[d] = loOf(v);
+    H[d] = hiOf(v);
+    return;
+  }
+  const view = r.view;
+  L[d] =
+    size === 8 || size === 4
+      ? view.getInt32(i, true)
+      : size === 2
+        ? view.getUint16(i, true)
+        : view.getUint8(i);
+  H[d] = size === 8 ? view.getInt32(i + 4, true) : 0;
 }
 
 function atomic32(

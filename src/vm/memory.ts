@@ -27,12 +27,26 @@ export interface MapRegionOptions {
   start?: number;
   /** One past the last accessible byte index (default `bytes.length`). */
   end?: number;
+  /** What the region belongs to (a map, a ring-buffer record...), so helpers can map a pointer back. */
+  owner?: unknown;
+  /**
+   * Intercepts plain loads (`ldx{b,h,w,dw}`) from this region: returning a value puts it in the
+   * destination register as is (all 64 bits); `undefined` reads the bytes. This is how a context
+   * such as `xdp_md` gives full pointers from its 32-bit `data`/`data_end` fields, as the kernel's
+   * verifier rewrites those loads.
+   */
+  onLoad?: LoadHook;
 }
+
+/** See {@link MapRegionOptions.onLoad}: `(index in bytes, size) => value | undefined`. */
+export type LoadHook = (index: number, size: number) => bigint | undefined;
 
 /** One mapped region. Only `[start, end)` of `bytes` is accessible; addresses stay fixed when it moves. */
 export class Region {
   /** DataView over `bytes`, for typed little-endian access. */
   view: DataView;
+  /** High word (signed int32) of this region's addresses. */
+  readonly hi: number;
   constructor(
     /** Region id; the high word of its addresses is `REGION_HI_BASE + id`. */
     readonly id: number,
@@ -42,13 +56,13 @@ export class Region {
     public name: string,
     public start: number,
     public end: number,
+    /** What the region belongs to, as given to {@link Memory.map}. */
+    public owner: unknown,
+    /** Load interceptor, as given to {@link Memory.map}. */
+    public onLoad: LoadHook | undefined,
   ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-
-  /** High word (signed int32) of this region's addresses. */
-  get hi(): number {
-    return (REGION_HI_BASE + this.id) | 0;
+    this.hi = (REGION_HI_BASE + id) | 0;
   }
 
   /** The 64-bit address of byte index `index` of `bytes` (default 0). */
@@ -83,6 +97,8 @@ export class Memory {
       opts.name ?? `region ${id}`,
       opts.start ?? 0,
       opts.end ?? bytes.length,
+      opts.owner,
+      opts.onLoad,
     );
     this.setBounds(r, r.start, r.end);
     this.regions[id] = r;
@@ -131,6 +147,16 @@ export class Memory {
   region(hi: number): Region | undefined {
     const id = ((hi | 0) - (REGION_HI_BASE | 0)) >>> 0;
     return id < this.regions.length ? this.regions[id] : undefined;
+  }
+
+  /** The region containing address `addr` (mapped, whether or not `addr` is inside its bounds). */
+  regionOf(addr: bigint): Region | undefined {
+    return this.region(hiOf(addr));
+  }
+
+  /** The byte index of `addr` within its region's `bytes` (may lie outside the accessible window). */
+  indexOf(addr: bigint): number {
+    return (loOf(addr) >>> 0) - REGION_LO_BASE;
   }
 
   /**

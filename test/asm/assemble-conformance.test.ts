@@ -7,8 +7,9 @@ import { parseConformanceData } from "../../src/asm/conformance-data.js";
 import { encodeInstructions } from "../../src/asm/instruction.js";
 import { isParseError } from "../../src/errors.js";
 import { toHex } from "../../src/internal/bytes.js";
+import { conformanceDir } from "../support/shared.js";
 
-const ROOT = "/work/shared/conformance";
+const ROOT = conformanceDir() ?? "../shared/conformance";
 
 interface Expected {
   name: string;

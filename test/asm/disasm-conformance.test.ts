@@ -8,10 +8,11 @@ import { disassembleProgram } from "../../src/asm/disasm.js";
 import { decodeInstructions, type Instruction } from "../../src/asm/instruction.js";
 import { Class, JmpOp, Mode, Source } from "../../src/asm/opcodes.js";
 import { fromHex } from "../../src/internal/bytes.js";
+import { conformanceDir } from "../support/shared.js";
 import { readTestElf } from "./elf-sections.js";
 import { objdumpAvailable, objdumpLabeler, objdumpListing } from "./objdump-listing.js";
 
-const TESTS_JSON = "/work/shared/conformance/tests.json";
+const TESTS_JSON = join(conformanceDir() ?? "../shared/conformance", "tests.json");
 
 /**
  * Hand-written programs reach encodings clang never emits. Each conformance program is placed,

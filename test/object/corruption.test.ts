@@ -41,6 +41,7 @@ const objects = [
   "test/bpf/object/linking.bpf.o",
   "test/bpf/object/linking-be.bpf.o",
   "test/bpf/object/legacy.bpf.o",
+  "test/bpf/object/nobtf.bpf.o",
   ...fixtureObjects().filter((o) => o.startsWith("test/bpf/fixtures/")),
 ];
 

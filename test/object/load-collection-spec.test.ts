@@ -341,3 +341,46 @@ test("a non-BPF ELF is refused by loadCollectionSpec with a typed error", () => 
     (e: unknown) => isTsbpfError(e) && /not a BPF object/.test(e.message),
   );
 });
+
+test("an object without BTF takes variables and maps from ELF symbols", () => {
+  const spec = load("test/bpf/object/nobtf.bpf.o");
+  assert.equal(spec.btf, undefined);
+  assert.deepEqual(spec.maps[".data"]?.variables, [
+    { name: "threshold", offset: 0, size: 4, typeId: undefined, linkage: "global" },
+  ]);
+  assert.deepEqual(
+    spec.maps[".bss"]?.variables.map((v) => v.name),
+    ["total"],
+  );
+  assert.equal(spec.maps["hits"]?.type, MapType.percpu_array);
+  const p = spec.programs["count"];
+  assert.ok(p);
+  assert.deepEqual(p.funcInfo, []);
+  assert.deepEqual(
+    p.references.map((r) => r.map),
+    ["hits", ".bss", ".data"],
+  );
+});
+
+test("a .maps section without BTF is refused with a hint", () => {
+  // Drop the .BTF section by renaming it: the BTF-defined map can then not be described.
+  const f = "examples/tail-call/tail_call.bpf.o";
+  const elf = parseElf(readFileSync(f));
+  const btf = elf.sections.find((s) => s.name === ".BTF");
+  const strtab = elf.sections[1];
+  assert.ok(btf && strtab);
+  const b = patched(f, (bytes) => {
+    const at = bytes.indexOf(0x2e, strtab.offset); // find ".BTF\0" in the section name table
+    const needle = new TextEncoder().encode(".BTF\0");
+    for (let o = at; o < strtab.offset + strtab.size; o++) {
+      if (needle.every((c, k) => bytes[o + k] === c)) {
+        bytes[o + 1] = 0x58; // ".XTF"
+        break;
+      }
+    }
+  });
+  assert.throws(
+    () => loadCollectionSpec(b, { file: "nobtf.o" }),
+    (e: unknown) => isParseError(e) && /no BTF/.test(e.message) && e.hint !== undefined,
+  );
+});

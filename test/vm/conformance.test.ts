@@ -1,17 +1,17 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { runConformance } from "../../src/vm/conformance.js";
 import { loadProgram } from "../../src/vm/interpreter.js";
 import { conformanceHelper } from "../../src/vm/conformance.js";
 import { conformancePlugin } from "../../src/cli/conformance-plugin.js";
 import { isVerifierError } from "../../src/errors.js";
+import { conformanceDir } from "../support/shared.js";
 
 // The bpf_conformance suite as JSON (program and memory as hex, expected r0), with the suite's
 // negative `.data` files beside it. Looked for in the repo first, then in the shared fixture area.
-const candidates = [join(process.cwd(), "test", "fixtures", "conformance"), "/work/shared/conformance"];
-const root = candidates.find((p) => existsSync(join(p, "tests.json")));
+const root = conformanceDir();
 
 interface Case {
   name: string;
@@ -27,7 +27,8 @@ const cases: Case[] =
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ""), "hex"));
 
 test(`bpf_conformance: all ${cases.length} tests give the expected r0`, (t) => {
-  if (root === undefined) return t.skip("conformance fixtures not found (test/fixtures/conformance)");
+  if (root === undefined)
+    return t.skip("the bpf_conformance suite was not found beside the repository (../shared/conformance)");
   const failures: string[] = [];
   let passed = 0;
   for (const c of cases) {
@@ -46,7 +47,8 @@ test(`bpf_conformance: all ${cases.length} tests give the expected r0`, (t) => {
 });
 
 test("every unused-field negative program is refused at load", (t) => {
-  if (root === undefined) return t.skip("conformance fixtures not found (test/fixtures/conformance)");
+  if (root === undefined)
+    return t.skip("the bpf_conformance suite was not found beside the repository (../shared/conformance)");
   const negDir = join(root, "negative");
   const files = readdirSync(negDir).filter((f) => f.startsWith("unused-") && f.endsWith(".data"));
   assert.ok(files.length > 40, `found only ${files.length} files`);

@@ -111,7 +111,7 @@ test("helpers: arguments, number/bigint/pointer returns, unknown helpers refused
   const vm2 = new Interpreter();
   const region = vm2.memory.map(value, { writable: true, name: "map value" });
   const lookup: HelperFn = (m) => {
-    m.setR0Words(region.hi, Number(region.address() & 0xffffffffn) | 0);
+    m.setR0Pointer(region, 0);
     return undefined;
   };
   const p = loadProgram([CALL(1), I(0x15, 0, 0, 3, 0), I(0xc3, 0, 1, 0, 0), I(0x61, 0, 0, 0), EXIT, EXIT], {
@@ -195,7 +195,9 @@ test("tail calls replace the running program in place, keep r1, and never return
 });
 
 test("a tail call made inside a subprogram returns to that subprogram's caller", () => {
-  // As on the x86-64 JIT: the target reuses the subprogram's frame, so its exit returns to main.
+  // The kernel does this too: the target takes over the subprogram's frame, so its exit returns
+  // to main. Checked on Linux 6.18 (x86-64 JIT) with an XDP main that returns sub() + 2 where sub
+  // tail-calls a target returning 40: BPF_PROG_TEST_RUN gave 42 (12 with the slot empty).
   const target = loadProgram([I(0xb7, 0, 0, 0, 40), EXIT], { name: "target" });
   const main = loadProgram(
     [

@@ -141,3 +141,43 @@ test("the describe hook attaches disassembly and the source line to a fault", ()
   assert.equal(f.instruction, "insn 1 text");
   assert.equal(f.sourceLine, "return *(int *)p;");
 });
+
+test("a load hook turns 32-bit context fields into full pointers (as for xdp_md)", () => {
+  const mem = new Memory();
+  const frame = new Uint8Array(64);
+  const pkt = mem.map(frame, { writable: true, name: "packet", start: 16, end: 40 });
+  // xdp_md: data @0, data_end @4; everything else reads the bytes.
+  const ctxBytes = new Uint8Array(24);
+  ctxBytes[12] = 7; // ingress_ifindex
+  const ctx = mem.map(ctxBytes, {
+    name: "xdp_md",
+    owner: "ctx",
+    onLoad: (index, size) => {
+      if (size !== 4) return undefined;
+      if (index === 0) return pkt.address(pkt.start);
+      if (index === 4) return pkt.address(pkt.end);
+      return undefined;
+    },
+  });
+  const vm = new Interpreter({ memory: mem });
+  // r2 = ctx->data; r3 = ctx->data_end; r0 = r3 - r2 (the packet length) + ctx->ingress_ifindex * 1000
+  const prog = loadProgram([
+    I(0x61, 2, 1, 0),
+    I(0x61, 3, 1, 4),
+    I(0xbf, 0, 3),
+    I(0x1f, 0, 2),
+    I(0x61, 4, 1, 12),
+    I(0x27, 4, 0, 0, 1000),
+    I(0x0f, 0, 4),
+    EXIT,
+  ]);
+  assert.equal(vm.run(prog, ctx.address()), 24n + 7000n);
+  // The data pointer is a real 64-bit address into the packet region.
+  vm.run(loadProgram([I(0x61, 0, 1, 0), EXIT]), ctx.address());
+  assert.equal(mem.regionOf(vm.arg(0)), pkt);
+  assert.equal(mem.indexOf(vm.arg(0)), 16);
+  assert.equal(mem.regionOf(ctx.address(4))?.owner, "ctx");
+  // Bounds moved by xdp_adjust_head(-8): the same program now sees 32 bytes.
+  mem.setBounds(pkt, 8, 40);
+  assert.equal(vm.run(prog, ctx.address()), 32n + 7000n);
+});

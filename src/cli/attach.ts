@@ -1,0 +1,189 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { UsageError } from "../errors.js";
+import { loadKernelCollection } from "../kernel/kernel-collection.js";
+import type { KernelXdpLink } from "../kernel/kernel-link.js";
+import { queryXdp, type XdpMode } from "../kernel/netlink-xdp.js";
+import { pinPipeline } from "../kernel/pinning.js";
+import { ownMessageFilter } from "../kernel/printk-formats.js";
+import { MapType } from "../object/types.js";
+import { applyWiring, checkWiring, parseTailArg, staticSlots, type TailSlot } from "../tailcall/wiring.js";
+import type { TraceLine } from "../trace/trace-line.js";
+import { TracePipeReader } from "../trace/trace-pipe.js";
+import { type Command, parseCommandArgs, usage } from "./args.js";
+import { readObject } from "./load-object.js";
+
+const HELP = `usage: tsbpf attach OBJ --prog NAME --iface IF [--tail MAP:KEY=PROG ...] [--mode MODE] [--pin DIR]
+
+Loads OBJ into the kernel, fills the prog-array slots the object declares (.values) and every
+--tail, attaches program NAME to interface IF as XDP (bpf_link, netlink where links are missing),
+then prints the bpf_printk lines of the trace pipe until Ctrl+C (SIGINT) or SIGTERM.
+
+  --prog NAME       the XDP program to attach
+  --iface IF        the network interface
+  --tail M:K=P      put program P in slot K of prog array M (repeatable)
+  --mode MODE       auto (default), native, generic or offload
+  --pin DIR         pin the link, maps and programs under DIR (inside bpffs, e.g. /sys/fs/bpf/NAME)
+                    so the pipeline keeps running after exit; remove it with 'tsbpf detach --pin DIR'
+
+Without --pin nothing outlives the command: at exit the program is detached and every map and
+program is released (the kernel would empty an unpinned prog array anyway).
+
+  --all-trace       print every bpf_printk line of the machine, not only this object's
+
+The trace pipe is global: by default only lines matching one of this object's printk formats are
+printed (when every format is a constant string; otherwise all lines are).`;
+
+const MODES: readonly XdpMode[] = ["auto", "native", "generic", "offload"];
+
+/** Formats a trace line as `<timestamp> <task>-<pid> [cpu] <message>`. */
+export function formatTraceLine(l: TraceLine): string {
+  const msg = l.message.endsWith("\n") ? l.message.slice(0, -1) : l.message;
+  return `${l.timestamp.toFixed(6)} ${l.task}-${l.pid} [${String(l.cpu).padStart(3, "0")}] ${msg}`;
+}
+
+/** The filesystem type mounted at the deepest mount point containing `path`. */
+function fsTypeOf(path: string): string | undefined {
+  let best = "";
+  let type: string | undefined;
+  let mounts = "";
+  try {
+    mounts = readFileSync("/proc/mounts", "utf8");
+  } catch {
+    return undefined;
+  }
+  for (const line of mounts.split("\n")) {
+    const f = line.split(" ");
+    const mp = (f[1] ?? "").replace(/\\040/g, " ");
+    if (f[2] === undefined || mp === "") continue;
+    const inside = mp === "/" || path === mp || path.startsWith(`${mp}/`);
+    if (inside && mp.length >= best.length) {
+      best = mp;
+      type = f[2];
+    }
+  }
+  return type;
+}
+
+/** `tsbpf attach OBJ --prog NAME --iface IF [--tail M:K=P ...] [--mode M] [--pin DIR]`. */
+export const attachCommand: Command = async (args, io) => {
+  const { values, positionals } = parseCommandArgs("attach", args, {
+    prog: { type: "string" },
+    iface: { type: "string" },
+    tail: { type: "string", multiple: true },
+    mode: { type: "string" },
+    pin: { type: "string" },
+    "all-trace": { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) {
+    io.stdout(`${HELP}\n`);
+    return 0;
+  }
+  if (positionals.length > 1) usage(`attach: one object file expected, got ${positionals.length}`);
+  const progName = values.prog;
+  const iface = values.iface;
+  if (progName === undefined) usage("attach: missing --prog NAME (the XDP program to attach)");
+  if (iface === undefined) usage("attach: missing --iface IF (the interface to attach to)");
+  const mode = (values.mode ?? "auto") as XdpMode;
+  if (!MODES.includes(mode)) usage(`attach: --mode must be one of ${MODES.join(", ")}, not '${values.mode}'`);
+  const pinDir = values.pin === undefined ? undefined : resolve(io.cwd, values.pin);
+  if (pinDir !== undefined) {
+    const fs = fsTypeOf(pinDir);
+    if (fs !== "bpf") {
+      usage(
+        `attach: --pin ${values.pin} is not inside a bpffs mount (it is on ${fs ?? "an unknown filesystem"})`,
+        "use a directory under /sys/fs/bpf, e.g. --pin /sys/fs/bpf/my-pipeline",
+      );
+    }
+  }
+
+  const { spec } = await readObject(positionals[0], "attach");
+  const progSpec = spec.programs[progName];
+  if (progSpec === undefined) {
+    throw new UsageError(`attach: no program named '${progName}'`, {
+      hint: `programs in this object: ${Object.keys(spec.programs).join(", ")}`,
+    });
+  }
+  if (progSpec.type !== "xdp") {
+    throw new UsageError(
+      `attach: program ${progName} is a ${progSpec.type} program; attach takes XDP programs`,
+    );
+  }
+  const userSlots: TailSlot[] = (values.tail ?? []).map(parseTailArg);
+  const plan = [...staticSlots(spec), ...userSlots];
+  checkWiring(spec, plan);
+
+  // Signals are caught from here on, so Ctrl+C during loading still cleans up.
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  let coll: Awaited<ReturnType<typeof loadKernelCollection>>;
+  try {
+    coll = await loadKernelCollection(spec, {
+      onWarning: (m) => io.stderr(`tsbpf: warning: ${m}\n`),
+    });
+  } catch (e) {
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+    throw e;
+  }
+  let link: KernelXdpLink | undefined;
+  let pinned = false;
+  try {
+    applyWiring(coll, userSlots);
+    const prog = coll.programs[progName];
+    if (prog === undefined) throw new UsageError(`attach: program ${progName} was not loaded`);
+    link = await prog.attachXdp({ iface, mode });
+    let shownMode: string = mode;
+    if (mode === "auto") {
+      const now = queryXdp(coll.sys, link.ifindex);
+      shownMode = now.attached === "none" || now.attached === "multi" ? "auto" : now.attached;
+    }
+    const bySlot = new Map<string, string>();
+    for (const s of plan) bySlot.set(`${s.map}[${s.key}]`, s.program);
+    const slots = [...bySlot.entries()].map(([k, p]) => `${k}=${p}`);
+    io.stdout(
+      `attached ${progName} to ${iface} (ifindex ${link.ifindex}, mode ${shownMode}); slots: ${slots.length > 0 ? slots.join(", ") : "none"}\n`,
+    );
+    if (pinDir !== undefined) {
+      if (link.method !== "link") {
+        throw new UsageError(
+          "attach: --pin needs a bpf_link attachment, and this kernel attached through netlink",
+        );
+      }
+      pinPipeline(pinDir, link, Object.values(coll.maps), Object.values(coll.programs));
+      pinned = true;
+      io.stdout(
+        `pinned under ${pinDir}: the pipeline keeps running after exit; remove it with 'tsbpf detach --pin ${pinDir}'\n`,
+      );
+    } else {
+      io.stderr(
+        "tsbpf: note: nothing is pinned, so the pipeline ends when this command exits (pass --pin DIR to keep it attached)\n",
+      );
+    }
+    io.stdout("printing trace lines; press Ctrl+C to stop\n");
+    const own = values["all-trace"] === true ? undefined : ownMessageFilter(spec);
+    const reader = new TracePipeReader({ signal: stop.signal });
+    for await (const line of reader) {
+      if (own === undefined || own(line.message)) io.stdout(`${formatTraceLine(line)}\n`);
+    }
+  } finally {
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+    const hasProgArray = Object.values(coll.maps).some((m) => m.spec.type === MapType.prog_array);
+    if (pinned) {
+      link?.close();
+      coll.close();
+      io.stdout(`left the pipeline pinned under ${pinDir}\n`);
+    } else {
+      if (link !== undefined && !link.closed) {
+        link.detach();
+        io.stdout(`detached ${progName} from ${iface}${hasProgArray ? "; prog arrays released" : ""}\n`);
+      }
+      coll.close();
+    }
+  }
+  return 0;
+};

@@ -1,0 +1,133 @@
+import { readFile, writeFile } from "node:fs/promises";
+import type { RunResult } from "../backend/types.js";
+import { Collection } from "../collection.js";
+import { UsageError } from "../errors.js";
+import { describePacket } from "../net/parse.js";
+import { writePcap } from "../net/pcap.js";
+import { readCapture } from "../net/pcapng.js";
+import { applyWiring, checkWiring, parseTailArg } from "../tailcall/wiring.js";
+import { type Command, intFlag, parseCommandArgs, usage } from "./args.js";
+import { readObject } from "./load-object.js";
+import { runJson, traceText, verdictName } from "./run-report.js";
+
+const HELP = `usage: tsbpf run OBJ --prog NAME [--tail MAP:KEY=PROG ...] (--data-in FILE | --pcap FILE)
+                [--data-out FILE] [--repeat N] [--backend vm|kernel] [--json]
+
+Runs a program on one packet (--data-in, raw bytes) or on every packet of a capture (--pcap, pcap
+or pcapng), with its tail-call targets wired from the object's static .values and from --tail.
+Prints the verdict, the output packet, the mean duration per run and the trace messages; with
+--json one JSON object per packet. --data-out writes the output packet (a pcap for --pcap).
+The VM is the default backend; --backend kernel uses BPF_PROG_TEST_RUN (root).`;
+
+async function readInput(path: string, what: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`${what} ${path}: ${code === "ENOENT" ? "no such file" : (code ?? String(e))}`);
+  }
+}
+
+/** `tsbpf run`. */
+export const runCommand: Command = async (args, io) => {
+  const { values, positionals } = parseCommandArgs("run", args, {
+    prog: { type: "string" },
+    tail: { type: "string", multiple: true },
+    "data-in": { type: "string" },
+    pcap: { type: "string" },
+    "data-out": { type: "string" },
+    repeat: { type: "string" },
+    backend: { type: "string" },
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) {
+    io.stdout(`${HELP}\n`);
+    return 0;
+  }
+  const backend = values.backend ?? "vm";
+  if (backend !== "vm" && backend !== "kernel") usage(`run: --backend is vm or kernel, not '${backend}'`);
+  if (values.prog === undefined) usage("run: --prog NAME is required");
+  if ((values["data-in"] === undefined) === (values.pcap === undefined)) {
+    usage("run: give exactly one of --data-in FILE or --pcap FILE");
+  }
+  const repeat = intFlag("repeat", values.repeat, 1, 100_000_000);
+  const { spec } = await readObject(positionals[0], "run");
+  const prog = spec.programs[values.prog];
+  if (prog === undefined) {
+    usage(
+      `run: no program named '${values.prog}'`,
+      `programs: ${Object.keys(spec.programs).join(", ") || "(none)"}`,
+    );
+  }
+  const slots = (values.tail ?? []).map(parseTailArg);
+  checkWiring(spec, slots);
+
+  let packets: Uint8Array[];
+  if (values["data-in"] !== undefined) packets = [await readInput(values["data-in"], "--data-in")];
+  else {
+    const path = values.pcap as string;
+    const cap = readCapture(await readInput(path, "--pcap"), path);
+    packets = cap.packets.map((p) => p.data);
+    if (packets.length === 0) usage(`--pcap ${path}: the capture holds no packets`);
+  }
+
+  const coll = await Collection.load(spec, {
+    backend,
+    onWarning: (m) => io.stderr(`tsbpf: warning: ${m}\n`),
+  });
+  try {
+    applyWiring(coll, slots);
+    const program = coll.programs[values.prog];
+    if (program === undefined) throw new UsageError(`run: program ${values.prog} did not load`);
+    const results: RunResult[] = [];
+    for (const [i, pkt] of packets.entries()) {
+      const r = await program.run(pkt, { repeat });
+      results.push(r);
+      if (values.json) io.stdout(`${JSON.stringify(runJson(i + 1, r))}\n`);
+      else io.stdout(formatRun(i + 1, pkt, r, repeat));
+    }
+    if (values["data-out"] !== undefined) {
+      const out =
+        values.pcap !== undefined
+          ? writePcap(results.map((r) => r.dataOut))
+          : (results[0]?.dataOut ?? new Uint8Array());
+      await writeFile(values["data-out"], out);
+    }
+  } finally {
+    coll.close();
+  }
+  return 0;
+};
+
+function hexDump(b: Uint8Array, indent: string): string {
+  const lines: string[] = [];
+  for (let o = 0; o < b.length; o += 16) {
+    const row = Array.from(b.subarray(o, o + 16), (x) => x.toString(16).padStart(2, "0"));
+    lines.push(`${indent}${o.toString(16).padStart(4, "0")}  ${row.join(" ")}`);
+  }
+  return lines.join("\n");
+}
+
+function formatRun(n: number, input: Uint8Array, r: RunResult, repeat: number): string {
+  const out = [`packet ${n}: ${describePacket(input)}`];
+  out.push(`  verdict:  ${verdictName(r.retval)}`);
+  if (r.chain !== undefined && r.chain.length > 1) out.push(`  chain:    ${r.chain.join(" -> ")}`);
+  if (r.redirect !== undefined) {
+    const t = r.redirect;
+    out.push(`  redirect: ${t.kind === "ifindex" ? `ifindex ${t.ifindex}` : `map ${t.map}[${t.key}]`}`);
+  }
+  if (r.fault !== undefined) out.push(`  fault:    ${r.fault.message}`);
+  const same = r.dataOut.length === input.length && r.dataOut.every((b, i) => b === input[i]);
+  out.push(`  output:   ${r.dataOut.length} bytes${same ? " (unchanged)" : ""}`);
+  if (!same) out.push(hexDump(r.dataOut, "    "));
+  out.push(`  duration: ${r.durationNs} ns per run${repeat > 1 ? ` (mean of ${repeat})` : ""}`);
+  // With --repeat every run prints again; show one run's messages and the total.
+  const perRun = repeat > 1 && r.trace.length % repeat === 0 ? r.trace.length / repeat : r.trace.length;
+  if (r.trace.length === 0) out.push("  trace:    (none)");
+  else for (const m of r.trace.slice(0, Math.min(perRun, 20))) out.push(`  trace:    ${traceText(m)}`);
+  if (perRun > 20) out.push(`  trace:    ... ${perRun - 20} more`);
+  if (repeat > 1 && r.trace.length > 0)
+    out.push(`  trace:    (${r.trace.length} messages over ${repeat} runs)`);
+  return `${out.join("\n")}\n`;
+}

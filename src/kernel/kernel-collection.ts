@@ -1,0 +1,477 @@
+/**
+ * The kernel engine: turns a {@link CollectionSpec} into live maps and programs, the way
+ * libbpf's `bpf_object__load` does, on the raw bpf() syscall. BTF first (sanitised), then every
+ * map (global data filled and frozen, `by_name` maps pinned or reused), then every program with
+ * its map references patched and its func_info/line_info, then the object's static prog-array
+ * slots. The collection owns every fd; closing it is what erases prog arrays, so it warns when
+ * that would silently break a pipeline that stays attached.
+ */
+import type { LoadedCollection } from "../backend/types.js";
+import { encodeInstructions, type Instruction } from "../asm/instruction.js";
+import { LDDW, PseudoLd } from "../asm/opcodes.js";
+import { marshalBtf } from "../btf/marshal-btf.js";
+import {
+  isLoadError,
+  isTsbpfError,
+  isVerifierError,
+  LoadError,
+  NotSupportedError,
+  type TsbpfError,
+} from "../errors.js";
+import type { ObjectBtf } from "../object/object-types.js";
+import type { CollectionSpec, MapSpec, ProgramSpec } from "../object/types.js";
+import { applyWiring, staticSlots } from "../tailcall/wiring.js";
+import type { TraceLine } from "../trace/trace-line.js";
+import { TracePipeReader } from "../trace/trace-pipe.js";
+import { sanitizeBtf, type SanitizeLevel } from "./btf-sanitize.js";
+import { MapType, OBJ_NAME_LEN } from "./constants.js";
+import { Errno } from "./errno.js";
+import type { Fd } from "./fd.js";
+import { encodeScalar, KernelMap, kernelMapName } from "./kernel-map.js";
+import type { KernelXdpLink } from "./kernel-link.js";
+import { KernelProgram, type ProgramOwner } from "./kernel-program.js";
+import { createMap, freezeMap, updateElem } from "./map-ops.js";
+import { DEFAULT_PIN_ROOT, openOrCreatePinnedMap, pinName } from "./pinning.js";
+import { loadBtf, loadProgram } from "./program-ops.js";
+import { defaultSys, type Sys } from "./sys.js";
+import { explainVerifierError } from "./verifier-message.js";
+import { ownMessageFilter } from "./printk-formats.js";
+
+/** Options of {@link loadKernelCollection}. */
+export interface LoadKernelCollectionOptions {
+  /** The syscall layer; the real one by default. */
+  sys?: Sys;
+  /** Directory for `pinning: by_name` maps (default /sys/fs/bpf). */
+  pinDir?: string;
+  /** Verifier log level for successful loads, kept in `program.verifierLog` (0: none). */
+  logLevel?: number;
+  /** Where warnings go (BTF dropped, prog arrays emptied); default `process.emitWarning`. */
+  onWarning?: (message: string) => void;
+}
+
+const BPF_F_SLEEPABLE = 1 << 4;
+const BPF_PROG_BIND_MAP = 35;
+const PRINTK_HELPERS = new Set([6, 177]);
+
+/** libbpf's program name rule: 15 characters from `[A-Za-z0-9_.]`. */
+export function kernelProgramName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.]/g, "_").slice(0, OBJ_NAME_LEN - 1);
+}
+
+/** `bpf_func_info` records (insn_off in instructions, type_id), in host byte order. */
+export function encodeFuncInfo(p: ProgramSpec): Uint8Array {
+  const out = new Uint8Array(8 * p.funcInfo.length);
+  const v = new DataView(out.buffer);
+  p.funcInfo.forEach((f, i) => {
+    v.setUint32(8 * i, f.insn, true);
+    v.setUint32(8 * i + 4, f.typeId, true);
+  });
+  return out;
+}
+
+/** `bpf_line_info` records: insn_off, file_name_off, line_off, line_col = line << 10 | column. */
+export function encodeLineInfo(p: ProgramSpec): Uint8Array {
+  const out = new Uint8Array(16 * p.lineInfo.length);
+  const v = new DataView(out.buffer);
+  p.lineInfo.forEach((l, i) => {
+    v.setUint32(16 * i, l.insn, true);
+    v.setUint32(16 * i + 4, l.fileNameOff, true);
+    v.setUint32(16 * i + 8, l.lineOff, true);
+    v.setUint32(16 * i + 12, ((l.lineNumber << 10) | (l.column & 0x3ff)) >>> 0, true);
+  });
+  return out;
+}
+
+/**
+ * The program's instructions with every map reference patched: `lddw` of a map becomes
+ * `BPF_PSEUDO_MAP_FD` with the map's fd; of global data, `BPF_PSEUDO_MAP_VALUE` with the fd in
+ * the first slot and the offset into the value in the second.
+ */
+export function patchMapReferences(
+  p: ProgramSpec,
+  fdOf: (map: string) => number,
+  file?: string,
+): Instruction[] {
+  const insns = p.instructions.map((i) => ({ ...i }));
+  for (const r of p.references) {
+    const first = insns[r.insn];
+    const second = insns[r.insn + 1];
+    if (first === undefined || second === undefined || first.opcode !== LDDW) {
+      throw new LoadError(`reference to map ${r.map} is not on a lddw instruction`, {
+        ...(file === undefined ? {} : { file }),
+        program: p.name,
+        insn: r.insn,
+      });
+    }
+    const fd = fdOf(r.map);
+    if (r.kind === "map") {
+      first.src = PseudoLd.MAP_FD;
+      first.imm = fd;
+      second.imm = 0;
+    } else {
+      first.src = PseudoLd.MAP_VALUE;
+      first.imm = fd;
+      second.imm = r.offset;
+    }
+    delete first.imm64;
+  }
+  return insns;
+}
+
+/** BPF_PROG_BIND_MAP (35): prog_fd @0, map_fd @4, flags @8. Best effort, as in libbpf. */
+function bindMap(sys: Sys, progFd: number, mapFd: number): void {
+  const attr = new Uint8Array(12);
+  const v = new DataView(attr.buffer);
+  v.setUint32(0, progFd, true);
+  v.setUint32(4, mapFd, true);
+  try {
+    sys.bpf(BPF_PROG_BIND_MAP, attr);
+  } catch {
+    // Kernels before 5.10 lack the command; the binding only helps introspection.
+  }
+}
+
+function printsTrace(spec: CollectionSpec): boolean {
+  return Object.values(spec.programs).some((p) =>
+    p.instructions.some((i) => i.opcode === 0x85 && i.src === 0 && PRINTK_HELPERS.has(i.imm)),
+  );
+}
+
+/** A collection loaded into the kernel. */
+export class KernelCollection implements LoadedCollection, ProgramOwner {
+  readonly backend = "kernel" as const;
+  readonly spec: CollectionSpec;
+  readonly maps: Record<string, KernelMap> = {};
+  readonly programs: Record<string, KernelProgram> = {};
+  /** Warnings raised while loading (BTF dropped...), also sent to `onWarning`. */
+  readonly warnings: string[] = [];
+  /** What happened to the object's BTF: loaded as is, loaded after rewriting kinds, or dropped. */
+  btfStatus: "none" | "loaded" | "sanitised" | "dropped" = "none";
+  readonly prints: boolean;
+  readonly #sys: Sys;
+  readonly #warn: (m: string) => void;
+  readonly #links: KernelXdpLink[] = [];
+  #btf: Fd | undefined;
+  #closed = false;
+
+  /** @internal Use {@link loadKernelCollection}. */
+  constructor(spec: CollectionSpec, sys: Sys, warn: (m: string) => void) {
+    this.spec = spec;
+    this.#sys = sys;
+    this.#warn = warn;
+    this.prints = printsTrace(spec);
+  }
+
+  /** @internal */
+  setBtf(fd: Fd | undefined): void {
+    this.#btf = fd;
+  }
+
+  /** @internal Records a warning and passes it on. */
+  warn(message: string): void {
+    this.warnings.push(message);
+    this.#warn(message);
+  }
+
+  /** @internal Links made by this collection's programs, so close() can check what stays attached. */
+  adoptLink(link: KernelXdpLink): void {
+    this.#links.push(link);
+  }
+
+  /** The syscall layer this collection uses. */
+  get sys(): Sys {
+    return this.#sys;
+  }
+
+  /**
+   * Streams bpf_printk lines from the global trace_pipe until `signal` aborts: only lines whose
+   * message matches one of this collection's format strings, unless `all` is set or some
+   * format is not a constant. Reading consumes the lines, so only one reader should run.
+   */
+  async *trace(opts: { signal?: AbortSignal; all?: boolean } = {}): AsyncIterable<TraceLine> {
+    const own = opts.all === true ? undefined : ownMessageFilter(this.spec);
+    const reader = new TracePipeReader(opts.signal === undefined ? {} : { signal: opts.signal });
+    for await (const line of reader) if (own === undefined || own(line.message)) yield line;
+  }
+
+  /**
+   * Closes every fd the collection holds: unpinned links first (detaching their programs), then
+   * programs, maps and BTF. Pinned objects live on through their pins. Closing a prog array's
+   * last reference makes the kernel empty it; when one of our links stays attached through a pin
+   * and an unpinned prog array still has filled slots, that would silently stop the tail calls,
+   * so a warning says so first.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const pinnedLinks = this.#links.filter((l) => l.pinnedAt !== undefined && !l.closed);
+    if (pinnedLinks.length > 0) {
+      for (const m of Object.values(this.maps)) {
+        if (m.spec.type !== MapType.PROG_ARRAY || m.pinnedAt !== undefined || m.closed) continue;
+        let slots: number[] = [];
+        try {
+          slots = m.filledSlots();
+        } catch {
+          // Unreadable: say nothing rather than guess.
+        }
+        if (slots.length === 0) continue;
+        const at = pinnedLinks.map((l) => `${l.program} at ${l.pinnedAt}`).join(", ");
+        this.warn(
+          `closing prog array ${m.name} with filled slots [${slots.join(", ")}] while pinned XDP link(s) stay attached (${at}): ` +
+            `the kernel empties the array now and those tail calls silently stop. Pin the prog array too (map.pin(path)) to keep the pipeline working`,
+        );
+      }
+    }
+    const errors: unknown[] = [];
+    const attempt = (fn: () => void) => {
+      try {
+        fn();
+      } catch (e) {
+        errors.push(e);
+      }
+    };
+    for (const l of this.#links) attempt(() => l.close());
+    for (const p of Object.values(this.programs)) attempt(() => p.close());
+    for (const m of Object.values(this.maps)) attempt(() => m.close());
+    attempt(() => this.#btf?.close());
+    this.#btf = undefined;
+    if (errors.length > 0) throw errors[0];
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function defaultWarn(message: string): void {
+  process.emitWarning(message, { code: "TSBPF_KERNEL" });
+}
+
+/** Loads the object's BTF, sanitised; warns and returns undefined when the kernel refuses it. */
+function loadObjectBtf(
+  sys: Sys,
+  coll: KernelCollection,
+  objBtf: ObjectBtf,
+): { fd: Fd; level: SanitizeLevel } | undefined {
+  let lastError: unknown;
+  for (const level of ["load", "legacy"] as const) {
+    try {
+      const { btf } = sanitizeBtf(objBtf.btf, level);
+      const { fd } = loadBtf(sys, marshalBtf(btf));
+      return { fd, level };
+    } catch (e) {
+      // Without the privilege to load BTF nothing else will load either: say that, not "BTF".
+      if (isLoadError(e) && (e.errno === Errno.EPERM || e.errno === Errno.EACCES) && !isVerifierError(e))
+        throw e;
+      if (!isTsbpfError(e)) throw e;
+      lastError = e;
+    }
+  }
+  const why = lastError instanceof Error ? lastError.message : String(lastError);
+  coll.warn(
+    `the kernel refused this object's BTF (${why}); loading without BTF: no source lines in verifier messages, no typed maps`,
+  );
+  return undefined;
+}
+
+const BTF_RETRY_ERRNOS: ReadonlySet<number> = new Set([Errno.EINVAL, Errno.ENOTSUPP, Errno.EOPNOTSUPP]);
+
+function createOneMap(
+  sys: Sys,
+  spec: MapSpec,
+  name: string,
+  btf: { fd: Fd; level: SanitizeLevel } | undefined,
+  innerMapFd: number | undefined,
+): Fd {
+  const base = {
+    type: spec.type,
+    keySize: spec.keySize,
+    valueSize: spec.valueSize,
+    maxEntries: spec.maxEntries,
+    flags: spec.flags,
+    name,
+    ...(innerMapFd === undefined ? {} : { innerMapFd }),
+    ...(spec.numaNode === 0 ? {} : { numaNode: spec.numaNode }),
+    ...(spec.mapExtra === 0n ? {} : { mapExtra: spec.mapExtra }),
+  };
+  const globalData = spec.origin === "global-data";
+  const typed =
+    btf !== undefined &&
+    spec.valueTypeId !== undefined &&
+    (!globalData || btf.level === "load") &&
+    (globalData || spec.keyTypeId !== undefined);
+  if (typed && btf !== undefined) {
+    try {
+      return createMap(sys, {
+        ...base,
+        btfFd: btf.fd.value,
+        btfKeyTypeId: globalData ? 0 : (spec.keyTypeId ?? 0),
+        btfValueTypeId: spec.valueTypeId ?? 0,
+      });
+    } catch (e) {
+      // Some map types take no BTF (libbpf retries the same way).
+      if (!isLoadError(e) || e.errno === undefined || !BTF_RETRY_ERRNOS.has(e.errno)) throw e;
+    }
+  }
+  return createMap(sys, base);
+}
+
+function createMaps(
+  sys: Sys,
+  spec: CollectionSpec,
+  coll: KernelCollection,
+  btf: { fd: Fd; level: SanitizeLevel } | undefined,
+  pinDir: string,
+): void {
+  const order = spec.byteOrder;
+  for (const m of Object.values(spec.maps)) {
+    const name = kernelMapName(m, spec.file);
+    const make = (): Fd => {
+      if (m.innerMap === undefined) {
+        if (m.type === MapType.ARRAY_OF_MAPS || m.type === MapType.HASH_OF_MAPS) {
+          throw new LoadError(`map ${m.name} is a map of maps without an inner map template`, {
+            map: m.name,
+            hint: "declare the inner map with __array(values, struct { ... })",
+          });
+        }
+        return createOneMap(sys, m, name, btf, undefined);
+      }
+      const inner = createOneMap(sys, m.innerMap, kernelMapName(m.innerMap, undefined), btf, undefined);
+      try {
+        return createOneMap(sys, m, name, btf, inner.value);
+      } finally {
+        inner.close();
+      }
+    };
+    let fd: Fd;
+    let reused = false;
+    let pinnedAt: string | undefined;
+    try {
+      if (m.pinning === "by_name") {
+        pinnedAt = `${pinDir.replace(/\/+$/, "")}/${pinName(m.name)}`;
+        ({ fd, reused } = openOrCreatePinnedMap(sys, m, pinnedAt, make));
+      } else fd = make();
+    } catch (e) {
+      throw isTsbpfError(e) ? e.withContext({ map: m.name }) : e;
+    }
+    const km = new KernelMap(sys, fd, m, {
+      order,
+      kernelName: name,
+      reused,
+      ...(pinnedAt === undefined ? {} : { pinnedAt }),
+    });
+    coll.maps[m.name] = km;
+    if (m.initialData !== undefined && !reused) {
+      try {
+        updateElem(sys, fd.value, encodeScalar(0, 4, "little", "key"), m.initialData);
+        if (m.readOnly) freezeMap(sys, fd.value);
+      } catch (e) {
+        throw isTsbpfError(e) ? e.withContext({ map: m.name }) : e;
+      }
+    }
+  }
+  // Static slots of maps of maps (`.values = { [0] = &inner }`).
+  for (const m of Object.values(spec.maps)) {
+    if (m.type !== MapType.ARRAY_OF_MAPS && m.type !== MapType.HASH_OF_MAPS) continue;
+    const outer = coll.maps[m.name] as KernelMap;
+    if (outer.reused) continue;
+    for (const s of m.contents) {
+      const inner = coll.maps[s.value];
+      if (inner === undefined)
+        throw new LoadError(`map ${m.name}[${s.key}]: no map named ${s.value}`, { map: m.name });
+      outer.set(s.key, inner);
+    }
+  }
+}
+
+function loadPrograms(
+  sys: Sys,
+  spec: CollectionSpec,
+  coll: KernelCollection,
+  btf: { fd: Fd; level: SanitizeLevel } | undefined,
+  logLevel: number,
+): void {
+  const hostLittle = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  if ((spec.byteOrder === "little") !== hostLittle) {
+    throw new NotSupportedError(`the object is ${spec.byteOrder}-endian; this machine is not`, {
+      ...(spec.file === undefined ? {} : { file: spec.file }),
+    });
+  }
+  const fdOf = (map: string): number => {
+    const m = coll.maps[map];
+    if (m === undefined) throw new LoadError(`reference to unknown map ${map}`, { map });
+    return m.fd;
+  };
+  // libbpf binds .rodata to every program so tools can read metadata variables through it.
+  const rodata = Object.values(coll.maps).find(
+    (m) => m.spec.origin === "global-data" && m.name === ".rodata",
+  );
+  for (const p of Object.values(spec.programs)) {
+    const file = spec.file;
+    const insns = encodeInstructions(patchMapReferences(p, fdOf, file), hostLittle);
+    const withBtf = btf !== undefined && btf.level === "load";
+    try {
+      const loaded = loadProgram(sys, {
+        type: p.progType,
+        insns,
+        license: p.license || spec.license,
+        name: kernelProgramName(p.name),
+        ...(p.expectedAttachType === undefined ? {} : { expectedAttachType: p.expectedAttachType }),
+        ...(spec.kernelVersion === undefined ? {} : { kernVersion: spec.kernelVersion }),
+        ...(p.sleepable ? { flags: BPF_F_SLEEPABLE } : {}),
+        ...(withBtf && btf !== undefined
+          ? {
+              btfFd: btf.fd.value,
+              ...(p.funcInfo.length > 0 ? { funcInfo: encodeFuncInfo(p), funcInfoRecSize: 8 } : {}),
+              ...(p.lineInfo.length > 0 ? { lineInfo: encodeLineInfo(p), lineInfoRecSize: 16 } : {}),
+            }
+          : {}),
+        ...(logLevel > 0 ? { logLevel } : {}),
+      });
+      coll.programs[p.name] = new KernelProgram(sys, loaded.fd, p, coll, loaded.log);
+      if (rodata !== undefined) bindMap(sys, loaded.fd.value, rodata.fd);
+    } catch (e) {
+      if (isVerifierError(e)) throw explainVerifierError(e, p, file);
+      throw isTsbpfError(e)
+        ? (e as TsbpfError).withContext({
+            program: p.name,
+            section: p.section,
+            ...(file === undefined ? {} : { file }),
+          })
+        : e;
+    }
+  }
+}
+
+/**
+ * Loads `spec` into the kernel and returns the live collection, with the object's static
+ * prog-array slots (`.values`) filled. On any failure everything created so far is closed and
+ * the typed error is thrown: {@link VerifierError} with the program, instruction and C line;
+ * LoadError (with a capabilities hint for EPERM) otherwise.
+ */
+export async function loadKernelCollection(
+  spec: CollectionSpec,
+  opts: LoadKernelCollectionOptions = {},
+): Promise<KernelCollection> {
+  const sys = opts.sys ?? defaultSys();
+  const coll = new KernelCollection(spec, sys, opts.onWarning ?? defaultWarn);
+  try {
+    let btf: { fd: Fd; level: SanitizeLevel } | undefined;
+    if (spec.btf !== undefined) {
+      btf = loadObjectBtf(sys, coll, spec.btf as ObjectBtf);
+      coll.setBtf(btf?.fd);
+      coll.btfStatus = btf === undefined ? "dropped" : btf.level === "load" ? "loaded" : "sanitised";
+    }
+    createMaps(sys, spec, coll, btf, opts.pinDir ?? DEFAULT_PIN_ROOT);
+    loadPrograms(sys, spec, coll, btf, opts.logLevel ?? 0);
+    applyWiring(coll, staticSlots(spec));
+    return coll;
+  } catch (e) {
+    try {
+      coll.close();
+    } catch {
+      // The load error is the one that matters.
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,147 @@
+/** A program loaded into the kernel, behind the engine-neutral {@link BpfProgram} API. */
+import type { BpfProgram, RunOptions, RunResult } from "../backend/types.js";
+import { isTsbpfError, UsageError } from "../errors.js";
+import type { ProgramSpec } from "../object/types.js";
+import { ProgType } from "./constants.js";
+import type { Fd } from "./fd.js";
+import { KernelXdpLink } from "./kernel-link.js";
+import { interfaceIndex, type XdpMode } from "./netlink-xdp.js";
+import { pinObject } from "./object-ops.js";
+import { getProgramInfo, type ProgramInfo } from "./object-ops.js";
+import { testRun, xdpContext } from "./program-ops.js";
+import type { Sys } from "./sys.js";
+import { sharedTraceCapture } from "./trace-capture.js";
+import { attachXdp } from "./xdp-attach.js";
+
+/** Options of {@link KernelProgram.attachXdp}. */
+export interface KernelAttachXdpOptions {
+  /** Interface name (or give `ifindex`). */
+  iface?: string;
+  ifindex?: number;
+  /** Default "auto": the driver's native mode when it has one, generic otherwise. */
+  mode?: XdpMode;
+  /** Default "auto": a bpf_link, or netlink where links are unsupported. */
+  method?: "auto" | "link" | "netlink";
+}
+
+/** What a program needs from its collection. */
+export interface ProgramOwner {
+  /** Whether any program of the collection may print (so runs collect trace lines). */
+  readonly prints: boolean;
+  /** Records a link so the collection can warn before closing what the link depends on. */
+  adoptLink(link: KernelXdpLink): void;
+}
+
+/** A loaded program; the owning collection closes its fd. */
+export class KernelProgram implements BpfProgram {
+  readonly name: string;
+  readonly spec: ProgramSpec;
+  /** The verifier's log of the successful load, when a log level was asked for. */
+  readonly verifierLog: string;
+  /** Where the program is pinned, when it is. */
+  pinnedAt: string | undefined;
+  readonly #sys: Sys;
+  readonly #fd: Fd;
+  readonly #owner: ProgramOwner;
+
+  constructor(sys: Sys, fd: Fd, spec: ProgramSpec, owner: ProgramOwner, verifierLog = "") {
+    this.#sys = sys;
+    this.#fd = fd;
+    this.spec = spec;
+    this.name = spec.name;
+    this.#owner = owner;
+    this.verifierLog = verifierLog;
+  }
+
+  /** The program's file descriptor (throws after close). */
+  get fd(): number {
+    return this.#fd.value;
+  }
+
+  /** Whether the collection closed it. */
+  get closed(): boolean {
+    return this.#fd.closed;
+  }
+
+  /** The kernel's view of the program: id, tag, sizes. */
+  info(): ProgramInfo {
+    return getProgramInfo(this.#sys, this.fd);
+  }
+
+  /**
+   * Runs the program once (or `repeat` times) with BPF_PROG_TEST_RUN. `trace` holds the
+   * bpf_printk messages this thread's run printed, collected through a private tracefs instance
+   * (see trace-capture.ts for how, and for its one caveat); it needs root, like the run itself.
+   */
+  async run(data: Uint8Array, opts: Partial<RunOptions> = {}): Promise<RunResult> {
+    let ctxIn = opts.ctxIn;
+    if (
+      ctxIn === undefined &&
+      this.spec.progType === ProgType.XDP &&
+      (opts.ingressIfindex !== undefined || opts.rxQueueIndex !== undefined)
+    ) {
+      ctxIn = xdpContext({
+        dataLen: data.byteLength,
+        ...(opts.ingressIfindex === undefined ? {} : { ingressIfindex: opts.ingressIfindex }),
+        ...(opts.rxQueueIndex === undefined ? {} : { rxQueueIndex: opts.rxQueueIndex }),
+      });
+    }
+    const capture = this.#owner.prints ? sharedTraceCapture() : undefined;
+    capture?.discard();
+    try {
+      const r = testRun(this.#sys, this.fd, {
+        dataIn: data,
+        ...(opts.repeat === undefined ? {} : { repeat: opts.repeat }),
+        ...(ctxIn === undefined ? {} : { ctxIn }),
+      });
+      return {
+        retval: r.retval,
+        dataOut: r.dataOut,
+        durationNs: r.durationNs,
+        trace: capture?.drain() ?? [],
+      };
+    } catch (e) {
+      throw isTsbpfError(e) ? e.withContext({ program: this.name }) : e;
+    }
+  }
+
+  /** Pins the program at `path` in bpffs. */
+  pin(path: string): void {
+    pinObject(this.#sys, this.fd, path);
+    this.pinnedAt = path;
+  }
+
+  /**
+   * Attaches this XDP program to an interface and returns the attachment; `await using` (or
+   * `close()`) detaches it again unless it was pinned.
+   */
+  async attachXdp(opts: KernelAttachXdpOptions): Promise<KernelXdpLink> {
+    if (this.spec.progType !== ProgType.XDP) {
+      throw new UsageError(`program ${this.name} is a ${this.spec.type} program, not XDP`);
+    }
+    const ifindex =
+      opts.ifindex ??
+      (opts.iface === undefined
+        ? (() => {
+            throw new UsageError("attachXdp: give iface or ifindex");
+          })()
+        : interfaceIndex(this.#sys, opts.iface));
+    let handle: ReturnType<typeof attachXdp>;
+    try {
+      handle = attachXdp(this.#sys, this.fd, ifindex, {
+        ...(opts.mode === undefined ? {} : { mode: opts.mode }),
+        ...(opts.method === undefined ? {} : { method: opts.method }),
+      });
+    } catch (e) {
+      throw isTsbpfError(e) ? e.withContext({ program: this.name }) : e;
+    }
+    const link = new KernelXdpLink(this.#sys, handle, this.name, opts.iface);
+    this.#owner.adoptLink(link);
+    return link;
+  }
+
+  /** Closes the fd (idempotent). The collection calls this. */
+  close(): void {
+    this.#fd.close();
+  }
+}

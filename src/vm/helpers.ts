@@ -1,0 +1,327 @@
+import { HelperId } from "../asm/opcodes.js";
+import type { RedirectTarget } from "../backend/types.js";
+import { formatTracePrintk, type PrintkMemory } from "../trace/printk.js";
+import { vmFault } from "./fault.js";
+import type { HelperFn, Interpreter, Program } from "./interpreter.js";
+import {
+  type ArrayOfMaps,
+  type HashOfMaps,
+  ProgArrayMap,
+  RingbufMap,
+  type VmMapBase,
+  vmObjectOf,
+} from "./maps/index.js";
+import type { Memory, Region } from "./memory.js";
+import { toU64 } from "./u64.js";
+import type { XdpBuffer } from "./xdp-buffer.js";
+
+/**
+ * The helper functions the VM implements, with the kernel's semantics (kernel/bpf/helpers.c,
+ * net/core/filter.c, kernel/trace/bpf_trace.c). Anything not listed here is refused when a
+ * program is loaded, naming the helper.
+ */
+export const SUPPORTED_HELPERS: readonly string[] = [
+  "map_lookup_elem",
+  "map_update_elem",
+  "map_delete_elem",
+  "ktime_get_ns",
+  "trace_printk",
+  "get_prandom_u32",
+  "get_smp_processor_id",
+  "tail_call",
+  "redirect",
+  "csum_diff",
+  "xdp_adjust_head",
+  "redirect_map",
+  "xdp_adjust_meta",
+  "xdp_adjust_tail",
+  "ktime_get_boot_ns",
+  "ringbuf_output",
+  "ringbuf_reserve",
+  "ringbuf_submit",
+  "ringbuf_discard",
+  "ringbuf_query",
+  "trace_vprintk",
+];
+
+/** `MAX_TAIL_CALL_CNT`: tail calls one packet may make (so at most 34 programs run). */
+export const MAX_TAIL_CALL_CNT = 33;
+
+/** High word of the values `lddw` gives for a map reference: not an address, just a handle. */
+export const MAP_POINTER_HI = 0xfffe0000 | 0;
+
+/** Encodes a map handle as the 64-bit value a program holds in a register. */
+export function mapPointer(handle: number): bigint {
+  return toU64(MAP_POINTER_HI, handle);
+}
+
+const EINVAL = -22;
+const XDP_ABORTED = 0;
+const XDP_REDIRECT = 4;
+
+/** State of the run in progress, read and written by helpers. */
+export interface RunState {
+  xdp: XdpBuffer | undefined;
+  trace: string[];
+  chain: string[];
+  redirect: RedirectTarget | undefined;
+  cpu: number;
+  /** Regions mapped for this run (map values, ring-buffer records); unmapped when it ends. */
+  regions: Region[];
+  /** Map value regions by storage block and offset, so repeated lookups reuse one region. */
+  valueRegions: Map<Uint8Array, Map<number, Region>>;
+}
+
+/** What the helpers need from the collection: the VM program of a slot, random numbers, time. */
+export interface HelperEnvironment {
+  state(): RunState;
+  programFor(prog: unknown): Program | undefined;
+  random(): number;
+  now(): bigint;
+}
+
+function mapOf(vm: Interpreter, reg: number): VmMapBase {
+  const hi = vm.hi[reg] as number;
+  const lo = vm.lo[reg] as number;
+  const obj = hi === MAP_POINTER_HI ? vmObjectOf(lo >>> 0) : undefined;
+  if (obj === undefined) {
+    throw vmFault("helper", `r${reg} is not a map pointer (0x${toU64(hi, lo).toString(16)})`, {
+      hint: "the kernel verifier would reject this program",
+    });
+  }
+  return obj as VmMapBase;
+}
+
+function valueRegion(
+  state: RunState,
+  memory: Memory,
+  bytes: Uint8Array,
+  offset: number,
+  size: number,
+  map: VmMapBase,
+): Region {
+  let byOffset = state.valueRegions.get(bytes);
+  if (byOffset === undefined) {
+    byOffset = new Map();
+    state.valueRegions.set(bytes, byOffset);
+  }
+  let r = byOffset.get(offset);
+  if (r === undefined) {
+    r = memory.map(bytes, {
+      writable: !map.readOnlyForProgram,
+      name: `map ${map.name} value`,
+      start: offset,
+      end: offset + size,
+      owner: map,
+    });
+    byOffset.set(offset, r);
+    state.regions.push(r);
+  }
+  return r;
+}
+
+/** Reads `size` bytes of a key or value a helper was given a pointer to. */
+function readArg(vm: Interpreter, reg: number, size: number): Uint8Array {
+  return vm.memory.view(vm.arg(reg), size, false);
+}
+
+function printkMemory(memory: Memory): PrintkMemory {
+  return {
+    readString(addr, max) {
+      const r = memory.regionOf(addr);
+      if (r === undefined) return undefined;
+      const i = memory.indexOf(addr);
+      if (i < r.start || i >= r.end) return undefined;
+      const limit = Math.min(r.end, i + max);
+      let end = i;
+      while (end < limit && r.bytes[end] !== 0) end++;
+      return r.bytes.slice(i, end);
+    },
+    readBytes(addr, len) {
+      try {
+        return memory.readBytes(addr, len);
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+/** Builds the helper table of one VM collection. */
+export function createHelpers(env: HelperEnvironment): (id: number) => HelperFn | undefined {
+  const table = new Map<number, HelperFn>();
+  const xdpOf = (vm: Interpreter): XdpBuffer => {
+    const x = env.state().xdp;
+    if (x === undefined) throw vmFault("helper", `helper ${vm.pc} needs an XDP context`);
+    return x;
+  };
+
+  table.set(HelperId.map_lookup_elem, (vm) => {
+    const map = mapOf(vm, 1);
+    const key = readArg(vm, 2, map.spec.keySize);
+    if (map.spec.typeName === "array_of_maps" || map.spec.typeName === "hash_of_maps") {
+      const inner = (map as unknown as ArrayOfMaps | HashOfMaps).lookupMapForProgram(key);
+      if (inner === undefined) return 0;
+      vm.setR0(mapPointer(inner.handle));
+      return undefined;
+    }
+    const ref = map.lookupForProgram(key, env.state().cpu);
+    if (ref === undefined) return 0;
+    const r = valueRegion(env.state(), vm.memory, ref.bytes, ref.offset, ref.size, map);
+    vm.setR0Pointer(r, ref.offset);
+    return undefined;
+  });
+  table.set(HelperId.map_update_elem, (vm) => {
+    const map = mapOf(vm, 1);
+    const key = readArg(vm, 2, map.spec.keySize);
+    const value = readArg(vm, 3, map.spec.valueSize).slice();
+    return map.updateFromProgram(key.slice(), value, vm.arg(4), env.state().cpu);
+  });
+  table.set(HelperId.map_delete_elem, (vm) => {
+    const map = mapOf(vm, 1);
+    return map.deleteFromProgram(readArg(vm, 2, map.spec.keySize).slice());
+  });
+  table.set(HelperId.ktime_get_ns, () => env.now());
+  table.set(HelperId.ktime_get_boot_ns, () => env.now());
+  table.set(HelperId.get_prandom_u32, () => env.random() >>> 0);
+  table.set(HelperId.get_smp_processor_id, () => env.state().cpu);
+
+  table.set(HelperId.tail_call, (vm) => {
+    const map = mapOf(vm, 2);
+    if (!(map instanceof ProgArrayMap))
+      throw vmFault("helper", `tail call through map ${map.name}, not a prog array`);
+    const index = vm.argU32(3);
+    // As the kernel: an index past max_entries, the limit reached, or an empty slot makes the
+    // helper return and the program go on; only a jump that happens counts towards the limit.
+    if (index >= map.spec.maxEntries || vm.tailCalls >= MAX_TAIL_CALL_CNT) return undefined;
+    const target = map.programAt(index);
+    if (target === undefined) return undefined;
+    const p = env.programFor(target);
+    if (p === undefined) return undefined;
+    vm.tailCalls++;
+    env.state().chain.push(p.name);
+    vm.tailCall(p);
+    return undefined;
+  });
+
+  const printk = (vm: Interpreter, args: bigint[]): number => {
+    const fmtSize = vm.argU32(2);
+    const fmt = vm.memory.readBytes(vm.arg(1), fmtSize);
+    const res = formatTracePrintk(fmt, args, printkMemory(vm.memory));
+    if (!res.ok) return res.errno;
+    env.state().trace.push(res.text);
+    return res.ret;
+  };
+  table.set(HelperId.trace_printk, (vm) => printk(vm, [vm.arg(3), vm.arg(4), vm.arg(5)]));
+  table.set(HelperId.trace_vprintk, (vm) => {
+    const len = vm.argU32(4);
+    if (len % 8 !== 0 || len > 12 * 8 || (len > 0 && vm.arg(3) === 0n)) return EINVAL;
+    const data = len === 0 ? new Uint8Array(0) : vm.memory.readBytes(vm.arg(3), len);
+    const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    const args: bigint[] = [];
+    for (let i = 0; i < len; i += 8) args.push(dv.getBigUint64(i, true));
+    return printk(vm, args);
+  });
+
+  table.set(HelperId.xdp_adjust_head, (vm) => xdpOf(vm).adjustHead(vm.lo[2] as number));
+  table.set(HelperId.xdp_adjust_meta, (vm) => xdpOf(vm).adjustMeta(vm.lo[2] as number));
+  table.set(HelperId.xdp_adjust_tail, (vm) => {
+    const x = xdpOf(vm);
+    if (x.frags.length > 0) {
+      throw vmFault(
+        "helper",
+        "bpf_xdp_adjust_tail on a packet with fragments (over 3520 bytes) is not modelled by the VM",
+      );
+    }
+    return x.adjustTail(vm.lo[2] as number);
+  });
+
+  table.set(HelperId.redirect, (vm) => {
+    const flags = vm.arg(2);
+    if (flags !== 0n) return XDP_ABORTED;
+    env.state().redirect = { kind: "ifindex", ifindex: vm.argU32(1), flags };
+    return XDP_REDIRECT;
+  });
+  table.set(HelperId.redirect_map, (vm) => {
+    const map = mapOf(vm, 1);
+    const key = vm.argU32(2);
+    const flags = vm.arg(3);
+    const k = new Uint8Array(map.spec.keySize);
+    new DataView(k.buffer).setUint32(0, key, true);
+    const present = map.spec.keySize >= 4 && map.lookup(k) !== undefined;
+    // The low two bits of flags are the action to return when the slot is empty.
+    if (!present) return Number(flags & 3n);
+    env.state().redirect = { kind: "map", map: map.name, key, flags };
+    return XDP_REDIRECT;
+  });
+
+  table.set(HelperId.csum_diff, (vm) => {
+    const fromSize = vm.argU32(2);
+    const toSize = vm.argU32(4);
+    const seed = vm.argU32(5);
+    // The kernel's scratch buffer holds 128 words; sizes must be whole words.
+    if ((fromSize | toSize) & 3 || fromSize + toSize > 512) return EINVAL;
+    if ((fromSize > 0 && vm.arg(1) === 0n) || (toSize > 0 && vm.arg(3) === 0n)) return EINVAL;
+    const from = fromSize ? readArg(vm, 1, fromSize) : new Uint8Array(0);
+    const to = toSize ? readArg(vm, 3, toSize) : new Uint8Array(0);
+    let sum = BigInt(seed);
+    const fv = new DataView(from.buffer, from.byteOffset, from.byteLength);
+    const tv = new DataView(to.buffer, to.byteOffset, to.byteLength);
+    for (let i = 0; i < fromSize; i += 4) sum += BigInt(~fv.getUint32(i, true) >>> 0);
+    for (let i = 0; i < toSize; i += 4) sum += BigInt(tv.getUint32(i, true));
+    while (sum >> 32n) sum = (sum & 0xffffffffn) + (sum >> 32n);
+    return sum;
+  });
+
+  const ringbufOf = (vm: Interpreter, reg: number): RingbufMap => {
+    const m = mapOf(vm, reg);
+    if (!(m instanceof RingbufMap)) throw vmFault("helper", `map ${m.name} is not a ring buffer`);
+    return m;
+  };
+  const recordOf = (vm: Interpreter): { rb: RingbufMap; offset: number; region: Region } => {
+    const addr = vm.arg(1);
+    const region = vm.memory.regionOf(addr);
+    const owner = region?.owner as { ringbuf?: RingbufMap; offset?: number } | undefined;
+    if (region === undefined || owner?.ringbuf === undefined || owner.offset === undefined) {
+      throw vmFault("helper", "ringbuf submit/discard of a pointer that bpf_ringbuf_reserve did not return");
+    }
+    return { rb: owner.ringbuf, offset: owner.offset, region };
+  };
+  table.set(HelperId.ringbuf_output, (vm) => {
+    const rb = ringbufOf(vm, 1);
+    const size = Number(vm.arg(3));
+    return rb.output(readArg(vm, 2, size).slice(), vm.arg(4));
+  });
+  table.set(HelperId.ringbuf_reserve, (vm) => {
+    const rb = ringbufOf(vm, 1);
+    const size = Number(vm.arg(2) & 0xffffffffn);
+    const ref = rb.reserve(size, vm.arg(3));
+    if (ref === undefined) return 0;
+    const r = vm.memory.map(ref.bytes, {
+      writable: true,
+      name: `ring buffer ${rb.name} record`,
+      start: ref.offset,
+      end: ref.offset + ref.size,
+      owner: { ringbuf: rb, offset: ref.offset },
+    });
+    env.state().regions.push(r);
+    vm.setR0Pointer(r, ref.offset);
+    return undefined;
+  });
+  const finish = (submit: boolean) => (vm: Interpreter) => {
+    const { rb, offset, region } = recordOf(vm);
+    if (submit) rb.submit(offset, vm.arg(2));
+    else rb.discard(offset, vm.arg(2));
+    // The record is no longer the program's: later accesses through the pointer fault.
+    region.owner = undefined;
+    vm.memory.setBounds(region, region.start, region.start);
+    return 0;
+  };
+  table.set(HelperId.ringbuf_submit, finish(true));
+  table.set(HelperId.ringbuf_discard, finish(false));
+  table.set(HelperId.ringbuf_query, (vm) => {
+    return ringbufOf(vm, 1).query(vm.arg(2));
+  });
+
+  return (id) => table.get(id);
+}

@@ -1,0 +1,307 @@
+import { disassemble } from "../asm/disasm.js";
+import { PseudoLd } from "../asm/opcodes.js";
+import type { BpfMap, BpfProgram, LoadedCollection, RunOptions, RunResult } from "../backend/types.js";
+import { isTsbpfError, LoadError, NotSupportedError, VerifierError, type VmFault } from "../errors.js";
+import type { CollectionSpec, MapSpec, ProgramSpec } from "../object/types.js";
+import { MapType, ProgType } from "../object/types.js";
+import { applyWiring, staticSlots } from "../tailcall/wiring.js";
+import { faultCode } from "./fault.js";
+import { createHelpers, mapPointer, type RunState } from "./helpers.js";
+import { Interpreter, loadProgram, type Program } from "./interpreter.js";
+import { createVmMap, type FdArrayMap, type HashOfMaps, ProgArrayMap, type VmMapBase } from "./maps/index.js";
+import { Memory } from "./memory.js";
+import { XdpBuffer } from "./xdp-buffer.js";
+
+/** Options of {@link loadVmCollection}. */
+export interface VmCollectionOptions {
+  /** CPUs per-CPU maps hold values for (the kernel's possible CPUs, to compare with it). */
+  possibleCpus: number;
+  /** The CPU programs run on (`bpf_get_smp_processor_id`, per-CPU slots). */
+  cpu: number;
+  /** Most instructions one run may execute, tail calls included. */
+  budget: number;
+  /** Seed of `bpf_get_prandom_u32`, so runs are repeatable. */
+  seed: number;
+  /** Source of `bpf_ktime_get_ns`; monotonic nanoseconds by default. */
+  now: () => bigint;
+  /** Most trace messages kept per run (a `repeat` of a million printk calls stays bounded). */
+  maxTrace: number;
+}
+
+const DEFAULTS: VmCollectionOptions = Object.freeze({
+  possibleCpus: 1,
+  cpu: 0,
+  budget: 10_000_000,
+  seed: 0x5eed,
+  now: () => process.hrtime.bigint(),
+  maxTrace: 100_000,
+});
+
+const XDP_ABORTED = 0;
+
+/** Program types the VM can run, with the context each gets. */
+const RUNNABLE = new Set<number>([ProgType.xdp]);
+
+function newState(): RunState {
+  return {
+    xdp: undefined,
+    trace: [],
+    chain: [],
+    redirect: undefined,
+    cpu: 0,
+    regions: [],
+    valueRegions: new Map(),
+  };
+}
+
+/** xorshift32: small, fast, deterministic for a given seed. */
+function prng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
+}
+
+/** A program loaded into the VM. */
+export class VmProgram implements BpfProgram {
+  /** The validated, pre-decoded program. */
+  compiled!: Program;
+  constructor(
+    readonly spec: ProgramSpec,
+    private readonly coll: VmCollection,
+  ) {}
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  /** Runs the program as `BPF_PROG_TEST_RUN` would; a fault gives XDP_ABORTED and `fault`. */
+  async run(data: Uint8Array, opts: Partial<RunOptions> = {}): Promise<RunResult> {
+    return this.coll.runSync(this, data, opts);
+  }
+}
+
+/** A collection loaded into the built-in VM. */
+export class VmCollection implements LoadedCollection {
+  readonly backend = "vm" as const;
+  readonly maps: Record<string, BpfMap> = {};
+  readonly programs: Record<string, VmProgram> = {};
+  readonly memory = new Memory();
+  readonly interpreter: Interpreter;
+  private state: RunState = newState();
+  private readonly xdp: XdpBuffer;
+  private closed = false;
+
+  constructor(
+    readonly spec: CollectionSpec,
+    readonly options: VmCollectionOptions,
+  ) {
+    this.interpreter = new Interpreter({ memory: this.memory, budget: options.budget });
+    this.xdp = new XdpBuffer(this.memory);
+  }
+
+  /** Releases the collection; later runs fail. */
+  close(): void {
+    this.closed = true;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** @internal Runs `prog` on `data` `repeat` times; see {@link VmProgram.run}. */
+  runSync(prog: VmProgram, data: Uint8Array, opts: Partial<RunOptions>): RunResult {
+    if (this.closed) throw new LoadError("the collection is closed", { program: prog.name });
+    if (!RUNNABLE.has(prog.spec.progType)) {
+      throw new NotSupportedError(`the VM runs XDP programs; ${prog.name} is a ${prog.spec.type} program`, {
+        program: prog.name,
+        hint: "run it with --backend kernel",
+      });
+    }
+    const repeat = Math.max(1, opts.repeat ?? 1);
+    const vm = this.interpreter;
+    let total = 0n;
+    let fault: VmFault | undefined;
+    let retval = 0;
+    const trace: string[] = [];
+    let chain: string[] = [];
+    let state = newState();
+    for (let i = 0; i < repeat; i++) {
+      state = newState();
+      state.cpu = this.options.cpu;
+      state.xdp = this.xdp;
+      this.state = state;
+      this.xdp.reset(data, opts.ingressIfindex ?? 1, opts.rxQueueIndex ?? 0);
+      state.chain.push(prog.name);
+      vm.lo.fill(0);
+      vm.hi.fill(0);
+      vm.setR0(0n);
+      const ctx = this.xdp.ctxAddress;
+      vm.lo[1] = Number(ctx & 0xffffffffn) | 0;
+      vm.hi[1] = Number(ctx >> 32n) | 0;
+      const t0 = process.hrtime.bigint();
+      try {
+        vm.exec(prog.compiled);
+        retval = (vm.lo[0] as number) >>> 0;
+      } catch (e) {
+        if (faultCode(e) === undefined) throw e;
+        fault = e as VmFault;
+        retval = XDP_ABORTED;
+      } finally {
+        total += process.hrtime.bigint() - t0;
+        for (const r of state.regions) this.memory.unmap(r);
+      }
+      for (const m of state.trace) if (trace.length < this.options.maxTrace) trace.push(m);
+      chain = state.chain;
+      if (fault !== undefined) break;
+    }
+    const result: RunResult = {
+      retval,
+      dataOut: this.xdp.output(),
+      durationNs: Number(total / BigInt(repeat)),
+      trace,
+      chain,
+    };
+    if (state.redirect !== undefined) result.redirect = state.redirect;
+    if (fault !== undefined) result.fault = fault;
+    return result;
+  }
+
+  /** @internal For helpers. */
+  currentState(): RunState {
+    return this.state;
+  }
+}
+
+function describeInsn(p: ProgramSpec): (insn: number) => { text?: string; sourceLine?: string } {
+  return (i) => {
+    const insn = p.instructions[i];
+    const out: { text?: string; sourceLine?: string } = {};
+    if (insn !== undefined) out.text = disassemble(insn, i);
+    let best: string | undefined;
+    for (const li of p.lineInfo) {
+      if (li.insn > i) break;
+      best = `${li.line.trim()} (${li.fileName}:${li.lineNumber})`;
+    }
+    if (best !== undefined) out.sourceLine = best;
+    return out;
+  };
+}
+
+/**
+ * Loads `spec` into the built-in VM: maps in memory with the kernel's semantics, programs
+ * validated and pre-decoded, global data and map references resolved, static prog-array slots
+ * filled. Same contract as the kernel backend.
+ */
+export function loadVmCollection(
+  spec: CollectionSpec,
+  opts: Partial<VmCollectionOptions> = {},
+): VmCollection {
+  const options: VmCollectionOptions = { ...DEFAULTS, ...opts };
+  if (spec.byteOrder !== "little") {
+    throw new NotSupportedError("the VM runs little-endian objects; this one is big-endian", {
+      ...(spec.file === undefined ? {} : { file: spec.file }),
+      hint: "build it with -target bpfel (or bpf on a little-endian host)",
+    });
+  }
+  const coll = new VmCollection(spec, options);
+  const fileCtx = spec.file === undefined ? {} : { file: spec.file };
+
+  const vmMaps: Record<string, VmMapBase> = {};
+  for (const m of Object.values(spec.maps)) {
+    try {
+      vmMaps[m.name] = createVmMap(m, { possibleCpus: options.possibleCpus, littleEndian: true });
+    } catch (e) {
+      throw wrapLoad(e, `map ${m.name}`, { ...fileCtx, map: m.name });
+    }
+    coll.maps[m.name] = vmMaps[m.name] as VmMapBase;
+  }
+  // Maps of maps: fill static `.values` with their inner maps.
+  for (const m of Object.values(spec.maps)) {
+    if (m.type !== MapType.array_of_maps && m.type !== MapType.hash_of_maps) continue;
+    for (const slot of m.contents) {
+      const inner = vmMaps[slot.value];
+      if (inner === undefined)
+        throw new LoadError(`map ${m.name}[${slot.key}]: no map named ${slot.value}`, fileCtx);
+      (vmMaps[m.name] as unknown as FdArrayMap<BpfMap> | HashOfMaps).set(slot.key, inner);
+    }
+  }
+  // Read-only global data is frozen once filled, as libbpf does for .rodata.
+  for (const m of Object.values(spec.maps)) if (m.readOnly) vmMaps[m.name]?.freeze();
+
+  // Global data values are addressed directly by the instructions, so their regions live as long
+  // as the collection.
+  const globalAddress = new Map<string, bigint>();
+  const globalBase = (m: MapSpec): bigint => {
+    let a = globalAddress.get(m.name);
+    if (a === undefined) {
+      const vm = vmMaps[m.name] as VmMapBase;
+      const ref = vm.lookupForProgram(new Uint8Array(4), options.cpu);
+      if (ref === undefined)
+        throw new LoadError(`global data ${m.name} has no value`, { ...fileCtx, map: m.name });
+      const r = coll.memory.map(ref.bytes, {
+        writable: !vm.readOnlyForProgram,
+        name: `global data ${m.name}`,
+        start: ref.offset,
+        end: ref.offset + ref.size,
+        owner: vm,
+      });
+      a = r.address(ref.offset);
+      globalAddress.set(m.name, a);
+    }
+    return a;
+  };
+
+  const helpers = createHelpers({
+    state: () => coll.currentState(),
+    programFor: (p) => (p instanceof VmProgram && p.compiled !== undefined ? p.compiled : undefined),
+    random: prng(options.seed),
+    now: options.now,
+  });
+
+  for (const p of Object.values(spec.programs)) {
+    const prog = new VmProgram(p, coll);
+    const refs = new Map(p.references.map((r) => [r.insn, r]));
+    const pctx = { ...fileCtx, section: p.section, program: p.name };
+    try {
+      prog.compiled = loadProgram(p.instructions, {
+        name: p.name,
+        helpers,
+        describe: describeInsn(p),
+        resolveLddw: (insn, src) => {
+          const ref = refs.get(insn);
+          const m = ref === undefined ? undefined : spec.maps[ref.map];
+          if (ref === undefined || m === undefined) {
+            throw new VerifierError(`lddw with pseudo source ${src} refers to no map`, { ...pctx, insn });
+          }
+          if (src === PseudoLd.MAP_VALUE || ref.kind === "map_value")
+            return globalBase(m) + BigInt(ref.offset);
+          return mapPointer((vmMaps[m.name] as VmMapBase).handle);
+        },
+      });
+    } catch (e) {
+      throw wrapLoad(e, `program ${p.name}`, pctx);
+    }
+    coll.programs[p.name] = prog;
+    // A prog array takes the type of the first program that uses it, as in the kernel.
+    for (const r of p.references) {
+      const m = vmMaps[r.map];
+      if (m instanceof ProgArrayMap && !m.claimOwner(prog)) {
+        throw new LoadError(
+          `program ${p.name} uses prog array ${r.map}, which holds programs of another type`,
+          pctx,
+        );
+      }
+    }
+  }
+  applyWiring(coll, staticSlots(spec));
+  return coll;
+}
+
+function wrapLoad(e: unknown, what: string, ctx: object): unknown {
+  if (isTsbpfError(e)) return e.withContext(ctx);
+  return new LoadError(`${what}: ${(e as Error)?.message ?? String(e)}`, { ...ctx, cause: e });
+}

@@ -1,0 +1,156 @@
+import { UsageError } from "../errors.js";
+import type { Memory, Region } from "./memory.js";
+
+/**
+ * An XDP frame laid out the way `BPF_PROG_TEST_RUN` lays it out on Linux (net/bpf/test_run.c,
+ * checked against this machine's kernel 6.18 by test/kernel/vm-vs-kernel tests):
+ *
+ *   one 4096-byte page: [xdp_frame 40 B][headroom ... 256 B][packet][tailroom, skb_shared_info 320 B]
+ *
+ * - `data` starts at 256 and `data_meta == data` at entry; the input must be at least 14 bytes.
+ * - At most 4096 - 256 - 320 = 3520 bytes are linear; the rest of a larger packet is kept as
+ *   fragments the program cannot address directly, and comes back in the output.
+ * - `bpf_xdp_adjust_head` may move `data` down to 40 (past the xdp_frame) and up while 14 bytes
+ *   remain; `bpf_xdp_adjust_meta` moves `data_meta` within [40, data] in steps of 4;
+ *   `bpf_xdp_adjust_tail` keeps at least 14 bytes and may grow up to 3776 (page minus tailroom).
+ * - The output is the bytes from `data_meta` to `data_end`.
+ */
+export const XDP_PAGE_SIZE = 4096;
+/** `XDP_PACKET_HEADROOM`. */
+export const XDP_HEADROOM = 256;
+/** `sizeof(struct xdp_frame)` on x86-64: the lowest `data`/`data_meta` may go. */
+export const XDP_FRAME_SIZE = 40;
+/** `SKB_DATA_ALIGN(sizeof(struct skb_shared_info))` on x86-64. */
+export const XDP_TAILROOM = 320;
+/** Most linear bytes test_run gives an XDP program. */
+export const XDP_MAX_LINEAR = XDP_PAGE_SIZE - XDP_HEADROOM - XDP_TAILROOM;
+/** `ETH_HLEN`: the smallest packet test_run accepts, and the least adjust_head/tail leave. */
+export const ETH_HLEN = 14;
+/** Largest input the VM accepts (linear part plus 17 page-sized fragments, as MAX_SKB_FRAGS). */
+export const XDP_MAX_INPUT = XDP_MAX_LINEAR + 17 * XDP_PAGE_SIZE;
+
+const EINVAL = -22;
+const EACCES = -13;
+
+/** Offsets of `struct xdp_md`. */
+const XDP_MD = { data: 0, dataEnd: 4, dataMeta: 8, ingressIfindex: 12, rxQueueIndex: 16, egressIfindex: 20 };
+
+/** One XDP packet in VM memory, with its context; re-used across runs of a program. */
+export class XdpBuffer {
+  readonly page = new Uint8Array(XDP_PAGE_SIZE);
+  readonly packet: Region;
+  readonly ctx: Region;
+  meta = XDP_HEADROOM;
+  data = XDP_HEADROOM;
+  end = XDP_HEADROOM;
+  /** Bytes past the linear part (a packet longer than 3520 bytes). */
+  frags: Uint8Array = new Uint8Array(0);
+  ingressIfindex = 1;
+  rxQueueIndex = 0;
+
+  constructor(readonly memory: Memory) {
+    this.packet = memory.map(this.page, { writable: true, name: "packet", start: 0, end: 0 });
+    this.ctx = memory.map(new Uint8Array(24), {
+      writable: false,
+      name: "xdp_md context",
+      onLoad: (index, size) => this.loadCtx(index, size),
+    });
+  }
+
+  /** Lays out `input` for a fresh run, as test_run does. */
+  reset(input: Uint8Array, ingressIfindex: number, rxQueueIndex: number): void {
+    if (input.length < ETH_HLEN) {
+      throw new UsageError(
+        `packet of ${input.length} bytes is shorter than the 14 bytes XDP test runs need`,
+        {
+          hint: "the kernel refuses it with EINVAL too",
+        },
+      );
+    }
+    if (input.length > XDP_MAX_INPUT) {
+      throw new UsageError(`packet of ${input.length} bytes is larger than ${XDP_MAX_INPUT} bytes`);
+    }
+    const linear = Math.min(input.length, XDP_MAX_LINEAR);
+    this.page.fill(0);
+    this.page.set(input.subarray(0, linear), XDP_HEADROOM);
+    this.frags = input.length > linear ? input.slice(linear) : new Uint8Array(0);
+    this.meta = this.data = XDP_HEADROOM;
+    this.end = XDP_HEADROOM + linear;
+    this.ingressIfindex = ingressIfindex;
+    this.rxQueueIndex = rxQueueIndex;
+    this.sync();
+  }
+
+  /** The bytes test_run hands back: `data_meta` to `data_end`, then any fragments. */
+  output(): Uint8Array {
+    const linear = this.page.subarray(this.meta, this.end);
+    if (this.frags.length === 0) return linear.slice();
+    const out = new Uint8Array(linear.length + this.frags.length);
+    out.set(linear);
+    out.set(this.frags, linear.length);
+    return out;
+  }
+
+  /** The 64-bit address of `data`. */
+  get ctxAddress(): bigint {
+    return this.ctx.address();
+  }
+
+  private sync(): void {
+    this.memory.setBounds(this.packet, this.meta, this.end);
+  }
+
+  private loadCtx(index: number, size: number): bigint | undefined {
+    // The verifier accepts only full 4-byte loads of the pointer fields and rewrites them into
+    // 64-bit pointer loads; other fields read as the u32 they are.
+    if (size !== 4) return undefined;
+    switch (index) {
+      case XDP_MD.data:
+        return this.packet.address(this.data);
+      case XDP_MD.dataEnd:
+        return this.packet.address(this.end);
+      case XDP_MD.dataMeta:
+        return this.packet.address(this.meta);
+      case XDP_MD.ingressIfindex:
+        return BigInt(this.ingressIfindex >>> 0);
+      case XDP_MD.rxQueueIndex:
+        return BigInt(this.rxQueueIndex >>> 0);
+      case XDP_MD.egressIfindex:
+        return 0n;
+      default:
+        return undefined;
+    }
+  }
+
+  /** `bpf_xdp_adjust_head(ctx, delta)`. */
+  adjustHead(delta: number): number {
+    const data = this.data + delta;
+    const metaLen = this.data - this.meta;
+    if (data < XDP_FRAME_SIZE + metaLen || data > this.end - ETH_HLEN) return EINVAL;
+    if (metaLen > 0) this.page.copyWithin(this.meta + delta, this.meta, this.data);
+    this.meta += delta;
+    this.data = data;
+    this.sync();
+    return 0;
+  }
+
+  /** `bpf_xdp_adjust_meta(ctx, delta)`. */
+  adjustMeta(delta: number): number {
+    const meta = this.meta + delta;
+    if (meta < XDP_FRAME_SIZE || meta > this.data) return EINVAL;
+    if ((this.data - meta) & 3) return EACCES;
+    this.meta = meta;
+    this.sync();
+    return 0;
+  }
+
+  /** `bpf_xdp_adjust_tail(ctx, delta)` on the linear part; growth is zero-filled. */
+  adjustTail(delta: number): number {
+    const end = this.end + delta;
+    if (end < this.data + ETH_HLEN || end > XDP_PAGE_SIZE - XDP_TAILROOM) return EINVAL;
+    if (delta > 0) this.page.fill(0, this.end, end);
+    this.end = end;
+    this.sync();
+    return 0;
+  }
+}
