@@ -1,0 +1,22 @@
+/**
+ * tsbpf: build, test and run eBPF tail-call pipelines from TypeScript.
+ * This file only re-exports; see docs/architecture.md for the layers.
+ */
+export * from "./errors.js";
+export * from "./object/types.js";
+export type { ObjectBtf, LoadCollectionSpecOptions } from "./object/object-types.js";
+export { loadCollectionSpec } from "./object/load-collection-spec.js";
+export { matchSection, type SectionMatch } from "./object/sec-table.js";
+export { AttachType } from "./object/attach-type.js";
+export * from "./backend/types.js";
+export { Collection, type CollectionOptions } from "./collection.js";
+export * from "./tailcall/wiring.js";
+export { loadVmCollection, VmCollection, VmProgram, type VmCollectionOptions } from "./vm/vm-collection.js";
+export { SUPPORTED_HELPERS, MAX_TAIL_CALL_CNT } from "./vm/helpers.js";
+export * as asm from "./asm/index.js";
+export * as btf from "./btf/index.js";
+export * as elf from "./elf/index.js";
+export * as net from "./net/index.js";
+export * as trace from "./trace/index.js";
+export * as kernel from "./kernel/index.js";
+export { main } from "./cli/main.js";

@@ -1,0 +1,220 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { buildPacket, eth, ipv4, tcp, udp } from "../../src/net/index.js";
+import { readCapture } from "../../src/net/pcapng.js";
+import { writePcap } from "../../src/net/pcap.js";
+import { runCli, spawnCli } from "../support/cli.js";
+
+const OBJ = "examples/tail-call/tail_call.bpf.o";
+
+function tcpTo(dport: number): Uint8Array {
+  return buildPacket([
+    eth({}),
+    ipv4({ src: "10.0.0.1", dst: "10.0.0.2" }),
+    tcp({ sport: 40000, dport, flags: "S" }),
+  ]);
+}
+
+function tmp(): string {
+  return mkdtempSync(join(tmpdir(), "tsbpf-cli-"));
+}
+
+test("demo shows the seed's lines, each packet's verdict and a summary", async () => {
+  const r = await runCli(["demo"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /bpf_trace_printk: Packet to port 8080 processed/);
+  assert.match(r.stdout, /bpf_trace_printk: Packet to port 22 processed/);
+  assert.equal(r.stdout.match(/Packet to port 8080 processed/g)?.length, 2, "SYN and data to 8080");
+  assert.equal(r.stdout.match(/Packet to port 22 processed/g)?.length, 1);
+  assert.match(r.stdout, /#3 +TCP 10\.0\.0\.1:40443 > 10\.0\.0\.2:443 \[S\] +XDP_PASS +main_prog\n/);
+  assert.match(r.stdout, /ARP who-has .* XDP_PASS/);
+  assert.match(
+    r.stdout,
+    /summary: 6 packets: 6 XDP_PASS; tail calls: port8080_prog 2, port22_prog 1; 3 trace lines/,
+  );
+});
+
+test("inspect lists programs, tail-call sites, maps and globals; --json has named entries", async () => {
+  const r = await runCli(["inspect", OBJ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /main_prog +xdp +xdp +40 +insn 37: prog_array\[\{0,1\}\]/);
+  assert.match(r.stdout, /prog_array +prog_array +4 +4 +2/);
+  assert.match(r.stdout, /port8080_prog\.____fmt +\.rodata +0 +30 +const char\[30\]/);
+  const j = await runCli(["inspect", OBJ, "--json"]);
+  const report = JSON.parse(j.stdout) as {
+    programs: { name: string; tailCalls: { insn: number; map: string; keys: number[] }[] }[];
+    maps: { name: string; type: string; maxEntries: number }[];
+  };
+  assert.deepEqual(
+    report.programs.map((p) => p.name),
+    ["main_prog", "port8080_prog", "port22_prog"],
+  );
+  assert.deepEqual(report.programs[0]?.tailCalls, [
+    { insn: 37, map: "prog_array", keys: [0, 1], function: "main_prog" },
+  ]);
+  assert.equal(report.maps.find((m) => m.name === "prog_array")?.type, "prog_array");
+});
+
+test("inspect shows static prog-array slots by program name", async () => {
+  const j = await runCli(["inspect", "test/bpf/fixtures/maps.bpf.o", "--json"]);
+  assert.equal(j.code, 0, j.stderr);
+  const report = JSON.parse(j.stdout) as {
+    maps: { name: string; slots: { key: number; value: string }[] }[];
+  };
+  const pa = report.maps.find((m) => m.name === "prog_array_map");
+  assert.deepEqual(pa?.slots, [
+    { key: 0, value: "prog_a" },
+    { key: 2, value: "prog_b" },
+  ]);
+});
+
+test("disasm prints index: text with source lines, names map references", async () => {
+  const r = await runCli(["disasm", OBJ, "--prog", "main_prog"]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split("\n");
+  assert.ok(lines.includes("5: if r4 > r3 goto +33 <LBB0_9>"), r.stdout);
+  assert.ok(lines.includes("35: r2 = 0 ll # prog_array"));
+  assert.ok(lines.includes("37: call 12"));
+  assert.ok(lines.includes("; if (eth->h_proto != bpf_htons(ETH_P_IP))"));
+  // The source line stands right above the instructions it produced.
+  const at = lines.indexOf("; if (eth->h_proto != bpf_htons(ETH_P_IP))");
+  assert.equal(lines[at + 1], "6: r4 = *(u8 *)(r2 + 12)");
+});
+
+test("run on the VM: verdict, trace, chain; --json shape", async () => {
+  const dir = tmp();
+  try {
+    const f = join(dir, "p.bin");
+    writeFileSync(f, tcpTo(22));
+    const r = await runCli([
+      "run",
+      OBJ,
+      "--prog",
+      "main_prog",
+      "--data-in",
+      f,
+      "--tail",
+      "prog_array:1=port22_prog",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /verdict: +XDP_PASS \(2\)/);
+    assert.match(r.stdout, /chain: +main_prog -> port22_prog/);
+    assert.match(r.stdout, /trace: +Packet to port 22 processed/);
+    const j = await runCli(["run", OBJ, "--prog", "main_prog", "--data-in", f, "--json", "--repeat", "3"]);
+    const o = JSON.parse(j.stdout) as Record<string, unknown>;
+    assert.equal(o.retval, 2);
+    assert.equal(o.dataOut, Buffer.from(tcpTo(22)).toString("hex"));
+    assert.deepEqual(o.trace, [], "slot 1 is empty without --tail: the call falls through");
+    assert.equal(typeof o.durationNs, "number");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("run --pcap runs every packet and --data-out writes a pcap of the outputs", async () => {
+  const dir = tmp();
+  try {
+    const pcap = join(dir, "in.pcap");
+    const out = join(dir, "out.pcap");
+    writeFileSync(
+      pcap,
+      writePcap([
+        tcpTo(8080),
+        tcpTo(22),
+        buildPacket([eth({}), ipv4({ src: "10.0.0.1", dst: "10.0.0.2" }), udp({ sport: 1, dport: 53 })]),
+      ]),
+    );
+    const r = await runCli([
+      "run",
+      OBJ,
+      "--prog",
+      "main_prog",
+      "--pcap",
+      pcap,
+      "--json",
+      "--data-out",
+      out,
+      "--tail",
+      "prog_array:0=port8080_prog",
+      "--tail",
+      "prog_array:1=port22_prog",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { packet: number; trace: string[] });
+    assert.deepEqual(
+      rows.map((x) => x.trace),
+      [["Packet to port 8080 processed"], ["Packet to port 22 processed"], []],
+    );
+    const back = readCapture(new Uint8Array(readFileSync(out)));
+    assert.equal(back.packets.length, 3);
+    assert.deepEqual(back.packets[0]?.data, tcpTo(8080));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("bad input: one tsbpf: line on stderr, non-zero exit, no stack trace", () => {
+  const dir = tmp();
+  try {
+    const trunc = join(dir, "trunc.o");
+    writeFileSync(trunc, readFileSync(OBJ).subarray(0, 200));
+    const cases: [string[], RegExp][] = [
+      [["inspect", "/nonexistent.o"], /^tsbpf: cannot read \/nonexistent\.o: no such file$/],
+      [["inspect", "/etc/hostname"], /^tsbpf: not an ELF file/],
+      [["inspect", dir], /^tsbpf: cannot read .*: is a directory$/],
+      [["disasm", trunc], /^tsbpf: .*\(file trunc\.o.*\)/],
+      [["run", OBJ, "--prog", "nope", "--data-in", trunc], /^tsbpf: run: no program named 'nope'/],
+      [["run", OBJ, "--prog", "main_prog"], /^tsbpf: run: give exactly one of --data-in FILE or --pcap FILE/],
+      [
+        ["run", OBJ, "--prog", "main_prog", "--data-in", trunc, "--tail", "prog_array:9=port22_prog"],
+        /past max_entries 2/,
+      ],
+      [
+        ["run", OBJ, "--prog", "main_prog", "--data-in", trunc, "--tail", "nonsense"],
+        /expected MAP:KEY=PROG/,
+      ],
+      [["bogus"], /^tsbpf: unknown command 'bogus'/],
+      [["inspect", OBJ, "--frobnicate"], /^tsbpf: inspect: Unknown option '--frobnicate'/],
+    ];
+    for (const [args, want] of cases) {
+      const r = spawnCli(args);
+      assert.notEqual(r.code, 0, `${args.join(" ")} should fail`);
+      const lines = r.stderr.trimEnd().split("\n");
+      assert.equal(lines.length, 1, `${args.join(" ")}: one line, got:\n${r.stderr}`);
+      assert.match(lines[0] ?? "", want, args.join(" "));
+      assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a packet shorter than 14 bytes is refused as the kernel refuses it", () => {
+  const dir = tmp();
+  try {
+    const f = join(dir, "short.bin");
+    writeFileSync(f, new Uint8Array(13));
+    const r = spawnCli(["run", OBJ, "--prog", "main_prog", "--data-in", f]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^tsbpf: packet of 13 bytes is shorter than the 14 bytes XDP test runs need/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("conformance-plugin speaks the bpf_conformance protocol", () => {
+  // mov32 r0, 0x2a; exit
+  const ok = spawnCli(["conformance-plugin", ""], {
+    input: "b4 00 00 00 2a 00 00 00 95 00 00 00 00 00 00 00\n",
+  });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout.trim(), "2a");
+  const bad = spawnCli(["conformance-plugin", ""], { input: "ff 00 00 00 00 00 00 00\n" });
+  assert.notEqual(bad.code, 0);
+});
