@@ -1,4 +1,5 @@
 import { disassemble } from "../asm/disasm.js";
+import { decodeInstructions, type Instruction } from "../asm/instruction.js";
 import { LDDW } from "../asm/opcodes.js";
 import { type ElfFile, parseElf, SymbolType } from "../elf/index.js";
 import { UsageError } from "../errors.js";
@@ -39,25 +40,47 @@ export const disasmCommand: Command = async (args, io) => {
 };
 
 /**
- * Resolves jump labels the way llvm-objdump does: the symbol that sits at the target in the
- * original section (`LBB0_9`), else `function+0xoff`.
+ * Resolves jump labels the way llvm-objdump does: the last symbol (by address, then name) at or
+ * before the target in the function's own section (`LBB0_9`), with `+0x<off>` when past it.
  */
 function labeler(p: ProgramSpec, elf: ElfFile): (target: number) => string | undefined {
   const funcs = p.functions.map((f) => {
     const sym = elf.symbols.find((s) => s.name === f.name && s.type === SymbolType.FUNC);
-    return { span: f, sym };
+    const labels =
+      sym === undefined
+        ? []
+        : elf.symbols
+            .filter(
+              (s) =>
+                s.section === sym.section &&
+                s.name !== "" &&
+                s.type !== SymbolType.SECTION &&
+                s.type !== SymbolType.FILE,
+            )
+            .sort((a, b) => a.value - b.value || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return { span: f, sym, labels };
   });
   return (target) => {
     const fn = funcs.find((f) => target >= f.span.start && target < f.span.end);
     if (fn === undefined || fn.sym === undefined) return undefined;
     const off = fn.sym.value + (target - fn.span.start) * 8;
-    const at = elf.symbols.find(
-      (s) =>
-        s.section === fn.sym?.section && s.value === off && s.name !== "" && s.type !== SymbolType.SECTION,
-    );
-    if (at !== undefined) return at.name;
-    const rel = off - fn.sym.value;
-    return rel === 0 ? fn.sym.name : `${fn.sym.name}+0x${rel.toString(16)}`;
+    let best: { name: string; value: number } | undefined;
+    for (const s of fn.labels) if (s.value <= off) best = s;
+    if (best === undefined) return undefined;
+    return best.value === off ? best.name : `${best.name}+0x${(off - best.value).toString(16)}`;
+  };
+}
+
+/** The instruction at linked index `i` as the object file holds it, before relocation. */
+function originalInsn(p: ProgramSpec, elf: ElfFile): (i: number) => Instruction | undefined {
+  return (i) => {
+    const f = p.functions.find((x) => i >= x.start && i < x.end);
+    const sym = f && elf.symbols.find((s) => s.name === f.name && s.type === SymbolType.FUNC);
+    const sec = sym && elf.sections[sym.section];
+    if (f === undefined || sym === undefined || sec === undefined) return undefined;
+    const at = sym.value + (i - f.start) * 8;
+    if (at < 0 || at + 16 > sec.data.length) return undefined;
+    return decodeInstructions(sec.data.subarray(at, at + 16), elf.littleEndian)[0];
   };
 }
 
@@ -74,6 +97,7 @@ export function disassembleWithSource(p: ProgramSpec, elf: ElfFile | undefined):
   }
   const fnStarts = new Map(p.functions.map((f) => [f.start, f]));
   const labelFor = elf === undefined ? undefined : labeler(p, elf);
+  const original = elf === undefined ? undefined : originalInsn(p, elf);
   const out = [`${p.name} (section ${p.section}, ${p.instructions.length} instructions):`];
   let lastSource = "";
   for (let i = 0; i < p.instructions.length; i++) {
@@ -85,15 +109,12 @@ export function disassembleWithSource(p: ProgramSpec, elf: ElfFile | undefined):
       if (s !== lastSource) out.push(`; ${s}`);
       lastSource = s;
     }
-    const opts = {
-      ...(labelFor ? { labelFor } : {}),
-      mapNameFor: (idx: number) => refs.get(idx)?.map,
-    };
-    // A relocated lddw is shown as the object holds it (`r1 = 30 ll`, the offset into the map
-    // value), as llvm-objdump prints it, and the map named after ` #`.
+    // A relocated lddw is shown as the object holds it, as llvm-objdump prints it, with the map
+    // (and the offset into its value) named after ` #`.
     const ref = refs.get(i);
-    const shown = ref === undefined ? insn : { ...insn, src: 0, imm: ref.offset, imm64: BigInt(ref.offset) };
-    const text = disassemble(shown, i, opts);
+    const shown = insn.opcode === LDDW && insn.src !== 0 ? (original?.(i) ?? insn) : insn;
+    let text = disassemble(shown, i, { ...(labelFor ? { labelFor } : {}) });
+    if (ref !== undefined) text += ` # ${ref.map}${ref.offset ? `+${ref.offset}` : ""}`;
     out.push(`${i}: ${text}`);
     if (insn.opcode === LDDW) i++;
   }
