@@ -106,18 +106,24 @@ export function pinPipeline(
   mkdirSync(join(dir, "maps"), { recursive: true });
   mkdirSync(join(dir, "progs"), { recursive: true });
   const out: PinnedPipeline = { dir, link: join(dir, "link"), maps: [], programs: [] };
-  for (const m of maps) {
-    const p = join(dir, "maps", pinName(m.name));
-    m.pin(p);
-    out.maps.push(p);
+  try {
+    for (const m of maps) {
+      const p = join(dir, "maps", pinName(m.name));
+      m.pin(p);
+      out.maps.push(p);
+    }
+    for (const p of programs) {
+      const path = join(dir, "progs", pinName(p.name));
+      p.pin(path);
+      out.programs.push(path);
+    }
+    // The link last: once it is pinned the pipeline is live on its own.
+    link.pin(out.link);
+  } catch (e) {
+    // All or nothing: pins left behind would keep programs and maps alive with no owner.
+    for (const p of [...out.maps, ...out.programs]) rmSync(p, { force: true });
+    throw e;
   }
-  for (const p of programs) {
-    const path = join(dir, "progs", pinName(p.name));
-    p.pin(path);
-    out.programs.push(path);
-  }
-  // The link last: once it is pinned the pipeline is live on its own.
-  link.pin(out.link);
   return out;
 }
 

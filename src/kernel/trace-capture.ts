@@ -19,6 +19,7 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readdirSync,
   readlinkSync,
   readSync,
   rmdirSync,
@@ -76,6 +77,7 @@ export class TraceCapture {
       });
     }
     const tid = threadId();
+    removeStaleInstances(`${root}/instances`);
     const dir = `${root}/instances/tsbpf-${process.pid}-${tid}`;
     try {
       try {
@@ -150,6 +152,30 @@ export class TraceCapture {
       rmdirSync(this.dir);
     } catch {
       // Busy or already gone: an instance left behind holds no BPF objects, only a small buffer.
+    }
+  }
+}
+
+/** Removes instances left by tsbpf processes that died without their exit handler (SIGKILL). */
+function removeStaleInstances(dir: string): void {
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = /^tsbpf-(\d+)-\d+$/.exec(n);
+    if (m?.[1] === undefined || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ESRCH") continue;
+      try {
+        rmdirSync(`${dir}/${n}`);
+      } catch {
+        // Still open somewhere, or already gone.
+      }
     }
   }
 }

@@ -80,13 +80,20 @@ test("maps of every kind are created as declared, static slots filled", { skip }
     const again = await loadKernelCollection(spec, { pinDir });
     try {
       assert.equal(again.maps.pinned_map?.reused, true);
-      assert.equal(getMapInfo(again.sys, again.maps.pinned_map?.fd ?? -1).id, getMapInfo(coll.sys, pinned.fd).id);
+      assert.equal(
+        getMapInfo(again.sys, again.maps.pinned_map?.fd ?? -1).id,
+        getMapInfo(coll.sys, pinned.fd).id,
+      );
       assert.equal(u32(again.maps.pinned_map?.get(3)), 33);
     } finally {
       again.close();
     }
     if (hasCommand("bpftool")) {
-      const shown = JSON.parse(execFileSync("bpftool", ["-j", "map", "show", "pinned", `${pinDir}/pinned_map`], { encoding: "utf8" }));
+      const shown = JSON.parse(
+        execFileSync("bpftool", ["-j", "map", "show", "pinned", `${pinDir}/pinned_map`], {
+          encoding: "utf8",
+        }),
+      );
       assert.equal(shown.name, "pinned_map");
     }
   } finally {
@@ -102,12 +109,18 @@ test("a pinned map that does not match the object is refused, not reused", { ski
   const wrong = createMap(sys, { type: 1, keySize: 4, valueSize: 8, maxEntries: 16, name: "pinned_map" });
   try {
     pinObject(sys, wrong.value, `${pinDir}/pinned_map`);
-    await assert.rejects(loadKernelCollection(load("maps.bpf.o"), { pinDir }), (e: Error & { hint?: string }) => {
-      assert.equal(e.name, "LoadError");
-      assert.match(e.message, /map pinned_map: the map pinned at .*pinned_map is not compatible: value size 8 \(object wants 4\)/);
-      assert.match(e.hint ?? "", /rm .*pinned_map/);
-      return true;
-    });
+    await assert.rejects(
+      loadKernelCollection(load("maps.bpf.o"), { pinDir }),
+      (e: Error & { hint?: string }) => {
+        assert.equal(e.name, "LoadError");
+        assert.match(
+          e.message,
+          /map pinned_map: the map pinned at .*pinned_map is not compatible: value size 8 \(object wants 4\)/,
+        );
+        assert.match(e.hint ?? "", /rm .*pinned_map/);
+        return true;
+      },
+    );
     assert.ok(existsSync(`${pinDir}/pinned_map`), "the foreign pin is left alone");
   } finally {
     wrong.close();
@@ -124,7 +137,8 @@ test("global data is filled from the object, and .rodata is frozen", { skip }, a
       assert.ok(km && m.initialData, m.name);
       assert.deepEqual(km.get(0), m.initialData, `${m.name}: contents`);
       assert.match(km.kernelName, /^globals\./);
-      if (m.readOnly) assert.throws(() => km.set(0, new Uint8Array(m.valueSize)), { name: "MapError", code: "EPERM" });
+      if (m.readOnly)
+        assert.throws(() => km.set(0, new Uint8Array(m.valueSize)), { name: "MapError", code: "EPERM" });
       else km.set(0, new Uint8Array(m.valueSize));
     }
   } finally {

@@ -1,0 +1,186 @@
+/**
+ * Pieces of the attach tests: the CLI as a child process, a veth pair into a network namespace
+ * of the test's own, TCP SYNs sent across it, and the trace lock every trace_pipe user holds.
+ */
+import { type ChildProcessWithoutNullStreams, execFileSync, spawn, spawnSync } from "node:child_process";
+import { resolve } from "node:path";
+
+/** The argv that runs the tsbpf CLI as a real process. */
+export function cliArgv(args: string[]): string[] {
+  return [resolve("bin/tsbpf.js"), ...args];
+}
+
+/** Runs the CLI to completion. */
+export function runCli(
+  args: string[],
+  prefix: string[] = [],
+): { status: number | null; stdout: string; stderr: string } {
+  const argv = cliArgv(args);
+  const [cmd, ...rest] =
+    prefix.length > 0 ? [...prefix, process.execPath, ...argv] : [process.execPath, ...argv];
+  const r = spawnSync(cmd as string, rest, { encoding: "utf8", timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A running `tsbpf attach` whose output is collected as it comes. */
+export interface CliProcess {
+  child: ChildProcessWithoutNullStreams;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves when stdout matches `re` (rejects after `ms`, or when the process exits first). */
+  waitFor(re: RegExp, ms?: number): Promise<void>;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+}
+
+/** Starts the CLI in the background. */
+export function startCli(args: string[], prefix: string[] = []): CliProcess {
+  const argv = [...prefix, process.execPath, ...cliArgv(args)];
+  // `ip netns exec` execs the command, so signals sent to the child reach node itself.
+  const child = spawn(argv[0] as string, argv.slice(1), { stdio: "pipe" });
+  let out = "";
+  let err = "";
+  let done = false;
+  const waiters: (() => void)[] = [];
+  child.stdout.on("data", (d: Buffer) => {
+    out += d.toString();
+    for (const w of waiters) w();
+  });
+  child.stderr.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  const exited = new Promise<number | null>((res) =>
+    child.on("close", (code) => {
+      done = true;
+      for (const w of waiters) w();
+      res(code);
+    }),
+  );
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    waitFor(re, ms = 20_000) {
+      return new Promise((res, rej) => {
+        const t = setTimeout(
+          () => rej(new Error(`timed out waiting for ${re}; stdout: ${out}; stderr: ${err}`)),
+          ms,
+        );
+        const check = () => {
+          if (re.test(out)) {
+            clearTimeout(t);
+            res();
+          } else if (done) {
+            clearTimeout(t);
+            rej(new Error(`exited before ${re}; stdout: ${out}; stderr: ${err}`));
+          }
+        };
+        waiters.push(check);
+        check();
+      });
+    },
+  };
+}
+
+/** A veth pair: `hostIf` in the root namespace (10.x.y.1), `peerIf` in namespace `ns` (10.x.y.2). */
+export interface VethNs {
+  ns: string;
+  hostIf: string;
+  peerIf: string;
+  hostIp: string;
+  peerIp: string;
+  remove(): void;
+}
+
+/** Creates a namespace and a veth pair with unique names derived from the pid and `tag`. */
+export function createVethNs(tag: string): VethNs {
+  const id = `${process.pid % 100000}${tag}`;
+  const ns = `tsbpf-att-${id}`;
+  const hostIf = `tsa${id}`.slice(0, 15);
+  const peerIf = `tsb${id}`.slice(0, 15);
+  const octet = (process.pid % 200) + 20;
+  const third = tag.charCodeAt(0) % 250;
+  const hostIp = `10.${octet}.${third}.1`;
+  const peerIp = `10.${octet}.${third}.2`;
+  const ip = (...a: string[]) => execFileSync("ip", a, { stdio: "pipe" });
+  const remove = (): void => {
+    spawnSync("ip", ["link", "del", hostIf], { stdio: "ignore" });
+    spawnSync("ip", ["netns", "del", ns], { stdio: "ignore" });
+  };
+  remove();
+  try {
+    ip("netns", "add", ns);
+    ip("link", "add", hostIf, "type", "veth", "peer", "name", peerIf);
+    ip("link", "set", peerIf, "netns", ns);
+    ip("addr", "add", `${hostIp}/24`, "dev", hostIf);
+    ip("link", "set", hostIf, "up");
+    ip("-n", ns, "addr", "add", `${peerIp}/24`, "dev", peerIf);
+    ip("-n", ns, "link", "set", peerIf, "up");
+    ip("-n", ns, "link", "set", "lo", "up");
+  } catch (e) {
+    remove();
+    throw e;
+  }
+  return { ns, hostIf, peerIf, hostIp, peerIp, remove };
+}
+
+/**
+ * Sends one TCP SYN to `ip:port` (from namespace `ns`, or from the root namespace when `ns` is
+ * undefined) with a connect() that gives up quickly. Aimed at the test's own namespace, where
+ * nothing listens, the SYN is answered with RST, so exactly one packet goes to the port.
+ * Returns the sender's pid: XDP runs in softirq context, usually on the sender's task.
+ */
+export function sendSyn(ns: string | undefined, ip: string, port: number): number {
+  const script = `
+    const s = require("node:net").connect({ host: ${JSON.stringify(ip)}, port: ${port} });
+    s.on("error", () => process.exit(0));
+    s.on("connect", () => { s.destroy(); process.exit(0); });
+    setTimeout(() => process.exit(0), 1500);`;
+  const argv =
+    ns === undefined
+      ? [process.execPath, "-e", script]
+      : ["ip", "netns", "exec", ns, process.execPath, "-e", script];
+  const r = spawnSync(argv[0] as string, argv.slice(1), { stdio: "ignore", timeout: 10_000 });
+  if (r.status !== 0)
+    throw new Error(`sending a SYN to ${ip}:${port} failed: ${r.error?.message ?? r.status}`);
+  return r.pid;
+}
+
+/** Holds `flock /tmp/tsbpf-trace.lock` until the returned function is called. */
+export async function traceLock(): Promise<() => Promise<void>> {
+  const child = spawn("flock", ["/tmp/tsbpf-trace.lock", "sh", "-c", "echo locked; cat >/dev/null"], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  await new Promise<void>((res, rej) => {
+    child.stdout.on("data", (d: Buffer) => {
+      if (d.toString().includes("locked")) res();
+    });
+    child.on("error", rej);
+    child.on("close", () => rej(new Error("flock exited")));
+  });
+  return async () => {
+    const closed = new Promise<void>((res) => child.on("close", () => res()));
+    child.stdin.end();
+    await closed;
+  };
+}
+
+/** XDP program ids attached to `iface` (in namespace `ns`, or the root one), from `ip -j link`. */
+export function xdpProgIds(iface: string, ns?: string): number[] {
+  const nsArgs = ns === undefined ? [] : ["-n", ns];
+  const out = execFileSync("ip", [...nsArgs, "-j", "-d", "link", "show", "dev", iface], { encoding: "utf8" });
+  const j = JSON.parse(out) as { xdp?: { prog?: { id: number }; attached?: { prog?: { id: number } }[] } }[];
+  const ids: number[] = [];
+  for (const l of j) {
+    if (l.xdp?.prog?.id !== undefined) ids.push(l.xdp.prog.id);
+    for (const a of l.xdp?.attached ?? []) if (a.prog?.id !== undefined) ids.push(a.prog.id);
+  }
+  return [...new Set(ids)];
+}
+
+/** Names of the BPF programs loaded in the kernel now, from bpftool. */
+export function loadedProgramIds(): { id: number; name?: string; tag?: string }[] {
+  const out = execFileSync("bpftool", ["-j", "prog", "show"], { encoding: "utf8" });
+  return JSON.parse(out) as { id: number; name?: string; tag?: string }[];
+}
