@@ -11,7 +11,8 @@ case "$arch" in
   aarch64) incarch=aarch64-linux-gnu ;;
   *) incarch="$arch-linux-gnu" ;;
 esac
-CFLAGS=(-g -O2 -target bpf -Wall -Werror -I/usr/include/"$incarch")
+# The prefix map keeps the build directory out of the debug info, so objects are reproducible.
+CFLAGS=(-g -O2 -target bpf -Wall -Werror -I/usr/include/"$incarch" -fdebug-prefix-map="$PWD"=.)
 n=0
 while IFS= read -r -d '' src; do
   obj="${src%.c}.o"
