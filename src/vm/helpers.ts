@@ -59,17 +59,41 @@ const EINVAL = -22;
 const XDP_ABORTED = 0;
 const XDP_REDIRECT = 4;
 
-/** State of the run in progress, read and written by helpers. */
+/**
+ * State of the run in progress, read and written by helpers. One object per collection, reset
+ * (not reallocated) by each `run()`, so a `repeat` loop allocates nothing while nothing prints.
+ */
 export interface RunState {
   xdp: XdpBuffer | undefined;
+  /** Messages printed so far by this `run()` (all iterations), at most {@link maxTrace}. */
   trace: string[];
+  /** Most messages kept; further printk calls still succeed, as the kernel's ring drops lines. */
+  maxTrace: number;
+  /** Programs of the current iteration, in order (tail calls followed). */
   chain: string[];
   redirect: RedirectTarget | undefined;
   cpu: number;
-  /** Regions mapped for this run (map values, ring-buffer records); unmapped when it ends. */
+  /** Map value regions mapped during this `run()`; unmapped when it ends. */
   regions: Region[];
+  /** Ring-buffer record regions; unmapped at the end of each iteration (the record is gone). */
+  records: Region[];
   /** Map value regions by storage block and offset, so repeated lookups reuse one region. */
   valueRegions: Map<Uint8Array, Map<number, Region>>;
+}
+
+/** A fresh, empty {@link RunState}. */
+export function newRunState(maxTrace: number): RunState {
+  return {
+    xdp: undefined,
+    trace: [],
+    maxTrace,
+    chain: [],
+    redirect: undefined,
+    cpu: 0,
+    regions: [],
+    records: [],
+    valueRegions: new Map(),
+  };
 }
 
 /** What the helpers need from the collection: the VM program of a slot, random numbers, time. */
@@ -147,6 +171,27 @@ function printkMemory(memory: Memory): PrintkMemory {
   };
 }
 
+/** Ones'-complement 32-bit addition (end-around carry), as the kernel's csum_add. */
+function csumAdd(a: number, b: number): number {
+  const s = a + b;
+  return s > 0xffffffff ? s - 0xffffffff : s;
+}
+
+/** The kernel's csum_partial: 32-bit ones'-complement sum of the little-endian words of `b`. */
+function csumPartial(b: Uint8Array, seed: number): number {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let s = seed >>> 0;
+  for (let i = 0; i + 4 <= b.length; i += 4) s = csumAdd(s, v.getUint32(i, true));
+  return s;
+}
+
+/** csum_from32to16: folds a 32-bit sum to 16 bits without complementing it. */
+function csumFold16(x: number): number {
+  let s = (x & 0xffff) + (x >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  return s;
+}
+
 /** Builds the helper table of one VM collection. */
 export function createHelpers(env: HelperEnvironment): (id: number) => HelperFn | undefined {
   const table = new Map<number, HelperFn>();
@@ -198,7 +243,7 @@ export function createHelpers(env: HelperEnvironment): (id: number) => HelperFn 
     if (target === undefined) return undefined;
     const p = env.programFor(target);
     if (p === undefined) return undefined;
-    vm.tailCalls++;
+    // The interpreter counts the jump when it happens (Interpreter.tailCall).
     env.state().chain.push(p.name);
     vm.tailCall(p);
     return undefined;
@@ -209,7 +254,8 @@ export function createHelpers(env: HelperEnvironment): (id: number) => HelperFn 
     const fmt = vm.memory.readBytes(vm.arg(1), fmtSize);
     const res = formatTracePrintk(fmt, args, printkMemory(vm.memory));
     if (!res.ok) return res.errno;
-    env.state().trace.push(res.text);
+    const st = env.state();
+    if (st.trace.length < st.maxTrace) st.trace.push(res.text);
     return res.ret;
   };
   table.set(HelperId.trace_printk, (vm) => printk(vm, [vm.arg(3), vm.arg(4), vm.arg(5)]));
@@ -225,16 +271,7 @@ export function createHelpers(env: HelperEnvironment): (id: number) => HelperFn 
 
   table.set(HelperId.xdp_adjust_head, (vm) => xdpOf(vm).adjustHead(vm.lo[2] as number));
   table.set(HelperId.xdp_adjust_meta, (vm) => xdpOf(vm).adjustMeta(vm.lo[2] as number));
-  table.set(HelperId.xdp_adjust_tail, (vm) => {
-    const x = xdpOf(vm);
-    if (x.frags.length > 0) {
-      throw vmFault(
-        "helper",
-        "bpf_xdp_adjust_tail on a packet with fragments (over 3520 bytes) is not modelled by the VM",
-      );
-    }
-    return x.adjustTail(vm.lo[2] as number);
-  });
+  table.set(HelperId.xdp_adjust_tail, (vm) => xdpOf(vm).adjustTail(vm.lo[2] as number));
 
   table.set(HelperId.redirect, (vm) => {
     const flags = vm.arg(2);
@@ -246,6 +283,16 @@ export function createHelpers(env: HelperEnvironment): (id: number) => HelperFn 
     const map = mapOf(vm, 1);
     const key = vm.argU32(2);
     const flags = vm.arg(3);
+    const t = map.spec.typeName;
+    if (t !== "devmap" && t !== "devmap_hash" && t !== "cpumap" && t !== "xskmap") {
+      throw vmFault("helper", `bpf_redirect_map on map ${map.name}, a ${t} map`, {
+        hint: "the kernel verifier accepts only devmap, devmap_hash, cpumap and xskmap here",
+      });
+    }
+    // Bits other than the fallback action (and, for device maps, BROADCAST | EXCLUDE_INGRESS)
+    // make the helper return XDP_ABORTED (__bpf_xdp_redirect_map).
+    const allowed = t === "devmap" || t === "devmap_hash" ? 3n | 8n | 16n : 3n;
+    if ((flags & ~allowed) !== 0n) return XDP_ABORTED;
     const k = new Uint8Array(map.spec.keySize);
     new DataView(k.buffer).setUint32(0, key, true);
     const present = map.spec.keySize >= 4 && map.lookup(k) !== undefined;
@@ -259,18 +306,17 @@ export function createHelpers(env: HelperEnvironment): (id: number) => HelperFn 
     const fromSize = vm.argU32(2);
     const toSize = vm.argU32(4);
     const seed = vm.argU32(5);
-    // The kernel's scratch buffer holds 128 words; sizes must be whole words.
-    if ((fromSize | toSize) & 3 || fromSize + toSize > 512) return EINVAL;
+    // Kernel 6.18 (net/core/filter.c): whole words only, no size limit beyond the verifier's;
+    // the result is always folded to 16 bits (not complemented), even a bare seed.
+    if ((fromSize | toSize) & 3) return EINVAL;
     if ((fromSize > 0 && vm.arg(1) === 0n) || (toSize > 0 && vm.arg(3) === 0n)) return EINVAL;
-    const from = fromSize ? readArg(vm, 1, fromSize) : new Uint8Array(0);
-    const to = toSize ? readArg(vm, 3, toSize) : new Uint8Array(0);
-    let sum = BigInt(seed);
-    const fv = new DataView(from.buffer, from.byteOffset, from.byteLength);
-    const tv = new DataView(to.buffer, to.byteOffset, to.byteLength);
-    for (let i = 0; i < fromSize; i += 4) sum += BigInt(~fv.getUint32(i, true) >>> 0);
-    for (let i = 0; i < toSize; i += 4) sum += BigInt(tv.getUint32(i, true));
-    while (sum >> 32n) sum = (sum & 0xffffffffn) + (sum >> 32n);
-    return sum;
+    if (fromSize > 0 && toSize > 0) {
+      const to = csumPartial(readArg(vm, 3, toSize), seed);
+      return csumFold16(csumAdd(to, ~csumPartial(readArg(vm, 1, fromSize), 0) >>> 0));
+    }
+    if (toSize > 0) return csumFold16(csumPartial(readArg(vm, 3, toSize), seed));
+    if (fromSize > 0) return csumFold16(~csumPartial(readArg(vm, 1, fromSize), ~seed >>> 0) >>> 0);
+    return csumFold16(seed);
   });
 
   const ringbufOf = (vm: Interpreter, reg: number): RingbufMap => {
@@ -304,7 +350,7 @@ export function createHelpers(env: HelperEnvironment): (id: number) => HelperFn 
       end: ref.offset + ref.size,
       owner: { ringbuf: rb, offset: ref.offset },
     });
-    env.state().regions.push(r);
+    env.state().records.push(r);
     vm.setR0Pointer(r, ref.offset);
     return undefined;
   });

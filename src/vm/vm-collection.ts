@@ -6,10 +6,10 @@ import type { CollectionSpec, MapSpec, ProgramSpec } from "../object/types.js";
 import { MapType, ProgType } from "../object/types.js";
 import { applyWiring, staticSlots } from "../tailcall/wiring.js";
 import { faultCode } from "./fault.js";
-import { createHelpers, mapPointer, type RunState } from "./helpers.js";
+import { createHelpers, mapPointer, newRunState, type RunState } from "./helpers.js";
 import { Interpreter, loadProgram, type Program } from "./interpreter.js";
 import { createVmMap, type FdArrayMap, type HashOfMaps, ProgArrayMap, type VmMapBase } from "./maps/index.js";
-import { Memory } from "./memory.js";
+import { Memory, REGION_LO_BASE } from "./memory.js";
 import { XdpBuffer } from "./xdp-buffer.js";
 
 /** Options of {@link loadVmCollection}. */
@@ -41,18 +41,6 @@ const XDP_ABORTED = 0;
 
 /** Program types the VM can run, with the context each gets. */
 const RUNNABLE = new Set<number>([ProgType.xdp]);
-
-function newState(): RunState {
-  return {
-    xdp: undefined,
-    trace: [],
-    chain: [],
-    redirect: undefined,
-    cpu: 0,
-    regions: [],
-    valueRegions: new Map(),
-  };
-}
 
 /** xorshift32: small, fast, deterministic for a given seed. */
 function prng(seed: number): () => number {
@@ -91,7 +79,7 @@ export class VmCollection implements LoadedCollection {
   readonly programs: Record<string, VmProgram> = {};
   readonly memory = new Memory();
   readonly interpreter: Interpreter;
-  private state: RunState = newState();
+  private readonly state: RunState;
   private readonly xdp: XdpBuffer;
   private closed = false;
 
@@ -101,6 +89,9 @@ export class VmCollection implements LoadedCollection {
   ) {
     this.interpreter = new Interpreter({ memory: this.memory, budget: options.budget });
     this.xdp = new XdpBuffer(this.memory);
+    this.state = newRunState(options.maxTrace);
+    this.state.xdp = this.xdp;
+    this.state.cpu = options.cpu;
   }
 
   /** Releases the collection; later runs fail. */
@@ -112,7 +103,14 @@ export class VmCollection implements LoadedCollection {
     this.close();
   }
 
-  /** @internal Runs `prog` on `data` `repeat` times; see {@link VmProgram.run}. */
+  /**
+   * @internal Runs `prog` on `data` `repeat` times; see {@link VmProgram.run}.
+   *
+   * As BPF_PROG_TEST_RUN does, the packet is laid out once and every iteration runs on the same
+   * buffer (what one run writes or adjusts, the next one sees), and the loop is timed as a whole.
+   * Nothing is allocated per iteration unless the program prints, reserves ring-buffer records or
+   * tail-calls; map value regions stay mapped until the call returns.
+   */
   runSync(prog: VmProgram, data: Uint8Array, opts: Partial<RunOptions>): RunResult {
     if (this.closed) throw new LoadError("the collection is closed", { program: prog.name });
     if (!RUNNABLE.has(prog.spec.progType)) {
@@ -121,49 +119,66 @@ export class VmCollection implements LoadedCollection {
         hint: "run it with --backend kernel",
       });
     }
-    const repeat = Math.max(1, opts.repeat ?? 1);
+    const repeat = Math.max(1, Math.floor(opts.repeat ?? 1));
     const vm = this.interpreter;
-    let total = 0n;
+    const state = this.state;
+    const memory = this.memory;
+    const xdp = this.xdp;
+    xdp.reset(data, opts.ingressIfindex ?? 1, opts.rxQueueIndex ?? 0);
+    state.trace = [];
+    state.chain = [];
+    state.redirect = undefined;
+    const chain = state.chain;
+    const records = state.records;
+    const L = vm.lo;
+    const H = vm.hi;
+    const ctxHi = xdp.ctx.hi;
+    const ctxLo = REGION_LO_BASE | 0;
+    const code = prog.compiled;
+    const name = prog.name;
     let fault: VmFault | undefined;
     let retval = 0;
-    const trace: string[] = [];
-    let chain: string[] = [];
-    let state = newState();
-    for (let i = 0; i < repeat; i++) {
-      state = newState();
-      state.cpu = this.options.cpu;
-      state.xdp = this.xdp;
-      this.state = state;
-      this.xdp.reset(data, opts.ingressIfindex ?? 1, opts.rxQueueIndex ?? 0);
-      state.chain.push(prog.name);
-      vm.lo.fill(0);
-      vm.hi.fill(0);
-      vm.setR0(0n);
-      const ctx = this.xdp.ctxAddress;
-      vm.lo[1] = Number(ctx & 0xffffffffn) | 0;
-      vm.hi[1] = Number(ctx >> 32n) | 0;
-      const t0 = process.hrtime.bigint();
-      try {
-        vm.exec(prog.compiled);
-        retval = (vm.lo[0] as number) >>> 0;
-      } catch (e) {
-        if (faultCode(e) === undefined) throw e;
-        fault = e as VmFault;
-        retval = XDP_ABORTED;
-      } finally {
-        total += process.hrtime.bigint() - t0;
-        for (const r of state.regions) this.memory.unmap(r);
+    const t0 = process.hrtime.bigint();
+    try {
+      chain.push(name);
+      for (let i = 0; i < repeat; i++) {
+        if (chain.length > 1) chain.length = 1;
+        // Registers start as the kernel leaves them for a verified program: r1 = ctx, the rest
+        // zero here (the verifier forbids reading them), r10 set by exec.
+        for (let r = 0; r < 10; r++) {
+          L[r] = 0;
+          H[r] = 0;
+        }
+        L[1] = ctxLo;
+        H[1] = ctxHi;
+        try {
+          vm.exec(code);
+          retval = (L[0] as number) >>> 0;
+        } catch (e) {
+          if (faultCode(e) === undefined) throw e;
+          fault = e as VmFault;
+          retval = XDP_ABORTED;
+        }
+        if (records.length > 0) {
+          for (const r of records) memory.unmap(r);
+          records.length = 0;
+        }
+        if (fault !== undefined) break;
       }
-      for (const m of state.trace) if (trace.length < this.options.maxTrace) trace.push(m);
-      chain = state.chain;
-      if (fault !== undefined) break;
+    } finally {
+      for (const r of state.regions) memory.unmap(r);
+      state.regions.length = 0;
+      state.valueRegions.clear();
+      for (const r of records) memory.unmap(r);
+      records.length = 0;
     }
+    const total = process.hrtime.bigint() - t0;
     const result: RunResult = {
       retval,
-      dataOut: this.xdp.output(),
+      dataOut: xdp.output(),
       durationNs: Number(total / BigInt(repeat)),
-      trace,
-      chain,
+      trace: state.trace,
+      chain: chain.slice(),
     };
     if (state.redirect !== undefined) result.redirect = state.redirect;
     if (fault !== undefined) result.fault = fault;
