@@ -55,7 +55,11 @@ export class Program {
     readonly name: string,
     /** Number of 8-byte instruction slots. */
     readonly length: number,
-    /** @internal Per slot: internal opcode (raw, or a variant above 0xff) | dst << 16 | src << 20. */
+    /**
+     * @internal Per slot: internal opcode (raw, or a variant above 0xff) | dst << 16 | src << 20 |
+     * blockLength << 24, where blockLength (1..127) is set on the first slot of a straight-line
+     * block: the budget is charged once per block instead of once per instruction.
+     */
     readonly code: Int32Array,
     /** @internal */ readonly off: Int32Array,
     /** @internal Immediate; for lddw the low word of the constant. */
@@ -72,6 +76,8 @@ export class Program {
     readonly helpers: HelperResolver,
     /** Fault describer. */
     readonly describe: ((insn: number) => InsnDescription) | undefined,
+    /** @internal Per slot: ordinal of its instruction (a lddw counts once), for exact counts. */
+    readonly insnIndex: Int32Array,
   ) {}
 }
 
@@ -181,7 +187,75 @@ export function loadProgram(input: Uint8Array | readonly Instruction[], opts: Lo
     }
     code[i] = o | (ins.dst << 16) | (ins.src << 20);
   }
-  return new Program(name, n, code, off, imm, imm2, tgt, helperAt, shape, helpers, opts.describe);
+  const insnIndex = markBlocks(insns, code, tgt);
+  return new Program(name, n, code, off, imm, imm2, tgt, helperAt, shape, helpers, opts.describe, insnIndex);
+}
+
+/** Longest block charged at once; fits the 7 bits above src in a code word. */
+const MAX_BLOCK = 127;
+
+/**
+ * Splits the program into straight-line blocks and writes each block's length (in instructions)
+ * into the code word of its first slot. A block starts at insn 0, at every jump or call target,
+ * after every jump, call or exit, and every {@link MAX_BLOCK} instructions; so a slot that starts
+ * no block is only ever reached from the one before it, in the same block. The interpreter
+ * charges a whole block to the budget on entry, which keeps `executed` exact at every block end
+ * (calls and exits end blocks) and lets a fault subtract the part not run. Returns each slot's
+ * instruction ordinal.
+ */
+function markBlocks(insns: readonly Instruction[], code: Int32Array, tgt: Int32Array): Int32Array {
+  const n = code.length;
+  const start = new Uint8Array(n + 1);
+  const insnIndex = new Int32Array(n);
+  start[0] = 1;
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    insnIndex[i] = k++;
+    const op = (insns[i] as Instruction).opcode;
+    if (op === 0x18) {
+      if (i + 1 < n) insnIndex[i + 1] = k - 1;
+      i++;
+      continue;
+    }
+    const cls = op & 7;
+    if (cls !== 0x05 && cls !== 0x06) continue;
+    start[i + 1] = 1;
+    const jop = op & 0xf0;
+    // Targets of jumps and bpf-to-bpf calls (helper calls and exit have none).
+    const isJump = !(jop === 0x80 || jop === 0x90) || (op === 0x85 && (insns[i] as Instruction).src === 1);
+    const t = tgt[i] as number;
+    if (isJump && t >= 0 && t < n) start[t] = 1;
+  }
+  let i = 0;
+  while (i < n) {
+    let len = 0;
+    let j = i;
+    for (;;) {
+      len++;
+      const op = (insns[j] as Instruction).opcode;
+      const cls = op & 7;
+      j += op === 0x18 ? 2 : 1;
+      if (cls === 0x05 || cls === 0x06 || j >= n || start[j] === 1 || len === MAX_BLOCK) break;
+    }
+    code[i] = (code[i] as number) | (len << 24);
+    i = j;
+  }
+  return insnIndex;
+}
+
+/**
+ * The program's code with every slot a block of one: used once the budget is nearly spent, so
+ * the run stops at exactly the instruction where it runs out.
+ */
+const preciseCodes = new WeakMap<Program, Int32Array>();
+function preciseCode(p: Program): Int32Array {
+  let c = preciseCodes.get(p);
+  if (c === undefined) {
+    c = new Int32Array(p.code.length);
+    for (let i = 0; i < c.length; i++) c[i] = ((p.code[i] as number) & 0xffffff) | (1 << 24);
+    preciseCodes.set(p, c);
+  }
+  return c;
 }
 
 /** Options for an {@link Interpreter}. */
@@ -308,6 +382,7 @@ export class Interpreter {
     const stacks = this.stacks;
     const regions = mem.regions;
     let p = prog;
+    let precise = false;
     let code = p.code;
     let off = p.off;
     let imm = p.imm;
@@ -316,33 +391,54 @@ export class Interpreter {
     let pc = 0;
     const budget = this.budget;
     // `left` counts down in small-integer range (fast); `reserve` holds the rest of a big budget.
+    // Each block is charged on entry; `bs`/`blen` (its first slot and length) let a fault inside
+    // it give back what did not run.
     let reserve = budget;
     let left = Math.min(reserve, CHUNK);
     reserve -= left;
+    let bs = 0;
+    let blen = 0;
     this.tailCalls = 0;
     this.pending = PENDING_NONE;
     this.current = p;
     const stack0 = stacks[0] as Region;
-    stack0.bytes.fill(0);
+    clearFrame(stack0);
     H[10] = stack0.hi;
     L[10] = REGION_LO_BASE + STACK_SIZE;
     try {
       for (;;) {
-        if (--left < 0) {
-          if (reserve > 0) {
-            left = Math.min(reserve, CHUNK) - 1;
-            reserve -= left + 1;
-          } else {
-            left = 0;
-            throw vmFault("budget", `instruction budget of ${budget} exhausted`, {
-              hint: "the program loops, or raise the interpreter's budget",
-            });
+        let c = code[pc] as number;
+        if (c >= 0x0100_0000) {
+          const bl = c >>> 24;
+          if (left < bl) {
+            if (reserve > 0) {
+              const add = Math.min(reserve, CHUNK - MAX_BLOCK - 1);
+              left += add;
+              reserve -= add;
+            }
+            if (left < bl && !precise) {
+              // Too little budget for the whole block: from here on, one instruction at a time.
+              precise = true;
+              code = preciseCode(p);
+              c = code[pc] as number;
+            }
+            if (left < 1) {
+              bs = pc;
+              blen = 0;
+              left = 0;
+              throw vmFault("budget", `instruction budget of ${budget} exhausted`, {
+                hint: "the program loops, or raise the interpreter's budget",
+              });
+            }
           }
+          const cl = c >>> 24;
+          left -= cl;
+          bs = pc;
+          blen = cl;
         }
-        const c = code[pc] as number;
         const o = c & 0xffff;
         const d = (c >>> 16) & 15;
-        const s = c >>> 20;
+        const s = (c >>> 20) & 15;
         switch (o) {
           // ---- ALU64 ----
           case 0x07: {
@@ -742,6 +838,7 @@ export class Interpreter {
             if (r === undefined || i < r.start || i + 4 > r.end || !r.writable) {
               throw mem.resolve(H[d] as number, ((L[d] as number) + (off[pc] as number)) | 0, 4, true);
             }
+            if (i < r.dirtyFrom) r.dirtyFrom = i;
             r.view.setInt32(i, o === 0x62 ? (imm[pc] as number) : (L[s] as number), true);
             pc++;
             continue;
@@ -753,6 +850,7 @@ export class Interpreter {
             if (r === undefined || i < r.start || i + 2 > r.end || !r.writable) {
               throw mem.resolve(H[d] as number, ((L[d] as number) + (off[pc] as number)) | 0, 2, true);
             }
+            if (i < r.dirtyFrom) r.dirtyFrom = i;
             r.view.setInt16(i, o === 0x6a ? (imm[pc] as number) : (L[s] as number), true);
             pc++;
             continue;
@@ -764,6 +862,7 @@ export class Interpreter {
             if (r === undefined || i < r.start || i + 1 > r.end || !r.writable) {
               throw mem.resolve(H[d] as number, ((L[d] as number) + (off[pc] as number)) | 0, 1, true);
             }
+            if (i < r.dirtyFrom) r.dirtyFrom = i;
             r.view.setInt8(i, o === 0x72 ? (imm[pc] as number) : (L[s] as number));
             pc++;
             continue;
@@ -774,6 +873,7 @@ export class Interpreter {
             if (r === undefined || i < r.start || i + 8 > r.end || !r.writable) {
               throw mem.resolve(H[d] as number, ((L[d] as number) + (off[pc] as number)) | 0, 8, true);
             }
+            if (i < r.dirtyFrom) r.dirtyFrom = i;
             const v = imm[pc] as number;
             r.view.setInt32(i, v, true);
             r.view.setInt32(i + 4, v >> 31, true);
@@ -786,6 +886,7 @@ export class Interpreter {
             if (r === undefined || i < r.start || i + 8 > r.end || !r.writable) {
               throw mem.resolve(H[d] as number, ((L[d] as number) + (off[pc] as number)) | 0, 8, true);
             }
+            if (i < r.dirtyFrom) r.dirtyFrom = i;
             r.view.setInt32(i, L[s] as number, true);
             r.view.setInt32(i + 4, H[s] as number, true);
             pc++;
@@ -1143,11 +1244,11 @@ export class Interpreter {
               this.nextProgram = undefined;
               this.current = p;
               this.tailCalls++;
-              code = p.code;
+              code = precise ? preciseCode(p) : p.code;
               off = p.off;
               imm = p.imm;
               tgt = p.tgt;
-              (stacks[frame] as Region).bytes.fill(0);
+              clearFrame(stacks[frame] as Region);
               pc = 0;
               continue;
             }
@@ -1173,7 +1274,7 @@ export class Interpreter {
             this.retProg[frame] = p;
             frame++;
             const st = stacks[frame] as Region;
-            st.bytes.fill(0);
+            clearFrame(st);
             H[10] = st.hi;
             L[10] = REGION_LO_BASE + STACK_SIZE;
             pc = tgt[pc] as number;
@@ -1203,7 +1304,7 @@ export class Interpreter {
             if (back !== p) {
               p = back;
               this.current = p;
-              code = p.code;
+              code = precise ? preciseCode(p) : p.code;
               off = p.off;
               imm = p.imm;
               tgt = p.tgt;
@@ -1215,7 +1316,10 @@ export class Interpreter {
         }
       }
     } catch (e) {
-      this.executed = budget - reserve - left;
+      // The block was charged in full: give back its instructions after the faulting one (the
+      // faulting one counts, as it began). A budget fault sets blen 0 and charges nothing.
+      const rest = blen === 0 ? 0 : (p.insnIndex[bs] as number) + blen - 1 - (p.insnIndex[pc] as number);
+      this.executed = budget - reserve - left - rest;
       throw this.locate(e, p, pc);
     }
   }
@@ -1241,6 +1345,18 @@ export class Interpreter {
       }
     }
     return f;
+  }
+}
+
+/**
+ * Zeroes a stack frame before a program (or callee) gets it, so reads of stack it did not write
+ * are deterministic; only the part written since the last clear, which is usually a few bytes.
+ */
+function clearFrame(st: Region): void {
+  const n = st.bytes.length;
+  if (st.dirtyFrom < n) {
+    st.bytes.fill(0, st.dirtyFrom);
+    st.dirtyFrom = n;
   }
 }
 
@@ -1295,11 +1411,37 @@ function divmod64(
   H[d] = hiOf(r);
 }
 
+// The last two values a load hook returned and their words: hooks give the same pointers
+// (data, data_end) run after run, and converting a bigint to words allocates.
+// (Seeded with -1n and its true words, so a first hit is right too.)
+let hookValA = -1n;
+let hookLoA = -1;
+let hookHiA = -1;
+let hookValB = -1n;
+let hookLoB = -1;
+let hookHiB = -1;
+
 function hookedLoad(r: Region, i: number, size: number, L: Int32Array, H: Int32Array, d: number): void {
   const v = (r.onLoad as LoadHook)(i, size);
   if (v !== undefined) {
-    L[d] = loOf(v);
-    H[d] = hiOf(v);
+    if (v === hookValA) {
+      L[d] = hookLoA;
+      H[d] = hookHiA;
+    } else if (v === hookValB) {
+      L[d] = hookLoB;
+      H[d] = hookHiB;
+    } else {
+      const lo = loOf(v);
+      const hi = hiOf(v);
+      hookValB = hookValA;
+      hookLoB = hookLoA;
+      hookHiB = hookHiA;
+      hookValA = v;
+      hookLoA = lo;
+      hookHiA = hi;
+      L[d] = lo;
+      H[d] = hi;
+    }
     return;
   }
   const view = r.view;

@@ -47,6 +47,11 @@ export class Region {
   view: DataView;
   /** High word (signed int32) of this region's addresses. */
   readonly hi: number;
+  /**
+   * @internal Lowest byte index stored to since the owner last cleared the region (`bytes.length`
+   * when nothing was). Lets the interpreter zero only the used part of a 512-byte stack frame.
+   */
+  dirtyFrom: number;
   constructor(
     /** Region id; the high word of its addresses is `REGION_HI_BASE + id`. */
     readonly id: number,
@@ -63,11 +68,26 @@ export class Region {
   ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.hi = (REGION_HI_BASE + id) | 0;
+    this.dirtyFrom = bytes.length;
   }
+
+  // Context hooks hand out the same few addresses (data, data_end) on every run; caching the
+  // last two keeps those loads free of bigint allocation.
+  private cacheIndexA = Number.NaN;
+  private cacheAddrA = 0n;
+  private cacheIndexB = Number.NaN;
+  private cacheAddrB = 0n;
 
   /** The 64-bit address of byte index `index` of `bytes` (default 0). */
   address(index = 0): bigint {
-    return toU64(this.hi, REGION_LO_BASE + index);
+    if (index === this.cacheIndexA) return this.cacheAddrA;
+    if (index === this.cacheIndexB) return this.cacheAddrB;
+    const a = toU64(this.hi, REGION_LO_BASE + index);
+    this.cacheIndexB = this.cacheIndexA;
+    this.cacheAddrB = this.cacheAddrA;
+    this.cacheIndexA = index;
+    this.cacheAddrA = a;
+    return a;
   }
 }
 
@@ -140,6 +160,7 @@ export class Memory {
   rebind(r: Region, bytes: Uint8Array, start = 0, end = bytes.length): void {
     r.bytes = bytes;
     r.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    r.dirtyFrom = 0; // unknown contents
     this.setBounds(r, start, end);
   }
 
@@ -169,12 +190,25 @@ export class Memory {
     if (r !== undefined) {
       const i = (lo >>> 0) - REGION_LO_BASE;
       if (i >= r.start && i + size <= r.end) {
-        if (write && !r.writable) throw this.fault("read-only", hi, lo, size, write, r);
+        if (write) {
+          if (!r.writable) throw this.fault("read-only", hi, lo, size, write, r);
+          if (i < r.dirtyFrom) r.dirtyFrom = i;
+        }
         this.index = i;
         return r;
       }
     }
     throw this.fault("out-of-bounds", hi, lo, size, write, r);
+  }
+
+  /**
+   * {@link view} for an address given as its two words (`vm.hi[i]`, `vm.lo[i]`), so a helper
+   * reading a pointer argument allocates no bigint.
+   */
+  viewWords(hi: number, lo: number, len: number, write: boolean): Uint8Array {
+    if (!Number.isInteger(len) || len < 0) throw vmFault("out-of-bounds", `bad length ${len}`);
+    const r = this.resolve(hi, lo, len, write);
+    return r.bytes.subarray(this.index, this.index + len);
   }
 
   /** Copies `len` bytes at `addr` out of the VM. */

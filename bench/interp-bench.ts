@@ -1,0 +1,99 @@
+/**
+ * Part 1: the interpreter's cost per executed instruction on loop-heavy programs
+ * (test/bpf/bench/loops.bpf.c), next to the kernel's JIT running the same object on the same
+ * packet. The instruction count is the interpreter's own `executed` for one run; the kernel's
+ * cost per instruction uses the same count (the JIT runs the same instructions, more or less
+ * what the verifier rewrote).
+ */
+import type { LoadedCollection } from "../src/backend/types.js";
+import type { VmCollection } from "../src/vm/vm-collection.js";
+import { loadKernel, loadVm, programOf, readSpec, timeKernel, timeVm, kernelRepeatFor } from "./engines.js";
+import { udpPacket } from "./packets.js";
+
+/** One row of part 1. */
+export interface InterpRow {
+  program: string;
+  what: string;
+  /** Instructions the interpreter executed for one run. */
+  insns: number;
+  vmNsPerRun: number;
+  vmNsPerInsn: number;
+  vmWallNsPerRun: number;
+  vmRepeat: number;
+  kernelNsPerRun?: number;
+  kernelNsPerInsn?: number;
+  kernelRepeat?: number;
+  /** VM ns per run / kernel ns per run. */
+  ratio?: number;
+  /** Whether both engines returned the same XDP action. */
+  sameRetval?: boolean;
+}
+
+const OBJECT = "test/bpf/bench/loops.bpf.o";
+const CASES = [
+  { program: "sum_bytes", what: "sum 1024 packet bytes, bounds-checked loads" },
+  { program: "alu_mix", what: "1000 rounds of 64/32-bit ALU (xorshift, mul)" },
+  { program: "map_lookups", what: "256 array-map lookups (helper call)" },
+];
+
+/** Fills the 64-entry `table` map with values so lookups find something. */
+function fillTable(coll: LoadedCollection): void {
+  const t = coll.maps.table;
+  if (t === undefined) throw new Error(`${OBJECT} has no map table`);
+  for (let i = 0; i < 64; i++) t.set(i, BigInt(i * 3 + 1));
+}
+
+/** Runs part 1; `kernel` false runs the VM only. */
+export async function benchInterpreter(opts: {
+  kernel: boolean;
+  trialMs: number;
+  trials: number;
+}): Promise<InterpRow[]> {
+  const spec = readSpec(OBJECT);
+  const packet = udpPacket(1100);
+  const vm = loadVm(spec) as VmCollection;
+  fillTable(vm);
+  let kern: LoadedCollection | undefined;
+  if (opts.kernel) {
+    kern = await loadKernel(spec);
+    fillTable(kern);
+  }
+  const rows: InterpRow[] = [];
+  try {
+    for (const c of CASES) {
+      const vt = await timeVm(programOf(vm, c.program), packet, {
+        warmMs: 300,
+        trialMs: opts.trialMs,
+        trials: opts.trials,
+      });
+      if (vt.last.fault !== undefined) throw vt.last.fault;
+      // One more run to read the instruction count of exactly one run.
+      await programOf(vm, c.program).run(packet);
+      const insns = vm.interpreter.executed;
+      const row: InterpRow = {
+        program: c.program,
+        what: c.what,
+        insns,
+        vmNsPerRun: vt.execNs,
+        vmNsPerInsn: vt.execNs / insns,
+        vmWallNsPerRun: vt.wallNs,
+        vmRepeat: vt.repeat,
+      };
+      if (kern !== undefined) {
+        const kp = programOf(kern, c.program);
+        const repeat = await kernelRepeatFor(kp, packet, 50);
+        const kt = await timeKernel(kp, packet, { repeat, trials: opts.trials });
+        row.kernelNsPerRun = kt.ns;
+        row.kernelNsPerInsn = kt.ns / insns;
+        row.kernelRepeat = repeat;
+        row.ratio = vt.execNs / kt.ns;
+        row.sameRetval = kt.last.retval === vt.last.retval;
+      }
+      rows.push(row);
+    }
+  } finally {
+    kern?.close();
+    vm.close();
+  }
+  return rows;
+}

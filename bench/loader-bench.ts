@@ -1,0 +1,139 @@
+/**
+ * Part 3 (issue 4): time from command start to "dispatcher attached with its prog-array slots
+ * filled", tsbpf against a small C loader on libbpf (bench/c/loader.c), both loading the seed
+ * object and attaching to a veth inside a namespace the bench creates. Each loader reports its
+ * own phases; the parent measures spawn -> attached (from the loader's CLOCK_MONOTONIC stamp)
+ * and spawn -> exit. Both are started through `ip netns exec`, whose own cost is measured too,
+ * as is Node's bare start-up (`node -e 0`).
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createNetns } from "./netns.js";
+import { median, nowNs } from "./stats.js";
+
+const OBJECT = "examples/tail-call/tail_call.bpf.o";
+const ARGS = ["main_prog", "prog_array", "port8080_prog", "port22_prog"];
+
+/** Medians (ms) of one loader's runs. */
+export interface LoaderFigures {
+  runs: number;
+  /** Spawn (by the parent) to attached (stamped by the loader). */
+  spawnToAttachedMs: number;
+  /** Spawn to exit, teardown included. */
+  spawnToExitMs: number;
+  /** The loader's own first clock reading to attached. */
+  mainToAttachedMs: number;
+  /** The loader's own phases, ms. */
+  phases: Record<string, number>;
+}
+
+/** Part 3's result; `skipped` says why when it could not run. */
+export interface LoaderResult {
+  skipped?: string;
+  tsbpf?: LoaderFigures;
+  libbpf?: LoaderFigures;
+  /** Median ms of `ip netns exec NS true`: the launcher cost both loaders pay. */
+  netnsExecMs?: number;
+  /** Median ms of `node -e 0` (inside the namespace launcher, minus nothing). */
+  nodeStartupMs?: number;
+  /** tsbpf spawn->attached / libbpf spawn->attached. */
+  ratioSpawnToAttached?: number;
+  /** tsbpf main->attached / libbpf main->attached (in-process, without Node's start-up). */
+  ratioMainToAttached?: number;
+}
+
+function buildCLoader(dir: string): string {
+  const out = join(dir, "loader");
+  const cc = ["cc", "clang"].find((c) => {
+    try {
+      execFileSync("sh", ["-c", `command -v ${c}`], { stdio: "ignore" });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (cc === undefined) throw new Error("no C compiler (cc or clang)");
+  execFileSync(cc, ["-O2", "bench/c/loader.c", "-lbpf", "-lelf", "-lz", "-o", out], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  return out;
+}
+
+function timeCommand(argv: readonly string[]): { ms: number; stdout: string; startNs: number } {
+  const startNs = nowNs();
+  const r = spawnSync(argv[0] as string, argv.slice(1), { encoding: "utf8" });
+  const ms = (nowNs() - startNs) / 1e6;
+  if (r.status !== 0) {
+    throw new Error(`${argv.join(" ")} failed (${r.status ?? r.signal}): ${(r.stderr ?? "").trim()}`);
+  }
+  return { ms, stdout: r.stdout, startNs };
+}
+
+function figures(
+  samples: { spawnNs: number; exitMs: number; report: Record<string, number> }[],
+): LoaderFigures {
+  const phaseNames = Object.keys(samples[0]?.report ?? {}).filter((k) => k !== "attached_at_ns");
+  const phases: Record<string, number> = {};
+  for (const k of phaseNames)
+    phases[k.replace(/_ns$/, "_ms")] = median(samples.map((s) => (s.report[k] ?? 0) / 1e6));
+  return {
+    runs: samples.length,
+    spawnToAttachedMs: median(samples.map((s) => ((s.report.attached_at_ns ?? 0) - s.spawnNs) / 1e6)),
+    spawnToExitMs: median(samples.map((s) => s.exitMs)),
+    mainToAttachedMs: median(samples.map((s) => (s.report.main_to_attached_ns ?? 0) / 1e6)),
+    phases,
+  };
+}
+
+/** Runs part 3 `runs` times per loader, alternating them so drift hits both alike. */
+export function benchLoader(opts: { runs: number }): LoaderResult {
+  if (!existsSync("dist/bench/tsbpf-loader.js"))
+    return { skipped: "dist/bench/tsbpf-loader.js missing: build first" };
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-bench-"));
+  let cLoader: string | undefined;
+  let cSkip: string | undefined;
+  try {
+    cLoader = buildCLoader(dir);
+  } catch (e) {
+    cSkip = `C loader not built: ${e instanceof Error ? e.message.split("\n")[0] : String(e)} (needs cc and libbpf-dev)`;
+  }
+  const ns = createNetns();
+  try {
+    const ts: Parameters<typeof figures>[0] = [];
+    const c: Parameters<typeof figures>[0] = [];
+    const launcher: number[] = [];
+    const nodeUp: number[] = [];
+    const run = (argv: string[], into: typeof ts): void => {
+      const r = timeCommand([...ns.exec, ...argv]);
+      const line = r.stdout.trim().split("\n").pop() ?? "";
+      into.push({ spawnNs: r.startNs, exitMs: r.ms, report: JSON.parse(line) as Record<string, number> });
+    };
+    // One untimed run of each warms the page cache (node, koffi, libbpf, the object).
+    const tsArgv = [process.execPath, "dist/bench/tsbpf-loader.js", OBJECT, ns.iface, ...ARGS];
+    const cArgv = cLoader === undefined ? undefined : [cLoader, OBJECT, ns.iface, ...ARGS];
+    timeCommand([...ns.exec, ...tsArgv]);
+    if (cArgv !== undefined) timeCommand([...ns.exec, ...cArgv]);
+    for (let i = 0; i < opts.runs; i++) {
+      run(tsArgv, ts);
+      if (cArgv !== undefined) run(cArgv, c);
+      launcher.push(timeCommand([...ns.exec, "true"]).ms);
+      nodeUp.push(timeCommand([process.execPath, "-e", "0"]).ms);
+    }
+    const result: LoaderResult = {
+      tsbpf: figures(ts),
+      netnsExecMs: median(launcher),
+      nodeStartupMs: median(nodeUp),
+    };
+    if (c.length > 0 && result.tsbpf !== undefined) {
+      result.libbpf = figures(c);
+      result.ratioSpawnToAttached = result.tsbpf.spawnToAttachedMs / result.libbpf.spawnToAttachedMs;
+      result.ratioMainToAttached = result.tsbpf.mainToAttachedMs / result.libbpf.mainToAttachedMs;
+    } else if (cSkip !== undefined) result.skipped = cSkip;
+    return result;
+  } finally {
+    ns.remove();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
