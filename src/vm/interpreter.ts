@@ -269,6 +269,13 @@ export interface InterpreterOptions {
 /** Budget slice counted down at a time, kept well inside int32 so the counter stays a small integer. */
 const CHUNK = 0x3fff_ffff;
 
+/**
+ * Frames that can be live at run time. One program's call graph is at most 8 deep (checked at
+ * load), but a tail call made from a subprogram starts its target in that subprogram's frame, so
+ * on the kernel's JIT a chain of 33 such calls nests up to 8 + 33 * 7 frames.
+ */
+const RUNTIME_FRAMES = MAX_FRAMES + 33 * (MAX_FRAMES - 1);
+
 const PENDING_NONE = 0;
 const PENDING_TAIL = 1;
 const PENDING_EXIT = 2;
@@ -296,19 +303,23 @@ export class Interpreter {
 
   private pending = PENDING_NONE;
   private nextProgram: Program | undefined;
-  private readonly savedLo = new Int32Array(MAX_FRAMES * 4);
-  private readonly savedHi = new Int32Array(MAX_FRAMES * 4);
-  private readonly retPc = new Int32Array(MAX_FRAMES);
-  private readonly retProg: (Program | undefined)[] = new Array(MAX_FRAMES).fill(undefined);
+  private readonly savedLo = new Int32Array(RUNTIME_FRAMES * 4);
+  private readonly savedHi = new Int32Array(RUNTIME_FRAMES * 4);
+  private readonly retPc = new Int32Array(RUNTIME_FRAMES);
+  private readonly retProg: (Program | undefined)[] = new Array(RUNTIME_FRAMES).fill(undefined);
 
   constructor(opts: InterpreterOptions = {}) {
     this.memory = opts.memory ?? new Memory();
     this.budget = opts.budget ?? 10_000_000;
-    for (let f = 0; f < MAX_FRAMES; f++) {
-      this.stacks.push(
-        this.memory.map(new Uint8Array(STACK_SIZE), { writable: true, name: `stack frame ${f}` }),
-      );
-    }
+    for (let f = 0; f < MAX_FRAMES; f++) this.addStackFrame();
+  }
+
+  /** Maps one more stack frame; deep frames (tail calls from subprograms) are added on demand. */
+  private addStackFrame(): Region {
+    const f = this.stacks.length;
+    const r = this.memory.map(new Uint8Array(STACK_SIZE), { writable: true, name: `stack frame ${f}` });
+    this.stacks.push(r);
+    return r;
   }
 
   /** Argument register `i` as an unsigned 64-bit bigint. */
@@ -1256,9 +1267,10 @@ export class Interpreter {
             continue;
           }
           case CALL_LOCAL: {
-            if (frame + 1 >= MAX_FRAMES) {
-              throw vmFault("call-depth", `bpf-to-bpf call would need more than ${MAX_FRAMES} frames`);
+            if (frame + 1 >= RUNTIME_FRAMES) {
+              throw vmFault("call-depth", `bpf-to-bpf call would need more than ${RUNTIME_FRAMES} frames`);
             }
+            if (frame + 1 >= stacks.length) this.addStackFrame();
             const b = frame * 4;
             const sl = this.savedLo;
             const sh = this.savedHi;

@@ -209,7 +209,6 @@ test("a tail call from a subprogram returns the target's value to the subprogram
 
 test("the tail-call count is shared across bpf-to-bpf frames (nested tail calls from subprograms)", {
   skip,
-  todo: "the interpreter keeps at most 8 frames at run time; chained tail calls from subprograms nest deeper in the kernel",
 }, async () => {
   const r = await onBoth(EDGES, async (c) => {
     wireEdges(c);
