@@ -71,6 +71,9 @@ function loadWithLog(
   logSize: number | undefined,
 ): Attempt {
   let size = logSize;
+  // The verifier gives up with EAGAIN when a signal is pending (a profiler's timer, a child
+  // exiting); libbpf retries such loads a few times, and so do we.
+  let interrupted = 0;
   for (;;) {
     const logBuf = size === undefined ? undefined : new Uint8Array(size);
     const { attr, ptrs } = build(logBuf);
@@ -80,6 +83,7 @@ function loadWithLog(
     } catch (e) {
       if (!isSysError(e)) throw e;
       const trueSize = new DataView(attr.buffer, attr.byteOffset).getUint32(trueSizeOffset, true);
+      if (e.errno === Errno.EAGAIN && interrupted++ < 5) continue;
       if (e.errno === Errno.ENOSPC && size !== undefined && size < MAX_LOG_SIZE) {
         size = Math.min(MAX_LOG_SIZE, Math.max(size * 2, trueSize));
         continue;

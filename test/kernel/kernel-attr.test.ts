@@ -373,3 +373,18 @@ test("a leaked Fd is closed by the GC safety net with a warning", () => {
   assert.equal(out.warnings.length, 1);
   assert.match(out.warnings[0] ?? "", /^TSBPF_FD_LEAK tsbpf: prog array jmp \(fd 77\) was garbage-collected/);
 });
+
+test("a program load interrupted by a signal (EAGAIN) is retried, as libbpf does", () => {
+  let attempts = 0;
+  const { sys } = fakeSys((cmd) => {
+    if (cmd !== BpfCmd.PROG_LOAD) return 3;
+    attempts++;
+    return attempts < 3 ? { errno: Errno.EAGAIN } : 7;
+  });
+  const insns = new Uint8Array([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+  const p = loadProgram(sys, { type: 6, insns, license: "GPL", name: "again" });
+  assert.equal(p.fd.value, 7);
+  assert.equal(attempts, 3);
+  const stuck = fakeSys(() => ({ errno: Errno.EAGAIN }));
+  assert.throws(() => loadProgram(stuck.sys, { type: 6, insns, license: "GPL", name: "stuck" }), /EAGAIN/);
+});
