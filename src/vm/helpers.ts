@@ -104,10 +104,22 @@ export interface HelperEnvironment {
   now(): bigint;
 }
 
-function mapOf(vm: Interpreter, reg: number): VmMapBase {
+/**
+ * The map a register holds. `cache` keeps handles already resolved (per collection): helpers run
+ * per packet, and the handle table's WeakRef lookup costs more than the rest of a map lookup.
+ */
+function resolveMap(vm: Interpreter, reg: number, mapCache: (VmMapBase | undefined)[]): VmMapBase {
   const hi = vm.hi[reg] as number;
   const lo = vm.lo[reg] as number;
-  const obj = hi === MAP_POINTER_HI ? vmObjectOf(lo >>> 0) : undefined;
+  let obj: VmMapBase | undefined;
+  if (hi === MAP_POINTER_HI) {
+    const h = lo >>> 0;
+    obj = h < mapCache.length ? mapCache[h] : undefined;
+    if (obj === undefined) {
+      obj = vmObjectOf(h) as VmMapBase | undefined;
+      if (obj !== undefined && h < 1 << 20) mapCache[h] = obj;
+    }
+  }
   if (obj === undefined) {
     throw vmFault("helper", `r${reg} is not a map pointer (0x${toU64(hi, lo).toString(16)})`, {
       hint: "the kernel verifier would reject this program",
@@ -146,7 +158,7 @@ function valueRegion(
 
 /** Reads `size` bytes of a key or value a helper was given a pointer to. */
 function readArg(vm: Interpreter, reg: number, size: number): Uint8Array {
-  return vm.memory.view(vm.arg(reg), size, false);
+  return vm.memory.viewWords(vm.hi[reg] as number, vm.lo[reg] as number, size, false);
 }
 
 function printkMemory(memory: Memory): PrintkMemory {
@@ -195,6 +207,8 @@ function csumFold16(x: number): number {
 /** Builds the helper table of one VM collection. */
 export function createHelpers(env: HelperEnvironment): (id: number) => HelperFn | undefined {
   const table = new Map<number, HelperFn>();
+  const mapCache: (VmMapBase | undefined)[] = [];
+  const mapOf = (vm: Interpreter, reg: number): VmMapBase => resolveMap(vm, reg, mapCache);
   const xdpOf = (vm: Interpreter): XdpBuffer => {
     const x = env.state().xdp;
     if (x === undefined) throw vmFault("helper", `helper ${vm.pc} needs an XDP context`);
