@@ -9,6 +9,7 @@ export { loadCollectionSpec } from "./object/load-collection-spec.js";
 export { matchSection, type SectionMatch } from "./object/sec-table.js";
 export { AttachType } from "./object/attach-type.js";
 export * from "./backend/types.js";
+export * from "./backend/typed-map.js";
 export { Collection, type CollectionOptions } from "./collection.js";
 export * from "./tailcall/wiring.js";
 export { loadVmCollection, VmCollection, VmProgram, type VmCollectionOptions } from "./vm/vm-collection.js";

@@ -5,3 +5,4 @@ export * from "./marshal-btf.js";
 export * from "./format-raw.js";
 export * from "./type-helpers.js";
 export * from "./marshal-ext.js";
+export * from "./codec.js";
