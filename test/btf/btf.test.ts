@@ -81,7 +81,11 @@ for (const obj of withBtf) {
         if (li.lineNumber === 0) continue; // compiler-generated code has no source line
         const name = at(li.fileNameOff);
         // build-bpf.sh maps the build directory (the repo root) to "." in debug info.
-        const path = name.startsWith("/") ? name : name.startsWith("./") ? join(process.cwd(), name) : join(dirname(obj), name);
+        const path = name.startsWith("/")
+          ? name
+          : name.startsWith("./")
+            ? join(process.cwd(), name)
+            : join(dirname(obj), name);
         let text = sources.get(path);
         if (text === undefined) {
           text = readFileSync(path, "utf8").split("\n");
