@@ -105,7 +105,7 @@ export interface HelperEnvironment {
 }
 
 /**
- * The map a register holds. `cache` keeps handles already resolved (per collection): helpers run
+ * The map a register holds. `mapCache` keeps handles already resolved (per collection): helpers run
  * per packet, and the handle table's WeakRef lookup costs more than the rest of a map lookup.
  */
 function resolveMap(vm: Interpreter, reg: number, mapCache: (VmMapBase | undefined)[]): VmMapBase {
@@ -267,7 +267,7 @@ export function createHelpers(env: HelperEnvironment): (id: number) => HelperFn 
     const fmtSize = vm.argU32(2);
     const fmt = vm.memory.readBytes(vm.arg(1), fmtSize);
     const res = formatTracePrintk(fmt, args, printkMemory(vm.memory));
-    if (!res.ok) return res.errno;
+    if (!res.ok) return -res.errno; // the formatter reports errno as a positive number
     const st = env.state();
     if (st.trace.length < st.maxTrace) st.trace.push(res.text);
     return res.ret;

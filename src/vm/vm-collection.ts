@@ -1,7 +1,14 @@
 import { disassemble } from "../asm/disasm.js";
 import { PseudoLd } from "../asm/opcodes.js";
 import type { BpfMap, BpfProgram, LoadedCollection, RunOptions, RunResult } from "../backend/types.js";
-import { isTsbpfError, LoadError, NotSupportedError, VerifierError, type VmFault } from "../errors.js";
+import {
+  type ErrorContext,
+  isTsbpfError,
+  LoadError,
+  NotSupportedError,
+  VerifierError,
+  type VmFault,
+} from "../errors.js";
 import type { CollectionSpec, MapSpec, ProgramSpec } from "../object/types.js";
 import { MapType, ProgType } from "../object/types.js";
 import { applyWiring, staticSlots } from "../tailcall/wiring.js";
@@ -216,14 +223,14 @@ export function loadVmCollection(
   opts: Partial<VmCollectionOptions> = {},
 ): VmCollection {
   const options: VmCollectionOptions = { ...DEFAULTS, ...opts };
+  const fileCtx: ErrorContext = spec.file === undefined ? {} : { file: spec.file };
   if (spec.byteOrder !== "little") {
     throw new NotSupportedError("the VM runs little-endian objects; this one is big-endian", {
-      ...(spec.file === undefined ? {} : { file: spec.file }),
+      ...fileCtx,
       hint: "build it with -target bpfel (or bpf on a little-endian host)",
     });
   }
   const coll = new VmCollection(spec, options);
-  const fileCtx = spec.file === undefined ? {} : { file: spec.file };
 
   const vmMaps: Record<string, VmMapBase> = {};
   for (const m of Object.values(spec.maps)) {
@@ -316,7 +323,8 @@ export function loadVmCollection(
   return coll;
 }
 
-function wrapLoad(e: unknown, what: string, ctx: object): unknown {
+/** Gives a load failure the file, map or program it happened in; a foreign error becomes a LoadError. */
+function wrapLoad(e: unknown, what: string, ctx: ErrorContext): unknown {
   if (isTsbpfError(e)) return e.withContext(ctx);
   return new LoadError(`${what}: ${(e as Error)?.message ?? String(e)}`, { ...ctx, cause: e });
 }

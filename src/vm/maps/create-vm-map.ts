@@ -9,6 +9,9 @@ import { ProgArrayMap } from "./prog-array-map.js";
 import { RingbufMap } from "./ringbuf-map.js";
 import type { VmMapOptions } from "./types.js";
 
+/** Largest array (all CPUs' values) the VM allocates: 1 GiB. */
+export const MAX_ARRAY_BYTES = 1 << 30;
+
 /**
  * Creates the live VM map for `spec`, refusing what BPF_MAP_CREATE would refuse with EINVAL
  * (a MapError) and map types the VM does not model (a NotSupportedError).
@@ -33,6 +36,19 @@ export function createVmMap(spec: MapSpec, opts: VmMapOptions): VmMapBase {
       if (fdArray && spec.valueSize !== 4)
         throw bad(`${spec.typeName} values are 4-byte fds, not ${spec.valueSize}`);
       if (!fdArray && spec.valueSize === 0) throw bad("value size must not be 0");
+      // The kernel allocates an array up front (a pointer per slot for fd arrays); past the VM's
+      // limit the answer is the kernel's for an allocation it cannot make.
+      const cpus = spec.type === MapType.percpu_array ? opts.possibleCpus : 1;
+      const slot = fdArray ? 8 : Math.ceil(spec.valueSize / 8) * 8;
+      const bytes = slot * spec.maxEntries * cpus;
+      if (bytes > MAX_ARRAY_BYTES) {
+        throw mapError(
+          spec.name,
+          "create",
+          Errno.ENOMEM,
+          `${bytes} bytes for ${spec.maxEntries} entries; the VM allocates at most ${MAX_ARRAY_BYTES} per map`,
+        );
+      }
       if (spec.type === MapType.prog_array) return new ProgArrayMap(spec, opts);
       if (spec.type === MapType.array_of_maps) return new ArrayOfMaps(spec, opts);
       return new ArrayMap(spec, opts, spec.type === MapType.percpu_array);

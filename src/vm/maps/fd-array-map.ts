@@ -29,33 +29,29 @@ export interface SlotPolicy<T extends object> {
  * every index, empty or not, like array GET_NEXT_KEY.
  */
 export class FdArrayMap<T extends object> extends VmMapBase {
-  readonly #slots: (T | undefined)[];
+  /** Filled slots only: a prog array may declare billions of entries and fill two. */
+  readonly #slots = new Map<number, T>();
   readonly #policy: SlotPolicy<T>;
 
   constructor(spec: MapSpec, opts: VmMapOptions, policy: SlotPolicy<T>) {
     super(spec, opts);
     this.#policy = policy;
-    this.#slots = new Array<T | undefined>(spec.maxEntries).fill(undefined);
   }
 
   /** The object in slot `index`, or `undefined` when the slot is empty or out of range. */
   at(index: number): T | undefined {
-    if (!Number.isInteger(index) || index < 0 || index >= this.#slots.length) return undefined;
-    return this.#slots[index];
+    if (!Number.isInteger(index) || index < 0 || index >= this.spec.maxEntries) return undefined;
+    return this.#slots.get(index);
   }
 
   /** Indices of the filled slots, ascending. */
   filledIndices(): number[] {
-    const out: number[] = [];
-    this.#slots.forEach((s, i) => {
-      if (s !== undefined) out.push(i);
-    });
-    return out;
+    return [...this.#slots.keys()].sort((a, b) => a - b);
   }
 
   /** Empties every slot (what the kernel does when the last user reference to a prog array goes). */
   clear(): void {
-    this.#slots.fill(undefined);
+    this.#slots.clear();
   }
 
   protected lookupRaw(key: Uint8Array): Uint8Array | undefined {
@@ -78,7 +74,7 @@ export class FdArrayMap<T extends object> extends VmMapBase {
     }
     const o = obj();
     this.checkSlot(o);
-    this.#slots[i] = o;
+    this.#slots.set(i, o);
   }
 
   protected deleteRaw(key: Uint8Array): void {
@@ -86,8 +82,7 @@ export class FdArrayMap<T extends object> extends VmMapBase {
     if (i >= this.spec.maxEntries) {
       throw new MapFailure(Errno.E2BIG, `index past max_entries ${this.spec.maxEntries}`);
     }
-    if (this.#slots[i] === undefined) throw new MapFailure(Errno.ENOENT, "slot is empty");
-    this.#slots[i] = undefined;
+    if (!this.#slots.delete(i)) throw new MapFailure(Errno.ENOENT, "slot is empty");
   }
 
   nextKey(key: Uint8Array | undefined): Uint8Array | undefined {

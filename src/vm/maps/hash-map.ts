@@ -2,6 +2,7 @@ import type { MapSpec } from "../../object/types.js";
 import { VmMapBase, checkUpdateFlags, errnoOf, flagsToNumber } from "./base.js";
 import { BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST, MapFlags, round8 } from "./constants.js";
 import { Errno, MapFailure } from "./errno.js";
+import { hashNextKey } from "./hash-next-key.js";
 import { keyString } from "./scalar.js";
 import type { ValueRef, VmMapOptions } from "./types.js";
 
@@ -90,13 +91,7 @@ export class HashMap extends VmMapBase {
   }
 
   nextKey(key: Uint8Array | undefined): Uint8Array | undefined {
-    const it = this.#entries.values();
-    if (key !== undefined && this.#entries.has(keyString(key))) {
-      const ks = keyString(key);
-      for (const e of it) if (keyString(e.key) === ks) break;
-    }
-    const n = it.next();
-    return n.done ? undefined : n.value.key.slice();
+    return hashNextKey(this.#entries, key);
   }
 
   override *keys(): Iterable<Uint8Array> {

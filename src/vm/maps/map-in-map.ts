@@ -5,6 +5,7 @@ import { BPF_EXIST, BPF_NOEXIST, MapFlags } from "./constants.js";
 import { Errno, MapFailure } from "./errno.js";
 import { FdArrayMap } from "./fd-array-map.js";
 import { vmHandleOf, vmObjectOf } from "./handles.js";
+import { hashNextKey } from "./hash-next-key.js";
 import { decodeUnsigned, encodeScalar, keyString } from "./scalar.js";
 import type { ValueRef, VmMapOptions } from "./types.js";
 
@@ -129,13 +130,7 @@ export class HashOfMaps extends VmMapBase {
   }
 
   nextKey(key: Uint8Array | undefined): Uint8Array | undefined {
-    const it = this.#entries.values();
-    if (key !== undefined && this.#entries.has(keyString(key))) {
-      const ks = keyString(key);
-      for (const e of it) if (keyString(e.key) === ks) break;
-    }
-    const n = it.next();
-    return n.done ? undefined : n.value.key.slice();
+    return hashNextKey(this.#entries, key);
   }
 
   override set(key: MapScalar, value: MapScalar | BpfProgram | BpfMap, flags = 0n): void {
