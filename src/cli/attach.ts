@@ -12,6 +12,7 @@ import type { TraceLine } from "../trace/trace-line.js";
 import { TracePipeReader } from "../trace/trace-pipe.js";
 import { type Command, parseCommandArgs, usage } from "./args.js";
 import { readObject } from "./load-object.js";
+import { traceText } from "./run-report.js";
 
 const HELP = `usage: tsbpf attach OBJ --prog NAME --iface IF [--tail MAP:KEY=PROG ...] [--mode MODE] [--pin DIR]
 
@@ -38,8 +39,7 @@ const MODES: readonly XdpMode[] = ["auto", "native", "generic", "offload"];
 
 /** Formats a trace line as `<timestamp> <task>-<pid> [cpu] <message>`. */
 export function formatTraceLine(l: TraceLine): string {
-  const msg = l.message.endsWith("\n") ? l.message.slice(0, -1) : l.message;
-  return `${l.timestamp.toFixed(6)} ${l.task}-${l.pid} [${String(l.cpu).padStart(3, "0")}] ${msg}`;
+  return `${l.timestamp.toFixed(6)} ${l.task}-${l.pid} [${String(l.cpu).padStart(3, "0")}] ${traceText(l.message)}`;
 }
 
 /** The filesystem type mounted at the deepest mount point containing `path`. */

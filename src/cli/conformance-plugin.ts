@@ -1,4 +1,4 @@
-import { isTsbpfError } from "../errors.js";
+import { UsageError } from "../errors.js";
 import { runConformance } from "../vm/conformance.js";
 
 /**
@@ -37,7 +37,7 @@ export function conformancePlugin(args: string[], io: PluginIo): number {
     io.stdout(`${r0.toString(16)}\n`);
     return 0;
   } catch (e) {
-    const msg = isTsbpfError(e) || e instanceof Error ? e.message : String(e);
+    const msg = e instanceof Error ? e.message : String(e);
     // bpf_conformance compares stdout with a test's expected error text, so the error goes to both.
     io.stdout(`${msg}\n`);
     io.stderr(`${msg}\n`);
@@ -58,13 +58,13 @@ function parseHexBytes(s: string, what: string): Uint8Array {
     .filter((t) => t.length > 0);
   const out: number[] = [];
   for (const t of tokens) {
-    if (!/^(0x)?[0-9a-fA-F]+$/.test(t)) throw new Error(`${what}: "${t}" is not hex`);
+    if (!/^(0x)?[0-9a-fA-F]+$/.test(t)) throw new UsageError(`${what}: "${t}" is not hex`);
     const h = t.startsWith("0x") ? t.slice(2) : t;
     if (tokens.length === 1 && h.length > 2) {
-      if (h.length % 2 !== 0) throw new Error(`${what}: odd number of hex digits`);
+      if (h.length % 2 !== 0) throw new UsageError(`${what}: odd number of hex digits`);
       for (let i = 0; i < h.length; i += 2) out.push(Number.parseInt(h.slice(i, i + 2), 16));
     } else {
-      if (h.length > 2) throw new Error(`${what}: "${t}" is not one byte`);
+      if (h.length > 2) throw new UsageError(`${what}: "${t}" is not one byte`);
       out.push(Number.parseInt(h, 16));
     }
   }

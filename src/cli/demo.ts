@@ -1,10 +1,14 @@
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import type { LoadedCollection } from "../backend/types.js";
 import { Collection } from "../collection.js";
+import { LoadError } from "../errors.js";
 import { arp, buildPacket, eth, ipv4, tcp, udp } from "../net/index.js";
 import { describePacket } from "../net/parse.js";
 import { loadCollectionSpec } from "../object/load-collection-spec.js";
+import type { CollectionSpec } from "../object/types.js";
 import { type Command, parseCommandArgs } from "./args.js";
+import type { CliIo } from "./io.js";
 import { traceText, XDP_ACTIONS } from "./run-report.js";
 
 const HELP = `usage: tsbpf demo [--json]
@@ -52,6 +56,21 @@ export const demoCommand: Command = async (args, io) => {
   const path = fileURLToPath(EXAMPLE);
   const spec = loadCollectionSpec(new Uint8Array(await readFile(path)), { file: "tail_call.bpf.o" });
   const coll = await Collection.load(spec, { backend: "vm" });
+  try {
+    await runDemo(coll, spec, values.json === true, io);
+  } finally {
+    coll.close();
+  }
+  return 0;
+};
+
+/** Wires the dispatcher's slots and sends the built-in capture through it, printing each result. */
+async function runDemo(
+  coll: LoadedCollection,
+  spec: CollectionSpec,
+  json: boolean,
+  io: CliIo,
+): Promise<void> {
   const progArray = coll.maps.prog_array;
   const [p8080, p22, main] = [
     coll.programs.port8080_prog,
@@ -59,13 +78,19 @@ export const demoCommand: Command = async (args, io) => {
     coll.programs.main_prog,
   ];
   if (progArray === undefined || p8080 === undefined || p22 === undefined || main === undefined) {
-    throw new Error("the shipped example object lacks prog_array, main_prog, port8080_prog or port22_prog");
+    throw new LoadError(
+      "the shipped example object lacks prog_array, main_prog, port8080_prog or port22_prog",
+      {
+        file: "tail_call.bpf.o",
+        hint: "rebuild it with scripts/build-bpf.sh",
+      },
+    );
   }
   progArray.set(0, p8080);
   progArray.set(1, p22);
 
   const w = (s = "") => io.stdout(`${s}\n`);
-  if (!values.json) {
+  if (!json) {
     w("tsbpf demo: the tail-call dispatcher on the built-in VM (no kernel, no root)");
     w(`object:  examples/tail-call/tail_call.bpf.o (${Object.keys(spec.programs).join(", ")})`);
     w("wiring:  prog_array[0] = port8080_prog, prog_array[1] = port22_prog");
@@ -74,14 +99,15 @@ export const demoCommand: Command = async (args, io) => {
   const verdicts = new Map<string, number>();
   const jumps = new Map<string, number>();
   let lines = 0;
+  const capture = demoCapture();
   const t0 = performance.now();
-  for (const [i, { packet }] of demoCapture().entries()) {
+  for (const [i, { packet }] of capture.entries()) {
     const r = await main.run(packet);
     const verdict = XDP_ACTIONS[r.retval] ?? String(r.retval);
     verdicts.set(verdict, (verdicts.get(verdict) ?? 0) + 1);
     for (const p of (r.chain ?? []).slice(1)) jumps.set(p, (jumps.get(p) ?? 0) + 1);
     lines += r.trace.length;
-    if (values.json) {
+    if (json) {
       w(
         JSON.stringify({
           packet: i + 1,
@@ -101,13 +127,12 @@ export const demoCommand: Command = async (args, io) => {
       w(`    tsbpf-vm-${process.pid} [000] ..... ${ts}: bpf_trace_printk: ${traceText(m)}`);
     }
   }
-  if (!values.json) {
-    const n = demoCapture().length;
+  if (!json) {
     const v = [...verdicts].map(([k, c]) => `${c} ${k}`).join(", ");
     const j = [...jumps].map(([k, c]) => `${k} ${c}`).join(", ") || "none";
     w();
-    w(`summary: ${n} packets: ${v}; tail calls: ${j}; ${lines} trace line${lines === 1 ? "" : "s"}`);
+    w(
+      `summary: ${capture.length} packets: ${v}; tail calls: ${j}; ${lines} trace line${lines === 1 ? "" : "s"}`,
+    );
   }
-  coll.close();
-  return 0;
-};
+}

@@ -18,6 +18,14 @@ export interface SanitizeReport {
 const ID_CHARS = /[^A-Za-z0-9_]/g;
 
 /**
+ * An anonymous one-byte INT: what libbpf puts in place of VAR and DECL_TAG for kernels that do not
+ * know them, because nothing refers to such a record by size and the slot keeps later ids stable.
+ */
+function byteInt(): BtfType {
+  return { kind: "INT", name: "", kindFlag: false, size: 1, encoding: 0, bitsOffset: 0, bits: 8 };
+}
+
+/**
  * Returns a rewritten copy of `btf` (the input is not modified). Type ids stay the same, so the
  * ids in map specs and func_info remain valid.
  */
@@ -34,15 +42,7 @@ export function sanitizeBtf(btf: Btf, level: SanitizeLevel = "load"): SanitizeRe
           t.linkage = 1;
         }
         if (level === "legacy") {
-          types[id] = {
-            kind: "INT",
-            name: "",
-            kindFlag: false,
-            size: 1,
-            encoding: 0,
-            bitsOffset: 0,
-            bits: 8,
-          };
+          types[id] = byteInt();
           changes.push(`VAR ${t.name} (#${id}) -> INT`);
         }
         break;
@@ -68,15 +68,7 @@ export function sanitizeBtf(btf: Btf, level: SanitizeLevel = "load"): SanitizeRe
       }
       case "DECL_TAG":
         if (level === "legacy") {
-          types[id] = {
-            kind: "INT",
-            name: "",
-            kindFlag: false,
-            size: 1,
-            encoding: 0,
-            bitsOffset: 0,
-            bits: 8,
-          };
+          types[id] = byteInt();
           changes.push(`DECL_TAG ${t.name} (#${id}) -> INT`);
         }
         break;

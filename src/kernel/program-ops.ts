@@ -94,6 +94,26 @@ function loadWithLog(
 }
 
 /**
+ * Runs a load command at `firstLevel`, with a log only when `opts` asks for one (the fast path);
+ * when that fails without a log it runs once more with a level-1 log, so the error can carry the
+ * verifier's reasons rather than a bare errno.
+ */
+function loadExplained(
+  sys: Sys,
+  cmd: number,
+  build: (logLevel: number) => (logBuf: Uint8Array | undefined) => AttrCall,
+  trueSizeOffset: number,
+  firstLevel: number,
+  opts: { logLevel?: number; logSize?: number },
+): Attempt {
+  const wanted = opts.logLevel !== undefined && opts.logLevel > 0;
+  const logSize = opts.logSize ?? DEFAULT_LOG_SIZE;
+  const a = loadWithLog(sys, cmd, build(firstLevel), trueSizeOffset, wanted ? logSize : undefined);
+  if (a.error === undefined || wanted) return a;
+  return loadWithLog(sys, cmd, build(1), trueSizeOffset, logSize);
+}
+
+/**
  * Loads a program. The first attempt has no log (fast path) unless `logLevel` asks for one; on
  * failure it is retried with a log so the error carries the verifier's reasons. Throws
  * {@link VerifierError} (with the whole log) when the verifier explained itself, LoadError otherwise.
@@ -105,25 +125,9 @@ export function loadProgram(sys: Sys, opts: LoadProgramOptions): LoadedProgram {
     );
   }
   const ctx: ErrorContext = opts.name === undefined ? {} : { program: opts.name };
-  const wanted = opts.logLevel !== undefined && opts.logLevel > 0;
   const build = (logLevel: number) => (logBuf: Uint8Array | undefined) =>
     progLoadAttr({ ...opts, logLevel, ...(logBuf === undefined ? {} : { logBuf }) });
-  let a = loadWithLog(
-    sys,
-    BpfCmd.PROG_LOAD,
-    build(opts.logLevel ?? 0),
-    PROG_LOAD_LOG_TRUE_SIZE,
-    wanted ? (opts.logSize ?? DEFAULT_LOG_SIZE) : undefined,
-  );
-  if (a.error !== undefined && !wanted) {
-    a = loadWithLog(
-      sys,
-      BpfCmd.PROG_LOAD,
-      build(1),
-      PROG_LOAD_LOG_TRUE_SIZE,
-      opts.logSize ?? DEFAULT_LOG_SIZE,
-    );
-  }
+  const a = loadExplained(sys, BpfCmd.PROG_LOAD, build, PROG_LOAD_LOG_TRUE_SIZE, opts.logLevel ?? 0, opts);
   if (a.fd !== undefined) return { fd: new Fd(sys, a.fd, `program ${opts.name ?? "(unnamed)"}`), log: a.log };
   throw rejection(a, `load program ${opts.name ?? "(unnamed)"}`, ctx);
 }
@@ -157,18 +161,8 @@ export function loadBtf(
   btf: Uint8Array,
   opts: { logLevel?: number; logSize?: number } = {},
 ): { fd: Fd; log: string } {
-  const wanted = opts.logLevel !== undefined && opts.logLevel > 0;
   const build = (level: number) => (logBuf: Uint8Array | undefined) => btfLoadAttr(btf, logBuf, level);
-  let a = loadWithLog(
-    sys,
-    BpfCmd.BTF_LOAD,
-    build(opts.logLevel ?? 1),
-    BTF_LOAD_LOG_TRUE_SIZE,
-    wanted ? (opts.logSize ?? DEFAULT_LOG_SIZE) : undefined,
-  );
-  if (a.error !== undefined && !wanted) {
-    a = loadWithLog(sys, BpfCmd.BTF_LOAD, build(1), BTF_LOAD_LOG_TRUE_SIZE, opts.logSize ?? DEFAULT_LOG_SIZE);
-  }
+  const a = loadExplained(sys, BpfCmd.BTF_LOAD, build, BTF_LOAD_LOG_TRUE_SIZE, opts.logLevel ?? 1, opts);
   if (a.fd !== undefined) return { fd: new Fd(sys, a.fd, "BTF"), log: a.log };
   throw rejection(a, "load BTF", {});
 }

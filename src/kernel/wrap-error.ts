@@ -2,10 +2,10 @@
  * Turns a {@link SysError} from the native layer into the typed tsbpf error a caller expects,
  * with the errno kept and a hint saying what the errno most likely means for this operation.
  */
-import { type ErrorContext, LoadError, MapError } from "../errors.js";
+import { type ErrorContext, LoadError, MapError, type TsbpfErrorOptions } from "../errors.js";
 import { Errno, errnoHint, errnoName } from "./errno.js";
 import { readEffectiveCaps } from "./host.js";
-import { isSysError } from "./sys.js";
+import { isSysError, type SysError } from "./sys.js";
 
 /** Hints an operation knows better than the generic ones, by errno. */
 export type ErrnoHints = Readonly<Partial<Record<number, string>>>;
@@ -17,15 +17,21 @@ function hintFor(errno: number, op: string, hints: ErrnoHints = {}): string | un
   return errnoHint(errno, op, caps);
 }
 
+/** The context, cause and errno hint every error built from a failed syscall carries. */
+function syscallErrorOptions(
+  e: SysError,
+  op: string,
+  ctx: ErrorContext,
+  hints: ErrnoHints,
+): TsbpfErrorOptions {
+  const hint = hintFor(e.errno, op, hints);
+  return { ...ctx, cause: e, ...(hint === undefined ? {} : { hint }) };
+}
+
 /** Rethrows `e` as a {@link MapError} (errno and code set) when it is a failed syscall. */
 export function throwMapError(e: unknown, op: string, ctx: ErrorContext = {}, hints: ErrnoHints = {}): never {
   if (!isSysError(e)) throw e;
-  const hint = hintFor(e.errno, op, hints);
-  const err = new MapError(`${op}: ${errnoName(e.errno)}`, {
-    ...ctx,
-    cause: e,
-    ...(hint === undefined ? {} : { hint }),
-  });
+  const err = new MapError(`${op}: ${errnoName(e.errno)}`, syscallErrorOptions(e, op, ctx, hints));
   err.errno = e.errno;
   err.code = errnoName(e.errno);
   throw err;
@@ -39,12 +45,7 @@ export function loadErrorFrom(
   hints: ErrnoHints = {},
 ): unknown {
   if (!isSysError(e)) return e;
-  const hint = hintFor(e.errno, op, hints);
-  const err = new LoadError(`${op}: ${errnoName(e.errno)}`, {
-    ...ctx,
-    cause: e,
-    ...(hint === undefined ? {} : { hint }),
-  });
+  const err = new LoadError(`${op}: ${errnoName(e.errno)}`, syscallErrorOptions(e, op, ctx, hints));
   err.errno = e.errno;
   return err;
 }

@@ -117,9 +117,8 @@ export interface UdpLayer {
   length?: number;
   checksum?: number;
 }
-/** ICMP (v4) message; `rest` is the 4 bytes after the checksum unless `id`/`seq` are given. */
-export interface IcmpLayer {
-  kind: "icmp";
+/** The fields ICMP and ICMPv6 share; `rest` is the 4 bytes after the checksum unless `id`/`seq` are given. */
+export interface IcmpFields {
   type?: number;
   code?: number;
   id?: number;
@@ -127,15 +126,13 @@ export interface IcmpLayer {
   rest?: Uint8Array;
   checksum?: number;
 }
+/** ICMP (v4) message. */
+export interface IcmpLayer extends IcmpFields {
+  kind: "icmp";
+}
 /** ICMPv6 message (checksum covers the IPv6 pseudo-header). */
-export interface Icmpv6Layer {
+export interface Icmpv6Layer extends IcmpFields {
   kind: "icmpv6";
-  type?: number;
-  code?: number;
-  id?: number;
-  seq?: number;
-  rest?: Uint8Array;
-  checksum?: number;
 }
 /** Raw bytes appended as-is. */
 export interface PayloadLayer {

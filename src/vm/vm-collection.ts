@@ -84,7 +84,9 @@ export class VmCollection implements LoadedCollection {
   readonly backend = "vm" as const;
   readonly maps: Record<string, BpfMap> = {};
   readonly programs: Record<string, VmProgram> = {};
+  /** The address space every program of the collection shares (global data, map values, packets). */
   readonly memory = new Memory();
+  /** One interpreter for the collection: runs never overlap, so its registers are reused. */
   readonly interpreter: Interpreter;
   private readonly state: RunState;
   private readonly xdp: XdpBuffer;

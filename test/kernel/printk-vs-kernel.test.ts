@@ -11,18 +11,10 @@ import assert from "node:assert/strict";
 import { formatTracePrintk, type PrintkMemory, type PrintkResult } from "../../src/trace/printk.js";
 import { TracePipeReader, clearTrace, ensureTracefs } from "../../src/trace/trace-pipe.js";
 import type { TraceLine } from "../../src/trace/trace-line.js";
+import { canRun } from "../support/tools.js";
 
 const OBJ = join(process.cwd(), "test/bpf/trace/printk.bpf.o");
 const LOCK = "/tmp/tsbpf-trace.lock";
-
-function have(cmd: string): boolean {
-  try {
-    execFileSync(cmd, ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The bytes of a section, parsed from `llvm-objdump -s -j NAME`. */
 function sectionBytes(obj: string, name: string): Uint8Array {
@@ -202,7 +194,7 @@ function run(args: string[], started?: (pid: number) => void): Promise<string> {
 
 test("bpf_printk output matches the kernel's trace_pipe byte for byte", async (t) => {
   if (process.getuid?.() !== 0) return t.skip("needs root: loads XDP programs and reads trace_pipe");
-  if (!have("bpftool") || !have("flock") || !have("llvm-objdump")) {
+  if (!canRun("bpftool") || !canRun("flock") || !canRun("llvm-objdump")) {
     return t.skip("needs bpftool, flock and llvm-objdump");
   }
   if (!existsSync(OBJ)) return t.skip(`fixture missing: ${OBJ} (run scripts/build-bpf.sh)`);

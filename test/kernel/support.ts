@@ -16,14 +16,7 @@ import {
 } from "../../src/asm/opcodes.js";
 import { Errno } from "../../src/kernel/errno.js";
 import { type PtrArg, SysError, type Sys } from "../../src/kernel/sys.js";
-
-const i = (opcode: number, dst = 0, src = 0, off = 0, imm = 0): Instruction => ({
-  opcode,
-  dst,
-  src,
-  off,
-  imm,
-});
+import { insn as i } from "../support/insn.js";
 
 /** Builders for the handful of instructions the tests assemble by hand. */
 export const asm = {

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { test } from "node:test";
 import { globals, rewriteGlobals, typed } from "../../src/backend/typed-map.js";
 import type { BackendName, LoadedCollection } from "../../src/backend/types.js";
@@ -15,7 +15,7 @@ import { Collection } from "../../src/collection.js";
 import { possibleCpus } from "../../src/kernel/host.js";
 import type { KernelMap } from "../../src/kernel/kernel-map.js";
 import * as net from "../../src/net/index.js";
-import { loadCollectionSpec } from "../../src/object/load-collection-spec.js";
+import { loadSpec, onEachEngine } from "./both-engines.js";
 import { ensureBpffs, hasCommand, kernelSkipReason } from "./support.js";
 
 const skip = kernelSkipReason();
@@ -105,23 +105,13 @@ async function scenario(coll: LoadedCollection) {
 }
 
 async function load(backend: BackendName): Promise<LoadedCollection> {
-  const spec = loadCollectionSpec(new Uint8Array(readFileSync(FILE)), { file: FILE });
+  const spec = loadSpec(FILE);
   rewriteGlobals(spec, ".rodata", { drop_port: 53, banner: "both" });
   return Collection.load(spec, { backend, vm: { possibleCpus: possibleCpus() } });
 }
 
 test("typed views are equal on the kernel and the VM", { skip }, async () => {
-  const views: Partial<Record<BackendName, Awaited<ReturnType<typeof scenario>>>> = {};
-  for (const backend of ["kernel", "vm"] as const) {
-    const coll = await load(backend);
-    try {
-      views[backend] = await scenario(coll);
-    } finally {
-      coll.close();
-    }
-  }
-  const { kernel, vm } = views;
-  assert.ok(kernel && vm);
+  const { kernel, vm } = await onEachEngine(load, scenario);
   assert.deepEqual(kernel, vm);
   // And the views say what the program did, not just the same nonsense twice.
   assert.deepEqual(vm.retvals, [2, 2, 1, 2, 2]);

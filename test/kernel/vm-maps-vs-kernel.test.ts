@@ -4,12 +4,13 @@
  * and every step must succeed or fail alike (same errno), and the contents must end up equal.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { BpfProgram } from "../../src/backend/types.js";
 import { isMapError } from "../../src/errors.js";
+import { possibleCpus } from "../../src/kernel/host.js";
 import { MapType, ProgType, type MapSpec, type ProgramSpec } from "../../src/object/types.js";
 import {
   createVmMap,
@@ -19,37 +20,17 @@ import {
   round8,
   type VmMapBase,
 } from "../../src/vm/maps/index.js";
+import { mapSpec as spec } from "../support/specs.js";
+import { ensureBpffs, hasCommand } from "./support.js";
 
 // ---------- environment ----------
-
-function which(cmd: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
-}
 
 function skipReason(): string | undefined {
   if (process.platform !== "linux") return `needs Linux (this is ${process.platform})`;
   if (typeof process.getuid === "function" && process.getuid() !== 0) return "needs root: creates BPF maps";
-  if (!which("bpftool")) return "needs bpftool on PATH";
-  if (!bpffsMounted()) return "needs a bpffs at /sys/fs/bpf (mount failed)";
+  if (!hasCommand("bpftool")) return "needs bpftool on PATH";
+  if (!ensureBpffs()) return "needs a bpffs at /sys/fs/bpf (mount failed)";
   return undefined;
-}
-
-function bpffsMounted(): boolean {
-  const mounted = () => / \/sys\/fs\/bpf bpf /.test(readFileSync("/proc/mounts", "utf8"));
-  if (mounted()) return true;
-  if (!existsSync("/sys/fs/bpf")) return false;
-  spawnSync("mount", ["-t", "bpf", "bpf", "/sys/fs/bpf"]);
-  return mounted();
-}
-
-function possibleCpus(): number {
-  const text = readFileSync("/sys/devices/system/cpu/possible", "utf8").trim();
-  let n = 0;
-  for (const part of text.split(",")) {
-    const [a, b] = part.split("-").map(Number);
-    n += b === undefined ? 1 : b - (a as number) + 1;
-  }
-  return n;
 }
 
 const SKIP = skipReason();
@@ -104,31 +85,6 @@ const fromJsonBytes = (a: unknown): Uint8Array =>
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 
 // ---------- maps in both engines ----------
-
-function spec(name: string, type: number, keySize: number, valueSize: number, maxEntries: number): MapSpec {
-  const typeName = Object.entries(MapType).find(([, v]) => v === type)?.[0] ?? "unspec";
-  return {
-    name,
-    type,
-    typeName,
-    keySize,
-    valueSize,
-    maxEntries,
-    flags: 0,
-    mapExtra: 0n,
-    numaNode: 0,
-    pinning: "none",
-    keyTypeId: undefined,
-    valueTypeId: undefined,
-    innerMap: undefined,
-    contents: [],
-    origin: "btf",
-    section: undefined,
-    initialData: undefined,
-    readOnly: false,
-    variables: [],
-  };
-}
 
 interface Pair {
   pin: string;
@@ -513,7 +469,7 @@ test("prog_array: BPF_ANY only, E2BIG, owner program type, empty slots", (t) => 
       assert.deepEqual(v, k, `prog_array step ${i}`);
     });
     assertSameContents(p, true);
-    if (!which("python3"))
+    if (!hasCommand("python3"))
       return t.skip("needs python3 to send a raw map fd / closed fd into the prog array");
     // A map's fd is not a program (EINVAL); a closed fd is EBADF. The VM's handles act alike.
     const other = createBoth(spec("not_prog", MapType.array, 4, 8, 1), ncpus);

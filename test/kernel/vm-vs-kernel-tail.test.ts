@@ -5,24 +5,14 @@
  * output packet, the trace messages and the maps afterwards.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import type { BackendName, LoadedCollection, RunResult } from "../../src/backend/types.js";
 import { Collection } from "../../src/collection.js";
-import { loadCollectionSpec } from "../../src/object/load-collection-spec.js";
-import type { CollectionSpec } from "../../src/object/types.js";
 import { buildPacket } from "../../src/net/build.js";
-import { traceLock } from "./attach-support.js";
+import { BACKENDS, hex, loadSpec as spec, onBoth } from "./both-engines.js";
 import { kernelSkipReason } from "./support.js";
 
 const skip = kernelSkipReason();
-const BACKENDS: readonly BackendName[] = ["kernel", "vm"];
-
-function spec(file: string): CollectionSpec {
-  return loadCollectionSpec(new Uint8Array(readFileSync(file)), { file });
-}
-
-const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 
 /** What one run shows, in a form `deepEqual` compares across engines. */
 function seen(r: RunResult): { retval: number; dataOut: string; trace: string[] } {
@@ -39,25 +29,6 @@ function counters(c: LoadedCollection, map: string, n: number): bigint[] {
     out.push(v === undefined ? -1n : new DataView(v.buffer, v.byteOffset).getBigUint64(0, true));
   }
   return out;
-}
-
-/** Runs `body` on both engines (kernel first) under the trace lock and returns both results. */
-async function onBoth<T>(file: string, body: (c: LoadedCollection, backend: BackendName) => Promise<T>) {
-  const unlock = await traceLock();
-  const out: Partial<Record<BackendName, T>> = {};
-  try {
-    for (const backend of BACKENDS) {
-      const c = await Collection.load(spec(file), { backend });
-      try {
-        out[backend] = await body(c, backend);
-      } finally {
-        c.close();
-      }
-    }
-  } finally {
-    await unlock();
-  }
-  return out as Record<BackendName, T>;
 }
 
 const SEED = "examples/tail-call/tail_call.bpf.o";

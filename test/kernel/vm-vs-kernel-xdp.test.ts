@@ -7,43 +7,16 @@
  * messages and map contents must be equal.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import type { BackendName, LoadedCollection } from "../../src/backend/types.js";
+import type { LoadedCollection } from "../../src/backend/types.js";
 import { Collection } from "../../src/collection.js";
-import { loadCollectionSpec } from "../../src/object/load-collection-spec.js";
-import type { CollectionSpec } from "../../src/object/types.js";
 import { RingbufMap } from "../../src/vm/maps/index.js";
-import { traceLock } from "./attach-support.js";
+import { hex, loadSpec as spec, onBoth } from "./both-engines.js";
 import { kernelSkipReason } from "./support.js";
 
 const skip = kernelSkipReason();
-const BACKENDS: readonly BackendName[] = ["kernel", "vm"];
 const HELPERS = "test/bpf/edge/xdp_helpers.bpf.o";
 const MAPS = "test/bpf/edge/maps_globals.bpf.o";
-
-function spec(file: string): CollectionSpec {
-  return loadCollectionSpec(new Uint8Array(readFileSync(file)), { file });
-}
-const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
-
-async function onBoth<T>(file: string, body: (c: LoadedCollection, backend: BackendName) => Promise<T>) {
-  const unlock = await traceLock();
-  const out: Partial<Record<BackendName, T>> = {};
-  try {
-    for (const backend of BACKENDS) {
-      const c = await Collection.load(spec(file), { backend });
-      try {
-        out[backend] = await body(c, backend);
-      } finally {
-        c.close();
-      }
-    }
-  } finally {
-    await unlock();
-  }
-  return out as Record<BackendName, T>;
-}
 
 /** A packet whose bytes are all distinct-ish, EtherType IPv4. */
 function pkt(n: number): Uint8Array {

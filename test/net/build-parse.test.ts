@@ -27,15 +27,7 @@ import {
   type ParsedTcp,
   type ParsedUdp,
 } from "../../src/net/index.js";
-
-function have(cmd: string, arg = "--version"): boolean {
-  try {
-    execFileSync(cmd, [arg], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { canRun } from "../support/tools.js";
 
 const SAMPLES = {
   tcpSyn: buildPacket([
@@ -154,7 +146,7 @@ test("a corrupted byte makes the parser report a bad checksum", () => {
 });
 
 test("checksums agree with an independent python3 computation", (t) => {
-  if (!have("python3")) return t.skip("python3 not installed");
+  if (!canRun("python3")) return t.skip("python3 not installed");
   const script = `
 import sys, struct
 d = bytes.fromhex(sys.argv[1])
@@ -182,7 +174,7 @@ print(csum(bytes(ip)), csum(pseudo + bytes(seg)))`;
 });
 
 test("tcpdump dissects the built packets and finds every checksum correct", (t) => {
-  if (!have("tcpdump")) return t.skip("tcpdump not installed");
+  if (!canRun("tcpdump")) return t.skip("tcpdump not installed");
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-net-"));
   try {
     const names = Object.keys(SAMPLES);

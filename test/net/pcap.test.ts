@@ -17,15 +17,7 @@ import {
   writePcap,
   payload,
 } from "../../src/net/index.js";
-
-function have(cmd: string, arg = "--version"): boolean {
-  try {
-    execFileSync(cmd, [arg], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { canRun } from "../support/tools.js";
 
 const P1 = buildPacket([eth(), ipv4({ src: "10.0.0.1", dst: "10.0.0.2" }), tcp({ dport: 8080, flags: "S" })]);
 const P2 = buildPacket([
@@ -73,7 +65,7 @@ test("pcap round trip in both byte orders, micro- and nanosecond", () => {
 });
 
 test("tcpdump reads the pcap files we write (both byte orders, nanosecond magic)", (t) => {
-  if (!have("tcpdump")) return t.skip("tcpdump not installed");
+  if (!canRun("tcpdump")) return t.skip("tcpdump not installed");
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-pcap-"));
   try {
     for (const littleEndian of [true, false]) {
@@ -135,7 +127,7 @@ with open(out + "/multi.pcapng", "wb") as f:
 `;
 
 test("pcap and pcapng written by python3 read back correctly (endianness, sections, tsresol, SPB, unknown blocks)", (t) => {
-  if (!have("python3")) return t.skip("python3 not installed");
+  if (!canRun("python3")) return t.skip("python3 not installed");
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-pcapng-"));
   try {
     execFileSync("python3", [

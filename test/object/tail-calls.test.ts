@@ -17,6 +17,7 @@ import {
 } from "../../src/asm/opcodes.js";
 import { findTailCalls } from "../../src/object/tail-calls.js";
 import type { FunctionSpan, MapReference } from "../../src/object/types.js";
+import { insn as I } from "../support/insn.js";
 
 // ---- A deliberately tiny ELF64 little-endian reader, enough to pull programs out of fixtures
 // ---- without depending on src/elf (written in parallel).
@@ -185,13 +186,6 @@ const hasObjdump = (() => {
 
 // ---- A small assembler for hand-built sequences.
 
-const I = (opcode: number, dst = 0, src = 0, off = 0, imm = 0): Instruction => ({
-  opcode,
-  dst,
-  src,
-  off,
-  imm,
-});
 const mov = (dst: number, imm: number) => I(Class.ALU64 | AluOp.MOV | Source.K, dst, 0, 0, imm);
 const mov32 = (dst: number, imm: number) => I(Class.ALU | AluOp.MOV | Source.K, dst, 0, 0, imm);
 const movr = (dst: number, src: number) => I(Class.ALU64 | AluOp.MOV | Source.X, dst, src);

@@ -4,18 +4,12 @@ import type { Instruction } from "../../src/asm/instruction.js";
 import { isVmFault, type VmFault } from "../../src/errors.js";
 import { faultCode } from "../../src/vm/fault.js";
 import { Interpreter, loadProgram, type Program } from "../../src/vm/interpreter.js";
+import { insn as I } from "../support/insn.js";
 
 // The budget is charged per straight-line block for speed; these pin down that the count of
 // executed instructions and the place a budget fault stops are still exact, instruction by
 // instruction, against traces worked out by hand.
 
-const I = (opcode: number, dst = 0, src = 0, off = 0, imm = 0): Instruction => ({
-  opcode,
-  dst,
-  src,
-  off,
-  imm,
-});
 const EXIT = I(0x95);
 
 function runWith(budget: number, prog: Program): { executed: number; fault?: VmFault } {

@@ -4,16 +4,10 @@ import type { Instruction } from "../../src/asm/instruction.js";
 import { isVerifierError, isVmFault } from "../../src/errors.js";
 import { faultCode } from "../../src/vm/fault.js";
 import { Interpreter, loadProgram, type HelperFn, type Program } from "../../src/vm/interpreter.js";
+import { insn as I } from "../support/insn.js";
 
 // bpf-to-bpf calls, helpers, early exit and tail calls.
 
-const I = (opcode: number, dst = 0, src = 0, off = 0, imm = 0): Instruction => ({
-  opcode,
-  dst,
-  src,
-  off,
-  imm,
-});
 const EXIT = I(0x95);
 const CALL = (imm: number) => I(0x85, 0, 0, 0, imm);
 const LOCAL = (rel: number) => I(0x85, 0, 1, 0, rel);

@@ -1,20 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { Instruction } from "../../src/asm/instruction.js";
 import { isVmFault, type VmFault } from "../../src/errors.js";
 import { faultCode } from "../../src/vm/fault.js";
 import { Interpreter, loadProgram } from "../../src/vm/interpreter.js";
 import { Memory, REGION_HI_BASE, REGION_LO_BASE } from "../../src/vm/memory.js";
+import { insn as I } from "../support/insn.js";
 
 // Memory regions, run-time bounds checks and faults.
 
-const I = (opcode: number, dst = 0, src = 0, off = 0, imm = 0): Instruction => ({
-  opcode,
-  dst,
-  src,
-  off,
-  imm,
-});
 const EXIT = I(0x95);
 
 const faultOf = (f: () => unknown): VmFault => {

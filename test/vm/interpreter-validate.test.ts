@@ -3,16 +3,10 @@ import assert from "node:assert/strict";
 import type { Instruction } from "../../src/asm/instruction.js";
 import { isTsbpfError, isVerifierError, type VerifierError } from "../../src/errors.js";
 import { Interpreter, loadProgram } from "../../src/vm/interpreter.js";
+import { insn as I } from "../support/insn.js";
 
 // Load-time validation: each refusal names the instruction; valid programs still load.
 
-const I = (opcode: number, dst = 0, src = 0, off = 0, imm = 0): Instruction => ({
-  opcode,
-  dst,
-  src,
-  off,
-  imm,
-});
 const EXIT = I(0x95);
 const MOV0 = I(0xb7, 0);
 

@@ -2,19 +2,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Instruction } from "../../src/asm/instruction.js";
 import { Interpreter, loadProgram } from "../../src/vm/interpreter.js";
+import { insn as I } from "../support/insn.js";
 
 // Instruction semantics. Each expected value is worked out from the kernel's interpreter
 // (kernel/bpf/core.c ___bpf_prog_run) and Documentation/bpf/standardization/instruction-set.rst;
 // the derivation is in the comment next to it. test/vm/interpreter-kernel.test.ts runs a subset
 // on the real kernel as well.
 
-const I = (opcode: number, dst = 0, src = 0, off = 0, imm = 0): Instruction => ({
-  opcode,
-  dst,
-  src,
-  off,
-  imm,
-});
 /** lddw dst, v (two slots). */
 const lddw = (dst: number, v: bigint): Instruction[] => [
   I(0x18, dst, 0, 0, Number(BigInt.asIntN(32, v))),

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { MapType, type MapSpec } from "../../src/object/types.js";
+import { MapType } from "../../src/object/types.js";
 import {
   createVmMap,
   Errno,
@@ -10,29 +10,10 @@ import {
   RingbufQuery,
   type RingbufMap,
 } from "../../src/vm/maps/index.js";
+import { mapSpec } from "../support/specs.js";
 
 function ringbuf(size: number): RingbufMap {
-  const s: MapSpec = {
-    name: "events",
-    type: MapType.ringbuf,
-    typeName: "ringbuf",
-    keySize: 0,
-    valueSize: 0,
-    maxEntries: size,
-    flags: 0,
-    mapExtra: 0n,
-    numaNode: 0,
-    pinning: "none",
-    keyTypeId: undefined,
-    valueTypeId: undefined,
-    innerMap: undefined,
-    contents: [],
-    origin: "btf",
-    section: undefined,
-    initialData: undefined,
-    readOnly: false,
-    variables: [],
-  };
+  const s = mapSpec("events", MapType.ringbuf, 0, 0, size);
   return createVmMap(s, { possibleCpus: 1, littleEndian: true }) as RingbufMap;
 }
 

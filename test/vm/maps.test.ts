@@ -14,39 +14,7 @@ import {
   type ProgArrayMap,
   type VmMapBase,
 } from "../../src/vm/maps/index.js";
-
-function spec(
-  name: string,
-  type: number,
-  keySize: number,
-  valueSize: number,
-  maxEntries: number,
-  more: Partial<MapSpec> = {},
-): MapSpec {
-  const typeName = Object.entries(MapType).find(([, v]) => v === type)?.[0] ?? "unspec";
-  return {
-    name,
-    type,
-    typeName,
-    keySize,
-    valueSize,
-    maxEntries,
-    flags: 0,
-    mapExtra: 0n,
-    numaNode: 0,
-    pinning: "none",
-    keyTypeId: undefined,
-    valueTypeId: undefined,
-    innerMap: undefined,
-    contents: [],
-    origin: "btf",
-    section: undefined,
-    initialData: undefined,
-    readOnly: false,
-    variables: [],
-    ...more,
-  };
-}
+import { mapSpec as spec } from "../support/specs.js";
 
 const LE = { possibleCpus: 2, littleEndian: true };
 const make = (s: MapSpec, o = LE): VmMapBase => createVmMap(s, o);
