@@ -94,17 +94,7 @@ export interface Figures {
  * Differences already diagnosed and reported as open VM issues (docs/differential.md). They are
  * still counted and printed, but do not fail the run; anything else does.
  */
-const KNOWN_OPEN: { id: string; matches: (m: Mismatch) => boolean }[] = [
-  {
-    id: "lru-early-eviction: the kernel's LRU hash evicts before it is full (per-CPU free lists); the VM's is a strict LRU",
-    matches: (m) =>
-      m.diffs.every((d) => {
-        const name = /^map (\S+):/.exec(d)?.[1];
-        const t = name === undefined ? undefined : m.spec.maps[name]?.typeName;
-        return t === "lru_hash" || t === "lru_percpu_hash";
-      }),
-  },
-];
+const KNOWN_OPEN: { id: string; matches: (m: Mismatch) => boolean }[] = [];
 
 interface Mismatch {
   /** The VM's fault message, when it faulted. */

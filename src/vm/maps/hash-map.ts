@@ -2,6 +2,7 @@ import type { MapSpec } from "../../object/types.js";
 import { VmMapBase, checkUpdateFlags, errnoOf, flagsToNumber } from "./base.js";
 import { BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST, MapFlags, round8 } from "./constants.js";
 import { Errno, MapFailure } from "./errno.js";
+import { CommonLru } from "./common-lru.js";
 import { hashNextKey } from "./hash-next-key.js";
 import { keyString } from "./scalar.js";
 import type { ValueRef, VmMapOptions } from "./types.js";
@@ -38,7 +39,9 @@ export interface HashKind {
  * recency order (insertion or replacement makes an element newest), a program lookup sets the
  * element's reference bit, and the victim is the oldest element without the bit, clearing bits
  * and giving a second chance on the way. With updates from one CPU this evicts the same elements
- * the kernel does; the kernel's per-CPU free lists make it differ across CPUs.
+ * the kernel does. The common LRU's free lists are modelled for the VM's one CPU (see
+ * `acquireNode`): eviction happens in batches of `target_free`, as on the kernel; the kernel's
+ * other CPUs' local lists (a node freed on one CPU and taken on another) are not.
  *
  * Values are updated in place, so a program's pointer to a value sees later updates (the kernel
  * swaps in a new element for plain hashes; that difference is only visible to racing programs).
@@ -64,7 +67,16 @@ export class HashMap extends VmMapBase {
       cap = up <= 0xffffffff ? up : Math.floor(cap / n) * n;
     }
     this.capacity = cap;
+    if (kind.lru && (spec.flags & MapFlags.NO_COMMON_LRU) === 0) {
+      this.#lru = new CommonLru(cap, opts.possibleCpus, (ks) => {
+        this.#entries.delete(ks);
+        this.#recency.delete(ks);
+      });
+    }
   }
+
+  /** The common LRU's node lists (LRU maps without BPF_F_NO_COMMON_LRU). */
+  readonly #lru: CommonLru | undefined;
 
   /** Number of elements present. */
   get size(): number {
@@ -102,7 +114,10 @@ export class HashMap extends VmMapBase {
   lookupForProgram(key: Uint8Array, cpu?: number): ValueRef | undefined {
     const e = this.#entries.get(keyString(key));
     if (e === undefined) return undefined;
-    if (this.kind.lru) e.ref = true;
+    if (this.kind.lru) {
+      e.ref = true;
+      this.#lru?.reference(keyString(key));
+    }
     const offset = this.kind.percpu ? this.cpuIndex(cpu) * this.#stride : 0;
     const size = this.spec.valueSize;
     return { bytes: e.block, offset, size, view: e.block.subarray(offset, offset + size) };
@@ -142,11 +157,33 @@ export class HashMap extends VmMapBase {
     const ks = keyString(key);
     // The LRU flavours pop a free element before looking the key up; when none is free, that evicts.
     const popsFirst = this.kind.lru && (!this.kind.percpu || f !== BPF_EXIST);
-    if (popsFirst && this.#entries.size >= this.capacity) this.evictOne();
+    let acquired = false;
+    if (popsFirst) {
+      if (this.#lru !== undefined) {
+        this.#lru.acquire();
+        acquired = true;
+      } else if (this.#entries.size >= this.capacity) this.evictOne();
+    }
     const old = this.#entries.get(ks);
-    if (old !== undefined && f === BPF_NOEXIST) throw new MapFailure(Errno.EEXIST, "key exists");
-    if (old === undefined && f === BPF_EXIST) throw new MapFailure(Errno.ENOENT, "no such key");
+    const refuse = (errno: number, why: string): never => {
+      if (acquired) this.#lru?.unuse(); // the popped node goes back to the local free list
+      throw new MapFailure(errno, why);
+    };
+    if (old !== undefined && f === BPF_NOEXIST) refuse(Errno.EEXIST, "key exists");
+    if (old === undefined && f === BPF_EXIST) refuse(Errno.ENOENT, "no such key");
     if (old !== undefined) {
+      if (this.#lru !== undefined) {
+        if (this.kind.percpu) {
+          // An LRU-percpu hash updates in place, marks the element referenced and frees any
+          // node it popped.
+          if (acquired) this.#lru.unuse();
+          this.#lru.reference(ks);
+        } else if (acquired) {
+          // A plain LRU hash puts the new node in place and frees the old one.
+          this.#lru.release(ks);
+          this.#lru.use(ks);
+        }
+      }
       write(old.block, false);
       if (this.kind.lru) {
         if (this.kind.percpu) {
@@ -160,21 +197,23 @@ export class HashMap extends VmMapBase {
       }
       return;
     }
-    if (this.#entries.size >= this.capacity) {
+    if (this.#lru !== undefined && !acquired) this.#lru.acquire();
+    else if (this.#lru === undefined && this.#entries.size >= this.capacity) {
       throw new MapFailure(Errno.E2BIG, `map is full (max_entries ${this.spec.maxEntries})`);
     }
     const block = new Uint8Array(this.kind.percpu ? this.#stride * this.possibleCpus : this.spec.valueSize);
     write(block, true);
     const e: HashEntry = { key: key.slice(), block, ref: false };
     this.#entries.set(ks, e);
+    this.#lru?.use(ks);
     if (this.kind.lru) this.#recency.set(ks, e);
   }
 
-  /** Second-chance eviction of the oldest unreferenced element. */
-  private evictOne(): void {
+  /** Second-chance eviction of the oldest unreferenced element; false when there is none. */
+  private evictOne(): boolean {
     for (let guard = this.#recency.size * 2 + 1; guard > 0; guard--) {
       const first = this.#recency.entries().next();
-      if (first.done) return;
+      if (first.done) return false;
       const [ks, e] = first.value;
       this.#recency.delete(ks);
       if (e.ref) {
@@ -183,14 +222,16 @@ export class HashMap extends VmMapBase {
         continue;
       }
       this.#entries.delete(ks);
-      return;
+      return true;
     }
+    return false;
   }
 
   private remove_(key: Uint8Array): boolean {
     const ks = keyString(key);
     if (!this.#entries.delete(ks)) return false;
     this.#recency.delete(ks);
+    this.#lru?.release(ks);
     return true;
   }
 
