@@ -11,12 +11,14 @@ import { readObject } from "./load-object.js";
 import { runJson, traceText, verdictName } from "./run-report.js";
 
 const HELP = `usage: tsbpf run OBJ --prog NAME [--tail MAP:KEY=PROG ...] (--data-in FILE | --pcap FILE)
-                [--data-out FILE] [--repeat N] [--backend vm|kernel] [--json]
+                [--data-out FILE] [--repeat N] [--ingress-ifindex N] [--rx-queue N]
+                [--backend vm|kernel] [--json]
 
 Runs a program on one packet (--data-in, raw bytes) or on every packet of a capture (--pcap, pcap
 or pcapng), with its tail-call targets wired from the object's static .values and from --tail.
 Prints the verdict, the output packet, the mean duration per run and the trace messages; with
 --json one JSON object per packet. --data-out writes the output packet (a pcap for --pcap).
+--ingress-ifindex and --rx-queue set what the program reads from struct xdp_md.
 The VM is the default backend; --backend kernel uses BPF_PROG_TEST_RUN (root).`;
 
 async function readInput(path: string, what: string): Promise<Uint8Array> {
@@ -37,6 +39,8 @@ export const runCommand: Command = async (args, io) => {
     pcap: { type: "string" },
     "data-out": { type: "string" },
     repeat: { type: "string" },
+    "ingress-ifindex": { type: "string" },
+    "rx-queue": { type: "string" },
     backend: { type: "string" },
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
@@ -52,6 +56,15 @@ export const runCommand: Command = async (args, io) => {
     usage("run: give exactly one of --data-in FILE or --pcap FILE");
   }
   const repeat = intFlag("repeat", values.repeat, 1, 100_000_000);
+  // Without these flags test_run gives the loopback device's queue 0, as the kernel does.
+  const ctx = {
+    ...(values["ingress-ifindex"] === undefined
+      ? {}
+      : { ingressIfindex: intFlag("ingress-ifindex", values["ingress-ifindex"], 1, 0xffffffff) }),
+    ...(values["rx-queue"] === undefined
+      ? {}
+      : { rxQueueIndex: intFlag("rx-queue", values["rx-queue"], 0, 0xffffffff) }),
+  };
   const { spec } = await readObject(positionals[0], "run");
   const prog = spec.programs[values.prog];
   if (prog === undefined) {
@@ -82,7 +95,7 @@ export const runCommand: Command = async (args, io) => {
     if (program === undefined) throw new UsageError(`run: program ${values.prog} did not load`);
     const results: RunResult[] = [];
     for (const [i, pkt] of packets.entries()) {
-      const r = await program.run(pkt, { repeat });
+      const r = await program.run(pkt, { repeat, ...ctx });
       results.push(r);
       if (values.json) io.stdout(`${JSON.stringify(runJson(i + 1, r))}\n`);
       else io.stdout(formatRun(i + 1, pkt, r, repeat));
