@@ -135,5 +135,7 @@ export const isVmFault = (e: unknown): e is VmFault => isTsbpfError(e) && e.name
 /** Whether `e` is a {@link LoadError} (verifier errors included). */
 export const isLoadError = (e: unknown): e is LoadError =>
   isTsbpfError(e) && (e.name === "LoadError" || e.name === "VerifierError");
+/** Whether `e` is a {@link UsageError}. */
+export const isUsageError = (e: unknown): e is UsageError => isTsbpfError(e) && e.name === "UsageError";
 /** Whether `e` is a {@link MapError}. */
 export const isMapError = (e: unknown): e is MapError => isTsbpfError(e) && e.name === "MapError";

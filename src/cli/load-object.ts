@@ -11,14 +11,18 @@ export async function readObject(
 ): Promise<{ spec: CollectionSpec; bytes: Uint8Array }> {
   if (path === undefined)
     throw new UsageError(`${command}: missing the object file (tsbpf ${command} OBJ ...)`);
-  let bytes: Uint8Array;
+  const bytes = await readInputFile(path, "cannot read");
+  return { spec: loadCollectionSpec(bytes, { file: basename(path) }), bytes };
+}
+
+/** Reads a file named on the command line; failures are one-line usage errors naming it. */
+export async function readInputFile(path: string, what: string): Promise<Uint8Array> {
   try {
-    bytes = new Uint8Array(await readFile(path));
+    return new Uint8Array(await readFile(path));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(
-      `cannot read ${path}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (code ?? String(e))}`,
-    );
+    const why =
+      code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (code ?? String(e));
+    throw new UsageError(`${what} ${path}: ${why}`);
   }
-  return { spec: loadCollectionSpec(bytes, { file: basename(path) }), bytes };
 }

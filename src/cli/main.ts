@@ -1,4 +1,4 @@
-import { isTsbpfError } from "../errors.js";
+import { isTsbpfError, isUsageError } from "../errors.js";
 import { commands } from "./commands.js";
 import { type CliIo, processIo } from "./io.js";
 
@@ -15,6 +15,15 @@ commands:
 
 Run 'tsbpf <command> --help' for a command's options. Add --verbose for the details of an error.`;
 
+/** The version in package.json (two levels above dist/src/cli/). */
+async function packageVersion(): Promise<string> {
+  const { readFile } = await import("node:fs/promises");
+  const pkg = JSON.parse(await readFile(new URL("../../../package.json", import.meta.url), "utf8")) as {
+    version?: string;
+  };
+  return pkg.version ?? "unknown";
+}
+
 /**
  * Runs the CLI and returns the exit code. Errors never escape as stack traces: a tsbpf error is
  * one `tsbpf:` line; anything else is an internal error, also one line unless --verbose.
@@ -28,7 +37,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     return name === undefined ? 2 : 0;
   }
   if (name === "--version") {
-    io.stdout("tsbpf 0.1.0\n");
+    io.stdout(`tsbpf ${await packageVersion()}\n`);
     return 0;
   }
   const cmd = commands[name];
@@ -40,7 +49,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     return await cmd(rest, io, { verbose });
   } catch (e) {
     io.stderr(`${formatCliError(e, verbose)}\n`);
-    return isTsbpfError(e) && e.name === "UsageError" ? 2 : 1;
+    return isUsageError(e) ? 2 : 1;
   }
 }
 

@@ -1,13 +1,13 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import type { RunResult } from "../backend/types.js";
 import { Collection } from "../collection.js";
-import { UsageError } from "../errors.js";
+import { LoadError, UsageError } from "../errors.js";
 import { describePacket } from "../net/parse.js";
 import { writePcap } from "../net/pcap.js";
 import { readCapture } from "../net/pcapng.js";
 import { applyWiring, checkWiring, parseTailArg } from "../tailcall/wiring.js";
 import { type Command, intFlag, parseCommandArgs, usage } from "./args.js";
-import { readObject } from "./load-object.js";
+import { readInputFile, readObject } from "./load-object.js";
 import { runJson, traceText, verdictName } from "./run-report.js";
 
 const HELP = `usage: tsbpf run OBJ --prog NAME [--tail MAP:KEY=PROG ...] (--data-in FILE | --pcap FILE)
@@ -20,15 +20,6 @@ Prints the verdict, the output packet, the mean duration per run and the trace m
 --json one JSON object per packet. --data-out writes the output packet (a pcap for --pcap).
 --ingress-ifindex and --rx-queue set what the program reads from struct xdp_md.
 The VM is the default backend; --backend kernel uses BPF_PROG_TEST_RUN (root).`;
-
-async function readInput(path: string, what: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`${what} ${path}: ${code === "ENOENT" ? "no such file" : (code ?? String(e))}`);
-  }
-}
 
 /** `tsbpf run`. */
 export const runCommand: Command = async (args, io) => {
@@ -77,10 +68,10 @@ export const runCommand: Command = async (args, io) => {
   checkWiring(spec, slots);
 
   let packets: Uint8Array[];
-  if (values["data-in"] !== undefined) packets = [await readInput(values["data-in"], "--data-in")];
+  if (values["data-in"] !== undefined) packets = [await readInputFile(values["data-in"], "--data-in")];
   else {
     const path = values.pcap as string;
-    const cap = readCapture(await readInput(path, "--pcap"), path);
+    const cap = readCapture(await readInputFile(path, "--pcap"), path);
     packets = cap.packets.map((p) => p.data);
     if (packets.length === 0) usage(`--pcap ${path}: the capture holds no packets`);
   }
@@ -92,7 +83,8 @@ export const runCommand: Command = async (args, io) => {
   try {
     applyWiring(coll, slots);
     const program = coll.programs[values.prog];
-    if (program === undefined) throw new UsageError(`run: program ${values.prog} did not load`);
+    if (program === undefined)
+      throw new LoadError(`run: program ${values.prog} did not load`, { program: values.prog });
     const results: RunResult[] = [];
     for (const [i, pkt] of packets.entries()) {
       const r = await program.run(pkt, { repeat, ...ctx });

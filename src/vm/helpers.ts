@@ -211,7 +211,8 @@ export function createHelpers(env: HelperEnvironment): (id: number) => HelperFn 
   const mapOf = (vm: Interpreter, reg: number): VmMapBase => resolveMap(vm, reg, mapCache);
   const xdpOf = (vm: Interpreter): XdpBuffer => {
     const x = env.state().xdp;
-    if (x === undefined) throw vmFault("helper", `helper ${vm.pc} needs an XDP context`);
+    if (x === undefined)
+      throw vmFault("helper", `the helper called at instruction ${vm.pc} needs an XDP context`);
     return x;
   };
 
