@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import type { RunResult } from "../backend/types.js";
 import { Collection } from "../collection.js";
-import { LoadError, UsageError } from "../errors.js";
+import { LoadError } from "../errors.js";
 import { describePacket } from "../net/parse.js";
 import { writePcap } from "../net/pcap.js";
 import { readCapture } from "../net/pcapng.js";
