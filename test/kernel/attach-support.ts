@@ -35,7 +35,12 @@ export interface CliProcess {
 
 /** Starts the CLI in the background. */
 export function startCli(args: string[], prefix: string[] = []): CliProcess {
-  const argv = [...prefix, process.execPath, ...cliArgv(args)];
+  return startProcess([process.execPath, ...cliArgv(args)], prefix);
+}
+
+/** Starts any command in the background (after `prefix`, e.g. nsenter), collecting its output. */
+export function startProcess(command: string[], prefix: string[] = []): CliProcess {
+  const argv = [...prefix, ...command];
   // `ip netns exec` execs the command, so signals sent to the child reach node itself.
   const child = spawn(argv[0] as string, argv.slice(1), { stdio: "pipe" });
   let out = "";
