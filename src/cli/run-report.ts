@@ -20,7 +20,32 @@ export interface RunJson {
   trace: string[];
   chain?: string[];
   redirect?: object;
-  fault?: string;
+  fault?: FaultJson;
+}
+
+/** A VM fault in `--json` output: where it happened, as text and as numbers. */
+export interface FaultJson {
+  message: string;
+  program?: string;
+  insn?: number;
+  instruction?: string;
+  sourceLine?: string;
+}
+
+/** The fault's location and the instruction and C line that caused it (VM only). */
+export function faultJson(e: Error): FaultJson {
+  const f = e as Error & {
+    detail?: string;
+    context?: { program?: string; insn?: number };
+    instruction?: string;
+    sourceLine?: string;
+  };
+  const out: FaultJson = { message: f.detail ?? f.message };
+  if (f.context?.program !== undefined) out.program = f.context.program;
+  if (f.context?.insn !== undefined) out.insn = f.context.insn;
+  if (f.instruction !== undefined) out.instruction = f.instruction;
+  if (f.sourceLine !== undefined) out.sourceLine = f.sourceLine;
+  return out;
 }
 
 /** Converts a run result into the JSON line `tsbpf run --json` prints. */
@@ -35,7 +60,7 @@ export function runJson(index: number, r: RunResult): RunJson {
   };
   if (r.chain !== undefined) out.chain = r.chain;
   if (r.redirect !== undefined) out.redirect = { ...r.redirect, flags: r.redirect.flags.toString() };
-  if (r.fault !== undefined) out.fault = r.fault.message;
+  if (r.fault !== undefined) out.fault = faultJson(r.fault);
   return out;
 }
 

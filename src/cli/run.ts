@@ -8,7 +8,7 @@ import { readCapture } from "../net/pcapng.js";
 import { applyWiring, checkWiring, parseTailArg } from "../tailcall/wiring.js";
 import { type Command, intFlag, parseCommandArgs, usage } from "./args.js";
 import { readInputFile, readObject } from "./load-object.js";
-import { runJson, traceText, verdictName } from "./run-report.js";
+import { faultJson, runJson, traceText, verdictName } from "./run-report.js";
 
 const HELP = `usage: tsbpf run OBJ --prog NAME [--tail MAP:KEY=PROG ...] (--data-in FILE | --pcap FILE)
                 [--data-out FILE] [--repeat N] [--ingress-ifindex N] [--rx-queue N]
@@ -122,7 +122,12 @@ function formatRun(n: number, input: Uint8Array, r: RunResult, repeat: number): 
     const t = r.redirect;
     out.push(`  redirect: ${t.kind === "ifindex" ? `ifindex ${t.ifindex}` : `map ${t.map}[${t.key}]`}`);
   }
-  if (r.fault !== undefined) out.push(`  fault:    ${r.fault.message}`);
+  if (r.fault !== undefined) {
+    const f = faultJson(r.fault);
+    out.push(`  fault:    ${r.fault.message}`);
+    if (f.instruction !== undefined) out.push(`            ${f.insn ?? "?"}: ${f.instruction}`);
+    if (f.sourceLine !== undefined) out.push(`            ${f.sourceLine}`);
+  }
   const same = r.dataOut.length === input.length && r.dataOut.every((b, i) => b === input[i]);
   out.push(`  output:   ${r.dataOut.length} bytes${same ? " (unchanged)" : ""}`);
   if (!same) out.push(hexDump(r.dataOut, "    "));

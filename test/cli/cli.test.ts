@@ -218,3 +218,27 @@ test("conformance-plugin speaks the bpf_conformance protocol", () => {
   const bad = spawnCli(["conformance-plugin", ""], { input: "ff 00 00 00 00 00 00 00\n" });
   assert.notEqual(bad.code, 0);
 });
+
+test("a VM fault names the program, the instruction, its disassembly and C line; the verdict is XDP_ABORTED", async () => {
+  const dir = tmp();
+  try {
+    const f = join(dir, "short.bin");
+    writeFileSync(f, new Uint8Array(14));
+    const args = ["run", "test/bpf/kernel/broken.bpf.o", "--prog", "unchecked_read", "--data-in", f];
+    const r = await runCli(args);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /verdict: +XDP_ABORTED \(0\)/);
+    assert.match(
+      r.stdout,
+      /fault: +load of 1 bytes .* is outside \[0, 14\) \(program unchecked_read, insn 1\)/,
+    );
+    assert.match(r.stdout, /\n +1: r1 = \*\(u8 \*\)\(r1 \+ 23\)\n/);
+    assert.match(r.stdout, /if \(iph->protocol == 6\).*broken\.bpf\.c:20\)/);
+    const j = JSON.parse((await runCli([...args, "--json"])).stdout) as { fault: Record<string, unknown> };
+    assert.equal(j.fault.program, "unchecked_read");
+    assert.equal(j.fault.insn, 1);
+    assert.equal(j.fault.instruction, "r1 = *(u8 *)(r1 + 23)");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
