@@ -4,7 +4,7 @@
  * loader on libbpf). Prints tables and writes bench/results/<date>-<kernel>.json and
  * bench/results/latest.md. Run from the repository root; kernel parts need root.
  *
- *   npm run bench [-- --vm-only] [-- --quick] [-- --no-loader]
+ *   npm run bench [-- --vm-only] [-- --quick] [-- --no-loader] [-- --loader-only]
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, release } from "node:os";
@@ -47,10 +47,16 @@ async function main(): Promise<void> {
   const kernel = skip === undefined;
   const timing = { kernel, trialMs: quick ? 100 : 300, trials: quick ? 3 : 5 };
 
-  process.stderr.write("bench: 1/3 interpreter...\n");
-  const interpreter = await benchInterpreter(timing);
-  process.stderr.write("bench: 2/3 dispatcher...\n");
-  const dispatch = await benchDispatch(timing);
+  // --loader-only: part 3 alone, printed but not written over the day's full results.
+  const loaderOnly = args.has("--loader-only");
+  let interpreter: BenchResults["interpreter"] = [];
+  let dispatch: BenchResults["dispatch"] = [];
+  if (!loaderOnly) {
+    process.stderr.write("bench: 1/3 interpreter...\n");
+    interpreter = await benchInterpreter(timing);
+    process.stderr.write("bench: 2/3 dispatcher...\n");
+    dispatch = await benchDispatch(timing);
+  }
   let loader: LoaderResult;
   if (!kernel) loader = { skipped: `needs the kernel: ${skip}` };
   else if (args.has("--no-loader")) loader = { skipped: "--no-loader was given" };
@@ -80,6 +86,7 @@ async function main(): Promise<void> {
     elapsedS: (nowNs() - t0) / 1e9,
   };
   console.log(renderText(results));
+  if (loaderOnly) return;
   mkdirSync("bench/results", { recursive: true });
   // A VM-only run must not overwrite the day's full results.
   const json = `bench/results/${date}-${release()}${kernel ? "" : "-vm-only"}.json`;

@@ -4,6 +4,7 @@ import { type Btf, BtfKind, type BtfType } from "./types.js";
 
 const HEADER_LEN = 24;
 const encoder = new TextEncoder();
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /** Builds a string section that starts with `base`, appending strings it lacks. */
 class StringTable {
@@ -12,12 +13,25 @@ class StringTable {
   private length: number;
   constructor(private readonly base: Uint8Array) {
     const decoder = new TextDecoder();
-    let start = 0;
-    for (let i = 0; i < base.length; i++) {
-      if (base[i] !== 0) continue;
-      const s = decoder.decode(base.subarray(start, i));
-      if (!this.index.has(s)) this.index.set(s, start);
-      start = i + 1;
+    const text = decoder.decode(base);
+    if (text.length === base.length && !NON_ASCII.test(text)) {
+      // Plain ASCII (what clang writes): one decode, and offsets are string indices.
+      for (
+        let start = 0, end = text.indexOf("\0");
+        end >= 0;
+        start = end + 1, end = text.indexOf("\0", start)
+      ) {
+        const s = text.slice(start, end);
+        if (!this.index.has(s)) this.index.set(s, start);
+      }
+    } else {
+      let start = 0;
+      for (let i = 0; i < base.length; i++) {
+        if (base[i] !== 0) continue;
+        const s = decoder.decode(base.subarray(start, i));
+        if (!this.index.has(s)) this.index.set(s, start);
+        start = i + 1;
+      }
     }
     this.length = base.length;
     if (base.length === 0) this.add("");

@@ -1,4 +1,5 @@
 import { type ErrorContext, ParseError } from "../errors.js";
+import { StringTable } from "../elf/string-table.js";
 import { ByteReader } from "../internal/bytes.js";
 import { type Btf, BtfKind, type BtfKindName, type BtfType } from "./types.js";
 
@@ -78,7 +79,10 @@ export function parseBtf(bytes: Uint8Array, opts: ParseBtfOptions = {}): Btf {
   const { types: tbytes, strings, typesBase, stringsBase } = readHeader(bytes, le, ctx);
   const r = new ByteReader(tbytes, le, ctx, typesBase);
   const sr = new ByteReader(strings, le, ctx, stringsBase);
-  const str = (off: number, what: string) => btfString(sr, off, what);
+  const table = new StringTable(strings, ctx, stringsBase);
+  // btfString's checks, with the strings read through one decoded table.
+  const str = (off: number, what: string) =>
+    off === 0 ? "" : off >= strings.length ? btfString(sr, off, what) : table.at(off, what);
 
   const types: BtfType[] = [{ kind: "VOID", name: "", kindFlag: false }];
   let o = 0;

@@ -1,5 +1,6 @@
 import { type ErrorContext, ParseError } from "../errors.js";
 import { ByteReader } from "../internal/bytes.js";
+import { StringTable } from "./string-table.js";
 import {
   EM_BPF,
   type ElfFile,
@@ -53,7 +54,7 @@ export function parseElf(bytes: Uint8Array, opts: ParseElfOptions = {}): ElfFile
       "compile with clang -target bpf",
     );
   }
-  const shoff = r.u64n(40, "e_shoff");
+  const shoff = u64n(r, 40, "e_shoff");
   const shentsize = r.u16(58, "e_shentsize");
   let shnum = r.u16(60, "e_shnum");
   let shstrndx = r.u16(62, "e_shstrndx");
@@ -62,56 +63,186 @@ export function parseElf(bytes: Uint8Array, opts: ParseElfOptions = {}): ElfFile
 
   // Extended numbering: the real counts live in section header 0.
   r.check(shoff, SHDR_SIZE, "section header 0");
-  if (shnum === 0) shnum = r.u64n(shoff + 32, "section count");
+  if (shnum === 0) shnum = u64n(r, shoff + 32, "section count");
   if (shstrndx === 0xffff) shstrndx = r.u32(shoff + 40, "section name table index");
   const maxSections = opts.maxSections ?? DEFAULT_MAX_SECTIONS;
   if (shnum > maxSections) fail(`${shnum} sections is more than the limit of ${maxSections}`, { offset: 60 });
   r.check(shoff, shnum * SHDR_SIZE, "section header table");
   if (shstrndx >= shnum) fail(`section name table index ${shstrndx} is out of range (${shnum} sections)`);
 
-  const raw: Omit<ElfSection, "name" | "data">[] = [];
-  const nameOffs: number[] = [];
+  // The whole table was checked above, so its fields are read straight from the view. u64 fields
+  // are read as two u32 halves: no bigint on the path every load takes, where Node runs cold.
+  const v = r.view;
+  const EMPTY = new Uint8Array(0);
+  const sections: ElfSection[] = new Array(shnum);
+  const nameOffs: number[] = new Array(shnum);
   for (let i = 0; i < shnum; i++) {
     const o = shoff + i * SHDR_SIZE;
-    nameOffs.push(r.u32(o));
-    raw.push({
+    nameOffs[i] = v.getUint32(o, littleEndian);
+    sections[i] = {
       index: i,
-      type: r.u32(o + 4),
-      flags: r.u64(o + 8),
-      offset: r.u64n(o + 24, "sh_offset"),
-      size: r.u64n(o + 32, "sh_size"),
-      link: r.u32(o + 40),
-      info: r.u32(o + 44),
-      addralign: Number(r.u64(o + 48, "sh_addralign")),
-      entsize: Number(r.u64(o + 56, "sh_entsize")),
-    });
+      type: v.getUint32(o + 4, littleEndian),
+      flags: v.getBigUint64(o + 8, littleEndian),
+      offset: u64n(r, o + 24, "sh_offset"),
+      size: u64n(r, o + 32, "sh_size"),
+      link: v.getUint32(o + 40, littleEndian),
+      info: v.getUint32(o + 44, littleEndian),
+      addralign: u64f(r, o + 48),
+      entsize: u64f(r, o + 56),
+      name: "",
+      data: EMPTY,
+    };
   }
-  const shstr = raw[shstrndx] as (typeof raw)[number];
-  const shstrData = sectionBytes(r, shstr, `section ${shstrndx} (section names)`);
-  const names = new ByteReader(shstrData, littleEndian, { ...ctx, section: "section names" }, shstr.offset);
-
-  const sections: ElfSection[] = raw.map((s, i) => {
-    const name = i === 0 ? "" : names.cstring(nameOffs[i] as number, `name of section ${i}`);
-    const d =
-      s.type === SectionType.NOBITS || s.type === SectionType.NULL
-        ? new Uint8Array(0)
-        : sectionBytes(r, s, name);
-    return { ...s, name, data: d };
-  });
+  const shstr = sections[shstrndx] as ElfSection;
+  const names = new StringTable(
+    sectionBytes(r, shstr, `section ${shstrndx} (section names)`),
+    { ...ctx, section: "section names" },
+    shstr.offset,
+  );
+  for (let i = 0; i < shnum; i++) {
+    const s = sections[i] as ElfSection;
+    if (i !== 0) s.name = names.at(nameOffs[i] as number, `name of section ${i}`);
+    if (s.type !== SectionType.NOBITS && s.type !== SectionType.NULL) s.data = sectionBytes(r, s, s.name);
+  }
 
   const symbols = readSymbols(sections, littleEndian, ctx);
-  const relocations = new Map<number, ElfRelocation[]>();
-  for (const s of sections) {
+  // Relocation sections are checked here but read when first asked for: a loader needs only
+  // those of code and .maps, not the larger ones of the debug sections.
+  const pending = new Map<number, ElfSection[]>();
+  for (let i = 0; i < shnum; i++) {
+    const s = sections[i] as ElfSection;
     if (s.type !== SectionType.REL && s.type !== SectionType.RELA) continue;
-    const sctx = { ...ctx, section: s.name };
-    if (s.info === 0 || s.info >= sections.length) {
-      throw new ParseError(`relocation section applies to section ${s.info}, which does not exist`, sctx);
+    if (s.info === 0 || s.info >= shnum) {
+      throw new ParseError(`relocation section applies to section ${s.info}, which does not exist`, {
+        ...ctx,
+        section: s.name,
+      });
     }
-    const list = readRelocations(s, littleEndian, symbols.length, sctx);
-    const prev = relocations.get(s.info);
-    relocations.set(s.info, prev === undefined ? list : prev.concat(list));
+    const entSize = s.type === SectionType.RELA ? RELA_SIZE : REL_SIZE;
+    if (s.data.byteLength % entSize !== 0) {
+      throw new ParseError(`relocation section size ${s.data.byteLength} is not a multiple of ${entSize}`, {
+        ...ctx,
+        section: s.name,
+      });
+    }
+    const l = pending.get(s.info);
+    if (l === undefined) pending.set(s.info, [s]);
+    else l.push(s);
   }
+  const relocations = new RelocationMap(pending, (s) =>
+    readRelocations(s, littleEndian, symbols.length, { ...ctx, section: s.name }),
+  );
   return { littleEndian, type, machine, sections, symbols, relocations };
+}
+
+/** A u64 field that must fit a JS number (sizes and offsets), from its two u32 halves. */
+function u64n(r: ByteReader, off: number, what: string): number {
+  const le = r.littleEndian;
+  const lo = r.view.getUint32(le ? off : off + 4, le);
+  const hi = r.view.getUint32(le ? off + 4 : off, le);
+  if (hi > 0x1fffff) {
+    throw new ParseError(`${what}: value ${(BigInt(hi) << 32n) | BigInt(lo)} is too large`, {
+      ...r.context,
+      offset: r.baseOffset + off,
+    });
+  }
+  return hi * 0x100000000 + lo;
+}
+
+/** A u64 field as the nearest JS number (alignment and entry sizes, which are small). */
+function u64f(r: ByteReader, off: number): number {
+  const le = r.littleEndian;
+  return r.view.getUint32(le ? off + 4 : off, le) * 0x100000000 + r.view.getUint32(le ? off : off + 4, le);
+}
+
+/**
+ * Relocations by the index of the section they apply to, read from the file on first access to
+ * that section (or all of them, in file order, when the map is iterated or sized).
+ */
+class RelocationMap extends Map<number, ElfRelocation[]> {
+  readonly #pending: Map<number, ElfSection[]>;
+  readonly #read: (s: ElfSection) => ElfRelocation[];
+  /** Target sections in the order their first relocation section appears in the file. */
+  readonly #order: number[];
+
+  constructor(pending: Map<number, ElfSection[]>, read: (s: ElfSection) => ElfRelocation[]) {
+    super();
+    this.#pending = pending;
+    this.#read = read;
+    this.#order = [...pending.keys()];
+  }
+
+  #load(target: number): void {
+    const secs = this.#pending.get(target);
+    if (secs === undefined) return;
+    let list: ElfRelocation[] = [];
+    for (const s of secs) list = list.length === 0 ? this.#read(s) : list.concat(this.#read(s));
+    this.#pending.delete(target);
+    super.set(target, list);
+  }
+
+  #loadAll(): void {
+    if (this.#pending.size === 0) return;
+    for (const t of this.#order) this.#load(t);
+    // Re-insert in file order, whatever was read first.
+    const all = [...super.entries()];
+    super.clear();
+    const byTarget = new Map(all);
+    for (const t of this.#order) {
+      const l = byTarget.get(t);
+      if (l !== undefined) {
+        super.set(t, l);
+        byTarget.delete(t);
+      }
+    }
+    for (const [t, l] of byTarget) super.set(t, l);
+  }
+
+  override get(target: number): ElfRelocation[] | undefined {
+    this.#load(target);
+    return super.get(target);
+  }
+  override has(target: number): boolean {
+    return this.#pending.has(target) || super.has(target);
+  }
+  override set(target: number, list: ElfRelocation[]): this {
+    this.#pending.delete(target);
+    return super.set(target, list);
+  }
+  override delete(target: number): boolean {
+    const was = this.#pending.delete(target);
+    return super.delete(target) || was;
+  }
+  override clear(): void {
+    this.#pending.clear();
+    super.clear();
+  }
+  override get size(): number {
+    this.#loadAll();
+    return super.size;
+  }
+  override forEach(
+    fn: (value: ElfRelocation[], key: number, map: Map<number, ElfRelocation[]>) => void,
+    thisArg?: unknown,
+  ): void {
+    this.#loadAll();
+    super.forEach(fn, thisArg);
+  }
+  override entries(): MapIterator<[number, ElfRelocation[]]> {
+    this.#loadAll();
+    return super.entries();
+  }
+  override keys(): MapIterator<number> {
+    this.#loadAll();
+    return super.keys();
+  }
+  override values(): MapIterator<ElfRelocation[]> {
+    this.#loadAll();
+    return super.values();
+  }
+  override [Symbol.iterator](): MapIterator<[number, ElfRelocation[]]> {
+    return this.entries();
+  }
 }
 
 function sectionBytes(r: ByteReader, s: { offset: number; size: number }, name: string): Uint8Array {
@@ -121,11 +252,17 @@ function sectionBytes(r: ByteReader, s: { offset: number; size: number }, name: 
       { ...r.context, section: name, offset: s.offset },
     );
   }
-  return r.slice(s.offset, s.size, `section ${name}`);
+  return r.bytes.subarray(s.offset, s.offset + s.size);
 }
 
 function readSymbols(sections: ElfSection[], littleEndian: boolean, ctx: ErrorContext): ElfSymbol[] {
-  const symtab = sections.find((s) => s.type === SectionType.SYMTAB);
+  let symtab: ElfSection | undefined;
+  for (const s of sections) {
+    if (s.type === SectionType.SYMTAB) {
+      symtab = s;
+      break;
+    }
+  }
   if (symtab === undefined) return [];
   const sctx = { ...ctx, section: symtab.name };
   if (symtab.data.byteLength % SYM_SIZE !== 0) {
@@ -139,23 +276,24 @@ function readSymbols(sections: ElfSection[], littleEndian: boolean, ctx: ErrorCo
     throw new ParseError(`symbol table links to section ${symtab.link}, which is not a string table`, sctx);
   }
   const r = new ByteReader(symtab.data, littleEndian, sctx, symtab.offset);
-  const strs = new ByteReader(strtab.data, littleEndian, { ...ctx, section: strtab.name }, strtab.offset);
-  const out: ElfSymbol[] = [];
+  const v = r.view;
+  const strs = new StringTable(strtab.data, { ...ctx, section: strtab.name }, strtab.offset);
   const n = symtab.data.byteLength / SYM_SIZE;
+  const out: ElfSymbol[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const o = i * SYM_SIZE;
-    const nameOff = r.u32(o);
-    const info = r.u8(o + 4);
-    out.push({
+    const nameOff = v.getUint32(o, littleEndian);
+    const info = v.getUint8(o + 4);
+    out[i] = {
       index: i,
-      name: nameOff === 0 ? "" : strs.cstring(nameOff, `name of symbol ${i}`),
+      name: nameOff === 0 ? "" : strs.at(nameOff, `name of symbol ${i}`),
       type: info & 0xf,
       binding: info >> 4,
-      visibility: r.u8(o + 5) & 0x3,
-      section: r.u16(o + 6),
-      value: r.u64n(o + 8, "st_value"),
-      size: r.u64n(o + 16, "st_size"),
-    });
+      visibility: v.getUint8(o + 5) & 0x3,
+      section: v.getUint16(o + 6, littleEndian),
+      value: u64n(r, o + 8, "st_value"),
+      size: u64n(r, o + 16, "st_size"),
+    };
   }
   return out;
 }
@@ -168,14 +306,13 @@ function readRelocations(
 ): ElfRelocation[] {
   const rela = s.type === SectionType.RELA;
   const entSize = rela ? RELA_SIZE : REL_SIZE;
-  if (s.data.byteLength % entSize !== 0) {
-    throw new ParseError(`relocation section size ${s.data.byteLength} is not a multiple of ${entSize}`, ctx);
-  }
   const r = new ByteReader(s.data, littleEndian, ctx, s.offset);
+  const v = r.view;
   const out: ElfRelocation[] = [];
   for (let o = 0; o < s.data.byteLength; o += entSize) {
-    const info = r.u64(o + 8, "r_info");
-    const symbol = Number(info >> 32n);
+    // r_info: symbol in the high half, type in the low half.
+    const symbol = v.getUint32(littleEndian ? o + 12 : o + 8, littleEndian);
+    const type = v.getUint32(littleEndian ? o + 8 : o + 12, littleEndian);
     if (symbol >= nsyms) {
       throw new ParseError(`relocation names symbol ${symbol}, but the symbol table has ${nsyms}`, {
         ...ctx,
@@ -183,10 +320,10 @@ function readRelocations(
       });
     }
     out.push({
-      offset: r.u64n(o, "r_offset"),
+      offset: u64n(r, o, "r_offset"),
       symbol,
-      type: Number(info & 0xffffffffn),
-      addend: rela ? r.view.getBigInt64(o + 16, littleEndian) : 0n,
+      type,
+      addend: rela ? v.getBigInt64(o + 16, littleEndian) : 0n,
     });
   }
   return out;

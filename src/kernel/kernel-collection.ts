@@ -62,10 +62,11 @@ export function kernelProgramName(name: string): string {
 export function encodeFuncInfo(p: ProgramSpec): Uint8Array {
   const out = new Uint8Array(8 * p.funcInfo.length);
   const v = new DataView(out.buffer);
-  p.funcInfo.forEach((f, i) => {
+  for (let i = 0; i < p.funcInfo.length; i++) {
+    const f = p.funcInfo[i] as ProgramSpec["funcInfo"][number];
     v.setUint32(8 * i, f.insn, true);
     v.setUint32(8 * i + 4, f.typeId, true);
-  });
+  }
   return out;
 }
 
@@ -73,12 +74,13 @@ export function encodeFuncInfo(p: ProgramSpec): Uint8Array {
 export function encodeLineInfo(p: ProgramSpec): Uint8Array {
   const out = new Uint8Array(16 * p.lineInfo.length);
   const v = new DataView(out.buffer);
-  p.lineInfo.forEach((l, i) => {
+  for (let i = 0; i < p.lineInfo.length; i++) {
+    const l = p.lineInfo[i] as ProgramSpec["lineInfo"][number];
     v.setUint32(16 * i, l.insn, true);
     v.setUint32(16 * i + 4, l.fileNameOff, true);
     v.setUint32(16 * i + 8, l.lineOff, true);
     v.setUint32(16 * i + 12, ((l.lineNumber << 10) | (l.column & 0x3ff)) >>> 0, true);
-  });
+  }
   return out;
 }
 
@@ -92,7 +94,8 @@ export function patchMapReferences(
   fdOf: (map: string) => number,
   file?: string,
 ): Instruction[] {
-  const insns = p.instructions.map((i) => ({ ...i }));
+  const insns: Instruction[] = new Array(p.instructions.length);
+  for (let k = 0; k < insns.length; k++) insns[k] = { ...(p.instructions[k] as Instruction) };
   for (const r of p.references) {
     const first = insns[r.insn];
     const second = insns[r.insn + 1];
@@ -147,7 +150,7 @@ export class KernelCollection implements LoadedCollection, ProgramOwner {
   readonly warnings: string[] = [];
   /** What happened to the object's BTF: loaded as is, loaded after rewriting kinds, or dropped. */
   btfStatus: "none" | "loaded" | "sanitised" | "dropped" = "none";
-  readonly prints: boolean;
+  #prints: boolean | undefined;
   readonly #sys: Sys;
   readonly #warn: (m: string) => void;
   readonly #links: KernelXdpLink[] = [];
@@ -159,7 +162,15 @@ export class KernelCollection implements LoadedCollection, ProgramOwner {
     this.spec = spec;
     this.#sys = sys;
     this.#warn = warn;
-    this.prints = printsTrace(spec);
+  }
+
+  /**
+   * Whether any program may print (calls bpf_printk or bpf_trace_vprintk), so that runs collect
+   * trace lines. Worked out on first use: loading and attaching never need it.
+   */
+  get prints(): boolean {
+    this.#prints ??= printsTrace(this.spec);
+    return this.#prints;
   }
 
   /** @internal */

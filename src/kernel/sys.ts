@@ -84,6 +84,45 @@ export const SYS_BPF: Readonly<Record<string, number>> = Object.freeze({
 
 let cached: Sys | undefined;
 
+/** Bounds of the native memory a {@link Sys} keeps for its calls' buffers. */
+const ARENA_MIN = 4096;
+const ARENA_MAX = 1 << 20;
+
+/** The native binary's API: what tsbpf calls, plus the version it reports. */
+type KoffiNative = Koffi & { version?: unknown };
+
+/**
+ * Loads koffi. Its entry point spends about 4 ms finding its prebuilt binary (it reads node's own
+ * ELF header to tell glibc from musl and builds deprecation wrappers), against about 1.3 ms to
+ * load the binary itself; so the binary is required directly from koffi 3's per-platform package
+ * (`@koromix/koffi-<os>-<arch>/<libc>_<arch>/koffi.node`, glibc first, as koffi itself falls back),
+ * and only when that is not installed where Node can resolve it does the entry point run.
+ */
+function loadKoffi(require: NodeJS.Require): Koffi {
+  const pkg = `@koromix/koffi-${process.platform}-${process.arch}`;
+  for (const libc of [process.platform, "musl"]) {
+    try {
+      const native = require(`${pkg}/${libc}_${process.arch}/koffi.node`) as KoffiNative;
+      if (
+        typeof native.version === "string" &&
+        native.version.startsWith("3.") &&
+        typeof native.load === "function"
+      )
+        return native;
+    } catch {
+      // Not there, or not for this libc: try the next, then koffi's own loader.
+    }
+  }
+  try {
+    return require("koffi") as Koffi;
+  } catch (cause) {
+    throw new TsbpfError("cannot load koffi, the native FFI module the kernel backend uses", {
+      cause,
+      hint: "reinstall tsbpf's dependencies (npm install) on this machine",
+    });
+  }
+}
+
 /**
  * The real native implementation, loaded on first use so that importing tsbpf (or running the
  * VM backend) never needs the native module.
@@ -103,55 +142,105 @@ function createNativeSys(): Sys {
   if (nr === undefined) {
     throw new TsbpfError(`no bpf() syscall number known for architecture ${process.arch}`);
   }
-  const require = createRequire(import.meta.url);
-  let koffi: Koffi;
-  try {
-    koffi = require("koffi") as Koffi;
-  } catch (cause) {
-    throw new TsbpfError("cannot load koffi, the native FFI module the kernel backend uses", {
-      cause,
-      hint: "reinstall tsbpf's dependencies (npm install) on this machine",
-    });
-  }
+  const koffi = loadKoffi(createRequire(import.meta.url));
   const libc = koffi.load("libc.so.6");
   const syscall = libc.func("long syscall(long number, ...)");
-  const close = libc.func("int close(int fd)");
-  const ifNameToIndex = libc.func("unsigned int if_nametoindex(const char *ifname)");
-  const socket = libc.func("int socket(int domain, int type, int protocol)");
-  const setsockopt = libc.func("int setsockopt(int fd, int level, int name, void *value, uint32_t len)");
-  const sendto = libc.func(
+  // The others are declared on first use: a loader needs only syscall() and close().
+  type Fn = ReturnType<typeof libc.func>;
+  const lazy = (proto: string): (() => Fn) => {
+    let fn: Fn | undefined;
+    return () => {
+      fn ??= libc.func(proto);
+      return fn;
+    };
+  };
+  const close = lazy("int close(int fd)");
+  const ifNameToIndex = lazy("unsigned int if_nametoindex(const char *ifname)");
+  const socket = lazy("int socket(int domain, int type, int protocol)");
+  const setsockopt = lazy("int setsockopt(int fd, int level, int name, void *value, uint32_t len)");
+  const sendto = lazy(
     "intptr_t sendto(int fd, void *buf, size_t len, int flags, void *addr, uint32_t addrlen)",
   );
-  const recv = libc.func("intptr_t recv(int fd, void *buf, size_t len, int flags)");
+  const recv = lazy("intptr_t recv(int fd, void *buf, size_t len, int flags)");
 
   /**
-   * Copies each buffer into memory from koffi.alloc (the C heap: never moved by the GC), runs
-   * `fn` with their addresses, copies them back, and frees them whatever happens.
+   * Native memory reused by every call: one koffi.alloc and one view of it, grown on demand up
+   * to {@link ARENA_MAX}. Allocating, viewing and freeing each buffer of each call (five for a
+   * program load) cost about 0.1 ms a call when Node runs cold. Calls are synchronous and never
+   * nest, so one area suffices.
    */
+  let arenaPtr: unknown;
+  let arenaAddr = 0n;
+  let arena = new Uint8Array(0);
+
+  /** Copies `bufs` into native memory, runs `fn` with their addresses and native copies, copies back. */
   function withNative<T>(
     bufs: readonly Uint8Array[],
-    fn: (addrs: bigint[]) => T,
+    fn: (addrs: bigint[], mem: Uint8Array[]) => T,
+    back: readonly boolean[],
+  ): T {
+    // Zero-length buffers still get one byte so that every pointer is real and distinct.
+    const offs: number[] = [];
+    let total = 0;
+    for (const b of bufs) {
+      offs.push(total);
+      total += Math.ceil(Math.max(1, b.byteLength) / 8) * 8;
+    }
+    if (total > ARENA_MAX) return withOwnNative(bufs, fn, back);
+    if (arena.byteLength < total) {
+      const size = Math.min(ARENA_MAX, Math.max(ARENA_MIN, 2 ** Math.ceil(Math.log2(total))));
+      const p = koffi.alloc("uint8_t", size);
+      if (arenaPtr !== undefined) koffi.free(arenaPtr);
+      arenaPtr = p;
+      arenaAddr = koffi.address(p);
+      arena = new Uint8Array(koffi.view(p, size));
+    }
+    const addrs: bigint[] = [];
+    const mem: Uint8Array[] = [];
+    for (let i = 0; i < bufs.length; i++) {
+      const b = bufs[i] as Uint8Array;
+      const o = offs[i] as number;
+      arena.set(b, o);
+      mem.push(arena.subarray(o, o + Math.max(1, b.byteLength)));
+      addrs.push(arenaAddr + BigInt(o));
+    }
+    try {
+      return fn(addrs, mem);
+    } finally {
+      // Copy back even when the call failed: the kernel writes the verifier log, log_true_size
+      // and data_size_out exactly when it refuses.
+      for (let i = 0; i < bufs.length; i++) {
+        const b = bufs[i] as Uint8Array;
+        if (back[i] === true && b.byteLength > 0) b.set((mem[i] as Uint8Array).subarray(0, b.byteLength));
+      }
+    }
+  }
+
+  /** {@link withNative} for calls too large for the shared area: memory of their own, freed after. */
+  function withOwnNative<T>(
+    bufs: readonly Uint8Array[],
+    fn: (addrs: bigint[], mem: Uint8Array[]) => T,
     back: readonly boolean[],
   ): T {
     const ptrs: unknown[] = [];
+    const mem: Uint8Array[] = [];
     let called = false;
     try {
       const addrs: bigint[] = [];
       for (const b of bufs) {
-        // Zero-length buffers still get one byte so that every pointer is real and distinct.
         const p = koffi.alloc("uint8_t", Math.max(1, b.byteLength));
         ptrs.push(p);
-        new Uint8Array(koffi.view(p, Math.max(1, b.byteLength))).set(b);
+        const m = new Uint8Array(koffi.view(p, Math.max(1, b.byteLength)));
+        m.set(b);
+        mem.push(m);
         addrs.push(koffi.address(p));
       }
       called = true;
-      return fn(addrs);
+      return fn(addrs, mem);
     } finally {
-      // Copy back even when the call failed: the kernel writes the verifier log, log_true_size
-      // and data_size_out exactly when it refuses.
       if (called) {
         bufs.forEach((b, i) => {
-          if (back[i] === true && b.byteLength > 0) b.set(new Uint8Array(koffi.view(ptrs[i], b.byteLength)));
+          if (back[i] === true && b.byteLength > 0) b.set((mem[i] as Uint8Array).subarray(0, b.byteLength));
         });
       }
       for (const p of ptrs) koffi.free(p);
@@ -174,18 +263,18 @@ function createNativeSys(): Sys {
   ): number {
     return withNative(
       bufs,
-      (addrs) => {
+      (addrs, mem) => {
         const attrAddr = addrs[0] as bigint;
+        const m = mem[0] as Uint8Array;
         // The native attr copy is what the kernel reads, so the pointer fields are patched there.
-        const native = new DataView(koffi.view(attrAddr, attr.byteLength));
-        ptrs.forEach((p, i) => {
-          native.setBigUint64(p.offset, addrs[i + 1] as bigint, true);
-        });
+        const native = new DataView(m.buffer, m.byteOffset, attr.byteLength);
+        for (let i = 0; i < ptrs.length; i++) {
+          native.setBigUint64((ptrs[i] as PtrArg).offset, addrs[i + 1] as bigint, true);
+        }
         koffi.errno(0);
-        return check(
-          `bpf(${bpfCmdName(cmd)})`,
-          syscall(nr, "int", cmd, "void *", attrAddr, "uint", attr.byteLength),
-        );
+        const r = Number(syscall(nr, "int", cmd, "void *", attrAddr, "uint", attr.byteLength));
+        if (r < 0) throw new SysError(`bpf(${bpfCmdName(cmd)})`, koffi.errno());
+        return r;
       },
       back,
     );
@@ -205,35 +294,35 @@ function createNativeSys(): Sys {
       try {
         return callBpf(cmd, attr, ptrs, bufs, back);
       } finally {
-        // The copied-back attr holds native addresses that are freed now; zero them so the
-        // caller's bytes never carry dangling pointers.
+        // The copied-back attr holds native addresses that are freed or reused now; zero them so
+        // the caller's bytes never carry dangling pointers.
         const v = new DataView(attr.buffer, attr.byteOffset, attr.byteLength);
         for (const p of ptrs) v.setBigUint64(p.offset, 0n, true);
       }
     },
     close(fd) {
-      check("close", close(fd));
+      check("close", close()(fd));
     },
     ifNameToIndex(name) {
-      return Number(ifNameToIndex(name));
+      return Number(ifNameToIndex()(name));
     },
     socket(domain, type, protocol) {
-      return check("socket", socket(domain, type, protocol));
+      return check("socket", socket()(domain, type, protocol));
     },
     setsockopt(fd, level, name, value) {
-      withNative([value], ([a]) => check("setsockopt", setsockopt(fd, level, name, a, value.byteLength)), [
+      withNative([value], ([a]) => check("setsockopt", setsockopt()(fd, level, name, a, value.byteLength)), [
         false,
       ]);
     },
     sendto(fd, buf, addr) {
       return withNative(
         [buf, addr],
-        ([b, a]) => check("sendto", sendto(fd, b, buf.byteLength, 0, a, addr.byteLength)),
+        ([b, a]) => check("sendto", sendto()(fd, b, buf.byteLength, 0, a, addr.byteLength)),
         [false, false],
       );
     },
     recv(fd, buf, flags) {
-      return withNative([buf], ([b]) => check("recv", recv(fd, b, buf.byteLength, flags)), [true]);
+      return withNative([buf], ([b]) => check("recv", recv()(fd, b, buf.byteLength, flags)), [true]);
     },
   };
 }

@@ -25,13 +25,8 @@ export function fixupDatasecs(btf: Btf, elf: ElfFile): void {
     for (const v of t.vars) {
       const vt = btf.types[v.type];
       if (vt === undefined || vt.kind !== "VAR" || vt.linkage === 2) continue;
-      const sym = elf.symbols.find(
-        (y) =>
-          y.section === sec.index &&
-          y.name === vt.name &&
-          (y.type === SymbolType.OBJECT || y.type === SymbolType.NOTYPE),
-      );
-      if (sym !== undefined) v.offset = sym.value;
+      const value = bySectionAndName.get(`${sec.index}\0${vt.name}`);
+      if (value !== undefined) v.offset = value;
     }
     t.vars.sort((a, b) => a.offset - b.offset);
   }

@@ -68,6 +68,31 @@ function functionAt(lc: LinkContext, secIdx: number, idx: number): FunctionDef |
   return index.get(secIdx)?.get(idx);
 }
 
+const NON_ASCII = /[\u0080-\uffff]/;
+/** The BTF string reader of each LinkContext, built once per object. */
+const stringReaders = new WeakMap<LinkContext, (off: number) => string>();
+
+/**
+ * {@link btfStringAt} for many lookups: clang's BTF strings are ASCII, so the section is decoded
+ * once and each string is a slice (any other section falls back to decoding string by string).
+ */
+function btfStrings(lc: LinkContext, btf: Btf): (off: number) => string {
+  let at = stringReaders.get(lc);
+  if (at === undefined) {
+    const text = new TextDecoder().decode(btf.strings);
+    at =
+      text.length !== btf.strings.length || NON_ASCII.test(text)
+        ? (off: number) => btfStringAt(btf, off)
+        : (off: number) => {
+            if (off <= 0 || off >= text.length) return "";
+            const end = text.indexOf("\0", off);
+            return text.slice(off, end < 0 ? text.length : end);
+          };
+    stringReaders.set(lc, at);
+  }
+  return at;
+}
+
 /**
  * Links `entry` with every function it calls, transitively (libbpf's order: callees appended
  * after the caller in the order first met), fixing `call` immediates and resolving each `lddw`
@@ -117,6 +142,8 @@ export function linkProgram(lc: LinkContext, entry: FunctionDef): LinkedProgram 
       const j = pos + (i - f.start);
       const insn = out[j] as Instruction;
       const rel = relocs?.get(i);
+      if (rel === undefined && insn.opcode !== CALL) continue;
+      // Built only for instructions that can fail or refer to data: most need none.
       const ctx: ErrorContext = {
         ...(lc.file === undefined ? {} : { file: lc.file }),
         section: f.section.name,
@@ -192,6 +219,7 @@ export function linkProgram(lc: LinkContext, entry: FunctionDef): LinkedProgram 
   const lineInfo: LineInfo[] = [];
   if (lc.ext !== undefined && lc.btf !== undefined) {
     const btf = lc.btf;
+    const stringAt = btfStrings(lc, btf);
     for (const f of order) {
       const pos = placed.get(f) as number;
       const rebase = (off: number) =>
@@ -206,8 +234,8 @@ export function linkProgram(lc: LinkContext, entry: FunctionDef): LinkedProgram 
         if (insn < 0) continue;
         lineInfo.push({
           insn,
-          fileName: btfStringAt(btf, r.fileNameOff),
-          line: btfStringAt(btf, r.lineOff),
+          fileName: stringAt(r.fileNameOff),
+          line: stringAt(r.lineOff),
           lineNumber: r.lineNumber,
           column: r.column,
           fileNameOff: r.fileNameOff,

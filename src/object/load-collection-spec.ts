@@ -25,10 +25,12 @@ import type {
   MapSpec,
   ProgramSpec,
   SkippedSection,
+  TailCallSite,
   VariableSpec,
 } from "./types.js";
 
 const GLOBAL_DATA = /^\.(rodata|data|bss)(\.|$)/;
+const EXECINSTR = BigInt(SectionFlag.EXECINSTR);
 const LEGACY_MAP_DEF_MIN = 20;
 /** A `.bss` larger than this is refused: its size costs nothing in the file but would be allocated. */
 const MAX_ZERO_DATA = 1 << 26;
@@ -71,7 +73,9 @@ function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): 
   const le = elf.littleEndian;
   const used = new Set<number>();
   const skipped: SkippedSection[] = [];
-  const byName = (name: string) => elf.sections.find((s) => s.name === name);
+  const firstByName = new Map<string, ElfSection>();
+  for (const s of elf.sections) if (!firstByName.has(s.name)) firstByName.set(s.name, s);
+  const byName = (name: string) => firstByName.get(name);
 
   // License and kernel version.
   let license = "";
@@ -144,34 +148,14 @@ function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): 
   const legacyMaps = new Map<number, { offset: number; name: string }>();
   if (legacySec !== undefined) {
     used.add(legacySec.index);
-    const ctx = { ...fctx, section: "maps" };
-    const syms = symbolsIn(legacySec.index)
-      .filter((s) => s.type !== SymbolType.SECTION && s.name !== "")
-      .sort((a, b) => a.value - b.value);
-    if (syms.length > 0) {
-      const defSize = Math.floor(legacySec.data.byteLength / syms.length);
-      if (defSize < LEGACY_MAP_DEF_MIN) {
-        throw new ParseError(`legacy map definitions of ${defSize} bytes are too small`, ctx);
-      }
-      const dv = new ByteReader(legacySec.data, le, ctx, legacySec.offset);
-      for (const s of syms) {
-        if (s.value + LEGACY_MAP_DEF_MIN > legacySec.data.byteLength) {
-          throw new ParseError(`legacy map ${s.name} lies outside the maps section`, {
-            ...ctx,
-            offset: s.value,
-          });
-        }
-        const m = emptyMapSpec(s.name, "legacy");
-        m.type = dv.u32(s.value, `map ${s.name}`);
-        m.typeName = mapTypeName(m.type);
-        m.keySize = dv.u32(s.value + 4, `map ${s.name}`);
-        m.valueSize = dv.u32(s.value + 8, `map ${s.name}`);
-        m.maxEntries = dv.u32(s.value + 12, `map ${s.name}`);
-        m.flags = dv.u32(s.value + 16, `map ${s.name}`);
-        addMap(m, ctx);
-        if (!legacyMaps.has(s.value)) legacyMaps.set(s.value, { offset: s.value, name: s.name });
-      }
-    }
+    readLegacyMaps(
+      legacySec,
+      symbolsIn(legacySec.index),
+      le,
+      { ...fctx, section: "maps" },
+      addMap,
+      legacyMaps,
+    );
   }
 
   // Global data.
@@ -179,7 +163,7 @@ function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): 
   for (const s of elf.sections) {
     if (!GLOBAL_DATA.test(s.name)) continue;
     if (s.type !== SectionType.PROGBITS && s.type !== SectionType.NOBITS) continue;
-    if ((s.flags & BigInt(SectionFlag.EXECINSTR)) !== 0n) continue;
+    if ((s.flags & EXECINSTR) !== 0n) continue;
     used.add(s.index);
     if (s.size === 0) {
       skipped.push({ name: s.name, reason: "empty global data section" });
@@ -220,7 +204,7 @@ function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): 
   const relocs = new Map<number, Map<number, ElfRelocation>>();
   const functions = new Map<number, FunctionDef[]>();
   for (const s of elf.sections) {
-    if (s.type !== SectionType.PROGBITS || (s.flags & BigInt(SectionFlag.EXECINSTR)) === 0n) continue;
+    if (s.type !== SectionType.PROGBITS || (s.flags & EXECINSTR) === 0n) continue;
     used.add(s.index);
     if (s.size === 0) continue;
     const ctx = { ...fctx, section: s.name };
@@ -299,7 +283,7 @@ function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): 
           pctx,
         );
       }
-      programs[f.name] = {
+      const program: ProgramSpec = {
         name: f.name,
         section: sec.name,
         type: match?.type ?? "unspec",
@@ -309,59 +293,19 @@ function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): 
         sleepable: match?.sleepable ?? false,
         license,
         ...linked,
-        tailCalls: findTailCalls(linked.instructions, linked.references, linked.functions),
+        tailCalls: [],
         sectionOffset: f.start * 8,
       };
+      lazyTailCalls(program);
+      programs[f.name] = program;
     }
   }
 
   // Static `.values = { [i] = &x }` slots of prog arrays and maps of maps.
   if (mapsSec !== undefined) {
-    const ctx = { ...fctx, section: ".maps" };
-    const sorted = [...btfMaps].sort((a, b) => a.offset - b.offset);
-    const containing = (off: number): BtfMapDef | undefined => {
-      let lo = 0;
-      let hi = sorted.length - 1;
-      let best: BtfMapDef | undefined;
-      while (lo <= hi) {
-        const mid = (lo + hi) >> 1;
-        const d = sorted[mid] as BtfMapDef;
-        if (d.offset <= off) {
-          best = d;
-          lo = mid + 1;
-        } else hi = mid - 1;
-      }
-      return best !== undefined && off < best.offset + best.size ? best : undefined;
-    };
-    for (const r of elf.relocations.get(mapsSec.index) ?? []) {
-      const def = containing(r.offset);
-      const sym = elf.symbols[r.symbol] as ElfSymbol;
-      const rctx = { ...ctx, offset: r.offset };
-      if (def === undefined || def.valuesOffset === undefined) {
-        throw new ParseError(`relocation at offset ${r.offset} of .maps is not inside a map's values`, rctx);
-      }
-      const rel = r.offset - def.offset - def.valuesOffset;
-      if (rel < 0 || rel % 8 !== 0)
-        throw new ParseError(`relocation at offset ${r.offset} is not a values slot`, rctx);
-      const key = rel / 8;
-      const mctx = { ...rctx, map: def.spec.name };
-      if (def.valuesAreProgs) {
-        const p = programs[sym.name];
-        if (sym.type !== SymbolType.FUNC || p === undefined) {
-          throw new ParseError(
-            `slot ${key} refers to ${sym.name || "a section"}, which is not a program`,
-            mctx,
-          );
-        }
-      } else if (sym.section !== mapsSec.index || !Object.hasOwn(maps, sym.name)) {
-        throw new ParseError(`slot ${key} refers to ${sym.name || "a section"}, which is not a map`, mctx);
-      }
-      if (def.spec.maxEntries !== 0 && key >= def.spec.maxEntries) {
-        throw new ParseError(`slot ${key} is past max_entries ${def.spec.maxEntries}`, mctx);
-      }
-      def.spec.contents.push({ key, value: sym.name });
-    }
-    for (const d of btfMaps) d.spec.contents.sort((a, b) => a.key - b.key);
+    const rels = elf.relocations.get(mapsSec.index);
+    if (rels !== undefined && rels.length > 0)
+      staticValues(rels, elf.symbols, mapsSec, btfMaps, programs, maps, fctx);
   }
 
   // Report what was not used.
@@ -389,6 +333,126 @@ function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): 
     btf: objBtf,
     skippedSections: skipped,
   };
+}
+
+/**
+ * Reads the legacy `maps` section (`struct bpf_map_def` records, one per symbol). A separate
+ * function so that objects without one never compile it.
+ */
+function readLegacyMaps(
+  legacySec: ElfSection,
+  symbols: ElfSymbol[],
+  le: boolean,
+  ctx: ErrorContext,
+  addMap: (m: MapSpec, ctx: ErrorContext) => void,
+  legacyMaps: Map<number, { offset: number; name: string }>,
+): void {
+  const syms = symbols
+    .filter((s) => s.type !== SymbolType.SECTION && s.name !== "")
+    .sort((a, b) => a.value - b.value);
+  if (syms.length === 0) return;
+  const defSize = Math.floor(legacySec.data.byteLength / syms.length);
+  if (defSize < LEGACY_MAP_DEF_MIN) {
+    throw new ParseError(`legacy map definitions of ${defSize} bytes are too small`, ctx);
+  }
+  const dv = new ByteReader(legacySec.data, le, ctx, legacySec.offset);
+  for (const s of syms) {
+    if (s.value + LEGACY_MAP_DEF_MIN > legacySec.data.byteLength) {
+      throw new ParseError(`legacy map ${s.name} lies outside the maps section`, {
+        ...ctx,
+        offset: s.value,
+      });
+    }
+    const m = emptyMapSpec(s.name, "legacy");
+    m.type = dv.u32(s.value, `map ${s.name}`);
+    m.typeName = mapTypeName(m.type);
+    m.keySize = dv.u32(s.value + 4, `map ${s.name}`);
+    m.valueSize = dv.u32(s.value + 8, `map ${s.name}`);
+    m.maxEntries = dv.u32(s.value + 12, `map ${s.name}`);
+    m.flags = dv.u32(s.value + 16, `map ${s.name}`);
+    addMap(m, ctx);
+    if (!legacyMaps.has(s.value)) legacyMaps.set(s.value, { offset: s.value, name: s.name });
+  }
+}
+
+/**
+ * Fills `contents` of the `.maps` definitions from the relocations of their `values` slots. A
+ * separate function so that objects without static slots never compile it.
+ */
+function staticValues(
+  rels: readonly ElfRelocation[],
+  symbols: readonly ElfSymbol[],
+  mapsSec: ElfSection,
+  btfMaps: readonly BtfMapDef[],
+  programs: Record<string, ProgramSpec>,
+  maps: Record<string, MapSpec>,
+  fctx: ErrorContext,
+): void {
+  const ctx = { ...fctx, section: ".maps" };
+  const sorted = [...btfMaps].sort((a, b) => a.offset - b.offset);
+  const containing = (off: number): BtfMapDef | undefined => {
+    let lo = 0;
+    let hi = sorted.length - 1;
+    let best: BtfMapDef | undefined;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const d = sorted[mid] as BtfMapDef;
+      if (d.offset <= off) {
+        best = d;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return best !== undefined && off < best.offset + best.size ? best : undefined;
+  };
+  for (const r of rels) {
+    const def = containing(r.offset);
+    const sym = symbols[r.symbol] as ElfSymbol;
+    const rctx = { ...ctx, offset: r.offset };
+    if (def === undefined || def.valuesOffset === undefined) {
+      throw new ParseError(`relocation at offset ${r.offset} of .maps is not inside a map's values`, rctx);
+    }
+    const rel = r.offset - def.offset - def.valuesOffset;
+    if (rel < 0 || rel % 8 !== 0)
+      throw new ParseError(`relocation at offset ${r.offset} is not a values slot`, rctx);
+    const key = rel / 8;
+    const mctx = { ...rctx, map: def.spec.name };
+    if (def.valuesAreProgs) {
+      const p = programs[sym.name];
+      if (sym.type !== SymbolType.FUNC || p === undefined) {
+        throw new ParseError(
+          `slot ${key} refers to ${sym.name || "a section"}, which is not a program`,
+          mctx,
+        );
+      }
+    } else if (sym.section !== mapsSec.index || !Object.hasOwn(maps, sym.name)) {
+      throw new ParseError(`slot ${key} refers to ${sym.name || "a section"}, which is not a map`, mctx);
+    }
+    if (def.spec.maxEntries !== 0 && key >= def.spec.maxEntries) {
+      throw new ParseError(`slot ${key} is past max_entries ${def.spec.maxEntries}`, mctx);
+    }
+    def.spec.contents.push({ key, value: sym.name });
+  }
+  for (const d of btfMaps) d.spec.contents.sort((a, b) => a.key - b.key);
+}
+
+/**
+ * Makes `p.tailCalls` a value computed on first read. The analysis (an abstract interpretation
+ * of every instruction) is a third of the cost of parsing a small object when Node starts cold,
+ * and loading into an engine never reads it; inspecting tools do. It reads the program's linked
+ * instructions, references and functions as they are when first asked; the property becomes a
+ * plain data property then (or when assigned).
+ */
+function lazyTailCalls(p: ProgramSpec): void {
+  const settle = (value: TailCallSite[]): TailCallSite[] => {
+    Object.defineProperty(p, "tailCalls", { value, writable: true, enumerable: true, configurable: true });
+    return value;
+  };
+  Object.defineProperty(p, "tailCalls", {
+    get: () => settle(findTailCalls(p.instructions, p.references, p.functions)),
+    set: settle,
+    enumerable: true,
+    configurable: true,
+  });
 }
 
 /** The function symbols of an executable section, with sizes, checked against the section. */

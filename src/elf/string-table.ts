@@ -1,0 +1,32 @@
+import type { ErrorContext } from "../errors.js";
+import { ByteReader, latin1OrUtf8 } from "../internal/bytes.js";
+
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * A section of NUL-terminated strings (ELF section and symbol names, BTF names). clang's names
+ * are plain ASCII, so the table is decoded once and each name is a slice of it, which matters
+ * when Node runs cold; a table with other bytes is decoded name by name, as ByteReader does.
+ */
+export class StringTable {
+  readonly #r: ByteReader;
+  #text: string | null | undefined;
+
+  /** `ctx` and `baseOffset` place errors in the file, as for a ByteReader. */
+  constructor(bytes: Uint8Array, ctx: ErrorContext, baseOffset: number) {
+    this.#r = new ByteReader(bytes, true, ctx, baseOffset);
+  }
+
+  /** The NUL-terminated string at `off`, with the same checks as ByteReader.cstring. */
+  at(off: number, what: string): string {
+    const r = this.#r;
+    if (this.#text === undefined) {
+      const t = latin1OrUtf8(r.bytes);
+      this.#text = NON_ASCII.test(t) ? null : t;
+    }
+    const t = this.#text;
+    if (t === null || !Number.isInteger(off) || off < 0 || off > t.length) return r.cstring(off, what);
+    const end = t.indexOf("\0", off);
+    return end < 0 ? r.cstring(off, what) : t.slice(off, end);
+  }
+}
