@@ -27,6 +27,11 @@ export interface DispatchRow {
   wallRatio?: number;
   /** Kernel: whether the target's per-CPU counter moved by exactly the runs made. */
   counterChecked?: boolean;
+  /** The VM's compiled tier (src/vm/compiler.ts): exec and wall ns per packet. */
+  compiledExecNs?: number;
+  compiledWallNs?: number;
+  /** Whether the compiled tier ran the interpreter's chain, action and instruction count. */
+  compiledSame?: boolean;
 }
 
 const SEED = "examples/tail-call/tail_call.bpf.o";
@@ -73,14 +78,16 @@ export async function benchDispatch(opts: {
   trialMs: number;
   trials: number;
 }): Promise<DispatchRow[]> {
-  const loaded = new Map<string, { vm: VmCollection; kern?: LoadedCollection }>();
+  const loaded = new Map<string, { vm: VmCollection; jit: VmCollection; kern?: LoadedCollection }>();
   const rows: DispatchRow[] = [];
   try {
     for (const object of [SEED, COUNTER]) {
       const spec = readSpec(object);
       const vm = loadVm(spec);
       wire(vm);
-      const entry: { vm: VmCollection; kern?: LoadedCollection } = { vm };
+      const jit = loadVm(spec, "compiled");
+      wire(jit);
+      const entry: { vm: VmCollection; jit: VmCollection; kern?: LoadedCollection } = { vm, jit };
       if (opts.kernel) {
         entry.kern = await loadKernel(spec);
         wire(entry.kern);
@@ -88,7 +95,11 @@ export async function benchDispatch(opts: {
       loaded.set(object, entry);
     }
     for (const c of CASES) {
-      const { vm, kern } = loaded.get(c.object) as { vm: VmCollection; kern?: LoadedCollection };
+      const { vm, jit, kern } = loaded.get(c.object) as {
+        vm: VmCollection;
+        jit: VmCollection;
+        kern?: LoadedCollection;
+      };
       const vt = await timeVm(programOf(vm, "main_prog"), c.bytes, {
         warmMs: 200,
         trialMs: opts.trialMs,
@@ -105,6 +116,19 @@ export async function benchDispatch(opts: {
         vmWallNs: vt.wallNs,
         vmRepeat: vt.repeat,
       };
+      const jt = await timeVm(programOf(jit, "main_prog"), c.bytes, {
+        warmMs: 200,
+        trialMs: opts.trialMs,
+        trials: opts.trials,
+      });
+      if (jt.last.fault !== undefined) throw jt.last.fault;
+      await programOf(jit, "main_prog").run(c.bytes);
+      row.compiledExecNs = jt.execNs;
+      row.compiledWallNs = jt.wallNs;
+      row.compiledSame =
+        jt.last.retval === vt.last.retval &&
+        (jt.last.chain ?? []).join() === row.chain.join() &&
+        jit.interpreter.executed === row.insns;
       if (kern !== undefined) {
         const before = c.slot === undefined ? 0n : counter(kern, c.slot);
         const kt = await timeKernel(programOf(kern, "main_prog"), c.bytes, {
@@ -124,9 +148,10 @@ export async function benchDispatch(opts: {
       rows.push(row);
     }
   } finally {
-    for (const { vm, kern } of loaded.values()) {
+    for (const { vm, jit, kern } of loaded.values()) {
       kern?.close();
       vm.close();
+      jit.close();
     }
   }
   return rows;

@@ -16,9 +16,9 @@ export function readSpec(path: string): CollectionSpec {
   return loadCollectionSpec(new Uint8Array(readFileSync(path)), { file: path });
 }
 
-/** Loads `spec` into the VM (one CPU: per-CPU maps need no more for a benchmark). */
-export function loadVm(spec: CollectionSpec): VmCollection {
-  return loadVmCollection(spec, { possibleCpus: 1 });
+/** Loads `spec` into the VM (one CPU: per-CPU maps need no more for a benchmark), on `tier`. */
+export function loadVm(spec: CollectionSpec, tier: "interpreter" | "compiled" = "interpreter"): VmCollection {
+  return loadVmCollection(spec, { possibleCpus: 1, tier });
 }
 
 /** Loads `spec` into the kernel. */

@@ -27,6 +27,11 @@ export interface InterpRow {
   ratio?: number;
   /** Whether both engines returned the same XDP action. */
   sameRetval?: boolean;
+  /** The VM's compiled tier (src/vm/compiler.ts): ns per run and per instruction. */
+  compiledNsPerRun?: number;
+  compiledNsPerInsn?: number;
+  /** Whether the compiled tier returned the interpreter's action after the interpreter's count of instructions. */
+  compiledSame?: boolean;
 }
 
 const OBJECT = "test/bpf/bench/loops.bpf.o";
@@ -53,6 +58,8 @@ export async function benchInterpreter(opts: {
   const packet = udpPacket(1100);
   const vm = loadVm(spec) as VmCollection;
   fillTable(vm);
+  const jit = loadVm(spec, "compiled");
+  fillTable(jit);
   let kern: LoadedCollection | undefined;
   if (opts.kernel) {
     kern = await loadKernel(spec);
@@ -79,6 +86,16 @@ export async function benchInterpreter(opts: {
         vmWallNsPerRun: vt.wallNs,
         vmRepeat: vt.repeat,
       };
+      const jt = await timeVm(programOf(jit, c.program), packet, {
+        warmMs: 300,
+        trialMs: opts.trialMs,
+        trials: opts.trials,
+      });
+      if (jt.last.fault !== undefined) throw jt.last.fault;
+      await programOf(jit, c.program).run(packet);
+      row.compiledNsPerRun = jt.execNs;
+      row.compiledNsPerInsn = jt.execNs / insns;
+      row.compiledSame = jt.last.retval === vt.last.retval && jit.interpreter.executed === insns;
       if (kern !== undefined) {
         const kp = programOf(kern, c.program);
         const repeat = await kernelRepeatFor(kp, packet, 50);
@@ -94,6 +111,7 @@ export async function benchInterpreter(opts: {
   } finally {
     kern?.close();
     vm.close();
+    jit.close();
   }
   return rows;
 }

@@ -1,3 +1,4 @@
+import { compileProgram } from "./compiler.js";
 import { Interpreter, loadProgram, type HelperFn } from "./interpreter.js";
 
 /**
@@ -71,13 +72,19 @@ export function conformanceHelper(id: number): HelperFn | undefined {
 /**
  * Runs one conformance program (raw little-endian instructions) on a copy of `mem` and returns r0
  * as a u64. Throws a VerifierError when the program is refused, a VmFault when it faults.
+ * `tier: "compiled"` runs it on the compiled tier (src/vm/compiler.ts) instead of the interpreter.
  */
-export function runConformance(programBytes: Uint8Array, mem: Uint8Array): bigint {
+export function runConformance(
+  programBytes: Uint8Array,
+  mem: Uint8Array,
+  opts: { tier?: "interpreter" | "compiled" } = {},
+): bigint {
   const prog = loadProgram(programBytes, {
     name: "conformance",
     helpers: conformanceHelper,
     allowCallx: true,
   });
+  if (opts.tier === "compiled") compileProgram(prog);
   const vm = new Interpreter({ budget: CONFORMANCE_BUDGET });
   let r1 = 0n;
   if (mem.length > 0) {

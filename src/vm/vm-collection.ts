@@ -13,6 +13,7 @@ import type { CollectionSpec, MapSpec, ProgramSpec } from "../object/types.js";
 import { MapType, ProgType } from "../object/types.js";
 import { applyWiring, staticSlots } from "../tailcall/wiring.js";
 import { faultCode } from "./fault.js";
+import { compileProgram } from "./compiler.js";
 import { createHelpers, mapPointer, newRunState, type RunState } from "./helpers.js";
 import { Interpreter, loadProgram, type Program } from "./interpreter.js";
 import { createVmMap, type FdArrayMap, type HashOfMaps, ProgArrayMap, type VmMapBase } from "./maps/index.js";
@@ -33,6 +34,11 @@ export interface VmCollectionOptions {
   now: () => bigint;
   /** Most trace messages kept per run (a `repeat` of a million printk calls stays bounded). */
   maxTrace: number;
+  /**
+   * Execution tier: the reference interpreter, or the compiled tier (src/vm/compiler.ts), which
+   * translates each program to a JavaScript function and must give the same results.
+   */
+  tier: "interpreter" | "compiled";
 }
 
 const DEFAULTS: VmCollectionOptions = Object.freeze({
@@ -42,6 +48,7 @@ const DEFAULTS: VmCollectionOptions = Object.freeze({
   seed: 0x5eed,
   now: () => process.hrtime.bigint(),
   maxTrace: 100_000,
+  tier: "interpreter",
 });
 
 const XDP_ABORTED = 0;
@@ -306,6 +313,7 @@ export function loadVmCollection(
           return mapPointer((vmMaps[m.name] as VmMapBase).handle);
         },
       });
+      if (options.tier === "compiled") compileProgram(prog.compiled);
     } catch (e) {
       throw wrapLoad(e, `program ${p.name}`, pctx);
     }
