@@ -12,14 +12,15 @@ import { faultJson, runJson, traceText, verdictName } from "./run-report.js";
 
 const HELP = `usage: tsbpf run OBJ --prog NAME [--tail MAP:KEY=PROG ...] (--data-in FILE | --pcap FILE)
                 [--data-out FILE] [--repeat N] [--ingress-ifindex N] [--rx-queue N]
-                [--backend vm|kernel] [--json]
+                [--backend vm|kernel] [--tier compiled|interpreter] [--json]
 
 Runs a program on one packet (--data-in, raw bytes) or on every packet of a capture (--pcap, pcap
 or pcapng), with its tail-call targets wired from the object's static .values and from --tail.
 Prints the verdict, the output packet, the mean duration per run and the trace messages; with
 --json one JSON object per packet. --data-out writes the output packet (a pcap for --pcap).
 --ingress-ifindex and --rx-queue set what the program reads from struct xdp_md.
-The VM is the default backend; --backend kernel uses BPF_PROG_TEST_RUN (root).`;
+The VM is the default backend (its compiled tier; --tier interpreter runs the reference
+interpreter); --backend kernel uses BPF_PROG_TEST_RUN (root).`;
 
 /** `tsbpf run`. */
 export const runCommand: Command = async (args, io) => {
@@ -33,6 +34,7 @@ export const runCommand: Command = async (args, io) => {
     "ingress-ifindex": { type: "string" },
     "rx-queue": { type: "string" },
     backend: { type: "string" },
+    tier: { type: "string" },
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
@@ -42,6 +44,11 @@ export const runCommand: Command = async (args, io) => {
   }
   const backend = values.backend ?? "vm";
   if (backend !== "vm" && backend !== "kernel") usage(`run: --backend is vm or kernel, not '${backend}'`);
+  const tier = values.tier ?? "compiled";
+  if (tier !== "compiled" && tier !== "interpreter") {
+    usage(`run: --tier is compiled or interpreter, not '${tier}'`);
+  }
+  if (values.tier !== undefined && backend !== "vm") usage("run: --tier applies to --backend vm only");
   if (values.prog === undefined) usage("run: --prog NAME is required");
   if ((values["data-in"] === undefined) === (values.pcap === undefined)) {
     usage("run: give exactly one of --data-in FILE or --pcap FILE");
