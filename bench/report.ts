@@ -20,7 +20,7 @@ type Table = { title: string; head: string[]; rows: string[][]; notes: string[] 
 function tables(r: BenchResults): Table[] {
   const out: Table[] = [];
   out.push({
-    title: "1. Interpreter: loop-heavy programs (test/bpf/bench/loops.bpf.o, 1142-byte UDP packet)",
+    title: "1. Reference interpreter: loop-heavy programs (test/bpf/bench/loops.bpf.o, 1142-byte UDP packet)",
     head: ["program", "insns/run", "VM ns/run", "VM ns/insn", "kernel ns/run", "kernel ns/insn", "VM/kernel"],
     rows: r.interpreter.map((x) => [
       x.program,
@@ -41,7 +41,7 @@ function tables(r: BenchResults): Table[] {
     ],
   });
   out.push({
-    title: "2. Tail-call dispatcher, per packet (kernel: BPF_PROG_TEST_RUN, repeat 1e6)",
+    title: "2. Tail-call dispatcher on the reference interpreter, per packet (kernel: BPF_PROG_TEST_RUN, repeat 1e6)",
     head: [
       "object",
       "packet",
@@ -94,7 +94,7 @@ function tables(r: BenchResults): Table[] {
   ];
   if (jitRows.length > 0) {
     out.push({
-      title: "2b. The VM's compiled tier (tier: compiled) against its interpreter, ns",
+      title: "2b. The VM's compiled tier (the default since it matches the interpreter) against the interpreter, ns",
       head: ["case", "interpreter", "compiled", "speed-up", "same result"],
       rows: jitRows,
       notes: [
