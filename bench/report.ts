@@ -41,7 +41,8 @@ function tables(r: BenchResults): Table[] {
     ],
   });
   out.push({
-    title: "2. Tail-call dispatcher on the reference interpreter, per packet (kernel: BPF_PROG_TEST_RUN, repeat 1e6)",
+    title:
+      "2. Tail-call dispatcher on the reference interpreter, per packet (kernel: BPF_PROG_TEST_RUN, repeat 1e6)",
     head: [
       "object",
       "packet",
@@ -94,7 +95,8 @@ function tables(r: BenchResults): Table[] {
   ];
   if (jitRows.length > 0) {
     out.push({
-      title: "2b. The VM's compiled tier (the default since it matches the interpreter) against the interpreter, ns",
+      title:
+        "2b. The VM's compiled tier (the default since it matches the interpreter) against the interpreter, ns",
       head: ["case", "interpreter", "compiled", "speed-up", "same result"],
       rows: jitRows,
       notes: [
