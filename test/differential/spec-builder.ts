@@ -1,3 +1,4 @@
+import { mapSpec as baseMapSpec } from "../support/specs.js";
 import type { Instruction } from "../../src/asm/instruction.js";
 import {
   type CollectionSpec,
@@ -31,27 +32,10 @@ export interface MapInput {
 
 /** A MapSpec as the object loader would produce for a BTF-less map declaration. */
 export function mapSpec(m: MapInput): MapSpec {
-  return {
-    name: m.name,
-    type: MapType[m.type],
-    typeName: m.type,
-    keySize: m.keySize,
-    valueSize: m.valueSize,
-    maxEntries: m.maxEntries,
-    flags: 0,
-    mapExtra: 0n,
-    numaNode: 0,
-    pinning: "none",
-    keyTypeId: undefined,
-    valueTypeId: undefined,
-    innerMap: undefined,
+  return baseMapSpec(m.name, MapType[m.type], m.keySize, m.valueSize, m.maxEntries, {
     contents: m.contents ?? [],
     origin: "legacy",
-    section: undefined,
-    initialData: undefined,
-    readOnly: false,
-    variables: [],
-  };
+  });
 }
 
 /** An XDP ProgramSpec without BTF info, as clang would give for one function in `SEC("xdp")`. */

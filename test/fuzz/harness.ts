@@ -1,5 +1,5 @@
 import { disassembleProgram } from "../../src/asm/disasm.js";
-import { decodeInstructions } from "../../src/asm/instruction.js";
+import { decodeInstructions, type Instruction } from "../../src/asm/instruction.js";
 import { isTsbpfError } from "../../src/errors.js";
 import { loadCollectionSpec } from "../../src/object/load-collection-spec.js";
 import { type CollectionSpec, ProgType } from "../../src/object/types.js";
@@ -127,15 +127,11 @@ export async function checkObject(
   return runAll(spec, packet, skipKnown);
 }
 
-/** Runs raw bytecode as the XDP program `fuzz` beside an array, a hash and a prog array. */
-export async function checkBytecode(
-  code: Uint8Array,
-  packet: Uint8Array,
-  skipKnown = true,
-): Promise<Finding | undefined> {
-  const decoded = timed("decode", () => decodeInstructions(code, true, { program: "fuzz" }));
-  if (decoded.finding !== undefined || decoded.value === undefined) return decoded.finding;
-  const insns = decoded.value;
+/**
+ * The collection random bytecode runs in: the XDP program `fuzz` beside an array, a hash and a
+ * prog array whose slot 0 is `fuzz` itself. Shared with the compiled tier's tests.
+ */
+export function bytecodeCollection(insns: Instruction[]): CollectionSpec {
   // Every lddw with a pseudo source refers to a map, as the object loader would record it.
   const maps = ["array", "hash", "jump"];
   const references = insns.flatMap((x, i) =>
@@ -150,7 +146,7 @@ export async function checkBytecode(
         ]
       : [],
   );
-  const spec = xdpCollection(
+  return xdpCollection(
     "fuzz",
     [{ name: "fuzz", instructions: insns, references }],
     [
@@ -166,7 +162,17 @@ export async function checkBytecode(
       },
     ],
   );
-  return runAll(spec, packet, skipKnown);
+}
+
+/** Runs raw bytecode as the XDP program `fuzz` beside an array, a hash and a prog array. */
+export async function checkBytecode(
+  code: Uint8Array,
+  packet: Uint8Array,
+  skipKnown = true,
+): Promise<Finding | undefined> {
+  const decoded = timed("decode", () => decodeInstructions(code, true, { program: "fuzz" }));
+  if (decoded.finding !== undefined || decoded.value === undefined) return decoded.finding;
+  return runAll(bytecodeCollection(decoded.value), packet, skipKnown);
 }
 
 const OPCODES = [

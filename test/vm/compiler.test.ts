@@ -15,8 +15,7 @@ import { craftedPackets, randomPacket } from "../differential/corpus.js";
 import { generateCollection } from "../differential/generate.js";
 import { repositoryObjects } from "../differential/objects.js";
 import { Rng } from "../differential/rng.js";
-import { xdpCollection } from "../differential/spec-builder.js";
-import { FUZZ_BUDGET, fuzzPacket, randomBytecode } from "../fuzz/harness.js";
+import { bytecodeCollection, FUZZ_BUDGET, fuzzPacket, randomBytecode } from "../fuzz/harness.js";
 import { insn as I } from "../support/insn.js";
 import { conformanceDir } from "../support/shared.js";
 import { describeError, dumpMaps, loadTier, runTier } from "./compiler-support.js";
@@ -184,36 +183,7 @@ test("3000 generated programs agree, with the default budget and with a small ra
 });
 
 function bytecodeSpec(code: Uint8Array) {
-  const insns = decodeInstructions(code, true, { program: "fuzz" });
-  const maps = ["array", "hash", "jump"];
-  const references = insns.flatMap((x, i) =>
-    x.opcode === 0x18 && x.src !== 0
-      ? [
-          {
-            insn: i,
-            kind: x.src === 2 ? ("map_value" as const) : ("map" as const),
-            map: maps[i % 3] as string,
-            offset: 0,
-          },
-        ]
-      : [],
-  );
-  return xdpCollection(
-    "fuzz",
-    [{ name: "fuzz", instructions: insns, references }],
-    [
-      { name: "array", type: "array", keySize: 4, valueSize: 8, maxEntries: 4 },
-      { name: "hash", type: "hash", keySize: 8, valueSize: 8, maxEntries: 8 },
-      {
-        name: "jump",
-        type: "prog_array",
-        keySize: 4,
-        valueSize: 4,
-        maxEntries: 4,
-        contents: [{ key: 0, value: "fuzz" }],
-      },
-    ],
-  );
+  return bytecodeCollection(decodeInstructions(code, true, { program: "fuzz" }));
 }
 
 test("8000 random bytecode programs: only typed errors, and the same result or fault on both tiers", () => {
