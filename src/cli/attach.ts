@@ -114,11 +114,13 @@ export const attachCommand: Command = async (args, io) => {
   const plan = [...staticSlots(spec), ...userSlots];
   checkWiring(spec, plan);
 
-  // Signals are caught from here on, so Ctrl+C during loading still cleans up.
+  // Signals are caught from here on, so Ctrl+C during loading still cleans up. The handlers stay
+  // until the cleanup is done: with `once`, a second Ctrl+C during cleanup would hit Node's
+  // default and kill the process half-way (a netlink attachment would then stay behind).
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   let coll: Awaited<ReturnType<typeof loadKernelCollection>>;
   try {
     coll = await loadKernelCollection(spec, {
@@ -173,17 +175,17 @@ export const attachCommand: Command = async (args, io) => {
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);
     const hasProgArray = Object.values(coll.maps).some((m) => m.spec.type === MapType.prog_array);
-    if (pinned) {
-      link?.close();
-      coll.close();
-      io.stdout(`left the pipeline pinned under ${pinDir}\n`);
-    } else {
-      if (link !== undefined && !link.closed) {
+    // The collection is closed even when letting go of the link fails, so no fd outlives us.
+    try {
+      if (pinned) link?.close();
+      else if (link !== undefined && !link.closed) {
         link.detach();
         io.stdout(`detached ${progName} from ${iface}${hasProgArray ? "; prog arrays released" : ""}\n`);
       }
+    } finally {
       coll.close();
     }
+    if (pinned) io.stdout(`left the pipeline pinned under ${pinDir}\n`);
   }
   return 0;
 };

@@ -4,7 +4,7 @@ import { LDDW } from "../asm/opcodes.js";
 import { type ElfFile, parseElf, SymbolType } from "../elf/index.js";
 import { UsageError } from "../errors.js";
 import type { ProgramSpec } from "../object/types.js";
-import { type Command, parseCommandArgs } from "./args.js";
+import { type Command, parseCommandArgs, usage } from "./args.js";
 import { readObject } from "./load-object.js";
 
 const HELP = `usage: tsbpf disasm OBJ [--prog NAME]
@@ -22,6 +22,7 @@ export const disasmCommand: Command = async (args, io) => {
     io.stdout(`${HELP}\n`);
     return 0;
   }
+  if (positionals.length > 1) usage(`disasm: one object file expected, got ${positionals.length}`);
   const { spec, bytes } = await readObject(positionals[0], "disasm");
   const elf = parseElf(bytes);
   let programs = Object.values(spec.programs);

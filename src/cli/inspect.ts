@@ -1,7 +1,7 @@
 import { cTypeName } from "../btf/c-type-name.js";
 import type { ObjectBtf } from "../object/object-types.js";
 import type { CollectionSpec, MapSpec, ProgramSpec, TailCallSite } from "../object/types.js";
-import { type Command, parseCommandArgs } from "./args.js";
+import { type Command, parseCommandArgs, usage } from "./args.js";
 import { readObject } from "./load-object.js";
 
 const HELP = `usage: tsbpf inspect OBJ [--json]
@@ -19,6 +19,7 @@ export const inspectCommand: Command = async (args, io) => {
     io.stdout(`${HELP}\n`);
     return 0;
   }
+  if (positionals.length > 1) usage(`inspect: one object file expected, got ${positionals.length}`);
   const { spec } = await readObject(positionals[0], "inspect");
   const report = describeCollection(spec);
   io.stdout(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));

@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import type { RunResult } from "../backend/types.js";
 import { Collection } from "../collection.js";
-import { LoadError } from "../errors.js";
+import { LoadError, UsageError } from "../errors.js";
 import { describePacket } from "../net/parse.js";
 import { writePcap } from "../net/pcap.js";
 import { readCapture } from "../net/pcapng.js";
@@ -63,6 +63,7 @@ export const runCommand: Command = async (args, io) => {
       ? {}
       : { rxQueueIndex: intFlag("rx-queue", values["rx-queue"], 0, 0xffffffff) }),
   };
+  if (positionals.length > 1) usage(`run: one object file expected, got ${positionals.length}`);
   const { spec } = await readObject(positionals[0], "run");
   const prog = spec.programs[values.prog];
   if (prog === undefined) {
@@ -104,13 +105,31 @@ export const runCommand: Command = async (args, io) => {
         values.pcap !== undefined
           ? writePcap(results.map((r) => r.dataOut))
           : (results[0]?.dataOut ?? new Uint8Array());
-      await writeFile(values["data-out"], out);
+      await writeOutputFile(values["data-out"], out);
     }
   } finally {
     coll.close();
   }
   return 0;
 };
+
+/** Writes `--data-out`; a failure is one usage line naming the file, not an internal error. */
+async function writeOutputFile(path: string, bytes: Uint8Array): Promise<void> {
+  try {
+    await writeFile(path, bytes);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === "ENOENT"
+        ? "no such directory"
+        : code === "EISDIR"
+          ? "is a directory"
+          : code === "EACCES"
+            ? "permission denied"
+            : (code ?? String(e));
+    throw new UsageError(`--data-out ${path}: cannot write: ${why}`);
+  }
+}
 
 function hexDump(b: Uint8Array, indent: string): string {
   const lines: string[] = [];

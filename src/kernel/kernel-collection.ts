@@ -31,7 +31,7 @@ import { encodeScalar, KernelMap, kernelMapName } from "./kernel-map.js";
 import type { KernelXdpLink } from "./kernel-link.js";
 import { KernelProgram, type ProgramOwner } from "./kernel-program.js";
 import { createMap, freezeMap, updateElem } from "./map-ops.js";
-import { DEFAULT_PIN_ROOT, openOrCreatePinnedMap, pinName } from "./pinning.js";
+import { DEFAULT_PIN_ROOT, openOrCreatePinnedMap, pinName, removePin } from "./pinning.js";
 import { loadBtf, loadProgram } from "./program-ops.js";
 import { defaultSys, type Sys } from "./sys.js";
 import { explainVerifierError } from "./verifier-message.js";
@@ -215,7 +215,9 @@ export class KernelCollection implements LoadedCollection, ProgramOwner {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    const pinnedLinks = this.#links.filter((l) => l.pinnedAt !== undefined && !l.closed);
+    // A pinned link closed earlier (e.g. `await using link` ending first) still holds the
+    // program on the interface through its pin, so it counts until it is detached.
+    const pinnedLinks = this.#links.filter((l) => l.pinnedAt !== undefined && !l.detached);
     if (pinnedLinks.length > 0) {
       for (const m of Object.values(this.maps)) {
         if (m.spec.type !== MapType.PROG_ARRAY || m.pinnedAt !== undefined || m.closed) continue;
@@ -337,7 +339,7 @@ function createMaps(
   const order = spec.byteOrder;
   for (const m of Object.values(spec.maps)) {
     const name = kernelMapName(m, spec.file);
-    const make = (): Fd => {
+    const makeBare = (): Fd => {
       if (m.innerMap === undefined) {
         if (m.type === MapType.ARRAY_OF_MAPS || m.type === MapType.HASH_OF_MAPS) {
           throw new LoadError(`map ${m.name} is a map of maps without an inner map template`, {
@@ -353,6 +355,20 @@ function createMaps(
       } finally {
         inner.close();
       }
+    };
+    // Global data is filled (and frozen) before the map is pinned: a pin of an empty map would
+    // be reused as is by the next load, which never fills a reused map.
+    const make = (): Fd => {
+      const fd = makeBare();
+      if (m.initialData === undefined) return fd;
+      try {
+        updateElem(sys, fd.value, encodeScalar(0, 4, "little", "key"), m.initialData);
+        if (m.readOnly) freezeMap(sys, fd.value);
+      } catch (e) {
+        fd.close();
+        throw e;
+      }
+      return fd;
     };
     let fd: Fd;
     let reused = false;
@@ -372,14 +388,6 @@ function createMaps(
       ...(pinnedAt === undefined ? {} : { pinnedAt }),
     });
     coll.maps[m.name] = km;
-    if (m.initialData !== undefined && !reused) {
-      try {
-        updateElem(sys, fd.value, encodeScalar(0, 4, "little", "key"), m.initialData);
-        if (m.readOnly) freezeMap(sys, fd.value);
-      } catch (e) {
-        throw isTsbpfError(e) ? e.withContext({ map: m.name }) : e;
-      }
-    }
   }
   // Static slots of maps of maps (`.values = { [0] = &inner }`).
   for (const m of Object.values(spec.maps)) {
@@ -482,6 +490,11 @@ export async function loadKernelCollection(
       coll.close();
     } catch {
       // The load error is the one that matters.
+    }
+    // As libbpf does: pins this load made go too, or the next load would reuse maps of a
+    // collection that never existed. Pins that were there before stay.
+    for (const m of Object.values(coll.maps)) {
+      if (m.pinnedAt !== undefined && !m.reused) removePin(m.pinnedAt);
     }
     throw e;
   }

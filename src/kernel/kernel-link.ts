@@ -24,6 +24,7 @@ export class KernelXdpLink {
   readonly #sys: Sys;
   readonly #handle: XdpAttachHandle;
   #closed = false;
+  #detached = false;
 
   constructor(sys: Sys, handle: XdpAttachHandle, program: string, iface: string | undefined) {
     this.#sys = sys;
@@ -38,6 +39,14 @@ export class KernelXdpLink {
   /** Whether close() or detach() ran. */
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /**
+   * Whether the program was taken off the interface by this object. A pinned link that was only
+   * closed is `closed` but not `detached`: its pin keeps the program attached.
+   */
+  get detached(): boolean {
+    return this.#detached;
   }
 
   /** The link's fd (bpf_link attachments only). */
@@ -73,6 +82,7 @@ export class KernelXdpLink {
     } else {
       this.#handle.detach();
     }
+    this.#detached = true;
     this.#closed = true;
   }
 

@@ -40,7 +40,14 @@ export function openOrCreatePinnedMap(
     if (!isLoadError(e) || e.errno !== Errno.ENOENT) throw e;
   }
   if (fd !== undefined) {
-    const info = getMapInfo(sys, fd.value);
+    let info: ReturnType<typeof getMapInfo>;
+    try {
+      info = getMapInfo(sys, fd.value);
+    } catch (e) {
+      // Not a map (a pinned program or link at that path) or unreadable: refuse, and keep no fd.
+      fd.close();
+      throw e;
+    }
     const diffs: string[] = [];
     const cmp = (what: string, have: number, want: number) => {
       if (have !== want) diffs.push(`${what} ${have} (object wants ${want})`);
@@ -72,6 +79,15 @@ export function openOrCreatePinnedMap(
     throw e;
   }
   return { fd: created, reused: false };
+}
+
+/** Removes one pin, if it is still there; never throws (used on error paths). */
+export function removePin(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch {
+    // Best effort: the error being reported matters more than a pin we could not remove.
+  }
 }
 
 /** What {@link pinPipeline} pinned, path by path. */

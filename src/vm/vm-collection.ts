@@ -12,7 +12,7 @@ import {
 import type { CollectionSpec, MapSpec, ProgramSpec } from "../object/types.js";
 import { MapType, ProgType } from "../object/types.js";
 import { applyWiring, staticSlots } from "../tailcall/wiring.js";
-import { faultCode } from "./fault.js";
+import { faultCode, vmFault } from "./fault.js";
 import { compileProgram } from "./compiler.js";
 import { createHelpers, mapPointer, newRunState, type RunState } from "./helpers.js";
 import { Interpreter, loadProgram, type Program } from "./interpreter.js";
@@ -54,6 +54,12 @@ const DEFAULTS: VmCollectionOptions = Object.freeze({
 
 const XDP_ABORTED = 0;
 
+/**
+ * Map value regions one `run()` keeps mapped across its iterations (so a repeated lookup costs
+ * nothing); past this many they are released between iterations instead.
+ */
+const MAX_RUN_VALUE_REGIONS = 1024;
+
 /** Program types the VM can run, with the context each gets. */
 const RUNNABLE = new Set<number>([ProgType.xdp]);
 
@@ -79,6 +85,11 @@ export class VmProgram implements BpfProgram {
 
   get name(): string {
     return this.spec.name;
+  }
+
+  /** @internal Whether `coll` loaded this program (its global-data addresses live in that memory). */
+  belongsTo(coll: VmCollection): boolean {
+    return this.coll === coll;
   }
 
   /** Runs the program as `BPF_PROG_TEST_RUN` would; a fault gives XDP_ABORTED and `fault`. */
@@ -126,7 +137,8 @@ export class VmCollection implements LoadedCollection {
    * As BPF_PROG_TEST_RUN does, the packet is laid out once and every iteration runs on the same
    * buffer (what one run writes or adjusts, the next one sees), and the loop is timed as a whole.
    * Nothing is allocated per iteration unless the program prints, reserves ring-buffer records or
-   * tail-calls; map value regions stay mapped until the call returns.
+   * tail-calls; map value regions stay mapped until the call returns (or, when an iteration
+   * leaves more than {@link MAX_RUN_VALUE_REGIONS}, until it ends).
    */
   runSync(prog: VmProgram, data: Uint8Array, opts: Partial<RunOptions>): RunResult {
     if (this.closed) throw new LoadError("the collection is closed", { program: prog.name });
@@ -147,6 +159,12 @@ export class VmCollection implements LoadedCollection {
     state.redirect = undefined;
     const chain = state.chain;
     const records = state.records;
+    const regions = state.regions;
+    const releaseValueRegions = (): void => {
+      for (const r of regions) memory.unmap(r);
+      regions.length = 0;
+      state.valueRegions.clear();
+    };
     const L = vm.lo;
     const H = vm.hi;
     const ctxHi = xdp.ctx.hi;
@@ -180,12 +198,14 @@ export class VmCollection implements LoadedCollection {
           for (const r of records) memory.unmap(r);
           records.length = 0;
         }
+        // No pointer outlives an iteration (registers restart, the verifier forbids reading
+        // stack a run did not write), so when iterations keep meeting new map values (inserted
+        // and deleted elements) their regions go before the region table fills up and faults.
+        if (regions.length > MAX_RUN_VALUE_REGIONS) releaseValueRegions();
         if (fault !== undefined) break;
       }
     } finally {
-      for (const r of state.regions) memory.unmap(r);
-      state.regions.length = 0;
-      state.valueRegions.clear();
+      releaseValueRegions();
       for (const r of records) memory.unmap(r);
       records.length = 0;
     }
@@ -289,7 +309,17 @@ export function loadVmCollection(
 
   const helpers = createHelpers({
     state: () => coll.currentState(),
-    programFor: (p) => (p instanceof VmProgram && p.compiled !== undefined ? p.compiled : undefined),
+    programFor: (p) => {
+      if (!(p instanceof VmProgram) || p.compiled === undefined) return undefined;
+      // Its lddw addresses point into its own collection's memory: run here, it would read
+      // whatever this collection has at those addresses. The kernel would run it; say so.
+      if (!p.belongsTo(coll)) {
+        throw vmFault("helper", `tail call into ${p.name}, a program of another VM collection`, {
+          hint: "each VM collection has its own address space: fill the prog array with programs of the same collection",
+        });
+      }
+      return p.compiled;
+    },
     random: prng(options.seed),
     now: options.now,
   });

@@ -164,6 +164,8 @@ test("bad input: one tsbpf: line on stderr, non-zero exit, no stack trace", () =
   try {
     const trunc = join(dir, "trunc.o");
     writeFileSync(trunc, readFileSync(OBJ).subarray(0, 200));
+    const pkt = join(dir, "syn.bin");
+    writeFileSync(pkt, tcpTo(8080));
     const cases: [string[], RegExp][] = [
       [["inspect", "/nonexistent.o"], /^tsbpf: cannot read \/nonexistent\.o: no such file$/],
       [["inspect", "/etc/hostname"], /^tsbpf: not an ELF file/],
@@ -181,6 +183,16 @@ test("bad input: one tsbpf: line on stderr, non-zero exit, no stack trace", () =
       ],
       [["bogus"], /^tsbpf: unknown command 'bogus'/],
       [["inspect", OBJ, "--frobnicate"], /^tsbpf: inspect: Unknown option '--frobnicate'/],
+      [["inspect", OBJ, OBJ], /^tsbpf: inspect: one object file expected, got 2$/],
+      [["disasm", OBJ, "extra"], /^tsbpf: disasm: one object file expected, got 2$/],
+      [
+        ["run", OBJ, "extra", "--prog", "main_prog", "--data-in", trunc],
+        /^tsbpf: run: one object file expected, got 2$/,
+      ],
+      [
+        ["run", OBJ, "--prog", "main_prog", "--data-in", pkt, "--data-out", join(dir, "no", "out.bin")],
+        /^tsbpf: --data-out .*\/no\/out\.bin: cannot write: no such directory$/,
+      ],
     ];
     for (const [args, want] of cases) {
       const r = spawnCli(args);

@@ -4,6 +4,7 @@
  * the trace lines it prints, and what is left in the kernel afterwards (ip link, bpftool).
  */
 import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { test } from "node:test";
@@ -242,6 +243,41 @@ test("attach and detach refuse bad arguments before touching the kernel", async 
   const help = io();
   assert.equal(await attachCommand(["--help"], help, { verbose: false }), 0);
   assert.match(help.out.join(""), /^usage: tsbpf attach OBJ --prog NAME --iface IF/);
+});
+
+test("attach keeps its SIGINT/SIGTERM handlers until cleanup ends, so a second Ctrl+C cannot kill it half-way", {
+  skip,
+}, async () => {
+  const unlock = await traceLock();
+  const dev = `tss${process.pid % 100000}`;
+  spawnSync("ip", ["link", "del", dev], { stdio: "ignore" });
+  execFileSync("ip", ["link", "add", dev, "type", "veth", "peer", "name", `${dev}p`]);
+  try {
+    const before = { int: process.listenerCount("SIGINT"), term: process.listenerCount("SIGTERM") };
+    const out = io();
+    const running = attachCommand([SEED, "--prog", "main_prog", "--iface", dev, ...TAILS], out, {
+      verbose: false,
+    });
+    for (let i = 0; i < 200 && !/printing trace lines/.test(out.out.join("")); i++) await sleep(50);
+    assert.match(out.out.join(""), /printing trace lines/);
+    process.emit("SIGINT");
+    // Without a listener Node's default action would end the process on the next signal.
+    assert.equal(process.listenerCount("SIGINT"), before.int + 1, "SIGINT still handled during cleanup");
+    assert.equal(process.listenerCount("SIGTERM"), before.term + 1, "SIGTERM still handled during cleanup");
+    process.emit("SIGINT");
+    process.emit("SIGTERM");
+    assert.equal(await running, 0);
+    assert.equal(process.listenerCount("SIGINT"), before.int, "handlers removed after cleanup");
+    assert.equal(process.listenerCount("SIGTERM"), before.term);
+    assert.match(out.out.join(""), new RegExp(`detached main_prog from ${dev}`));
+    const shown = JSON.parse(
+      execFileSync("ip", ["-j", "-d", "link", "show", "dev", dev], { encoding: "utf8" }),
+    );
+    assert.equal(shown[0]?.xdp, undefined, "nothing left attached");
+  } finally {
+    spawnSync("ip", ["link", "del", dev], { stdio: "ignore" });
+    await unlock();
+  }
 });
 
 test("trace lines are printed as timestamp, task-pid, [cpu], message", async () => {

@@ -192,6 +192,42 @@ test("close() warns before it empties a prog array that a pinned XDP link still 
   }
 });
 
+test("close() still warns when the pinned link was closed first (await using link ends before the collection)", {
+  skip: skip ?? (ensureBpffs() ? undefined : "needs a bpffs at /sys/fs/bpf"),
+}, async () => {
+  const dev = `tsx${process.pid % 100000}`;
+  const pin = `/sys/fs/bpf/tsbpf-warn2-${process.pid}`;
+  spawnSync("ip", ["link", "del", dev], { stdio: "ignore" });
+  execFileSync("ip", ["link", "add", dev, "type", "veth", "peer", "name", `${dev}p`]);
+  const warnings: string[] = [];
+  const coll = await loadKernelCollection(seed(), { onWarning: (m) => warnings.push(m) });
+  try {
+    const { prog_array } = coll.maps;
+    const { main_prog, port8080_prog } = coll.programs;
+    assert.ok(prog_array && main_prog && port8080_prog);
+    prog_array.set(0, port8080_prog);
+    const link = await main_prog.attachXdp({ iface: dev, mode: "generic" });
+    link.pin(pin);
+    link.close(); // only our fd: the pin keeps main_prog attached
+    assert.equal(link.closed, true);
+    assert.equal(link.detached, false);
+    coll.close();
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.match(
+      warnings[0] ?? "",
+      /closing prog array prog_array with filled slots \[0\].*main_prog at .*tsbpf-warn2/,
+    );
+    const shown = JSON.parse(
+      execFileSync("ip", ["-j", "-d", "link", "show", "dev", dev], { encoding: "utf8" }),
+    );
+    assert.ok(shown[0]?.xdp, "still attached through the pinned link");
+  } finally {
+    coll.close();
+    rmSync(pin, { force: true });
+    spawnSync("ip", ["link", "del", dev], { stdio: "ignore" });
+  }
+});
+
 test("run() collects its trace lines without taking them from trace_pipe readers", { skip }, async () => {
   const unlock = await traceLock();
   const coll = await loadKernelCollection(seed());

@@ -216,3 +216,70 @@ test("runs of the VM do not leak memory regions across calls", async () => {
   for (let i = 0; i < 50; i++) await p.run(pkt, { repeat: 3 });
   assert.equal(c.memory.regions.filter((r) => r !== undefined).length, mapped);
 });
+
+test("a tail call into a program of another VM collection faults instead of reading this one's memory", async () => {
+  const seed = "examples/tail-call/tail_call.bpf.o";
+  const pkt = new Uint8Array(60);
+  pkt.set([0x08, 0x00], 12); // IPv4
+  pkt[14] = 0x45;
+  pkt[23] = 6; // TCP
+  pkt.set([0x1f, 0x90], 36); // destination port 8080
+  const own = loadVmCollection(spec(seed));
+  const { prog_array } = own.maps;
+  const { port8080_prog, main_prog } = own.programs;
+  assert.ok(prog_array && port8080_prog && main_prog);
+  prog_array.set(0, port8080_prog);
+  assert.deepEqual((await main_prog.run(pkt)).trace, ["Packet to port 8080 processed"]);
+
+  const other = loadVmCollection(spec(seed));
+  for (let i = 0; i < 3; i++) other.memory.map(new Uint8Array(64)); // its regions differ from ours
+  const foreign = other.programs.port8080_prog;
+  assert.ok(foreign);
+  prog_array.set(0, foreign);
+  const r = await main_prog.run(pkt);
+  assert.equal(r.retval, 0, "XDP_ABORTED");
+  assert.equal(r.fault === undefined ? undefined : faultCode(r.fault), "helper");
+  assert.match(r.fault?.message ?? "", /tail call into port8080_prog, a program of another VM collection/);
+  assert.deepEqual(r.trace, []);
+});
+
+test("the handle table does not keep an entry per collection ever loaded", async () => {
+  const { setFlagsFromString } = await import("node:v8");
+  const { runInNewContext } = await import("node:vm");
+  const { vmHandleCount } = await import("../../src/vm/maps/handles.js");
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const seed = spec("examples/tail-call/tail_call.bpf.o");
+  const sweep = async () => {
+    for (let i = 0; i < 5; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  await sweep();
+  const before = vmHandleCount();
+  for (let i = 0; i < 200; i++) loadVmCollection(seed).close();
+  const grown = vmHandleCount();
+  assert.ok(grown >= before + 200, `each collection takes handles (${before} -> ${grown})`);
+  await sweep();
+  assert.ok(
+    vmHandleCount() < before + 20,
+    `entries of collected collections are dropped (${vmHandleCount()} left, ${before} before)`,
+  );
+});
+
+test("a repeated run that meets a new map value each iteration does not run out of regions", async () => {
+  // The kernel runs this a million times; every iteration inserts, looks up and deletes a new key.
+  const c = loadVmCollection(spec("test/bpf/vm/value_churn.bpf.o"));
+  const p = c.programs.churn_values;
+  assert.ok(p);
+  const mapped = c.memory.regions.filter((r) => r !== undefined).length;
+  const r = await p.run(new Uint8Array(60), { repeat: 70_000 });
+  assert.equal(r.fault, undefined, r.fault?.message);
+  assert.equal(r.retval, 2, "XDP_PASS");
+  const bss = c.maps[".bss"]?.get(0) as Uint8Array;
+  const v = new DataView(bss.buffer, bss.byteOffset);
+  assert.equal(v.getUint32(0, true), 70_000, "next_key counted every run");
+  assert.equal(v.getBigUint64(8, true), (69_999n * 70_000n) / 2n, "every run wrote through its pointer");
+  assert.equal(c.memory.regions.filter((x) => x !== undefined).length, mapped);
+});

@@ -9,6 +9,14 @@
 const byId = new Map<number, WeakRef<object>>();
 const idOf = new WeakMap<object, number>();
 let next = 1;
+/**
+ * Drops a handle's entry once its object is collected: a long-running process that loads many
+ * collections would otherwise keep one entry per map and program it ever made.
+ */
+const dropped = new FinalizationRegistry<number>((id) => {
+  const ref = byId.get(id);
+  if (ref !== undefined && ref.deref() === undefined) byId.delete(id);
+});
 
 /** Gives `obj` a handle (once; later calls return the same number). */
 export function vmHandleOf(obj: object): number {
@@ -17,7 +25,13 @@ export function vmHandleOf(obj: object): number {
   const id = next++;
   idOf.set(obj, id);
   byId.set(id, new WeakRef(obj));
+  dropped.register(obj, id);
   return id;
+}
+
+/** @internal How many handles the table holds (live, or dead and not yet swept); for leak tests. */
+export function vmHandleCount(): number {
+  return byId.size;
 }
 
 /** The object behind a handle, or `undefined` when the number names nothing live (EBADF). */
