@@ -427,6 +427,15 @@ function loadPrograms(
   );
   for (const p of Object.values(spec.programs)) {
     const file = spec.file;
+    if (p.progType === 0) {
+      // libbpf refuses these too ("missing BPF prog type, check ELF section name").
+      throw new LoadError(`program ${p.name}: section '${p.section}' names no program type`, {
+        ...(file === undefined ? {} : { file }),
+        section: p.section,
+        program: p.name,
+        hint: 'use a libbpf section name such as SEC("xdp"), SEC("tc") or SEC("tracepoint/<category>/<name>")',
+      });
+    }
     const insns = encodeInstructions(patchMapReferences(p, fdOf, file), hostLittle);
     const withBtf = btf !== undefined && btf.level === "load";
     try {
