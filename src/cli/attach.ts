@@ -133,10 +133,17 @@ export const attachCommand: Command = async (args, io) => {
   }
   let link: KernelXdpLink | undefined;
   let pinned = false;
+  // Loading is synchronous work: a Ctrl+C that arrived meanwhile is only seen once the event loop
+  // turns. Look before each step that leaves something in the kernel.
+  const interrupted = async (): Promise<boolean> => {
+    await new Promise((r) => setImmediate(r));
+    return stop.signal.aborted;
+  };
   try {
     applyWiring(coll, userSlots);
     const prog = coll.programs[progName];
     if (prog === undefined) throw new UsageError(`attach: program ${progName} was not loaded`);
+    if (await interrupted()) return 0;
     link = await prog.attachXdp({ iface, mode });
     let shownMode: string = mode;
     if (mode === "auto") {
@@ -149,6 +156,7 @@ export const attachCommand: Command = async (args, io) => {
     io.stdout(
       `attached ${progName} to ${iface} (ifindex ${link.ifindex}, mode ${shownMode}); slots: ${slots.length > 0 ? slots.join(", ") : "none"}\n`,
     );
+    if (pinDir !== undefined && (await interrupted())) return 0;
     if (pinDir !== undefined) {
       if (link.method !== "link") {
         throw new UsageError(
