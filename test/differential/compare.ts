@@ -1,3 +1,4 @@
+import { mkdtempSync, rmSync } from "node:fs";
 import { readFileSync } from "node:fs";
 import type { BpfMap, LoadedCollection, RunResult } from "../../src/backend/types.js";
 import { Collection } from "../../src/collection.js";
@@ -184,7 +185,17 @@ export interface EnginePair {
 
 /** Loads `spec` on both engines and applies `wiring` on each; throws the first engine's error. */
 export async function loadPair(spec: CollectionSpec, wiring: readonly TailSlot[] = []): Promise<EnginePair> {
-  const kernel = await Collection.load(spec, { backend: "kernel", onWarning: () => {} });
+  // Maps an object pins by name go to a directory of this run's own, removed with the pair, so
+  // the harness leaves nothing in bpffs (and never reuses a pin left by something else).
+  const pinDir = mkdtempSync("/sys/fs/bpf/tsbpf-diff-");
+  const unpin = () => rmSync(pinDir, { recursive: true, force: true });
+  let kernel: LoadedCollection;
+  try {
+    kernel = await Collection.load(spec, { backend: "kernel", pinDir, onWarning: () => {} });
+  } catch (e) {
+    unpin();
+    throw e;
+  }
   let vm: LoadedCollection;
   try {
     vm = await Collection.load(spec, {
@@ -195,6 +206,7 @@ export async function loadPair(spec: CollectionSpec, wiring: readonly TailSlot[]
     applyWiring(vm, wiring);
   } catch (e) {
     kernel.close();
+    unpin();
     throw e;
   }
   return {
@@ -203,6 +215,7 @@ export async function loadPair(spec: CollectionSpec, wiring: readonly TailSlot[]
     close() {
       vm.close();
       kernel.close();
+      unpin();
     },
   };
 }
