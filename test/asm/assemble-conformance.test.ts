@@ -7,16 +7,11 @@ import { parseConformanceData } from "../../src/asm/conformance-data.js";
 import { encodeInstructions } from "../../src/asm/instruction.js";
 import { isParseError } from "../../src/errors.js";
 import { toHex } from "../../src/internal/bytes.js";
-import { conformanceDir } from "../support/shared.js";
+import { type ConformanceCase, conformanceCases, conformanceDir } from "../support/shared.js";
 
 const ROOT = conformanceDir() ?? "../shared/conformance";
 
-interface Expected {
-  name: string;
-  program_hex: string;
-  mem_hex: string;
-  result: string;
-}
+type Expected = ConformanceCase;
 
 const dataFiles = (dir: string) =>
   readdirSync(join(ROOT, dir))
@@ -29,8 +24,7 @@ test("every conformance test assembles to the program bytes of tests.json", (t) 
     return;
   }
   const expected = new Map<string, Expected>();
-  for (const e of JSON.parse(readFileSync(join(ROOT, "tests.json"), "utf8")) as Expected[])
-    expected.set(e.name, e);
+  for (const e of conformanceCases() ?? []) expected.set(e.name, e);
   const failures: string[] = [];
   let matched = 0;
   let withAsm = 0;
@@ -77,8 +71,7 @@ test("every malformed program in the negative suite is a ParseError naming its l
     return;
   }
   const byName = new Map<string, Expected>();
-  for (const e of JSON.parse(readFileSync(join(ROOT, "tests.json"), "utf8")) as Expected[])
-    byName.set(e.name, e);
+  for (const e of conformanceCases() ?? []) byName.set(e.name, e);
   let checked = 0;
   for (const name of dataFiles("negative")) {
     const text = readFileSync(join(ROOT, "negative", name), "utf8");

@@ -1,17 +1,8 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { decodeInstructions, type Instruction } from "../../src/asm/instruction.js";
 import { Collection } from "../../src/collection.js";
 import { runConformance } from "../../src/vm/conformance.js";
-import { conformanceDir } from "../support/shared.js";
+import { conformanceCases } from "../support/shared.js";
 import { ins, ldMap, xdpCollection } from "./spec-builder.js";
-
-interface Case {
-  name: string;
-  program_hex: string;
-  mem_hex: string;
-  result: string;
-}
 
 /** What running the conformance suite on the kernel gave. */
 export interface ConformanceOnKernel {
@@ -96,7 +87,7 @@ export function wrapConformance(
 
 /** Runs every helper-free conformance program on the kernel (wrapped) and on the VM, and compares r0. */
 export async function runConformanceOnKernel(): Promise<ConformanceOnKernel> {
-  const root = conformanceDir();
+  const cases = conformanceCases();
   const res: ConformanceOnKernel = {
     total: 0,
     candidates: 0,
@@ -105,8 +96,7 @@ export async function runConformanceOnKernel(): Promise<ConformanceOnKernel> {
     mismatches: [],
     refused: [],
   };
-  if (root === undefined) return res;
-  const cases = JSON.parse(readFileSync(join(root, "tests.json"), "utf8")) as Case[];
+  if (cases === undefined) return res;
   res.total = cases.length;
   for (const c of cases) {
     const bytes = Uint8Array.from(Buffer.from(c.program_hex, "hex"));

@@ -2,11 +2,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { encodeInstructions } from "../../src/asm/instruction.js";
 import { runConformance } from "../../src/vm/conformance.js";
 import { loadVmCollection } from "../../src/vm/vm-collection.js";
-import { conformanceDir } from "../support/shared.js";
+import { conformanceCases } from "../support/shared.js";
 import { kernelSkipReason } from "../kernel/support.js";
 import { wrapConformance } from "./conformance-kernel.js";
 import { craftedPackets } from "./corpus.js";
@@ -15,13 +14,8 @@ import { Rng } from "./rng.js";
 import { xdpCollection } from "./spec-builder.js";
 
 test("the conformance wrapper computes on the VM what the conformance runner computes", async (t) => {
-  const root = conformanceDir();
-  if (root === undefined) return t.skip("the bpf_conformance suite was not found beside the repository");
-  const cases = JSON.parse(readFileSync(join(root, "tests.json"), "utf8")) as {
-    name: string;
-    program_hex: string;
-    mem_hex: string;
-  }[];
+  const cases = conformanceCases();
+  if (cases === undefined) return t.skip("the bpf_conformance suite was not found beside the repository");
   let compared = 0;
   for (const c of cases) {
     const bytes = Uint8Array.from(Buffer.from(c.program_hex, "hex"));

@@ -1,7 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { decodeInstructions, type Instruction } from "../../src/asm/instruction.js";
 import { isVmFault, type VmFault } from "../../src/errors.js";
 import { loadCollectionSpec } from "../../src/object/load-collection-spec.js";
@@ -17,7 +16,7 @@ import { repositoryObjects } from "../differential/objects.js";
 import { Rng } from "../differential/rng.js";
 import { bytecodeCollection, FUZZ_BUDGET, fuzzPacket, randomBytecode } from "../fuzz/harness.js";
 import { insn as I } from "../support/insn.js";
-import { conformanceDir } from "../support/shared.js";
+import { conformanceCases } from "../support/shared.js";
 import { describeError, dumpMaps, loadTier, runTier } from "./compiler-support.js";
 
 // The compiled tier must agree with the interpreter (the reference) on everything a run shows:
@@ -49,14 +48,8 @@ function conformanceChunked(bytes: Uint8Array, mem: Uint8Array): string {
 }
 
 test("bpf_conformance: every program gives the same r0 (or the same fault) on both tiers", (t) => {
-  const root = conformanceDir();
-  if (root === undefined) return t.skip("the bpf_conformance suite was not found beside the repository");
-  const cases = JSON.parse(readFileSync(join(root, "tests.json"), "utf8")) as {
-    name: string;
-    program_hex: string;
-    mem_hex: string;
-    result: string;
-  }[];
+  const cases = conformanceCases();
+  if (cases === undefined) return t.skip("the bpf_conformance suite was not found beside the repository");
   assert.ok(cases.length >= 313, `only ${cases.length} conformance programs`);
   const diffs: string[] = [];
   let expected = 0;

@@ -7,22 +7,12 @@ import { loadProgram } from "../../src/vm/interpreter.js";
 import { conformanceHelper } from "../../src/vm/conformance.js";
 import { conformancePlugin } from "../../src/cli/conformance-plugin.js";
 import { isVerifierError } from "../../src/errors.js";
-import { conformanceDir } from "../support/shared.js";
+import { conformanceCases, conformanceDir } from "../support/shared.js";
 
 // The bpf_conformance suite as JSON (program and memory as hex, expected r0), with the suite's
 // negative `.data` files beside it. Looked for in the repo first, then in the shared fixture area.
 const root = conformanceDir();
-
-interface Case {
-  name: string;
-  min_cpu: string;
-  program_hex: string;
-  mem_hex: string;
-  result: string;
-}
-
-const cases: Case[] =
-  root === undefined ? [] : (JSON.parse(readFileSync(join(root, "tests.json"), "utf8")) as Case[]);
+const cases = conformanceCases() ?? [];
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ""), "hex"));
 
