@@ -10,7 +10,8 @@ import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { test } from "node:test";
-import { loadKernelCollection } from "../../src/kernel/kernel-collection.js";
+import { type KernelCollection, loadKernelCollection } from "../../src/kernel/kernel-collection.js";
+import type { KernelXdpLink } from "../../src/kernel/kernel-link.js";
 import { getMapInfo } from "../../src/kernel/object-ops.js";
 import { loadCollectionSpec } from "../../src/object/load-collection-spec.js";
 import type { CollectionSpec } from "../../src/object/types.js";
@@ -157,11 +158,23 @@ test("programs match what libbpf loads (tags), maps are named like libbpf's, .ro
   }
 });
 
-test("close() warns before it empties a prog array that a pinned XDP link still uses", {
-  skip: skip ?? (ensureBpffs() ? undefined : "needs a bpffs at /sys/fs/bpf"),
-}, async () => {
-  const dev = `tsw${process.pid % 100000}`;
-  const pin = `/sys/fs/bpf/tsbpf-warn-${process.pid}`;
+const pinSkip = skip ?? (ensureBpffs() ? undefined : "needs a bpffs at /sys/fs/bpf");
+
+/**
+ * The seed loaded with slot 0 filled and main_prog attached (generic) to a fresh veth through a
+ * link pinned at `/sys/fs/bpf/<tag>-<pid>`; `body` gets the pieces, cleanup removes them all.
+ */
+async function withPinnedSeed(
+  tag: string,
+  body: (x: {
+    coll: KernelCollection;
+    link: KernelXdpLink;
+    warnings: string[];
+    dev: string;
+  }) => Promise<void> | void,
+): Promise<void> {
+  const dev = `${tag.slice(0, 3)}${process.pid % 100000}`;
+  const pin = `/sys/fs/bpf/${tag}-${process.pid}`;
   spawnSync("ip", ["link", "del", dev], { stdio: "ignore" });
   execFileSync("ip", ["link", "add", dev, "type", "veth", "peer", "name", `${dev}p`]);
   const warnings: string[] = [];
@@ -174,6 +187,26 @@ test("close() warns before it empties a prog array that a pinned XDP link still 
     const link = await main_prog.attachXdp({ iface: dev, mode: "generic" });
     assert.equal(link.method, "link");
     link.pin(pin);
+    await body({ coll, link, warnings, dev });
+  } finally {
+    coll.close();
+    rmSync(pin, { force: true });
+    spawnSync("ip", ["link", "del", dev], { stdio: "ignore" });
+  }
+}
+
+/** Whether `dev` still has an XDP program (here: through the pinned link). */
+function stillAttached(dev: string): boolean {
+  const shown = JSON.parse(
+    execFileSync("ip", ["-j", "-d", "link", "show", "dev", dev], { encoding: "utf8" }),
+  );
+  return Boolean(shown[0]?.xdp);
+}
+
+test("close() warns before it empties a prog array that a pinned XDP link still uses", {
+  skip: pinSkip,
+}, async () => {
+  await withPinnedSeed("tsbpf-warn", ({ coll, warnings, dev }) => {
     coll.close();
     assert.equal(warnings.length, 1, warnings.join("\n"));
     assert.match(
@@ -181,33 +214,14 @@ test("close() warns before it empties a prog array that a pinned XDP link still 
       /closing prog array prog_array with filled slots \[0\].*main_prog at .*tsbpf-warn/,
     );
     // The pin kept the program attached; the prog array is gone with its slots.
-    const shown = JSON.parse(
-      execFileSync("ip", ["-j", "-d", "link", "show", "dev", dev], { encoding: "utf8" }),
-    );
-    assert.ok(shown[0]?.xdp, "still attached through the pinned link");
-  } finally {
-    coll.close();
-    rmSync(pin, { force: true });
-    spawnSync("ip", ["link", "del", dev], { stdio: "ignore" });
-  }
+    assert.ok(stillAttached(dev), "still attached through the pinned link");
+  });
 });
 
 test("close() still warns when the pinned link was closed first (await using link ends before the collection)", {
-  skip: skip ?? (ensureBpffs() ? undefined : "needs a bpffs at /sys/fs/bpf"),
+  skip: pinSkip,
 }, async () => {
-  const dev = `tsx${process.pid % 100000}`;
-  const pin = `/sys/fs/bpf/tsbpf-warn2-${process.pid}`;
-  spawnSync("ip", ["link", "del", dev], { stdio: "ignore" });
-  execFileSync("ip", ["link", "add", dev, "type", "veth", "peer", "name", `${dev}p`]);
-  const warnings: string[] = [];
-  const coll = await loadKernelCollection(seed(), { onWarning: (m) => warnings.push(m) });
-  try {
-    const { prog_array } = coll.maps;
-    const { main_prog, port8080_prog } = coll.programs;
-    assert.ok(prog_array && main_prog && port8080_prog);
-    prog_array.set(0, port8080_prog);
-    const link = await main_prog.attachXdp({ iface: dev, mode: "generic" });
-    link.pin(pin);
+  await withPinnedSeed("tsbpf-warn2", ({ coll, link, warnings, dev }) => {
     link.close(); // only our fd: the pin keeps main_prog attached
     assert.equal(link.closed, true);
     assert.equal(link.detached, false);
@@ -217,15 +231,8 @@ test("close() still warns when the pinned link was closed first (await using lin
       warnings[0] ?? "",
       /closing prog array prog_array with filled slots \[0\].*main_prog at .*tsbpf-warn2/,
     );
-    const shown = JSON.parse(
-      execFileSync("ip", ["-j", "-d", "link", "show", "dev", dev], { encoding: "utf8" }),
-    );
-    assert.ok(shown[0]?.xdp, "still attached through the pinned link");
-  } finally {
-    coll.close();
-    rmSync(pin, { force: true });
-    spawnSync("ip", ["link", "del", dev], { stdio: "ignore" });
-  }
+    assert.ok(stillAttached(dev), "still attached through the pinned link");
+  });
 });
 
 test("run() collects its trace lines without taking them from trace_pipe readers", { skip }, async () => {
