@@ -1,4 +1,3 @@
-import { availableParallelism } from "node:os";
 import type { BackendName, LoadedCollection } from "./backend/types.js";
 import { UsageError } from "./errors.js";
 import type { CollectionSpec } from "./object/types.js";
@@ -35,7 +34,7 @@ export const Collection = {
   async load(spec: CollectionSpec, opts: Partial<CollectionOptions> = {}): Promise<LoadedCollection> {
     const o: CollectionOptions = { ...DEFAULTS, ...opts };
     if (o.backend === "vm") {
-      return loadVmCollection(spec, { possibleCpus: availableParallelism(), ...o.vm });
+      return loadVmCollection(spec, o.vm);
     }
     if (o.backend === "kernel") {
       const { loadKernelCollection } = await import("./kernel/kernel-collection.js");

@@ -7,7 +7,7 @@ export * from "./object/types.js";
 export type { ObjectBtf, LoadCollectionSpecOptions } from "./object/object-types.js";
 export { loadCollectionSpec } from "./object/load-collection-spec.js";
 export { matchSection, type SectionMatch } from "./object/sec-table.js";
-export { AttachType } from "./object/attach-type.js";
+export * from "./abi/index.js";
 export * from "./backend/types.js";
 export * from "./backend/typed-map.js";
 export { Collection, type CollectionOptions } from "./collection.js";

@@ -15,7 +15,6 @@ export {
   Class,
   classOf,
   EXIT,
-  HelperId,
   JmpOp,
   LDDW,
   Mode,

@@ -1,5 +1,5 @@
 import { ParseError, type ErrorContext } from "../errors.js";
-import { LDDW } from "./opcodes.js";
+import { CALL, LDDW, PseudoCall } from "./opcodes.js";
 
 /**
  * One 8-byte instruction slot, decoded. A `lddw` occupies two slots: the first carries the whole
@@ -72,4 +72,12 @@ export function encodeInstructions(insns: readonly Instruction[], littleEndian =
     view.setInt32(o + 4, insn.imm, littleEndian);
   }
   return out;
+}
+
+/**
+ * The helper id `insn` calls (`call N` with `src = 0`), or `undefined` for any other instruction:
+ * a bpf-to-bpf call (`src = 1`) and a kfunc call (`src = 2`) use the same opcode.
+ */
+export function helperCalled(insn: Instruction): number | undefined {
+  return insn.opcode === CALL && insn.src === PseudoCall.HELPER ? insn.imm : undefined;
 }

@@ -99,30 +99,5 @@ export const CALL = Class.JMP | JmpOp.CALL;
 /** Opcode byte of `exit`. */
 export const EXIT = Class.JMP | JmpOp.EXIT;
 
-/** Helper function ids used across tsbpf (include/uapi/linux/bpf.h). */
-export const HelperId = {
-  map_lookup_elem: 1,
-  map_update_elem: 2,
-  map_delete_elem: 3,
-  ktime_get_ns: 5,
-  trace_printk: 6,
-  get_prandom_u32: 7,
-  get_smp_processor_id: 8,
-  tail_call: 12,
-  redirect: 23,
-  csum_diff: 28,
-  xdp_adjust_head: 44,
-  redirect_map: 51,
-  xdp_adjust_meta: 54,
-  xdp_adjust_tail: 65,
-  ringbuf_output: 130,
-  ringbuf_reserve: 131,
-  ringbuf_submit: 132,
-  ringbuf_discard: 133,
-  ringbuf_query: 134,
-  ktime_get_boot_ns: 125,
-  trace_vprintk: 177,
-} as const;
-
 /** The class bits of an opcode. */
 export const classOf = (opcode: number): number => opcode & 0x07;

@@ -7,9 +7,8 @@ import { type BtfValue, decodeBtfValue, encodeBtfValue } from "../btf/codec.js";
 import { btfSizeof, btfTypeById, resolveBtfType } from "../btf/type-helpers.js";
 import type { Btf } from "../btf/types.js";
 import { ParseError, UsageError, isMapError, isTsbpfError } from "../errors.js";
-import type { ObjectBtf } from "../object/object-types.js";
 import type { CollectionSpec, MapSpec, VariableSpec } from "../object/types.js";
-import { MapType } from "../object/types.js";
+import { Errno, perCpuValueStride } from "../abi/index.js";
 import type { BpfMap, LoadedCollection } from "./types.js";
 
 /** `V`'s element type when `V` is a per-CPU array of values; what one CPU holds. */
@@ -27,30 +26,9 @@ export type TypedInput<V> = V extends bigint | number | string | boolean | Uint8
       ? { [P in keyof V]?: TypedInput<V[P]> }
       : V;
 
-/** Options of {@link typedMap} and {@link typed}. */
-export interface TypedMapOptions {
-  /**
-   * CPUs a per-CPU map holds values for, when the map cannot say (both engines' maps can; this
-   * is for other {@link BpfMap} implementations).
-   */
-  possibleCpus: number;
-}
-
-const ENOENT = 2;
-
-const PER_CPU_TYPES: ReadonlySet<number> = new Set([
-  MapType.percpu_hash,
-  MapType.percpu_array,
-  MapType.lru_percpu_hash,
-  MapType.percpu_cgroup_storage,
-]);
-
-const round8 = (n: number): number => Math.ceil(n / 8) * 8;
-
 /** The parsed BTF of a collection spec, when it has any. */
 export function specBtf(spec: CollectionSpec): Btf | undefined {
-  const b = spec.btf as Partial<ObjectBtf> | undefined;
-  return b !== undefined && b !== null && typeof b === "object" && b.btf !== undefined ? b.btf : undefined;
+  return spec.btf?.btf;
 }
 
 /**
@@ -72,14 +50,12 @@ export class TypedMap<K = BtfValue, V = BtfValue> implements Iterable<[K, V]> {
   readonly valueTypeId: number | undefined;
   readonly #btf: Btf | undefined;
   readonly #le: boolean;
-  readonly #cpus: number | undefined;
 
-  constructor(map: BpfMap, btf: Btf | undefined, littleEndian: boolean, opts: Partial<TypedMapOptions> = {}) {
+  constructor(map: BpfMap, btf: Btf | undefined) {
     this.map = map;
     this.#btf = btf;
-    this.#le = littleEndian;
-    this.#cpus = opts.possibleCpus;
-    this.perCpu = PER_CPU_TYPES.has(map.spec.type);
+    this.#le = map.byteOrder === "little";
+    this.perCpu = map.perCpu;
     this.keyTypeId = this.#checkedType(map.spec.keyTypeId, map.spec.keySize, "key");
     this.valueTypeId = this.#checkedType(map.spec.valueTypeId, map.spec.valueSize, "value");
   }
@@ -132,7 +108,7 @@ export class TypedMap<K = BtfValue, V = BtfValue> implements Iterable<[K, V]> {
   decodeValue(bytes: Uint8Array): V {
     if (!this.perCpu) return this.#decodeOne(bytes) as V;
     const size = this.map.spec.valueSize;
-    const stride = round8(size);
+    const stride = perCpuValueStride(size);
     if (bytes.byteLength % stride !== 0) {
       throw new ParseError(`per-CPU value of ${bytes.byteLength} bytes is not a multiple of ${stride}`, {
         map: this.map.name,
@@ -158,8 +134,8 @@ export class TypedMap<K = BtfValue, V = BtfValue> implements Iterable<[K, V]> {
     const v = value as unknown as BtfValue;
     if (!this.perCpu) return this.#encodeOne(v, "value");
     const size = this.map.spec.valueSize;
-    const stride = round8(size);
-    const cpus = this.possibleCpus();
+    const stride = perCpuValueStride(size);
+    const cpus = this.map.possibleCpus;
     if (v instanceof Uint8Array && v.byteLength === stride * cpus) return v;
     const list = this.#isPerCpuList(v) ? (v as BtfValue[]) : undefined;
     if (list !== undefined && list.length !== cpus) {
@@ -196,23 +172,6 @@ export class TypedMap<K = BtfValue, V = BtfValue> implements Iterable<[K, V]> {
     return encodeRaw(v, this.map.spec.valueSize, this.#le, path, this.map.name);
   }
 
-  /** CPUs of a per-CPU map: from the map itself when it says, else the option, else a probe. */
-  possibleCpus(): number {
-    if (this.#cpus !== undefined) return this.#cpus;
-    const m = this.map as unknown as { possibleCpus?: unknown; valueBufferSize?: unknown };
-    if (typeof m.possibleCpus === "number") return m.possibleCpus;
-    const stride = round8(this.map.spec.valueSize);
-    if (typeof m.valueBufferSize === "number") return m.valueBufferSize / stride;
-    for (const k of this.map.keys()) {
-      const v = this.map.lookup(k);
-      if (v !== undefined) return v.byteLength / stride;
-    }
-    throw new UsageError("cannot tell how many CPUs this per-CPU map holds values for", {
-      map: this.map.name,
-      hint: "pass { possibleCpus } to typedMap",
-    });
-  }
-
   /** The value under `key` (per-CPU maps: one per CPU), or `undefined` when absent. */
   get(key: K): V | undefined {
     const raw = this.map.lookup(this.encodeKey(key));
@@ -239,7 +198,7 @@ export class TypedMap<K = BtfValue, V = BtfValue> implements Iterable<[K, V]> {
       this.map.delete(this.encodeKey(key));
       return true;
     } catch (e) {
-      if (isMapError(e) && e.errno === ENOENT) return false;
+      if (isMapError(e) && e.errno === Errno.ENOENT) return false;
       throw e;
     }
   }
@@ -276,28 +235,19 @@ export class TypedMap<K = BtfValue, V = BtfValue> implements Iterable<[K, V]> {
 }
 
 /** A typed view of `map`; `btf` is the object's BTF (`undefined` leaves everything raw). */
-export function typedMap<K = BtfValue, V = BtfValue>(
-  map: BpfMap,
-  btf: Btf | undefined,
-  littleEndian: boolean,
-  opts: Partial<TypedMapOptions> = {},
-): TypedMap<K, V> {
-  return new TypedMap<K, V>(map, btf, littleEndian, opts);
+export function typedMap<K = BtfValue, V = BtfValue>(map: BpfMap, btf: Btf | undefined): TypedMap<K, V> {
+  return new TypedMap<K, V>(map, btf);
 }
 
 /** The typed view of the map called `name` in a loaded collection, on either engine. */
-export function typed<K = BtfValue, V = BtfValue>(
-  coll: LoadedCollection,
-  name: string,
-  opts: Partial<TypedMapOptions> = {},
-): TypedMap<K, V> {
+export function typed<K = BtfValue, V = BtfValue>(coll: LoadedCollection, name: string): TypedMap<K, V> {
   const map = coll.maps[name];
   if (map === undefined) {
     throw new UsageError(`no map '${name}' in the collection`, {
       hint: `maps: ${Object.keys(coll.maps).join(", ") || "(none)"}`,
     });
   }
-  return typedMap<K, V>(map, specBtf(coll.spec), coll.spec.byteOrder === "little", opts);
+  return typedMap<K, V>(map, specBtf(coll.spec));
 }
 
 /**

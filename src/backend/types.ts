@@ -1,39 +1,57 @@
-import type { CollectionSpec, MapSpec, ProgramSpec } from "../object/types.js";
+import type { ByteOrder, CollectionSpec, MapSpec, ProgramSpec } from "../object/types.js";
 
 /**
  * The contract both engines implement. The VM and the kernel backend each provide maps and
  * programs with exactly these shapes, so wiring, tests and the CLI are written once.
  */
 
-/** `BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST` (and `BPF_F_LOCK`). */
-export const UpdateFlags = { ANY: 0n, NOEXIST: 1n, EXIST: 2n, LOCK: 4n } as const;
-
 /** A key or value given to the friendly map API: raw bytes, or an integer encoded to the map's size. */
 export type MapScalar = Uint8Array | number | bigint;
 
-/** A live map on either engine. Raw operations take and return bytes of exactly key/value size. */
+/**
+ * A live map on either engine; {@link MapFront} is the one implementation of everything here
+ * above the engines' raw operations. Raw operations take and return bytes of exactly the
+ * user-space sizes: the key size, and {@link valueBufferSize} for values.
+ */
 export interface BpfMap {
   readonly name: string;
   readonly spec: MapSpec;
+  /** Byte order integer keys and values are encoded in (the object's). */
+  readonly byteOrder: ByteOrder;
+  /**
+   * CPUs a per-CPU map holds a value for. Both engines default to the host's possible CPUs
+   * (`/sys/devices/system/cpu/possible`, as the kernel sizes per-CPU values); the VM can be told
+   * otherwise (`vm: { possibleCpus }`).
+   */
+  readonly possibleCpus: number;
+  /** Whether each key holds one value per possible CPU. */
+  readonly perCpu: boolean;
+  /** Bytes of a value in user space: `round_up(value_size, 8) * possibleCpus` for per-CPU maps. */
+  readonly valueBufferSize: number;
   /** Raw lookup; `undefined` when the key is absent (ENOENT). Per-CPU maps return all CPUs' values concatenated. */
   lookup(key: Uint8Array): Uint8Array | undefined;
-  /** Raw update with the kernel's flag semantics; throws MapError with the kernel's errno. */
+  /** Raw update with the kernel's flag semantics (`UpdateFlag`); throws MapError with the kernel's errno. */
   update(key: Uint8Array, value: Uint8Array, flags?: bigint): void;
   /** Raw delete; throws MapError(ENOENT) when absent, EINVAL for arrays. */
   delete(key: Uint8Array): void;
-  /** Iterates keys in the engine's order (BPF_MAP_GET_NEXT_KEY). */
-  keys(): Iterable<Uint8Array>;
+  /** BPF_MAP_GET_NEXT_KEY: the key after `key` (the first for `undefined`); `undefined` at the end. */
+  nextKey(key: Uint8Array | undefined): Uint8Array | undefined;
+  /** Iterates keys in the engine's order. */
+  keys(): IterableIterator<Uint8Array>;
   /** Friendly lookup: integer keys are encoded to key size in the object's byte order. */
   get(key: MapScalar): Uint8Array | undefined;
+  /** Per-CPU maps: each CPU's value, cut to value size; other maps: a one-element list. */
+  lookupPerCpu(key: MapScalar): Uint8Array[] | undefined;
   /**
    * Friendly update. For a prog array the value may be a {@link BpfProgram} of the same engine:
-   * this is how tail calls are wired (`progArray.set(0, coll.programs.port8080_prog)`).
+   * this is how tail calls are wired (`progArray.set(0, coll.programs.port8080_prog)`); a map of
+   * maps takes a {@link BpfMap}.
    */
-  set(key: MapScalar, value: MapScalar | BpfProgram, flags?: bigint): void;
+  set(key: MapScalar, value: MapScalar | BpfProgram | BpfMap, flags?: bigint): void;
   /** Friendly delete. */
   remove(key: MapScalar): void;
   /** Iterates [key, value] pairs. */
-  entries(): Iterable<[Uint8Array, Uint8Array]>;
+  entries(): IterableIterator<[Uint8Array, Uint8Array]>;
 }
 
 /** Options of a single test run. */

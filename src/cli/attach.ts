@@ -6,7 +6,7 @@ import type { KernelXdpLink } from "../kernel/kernel-link.js";
 import { queryXdp, type XdpMode } from "../kernel/netlink-xdp.js";
 import { pinPipeline } from "../kernel/pinning.js";
 import { ownMessageFilter } from "../kernel/printk-formats.js";
-import { MapType } from "../object/types.js";
+import { MapType, ProgType } from "../abi/index.js";
 import { applyWiring, checkWiring, parseTailArg, staticSlots, type TailSlot } from "../tailcall/wiring.js";
 import type { TraceLine } from "../trace/trace-line.js";
 import { TracePipeReader } from "../trace/trace-pipe.js";
@@ -105,9 +105,9 @@ export const attachCommand: Command = async (args, io) => {
       hint: `programs in this object: ${Object.keys(spec.programs).join(", ")}`,
     });
   }
-  if (progSpec.type !== "xdp") {
+  if (progSpec.type !== ProgType.xdp) {
     throw new UsageError(
-      `attach: program ${progName} is a ${progSpec.type} program; attach takes XDP programs`,
+      `attach: program ${progName} is a ${progSpec.typeName} program; attach takes XDP programs`,
     );
   }
   const userSlots: TailSlot[] = (values.tail ?? []).map(parseTailArg);

@@ -9,7 +9,8 @@ import { loadCollectionSpec } from "../object/load-collection-spec.js";
 import type { CollectionSpec } from "../object/types.js";
 import { type Command, parseCommandArgs } from "./args.js";
 import type { CliIo } from "./io.js";
-import { traceText, XDP_ACTIONS } from "./run-report.js";
+import { traceText } from "./run-report.js";
+import { xdpActionName } from "../abi/xdp.js";
 
 const HELP = `usage: tsbpf demo [--json]
 
@@ -103,7 +104,7 @@ async function runDemo(
   const t0 = performance.now();
   for (const [i, { packet }] of capture.entries()) {
     const r = await main.run(packet);
-    const verdict = XDP_ACTIONS[r.retval] ?? String(r.retval);
+    const verdict = xdpActionName(r.retval) ?? String(r.retval);
     verdicts.set(verdict, (verdicts.get(verdict) ?? 0) + 1);
     for (const p of (r.chain ?? []).slice(1)) jumps.set(p, (jumps.get(p) ?? 0) + 1);
     lines += r.trace.length;

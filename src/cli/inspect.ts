@@ -65,7 +65,7 @@ export interface InspectReport {
 }
 
 function btfOf(spec: CollectionSpec): ObjectBtf | undefined {
-  return spec.btf as ObjectBtf | undefined;
+  return spec.btf;
 }
 
 function typeName(spec: CollectionSpec, id: number | undefined): string | null {
@@ -88,7 +88,7 @@ export function describeCollection(spec: CollectionSpec): InspectReport {
     programs: Object.values(spec.programs).map((p) => ({
       name: p.name,
       section: p.section,
-      type: p.type,
+      type: p.typeName,
       instructions: p.instructions.length,
       functions: p.functions.map((f) => f.name),
       tailCalls: p.tailCalls.map((t) => tc(p, t)),

@@ -1,12 +1,10 @@
+import { xdpActionName } from "../abi/xdp.js";
 import type { RunResult } from "../backend/types.js";
 import { toHex } from "../internal/bytes.js";
 
-/** XDP action names by value (include/uapi/linux/bpf.h `enum xdp_action`). */
-export const XDP_ACTIONS = ["XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT"] as const;
-
 /** `XDP_PASS (2)`, or the bare number for values that are not XDP actions. */
 export function verdictName(retval: number): string {
-  const n = XDP_ACTIONS[retval];
+  const n = xdpActionName(retval);
   return n === undefined ? String(retval) : `${n} (${retval})`;
 }
 
@@ -53,7 +51,7 @@ export function runJson(index: number, r: RunResult): RunJson {
   const out: RunJson = {
     packet: index,
     retval: r.retval,
-    verdict: XDP_ACTIONS[r.retval] ?? String(r.retval),
+    verdict: xdpActionName(r.retval) ?? String(r.retval),
     dataOut: toHex(r.dataOut),
     durationNs: r.durationNs,
     trace: r.trace,

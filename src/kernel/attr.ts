@@ -3,8 +3,8 @@
  * Each builder returns the attr bytes plus the list of pointer fields; {@link Sys.bpf} fills the
  * addresses in. Pointer fields are left zero here so the bytes are deterministic and testable.
  */
+import { OBJ_NAME_LEN } from "../abi/index.js";
 import { UsageError } from "../errors.js";
-import { OBJ_NAME_LEN } from "./constants.js";
 import type { PtrArg } from "./sys.js";
 
 /** An attr ready for {@link Sys.bpf}. */
@@ -257,4 +257,9 @@ export function linkCreateAttr(progFd: number, target: number, attachType: numbe
 /** BPF_LINK_DETACH: link_fd @0. */
 export function linkDetachAttr(linkFd: number): AttrCall {
   return new AttrWriter(8).u32(0, linkFd).done();
+}
+
+/** BPF_PROG_BIND_MAP (`attr.prog_bind_map`): prog_fd @0, map_fd @4, flags @8. */
+export function progBindMapAttr(progFd: number, mapFd: number, flags = 0): AttrCall {
+  return new AttrWriter(12).u32(0, progFd).u32(4, mapFd).u32(8, flags).done();
 }

@@ -2,10 +2,9 @@
  * Probes of what the running kernel supports, by trying the smallest possible object. Results
  * are cached per {@link Sys}, because they cannot change while the kernel runs.
  */
+import { Errno, MapFlag, MapType } from "../abi/index.js";
 import { isLoadError, UsageError } from "../errors.js";
-import { Errno } from "./errno.js";
 import { type CreateMapOptions, createMap } from "./map-ops.js";
-import { MapFlag, MapType } from "./constants.js";
 import { loadProgram } from "./program-ops.js";
 import type { Sys } from "./sys.js";
 
@@ -17,16 +16,16 @@ const ABSENT: ReadonlySet<number> = new Set([Errno.EINVAL, Errno.EOPNOTSUPP, Err
 
 function probeShape(type: number): CreateMapOptions {
   switch (type) {
-    case MapType.RINGBUF:
+    case MapType.ringbuf:
       return { type, keySize: 0, valueSize: 0, maxEntries: 64 * 1024 };
-    case MapType.QUEUE:
-    case MapType.STACK:
-    case MapType.BLOOM_FILTER:
+    case MapType.queue:
+    case MapType.stack:
+    case MapType.bloom_filter:
       return { type, keySize: 0, valueSize: 4, maxEntries: 1 };
-    case MapType.LPM_TRIE:
+    case MapType.lpm_trie:
       return { type, keySize: 8, valueSize: 4, maxEntries: 1, flags: MapFlag.NO_PREALLOC };
-    case MapType.ARRAY_OF_MAPS:
-    case MapType.HASH_OF_MAPS:
+    case MapType.array_of_maps:
+    case MapType.hash_of_maps:
       throw new UsageError(
         `map type ${type}: probe its inner map type instead; outer maps need an inner map fd`,
       );

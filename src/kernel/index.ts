@@ -1,6 +1,5 @@
 export * from "./attr.js";
-export * from "./constants.js";
-export * from "./errno.js";
+export * from "./errno-hint.js";
 export * from "./fd.js";
 export * from "./host.js";
 export * from "./map-ops.js";

@@ -6,8 +6,9 @@
  * slots. The collection owns every fd; closing it is what erases prog arrays, so it warns when
  * that would silently break a pipeline that stays attached.
  */
+import { Errno, MapType, OBJ_NAME_LEN, PRINTK_HELPERS, ProgFlag, ProgType } from "../abi/index.js";
 import type { LoadedCollection } from "../backend/types.js";
-import { encodeInstructions, type Instruction } from "../asm/instruction.js";
+import { encodeInstructions, helperCalled, type Instruction } from "../asm/instruction.js";
 import { LDDW, PseudoLd } from "../asm/opcodes.js";
 import { marshalBtf } from "../btf/marshal-btf.js";
 import {
@@ -24,15 +25,15 @@ import { applyWiring, staticSlots } from "../tailcall/wiring.js";
 import type { TraceLine } from "../trace/trace-line.js";
 import { TracePipeReader } from "../trace/trace-pipe.js";
 import { sanitizeBtf, type SanitizeLevel } from "./btf-sanitize.js";
-import { MapType, OBJ_NAME_LEN } from "./constants.js";
-import { Errno } from "./errno.js";
 import type { Fd } from "./fd.js";
-import { encodeScalar, KernelMap, kernelMapName } from "./kernel-map.js";
+import { hostPossibleCpus } from "../backend/possible-cpus.js";
+import { encodeScalar } from "../backend/scalar.js";
+import { KernelMap, kernelMapName } from "./kernel-map.js";
 import type { KernelXdpLink } from "./kernel-link.js";
 import { KernelProgram, type ProgramOwner } from "./kernel-program.js";
 import { createMap, freezeMap, updateElem } from "./map-ops.js";
 import { DEFAULT_PIN_ROOT, openOrCreatePinnedMap, pinName, removePin } from "./pinning.js";
-import { loadBtf, loadProgram } from "./program-ops.js";
+import { bindMapToProgram, loadBtf, loadProgram } from "./program-ops.js";
 import { defaultSys, type Sys } from "./sys.js";
 import { explainVerifierError } from "./verifier-message.js";
 import { ownMessageFilter } from "./printk-formats.js";
@@ -48,10 +49,6 @@ export interface LoadKernelCollectionOptions {
   /** Where warnings go (BTF dropped, prog arrays emptied); default `process.emitWarning`. */
   onWarning?: (message: string) => void;
 }
-
-const BPF_F_SLEEPABLE = 1 << 4;
-const BPF_PROG_BIND_MAP = 35;
-const PRINTK_HELPERS = new Set([6, 177]);
 
 /** libbpf's program name rule: 15 characters from `[A-Za-z0-9_.]`. */
 export function kernelProgramName(name: string): string {
@@ -121,22 +118,9 @@ export function patchMapReferences(
   return insns;
 }
 
-/** BPF_PROG_BIND_MAP (35): prog_fd @0, map_fd @4, flags @8. Best effort, as in libbpf. */
-function bindMap(sys: Sys, progFd: number, mapFd: number): void {
-  const attr = new Uint8Array(12);
-  const v = new DataView(attr.buffer);
-  v.setUint32(0, progFd, true);
-  v.setUint32(4, mapFd, true);
-  try {
-    sys.bpf(BPF_PROG_BIND_MAP, attr);
-  } catch {
-    // Kernels before 5.10 lack the command; the binding only helps introspection.
-  }
-}
-
 function printsTrace(spec: CollectionSpec): boolean {
   return Object.values(spec.programs).some((p) =>
-    p.instructions.some((i) => i.opcode === 0x85 && i.src === 0 && PRINTK_HELPERS.has(i.imm)),
+    p.instructions.some((i) => PRINTK_HELPERS.has(helperCalled(i) ?? -1)),
   );
 }
 
@@ -220,7 +204,7 @@ export class KernelCollection implements LoadedCollection, ProgramOwner {
     const pinnedLinks = this.#links.filter((l) => l.pinnedAt !== undefined && !l.detached);
     if (pinnedLinks.length > 0) {
       for (const m of Object.values(this.maps)) {
-        if (m.spec.type !== MapType.PROG_ARRAY || m.pinnedAt !== undefined || m.closed) continue;
+        if (m.spec.type !== MapType.prog_array || m.pinnedAt !== undefined || m.closed) continue;
         let slots: number[] = [];
         try {
           slots = m.filledSlots();
@@ -341,7 +325,7 @@ function createMaps(
     const name = kernelMapName(m, spec.file);
     const makeBare = (): Fd => {
       if (m.innerMap === undefined) {
-        if (m.type === MapType.ARRAY_OF_MAPS || m.type === MapType.HASH_OF_MAPS) {
+        if (m.type === MapType.array_of_maps || m.type === MapType.hash_of_maps) {
           throw new LoadError(`map ${m.name} is a map of maps without an inner map template`, {
             map: m.name,
             hint: "declare the inner map with __array(values, struct { ... })",
@@ -362,7 +346,7 @@ function createMaps(
       const fd = makeBare();
       if (m.initialData === undefined) return fd;
       try {
-        updateElem(sys, fd.value, encodeScalar(0, 4, "little", "key"), m.initialData);
+        updateElem(sys, fd.value, encodeScalar(0, 4, true, "key"), m.initialData);
         if (m.readOnly) freezeMap(sys, fd.value);
       } catch (e) {
         fd.close();
@@ -383,6 +367,7 @@ function createMaps(
     }
     const km = new KernelMap(sys, fd, m, {
       order,
+      possibleCpus: hostPossibleCpus(),
       kernelName: name,
       reused,
       ...(pinnedAt === undefined ? {} : { pinnedAt }),
@@ -391,7 +376,7 @@ function createMaps(
   }
   // Static slots of maps of maps (`.values = { [0] = &inner }`).
   for (const m of Object.values(spec.maps)) {
-    if (m.type !== MapType.ARRAY_OF_MAPS && m.type !== MapType.HASH_OF_MAPS) continue;
+    if (m.type !== MapType.array_of_maps && m.type !== MapType.hash_of_maps) continue;
     const outer = coll.maps[m.name] as KernelMap;
     if (outer.reused) continue;
     for (const s of m.contents) {
@@ -427,7 +412,7 @@ function loadPrograms(
   );
   for (const p of Object.values(spec.programs)) {
     const file = spec.file;
-    if (p.progType === 0) {
+    if (p.type === ProgType.unspec) {
       // libbpf refuses these too ("missing BPF prog type, check ELF section name").
       throw new LoadError(`program ${p.name}: section '${p.section}' names no program type`, {
         ...(file === undefined ? {} : { file }),
@@ -440,13 +425,13 @@ function loadPrograms(
     const withBtf = btf !== undefined && btf.level === "load";
     try {
       const loaded = loadProgram(sys, {
-        type: p.progType,
+        type: p.type,
         insns,
         license: p.license || spec.license,
         name: kernelProgramName(p.name),
         ...(p.expectedAttachType === undefined ? {} : { expectedAttachType: p.expectedAttachType }),
         ...(spec.kernelVersion === undefined ? {} : { kernVersion: spec.kernelVersion }),
-        ...(p.sleepable ? { flags: BPF_F_SLEEPABLE } : {}),
+        ...(p.sleepable ? { flags: ProgFlag.SLEEPABLE } : {}),
         ...(withBtf && btf !== undefined
           ? {
               btfFd: btf.fd.value,
@@ -457,7 +442,7 @@ function loadPrograms(
         ...(logLevel > 0 ? { logLevel } : {}),
       });
       coll.programs[p.name] = new KernelProgram(sys, loaded.fd, p, coll, loaded.log);
-      if (rodata !== undefined) bindMap(sys, loaded.fd.value, rodata.fd);
+      if (rodata !== undefined) bindMapToProgram(sys, loaded.fd.value, rodata.fd);
     } catch (e) {
       if (isVerifierError(e)) throw explainVerifierError(e, p, file);
       throw isTsbpfError(e)
@@ -486,7 +471,7 @@ export async function loadKernelCollection(
   try {
     let btf: { fd: Fd; level: SanitizeLevel } | undefined;
     if (spec.btf !== undefined) {
-      btf = loadObjectBtf(sys, coll, spec.btf as ObjectBtf);
+      btf = loadObjectBtf(sys, coll, spec.btf);
       coll.setBtf(btf?.fd);
       coll.btfStatus = btf === undefined ? "dropped" : btf.level === "load" ? "loaded" : "sanitised";
     }

@@ -1,14 +1,16 @@
 /**
- * A live kernel map behind the engine-neutral {@link BpfMap} API. Friendly keys and values are
- * encoded to the map's sizes in the object's byte order; prog arrays take programs, maps of maps
- * take maps, both as their fds, which is what the kernel wants from user space.
+ * A live kernel map: the bpf() syscall's element operations under the one map front. Prog
+ * arrays take programs and maps of maps take maps, both as their fds, which is what the kernel
+ * wants from user space.
  */
-import type { BpfMap, BpfProgram, MapScalar } from "../backend/types.js";
-import { MapError, UsageError } from "../errors.js";
+import { MapType, OBJ_NAME_LEN } from "../abi/index.js";
+import { MapFront } from "../backend/map-front.js";
+import { encodeScalar } from "../backend/scalar.js";
+import type { BpfMap, BpfProgram } from "../backend/types.js";
+import { isTsbpfError } from "../errors.js";
 import type { ByteOrder, MapSpec } from "../object/types.js";
-import { MapType, OBJ_NAME_LEN } from "./constants.js";
 import type { Fd } from "./fd.js";
-import { deleteElem, lookupElem, mapKeys, updateElem, valueBufferSize } from "./map-ops.js";
+import { deleteElem, lookupElem, nextKey, updateElem } from "./map-ops.js";
 import { pinObject } from "./object-ops.js";
 import type { Sys } from "./sys.js";
 
@@ -31,40 +33,16 @@ export function kernelMapName(spec: MapSpec, objectName: string | undefined): st
   return clean(spec.name).slice(0, OBJ_NAME_LEN - 1);
 }
 
-/** Encodes an integer key or value to `size` bytes in `order`; bytes must already have that size. */
-export function encodeScalar(v: MapScalar, size: number, order: ByteOrder, what: string): Uint8Array {
-  if (v instanceof Uint8Array) {
-    if (v.byteLength !== size)
-      throw new UsageError(`${what} is ${v.byteLength} bytes, the map needs ${size}`);
-    return v;
-  }
-  if (typeof v === "number" && !Number.isSafeInteger(v)) {
-    throw new UsageError(`${what} ${v} is not an integer`);
-  }
-  const n = BigInt(v);
-  const bits = BigInt(size * 8);
-  if (size === 0 || size > 8 || n < -(1n << (bits - 1n)) || n >= 1n << bits) {
-    throw new UsageError(`${what} ${v} does not fit in ${size} bytes`, {
-      hint: "pass the bytes as a Uint8Array for keys or values wider than 8 bytes",
-    });
-  }
-  const u = BigInt.asUintN(Number(bits), n);
-  const out = new Uint8Array(size);
-  for (let i = 0; i < size; i++) {
-    const byte = Number((u >> BigInt(8 * i)) & 0xffn);
-    out[order === "little" ? i : size - 1 - i] = byte;
-  }
-  return out;
-}
+/** Objects whose fd a kernel map slot may take: the kernel engine's own programs and maps. */
+const kernelObjects = new WeakSet<object>();
 
-function hasFd(v: unknown): v is HasFd {
-  return typeof v === "object" && v !== null && !(v instanceof Uint8Array) && "fd" in v;
+/** Records a program or map as the kernel engine's, so its fd may go into a prog array or map of maps. */
+export function markKernelObject(obj: HasFd): void {
+  kernelObjects.add(obj);
 }
 
 /** A map created (or reopened from a pin) in the kernel; the owning collection closes it. */
-export class KernelMap implements BpfMap {
-  readonly name: string;
-  readonly spec: MapSpec;
+export class KernelMap extends MapFront {
   /** The name the kernel knows the map by (15 characters at most). */
   readonly kernelName: string;
   /** Where the map is pinned, when it is. */
@@ -73,22 +51,20 @@ export class KernelMap implements BpfMap {
   readonly reused: boolean;
   readonly #sys: Sys;
   readonly #fd: Fd;
-  readonly #order: ByteOrder;
 
   constructor(
     sys: Sys,
     fd: Fd,
     spec: MapSpec,
-    opts: { order: ByteOrder; kernelName: string; pinnedAt?: string; reused?: boolean },
+    opts: { order: ByteOrder; possibleCpus: number; kernelName: string; pinnedAt?: string; reused?: boolean },
   ) {
+    super(spec, { byteOrder: opts.order, possibleCpus: opts.possibleCpus });
     this.#sys = sys;
     this.#fd = fd;
-    this.spec = spec;
-    this.name = spec.name;
-    this.#order = opts.order;
     this.kernelName = opts.kernelName;
     this.pinnedAt = opts.pinnedAt;
     this.reused = opts.reused === true;
+    markKernelObject(this);
   }
 
   /** The map's file descriptor (throws after close). */
@@ -101,142 +77,47 @@ export class KernelMap implements BpfMap {
     return this.#fd.closed;
   }
 
-  /** Bytes a value occupies in user space (all CPUs' values for per-CPU maps). */
-  get valueBufferSize(): number {
-    return valueBufferSize(this.spec.type, this.spec.valueSize);
+  protected rawLookup(key: Uint8Array): Uint8Array | undefined {
+    return lookupElem(this.#sys, this.fd, key, this.valueBufferSize);
   }
 
-  #ctx<T>(fn: () => T): T {
-    try {
-      return fn();
-    } catch (e) {
-      if (e instanceof MapError || e instanceof UsageError) throw e.withContext({ map: this.name });
-      throw e;
-    }
+  protected rawUpdate(key: Uint8Array, value: Uint8Array, flags: bigint): void {
+    updateElem(this.#sys, this.fd, key, value, flags);
   }
 
-  #key(k: Uint8Array): Uint8Array {
-    if (k.byteLength !== this.spec.keySize) {
-      throw new UsageError(`key is ${k.byteLength} bytes, the map needs ${this.spec.keySize}`, {
-        map: this.name,
-      });
-    }
-    return k;
+  protected rawDelete(key: Uint8Array): void {
+    deleteElem(this.#sys, this.fd, key);
   }
 
-  /** Raw lookup. For prog arrays and maps of maps the kernel answers with the id of what is in the slot. */
-  lookup(key: Uint8Array): Uint8Array | undefined {
-    const size = this.#isFdMap() ? 4 : this.valueBufferSize;
-    return this.#ctx(() => lookupElem(this.#sys, this.fd, this.#key(key), size));
+  protected rawNextKey(key: Uint8Array | undefined): Uint8Array | undefined {
+    return nextKey(this.#sys, this.fd, key, this.spec.keySize);
   }
 
-  /** Raw update; for prog arrays and maps of maps the value is a 4-byte fd. */
-  update(key: Uint8Array, value: Uint8Array, flags = 0n): void {
-    const size = this.#isFdMap() ? 4 : this.valueBufferSize;
-    if (value.byteLength !== size) {
-      throw new UsageError(`value is ${value.byteLength} bytes, the map needs ${size}`, { map: this.name });
-    }
-    this.#ctx(() => updateElem(this.#sys, this.fd, this.#key(key), value, flags));
-  }
-
-  /** Raw delete. */
-  delete(key: Uint8Array): void {
-    this.#ctx(() => deleteElem(this.#sys, this.fd, this.#key(key)));
-  }
-
-  /** Keys in the kernel's order. */
-  *keys(): Iterable<Uint8Array> {
-    yield* mapKeys(this.#sys, this.fd, this.spec.keySize);
-  }
-
-  /** Friendly lookup. */
-  get(key: MapScalar): Uint8Array | undefined {
-    return this.lookup(this.#encodeKey(key));
-  }
-
-  /**
-   * Friendly update. A program (prog arrays) or map (maps of maps) is stored as its fd; an
-   * integer on a per-CPU map is written to every CPU's copy.
-   */
-  set(key: MapScalar, value: MapScalar | BpfProgram | KernelMap, flags = 0n): void {
-    const k = this.#encodeKey(key);
-    if (hasFd(value)) {
-      if (!this.#isFdMap()) {
-        throw new UsageError(
-          `map ${this.name} is a ${this.spec.typeName}; only prog arrays and maps of maps take objects`,
-        );
-      }
-      this.update(k, encodeScalar(value.fd, 4, "little", "fd"), flags);
-      return;
-    }
-    if (typeof value === "object" && !(value instanceof Uint8Array)) {
-      throw new UsageError(
-        `map ${this.name}: the value is a ${this.#describe(value)}, not a kernel program or map`,
-        {
-          hint: "programs and maps of another engine (the VM) cannot go into a kernel map",
-        },
-      );
-    }
-    if (this.#isFdMap() && !(value instanceof Uint8Array)) {
-      throw new UsageError(`map ${this.name} is a ${this.spec.typeName}: set a program or map, not a number`);
-    }
-    const one = encodeScalar(value, this.spec.valueSize, this.#order, "value");
-    const size = this.valueBufferSize;
-    if (value instanceof Uint8Array || size === one.byteLength) {
-      this.update(k, value instanceof Uint8Array ? value : one, flags);
-      return;
-    }
-    // Per-CPU: one copy per possible CPU, each rounded up to 8 bytes.
-    const buf = new Uint8Array(size);
-    const stride = Math.ceil(this.spec.valueSize / 8) * 8;
-    for (let o = 0; o < size; o += stride) buf.set(one, o);
-    this.update(k, buf, flags);
-  }
-
-  /** Friendly delete. */
-  remove(key: MapScalar): void {
-    this.delete(this.#encodeKey(key));
-  }
-
-  /** [key, value] pairs; keys that vanish while iterating are skipped. */
-  *entries(): Iterable<[Uint8Array, Uint8Array]> {
-    for (const k of this.keys()) {
-      const v = this.lookup(k);
-      if (v !== undefined) yield [k, v];
-    }
+  /** The kernel takes a program or map into a slot by its fd (host byte order, like every attr field). */
+  protected slotValue(obj: BpfProgram | BpfMap): Uint8Array | undefined {
+    return kernelObjects.has(obj) ? encodeScalar((obj as unknown as HasFd).fd, 4, true, "fd") : undefined;
   }
 
   /** Pins the map at `path` in bpffs. */
   pin(path: string): void {
-    this.#ctx(() => pinObject(this.#sys, this.fd, path));
+    try {
+      pinObject(this.#sys, this.fd, path);
+    } catch (e) {
+      throw isTsbpfError(e) ? e.withContext({ map: this.name }) : e;
+    }
     this.pinnedAt = path;
   }
 
   /** For prog arrays: the slots that hold a program now. */
   filledSlots(): number[] {
-    if (this.spec.type !== MapType.PROG_ARRAY || this.closed) return [];
+    if (this.spec.type !== MapType.prog_array || this.closed) return [];
     const out: number[] = [];
-    for (let i = 0; i < this.spec.maxEntries; i++) {
-      if (this.lookup(encodeScalar(i, 4, this.#order, "key")) !== undefined) out.push(i);
-    }
+    for (let i = 0; i < this.spec.maxEntries; i++) if (this.get(i) !== undefined) out.push(i);
     return out;
   }
 
   /** Closes the fd (idempotent). The collection calls this. */
   close(): void {
     this.#fd.close();
-  }
-
-  #isFdMap(): boolean {
-    const t = this.spec.type;
-    return t === MapType.PROG_ARRAY || t === MapType.ARRAY_OF_MAPS || t === MapType.HASH_OF_MAPS;
-  }
-
-  #encodeKey(key: MapScalar): Uint8Array {
-    return encodeScalar(key, this.spec.keySize, this.#order, "key");
-  }
-
-  #describe(v: object): string {
-    return v.constructor?.name ?? "object";
   }
 }

@@ -1,10 +1,11 @@
 /** A program loaded into the kernel, behind the engine-neutral {@link BpfProgram} API. */
+import { ProgType } from "../abi/index.js";
 import type { BpfProgram, RunOptions, RunResult } from "../backend/types.js";
 import { isTsbpfError, UsageError } from "../errors.js";
 import type { ProgramSpec } from "../object/types.js";
-import { ProgType } from "./constants.js";
 import type { Fd } from "./fd.js";
 import { KernelXdpLink } from "./kernel-link.js";
+import { markKernelObject } from "./kernel-map.js";
 import { interfaceIndex, type XdpMode } from "./netlink-xdp.js";
 import { pinObject } from "./object-ops.js";
 import { getProgramInfo, type ProgramInfo } from "./object-ops.js";
@@ -51,6 +52,7 @@ export class KernelProgram implements BpfProgram {
     this.name = spec.name;
     this.#owner = owner;
     this.verifierLog = verifierLog;
+    markKernelObject(this);
   }
 
   /** The program's file descriptor (throws after close). */
@@ -77,7 +79,7 @@ export class KernelProgram implements BpfProgram {
     let ctxIn = opts.ctxIn;
     if (
       ctxIn === undefined &&
-      this.spec.progType === ProgType.XDP &&
+      this.spec.type === ProgType.xdp &&
       (opts.ingressIfindex !== undefined || opts.rxQueueIndex !== undefined)
     ) {
       ctxIn = xdpContext({
@@ -116,8 +118,8 @@ export class KernelProgram implements BpfProgram {
    * `close()`) detaches it again unless it was pinned.
    */
   async attachXdp(opts: KernelAttachXdpOptions): Promise<KernelXdpLink> {
-    if (this.spec.progType !== ProgType.XDP) {
-      throw new UsageError(`program ${this.name} is a ${this.spec.type} program, not XDP`);
+    if (this.spec.type !== ProgType.xdp) {
+      throw new UsageError(`program ${this.name} is a ${this.spec.typeName} program, not XDP`);
     }
     const ifindex =
       opts.ifindex ??

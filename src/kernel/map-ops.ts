@@ -1,10 +1,8 @@
 /** Raw map operations on the bpf() syscall: create, lookup, update, delete, next key, freeze. */
+import { BpfCmd, Errno } from "../abi/index.js";
 import { UsageError } from "../errors.js";
 import { type MapCreateAttr, mapCreateAttr, mapElemAttr, mapFdAttr } from "./attr.js";
-import { BpfCmd, MapType } from "./constants.js";
-import { Errno } from "./errno.js";
 import { Fd } from "./fd.js";
-import { possibleCpus } from "./host.js";
 import { isSysError, type Sys } from "./sys.js";
 import { throwLoadError, throwMapError } from "./wrap-error.js";
 
@@ -22,26 +20,13 @@ export function createMap(sys: Sys, opts: CreateMapOptions): Fd {
   }
 }
 
-/** Whether values of this map type are stored once per possible CPU. */
-export function isPerCpuMapType(type: number): boolean {
-  return type === MapType.PERCPU_ARRAY || type === MapType.PERCPU_HASH || type === MapType.LRU_PERCPU_HASH;
-}
-
-/**
- * Bytes a user-space buffer needs for one value: per-CPU maps hold `valueSize` rounded up to 8
- * for each possible CPU.
- */
-export function valueBufferSize(type: number, valueSize: number, cpus: number = possibleCpus()): number {
-  return isPerCpuMapType(type) ? Math.ceil(valueSize / 8) * 8 * cpus : valueSize;
-}
-
 function checkSize(what: string, got: number, want: number): void {
   if (got !== want) throw new UsageError(`${what} is ${got} bytes, the map needs ${want}`);
 }
 
 /**
  * Looks `key` up; `undefined` when absent (ENOENT). `valueSize` is the user-space value size
- * (see {@link valueBufferSize}). Other errors throw MapError with the errno.
+ * (`BpfMap.valueBufferSize`). Other errors throw MapError with the errno.
  */
 export function lookupElem(
   sys: Sys,

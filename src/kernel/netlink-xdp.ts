@@ -3,9 +3,9 @@
  * drivers without bpf_link support, and the query of what is attached (RTM_GETLINK). Messages
  * are built and parsed here; the socket calls go through {@link Sys}.
  */
+import { Errno, XdpFlag, errnoName } from "../abi/index.js";
 import { type ErrorContext, LoadError, UsageError } from "../errors.js";
-import { XdpFlag } from "./constants.js";
-import { Errno, errnoHint, errnoName } from "./errno.js";
+import { errnoHint } from "./errno-hint.js";
 import type { Sys } from "./sys.js";
 import { loadErrorFrom } from "./wrap-error.js";
 

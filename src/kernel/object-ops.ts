@@ -1,6 +1,6 @@
 /** Pinning in bpffs, reopening objects by id, and reading their info (BPF_OBJ_GET_INFO_BY_FD). */
+import { BpfCmd } from "../abi/index.js";
 import { getFdByIdAttr, objAttr, objInfoAttr } from "./attr.js";
-import { BpfCmd } from "./constants.js";
 import { Fd } from "./fd.js";
 import type { Sys } from "./sys.js";
 import { throwLoadError } from "./wrap-error.js";

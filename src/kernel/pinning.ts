@@ -3,11 +3,11 @@
  * pin it), and whole pipelines that must outlive the process: the XDP link, the prog arrays
  * (so the kernel does not empty them) and the programs.
  */
+import { Errno } from "../abi/index.js";
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { LoadError, UsageError, isLoadError } from "../errors.js";
 import type { MapSpec } from "../object/types.js";
-import { Errno } from "./errno.js";
 import type { Fd } from "./fd.js";
 import { getMapInfo, getPinned, pinObject } from "./object-ops.js";
 import type { Sys } from "./sys.js";

@@ -4,18 +4,16 @@
  * clang loads the format with `lddw r1, <.rodata + off>` shortly before `call 6` (or 177), so
  * the last write to r1 before each call names the string.
  */
+import { PRINTK_HELPERS } from "../abi/helper-id.js";
+import { helperCalled } from "../asm/instruction.js";
+import { CALL, Class, classOf, LDDW } from "../asm/opcodes.js";
 import type { CollectionSpec, ProgramSpec } from "../object/types.js";
-
-const PRINTK = new Set([6, 177]);
-const CALL = 0x85;
-const LDDW = 0x18;
 
 /** Whether `insn` writes register `reg` (loads, ALU results, and calls that clobber r0-r5). */
 function writes(opcode: number, dst: number, reg: number): boolean {
-  const cls = opcode & 7;
+  const cls = classOf(opcode);
   if (opcode === CALL) return reg <= 5;
-  if (cls === 0 /* LD */ || cls === 1 /* LDX */ || cls === 4 /* ALU */ || cls === 7 /* ALU64 */)
-    return dst === reg;
+  if (cls === Class.LD || cls === Class.LDX || cls === Class.ALU || cls === Class.ALU64) return dst === reg;
   return false;
 }
 
@@ -30,7 +28,8 @@ export function printkFormatsOf(spec: CollectionSpec, p: ProgramSpec): (string |
   const out: (string | undefined)[] = [];
   const refAt = new Map(p.references.map((r) => [r.insn, r]));
   p.instructions.forEach((insn, i) => {
-    if (insn.opcode !== CALL || insn.src !== 0 || !PRINTK.has(insn.imm)) return;
+    const helper = helperCalled(insn);
+    if (helper === undefined || !PRINTK_HELPERS.has(helper)) return;
     let fmt: string | undefined;
     for (let j = i - 1; j >= 0; j--) {
       const w = p.instructions[j];

@@ -1,6 +1,8 @@
 /** Loading programs and BTF, and BPF_PROG_TEST_RUN. */
+import { BpfCmd, Errno, errnoName } from "../abi/index.js";
 import { type ErrorContext, UsageError, VerifierError } from "../errors.js";
 import {
+  progBindMapAttr,
   type AttrCall,
   BTF_LOAD_LOG_TRUE_SIZE,
   btfLoadAttr,
@@ -10,8 +12,6 @@ import {
   TestRunOut,
   testRunAttr,
 } from "./attr.js";
-import { BpfCmd } from "./constants.js";
-import { Errno, errnoName } from "./errno.js";
 import { Fd } from "./fd.js";
 import { isSysError, SysError, type Sys } from "./sys.js";
 import { loadErrorFrom } from "./wrap-error.js";
@@ -257,4 +257,19 @@ export function xdpContext(c: XdpContext): Uint8Array {
   v.setUint32(12, c.ingressIfindex ?? 0, true);
   v.setUint32(16, c.rxQueueIndex ?? 0, true);
   return out;
+}
+
+/**
+ * Binds `mapFd` to the program (BPF_PROG_BIND_MAP) so it shows in the program's map list and
+ * lives as long as the program, for a map no instruction names (libbpf binds `.rodata` so).
+ * Best effort, as in libbpf: kernels before 5.10 lack the command and nothing depends on it.
+ */
+export function bindMapToProgram(sys: Sys, progFd: number, mapFd: number): boolean {
+  const { attr, ptrs } = progBindMapAttr(progFd, mapFd);
+  try {
+    sys.bpf(BpfCmd.PROG_BIND_MAP, attr, ptrs);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -3,10 +3,10 @@
  * this file builds and reads bytes in TypeScript and takes a {@link Sys}, so unit tests can pass a
  * fake that records what would have been sent to the kernel. Only this file loads koffi.
  */
+import { bpfCmdName, errnoName } from "../abi/index.js";
 import { createRequire } from "node:module";
 import type koffiModule from "koffi";
 import { TsbpfError, type TsbpfErrorOptions } from "../errors.js";
-import { errnoName } from "./errno.js";
 
 type Koffi = typeof koffiModule;
 
@@ -325,48 +325,4 @@ function createNativeSys(): Sys {
       return withNative([buf], ([b]) => check("recv", recv()(fd, b, buf.byteLength, flags)), [true]);
     },
   };
-}
-
-const BPF_CMD_NAMES = [
-  "BPF_MAP_CREATE",
-  "BPF_MAP_LOOKUP_ELEM",
-  "BPF_MAP_UPDATE_ELEM",
-  "BPF_MAP_DELETE_ELEM",
-  "BPF_MAP_GET_NEXT_KEY",
-  "BPF_PROG_LOAD",
-  "BPF_OBJ_PIN",
-  "BPF_OBJ_GET",
-  "BPF_PROG_ATTACH",
-  "BPF_PROG_DETACH",
-  "BPF_PROG_TEST_RUN",
-  "BPF_PROG_GET_NEXT_ID",
-  "BPF_MAP_GET_NEXT_ID",
-  "BPF_PROG_GET_FD_BY_ID",
-  "BPF_MAP_GET_FD_BY_ID",
-  "BPF_OBJ_GET_INFO_BY_FD",
-  "BPF_PROG_QUERY",
-  "BPF_RAW_TRACEPOINT_OPEN",
-  "BPF_BTF_LOAD",
-  "BPF_BTF_GET_FD_BY_ID",
-  "BPF_TASK_FD_QUERY",
-  "BPF_MAP_LOOKUP_AND_DELETE_ELEM",
-  "BPF_MAP_FREEZE",
-  "BPF_BTF_GET_NEXT_ID",
-  "BPF_MAP_LOOKUP_BATCH",
-  "BPF_MAP_LOOKUP_AND_DELETE_BATCH",
-  "BPF_MAP_UPDATE_BATCH",
-  "BPF_MAP_DELETE_BATCH",
-  "BPF_LINK_CREATE",
-  "BPF_LINK_UPDATE",
-  "BPF_LINK_GET_FD_BY_ID",
-  "BPF_LINK_GET_NEXT_ID",
-  "BPF_ENABLE_STATS",
-  "BPF_ITER_CREATE",
-  "BPF_LINK_DETACH",
-  "BPF_PROG_BIND_MAP",
-];
-
-/** The uapi name of a bpf command number, for messages. */
-export function bpfCmdName(cmd: number): string {
-  return BPF_CMD_NAMES[cmd] ?? `cmd ${cmd}`;
 }

@@ -3,6 +3,8 @@
  * which instruction, which line of their source, what the verifier said, and (for the usual
  * mistakes) what to change. The whole log stays on the error.
  */
+import { XDP_ADJUST_HELPERS } from "../abi/helper-id.js";
+import { helperCalled } from "../asm/instruction.js";
 import { VerifierError } from "../errors.js";
 import type { LineInfo, ProgramSpec } from "../object/types.js";
 import { verifierSummary } from "./program-ops.js";
@@ -25,10 +27,8 @@ export function sourceLineAt(lines: readonly LineInfo[], insn: number): LineInfo
   return best;
 }
 
-const ADJUST_HELPERS = new Set<number>([44, 54, 65]); // xdp_adjust_head, xdp_adjust_meta, xdp_adjust_tail
-
 function callsAdjustHelper(spec: ProgramSpec): boolean {
-  return spec.instructions.some((i) => i.opcode === 0x85 && i.src === 0 && ADJUST_HELPERS.has(i.imm));
+  return spec.instructions.some((i) => XDP_ADJUST_HELPERS.has(helperCalled(i) ?? -1));
 }
 
 /** A hint for the verifier's complaint when the cause is a known, common mistake. */

@@ -2,8 +2,9 @@
  * Turns a {@link SysError} from the native layer into the typed tsbpf error a caller expects,
  * with the errno kept and a hint saying what the errno most likely means for this operation.
  */
+import { Errno, errnoName } from "../abi/index.js";
 import { type ErrorContext, LoadError, MapError, type TsbpfErrorOptions } from "../errors.js";
-import { Errno, errnoHint, errnoName } from "./errno.js";
+import { errnoHint } from "./errno-hint.js";
 import { readEffectiveCaps } from "./host.js";
 import { isSysError, type SysError } from "./sys.js";
 

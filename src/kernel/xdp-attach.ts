@@ -3,8 +3,8 @@
  * aya does). The fallback happens only when the kernel does not know XDP links, never on EBUSY,
  * so an existing program is not replaced by a second attempt through another door.
  */
+import { Errno } from "../abi/index.js";
 import { isLoadError } from "../errors.js";
-import { Errno } from "./errno.js";
 import type { Fd } from "./fd.js";
 import { attachXdpNetlink, detachXdpNetlink, type XdpMode, xdpModeFlags } from "./netlink-xdp.js";
 import type { Sys } from "./sys.js";

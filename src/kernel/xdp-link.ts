@@ -1,7 +1,6 @@
 /** XDP attachment through a bpf_link (BPF_LINK_CREATE), the preferred way on kernels 5.9+. */
+import { AttachType, BpfCmd, Errno } from "../abi/index.js";
 import { linkCreateAttr, linkDetachAttr } from "./attr.js";
-import { AttachType, BpfCmd } from "./constants.js";
-import { Errno } from "./errno.js";
 import { Fd } from "./fd.js";
 import type { Sys } from "./sys.js";
 import { loadErrorFrom } from "./wrap-error.js";
@@ -12,7 +11,7 @@ import { loadErrorFrom } from "./wrap-error.js";
  * DRV_MODE or HW_MODE; 0 lets the kernel pick native mode when the driver has it.
  */
 export function attachXdpLink(sys: Sys, progFd: number, ifindex: number, flags = 0): Fd {
-  const { attr, ptrs } = linkCreateAttr(progFd, ifindex, AttachType.XDP, flags);
+  const { attr, ptrs } = linkCreateAttr(progFd, ifindex, AttachType.xdp, flags);
   try {
     return new Fd(sys, sys.bpf(BpfCmd.LINK_CREATE, attr, ptrs), `XDP link on ifindex ${ifindex}`);
   } catch (e) {

@@ -8,7 +8,7 @@ import {
   resolveBtfType,
   resolveBtfTypeId,
 } from "../btf/index.js";
-import { mapTypeName } from "./map-type-name.js";
+import { mapTypeName } from "../abi/map-type.js";
 import type { MapSpec } from "./types.js";
 
 /** A BTF-defined map and where its definition lies in `.maps`, for resolving `.values` slots. */

@@ -15,7 +15,7 @@ import { ByteReader } from "../internal/bytes.js";
 import { type BtfMapDef, emptyMapSpec, parseBtfMaps } from "./btf-maps.js";
 import { fixupDatasecs } from "./fixup-datasecs.js";
 import { type FunctionDef, type LinkContext, linkProgram } from "./link-program.js";
-import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, mapTypeName } from "./map-type-name.js";
+import { MapFlag, MapType, ProgType, mapTypeName } from "../abi/index.js";
 import type { LoadCollectionSpecOptions, ObjectBtf } from "./object-types.js";
 import { matchSection } from "./sec-table.js";
 import { findTailCalls } from "./tail-calls.js";
@@ -180,15 +180,15 @@ function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): 
       );
     }
     const m = emptyMapSpec(s.name, "global-data");
-    m.type = 2;
-    m.typeName = mapTypeName(2);
+    m.type = MapType.array;
+    m.typeName = mapTypeName(MapType.array);
     m.keySize = 4;
     m.valueSize = s.size;
     m.maxEntries = 1;
     m.section = s.name;
     m.readOnly = s.name.startsWith(".rodata");
     // libbpf's flags on any kernel since 5.5; a backend may drop MMAPABLE where unsupported.
-    m.flags = BPF_F_MMAPABLE | (m.readOnly ? BPF_F_RDONLY_PROG : 0);
+    m.flags = MapFlag.MMAPABLE | (m.readOnly ? MapFlag.RDONLY_PROG : 0);
     m.initialData = s.type === SectionType.NOBITS ? new Uint8Array(s.size) : s.data.slice();
     m.variables = dataVariables(symbolsIn(s.index), s, btf);
     if (btf !== undefined) {
@@ -286,8 +286,8 @@ function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): 
       const program: ProgramSpec = {
         name: f.name,
         section: sec.name,
-        type: match?.type ?? "unspec",
-        progType: match?.progType ?? 0,
+        type: match?.type ?? ProgType.unspec,
+        typeName: match?.typeName ?? "unspec",
         expectedAttachType: match?.expectedAttachType,
         attachTo: match?.attachTo,
         sleepable: match?.sleepable ?? false,

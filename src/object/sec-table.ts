@@ -1,12 +1,12 @@
-import { AttachType, type AttachTypeName } from "./attach-type.js";
-import { ProgType } from "./types.js";
+import { AttachType, type AttachTypeName } from "../abi/attach-type.js";
+import { ProgType, type ProgTypeName } from "../abi/prog-type.js";
 
 /** What an ELF section name says about the program in it, per libbpf's conventions. */
 export interface SectionMatch {
-  /** libbpf's program type name, such as `xdp` or `sched_cls`. */
-  type: string;
   /** `BPF_PROG_TYPE_*` value. */
-  progType: number;
+  type: number;
+  /** libbpf's program type name, such as `xdp` or `sched_cls`. */
+  typeName: ProgTypeName;
   /** `BPF_*` attach type the section implies; `undefined` when libbpf leaves it 0 ("none"). */
   expectedAttachType: number | undefined;
   /** The part after the section's `/` for prefix-style sections (`kprobe/do_unlinkat` → `do_unlinkat`). */
@@ -14,8 +14,6 @@ export interface SectionMatch {
   /** Whether libbpf loads it with `BPF_F_SLEEPABLE`. */
   sleepable: boolean;
 }
-
-type ProgTypeName = keyof typeof ProgType;
 
 /**
  * One row of the table. `pattern` uses libbpf's notation: a trailing `+` accepts the bare name
@@ -197,8 +195,8 @@ export function matchSection(name: string): SectionMatch | undefined {
     const target = matchPattern(d.pattern, name);
     if (target === null) continue;
     return {
-      type: d.prog,
-      progType: ProgType[d.prog],
+      type: ProgType[d.prog],
+      typeName: d.prog,
       expectedAttachType: d.attach === undefined ? undefined : AttachType[d.attach],
       // An empty suffix (`kprobe/`) names nothing to attach to.
       attachTo: target === undefined || target === "" ? undefined : target,

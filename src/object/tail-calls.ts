@@ -1,17 +1,6 @@
-import type { Instruction } from "../asm/instruction.js";
-import {
-  AluOp,
-  CALL,
-  Class,
-  classOf,
-  HelperId,
-  JmpOp,
-  LDDW,
-  Mode,
-  PseudoCall,
-  Size,
-  Source,
-} from "../asm/opcodes.js";
+import { type Instruction, helperCalled } from "../asm/instruction.js";
+import { AluOp, CALL, Class, classOf, JmpOp, LDDW, Mode, PseudoCall, Size, Source } from "../asm/opcodes.js";
+import { HelperId } from "../abi/helper-id.js";
 import type { FunctionSpan, MapReference, TailCallSite } from "./types.js";
 
 /**
@@ -473,9 +462,7 @@ export function findTailCalls(
           end: Math.min(f.end, insns.length),
         }))
       : [{ name: undefined, start: 0, end: insns.length }];
-  const hasTailCall = insns.some(
-    (i) => i.opcode === CALL && i.src === PseudoCall.HELPER && i.imm === HelperId.tail_call,
-  );
+  const hasTailCall = insns.some((i) => helperCalled(i) === HelperId.tail_call);
   if (!hasTailCall) return [];
   const results = analyseProgram(insns, refs, spans);
 
@@ -487,7 +474,7 @@ export function findTailCalls(
         i++;
         continue;
       }
-      if (insn.opcode !== CALL || insn.src !== PseudoCall.HELPER || insn.imm !== HelperId.tail_call) continue;
+      if (helperCalled(insn) !== HelperId.tail_call) continue;
       const st = results[k]?.[i - span.start];
       const r2 = st === undefined ? UNKNOWN : reg(st, 2);
       const r3 = st === undefined ? UNKNOWN : reg(st, 3);

@@ -1,4 +1,5 @@
 import type { Instruction } from "../asm/instruction.js";
+import type { ObjectBtf } from "./object-types.js";
 
 /**
  * The data model of a parsed BPF object. Everything here is plain, deterministic data derived
@@ -76,10 +77,10 @@ export interface ProgramSpec {
   name: string;
   /** The ELF section name, such as `xdp` or `tracepoint/syscalls/sys_enter_openat`. */
   section: string;
-  /** libbpf's program type name from the SEC table, such as `xdp` or `sched_cls`. */
-  type: string;
-  /** `BPF_PROG_TYPE_*` value. */
-  progType: number;
+  /** `BPF_PROG_TYPE_*` value (`ProgType`), from libbpf's SEC table. */
+  type: number;
+  /** The program type's name, such as `xdp` or `sched_cls` (`progTypeName(type)`). */
+  typeName: string;
   /** `BPF_*` expected attach type, when the section implies one. */
   expectedAttachType: number | undefined;
   /** What the section names as attach target (tracepoint, kprobe function...), if anything. */
@@ -123,9 +124,9 @@ export interface MapSlot {
 /** A map declared by the object: a BTF `.maps` entry, a legacy `maps` entry, or global data. */
 export interface MapSpec {
   name: string;
-  /** `BPF_MAP_TYPE_*` value. */
+  /** `BPF_MAP_TYPE_*` value (`MapType`). */
   type: number;
-  /** Lower-case name of the type without prefix, e.g. `prog_array`. */
+  /** The map type's name, such as `prog_array` (`mapTypeName(type)`). */
   typeName: string;
   keySize: number;
   valueSize: number;
@@ -171,82 +172,7 @@ export interface CollectionSpec {
   kernelVersion: number | undefined;
   programs: Record<string, ProgramSpec>;
   maps: Record<string, MapSpec>;
-  /** Parsed BTF, when the object carries a `.BTF` section (type from src/btf). */
-  btf: unknown;
+  /** Parsed BTF and BTF.ext, when the object carries a `.BTF` section. */
+  btf: ObjectBtf | undefined;
   skippedSections: SkippedSection[];
 }
-
-/** Well-known `BPF_MAP_TYPE_*` values. */
-export const MapType = {
-  unspec: 0,
-  hash: 1,
-  array: 2,
-  prog_array: 3,
-  perf_event_array: 4,
-  percpu_hash: 5,
-  percpu_array: 6,
-  stack_trace: 7,
-  cgroup_array: 8,
-  lru_hash: 9,
-  lru_percpu_hash: 10,
-  lpm_trie: 11,
-  array_of_maps: 12,
-  hash_of_maps: 13,
-  devmap: 14,
-  sockmap: 15,
-  cpumap: 16,
-  xskmap: 17,
-  sockhash: 18,
-  cgroup_storage: 19,
-  reuseport_sockarray: 20,
-  percpu_cgroup_storage: 21,
-  queue: 22,
-  stack: 23,
-  sk_storage: 24,
-  devmap_hash: 25,
-  struct_ops: 26,
-  ringbuf: 27,
-  inode_storage: 28,
-  task_storage: 29,
-  bloom_filter: 30,
-  user_ringbuf: 31,
-  cgrp_storage: 32,
-  arena: 33,
-} as const;
-
-/** Well-known `BPF_PROG_TYPE_*` values. */
-export const ProgType = {
-  unspec: 0,
-  socket_filter: 1,
-  kprobe: 2,
-  sched_cls: 3,
-  sched_act: 4,
-  tracepoint: 5,
-  xdp: 6,
-  perf_event: 7,
-  cgroup_skb: 8,
-  cgroup_sock: 9,
-  lwt_in: 10,
-  lwt_out: 11,
-  lwt_xmit: 12,
-  sock_ops: 13,
-  sk_skb: 14,
-  cgroup_device: 15,
-  sk_msg: 16,
-  raw_tracepoint: 17,
-  cgroup_sock_addr: 18,
-  lwt_seg6local: 19,
-  lirc_mode2: 20,
-  sk_reuseport: 21,
-  flow_dissector: 22,
-  cgroup_sysctl: 23,
-  raw_tracepoint_writable: 24,
-  cgroup_sockopt: 25,
-  tracing: 26,
-  struct_ops: 27,
-  ext: 28,
-  lsm: 29,
-  sk_lookup: 30,
-  syscall: 31,
-  netfilter: 32,
-} as const;

@@ -1,7 +1,7 @@
 import type { BpfMap, BpfProgram, LoadedCollection } from "../backend/types.js";
 import { LoadError, UsageError } from "../errors.js";
 import type { CollectionSpec } from "../object/types.js";
-import { MapType } from "../object/types.js";
+import { MapType } from "../abi/index.js";
 
 /** One slot to fill: `map[key] = program`. */
 export interface TailSlot {

@@ -12,6 +12,7 @@
  * - `%ps %pS %pB` print a kallsyms symbol; the VM asks {@link PrintkOptions.symbolize} and otherwise
  *   prints `0x<hex>`, which is what the kernel prints for an address that is not a symbol.
  */
+import { Errno } from "../abi/errno.js";
 
 /** Memory the formatter may read for `%s`, `%pks`, `%pus`, `%pI4`, `%pI6`. */
 export interface PrintkMemory {
@@ -52,8 +53,6 @@ export const TRACE_VPRINTK_MAX_ARGS = 12;
 /** Size of the kernel's output buffer (MAX_BPRINTF_BUF); the message holds at most one byte less. */
 export const PRINTK_BUF_SIZE = 1024;
 const BIN_ARGS_SIZE = 512;
-const EINVAL = 22;
-const ENOSPC = 28;
 const M64 = (1n << 64n) - 1n;
 
 type Arg =
@@ -92,9 +91,9 @@ export function formatTracePrintk(
 ): PrintkResult {
   const fb = toFormatBytes(fmt);
   const nul = fb.indexOf(0);
-  if (nul < 0) return fail(EINVAL, "format string is not NUL-terminated within its size");
+  if (nul < 0) return fail(Errno.EINVAL, "format string is not NUL-terminated within its size");
   if (args.length > TRACE_VPRINTK_MAX_ARGS) {
-    return fail(EINVAL, `${args.length} arguments; at most ${TRACE_VPRINTK_MAX_ARGS}`);
+    return fail(Errno.EINVAL, `${args.length} arguments; at most ${TRACE_VPRINTK_MAX_ARGS}`);
   }
   const f = fb.subarray(0, nul + 1); // keeps the NUL so f[i + 1] is always defined, like the kernel
   const at = (i: number): number => f[i] ?? 0;
@@ -122,14 +121,14 @@ function prepare(
   for (let i = 0; i < size; i++) {
     const c = at(i);
     if ((!isPrint(c) && !isSpace(c)) || !isAscii(c)) {
-      return fail(EINVAL, `byte 0x${c.toString(16)} at offset ${i} is not printable ASCII`);
+      return fail(Errno.EINVAL, `byte 0x${c.toString(16)} at offset ${i} is not printable ASCII`);
     }
     if (c !== ch("%")) continue;
     if (at(i + 1) === ch("%")) {
       i++;
       continue;
     }
-    if (spec >= num) return fail(EINVAL, `more conversions than the ${num} arguments (offset ${i})`);
+    if (spec >= num) return fail(Errno.EINVAL, `more conversions than the ${num} arguments (offset ${i})`);
     const start = i;
     i++;
     while (at(i) === ch("0") || at(i) === ch("+") || at(i) === ch("-") || at(i) === ch(" ")) i++;
@@ -156,7 +155,7 @@ function prepare(
       ) {
         // The kernel skips the character after %p here, even when it is punctuation.
         used = align4(used);
-        if (BIN_ARGS_SIZE - used < 8) return fail(ENOSPC, "argument buffer full");
+        if (BIN_ARGS_SIZE - used < 8) return fail(Errno.ENOSPC, "argument buffer full");
         used += 8;
         out.push({ kind: "ptr", value: argAt(spec) });
         i++;
@@ -169,11 +168,11 @@ function prepare(
         continue;
       } else {
         if ((n1 !== ch("i") && n1 !== ch("I")) || (n2 !== ch("4") && n2 !== ch("6"))) {
-          return fail(EINVAL, `unsupported %p extension at offset ${start}`);
+          return fail(Errno.EINVAL, `unsupported %p extension at offset ${start}`);
         }
         i += 2;
         const len = n2 === ch("4") ? 4 : 16;
-        if (BIN_ARGS_SIZE - used < len) return fail(ENOSPC, "argument buffer full");
+        if (BIN_ARGS_SIZE - used < len) return fail(Errno.ENOSPC, "argument buffer full");
         const bytes = mem.readBytes(argAt(spec), len) ?? new Uint8Array(len);
         const text = formatIp(bytes.length === len ? bytes : new Uint8Array(len), n1 === ch("I"));
         used += text.length + 1;
@@ -187,9 +186,9 @@ function prepare(
     if (strKind) {
       const next = at(i + 1);
       if (next !== 0 && !isSpace(next) && !isPunct(next)) {
-        return fail(EINVAL, `%s must be followed by a space, punctuation or the end (offset ${start})`);
+        return fail(Errno.EINVAL, `%s must be followed by a space, punctuation or the end (offset ${start})`);
       }
-      if (used >= BIN_ARGS_SIZE) return fail(ENOSPC, "argument buffer full");
+      if (used >= BIN_ARGS_SIZE) return fail(Errno.ENOSPC, "argument buffer full");
       const room = BIN_ARGS_SIZE - used;
       let s = mem.readString(argAt(spec), room);
       if (s === undefined) s = new Uint8Array(0);
@@ -204,7 +203,7 @@ function prepare(
       continue;
     }
     if (conv === ch("c")) {
-      if (used >= BIN_ARGS_SIZE) return fail(ENOSPC, "argument buffer full");
+      if (used >= BIN_ARGS_SIZE) return fail(Errno.ENOSPC, "argument buffer full");
       used++;
       out.push({ kind: "char", value: Number(argAt(spec) & 0xffn) });
       spec++;
@@ -218,10 +217,10 @@ function prepare(
     if (at(i) === ch("l")) i++;
     const t = at(i);
     if (t !== ch("i") && t !== ch("d") && t !== ch("u") && t !== ch("x") && t !== ch("X")) {
-      return fail(EINVAL, `unsupported conversion at offset ${start}`);
+      return fail(Errno.EINVAL, `unsupported conversion at offset ${start}`);
     }
     used = align4(used);
-    if (BIN_ARGS_SIZE - used < sz) return fail(ENOSPC, "argument buffer full");
+    if (BIN_ARGS_SIZE - used < sz) return fail(Errno.ENOSPC, "argument buffer full");
     used += sz;
     out.push({ kind: "int", size: sz, value: argAt(spec) });
     spec++;

@@ -1,4 +1,4 @@
-import { HelperId } from "../asm/opcodes.js";
+import { Errno, HelperId, XdpAction } from "../abi/index.js";
 import type { RedirectTarget } from "../backend/types.js";
 import { formatTracePrintk, type PrintkMemory } from "../trace/printk.js";
 import { vmFault } from "./fault.js";
@@ -55,8 +55,7 @@ export function mapPointer(handle: number): bigint {
   return toU64(MAP_POINTER_HI, handle);
 }
 
-const EINVAL = -22;
-const XDP_ABORTED = 0;
+const EINVAL = -Errno.EINVAL;
 const XDP_REDIRECT = 4;
 
 /**
@@ -290,7 +289,7 @@ export function createHelpers(env: HelperEnvironment): (id: number) => HelperFn 
 
   table.set(HelperId.redirect, (vm) => {
     const flags = vm.arg(2);
-    if (flags !== 0n) return XDP_ABORTED;
+    if (flags !== 0n) return XdpAction.ABORTED;
     env.state().redirect = { kind: "ifindex", ifindex: vm.argU32(1), flags };
     return XDP_REDIRECT;
   });
@@ -307,7 +306,7 @@ export function createHelpers(env: HelperEnvironment): (id: number) => HelperFn 
     // Bits other than the fallback action (and, for device maps, BROADCAST | EXCLUDE_INGRESS)
     // make the helper return XDP_ABORTED (__bpf_xdp_redirect_map).
     const allowed = t === "devmap" || t === "devmap_hash" ? 3n | 8n | 16n : 3n;
-    if ((flags & ~allowed) !== 0n) return XDP_ABORTED;
+    if ((flags & ~allowed) !== 0n) return XdpAction.ABORTED;
     const k = new Uint8Array(map.spec.keySize);
     new DataView(k.buffer).setUint32(0, key, true);
     const present = map.spec.keySize >= 4 && map.lookup(k) !== undefined;

@@ -1,5 +1,5 @@
 import { NotSupportedError, VerifierError } from "../errors.js";
-import { HelperId } from "../asm/opcodes.js";
+import { HelperId } from "../abi/helper-id.js";
 import type { Instruction } from "../asm/instruction.js";
 
 /**

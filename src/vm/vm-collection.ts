@@ -1,5 +1,7 @@
 import { disassemble } from "../asm/disasm.js";
 import { PseudoLd } from "../asm/opcodes.js";
+import { MapType, ProgType, XdpAction } from "../abi/index.js";
+import { hostPossibleCpus } from "../backend/possible-cpus.js";
 import type { BpfMap, BpfProgram, LoadedCollection, RunOptions, RunResult } from "../backend/types.js";
 import {
   type ErrorContext,
@@ -10,19 +12,28 @@ import {
   type VmFault,
 } from "../errors.js";
 import type { CollectionSpec, MapSpec, ProgramSpec } from "../object/types.js";
-import { MapType, ProgType } from "../object/types.js";
 import { applyWiring, staticSlots } from "../tailcall/wiring.js";
 import { faultCode, vmFault } from "./fault.js";
 import { compileProgram } from "./compiler.js";
 import { createHelpers, mapPointer, newRunState, type RunState } from "./helpers.js";
 import { Interpreter, loadProgram, type Program } from "./interpreter.js";
-import { createVmMap, type FdArrayMap, type HashOfMaps, ProgArrayMap, type VmMapBase } from "./maps/index.js";
+import {
+  createVmMap,
+  type FdArrayMap,
+  type HashOfMaps,
+  markVmObject,
+  ProgArrayMap,
+  type VmMapBase,
+} from "./maps/index.js";
 import { Memory, REGION_LO_BASE } from "./memory.js";
 import { XdpBuffer } from "./xdp-buffer.js";
 
 /** Options of {@link loadVmCollection}. */
 export interface VmCollectionOptions {
-  /** CPUs per-CPU maps hold values for (the kernel's possible CPUs, to compare with it). */
+  /**
+   * CPUs per-CPU maps hold values for. Default: the host's possible CPUs, as the kernel engine
+   * uses, so both engines lay per-CPU values out alike on one machine.
+   */
   possibleCpus: number;
   /** The CPU programs run on (`bpf_get_smp_processor_id`, per-CPU slots). */
   cpu: number;
@@ -42,8 +53,7 @@ export interface VmCollectionOptions {
   tier: "interpreter" | "compiled";
 }
 
-const DEFAULTS: VmCollectionOptions = Object.freeze({
-  possibleCpus: 1,
+const DEFAULTS: Omit<VmCollectionOptions, "possibleCpus"> = Object.freeze({
   cpu: 0,
   budget: 10_000_000,
   seed: 0x5eed,
@@ -51,8 +61,6 @@ const DEFAULTS: VmCollectionOptions = Object.freeze({
   maxTrace: 100_000,
   tier: "compiled",
 });
-
-const XDP_ABORTED = 0;
 
 /**
  * Map value regions one `run()` keeps mapped across its iterations (so a repeated lookup costs
@@ -81,7 +89,9 @@ export class VmProgram implements BpfProgram {
   constructor(
     readonly spec: ProgramSpec,
     private readonly coll: VmCollection,
-  ) {}
+  ) {
+    markVmObject(this);
+  }
 
   get name(): string {
     return this.spec.name;
@@ -92,7 +102,7 @@ export class VmProgram implements BpfProgram {
     return this.coll === coll;
   }
 
-  /** Runs the program as `BPF_PROG_TEST_RUN` would; a fault gives XDP_ABORTED and `fault`. */
+  /** Runs the program as `BPF_PROG_TEST_RUN` would; a fault gives XdpAction.ABORTED and `fault`. */
   async run(data: Uint8Array, opts: Partial<RunOptions> = {}): Promise<RunResult> {
     return this.coll.runSync(this, data, opts);
   }
@@ -142,11 +152,14 @@ export class VmCollection implements LoadedCollection {
    */
   runSync(prog: VmProgram, data: Uint8Array, opts: Partial<RunOptions>): RunResult {
     if (this.closed) throw new LoadError("the collection is closed", { program: prog.name });
-    if (!RUNNABLE.has(prog.spec.progType)) {
-      throw new NotSupportedError(`the VM runs XDP programs; ${prog.name} is a ${prog.spec.type} program`, {
-        program: prog.name,
-        hint: "run it with --backend kernel",
-      });
+    if (!RUNNABLE.has(prog.spec.type)) {
+      throw new NotSupportedError(
+        `the VM runs XDP programs; ${prog.name} is a ${prog.spec.typeName} program`,
+        {
+          program: prog.name,
+          hint: "run it with --backend kernel",
+        },
+      );
     }
     const repeat = Math.max(1, Math.floor(opts.repeat ?? 1));
     const vm = this.interpreter;
@@ -192,7 +205,7 @@ export class VmCollection implements LoadedCollection {
         } catch (e) {
           if (faultCode(e) === undefined) throw e;
           fault = e as VmFault;
-          retval = XDP_ABORTED;
+          retval = XdpAction.ABORTED;
         }
         if (records.length > 0) {
           for (const r of records) memory.unmap(r);
@@ -252,7 +265,7 @@ export function loadVmCollection(
   spec: CollectionSpec,
   opts: Partial<VmCollectionOptions> = {},
 ): VmCollection {
-  const options: VmCollectionOptions = { ...DEFAULTS, ...opts };
+  const options: VmCollectionOptions = { ...DEFAULTS, possibleCpus: hostPossibleCpus(), ...opts };
   const fileCtx: ErrorContext = spec.file === undefined ? {} : { file: spec.file };
   if (spec.byteOrder !== "little") {
     throw new NotSupportedError("the VM runs little-endian objects; this one is big-endian", {

@@ -221,7 +221,7 @@ test("maps without BTF types pass bytes through", async () => {
     ]);
     assert.throws(() => raw.set(1, { a: 1 }), /BTF does not describe this map's value/);
     // Without BTF at all, every map is raw.
-    const counters = typedMap(coll.maps.counters as NonNullable<typeof coll.maps.counters>, undefined, true);
+    const counters = typedMap(coll.maps.counters as NonNullable<typeof coll.maps.counters>, undefined);
     assert.ok(counters.get(0) instanceof Uint8Array);
   } finally {
     coll.close();

@@ -11,7 +11,6 @@ import { type BtfValue, decodeBtfValue, encodeBtfValue } from "../../src/btf/cod
 import type { Btf, BtfMember, BtfType } from "../../src/btf/types.js";
 import { isTsbpfError } from "../../src/errors.js";
 import { loadCollectionSpec } from "../../src/object/load-collection-spec.js";
-import type { ObjectBtf } from "../../src/object/object-types.js";
 
 // ---------- a small BTF builder ----------
 
@@ -387,7 +386,8 @@ function safeSize(btf: Btf, id: number): number {
 
 function loadTyped(file: string) {
   const spec = loadCollectionSpec(new Uint8Array(readFileSync(file)), { file });
-  const btf = (spec.btf as ObjectBtf).btf;
+  const btf = spec.btf?.btf;
+  assert.ok(btf, "the object has BTF");
   return { spec, btf, le: spec.byteOrder === "little" };
 }
 

@@ -3,7 +3,8 @@ import { readFileSync } from "node:fs";
 import type { BpfMap, LoadedCollection, RunResult } from "../../src/backend/types.js";
 import { Collection } from "../../src/collection.js";
 import { isTsbpfError } from "../../src/errors.js";
-import { type CollectionSpec, MapType, ProgType } from "../../src/object/types.js";
+import type { CollectionSpec } from "../../src/object/types.js";
+import { MapType, ProgType } from "../../src/abi/index.js";
 import { applyWiring, type TailSlot } from "../../src/tailcall/wiring.js";
 
 /** Map types whose contents are kernel object ids or not iterable: compared by nothing. */
@@ -172,7 +173,7 @@ function hexDiff(vm: string, kernel: string): string {
 /** The XDP programs of a spec, which the differential runs as entry points. */
 export function xdpPrograms(spec: CollectionSpec): string[] {
   return Object.values(spec.programs)
-    .filter((p) => p.progType === ProgType.xdp)
+    .filter((p) => p.type === ProgType.xdp)
     .map((p) => p.name);
 }
 

@@ -1,14 +1,13 @@
 import { mapSpec as baseMapSpec } from "../support/specs.js";
 import type { Instruction } from "../../src/asm/instruction.js";
-import {
-  type CollectionSpec,
-  type FunctionSpan,
-  type MapReference,
-  type MapSpec,
-  MapType,
-  type ProgramSpec,
-  ProgType,
+import type {
+  CollectionSpec,
+  FunctionSpan,
+  MapReference,
+  MapSpec,
+  ProgramSpec,
 } from "../../src/object/types.js";
+import { MapType, ProgType } from "../../src/abi/index.js";
 
 /** A program to put in an in-memory collection. */
 export interface ProgramInput {
@@ -43,8 +42,8 @@ export function xdpProgramSpec(p: ProgramInput): ProgramSpec {
   return {
     name: p.name,
     section: "xdp",
-    type: "xdp",
-    progType: ProgType.xdp,
+    type: ProgType.xdp,
+    typeName: "xdp",
     expectedAttachType: undefined,
     attachTo: undefined,
     sleepable: false,

@@ -2,7 +2,8 @@ import { disassembleProgram } from "../../src/asm/disasm.js";
 import { decodeInstructions, type Instruction } from "../../src/asm/instruction.js";
 import { isTsbpfError } from "../../src/errors.js";
 import { loadCollectionSpec } from "../../src/object/load-collection-spec.js";
-import { type CollectionSpec, ProgType } from "../../src/object/types.js";
+import type { CollectionSpec } from "../../src/object/types.js";
+import { ProgType } from "../../src/abi/index.js";
 import { loadVmCollection } from "../../src/vm/vm-collection.js";
 import type { Rng } from "../differential/rng.js";
 import { xdpCollection } from "../differential/spec-builder.js";
@@ -86,7 +87,7 @@ async function runAll(
   const coll = loaded.value;
   try {
     for (const p of Object.values(coll.programs)) {
-      if (p.spec.progType !== ProgType.xdp) continue;
+      if (p.spec.type !== ProgType.xdp) continue;
       const t0 = Date.now();
       try {
         reached.runs++;

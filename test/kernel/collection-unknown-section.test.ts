@@ -10,8 +10,8 @@ const OBJ = "test/bpf/kernel/unknown_section.bpf.o";
 
 test("a program in an unknown section is listed as unspec and refused by the kernel backend by name", async (t) => {
   const spec = loadCollectionSpec(new Uint8Array(readFileSync(OBJ)), { file: "unknown_section.bpf.o" });
-  assert.equal(spec.programs.odd?.type, "unspec");
-  assert.equal(spec.programs.known?.type, "xdp");
+  assert.equal(spec.programs.odd?.typeName, "unspec");
+  assert.equal(spec.programs.known?.typeName, "xdp");
   // The VM loads it (run() would refuse it), so the known program still runs there.
   const vm = await Collection.load(spec, { backend: "vm" });
   assert.equal((await vm.programs.known?.run(new Uint8Array(14)))?.retval, 2);

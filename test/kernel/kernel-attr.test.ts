@@ -22,11 +22,12 @@ import {
   progLoadAttr,
   testRunAttr,
 } from "../../src/kernel/attr.js";
-import { BpfCmd, MapType, ProgType } from "../../src/kernel/constants.js";
-import { Errno, missingCaps, parseCapEff, permissionHint } from "../../src/kernel/errno.js";
+import { BpfCmd, isPerCpuMapType, MapType, perCpuValueStride, ProgType } from "../../src/abi/index.js";
+import { Errno } from "../../src/abi/index.js";
+import { missingCaps, parseCapEff, permissionHint } from "../../src/kernel/errno-hint.js";
 import { Fd } from "../../src/kernel/fd.js";
-import { parseCpuList } from "../../src/kernel/host.js";
-import { createMap, deleteElem, lookupElem, updateElem, valueBufferSize } from "../../src/kernel/map-ops.js";
+import { parseCpuList } from "../../src/backend/possible-cpus.js";
+import { createMap, deleteElem, lookupElem, updateElem } from "../../src/kernel/map-ops.js";
 import { decodeLog, loadProgram, testRun, verifierSummary } from "../../src/kernel/program-ops.js";
 import { fakeSys, hasCommand, u32, u64 } from "./support.js";
 
@@ -213,10 +214,10 @@ test("createMap and element ops send the right command, attr and pointers (fake 
     if (cmd === BpfCmd.MAP_DELETE_ELEM) return { errno: Errno.EINVAL };
     return 0;
   });
-  const fd = createMap(sys, { type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 10, name: "counts" });
+  const fd = createMap(sys, { type: MapType.hash, keySize: 4, valueSize: 8, maxEntries: 10, name: "counts" });
   assert.equal(fd.value, 42);
   assert.equal(calls[0]?.cmd, BpfCmd.MAP_CREATE);
-  assert.equal(u32(calls[0]?.attr as Uint8Array, 0), MapType.HASH);
+  assert.equal(u32(calls[0]?.attr as Uint8Array, 0), MapType.hash);
   assert.equal(u32(calls[0]?.attr as Uint8Array, 12), 10);
 
   assert.deepEqual(
@@ -249,7 +250,7 @@ test("createMap and element ops send the right command, attr and pointers (fake 
 test("a failed createMap becomes a LoadError with errno and hint", () => {
   const { sys } = fakeSys(() => ({ errno: Errno.EINVAL }));
   assert.throws(
-    () => createMap(sys, { type: MapType.ARRAY, keySize: 8, valueSize: 4, maxEntries: 1, name: "bad" }),
+    () => createMap(sys, { type: MapType.array, keySize: 8, valueSize: 4, maxEntries: 1, name: "bad" }),
     (e: unknown) =>
       isLoadError(e) && e.errno === Errno.EINVAL && /create map bad/.test(e.message) && e.hint !== undefined,
   );
@@ -275,7 +276,7 @@ test("loadProgram retries with a log, grows it on ENOSPC, and throws VerifierErr
   const insns = new Uint8Array(16);
   let err: VerifierError | undefined;
   try {
-    loadProgram(sys, { type: ProgType.XDP, insns, license: "GPL", name: "p", logSize: 16 });
+    loadProgram(sys, { type: ProgType.xdp, insns, license: "GPL", name: "p", logSize: 16 });
   } catch (e) {
     if (isVerifierError(e)) err = e;
     else throw e;
@@ -336,8 +337,10 @@ test("capability hints name exactly the missing capabilities", () => {
 
 test("per-CPU value buffers are rounded to 8 bytes per possible CPU", () => {
   assert.equal(parseCpuList("0-3,8,10-11\n"), 7);
-  assert.equal(valueBufferSize(MapType.PERCPU_ARRAY, 4, 3), 24);
-  assert.equal(valueBufferSize(MapType.HASH, 4, 3), 4);
+  assert.equal(perCpuValueStride(4), 8);
+  assert.equal(perCpuValueStride(8), 8);
+  assert.equal(perCpuValueStride(12), 16);
+  assert.ok(isPerCpuMapType(MapType.percpu_array) && !isPerCpuMapType(MapType.hash));
 });
 
 test("Fd refuses invalid numbers and release() hands ownership over", () => {

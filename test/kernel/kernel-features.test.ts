@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { test } from "node:test";
-import { MapType, ProgType } from "../../src/kernel/constants.js";
+import { MapType, ProgType } from "../../src/abi/index.js";
 import { probeMapType, probeProgramType } from "../../src/kernel/features.js";
 import { defaultSys } from "../../src/kernel/sys.js";
 import { hasCommand, kernelSkipReason } from "./support.js";
@@ -19,27 +19,27 @@ test("map and program type probes agree with bpftool feature probe", { skip }, (
     program_types: Record<string, boolean>;
   };
   const maps: [string, number][] = [
-    ["hash", MapType.HASH],
-    ["array", MapType.ARRAY],
-    ["prog_array", MapType.PROG_ARRAY],
-    ["percpu_hash", MapType.PERCPU_HASH],
-    ["percpu_array", MapType.PERCPU_ARRAY],
-    ["lru_hash", MapType.LRU_HASH],
-    ["lru_percpu_hash", MapType.LRU_PERCPU_HASH],
-    ["lpm_trie", MapType.LPM_TRIE],
-    ["queue", MapType.QUEUE],
-    ["stack", MapType.STACK],
-    ["ringbuf", MapType.RINGBUF],
-    ["bloom_filter", MapType.BLOOM_FILTER],
+    ["hash", MapType.hash],
+    ["array", MapType.array],
+    ["prog_array", MapType.prog_array],
+    ["percpu_hash", MapType.percpu_hash],
+    ["percpu_array", MapType.percpu_array],
+    ["lru_hash", MapType.lru_hash],
+    ["lru_percpu_hash", MapType.lru_percpu_hash],
+    ["lpm_trie", MapType.lpm_trie],
+    ["queue", MapType.queue],
+    ["stack", MapType.stack],
+    ["ringbuf", MapType.ringbuf],
+    ["bloom_filter", MapType.bloom_filter],
   ];
   for (const [name, type] of maps) {
     const tool = probed.map_types[`have_${name}_map_type`];
     assert.equal(probeMapType(sys, type), tool, `map type ${name}`);
   }
   for (const [name, type] of [
-    ["xdp", ProgType.XDP],
-    ["socket_filter", ProgType.SOCKET_FILTER],
-    ["sched_cls", ProgType.SCHED_CLS],
+    ["xdp", ProgType.xdp],
+    ["socket_filter", ProgType.socket_filter],
+    ["sched_cls", ProgType.sched_cls],
   ] as const) {
     assert.equal(
       probeProgramType(sys, type),

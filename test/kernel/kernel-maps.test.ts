@@ -3,10 +3,10 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { test } from "node:test";
 import { isLoadError, isMapError } from "../../src/errors.js";
-import { MapType, ProgType, UpdateFlag } from "../../src/kernel/constants.js";
-import { Errno } from "../../src/kernel/errno.js";
+import { MapType, perCpuValueStride, ProgType, UpdateFlag } from "../../src/abi/index.js";
+import { Errno } from "../../src/abi/index.js";
 import type { Fd } from "../../src/kernel/fd.js";
-import { possibleCpus } from "../../src/kernel/host.js";
+import { hostPossibleCpus as possibleCpus } from "../../src/backend/possible-cpus.js";
 import {
   createMap,
   deleteElem,
@@ -14,7 +14,6 @@ import {
   lookupElem,
   mapKeys,
   updateElem,
-  valueBufferSize,
 } from "../../src/kernel/map-ops.js";
 import { getMapInfo, getProgramInfo } from "../../src/kernel/object-ops.js";
 import { loadProgram } from "../../src/kernel/program-ops.js";
@@ -58,8 +57,8 @@ function withFds(body: (own: (fd: Fd) => Fd) => void): void {
 test("hash-like maps: update flags, lookup, delete, iteration and their errnos", { skip }, () => {
   const sys = defaultSys();
   for (const [name, type] of [
-    ["hash", MapType.HASH],
-    ["lru_hash", MapType.LRU_HASH],
+    ["hash", MapType.hash],
+    ["lru_hash", MapType.lru_hash],
   ] as const) {
     withFds((own) => {
       const m = own(createMap(sys, { type, keySize: 4, valueSize: 8, maxEntries: 8, name: `t_${name}` }));
@@ -98,7 +97,7 @@ test("hash-like maps: update flags, lookup, delete, iteration and their errnos",
   withFds((own) => {
     // A preallocated hash map that is full refuses new keys with E2BIG.
     const m = own(
-      createMap(sys, { type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 2, name: "t_full" }),
+      createMap(sys, { type: MapType.hash, keySize: 4, valueSize: 4, maxEntries: 2, name: "t_full" }),
     );
     updateElem(sys, m.value, le32(1), le32(1));
     updateElem(sys, m.value, le32(2), le32(2));
@@ -115,7 +114,7 @@ test("array maps: fixed keys, E2BIG past the end, EINVAL on delete, EEXIST with 
   const sys = defaultSys();
   withFds((own) => {
     const m = own(
-      createMap(sys, { type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 4, name: "t_array" }),
+      createMap(sys, { type: MapType.array, keySize: 4, valueSize: 4, maxEntries: 4, name: "t_array" }),
     );
     assert.deepEqual(lookupElem(sys, m.value, le32(3), 4), le32(0), "arrays are zero-filled");
     updateElem(sys, m.value, le32(3), le32(0xdeadbeef));
@@ -143,7 +142,7 @@ test("array maps: fixed keys, E2BIG past the end, EINVAL on delete, EEXIST with 
   });
   assert.equal(
     errnoOf(() =>
-      createMap(sys, { type: MapType.ARRAY, keySize: 8, valueSize: 4, maxEntries: 4, name: "t_badkey" }),
+      createMap(sys, { type: MapType.array, keySize: 8, valueSize: 4, maxEntries: 4, name: "t_badkey" }),
     ),
     Errno.EINVAL,
     "array keys must be 4 bytes",
@@ -155,10 +154,10 @@ test("per-CPU maps store one value per possible CPU", { skip }, () => {
   const cpus = possibleCpus();
   const nproc = Number(execFileSync("getconf", ["_NPROCESSORS_CONF"], { encoding: "utf8" }).trim());
   assert.ok(cpus >= nproc, `possible CPUs (${cpus}) cover configured CPUs (${nproc})`);
-  for (const type of [MapType.PERCPU_ARRAY, MapType.PERCPU_HASH, MapType.LRU_PERCPU_HASH]) {
+  for (const type of [MapType.percpu_array, MapType.percpu_hash, MapType.lru_percpu_hash]) {
     withFds((own) => {
       const m = own(createMap(sys, { type, keySize: 4, valueSize: 4, maxEntries: 4, name: "t_percpu" }));
-      const size = valueBufferSize(type, 4);
+      const size = perCpuValueStride(4) * cpus;
       assert.equal(size, 8 * cpus);
       const v = new Uint8Array(size);
       for (let c = 0; c < cpus; c++) new DataView(v.buffer).setUint32(c * 8, 100 + c, true);
@@ -174,14 +173,14 @@ test("ring buffer: created with a page-multiple size; element ops are not suppor
   withFds((own) => {
     const m = own(
       createMap(sys, {
-        type: MapType.RINGBUF,
+        type: MapType.ringbuf,
         keySize: 0,
         valueSize: 0,
         maxEntries: 4096,
         name: "t_ringbuf",
       }),
     );
-    assert.equal(getMapInfo(sys, m.value).type, MapType.RINGBUF);
+    assert.equal(getMapInfo(sys, m.value).type, MapType.ringbuf);
     const e = errnoOf(() => lookupElem(sys, m.value, new Uint8Array(0), 0));
     assert.ok(
       e === Errno.ENOTSUPP || e === Errno.EOPNOTSUPP,
@@ -190,7 +189,7 @@ test("ring buffer: created with a page-multiple size; element ops are not suppor
   });
   assert.equal(
     errnoOf(() =>
-      createMap(sys, { type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: 1000, name: "t_rb_bad" }),
+      createMap(sys, { type: MapType.ringbuf, keySize: 0, valueSize: 0, maxEntries: 1000, name: "t_rb_bad" }),
     ),
     Errno.EINVAL,
     "size must be a power-of-two multiple of the page size",
@@ -201,11 +200,11 @@ test("prog array: holds program fds, reads back program ids", { skip }, () => {
   const sys = defaultSys();
   withFds((own) => {
     const pa = own(
-      createMap(sys, { type: MapType.PROG_ARRAY, keySize: 4, valueSize: 4, maxEntries: 4, name: "t_progs" }),
+      createMap(sys, { type: MapType.prog_array, keySize: 4, valueSize: 4, maxEntries: 4, name: "t_progs" }),
     );
     const p = own(
       loadProgram(sys, {
-        type: ProgType.XDP,
+        type: ProgType.xdp,
         insns: program(asm.movImm(0, 2), asm.exit()),
         license: "GPL",
         name: "t_pass",
@@ -231,10 +230,10 @@ test("prog array: holds program fds, reads back program ids", { skip }, () => {
 
 test("maps of maps: inner map template, values are map fds in and map ids out", { skip }, () => {
   const sys = defaultSys();
-  for (const type of [MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS]) {
+  for (const type of [MapType.array_of_maps, MapType.hash_of_maps]) {
     withFds((own) => {
       const inner = own(
-        createMap(sys, { type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 2, name: "t_inner" }),
+        createMap(sys, { type: MapType.array, keySize: 4, valueSize: 8, maxEntries: 2, name: "t_inner" }),
       );
       const outer = own(
         createMap(sys, {
@@ -250,7 +249,7 @@ test("maps of maps: inner map template, values are map fds in and map ids out", 
       const id = lookupElem(sys, outer.value, le32(2), 4) as Uint8Array;
       assert.equal(new DataView(id.buffer).getUint32(0, true), getMapInfo(sys, inner.value).id);
       const other = own(
-        createMap(sys, { type: MapType.ARRAY, keySize: 4, valueSize: 16, maxEntries: 2, name: "t_other" }),
+        createMap(sys, { type: MapType.array, keySize: 4, valueSize: 16, maxEntries: 2, name: "t_other" }),
       );
       assert.equal(
         errnoOf(() => updateElem(sys, outer.value, le32(3), le32(other.value))),

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { existsSync, rmSync } from "node:fs";
 import { test } from "node:test";
 import { isLoadError } from "../../src/errors.js";
-import { MapType } from "../../src/kernel/constants.js";
-import { Errno } from "../../src/kernel/errno.js";
+import { MapType } from "../../src/abi/index.js";
+import { Errno } from "../../src/abi/index.js";
 import { createMap, lookupElem, updateElem } from "../../src/kernel/map-ops.js";
 import { getMapInfo, getPinned, mapFdById, pinObject } from "../../src/kernel/object-ops.js";
 import { defaultSys } from "../../src/kernel/sys.js";
@@ -19,7 +19,7 @@ test("a pinned map outlives its fd and is the same map when reopened", { skip },
   const path = `/sys/fs/bpf/tsbpf-k-${process.pid}-map`;
   try {
     const m = createMap(sys, {
-      type: MapType.HASH,
+      type: MapType.hash,
       keySize: 4,
       valueSize: 4,
       maxEntries: 4,

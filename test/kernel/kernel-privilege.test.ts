@@ -20,13 +20,15 @@ function createMapAs(setprivArgs: string[]): {
   hint: string;
   capEff: string;
 } {
-  const kernel = pathToFileURL(resolve("dist/src/kernel/index.js")).href;
+  const mod = (f: string): string => JSON.stringify(pathToFileURL(resolve(`dist/src/${f}`)).href);
   const script = `
-    import { createMap, defaultSys, MapType } from ${JSON.stringify(kernel)};
+    import { createMap } from ${mod("kernel/map-ops.js")};
+    import { defaultSys } from ${mod("kernel/sys.js")};
+    import { MapType } from ${mod("abi/index.js")};
     import { readFileSync } from "node:fs";
     const capEff = /CapEff:\\s*(\\S+)/.exec(readFileSync("/proc/self/status", "utf8"))[1];
     try {
-      createMap(defaultSys(), { type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1, name: "t_priv" }).close();
+      createMap(defaultSys(), { type: MapType.array, keySize: 4, valueSize: 4, maxEntries: 1, name: "t_priv" }).close();
       console.log(JSON.stringify({ name: "ok", capEff }));
     } catch (e) {
       console.log(JSON.stringify({ name: e.name, errno: e.errno, message: e.message, hint: e.hint, capEff }));

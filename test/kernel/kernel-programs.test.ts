@@ -3,10 +3,9 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "node:test";
-import { HelperId } from "../../src/asm/opcodes.js";
 import { isVerifierError, type VerifierError } from "../../src/errors.js";
-import { BpfCmd, MapType, ProgType } from "../../src/kernel/constants.js";
-import { Errno } from "../../src/kernel/errno.js";
+import { BpfCmd, HelperId, MapType, ProgType } from "../../src/abi/index.js";
+import { Errno } from "../../src/abi/index.js";
 import type { Fd } from "../../src/kernel/fd.js";
 import { createMap, deleteElem, updateElem } from "../../src/kernel/map-ops.js";
 import { getProgramInfo } from "../../src/kernel/object-ops.js";
@@ -38,7 +37,7 @@ const writeFirstByte = program(
 test("an XDP program runs under BPF_PROG_TEST_RUN: retval, data out, repeat, duration", { skip }, () => {
   const sys = defaultSys();
   const { fd } = loadProgram(sys, {
-    type: ProgType.XDP,
+    type: ProgType.xdp,
     insns: writeFirstByte,
     license: "GPL",
     name: "t_write",
@@ -78,7 +77,7 @@ test("program info matches what bpftool reports", { skip }, (t) => {
   if (!hasCommand("bpftool")) return t.skip("needs bpftool to compare with");
   const sys = defaultSys();
   const { fd } = loadProgram(sys, {
-    type: ProgType.XDP,
+    type: ProgType.xdp,
     insns: writeFirstByte,
     license: "GPL",
     name: "t_info",
@@ -90,7 +89,7 @@ test("program info matches what bpftool reports", { skip }, (t) => {
     );
     assert.equal(tool.id, info.id);
     assert.equal(tool.type, "xdp");
-    assert.equal(info.type, ProgType.XDP);
+    assert.equal(info.type, ProgType.xdp);
     assert.equal(tool.name, info.name);
     assert.equal(tool.tag, info.tag);
     assert.equal(tool.gpl_compatible, info.gplCompatible);
@@ -108,7 +107,7 @@ test("a real tail call through a prog array, the empty-slot fall-through, and th
   const fds: Fd[] = [];
   try {
     const pa = createMap(sys, {
-      type: MapType.PROG_ARRAY,
+      type: MapType.prog_array,
       keySize: 4,
       valueSize: 4,
       maxEntries: 2,
@@ -116,7 +115,7 @@ test("a real tail call through a prog array, the empty-slot fall-through, and th
     });
     fds.push(pa);
     const caller = loadProgram(sys, {
-      type: ProgType.XDP,
+      type: ProgType.xdp,
       license: "GPL",
       name: "t_caller",
       insns: program(
@@ -129,7 +128,7 @@ test("a real tail call through a prog array, the empty-slot fall-through, and th
     }).fd;
     fds.push(caller);
     const target = loadProgram(sys, {
-      type: ProgType.XDP,
+      type: ProgType.xdp,
       license: "GPL",
       name: "t_target",
       insns: program(asm.movImm(0, XDP_TX), asm.exit()),
@@ -164,7 +163,7 @@ test("the verifier's rejection comes back as a VerifierError with the whole log"
   const insns = program(asm.ldxw(2, 1, 0), asm.ldxb(0, 2, 0), asm.exit());
   let err: VerifierError | undefined;
   try {
-    loadProgram(sys, { type: ProgType.XDP, insns, license: "GPL", name: "t_unchecked" }).fd.close();
+    loadProgram(sys, { type: ProgType.xdp, insns, license: "GPL", name: "t_unchecked" }).fd.close();
   } catch (e) {
     if (!isVerifierError(e)) throw e;
     err = e;
@@ -191,7 +190,7 @@ test("a verifier log larger than the first buffer is grown until it fits", { ski
     },
   };
   const big = loadProgram(sys, {
-    type: ProgType.XDP,
+    type: ProgType.xdp,
     insns: writeFirstByte,
     license: "GPL",
     name: "t_log",
@@ -200,7 +199,7 @@ test("a verifier log larger than the first buffer is grown until it fits", { ski
   });
   assert.equal(loads, 1);
   const small = loadProgram(sys, {
-    type: ProgType.XDP,
+    type: ProgType.xdp,
     insns: writeFirstByte,
     license: "GPL",
     name: "t_log",
@@ -263,7 +262,7 @@ test("an XDP context in (ingress_ifindex, rx_queue_index) reaches the program an
   const sys = defaultSys();
   // r0 = ctx->ingress_ifindex.
   const { fd } = loadProgram(sys, {
-    type: ProgType.XDP,
+    type: ProgType.xdp,
     license: "GPL",
     name: "t_ctx",
     insns: program(asm.ldxw(0, 1, 12), asm.exit()),

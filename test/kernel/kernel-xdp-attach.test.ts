@@ -7,8 +7,8 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { isLoadError } from "../../src/errors.js";
-import { ProgType } from "../../src/kernel/constants.js";
-import { Errno } from "../../src/kernel/errno.js";
+import { ProgType } from "../../src/abi/index.js";
+import { Errno } from "../../src/abi/index.js";
 import type { Fd } from "../../src/kernel/fd.js";
 import {
   attachXdpNetlink,
@@ -64,14 +64,14 @@ test("XDP attach by bpf_link and by netlink on a veth, with queries and refusals
     assert.equal(queryXdp(sys, ifindex).attached, "none");
 
     const pass = loadProgram(sys, {
-      type: ProgType.XDP,
+      type: ProgType.xdp,
       insns: program(asm.movImm(0, 2), asm.exit()),
       license: "GPL",
       name: "t_xdp_pass",
     }).fd;
     fds.push(pass);
     const other = loadProgram(sys, {
-      type: ProgType.XDP,
+      type: ProgType.xdp,
       insns: program(asm.movImm(0, 2), asm.exit()),
       license: "GPL",
       name: "t_xdp_other",
@@ -183,7 +183,7 @@ test("attachXdp prefers a link, can be told to use netlink, and detaches only it
     ip("link", "set", host, "up");
     const ifindex = interfaceIndex(sys, host);
     const prog = loadProgram(sys, {
-      type: ProgType.XDP,
+      type: ProgType.xdp,
       insns: program(asm.movImm(0, 2), asm.exit()),
       license: "GPL",
       name: "t_xdp_auto",

@@ -8,8 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { BpfCmd } from "../../src/kernel/constants.js";
-import { Errno } from "../../src/kernel/errno.js";
+import { BpfCmd } from "../../src/abi/index.js";
+import { Errno } from "../../src/abi/index.js";
 import { loadKernelCollection } from "../../src/kernel/kernel-collection.js";
 import { openOrCreatePinnedMap } from "../../src/kernel/pinning.js";
 import type { PtrArg } from "../../src/kernel/sys.js";

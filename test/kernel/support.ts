@@ -14,7 +14,7 @@ import {
   Size,
   Source,
 } from "../../src/asm/opcodes.js";
-import { Errno } from "../../src/kernel/errno.js";
+import { Errno } from "../../src/abi/index.js";
 import { type PtrArg, SysError, type Sys } from "../../src/kernel/sys.js";
 import { insn as i } from "../support/insn.js";
 

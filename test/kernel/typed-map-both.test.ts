@@ -12,7 +12,7 @@ import { globals, rewriteGlobals, typed } from "../../src/backend/typed-map.js";
 import type { BackendName, LoadedCollection } from "../../src/backend/types.js";
 import type { BtfValue } from "../../src/btf/codec.js";
 import { Collection } from "../../src/collection.js";
-import { possibleCpus } from "../../src/kernel/host.js";
+import { hostPossibleCpus as possibleCpus } from "../../src/backend/possible-cpus.js";
 import type { KernelMap } from "../../src/kernel/kernel-map.js";
 import * as net from "../../src/net/index.js";
 import { loadSpec, onEachEngine } from "./both-engines.js";
@@ -72,7 +72,7 @@ async function scenario(coll: LoadedCollection) {
     { saddr: 1, daddr: 2, sport: 3, dport: 4, proto: 17 },
     { last: "VERDICT_ODD", seen: 9, delta: -7, is_tcp: 1 },
   );
-  const cpus = per.possibleCpus();
+  const cpus = per.map.possibleCpus;
   per.set(
     99,
     Array.from({ length: cpus }, (_, i) => ({ packets: BigInt(i), bytes: BigInt(i * 10) })),

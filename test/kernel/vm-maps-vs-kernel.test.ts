@@ -10,16 +10,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { BpfProgram } from "../../src/backend/types.js";
 import { isMapError } from "../../src/errors.js";
-import { possibleCpus } from "../../src/kernel/host.js";
-import { MapType, ProgType, type MapSpec, type ProgramSpec } from "../../src/object/types.js";
-import {
-  createVmMap,
-  Errno,
-  type HashMap,
-  MapFlags,
-  round8,
-  type VmMapBase,
-} from "../../src/vm/maps/index.js";
+import { hostPossibleCpus as possibleCpus } from "../../src/backend/possible-cpus.js";
+import type { MapSpec, ProgramSpec } from "../../src/object/types.js";
+import { Errno, MapFlag, perCpuValueStride, MapType, ProgType } from "../../src/abi/index.js";
+import { createVmMap, type HashMap, markVmObject, type VmMapBase } from "../../src/vm/maps/index.js";
 import { mapSpec as spec } from "../support/specs.js";
 import { ensureBpffs, hasCommand } from "./support.js";
 
@@ -152,8 +146,8 @@ function vmErrno(fn: () => void): number {
 
 /** Splits a per-CPU user-space value into each CPU's value (hex). */
 function perCpuHex(p: Pair, all: Uint8Array): string[] {
-  if (!p.vm.isPerCpu) return [hex(all)];
-  const stride = round8(p.spec.valueSize);
+  if (!p.vm.perCpu) return [hex(all)];
+  const stride = perCpuValueStride(p.spec.valueSize);
   const out: string[] = [];
   for (let c = 0; c < p.vm.possibleCpus; c++)
     out.push(hex(all.subarray(c * stride, c * stride + p.spec.valueSize)));
@@ -208,9 +202,9 @@ function runVm(p: Pair, o: Op, idValues: boolean, value?: unknown): Outcome {
       if (value !== undefined) return { errno: vmErrno(() => p.vm.set(o.key, value as BpfProgram, flags)) };
       // bpftool gives one value to every CPU; the raw API takes them all.
       let raw = o.value;
-      if (p.vm.isPerCpu) {
-        raw = new Uint8Array(p.vm.userValueSize);
-        for (let c = 0; c < p.vm.possibleCpus; c++) raw.set(o.value, c * round8(p.spec.valueSize));
+      if (p.vm.perCpu) {
+        raw = new Uint8Array(p.vm.valueBufferSize);
+        for (let c = 0; c < p.vm.possibleCpus; c++) raw.set(o.value, c * perCpuValueStride(p.spec.valueSize));
       }
       return { errno: vmErrno(() => p.vm.update(o.key, raw, flags)) };
     }
@@ -407,8 +401,10 @@ test("lru_percpu_hash: BPF_EXIST updates in place without evicting", (t) => {
 
 /** A stand-in for a loaded program: the prog array only looks at its type. */
 function fakeProgram(name: string, progType: number): BpfProgram {
-  const s = { name, progType } as unknown as ProgramSpec;
-  return { name, spec: s, run: () => Promise.reject(new Error("not runnable")) };
+  const s = { name, type: progType } as unknown as ProgramSpec;
+  const p: BpfProgram = { name, spec: s, run: () => Promise.reject(new Error("not runnable")) };
+  markVmObject(p); // stands in for a program the VM loaded
+  return p;
 }
 
 /** Raw BPF_MAP_UPDATE_ELEM with an arbitrary fd as the value, which bpftool refuses to send. */
@@ -603,8 +599,8 @@ test("map creation fails (or not) with the kernel's errno", (t) => {
       assert.equal(vm, r.errno, `create ${s.typeName} key ${k} value ${v} entries ${n}`);
     });
     // Per-CPU LRU lists: the kernel rounds max_entries to a multiple of the CPUs.
-    const lru = { ...spec("lru_cpu", MapType.lru_hash, 4, 4, 5), flags: MapFlags.NO_COMMON_LRU };
-    const p = createBoth(lru, ncpus, ["flags", String(MapFlags.NO_COMMON_LRU)]);
+    const lru = { ...spec("lru_cpu", MapType.lru_hash, 4, 4, 5), flags: MapFlag.NO_COMMON_LRU };
+    const p = createBoth(lru, ncpus, ["flags", String(MapFlag.NO_COMMON_LRU)]);
     const info = bpftool("map", "show", "pinned", p.pin).json as { max_entries: number };
     assert.equal((p.vm as HashMap).capacity, info.max_entries);
   });

@@ -5,13 +5,8 @@ import { encodeInstructions } from "../../src/asm/instruction.js";
 import { CALL, LDDW, PseudoCall, PseudoLd } from "../../src/asm/opcodes.js";
 import { parseElf, SymbolType } from "../../src/elf/index.js";
 import { isParseError, isTsbpfError } from "../../src/errors.js";
-import {
-  type CollectionSpec,
-  loadCollectionSpec,
-  MapType,
-  type ObjectBtf,
-  ProgType,
-} from "../../src/object/index.js";
+import { type CollectionSpec, loadCollectionSpec } from "../../src/object/index.js";
+import { MapType, ProgType } from "../../src/abi/index.js";
 import { fixtureObjects, hasTool } from "../elf/fixture-objects.js";
 import { type DumpFunction, objdumpFunctions, slotCount } from "./objdump.js";
 
@@ -25,8 +20,8 @@ test("the seed: three xdp programs in one section, a prog array, GPL", () => {
   assert.deepEqual(Object.keys(spec.programs).sort(), ["main_prog", "port22_prog", "port8080_prog"]);
   for (const p of Object.values(spec.programs)) {
     assert.equal(p.section, "xdp");
-    assert.equal(p.type, "xdp");
-    assert.equal(p.progType, ProgType.xdp);
+    assert.equal(p.typeName, "xdp");
+    assert.equal(p.type, ProgType.xdp);
     assert.equal(p.license, "GPL");
     assert.equal(p.functions.length, 1);
     assert.equal(p.funcInfo[0]?.name, p.name);
@@ -58,7 +53,7 @@ test("the seed: three xdp programs in one section, a prog array, GPL", () => {
   assert.equal(fmt("port8080_prog"), "Packet to port 8080 processed");
   assert.equal(fmt("port22_prog"), "Packet to port 22 processed");
   assert.ok(spec.skippedSections.some((s) => s.name === ".debug_info"));
-  assert.ok((spec.btf as ObjectBtf).btf.types.length > 1);
+  assert.ok((spec.btf?.btf.types.length ?? 0) > 1);
 });
 
 test("the linking fixture: subprograms, callbacks, global data, static .values", () => {
@@ -68,7 +63,7 @@ test("the linking fixture: subprograms, callbacks, global data, static .values",
   const b = spec.programs["stage_b"];
   const c = spec.programs["classify"];
   assert.ok(a && b && c);
-  assert.equal(c.type, "sched_cls");
+  assert.equal(c.typeName, "sched_cls");
   // .text functions are subprograms, never programs of their own.
   assert.equal(spec.programs["bump"], undefined);
   assert.deepEqual(
@@ -178,7 +173,7 @@ test("a big-endian object gives the same spec, with big-endian data", () => {
 test("legacy maps and the version section", () => {
   const spec = load("test/bpf/object/legacy.bpf.o");
   assert.equal(spec.kernelVersion, 0x050a00);
-  assert.equal(spec.programs["count_packets"]?.type, "socket_filter");
+  assert.equal(spec.programs["count_packets"]?.typeName, "socket_filter");
   const t = spec.maps["table"];
   assert.ok(t);
   assert.deepEqual(

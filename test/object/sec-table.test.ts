@@ -4,9 +4,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { AttachType } from "../../src/object/attach-type.js";
+import { AttachType } from "../../src/abi/index.js";
 import { matchSection } from "../../src/object/sec-table.js";
-import { ProgType } from "../../src/object/types.js";
+import { ProgType } from "../../src/abi/index.js";
 
 /** Section names covering every table row, with and without suffixes, and near misses. */
 const NAMES = [
@@ -190,7 +190,7 @@ int main(int argc, char **argv) {
       }
       const [pt, at] = line.split(" ").map(Number);
       assert.ok(ours, `libbpf accepts ${name}`);
-      assert.equal(ours.progType, pt, `prog type of ${name}`);
+      assert.equal(ours.type, pt, `prog type of ${name}`);
       assert.equal(ours.expectedAttachType ?? 0, at, `attach type of ${name}`);
       compared++;
     });
@@ -224,106 +224,115 @@ test("AttachType matches enum bpf_attach_type in the system uapi header", (t) =>
 test("ProgType names double as libbpf's type names", () => {
   for (const name of NAMES) {
     const m = matchSection(name);
-    if (m) assert.equal(ProgType[m.type as keyof typeof ProgType], m.progType, name);
+    if (m) assert.equal(ProgType[m.typeName], m.type, name);
   }
 });
 
 test("tricky names", () => {
   const cases: [string, Partial<ReturnType<typeof matchSection>> | undefined][] = [
-    ["xdp", { type: "xdp", progType: ProgType.xdp, expectedAttachType: AttachType.xdp, attachTo: undefined }],
+    ["xdp", { typeName: "xdp", type: ProgType.xdp, expectedAttachType: AttachType.xdp, attachTo: undefined }],
     // `xdp` is an exact-match row, so a suffix makes it unknown rather than an attach target.
     ["xdp/foo", undefined],
     ["xdp_foo", undefined],
-    ["xdp.frags", { type: "xdp", expectedAttachType: AttachType.xdp }],
-    ["xdp.frags/devmap", { type: "xdp", expectedAttachType: AttachType.xdp_devmap, attachTo: undefined }],
+    ["xdp.frags", { typeName: "xdp", expectedAttachType: AttachType.xdp }],
+    ["xdp.frags/devmap", { typeName: "xdp", expectedAttachType: AttachType.xdp_devmap, attachTo: undefined }],
     [
       "tc",
-      { type: "sched_cls", progType: ProgType.sched_cls, expectedAttachType: undefined, attachTo: undefined },
+      { typeName: "sched_cls", type: ProgType.sched_cls, expectedAttachType: undefined, attachTo: undefined },
     ],
-    ["tc/ingress", { type: "sched_cls", expectedAttachType: AttachType.tcx_ingress, attachTo: undefined }],
-    ["tc/egress", { type: "sched_cls", expectedAttachType: AttachType.tcx_egress }],
+    [
+      "tc/ingress",
+      { typeName: "sched_cls", expectedAttachType: AttachType.tcx_ingress, attachTo: undefined },
+    ],
+    ["tc/egress", { typeName: "sched_cls", expectedAttachType: AttachType.tcx_egress }],
     ["tc/other", undefined],
-    ["classifier", { type: "sched_cls", expectedAttachType: undefined }],
-    ["action", { type: "sched_act", progType: ProgType.sched_act }],
+    ["classifier", { typeName: "sched_cls", expectedAttachType: undefined }],
+    ["action", { typeName: "sched_act", type: ProgType.sched_act }],
     [
       "tracepoint/syscalls/sys_enter_openat",
       {
-        type: "tracepoint",
-        progType: ProgType.tracepoint,
+        typeName: "tracepoint",
+        type: ProgType.tracepoint,
         attachTo: "syscalls/sys_enter_openat",
         sleepable: false,
       },
     ],
-    ["tp/sched/sched_switch", { type: "tracepoint", attachTo: "sched/sched_switch" }],
-    ["tracepoint", { type: "tracepoint", attachTo: undefined }],
+    ["tp/sched/sched_switch", { typeName: "tracepoint", attachTo: "sched/sched_switch" }],
+    ["tracepoint", { typeName: "tracepoint", attachTo: undefined }],
     ["tracepointx/a", undefined],
     [
       "kprobe/do_unlinkat",
-      { type: "kprobe", progType: ProgType.kprobe, attachTo: "do_unlinkat", expectedAttachType: undefined },
+      { typeName: "kprobe", type: ProgType.kprobe, attachTo: "do_unlinkat", expectedAttachType: undefined },
     ],
-    ["kprobe", { type: "kprobe", attachTo: undefined }],
-    ["kprobe/", { type: "kprobe", attachTo: undefined }],
+    ["kprobe", { typeName: "kprobe", attachTo: undefined }],
+    ["kprobe/", { typeName: "kprobe", attachTo: undefined }],
     ["kprobe_do_unlinkat", undefined],
-    ["kretprobe/do_unlinkat", { type: "kprobe", attachTo: "do_unlinkat" }],
+    ["kretprobe/do_unlinkat", { typeName: "kprobe", attachTo: "do_unlinkat" }],
     [
       "kprobe.multi/do_*",
-      { type: "kprobe", expectedAttachType: AttachType.trace_kprobe_multi, attachTo: "do_*" },
+      { typeName: "kprobe", expectedAttachType: AttachType.trace_kprobe_multi, attachTo: "do_*" },
     ],
-    ["uprobe.s/lib.so:f", { type: "kprobe", sleepable: true, attachTo: "lib.so:f" }],
-    ["uprobe/lib.so:f", { type: "kprobe", sleepable: false, attachTo: "lib.so:f" }],
+    ["uprobe.s/lib.so:f", { typeName: "kprobe", sleepable: true, attachTo: "lib.so:f" }],
+    ["uprobe/lib.so:f", { typeName: "kprobe", sleepable: false, attachTo: "lib.so:f" }],
     [
       "uprobe.multi.s/x",
-      { type: "kprobe", sleepable: true, expectedAttachType: AttachType.trace_uprobe_multi },
+      { typeName: "kprobe", sleepable: true, expectedAttachType: AttachType.trace_uprobe_multi },
     ],
-    ["usdt/l:p:n", { type: "kprobe", attachTo: "l:p:n" }],
-    ["raw_tp/sys_enter", { type: "raw_tracepoint", attachTo: "sys_enter" }],
+    ["usdt/l:p:n", { typeName: "kprobe", attachTo: "l:p:n" }],
+    ["raw_tp/sys_enter", { typeName: "raw_tracepoint", attachTo: "sys_enter" }],
     [
       "raw_tp.w/x",
-      { type: "raw_tracepoint_writable", progType: ProgType.raw_tracepoint_writable, attachTo: "x" },
+      { typeName: "raw_tracepoint_writable", type: ProgType.raw_tracepoint_writable, attachTo: "x" },
     ],
     [
       "tp_btf/sched_switch",
-      { type: "tracing", expectedAttachType: AttachType.trace_raw_tp, attachTo: "sched_switch" },
+      { typeName: "tracing", expectedAttachType: AttachType.trace_raw_tp, attachTo: "sched_switch" },
     ],
     [
       "fentry/x",
-      { type: "tracing", expectedAttachType: AttachType.trace_fentry, sleepable: false, attachTo: "x" },
+      { typeName: "tracing", expectedAttachType: AttachType.trace_fentry, sleepable: false, attachTo: "x" },
     ],
     [
       "fentry.s/x",
-      { type: "tracing", expectedAttachType: AttachType.trace_fentry, sleepable: true, attachTo: "x" },
+      { typeName: "tracing", expectedAttachType: AttachType.trace_fentry, sleepable: true, attachTo: "x" },
     ],
-    ["fexit.s/x", { type: "tracing", expectedAttachType: AttachType.trace_fexit, sleepable: true }],
-    ["fmod_ret/x", { type: "tracing", expectedAttachType: AttachType.modify_return }],
-    ["freplace/f", { type: "ext", progType: ProgType.ext, attachTo: "f" }],
+    ["fexit.s/x", { typeName: "tracing", expectedAttachType: AttachType.trace_fexit, sleepable: true }],
+    ["fmod_ret/x", { typeName: "tracing", expectedAttachType: AttachType.modify_return }],
+    ["freplace/f", { typeName: "ext", type: ProgType.ext, attachTo: "f" }],
     [
       "lsm.s/file_open",
-      { type: "lsm", expectedAttachType: AttachType.lsm_mac, sleepable: true, attachTo: "file_open" },
+      { typeName: "lsm", expectedAttachType: AttachType.lsm_mac, sleepable: true, attachTo: "file_open" },
     ],
-    ["lsm_cgroup/socket_bind", { type: "lsm", expectedAttachType: AttachType.lsm_cgroup }],
-    ["iter/task", { type: "tracing", expectedAttachType: AttachType.trace_iter, attachTo: "task" }],
-    ["syscall", { type: "syscall", sleepable: true }],
+    ["lsm_cgroup/socket_bind", { typeName: "lsm", expectedAttachType: AttachType.lsm_cgroup }],
+    ["iter/task", { typeName: "tracing", expectedAttachType: AttachType.trace_iter, attachTo: "task" }],
+    ["syscall", { typeName: "syscall", sleepable: true }],
     [
       "cgroup_skb/ingress",
-      { type: "cgroup_skb", expectedAttachType: AttachType.cgroup_inet_ingress, attachTo: undefined },
+      { typeName: "cgroup_skb", expectedAttachType: AttachType.cgroup_inet_ingress, attachTo: undefined },
     ],
-    ["cgroup_skb/egress", { type: "cgroup_skb", expectedAttachType: AttachType.cgroup_inet_egress }],
-    ["cgroup/sock", { type: "cgroup_sock", expectedAttachType: AttachType.cgroup_inet_sock_create }],
-    ["cgroup/connect4", { type: "cgroup_sock_addr", expectedAttachType: AttachType.cgroup_inet4_connect }],
-    ["cgroup/connect_unix", { type: "cgroup_sock_addr", expectedAttachType: AttachType.cgroup_unix_connect }],
-    ["cgroup/getsockopt", { type: "cgroup_sockopt", expectedAttachType: AttachType.cgroup_getsockopt }],
-    ["cgroup/dev", { type: "cgroup_device", expectedAttachType: AttachType.cgroup_device }],
-    ["sk_skb", { type: "sk_skb", expectedAttachType: undefined }],
-    ["sk_skb/stream_verdict", { type: "sk_skb", expectedAttachType: AttachType.sk_skb_stream_verdict }],
+    ["cgroup_skb/egress", { typeName: "cgroup_skb", expectedAttachType: AttachType.cgroup_inet_egress }],
+    ["cgroup/sock", { typeName: "cgroup_sock", expectedAttachType: AttachType.cgroup_inet_sock_create }],
+    [
+      "cgroup/connect4",
+      { typeName: "cgroup_sock_addr", expectedAttachType: AttachType.cgroup_inet4_connect },
+    ],
+    [
+      "cgroup/connect_unix",
+      { typeName: "cgroup_sock_addr", expectedAttachType: AttachType.cgroup_unix_connect },
+    ],
+    ["cgroup/getsockopt", { typeName: "cgroup_sockopt", expectedAttachType: AttachType.cgroup_getsockopt }],
+    ["cgroup/dev", { typeName: "cgroup_device", expectedAttachType: AttachType.cgroup_device }],
+    ["sk_skb", { typeName: "sk_skb", expectedAttachType: undefined }],
+    ["sk_skb/stream_verdict", { typeName: "sk_skb", expectedAttachType: AttachType.sk_skb_stream_verdict }],
     [
       "sk_reuseport/migrate",
-      { type: "sk_reuseport", expectedAttachType: AttachType.sk_reuseport_select_or_migrate },
+      { typeName: "sk_reuseport", expectedAttachType: AttachType.sk_reuseport_select_or_migrate },
     ],
-    ["netkit/peer", { type: "sched_cls", expectedAttachType: AttachType.netkit_peer }],
-    ["struct_ops/dctcp_init", { type: "struct_ops", attachTo: "dctcp_init", sleepable: false }],
-    ["struct_ops.s/x", { type: "struct_ops", sleepable: true }],
-    ["netfilter", { type: "netfilter", expectedAttachType: AttachType.netfilter }],
-    ["sk_lookup", { type: "sk_lookup", expectedAttachType: AttachType.sk_lookup }],
+    ["netkit/peer", { typeName: "sched_cls", expectedAttachType: AttachType.netkit_peer }],
+    ["struct_ops/dctcp_init", { typeName: "struct_ops", attachTo: "dctcp_init", sleepable: false }],
+    ["struct_ops.s/x", { typeName: "struct_ops", sleepable: true }],
+    ["netfilter", { typeName: "netfilter", expectedAttachType: AttachType.netfilter }],
+    ["sk_lookup", { typeName: "sk_lookup", expectedAttachType: AttachType.sk_lookup }],
     [".text", undefined],
     ["", undefined],
   ];
@@ -343,8 +352,8 @@ test("tricky names", () => {
 test("every match reports all fields", () => {
   const m = matchSection("socket");
   assert.deepEqual(m, {
-    type: "socket_filter",
-    progType: ProgType.socket_filter,
+    typeName: "socket_filter",
+    type: ProgType.socket_filter,
     expectedAttachType: undefined,
     attachTo: undefined,
     sleepable: false,

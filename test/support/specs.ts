@@ -1,5 +1,5 @@
 import { emptyMapSpec } from "../../src/object/btf-maps.js";
-import { mapTypeName } from "../../src/object/map-type-name.js";
+import { mapTypeName } from "../../src/abi/index.js";
 import type { MapSpec } from "../../src/object/types.js";
 
 /**

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { decodeInstructions, type Instruction } from "../../src/asm/instruction.js";
 import { isVmFault, type VmFault } from "../../src/errors.js";
 import { loadCollectionSpec } from "../../src/object/load-collection-spec.js";
-import { ProgType } from "../../src/object/types.js";
+import { ProgType } from "../../src/abi/index.js";
 import { compileProgram, isCompiled, uncompileProgram } from "../../src/vm/compiler.js";
 import { conformanceHelper, runConformance } from "../../src/vm/conformance.js";
 import { faultCode } from "../../src/vm/fault.js";
@@ -120,7 +120,7 @@ test("every repository object's XDP programs agree on the crafted and random pac
       continue; // objects the parser refuses are the object tests' business
     }
     const progs = Object.values(spec.programs)
-      .filter((p) => p.progType === ProgType.xdp)
+      .filter((p) => p.type === ProgType.xdp)
       .map((p) => p.name);
     // Default chunks, and a function per block (jumps, calls and returns all cross functions).
     for (const chunkChars of [undefined, 1]) {

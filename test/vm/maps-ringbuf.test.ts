@@ -1,15 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { MapType } from "../../src/object/types.js";
 import {
-  createVmMap,
   Errno,
   RINGBUF_BUSY_BIT,
   RINGBUF_DISCARD_BIT,
   RINGBUF_HDR_SZ,
   RingbufQuery,
-  type RingbufMap,
-} from "../../src/vm/maps/index.js";
+  MapType,
+} from "../../src/abi/index.js";
+import { createVmMap, type RingbufMap } from "../../src/vm/maps/index.js";
 import { mapSpec } from "../support/specs.js";
 
 function ringbuf(size: number): RingbufMap {

@@ -1,14 +1,14 @@
+import { Errno, perCpuValueStride } from "../../abi/index.js";
 import type { MapSpec } from "../../object/types.js";
-import { VmMapBase, checkUpdateFlags, errnoOf, flagsToNumber } from "./base.js";
-import { BPF_F_LOCK, BPF_NOEXIST, round8 } from "./constants.js";
-import { Errno, MapFailure } from "./errno.js";
-import { decodeUnsigned } from "./scalar.js";
+import { checkUpdateFlags, errnoOf, flagsToNumber, LOCK, NOEXIST, VmMapBase } from "./base.js";
+import { MapFailure } from "./errno.js";
+import { decodeUnsigned } from "../../backend/scalar.js";
 import type { ValueRef, VmMapOptions } from "./types.js";
 
 /**
  * `BPF_MAP_TYPE_ARRAY` and `BPF_MAP_TYPE_PERCPU_ARRAY`, global data (`.data`, `.rodata`, `.bss`,
  * `.kconfig`) included. Every index always exists and starts zeroed; elements cannot be deleted
- * (EINVAL); `BPF_NOEXIST` always fails with EEXIST; an index past `max_entries` fails an update
+ * (EINVAL); `NOEXIST` always fails with EEXIST; an index past `max_entries` fails an update
  * with E2BIG and a lookup with ENOENT (as kernel/bpf/arraymap.c does). Values live in one block
  * per CPU that never moves, so pointers handed to programs stay valid for the map's life.
  */
@@ -20,9 +20,9 @@ export class ArrayMap extends VmMapBase {
   readonly #percpu: boolean;
 
   constructor(spec: MapSpec, opts: VmMapOptions, percpu: boolean) {
-    super(spec, opts, percpu);
+    super(spec, opts);
     this.#percpu = percpu;
-    this.stride = round8(spec.valueSize);
+    this.stride = perCpuValueStride(spec.valueSize);
     const n = percpu ? opts.possibleCpus : 1;
     this.blocks = [];
     for (let c = 0; c < n; c++) this.blocks.push(new Uint8Array(this.stride * spec.maxEntries));
@@ -42,7 +42,7 @@ export class ArrayMap extends VmMapBase {
     if (i >= this.spec.maxEntries) return undefined;
     const vs = this.spec.valueSize;
     if (!this.#percpu) return (this.blocks[0] as Uint8Array).slice(i * this.stride, i * this.stride + vs);
-    const out = new Uint8Array(this.userValueSize);
+    const out = new Uint8Array(this.valueBufferSize);
     this.blocks.forEach((b, c) => {
       out.set(b.subarray(i * this.stride, i * this.stride + vs), c * this.stride);
     });
@@ -65,7 +65,7 @@ export class ArrayMap extends VmMapBase {
     throw new MapFailure(Errno.EINVAL, "array elements cannot be deleted");
   }
 
-  nextKey(key: Uint8Array | undefined): Uint8Array | undefined {
+  protected nextKeyRaw(key: Uint8Array | undefined): Uint8Array | undefined {
     const max = this.spec.maxEntries;
     const i = key === undefined ? max : this.indexOf(key);
     let next: number;
@@ -106,9 +106,9 @@ export class ArrayMap extends VmMapBase {
     if (i >= this.spec.maxEntries) {
       throw new MapFailure(Errno.E2BIG, `index past max_entries ${this.spec.maxEntries}`);
     }
-    if (f === BPF_NOEXIST) throw new MapFailure(Errno.EEXIST, "array elements always exist");
-    if ((flags & BPF_F_LOCK) !== 0 && this.spinLockOffset === undefined) {
-      throw new MapFailure(Errno.EINVAL, "BPF_F_LOCK on a value without bpf_spin_lock");
+    if (f === NOEXIST) throw new MapFailure(Errno.EEXIST, "array elements always exist");
+    if ((flags & LOCK) !== 0 && this.spinLockOffset === undefined) {
+      throw new MapFailure(Errno.EINVAL, "LOCK on a value without bpf_spin_lock");
     }
     return i;
   }

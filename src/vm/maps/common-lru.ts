@@ -1,4 +1,5 @@
-import { Errno, MapFailure } from "./errno.js";
+import { Errno } from "../../abi/index.js";
+import { MapFailure } from "./errno.js";
 
 /**
  * The kernel's common LRU (kernel/bpf/bpf_lru_list.c) for one CPU, tracking element nodes by key.

@@ -1,8 +1,9 @@
+import { Errno, MapType } from "../../abi/index.js";
 import { NotSupportedError } from "../../errors.js";
-import { MapType, type MapSpec } from "../../object/types.js";
+import type { MapSpec } from "../../object/types.js";
 import { ArrayMap } from "./array-map.js";
 import type { VmMapBase } from "./base.js";
-import { Errno, mapError } from "./errno.js";
+import { mapErrnoError } from "../../backend/map-error.js";
 import { HashMap } from "./hash-map.js";
 import { ArrayOfMaps, HashOfMaps } from "./map-in-map.js";
 import { ProgArrayMap } from "./prog-array-map.js";
@@ -18,9 +19,11 @@ export const MAX_ARRAY_BYTES = 1 << 30;
  */
 export function createVmMap(spec: MapSpec, opts: VmMapOptions): VmMapBase {
   if (!Number.isInteger(opts.possibleCpus) || opts.possibleCpus < 1) {
-    throw mapError(spec.name, "create", Errno.EINVAL, `possibleCpus ${opts.possibleCpus} must be at least 1`);
+    throw mapErrnoError(spec.name, "create", Errno.EINVAL, {
+      hint: `possibleCpus ${opts.possibleCpus} must be at least 1`,
+    });
   }
-  const bad = (why: string) => mapError(spec.name, "create", Errno.EINVAL, why);
+  const bad = (why: string) => mapErrnoError(spec.name, "create", Errno.EINVAL, { hint: why });
   const sizes = [spec.keySize, spec.valueSize, spec.maxEntries];
   if (sizes.some((n) => !Number.isInteger(n) || n < 0 || n > 0xffffffff)) {
     throw bad("key size, value size and max_entries must be u32");
@@ -42,12 +45,9 @@ export function createVmMap(spec: MapSpec, opts: VmMapOptions): VmMapBase {
       const slot = fdArray ? 8 : Math.ceil(spec.valueSize / 8) * 8;
       const bytes = slot * spec.maxEntries * cpus;
       if (bytes > MAX_ARRAY_BYTES) {
-        throw mapError(
-          spec.name,
-          "create",
-          Errno.ENOMEM,
-          `${bytes} bytes for ${spec.maxEntries} entries; the VM allocates at most ${MAX_ARRAY_BYTES} per map`,
-        );
+        throw mapErrnoError(spec.name, "create", Errno.ENOMEM, {
+          hint: `${bytes} bytes for ${spec.maxEntries} entries; the VM allocates at most ${MAX_ARRAY_BYTES} per map`,
+        });
       }
       if (spec.type === MapType.prog_array) return new ProgArrayMap(spec, opts);
       if (spec.type === MapType.array_of_maps) return new ArrayOfMaps(spec, opts);

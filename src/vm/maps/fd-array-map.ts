@@ -1,10 +1,9 @@
-import type { BpfMap, BpfProgram, MapScalar } from "../../backend/types.js";
+import { Errno } from "../../abi/index.js";
 import type { MapSpec } from "../../object/types.js";
-import { VmMapBase, flagsToNumber } from "./base.js";
-import { BPF_ANY } from "./constants.js";
-import { Errno, MapFailure } from "./errno.js";
+import { ANY, VmMapBase } from "./base.js";
+import { MapFailure } from "./errno.js";
 import { vmHandleOf, vmObjectOf } from "./handles.js";
-import { decodeUnsigned, encodeScalar } from "./scalar.js";
+import { decodeUnsigned, encodeScalar } from "../../backend/scalar.js";
 import type { ValueRef, VmMapOptions } from "./types.js";
 
 /**
@@ -22,7 +21,7 @@ export interface SlotPolicy<T extends object> {
  * An array whose slots hold references: `BPF_MAP_TYPE_PROG_ARRAY` (programs) and
  * `BPF_MAP_TYPE_ARRAY_OF_MAPS` (maps). From user space a slot is written with a handle (the
  * VM's fd) as a 4-byte value, or friendlily with the object itself, and read back as the
- * object's id (in the VM the handle again); only `BPF_ANY` is accepted (EINVAL otherwise), an
+ * object's id (in the VM the handle again); only `ANY` is accepted (EINVAL otherwise), an
  * index past `max_entries` fails an update or delete with E2BIG, and deleting an empty slot
  * fails with ENOENT. A handle of the wrong kind of object fails with EINVAL and a number that
  * names no live object with EBADF, as a wrong or closed fd does in the kernel. Iteration visits
@@ -67,7 +66,7 @@ export class FdArrayMap<T extends object> extends VmMapBase {
 
   /** Stores an object already resolved from a handle, after the kernel's checks. */
   protected put(key: Uint8Array, obj: () => T, flags: number): void {
-    if (flags !== BPF_ANY) throw new MapFailure(Errno.EINVAL, "fd arrays take only BPF_ANY");
+    if (flags !== ANY) throw new MapFailure(Errno.EINVAL, "fd arrays take only ANY");
     const i = decodeUnsigned(key, this.littleEndian);
     if (i >= this.spec.maxEntries) {
       throw new MapFailure(Errno.E2BIG, `index past max_entries ${this.spec.maxEntries}`);
@@ -85,33 +84,12 @@ export class FdArrayMap<T extends object> extends VmMapBase {
     if (!this.#slots.delete(i)) throw new MapFailure(Errno.ENOENT, "slot is empty");
   }
 
-  nextKey(key: Uint8Array | undefined): Uint8Array | undefined {
+  protected nextKeyRaw(key: Uint8Array | undefined): Uint8Array | undefined {
     const max = this.spec.maxEntries;
     if (max === 0) return undefined;
     const i = key === undefined ? max : decodeUnsigned(key, this.littleEndian);
     if (i === max - 1) return undefined;
     return encodeScalar(i >= max ? 0 : i + 1, 4, this.littleEndian);
-  }
-
-  override set(key: MapScalar, value: MapScalar | BpfProgram | BpfMap, flags = 0n): void {
-    if (typeof value === "object" && !(value instanceof Uint8Array)) {
-      const k = this.encodeKey(key, "update");
-      const obj = value as object;
-      this.guard(`update key ${this.keyText(k)}`, () => {
-        if (this.frozen) throw new MapFailure(Errno.EPERM, "map is frozen");
-        this.checkKey(k);
-        this.put(
-          k,
-          () => {
-            if (!this.#policy.accepts(obj)) throw new MapFailure(Errno.EINVAL, `not a ${this.#policy.noun}`);
-            return obj;
-          },
-          flagsToNumber(flags),
-        );
-      });
-      return;
-    }
-    super.set(key, value, flags);
   }
 
   /** Throws a MapFailure (EINVAL) when `obj` may not go into this map; subclasses add checks. */

@@ -42,3 +42,15 @@ export function vmObjectOf(handle: number): object | undefined {
   if (obj === undefined) byId.delete(handle);
   return obj;
 }
+
+const vmObjects = new WeakSet<object>();
+
+/** Records `obj` as a map or program of this VM, so fd slots can refuse another engine's objects. */
+export function markVmObject(obj: object): void {
+  vmObjects.add(obj);
+}
+
+/** Whether `obj` is a map or program the VM made (what its prog arrays and maps of maps may hold). */
+export function isVmObject(obj: object): boolean {
+  return vmObjects.has(obj);
+}

@@ -1,7 +1,7 @@
+import { Errno, MapFlag, perCpuValueStride } from "../../abi/index.js";
 import type { MapSpec } from "../../object/types.js";
-import { VmMapBase, checkUpdateFlags, errnoOf, flagsToNumber } from "./base.js";
-import { BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST, MapFlags, round8 } from "./constants.js";
-import { Errno, MapFailure } from "./errno.js";
+import { checkUpdateFlags, errnoOf, EXIST, flagsToNumber, LOCK, NOEXIST, VmMapBase } from "./base.js";
+import { MapFailure } from "./errno.js";
 import { CommonLru } from "./common-lru.js";
 import { hashNextKey } from "./hash-next-key.js";
 import { keyString } from "./scalar.js";
@@ -24,10 +24,10 @@ export interface HashKind {
  * `BPF_MAP_TYPE_HASH`, `PERCPU_HASH`, `LRU_HASH` and `LRU_PERCPU_HASH` with kernel/bpf/hashtab.c's
  * semantics:
  * - a new key in a full map fails with E2BIG (plain hashes) or evicts an element (LRU);
- * - `BPF_NOEXIST` on a present key fails with EEXIST, `BPF_EXIST` on an absent one with ENOENT;
+ * - `NOEXIST` on a present key fails with EEXIST, `EXIST` on an absent one with ENOENT;
  * - a plain LRU hash takes a free element *before* it looks at the key, so any update of a full
  *   LRU hash evicts one element, even one that then fails or replaces an existing key (the
- *   kernel does this too; an LRU-percpu hash only does it when the flags are not `BPF_EXIST`);
+ *   kernel does this too; an LRU-percpu hash only does it when the flags are not `EXIST`);
  * - program updates of a per-CPU hash write the current CPU's slot, zeroing the others for a
  *   new key.
  *
@@ -57,17 +57,17 @@ export class HashMap extends VmMapBase {
   readonly #recency = new Map<string, HashEntry>();
 
   constructor(spec: MapSpec, opts: VmMapOptions, kind: HashKind) {
-    super(spec, opts, kind.percpu);
+    super(spec, opts);
     this.kind = kind;
-    this.#stride = round8(spec.valueSize);
+    this.#stride = perCpuValueStride(spec.valueSize);
     let cap = spec.maxEntries;
-    if (kind.lru && (spec.flags & MapFlags.NO_COMMON_LRU) !== 0) {
+    if (kind.lru && (spec.flags & MapFlag.NO_COMMON_LRU) !== 0) {
       const n = opts.possibleCpus;
       const up = Math.ceil(cap / n) * n;
       cap = up <= 0xffffffff ? up : Math.floor(cap / n) * n;
     }
     this.capacity = cap;
-    if (kind.lru && (spec.flags & MapFlags.NO_COMMON_LRU) === 0) {
+    if (kind.lru && (spec.flags & MapFlag.NO_COMMON_LRU) === 0) {
       this.#lru = new CommonLru(cap, opts.possibleCpus, (ks) => {
         this.#entries.delete(ks);
         this.#recency.delete(ks);
@@ -102,12 +102,13 @@ export class HashMap extends VmMapBase {
     if (!this.remove_(key)) throw new MapFailure(Errno.ENOENT, "no such key");
   }
 
-  nextKey(key: Uint8Array | undefined): Uint8Array | undefined {
+  protected nextKeyRaw(key: Uint8Array | undefined): Uint8Array | undefined {
     return hashNextKey(this.#entries, key);
   }
 
-  override *keys(): Iterable<Uint8Array> {
-    this.guard("iterate keys", () => this.checkReadable());
+  /** Iterates a snapshot: GET_NEXT_KEY on an insertion-ordered hash costs O(n) a key. */
+  override *keys(): IterableIterator<Uint8Array> {
+    this.nextKey(undefined); // the first GET_NEXT_KEY: its access check and error
     for (const e of [...this.#entries.values()]) yield e.key.slice();
   }
 
@@ -126,7 +127,7 @@ export class HashMap extends VmMapBase {
   updateFromProgram(key: Uint8Array, value: Uint8Array, flags: bigint, cpu?: number): number {
     return errnoOf(() => {
       if (this.readOnlyForProgram) throw new MapFailure(Errno.EPERM, "read-only for programs");
-      this.checkKey(key);
+      if (key.length !== this.spec.keySize) throw new MapFailure(Errno.EINVAL, "wrong key size");
       const f = flagsToNumber(flags);
       const c = this.kind.percpu ? this.cpuIndex(cpu) : 0;
       const v = value.subarray(0, this.spec.valueSize);
@@ -151,12 +152,12 @@ export class HashMap extends VmMapBase {
    */
   private upsert(key: Uint8Array, flags: number, write: (block: Uint8Array, fresh: boolean) => void): void {
     const f = checkUpdateFlags(flags);
-    if ((flags & BPF_F_LOCK) !== 0 && this.spinLockOffset === undefined) {
-      throw new MapFailure(Errno.EINVAL, "BPF_F_LOCK on a value without bpf_spin_lock");
+    if ((flags & LOCK) !== 0 && this.spinLockOffset === undefined) {
+      throw new MapFailure(Errno.EINVAL, "LOCK on a value without bpf_spin_lock");
     }
     const ks = keyString(key);
     // The LRU flavours pop a free element before looking the key up; when none is free, that evicts.
-    const popsFirst = this.kind.lru && (!this.kind.percpu || f !== BPF_EXIST);
+    const popsFirst = this.kind.lru && (!this.kind.percpu || f !== EXIST);
     let acquired = false;
     if (popsFirst) {
       if (this.#lru !== undefined) {
@@ -169,8 +170,8 @@ export class HashMap extends VmMapBase {
       if (acquired) this.#lru?.unuse(); // the popped node goes back to the local free list
       throw new MapFailure(errno, why);
     };
-    if (old !== undefined && f === BPF_NOEXIST) refuse(Errno.EEXIST, "key exists");
-    if (old === undefined && f === BPF_EXIST) refuse(Errno.ENOENT, "no such key");
+    if (old !== undefined && f === NOEXIST) refuse(Errno.EEXIST, "key exists");
+    if (old === undefined && f === EXIST) refuse(Errno.ENOENT, "no such key");
     if (old !== undefined) {
       if (this.#lru !== undefined) {
         if (this.kind.percpu) {

@@ -1,12 +1,12 @@
-import type { BpfMap, BpfProgram, MapScalar } from "../../backend/types.js";
-import { MapType, type MapSpec } from "../../object/types.js";
-import { VmMapBase, checkUpdateFlags, flagsToNumber } from "./base.js";
-import { BPF_EXIST, BPF_NOEXIST, MapFlags } from "./constants.js";
-import { Errno, MapFailure } from "./errno.js";
+import { Errno, MapFlag, MapType } from "../../abi/index.js";
+import type { MapSpec } from "../../object/types.js";
+import { checkUpdateFlags, EXIST, NOEXIST, VmMapBase } from "./base.js";
+import { MapFailure } from "./errno.js";
 import { FdArrayMap } from "./fd-array-map.js";
 import { vmHandleOf, vmObjectOf } from "./handles.js";
 import { hashNextKey } from "./hash-next-key.js";
-import { decodeUnsigned, encodeScalar, keyString } from "./scalar.js";
+import { decodeUnsigned, encodeScalar } from "../../backend/scalar.js";
+import { keyString } from "./scalar.js";
 import type { ValueRef, VmMapOptions } from "./types.js";
 
 /** Maps of maps cannot nest: the kernel refuses a second level with EINVAL. */
@@ -43,7 +43,7 @@ export class InnerMapTemplate {
             ? `value size ${s.valueSize} is not ${t.valueSize}`
             : s.flags !== t.flags
               ? `flags ${s.flags} are not ${t.flags}`
-              : (t.flags & MapFlags.INNER_MAP) === 0 && s.maxEntries !== t.maxEntries
+              : (t.flags & MapFlag.INNER_MAP) === 0 && s.maxEntries !== t.maxEntries
                 ? `max_entries ${s.maxEntries} is not ${t.maxEntries}`
                 : undefined;
     if (why !== undefined) throw new MapFailure(Errno.EINVAL, `inner map ${s.name} does not match: ${why}`);
@@ -78,7 +78,7 @@ export class ArrayOfMaps extends FdArrayMap<VmMapBase> {
 
 /**
  * `BPF_MAP_TYPE_HASH_OF_MAPS`: a hash whose values are maps. Updates follow the hash's flag rules
- * (`BPF_NOEXIST`/`BPF_EXIST`, E2BIG when full), but the handle is resolved first, so a bad
+ * (`NOEXIST`/`EXIST`, E2BIG when full), but the handle is resolved first, so a bad
  * handle fails with EBADF/EINVAL before any flag check, as in `bpf_fd_htab_map_update_elem`.
  */
 export class HashOfMaps extends VmMapBase {
@@ -113,8 +113,8 @@ export class HashOfMaps extends VmMapBase {
     const f = checkUpdateFlags(flags);
     const ks = keyString(key);
     const old = this.#entries.get(ks);
-    if (old !== undefined && f === BPF_NOEXIST) throw new MapFailure(Errno.EEXIST, "key exists");
-    if (old === undefined && f === BPF_EXIST) throw new MapFailure(Errno.ENOENT, "no such key");
+    if (old !== undefined && f === NOEXIST) throw new MapFailure(Errno.EEXIST, "key exists");
+    if (old === undefined && f === EXIST) throw new MapFailure(Errno.ENOENT, "no such key");
     if (old !== undefined) {
       old.map = m;
       return;
@@ -129,23 +129,8 @@ export class HashOfMaps extends VmMapBase {
     if (!this.#entries.delete(keyString(key))) throw new MapFailure(Errno.ENOENT, "no such key");
   }
 
-  nextKey(key: Uint8Array | undefined): Uint8Array | undefined {
+  protected nextKeyRaw(key: Uint8Array | undefined): Uint8Array | undefined {
     return hashNextKey(this.#entries, key);
-  }
-
-  override set(key: MapScalar, value: MapScalar | BpfProgram | BpfMap, flags = 0n): void {
-    if (typeof value === "object" && !(value instanceof Uint8Array)) {
-      const k = this.encodeKey(key, "update");
-      const obj = value as object;
-      this.guard(`update key ${this.keyText(k)}`, () => {
-        if (this.frozen) throw new MapFailure(Errno.EPERM, "map is frozen");
-        this.checkKey(k);
-        if (!isVmMap(obj)) throw new MapFailure(Errno.EINVAL, "not a VM map");
-        this.put(k, obj, flagsToNumber(flags));
-      });
-      return;
-    }
-    super.set(key, value, flags);
   }
 
   /** `bpf_map_lookup_elem` on the outer map from a program: the inner map, if present. */

@@ -1,13 +1,15 @@
+import { Errno } from "../../abi/index.js";
+import { isBpfProgram } from "../../backend/map-front.js";
 import type { BpfProgram } from "../../backend/types.js";
 import type { MapSpec } from "../../object/types.js";
-import { Errno, MapFailure } from "./errno.js";
+import { MapFailure } from "./errno.js";
 import { FdArrayMap } from "./fd-array-map.js";
+import { isVmObject } from "./handles.js";
 import type { VmMapOptions } from "./types.js";
 
-/** Whether `obj` looks like a {@link BpfProgram} (of either engine; the VM only stores its own). */
-export function isBpfProgram(obj: object): obj is BpfProgram {
-  const p = obj as Partial<BpfProgram>;
-  return typeof p.run === "function" && typeof p.name === "string" && typeof p.spec === "object";
+/** A program this VM loaded: another engine's program has no handle a tail call could follow. */
+function isVmProgram(obj: object): obj is BpfProgram {
+  return isBpfProgram(obj) && isVmObject(obj);
 }
 
 /**
@@ -19,14 +21,14 @@ export class ProgArrayMap extends FdArrayMap<BpfProgram> {
   #ownerType: number | undefined;
 
   constructor(spec: MapSpec, opts: VmMapOptions) {
-    super(spec, opts, { noun: "program", accepts: isBpfProgram });
+    super(spec, opts, { noun: "program", accepts: isVmProgram });
   }
 
   protected override checkSlot(p: BpfProgram): void {
     if (!this.claimOwner(p)) {
       throw new MapFailure(
         Errno.EINVAL,
-        `program ${p.name} has type ${p.spec.progType}, the array's owner type is ${this.#ownerType}`,
+        `program ${p.name} has type ${p.spec.type}, the array's owner type is ${this.#ownerType}`,
       );
     }
   }
@@ -42,10 +44,10 @@ export class ProgArrayMap extends FdArrayMap<BpfProgram> {
    */
   claimOwner(prog: BpfProgram): boolean {
     if (this.#ownerType === undefined) {
-      this.#ownerType = prog.spec.progType;
+      this.#ownerType = prog.spec.type;
       return true;
     }
-    return this.#ownerType === prog.spec.progType;
+    return this.#ownerType === prog.spec.type;
   }
 
   /** The program a tail call through slot `index` jumps to; `undefined` makes the call fall through. */

@@ -1,19 +1,19 @@
+import { Errno } from "../../abi/index.js";
 import type { MapSpec } from "../../object/types.js";
 import { VmMapBase } from "./base.js";
-import { MapFlags, PAGE_SIZE } from "./constants.js";
-import { Errno, MapFailure, mapError } from "./errno.js";
+import {
+  MapFlag,
+  PAGE_SIZE,
+  RINGBUF_BUSY_BIT,
+  RINGBUF_DISCARD_BIT,
+  RINGBUF_HDR_SZ,
+  RingbufFlags,
+  RingbufQuery,
+} from "../../abi/index.js";
+import { MapFailure } from "./errno.js";
+import { mapErrnoError } from "../../backend/map-error.js";
 import type { ValueRef, VmMapOptions } from "./types.js";
 
-/** Size of a record header: u32 length (with the busy and discard bits) and u32 page offset. */
-export const RINGBUF_HDR_SZ = 8;
-/** Set in a header's length while the record is reserved and not yet submitted or discarded. */
-export const RINGBUF_BUSY_BIT = 0x80000000;
-/** Set in a header's length when the record was discarded; consumers skip it. */
-export const RINGBUF_DISCARD_BIT = 0x40000000;
-/** `bpf_ringbuf_output`/`submit` flags: `BPF_RB_NO_WAKEUP`, `BPF_RB_FORCE_WAKEUP`. */
-export const RingbufFlags = { NO_WAKEUP: 1n, FORCE_WAKEUP: 2n } as const;
-/** `bpf_ringbuf_query` selectors. */
-export const RingbufQuery = { AVAIL_DATA: 0n, RING_SIZE: 1n, CONS_POS: 2n, PROD_POS: 3n } as const;
 /** Pages of `struct bpf_ringbuf` before its data area (bookkeeping, consumer and producer pages). */
 const DATA_PAGE_OFFSET = 3;
 /** The largest record the kernel accepts (`RINGBUF_MAX_RECORD_SZ`). */
@@ -50,10 +50,10 @@ export class RingbufMap extends VmMapBase {
         ? "key and value size must be 0"
         : n <= 0 || (n & (n - 1)) !== 0 || n % PAGE_SIZE !== 0
           ? `max_entries ${n} is not a power of 2 multiple of the page size (${PAGE_SIZE})`
-          : (spec.flags & ~MapFlags.NUMA_NODE) !== 0
+          : (spec.flags & ~MapFlag.NUMA_NODE) !== 0
             ? `flags ${spec.flags} are not allowed`
             : undefined;
-    if (why !== undefined) throw mapError(spec.name, "create", Errno.EINVAL, why);
+    if (why !== undefined) throw mapErrnoError(spec.name, "create", Errno.EINVAL, { hint: why });
     this.#size = n;
     this.data = new Uint8Array(2 * n);
     this.#view = new DataView(this.data.buffer);
@@ -73,7 +73,7 @@ export class RingbufMap extends VmMapBase {
   protected deleteRaw(): void {
     throw new MapFailure(Errno.ENOTSUPP, "ring buffers have no elements");
   }
-  nextKey(): Uint8Array | undefined {
+  protected nextKeyRaw(): Uint8Array | undefined {
     throw new MapFailure(Errno.ENOTSUPP, "ring buffers have no elements");
   }
 

@@ -1,50 +1,8 @@
 /**
- * Linux errno values and the explanations tsbpf gives for them. The numbers are the generic
- * Linux ones (x86-64, arm64, riscv64 share them).
+ * What tsbpf tells a user about a failed bpf() call: the explanation of an errno for the
+ * operation, and which capabilities a permission error points at.
  */
-
-/** errno values the kernel backend meets, by name. */
-export const Errno = {
-  EPERM: 1,
-  ENOENT: 2,
-  ESRCH: 3,
-  EINTR: 4,
-  EIO: 5,
-  ENXIO: 6,
-  E2BIG: 7,
-  EBADF: 9,
-  EAGAIN: 11,
-  ENOMEM: 12,
-  EACCES: 13,
-  EFAULT: 14,
-  EBUSY: 16,
-  EEXIST: 17,
-  ENODEV: 19,
-  ENOTDIR: 20,
-  EINVAL: 22,
-  EMFILE: 24,
-  ENOSPC: 28,
-  ERANGE: 34,
-  ENAMETOOLONG: 36,
-  ELOOP: 40,
-  EPROTO: 71,
-  EOPNOTSUPP: 95,
-  EADDRNOTAVAIL: 99,
-  ENETDOWN: 100,
-  ETIMEDOUT: 110,
-  /** Kernel-internal "not supported" that leaks out of bpf() for some map types. */
-  ENOTSUPP: 524,
-} as const;
-
-const NAMES = new Map<number, string>(Object.entries(Errno).map(([k, v]) => [v, k]));
-
-/** The symbolic name of an errno, or `errno N` when unknown. */
-export function errnoName(errno: number): string {
-  return NAMES.get(errno) ?? `errno ${errno}`;
-}
-
-/** Linux capability numbers that matter for BPF. */
-export const Cap = { NET_ADMIN: 12, SYS_ADMIN: 21, PERFMON: 38, BPF: 39 } as const;
+import { Cap, Errno } from "../abi/index.js";
 
 /** The capabilities the kernel backend needs, named as in `capabilities(7)`. */
 const NEEDED: ReadonlyArray<readonly [string, number]> = [

@@ -1,3 +1,5 @@
+import { nameLookup } from "./names.js";
+
 /**
  * `enum bpf_attach_type` values (include/uapi/linux/bpf.h). The enum is append-only, so the
  * numbers are stable across kernels; a kernel older than an entry rejects it at load time.
@@ -69,3 +71,10 @@ export const AttachType = {
 
 /** Name of a `BPF_*` attach type, e.g. `cgroup_inet_ingress`. */
 export type AttachTypeName = keyof typeof AttachType;
+
+const attachTypeNames = nameLookup(AttachType);
+
+/** The name of attach type `type` (`xdp`), or `unknown(N)`. */
+export function attachTypeName(type: number): string {
+  return attachTypeNames(type) ?? `unknown(${type})`;
+}

@@ -1,0 +1,47 @@
+import { nameLookup } from "./names.js";
+
+/**
+ * `enum bpf_func_id`: the helper a `call` instruction with `src = 0` invokes. Only the helpers
+ * tsbpf refers to by name are listed (the VM's, and the ones the loader and hints look for);
+ * names drop the `bpf_` prefix, as bpftool's `BPF_FUNC_*` list does.
+ */
+export const HelperId = {
+  map_lookup_elem: 1,
+  map_update_elem: 2,
+  map_delete_elem: 3,
+  ktime_get_ns: 5,
+  trace_printk: 6,
+  get_prandom_u32: 7,
+  get_smp_processor_id: 8,
+  tail_call: 12,
+  redirect: 23,
+  csum_diff: 28,
+  xdp_adjust_head: 44,
+  redirect_map: 51,
+  xdp_adjust_meta: 54,
+  xdp_adjust_tail: 65,
+  ktime_get_boot_ns: 125,
+  ringbuf_output: 130,
+  ringbuf_reserve: 131,
+  ringbuf_submit: 132,
+  ringbuf_discard: 133,
+  ringbuf_query: 134,
+  trace_vprintk: 177,
+} as const;
+
+const helperNames = nameLookup(HelperId);
+
+/** The name of helper `id` (`tail_call`), or `undefined` when tsbpf does not name it. */
+export function helperName(id: number): string | undefined {
+  return helperNames(id);
+}
+
+/** The helpers behind `bpf_printk`: what writes a trace line. */
+export const PRINTK_HELPERS: ReadonlySet<number> = new Set([HelperId.trace_printk, HelperId.trace_vprintk]);
+
+/** The helpers that move an XDP packet's bounds, after which packet pointers must be re-checked. */
+export const XDP_ADJUST_HELPERS: ReadonlySet<number> = new Set([
+  HelperId.xdp_adjust_head,
+  HelperId.xdp_adjust_meta,
+  HelperId.xdp_adjust_tail,
+]);
