@@ -5,7 +5,8 @@ export const LINE_INFO_REC_SIZE = 16;
 
 /**
  * Encodes func_info for BPF_PROG_LOAD (`func_info`, rec size {@link FUNC_INFO_REC_SIZE}); `insn` is
- * an instruction index in the linked program, as the kernel wants (not a byte offset).
+ * an instruction index in the linked program, as the kernel wants (not a byte offset). The kernel
+ * reads the records in its own byte order: pass the host's. The only encoder of these records.
  */
 export function marshalFuncInfo(
   records: readonly { insn: number; typeId: number }[],
@@ -14,15 +15,16 @@ export function marshalFuncInfo(
   const out = new Uint8Array(records.length * FUNC_INFO_REC_SIZE);
   const dv = new DataView(out.buffer);
   records.forEach((r, i) => {
-    dv.setUint32(i * 8, r.insn, littleEndian);
-    dv.setUint32(i * 8 + 4, r.typeId, littleEndian);
+    dv.setUint32(i * FUNC_INFO_REC_SIZE, r.insn, littleEndian);
+    dv.setUint32(i * FUNC_INFO_REC_SIZE + 4, r.typeId, littleEndian);
   });
   return out;
 }
 
 /**
- * Encodes line_info for BPF_PROG_LOAD (rec size {@link LINE_INFO_REC_SIZE}). String offsets refer to
- * the BTF string section, which marshalBtf keeps unchanged.
+ * Encodes line_info for BPF_PROG_LOAD (rec size {@link LINE_INFO_REC_SIZE}): insn_off, file_name_off,
+ * line_off, line_col = line << 10 | column, in the host's byte order like func_info. String offsets
+ * refer to the BTF string section, which marshalBtf keeps unchanged.
  */
 export function marshalLineInfo(
   records: readonly {

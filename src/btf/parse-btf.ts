@@ -1,5 +1,5 @@
 import { type ErrorContext, ParseError } from "../errors.js";
-import { StringTable } from "../elf/string-table.js";
+import { StringTable } from "../internal/string-table.js";
 import { ByteReader } from "../internal/bytes.js";
 import { type Btf, BtfKind, type BtfKindName, type BtfType } from "./types.js";
 

@@ -1,6 +1,6 @@
 import { type ErrorContext, ParseError } from "../errors.js";
 import { ByteReader } from "../internal/bytes.js";
-import { StringTable } from "./string-table.js";
+import { StringTable } from "../internal/string-table.js";
 import {
   EM_BPF,
   type ElfFile,

@@ -12,6 +12,12 @@ import { encodeInstructions, helperCalled, type Instruction } from "../asm/instr
 import { LDDW, PseudoLd } from "../asm/opcodes.js";
 import { marshalBtf } from "../btf/marshal-btf.js";
 import {
+  FUNC_INFO_REC_SIZE,
+  LINE_INFO_REC_SIZE,
+  marshalFuncInfo,
+  marshalLineInfo,
+} from "../btf/marshal-ext.js";
+import {
   isLoadError,
   isTsbpfError,
   isVerifierError,
@@ -53,32 +59,6 @@ export interface LoadKernelCollectionOptions {
 /** libbpf's program name rule: 15 characters from `[A-Za-z0-9_.]`. */
 export function kernelProgramName(name: string): string {
   return name.replace(/[^A-Za-z0-9_.]/g, "_").slice(0, OBJ_NAME_LEN - 1);
-}
-
-/** `bpf_func_info` records (insn_off in instructions, type_id), in host byte order. */
-export function encodeFuncInfo(p: ProgramSpec): Uint8Array {
-  const out = new Uint8Array(8 * p.funcInfo.length);
-  const v = new DataView(out.buffer);
-  for (let i = 0; i < p.funcInfo.length; i++) {
-    const f = p.funcInfo[i] as ProgramSpec["funcInfo"][number];
-    v.setUint32(8 * i, f.insn, true);
-    v.setUint32(8 * i + 4, f.typeId, true);
-  }
-  return out;
-}
-
-/** `bpf_line_info` records: insn_off, file_name_off, line_off, line_col = line << 10 | column. */
-export function encodeLineInfo(p: ProgramSpec): Uint8Array {
-  const out = new Uint8Array(16 * p.lineInfo.length);
-  const v = new DataView(out.buffer);
-  for (let i = 0; i < p.lineInfo.length; i++) {
-    const l = p.lineInfo[i] as ProgramSpec["lineInfo"][number];
-    v.setUint32(16 * i, l.insn, true);
-    v.setUint32(16 * i + 4, l.fileNameOff, true);
-    v.setUint32(16 * i + 8, l.lineOff, true);
-    v.setUint32(16 * i + 12, ((l.lineNumber << 10) | (l.column & 0x3ff)) >>> 0, true);
-  }
-  return out;
 }
 
 /**
@@ -435,8 +415,12 @@ function loadPrograms(
         ...(withBtf && btf !== undefined
           ? {
               btfFd: btf.fd.value,
-              ...(p.funcInfo.length > 0 ? { funcInfo: encodeFuncInfo(p), funcInfoRecSize: 8 } : {}),
-              ...(p.lineInfo.length > 0 ? { lineInfo: encodeLineInfo(p), lineInfoRecSize: 16 } : {}),
+              ...(p.funcInfo.length > 0
+                ? { funcInfo: marshalFuncInfo(p.funcInfo, hostLittle), funcInfoRecSize: FUNC_INFO_REC_SIZE }
+                : {}),
+              ...(p.lineInfo.length > 0
+                ? { lineInfo: marshalLineInfo(p.lineInfo, hostLittle), lineInfoRecSize: LINE_INFO_REC_SIZE }
+                : {}),
             }
           : {}),
         ...(logLevel > 0 ? { logLevel } : {}),

@@ -34,12 +34,8 @@ function byId(sys: Sys, cmd: number, id: number, what: string): Fd {
   }
 }
 
-/** Opens a program by its kernel id. */
-export const programFdById = (sys: Sys, id: number): Fd => byId(sys, BpfCmd.PROG_GET_FD_BY_ID, id, "program");
 /** Opens a map by its kernel id. */
 export const mapFdById = (sys: Sys, id: number): Fd => byId(sys, BpfCmd.MAP_GET_FD_BY_ID, id, "map");
-/** Opens a link by its kernel id. */
-export const linkFdById = (sys: Sys, id: number): Fd => byId(sys, BpfCmd.LINK_GET_FD_BY_ID, id, "link");
 
 function objInfo(sys: Sys, fd: number, size: number): DataView {
   const info = new Uint8Array(size);

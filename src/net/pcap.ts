@@ -45,13 +45,6 @@ const MAGIC_NS = 0xa1b23c4d;
 /** Refuses records larger than this so a corrupt length cannot ask for gigabytes. */
 const MAX_RECORD = 256 * 1024 * 1024;
 
-/** Whether `bytes` starts with a pcap magic number (either byte order). */
-export function isPcap(bytes: Uint8Array): boolean {
-  if (bytes.length < 4) return false;
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, 4);
-  return [MAGIC_US, MAGIC_NS].some((m) => dv.getUint32(0, true) === m || dv.getUint32(0, false) === m);
-}
-
 /** Reads a pcap file; any malformation raises a ParseError naming the byte offset. */
 export function readPcap(bytes: Uint8Array, file?: string): PcapFile {
   const ctx = file === undefined ? {} : { file };

@@ -1,7 +1,13 @@
 import type { Instruction } from "../asm/instruction.js";
 import { CALL, LDDW, PseudoCall, PseudoLd } from "../asm/opcodes.js";
 import { type BtfExt, type Btf, btfStringAt } from "../btf/index.js";
-import { type ElfRelocation, type ElfSection, type ElfSymbol, RelocType } from "../elf/index.js";
+import {
+  type ElfRelocation,
+  type ElfSection,
+  type ElfSymbol,
+  RelocType,
+  SectionIndex,
+} from "../elf/index.js";
 import { type ErrorContext, NotSupportedError, ParseError } from "../errors.js";
 import type { FuncInfo, FunctionSpan, LineInfo, MapReference } from "./types.js";
 
@@ -159,7 +165,7 @@ export function linkProgram(lc: LinkContext, entry: FunctionDef): LinkedProgram 
           if (rel?.type !== RelocType.R_BPF_64_32 && rel?.type !== RelocType.R_BPF_64_64) {
             throw new ParseError(`call relocation has unexpected type ${rel?.type}`, ctx);
           }
-          if (sym.section === 0) {
+          if (sym.section === SectionIndex.UNDEF) {
             throw new NotSupportedError(`call to extern function ${sym.name} is not supported`, ctx);
           }
           if (sym.value % 8 !== 0)

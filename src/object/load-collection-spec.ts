@@ -6,6 +6,7 @@ import {
   type ElfSymbol,
   parseElf,
   SectionFlag,
+  SectionIndex,
   SectionType,
   SymbolBinding,
   SymbolType,
@@ -225,7 +226,7 @@ function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): 
 
   const resolveData = (sym: ElfSymbol, imm: number, ctx: ErrorContext): Omit<MapReference, "insn"> => {
     const label = sym.name || `section ${sym.section}`;
-    if (sym.section === 0) {
+    if (sym.section === SectionIndex.UNDEF) {
       throw new NotSupportedError(
         `reference to extern symbol ${sym.name} (kconfig/ksym) is not supported`,
         ctx,

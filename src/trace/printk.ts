@@ -46,8 +46,6 @@ export type PrintkResult =
     }
   | { ok: false; errno: number; reason: string };
 
-/** Arguments bpf_trace_printk always passes to the formatter (r3..r5, used or not). */
-export const TRACE_PRINTK_MAX_ARGS = 3;
 /** Most u64 arguments bpf_trace_vprintk accepts (MAX_BPRINTF_VARARGS). */
 export const TRACE_VPRINTK_MAX_ARGS = 12;
 /** Size of the kernel's output buffer (MAX_BPRINTF_BUF); the message holds at most one byte less. */

@@ -728,8 +728,3 @@ function shift64(op: number, ld: string, hd: string, n: number | undefined, ls: 
     ? `${ld} = ${hd} >> ${n - 32}; ${hd} = ${hd} >> 31;`
     : `${ld} = (${ld} >>> ${n}) | (${hd} << ${32 - n}); ${hd} = ${hd} >> ${n};`;
 }
-
-/** @internal For tests: the generated source of `prog`'s compiled function. */
-export function compiledSource(prog: Program, chunkChars = CHUNK_CHARS): string[] {
-  return generate(prog, chunkChars, false).sources;
-}

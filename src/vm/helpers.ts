@@ -1,6 +1,6 @@
 import { Errno, HelperId, XdpAction } from "../abi/index.js";
 import type { RedirectTarget } from "../backend/types.js";
-import { formatTracePrintk, type PrintkMemory } from "../trace/printk.js";
+import { formatTracePrintk, type PrintkMemory, TRACE_VPRINTK_MAX_ARGS } from "../trace/printk.js";
 import { vmFault } from "./fault.js";
 import type { HelperFn, Interpreter, Program } from "./interpreter.js";
 import {
@@ -275,7 +275,7 @@ export function createHelpers(env: HelperEnvironment): (id: number) => HelperFn 
   table.set(HelperId.trace_printk, (vm) => printk(vm, [vm.arg(3), vm.arg(4), vm.arg(5)]));
   table.set(HelperId.trace_vprintk, (vm) => {
     const len = vm.argU32(4);
-    if (len % 8 !== 0 || len > 12 * 8 || (len > 0 && vm.arg(3) === 0n)) return EINVAL;
+    if (len % 8 !== 0 || len > TRACE_VPRINTK_MAX_ARGS * 8 || (len > 0 && vm.arg(3) === 0n)) return EINVAL;
     const data = len === 0 ? new Uint8Array(0) : vm.memory.readBytes(vm.arg(3), len);
     const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
     const args: bigint[] = [];

@@ -1,6 +1,6 @@
 import { isTsbpfError, VerifierError, type VmFault } from "../errors.js";
 import { decodeInstructions, type Instruction } from "../asm/instruction.js";
-import { faultCode, vmFault } from "./fault.js";
+import { vmFault } from "./fault.js";
 import { type LoadHook, Memory, REGION_HI_BASE, REGION_LO_BASE, type Region } from "./memory.js";
 import { bswap16, bswap32, hiOf, loOf, mulHiU32, toI64, toU64 } from "./u64.js";
 import { helperName, MAX_FRAMES, STACK_SIZE, validateProgram, type ProgramShape } from "./validate.js";
@@ -1414,9 +1414,6 @@ export function clearFrame(st: Region): void {
     st.dirtyFrom = n;
   }
 }
-
-/** Whether `e` is a VmFault from the instruction budget running out. */
-export const isBudgetFault = (e: unknown): boolean => faultCode(e) === "budget";
 
 /** @internal 64-bit division and modulo of `L[d]:H[d]` by `bh:bl`, in place. */
 export function divmod64(

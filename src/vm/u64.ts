@@ -4,8 +4,6 @@
  * and cover the few operations too long to inline by hand.
  */
 
-const U32 = 0x1_0000_0000;
-
 /** Converts a u64 (or any bigint, taken modulo 2^64) to its low word, as a signed int32. */
 export function loOf(v: bigint): number {
   return Number(BigInt.asIntN(32, v));
@@ -49,17 +47,4 @@ export function bswap32(x: number): number {
 /** Reverses the bytes of the low 16 bits; the result is zero-extended. */
 export function bswap16(x: number): number {
   return ((x & 0xff) << 8) | ((x >>> 8) & 0xff);
-}
-
-/** The signed value of (hi, lo) as a double when it is exactly representable, else NaN. */
-export function safeSigned(hi: number, lo: number): number {
-  if (hi >= -0x20_0000 && hi < 0x20_0000) return hi * U32 + (lo >>> 0);
-  return Number.NaN;
-}
-
-/** The unsigned value of (hi, lo) as a double when it is exactly representable, else NaN. */
-export function safeUnsigned(hi: number, lo: number): number {
-  const h = hi >>> 0;
-  if (h < 0x20_0000) return h * U32 + (lo >>> 0);
-  return Number.NaN;
 }

@@ -1,5 +1,5 @@
 import type { ErrorContext } from "../errors.js";
-import { ByteReader, latin1OrUtf8 } from "../internal/bytes.js";
+import { ByteReader, latin1OrUtf8 } from "./bytes.js";
 
 const NON_ASCII = /[\u0080-\uffff]/;
 
