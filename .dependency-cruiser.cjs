@@ -24,7 +24,13 @@ module.exports = {
       from: { pathNot: "^src/kernel/sys\\.ts$" },
       to: { path: "koffi" },
     },
-    { name: "nothing-imports-cli", severity: "error", from: { pathNot: "^src/cli/|^src/index\\.ts$" }, to: { path: "^src/cli/" } },
+    {
+      name: "nothing-imports-cli",
+      comment: "the CLI is a layer over the library, not part of it (the package root does not export it)",
+      severity: "error",
+      from: { pathNot: "^src/cli/" },
+      to: { path: "^src/cli/" },
+    },
   ],
   options: {
     doNotFollow: { path: "node_modules" },

@@ -20,9 +20,12 @@ function createMapAs(setprivArgs: string[]): {
   hint: string;
   capEff: string;
 } {
-  const kernel = pathToFileURL(resolve("dist/src/kernel/index.js")).href;
+  // Internal modules, straight from dist: the package's kernel namespace does not export them.
+  const from = (m: string) => JSON.stringify(pathToFileURL(resolve(`dist/src/kernel/${m}.js`)).href);
   const script = `
-    import { createMap, defaultSys, MapType } from ${JSON.stringify(kernel)};
+    import { createMap } from ${from("map-ops")};
+    import { defaultSys } from ${from("sys")};
+    import { MapType } from ${from("constants")};
     import { readFileSync } from "node:fs";
     const capEff = /CapEff:\\s*(\\S+)/.exec(readFileSync("/proc/self/status", "utf8"))[1];
     try {
