@@ -85,6 +85,13 @@ module.exports = {
       from: { path: "^src/collection\\.ts$" },
       to: { path: "^src/kernel/", dynamic: false, dependencyTypesNot: ["type-only"] },
     },
+    {
+      name: "nothing-imports-cli",
+      comment: "the CLI is a layer over the library, not part of it (the package root does not export it)",
+      severity: "error",
+      from: { pathNot: "^src/cli/" },
+      to: { path: "^src/cli/" },
+    },
   ],
   options: {
     doNotFollow: { path: "node_modules" },

@@ -13,7 +13,14 @@ const t0 = process.hrtime.bigint();
 
 async function main(): Promise<void> {
   const [objectPath, iface, dispatcher, mapName, slot0, slot1] = process.argv.slice(2);
-  if (slot1 === undefined || objectPath === undefined || iface === undefined) {
+  if (
+    objectPath === undefined ||
+    iface === undefined ||
+    dispatcher === undefined ||
+    mapName === undefined ||
+    slot0 === undefined ||
+    slot1 === undefined
+  ) {
     console.error("usage: tsbpf-loader OBJECT IFACE DISPATCHER MAP SLOT0_PROG SLOT1_PROG");
     process.exit(2);
   }
@@ -34,9 +41,9 @@ async function main(): Promise<void> {
   const coll = await Collection.load(spec, { backend: "kernel" });
   const tLoad = process.hrtime.bigint();
 
-  const map = coll.maps[mapName as string];
-  const main = coll.programs[dispatcher as string];
-  const p0 = coll.programs[slot0 as string];
+  const map = coll.maps[mapName];
+  const main = coll.programs[dispatcher];
+  const p0 = coll.programs[slot0];
   const p1 = coll.programs[slot1];
   if (map === undefined || main === undefined || p0 === undefined || p1 === undefined) {
     throw new Error(`${objectPath} lacks ${mapName}, ${dispatcher}, ${slot0} or ${slot1}`);
@@ -45,9 +52,7 @@ async function main(): Promise<void> {
   map.set(1, p1);
   const tSlots = process.hrtime.bigint();
 
-  // Collection.load's programs are KernelPrograms on this backend; attachXdp is theirs.
-  const kmain = main as unknown as { attachXdp(o: { iface: string }): Promise<{ close(): void }> };
-  const link = await kmain.attachXdp({ iface });
+  const link = await main.attachXdp({ iface });
   const tAttached = process.hrtime.bigint();
 
   const ns = (a: bigint, b: bigint): number => Number(b - a);

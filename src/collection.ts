@@ -1,7 +1,8 @@
-import type { BackendName, LoadedCollection } from "./backend/types.js";
+import type { BackendName } from "./backend/types.js";
 import { UsageError } from "./errors.js";
+import type { KernelCollection } from "./kernel/kernel-collection.js";
 import type { CollectionSpec } from "./object/types.js";
-import { loadVmCollection, type VmCollectionOptions } from "./vm/vm-collection.js";
+import { loadVmCollection, type VmCollection, type VmCollectionOptions } from "./vm/vm-collection.js";
 
 /** Options of {@link Collection.load}. */
 export interface CollectionOptions {
@@ -17,6 +18,13 @@ export interface CollectionOptions {
   onWarning: ((message: string) => void) | undefined;
 }
 
+/**
+ * The collection {@link Collection.load} returns for a backend: a {@link KernelCollection} for
+ * `"kernel"` (with `attachXdp`, `pin` and `trace`), a {@link VmCollection} for `"vm"`, and
+ * either, told apart by `backend`, when the backend is only known at run time.
+ */
+export type CollectionFor<B extends BackendName> = B extends "kernel" ? KernelCollection : VmCollection;
+
 const DEFAULTS: CollectionOptions = Object.freeze({
   backend: "vm",
   pinDir: undefined,
@@ -25,25 +33,44 @@ const DEFAULTS: CollectionOptions = Object.freeze({
   onWarning: undefined,
 });
 
+/** Loads `spec` into the Linux kernel: the live collection can attach, pin and stream trace lines. */
+function load(
+  spec: CollectionSpec,
+  opts: Partial<CollectionOptions> & { backend: "kernel" },
+): Promise<KernelCollection>;
+/** Loads `spec` into the built-in VM (the default engine). */
+function load(
+  spec: CollectionSpec,
+  opts?: Partial<CollectionOptions> & { backend?: "vm" },
+): Promise<VmCollection>;
+/** Loads `spec` into an engine chosen at run time; `coll.backend` tells which one it is. */
+function load(spec: CollectionSpec, opts?: Partial<CollectionOptions>): Promise<CollectionFor<BackendName>>;
+async function load(
+  spec: CollectionSpec,
+  opts: Partial<CollectionOptions> = {},
+): Promise<CollectionFor<BackendName>> {
+  const o: CollectionOptions = { ...DEFAULTS, ...opts };
+  if (o.backend === "vm") {
+    return loadVmCollection(spec, o.vm);
+  }
+  if (o.backend === "kernel") {
+    // Imported here, not above: the VM path must never load the native FFI (koffi).
+    const { loadKernelCollection } = await import("./kernel/kernel-collection.js");
+    return loadKernelCollection(spec, {
+      ...(o.pinDir === undefined ? {} : { pinDir: o.pinDir }),
+      ...(o.onWarning === undefined ? {} : { onWarning: o.onWarning }),
+      logLevel: o.logLevel,
+    });
+  }
+  throw new UsageError(`unknown backend '${String(o.backend)}'`, { hint: "use vm or kernel" });
+}
+
 /**
- * Live maps and programs of one object, on either engine. `Collection.load` is the entry point;
- * the kernel engine is imported only when asked for, so the VM path never loads native code.
+ * Live maps and programs of one object, on either engine. `Collection.load` is the entry point:
+ * its result is typed by the backend asked for, and the kernel engine is imported only when
+ * asked for, so the VM path never loads native code.
  */
 export const Collection = {
   /** Loads `spec` into the chosen engine, with the object's static prog-array slots filled. */
-  async load(spec: CollectionSpec, opts: Partial<CollectionOptions> = {}): Promise<LoadedCollection> {
-    const o: CollectionOptions = { ...DEFAULTS, ...opts };
-    if (o.backend === "vm") {
-      return loadVmCollection(spec, o.vm);
-    }
-    if (o.backend === "kernel") {
-      const { loadKernelCollection } = await import("./kernel/kernel-collection.js");
-      return loadKernelCollection(spec, {
-        ...(o.pinDir === undefined ? {} : { pinDir: o.pinDir }),
-        ...(o.onWarning === undefined ? {} : { onWarning: o.onWarning }),
-        logLevel: o.logLevel,
-      });
-    }
-    throw new UsageError(`unknown backend '${String(o.backend)}'`, { hint: "use vm or kernel" });
-  },
+  load,
 };

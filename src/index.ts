@@ -1,6 +1,7 @@
 /**
  * tsbpf: build, test and run eBPF tail-call pipelines from TypeScript.
- * This file only re-exports; see docs/architecture.md for the layers.
+ * This file only re-exports what users need; see docs/architecture.md for the layers.
+ * `Collection.load` is the one way to load an object into an engine.
  */
 export * from "./errors.js";
 export * from "./object/types.js";
@@ -10,9 +11,9 @@ export { matchSection, type SectionMatch } from "./object/sec-table.js";
 export * from "./abi/index.js";
 export * from "./backend/types.js";
 export * from "./backend/typed-map.js";
-export { Collection, type CollectionOptions } from "./collection.js";
+export { Collection, type CollectionFor, type CollectionOptions } from "./collection.js";
 export * from "./tailcall/wiring.js";
-export { loadVmCollection, VmCollection, VmProgram, type VmCollectionOptions } from "./vm/vm-collection.js";
+export { VmCollection, VmProgram, type VmCollectionOptions } from "./vm/vm-collection.js";
 export { SUPPORTED_HELPERS, MAX_TAIL_CALL_CNT } from "./vm/helpers.js";
 export * as asm from "./asm/index.js";
 export * as btf from "./btf/index.js";
@@ -20,4 +21,3 @@ export * as elf from "./elf/index.js";
 export * as net from "./net/index.js";
 export * as trace from "./trace/index.js";
 export * as kernel from "./kernel/index.js";
-export { main } from "./cli/main.js";

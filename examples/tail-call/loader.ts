@@ -4,12 +4,13 @@
  * clean up. Run as root after `npx tsc -p .`:
  *
  *   node dist/examples/tail-call/loader.js veth0
+ *
+ * It imports nothing but `tsbpf`, as a user's loader would (inside this repository the name
+ * resolves to the package itself, through package.json's "exports").
  */
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { formatContext, isTsbpfError } from "../../src/errors.js";
-import { loadKernelCollection } from "../../src/kernel/kernel-collection.js";
-import { loadCollectionSpec } from "../../src/object/load-collection-spec.js";
+import { Collection, formatContext, isTsbpfError, loadCollectionSpec } from "tsbpf";
 
 const iface = process.argv[2];
 if (iface === undefined) {
@@ -23,7 +24,8 @@ const objectPath = fileURLToPath(new URL("../../../examples/tail-call/tail_call.
 try {
   const spec = loadCollectionSpec(new Uint8Array(await readFile(objectPath)), { file: "tail_call.bpf.o" });
   // `using` closes every map and program at the end of this block, like tail_call__destroy().
-  using coll = await loadKernelCollection(spec);
+  // On the kernel backend, Collection.load returns a KernelCollection: attachXdp, pin and trace.
+  using coll = await Collection.load(spec, { backend: "kernel" });
 
   // bpf_map__update_elem(prog_array, &key, &prog_fd): a program goes in as its fd.
   const progArray = coll.maps.prog_array;

@@ -1,5 +1,4 @@
 import { resolve } from "node:path";
-import { defaultSys } from "../kernel/sys.js";
 import { unpinPipeline } from "../kernel/pinning.js";
 import { type Command, parseCommandArgs, usage } from "./args.js";
 
@@ -23,7 +22,7 @@ export const detachCommand: Command = async (args, io) => {
   if (values.pin === undefined)
     usage("detach: missing --pin DIR (the directory given to tsbpf attach --pin)");
   const dir = resolve(io.cwd, values.pin);
-  const r = unpinPipeline(defaultSys(), dir);
+  const r = unpinPipeline(dir);
   io.stdout(`${r.detached ? "detached, and " : ""}removed ${r.removed.length} pins and ${dir}\n`);
   return 0;
 };

@@ -1,20 +1,20 @@
-export * from "./attr.js";
-export * from "./errno-hint.js";
-export * from "./fd.js";
-export * from "./host.js";
-export * from "./map-ops.js";
-export * from "./netlink-xdp.js";
-export * from "./object-ops.js";
-export * from "./program-ops.js";
-export * from "./sys.js";
-export * from "./xdp-link.js";
-export * from "./xdp-attach.js";
-export * from "./features.js";
-export * from "./kernel-collection.js";
-export * from "./kernel-map.js";
-export * from "./kernel-program.js";
-export * from "./kernel-link.js";
-export * from "./verifier-message.js";
-export * from "./pinning.js";
-export * from "./trace-capture.js";
-export * from "./btf-sanitize.js";
+/**
+ * The kernel engine as users see it (`import { kernel } from "tsbpf"`): the live collection,
+ * program, map and link that `Collection.load(spec, { backend: "kernel" })` returns, pinning,
+ * and the error of a failed syscall. Attr layouts, netlink messages, raw map/program operations
+ * and the syscall layer stay internal. This file only re-exports.
+ */
+export { KernelCollection } from "./kernel-collection.js";
+export { type KernelAttachXdpOptions, KernelProgram } from "./kernel-program.js";
+export { KernelMap } from "./kernel-map.js";
+export { KernelXdpLink } from "./kernel-link.js";
+export type { XdpMode } from "./netlink-xdp.js";
+export type { ProgramInfo } from "./object-ops.js";
+export {
+  DEFAULT_PIN_ROOT,
+  type Pinnable,
+  type PinnedPipeline,
+  pinPipeline,
+  unpinPipeline,
+} from "./pinning.js";
+export { isSysError, SysError } from "./sys.js";

@@ -10,7 +10,7 @@ import { LoadError, UsageError, isLoadError } from "../errors.js";
 import type { MapSpec } from "../object/types.js";
 import type { Fd } from "./fd.js";
 import { getMapInfo, getPinned, pinObject } from "./object-ops.js";
-import type { Sys } from "./sys.js";
+import { defaultSys, type Sys } from "./sys.js";
 import { detachLink } from "./xdp-link.js";
 
 /** Where `pinning: by_name` maps go when no directory is given (libbpf's default). */
@@ -144,10 +144,13 @@ export function pinPipeline(
 }
 
 /**
- * Removes a pipeline pinned by {@link pinPipeline}: detaches the link first (so no packet meets
- * a half-removed pipeline), then removes every pin and the directory.
+ * Removes a pipeline pinned by {@link pinPipeline} (or `tsbpf attach --pin DIR`): detaches the
+ * link first (so no packet meets a half-removed pipeline), then removes every pin and the directory.
  */
-export function unpinPipeline(sys: Sys, dir: string): { detached: boolean; removed: string[] } {
+export function unpinPipeline(
+  dir: string,
+  sys: Sys = defaultSys(),
+): { detached: boolean; removed: string[] } {
   const linkPath = join(dir, "link");
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new UsageError(`no pinned pipeline at ${dir}: no such directory`);

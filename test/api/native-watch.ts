@@ -1,0 +1,24 @@
+/**
+ * Preload (`node --import`) that records every native addon and every koffi module the process
+ * loads, into the file named by TSBPF_NATIVE_WATCH, one line each. Three doors are watched, so
+ * that no way of loading koffi goes unseen: `process.dlopen` (every `.node` binary, whoever
+ * requires it), an ESM resolve hook (`import("koffi")`) and, at exit, the CommonJS module cache
+ * (`require("koffi")`).
+ */
+import { appendFileSync } from "node:fs";
+import { createRequire, register } from "node:module";
+
+const log = process.env.TSBPF_NATIVE_WATCH;
+if (log !== undefined && log !== "") {
+  const dlopen = process.dlopen;
+  process.dlopen = (...args: Parameters<typeof process.dlopen>): void => {
+    appendFileSync(log, `dlopen ${args[1]}\n`);
+    Reflect.apply(dlopen, process, args);
+  };
+  register("./native-watch-hooks.js", import.meta.url, { data: { log } });
+  process.on("exit", () => {
+    for (const file of Object.keys(createRequire(import.meta.url).cache)) {
+      if (file.includes("koffi")) appendFileSync(log, `require ${file}\n`);
+    }
+  });
+}
