@@ -13,5 +13,3 @@ export const RINGBUF_DISCARD_BIT = 0x40000000;
 export const RingbufFlags = { NO_WAKEUP: 1n, FORCE_WAKEUP: 2n } as const;
 /** `bpf_ringbuf_query` selectors (`BPF_RB_AVAIL_DATA`...). */
 export const RingbufQuery = { AVAIL_DATA: 0n, RING_SIZE: 1n, CONS_POS: 2n, PROD_POS: 3n } as const;
-/** The page size ring buffers are laid out in on the machines tsbpf targets (x86-64, arm64 4K). */
-export const PAGE_SIZE = 4096;

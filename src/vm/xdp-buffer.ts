@@ -1,3 +1,4 @@
+import { PAGE_SIZE } from "../abi/page-size.js";
 import { UsageError } from "../errors.js";
 import type { Memory, Region } from "./memory.js";
 
@@ -15,7 +16,7 @@ import type { Memory, Region } from "./memory.js";
  *   `bpf_xdp_adjust_tail` keeps at least 14 bytes and may grow up to 3776 (page minus tailroom).
  * - The output is the bytes from `data_meta` to `data_end`.
  */
-export const XDP_PAGE_SIZE = 4096;
+export const XDP_PAGE_SIZE = PAGE_SIZE;
 /** `XDP_PACKET_HEADROOM`. */
 export const XDP_HEADROOM = 256;
 /** `sizeof(struct xdp_frame)` on x86-64: the lowest `data`/`data_meta` may go. */
