@@ -18,31 +18,31 @@ test("map and program type probes agree with bpftool feature probe", { skip }, (
     map_types: Record<string, boolean>;
     program_types: Record<string, boolean>;
   };
-  const maps: [string, number][] = [
-    ["hash", MapType.hash],
-    ["array", MapType.array],
-    ["prog_array", MapType.prog_array],
-    ["percpu_hash", MapType.percpu_hash],
-    ["percpu_array", MapType.percpu_array],
-    ["lru_hash", MapType.lru_hash],
-    ["lru_percpu_hash", MapType.lru_percpu_hash],
-    ["lpm_trie", MapType.lpm_trie],
-    ["queue", MapType.queue],
-    ["stack", MapType.stack],
-    ["ringbuf", MapType.ringbuf],
-    ["bloom_filter", MapType.bloom_filter],
-  ];
-  for (const [name, type] of maps) {
-    const tool = probed.map_types[`have_${name}_map_type`];
-    assert.equal(probeMapType(sys, type), tool, `map type ${name}`);
-  }
-  for (const [name, type] of [
-    ["xdp", ProgType.xdp],
-    ["socket_filter", ProgType.socket_filter],
-    ["sched_cls", ProgType.sched_cls],
-  ] as const) {
+  // tsbpf's names are bpftool's, so each probe key comes from the table itself.
+  const maps = [
+    "hash",
+    "array",
+    "prog_array",
+    "percpu_hash",
+    "percpu_array",
+    "lru_hash",
+    "lru_percpu_hash",
+    "lpm_trie",
+    "queue",
+    "stack",
+    "ringbuf",
+    "bloom_filter",
+  ] as const;
+  for (const name of maps) {
     assert.equal(
-      probeProgramType(sys, type),
+      probeMapType(sys, MapType[name]),
+      probed.map_types[`have_${name}_map_type`],
+      `map type ${name}`,
+    );
+  }
+  for (const name of ["xdp", "socket_filter", "sched_cls"] as const) {
+    assert.equal(
+      probeProgramType(sys, ProgType[name]),
       probed.program_types[`have_${name}_prog_type`],
       `program type ${name}`,
     );
