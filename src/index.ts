@@ -13,7 +13,7 @@ export * from "./backend/types.js";
 export * from "./backend/typed-map.js";
 export { Collection, type CollectionFor, type CollectionOptions } from "./collection.js";
 export * from "./tailcall/wiring.js";
-export { VmCollection, VmProgram, type VmCollectionOptions } from "./vm/vm-collection.js";
+export { VmCollection, VmProgram, VmSpace, type VmCollectionOptions } from "./vm/vm-collection.js";
 export { SUPPORTED_HELPERS, MAX_TAIL_CALL_CNT } from "./vm/helpers.js";
 export * as asm from "./asm/index.js";
 export * as btf from "./btf/index.js";

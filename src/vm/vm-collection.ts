@@ -51,9 +51,16 @@ export interface VmCollectionOptions {
    * the two agree on every conformance, fixture, generated and random program in the tests.
    */
   tier: "interpreter" | "compiled";
+  /**
+   * The address space to load into. Collections loaded into one space can tail-call each other's
+   * programs (a pipeline of several objects); each gets its own space by default. The space's
+   * budget, CPU and trace limit are those of the first collection loaded into it.
+   */
+  space: VmSpace | undefined;
 }
 
 const DEFAULTS: Omit<VmCollectionOptions, "possibleCpus"> = Object.freeze({
+  space: undefined,
   cpu: 0,
   budget: 10_000_000,
   seed: 0x5eed,
@@ -97,9 +104,9 @@ export class VmProgram implements BpfProgram {
     return this.spec.name;
   }
 
-  /** @internal Whether `coll` loaded this program (its global-data addresses live in that memory). */
-  belongsTo(coll: VmCollection): boolean {
-    return this.coll === coll;
+  /** @internal Whether this program lives in `space` (its global-data addresses are that memory's). */
+  livesIn(space: VmSpace): boolean {
+    return this.coll.space === space;
   }
 
   /** Runs the program as `BPF_PROG_TEST_RUN` would; a fault gives XdpAction.ABORTED and `fault`. */
@@ -108,28 +115,54 @@ export class VmProgram implements BpfProgram {
   }
 }
 
+/**
+ * An address space of the VM: memory, the interpreter and the run state. Programs of the
+ * collections loaded into one space address the same memory, so they can tail-call each other,
+ * as programs of several objects can in the kernel.
+ */
+export class VmSpace {
+  /** Global data, map values and packets of every collection in the space. */
+  readonly memory = new Memory();
+  /** One interpreter for the space: runs never overlap, so its registers are reused. */
+  readonly interpreter: Interpreter;
+  /** @internal The state helpers see during a run. */
+  readonly state: RunState;
+  /** @internal The XDP frame runs lay packets out in. */
+  readonly xdp: XdpBuffer;
+
+  constructor(opts: Pick<VmCollectionOptions, "budget" | "maxTrace" | "cpu">) {
+    this.interpreter = new Interpreter({ memory: this.memory, budget: opts.budget });
+    this.xdp = new XdpBuffer(this.memory);
+    this.state = newRunState(opts.maxTrace);
+    this.state.xdp = this.xdp;
+    this.state.cpu = opts.cpu;
+  }
+}
+
 /** A collection loaded into the built-in VM. */
 export class VmCollection implements LoadedCollection {
   readonly backend = "vm" as const;
   readonly maps: Record<string, BpfMap> = {};
   readonly programs: Record<string, VmProgram> = {};
-  /** The address space every program of the collection shares (global data, map values, packets). */
-  readonly memory = new Memory();
-  /** One interpreter for the collection: runs never overlap, so its registers are reused. */
-  readonly interpreter: Interpreter;
-  private readonly state: RunState;
-  private readonly xdp: XdpBuffer;
+  /** The address space the collection lives in (its own unless it was loaded into a shared one). */
+  readonly space: VmSpace;
   private closed = false;
 
   constructor(
     readonly spec: CollectionSpec,
     readonly options: VmCollectionOptions,
   ) {
-    this.interpreter = new Interpreter({ memory: this.memory, budget: options.budget });
-    this.xdp = new XdpBuffer(this.memory);
-    this.state = newRunState(options.maxTrace);
-    this.state.xdp = this.xdp;
-    this.state.cpu = options.cpu;
+    this.space = options.space ?? new VmSpace(options);
+  }
+
+  /** The address space's memory (global data, map values, packets). */
+  get memory(): Memory {
+    return this.space.memory;
+  }
+
+  /** The address space's interpreter. */
+  get interpreter(): Interpreter {
+    return this.space.interpreter;
   }
 
   /** Releases the collection; later runs fail. */
@@ -162,10 +195,7 @@ export class VmCollection implements LoadedCollection {
       );
     }
     const repeat = Math.max(1, Math.floor(opts.repeat ?? 1));
-    const vm = this.interpreter;
-    const state = this.state;
-    const memory = this.memory;
-    const xdp = this.xdp;
+    const { interpreter: vm, state, memory, xdp } = this.space;
     xdp.reset(data, opts.ingressIfindex ?? 1, opts.rxQueueIndex ?? 0);
     state.trace = [];
     state.chain = [];
@@ -237,7 +267,7 @@ export class VmCollection implements LoadedCollection {
 
   /** @internal For helpers. */
   currentState(): RunState {
-    return this.state;
+    return this.space.state;
   }
 }
 
@@ -324,12 +354,16 @@ export function loadVmCollection(
     state: () => coll.currentState(),
     programFor: (p) => {
       if (!(p instanceof VmProgram) || p.compiled === undefined) return undefined;
-      // Its lddw addresses point into its own collection's memory: run here, it would read
-      // whatever this collection has at those addresses. The kernel would run it; say so.
-      if (!p.belongsTo(coll)) {
-        throw vmFault("helper", `tail call into ${p.name}, a program of another VM collection`, {
-          hint: "each VM collection has its own address space: fill the prog array with programs of the same collection",
-        });
+      // Its lddw addresses point into its own space's memory: run here, it would read whatever
+      // this space has at those addresses. The kernel would run it; say how to get that.
+      if (!p.livesIn(coll.space)) {
+        throw vmFault(
+          "helper",
+          `tail call into ${p.name}, a program of a VM collection in another address space`,
+          {
+            hint: "load collections that tail-call each other into one space (a pipeline does; or pass the same vm.space to each load)",
+          },
+        );
       }
       return p.compiled;
     },

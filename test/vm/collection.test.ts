@@ -15,7 +15,7 @@ import { MapType } from "../../src/abi/index.js";
 import { faultCode } from "../../src/vm/fault.js";
 import { SUPPORTED_HELPERS } from "../../src/vm/helpers.js";
 import { helperName } from "../../src/vm/validate.js";
-import { loadVmCollection } from "../../src/vm/vm-collection.js";
+import { VmSpace, loadVmCollection } from "../../src/vm/vm-collection.js";
 
 function spec(file: string): CollectionSpec {
   return loadCollectionSpec(new Uint8Array(readFileSync(file)), { file });
@@ -240,8 +240,33 @@ test("a tail call into a program of another VM collection faults instead of read
   const r = await main_prog.run(pkt);
   assert.equal(r.retval, 0, "XDP_ABORTED");
   assert.equal(r.fault === undefined ? undefined : faultCode(r.fault), "helper");
-  assert.match(r.fault?.message ?? "", /tail call into port8080_prog, a program of another VM collection/);
+  assert.match(
+    r.fault?.message ?? "",
+    /tail call into port8080_prog, a program of a VM collection in another address space/,
+  );
   assert.deepEqual(r.trace, []);
+});
+
+test("collections loaded into one VM space tail-call each other's programs", async () => {
+  const seed = "examples/tail-call/tail_call.bpf.o";
+  const pkt = new Uint8Array(60);
+  pkt[12] = 8;
+  pkt[14] = 0x45;
+  pkt[23] = 6; // TCP
+  pkt.set([0x1f, 0x90], 36); // destination port 8080
+  const space = new VmSpace({ budget: 1_000_000, maxTrace: 100, cpu: 0 });
+  const dispatcher = loadVmCollection(spec(seed), { space });
+  const stages = loadVmCollection(spec(seed), { space });
+  for (let i = 0; i < 3; i++) stages.memory.map(new Uint8Array(64)); // the space's regions move on
+  const { prog_array } = dispatcher.maps;
+  const target = stages.programs.port8080_prog;
+  assert.ok(prog_array && target && dispatcher.programs.main_prog);
+  prog_array.set(0, target);
+  const r = await dispatcher.programs.main_prog.run(pkt);
+  assert.equal(r.fault, undefined);
+  assert.equal(r.retval, 2, "XDP_PASS, as the stage returns");
+  assert.deepEqual(r.trace, ["Packet to port 8080 processed"], "the stage reads its own .rodata");
+  assert.deepEqual(r.chain, ["main_prog", "port8080_prog"]);
 });
 
 test("the handle table does not keep an entry per collection ever loaded", async () => {
