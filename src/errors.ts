@@ -115,6 +115,18 @@ export class MapError extends TsbpfError {
   code?: string;
 }
 
+/**
+ * A pipeline file is wrong: its YAML, a field's type, or a name it gives. The message names the
+ * file and the field's path (`seed.yaml: slots.prog_array.2: no program 'x' in tail_call.bpf.o`).
+ */
+export class PipelineError extends TsbpfError {
+  override name = "PipelineError";
+  /** The field's path inside the file (`slots.prog_array.2`); empty for the file as a whole. */
+  field = "";
+  /** The 1-based line of the field in the file, when known. */
+  line?: number;
+}
+
 /** The user asked for something in a way that cannot work (bad CLI arguments, unknown names). */
 export class UsageError extends TsbpfError {
   override name = "UsageError";
@@ -125,6 +137,9 @@ export function isTsbpfError(e: unknown): e is TsbpfError {
   return e instanceof Error && typeof (e as TsbpfError).context === "object" && "detail" in e;
 }
 
+/** Whether `e` is a {@link PipelineError}. */
+export const isPipelineError = (e: unknown): e is PipelineError =>
+  isTsbpfError(e) && e.name === "PipelineError";
 /** Whether `e` is a {@link ParseError}. */
 export const isParseError = (e: unknown): e is ParseError => isTsbpfError(e) && e.name === "ParseError";
 /** Whether `e` is a {@link VerifierError}. */
