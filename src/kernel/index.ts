@@ -18,4 +18,8 @@ export * from "./kernel-link.js";
 export * from "./verifier-message.js";
 export * from "./pinning.js";
 export * from "./trace-capture.js";
+export * from "./trace-instance.js";
+export * from "./trace-stream.js";
+export * from "./mounts.js";
+export * from "./netns.js";
 export * from "./btf-sanitize.js";
