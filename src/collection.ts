@@ -12,6 +12,8 @@ export interface CollectionOptions {
   pinDir: string | undefined;
   /** Kernel: verifier log level kept for successful loads. */
   logLevel: number;
+  /** Kernel: the network namespace programs attach and run in (a name from `ip netns add`). */
+  netns: string | undefined;
   /** VM: engine options (CPUs, budget, random seed...). */
   vm: Partial<VmCollectionOptions>;
   /** Where warnings go (a prog array about to be emptied, BTF dropped...). */
@@ -29,6 +31,7 @@ const DEFAULTS: CollectionOptions = Object.freeze({
   backend: "vm",
   pinDir: undefined,
   logLevel: 0,
+  netns: undefined,
   vm: {},
   onWarning: undefined,
 });
@@ -59,6 +62,7 @@ async function load(
     return loadKernelCollection(spec, {
       ...(o.pinDir === undefined ? {} : { pinDir: o.pinDir }),
       ...(o.onWarning === undefined ? {} : { onWarning: o.onWarning }),
+      ...(o.netns === undefined ? {} : { netns: o.netns }),
       logLevel: o.logLevel,
     });
   }

@@ -1,27 +1,30 @@
-import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { UsageError } from "../errors.js";
+import { isTsbpfError, UsageError } from "../errors.js";
 import { loadKernelCollection } from "../kernel/kernel-collection.js";
 import type { KernelXdpLink } from "../kernel/kernel-link.js";
-import { queryXdp, type XdpMode } from "../kernel/netlink-xdp.js";
-import { pinPipeline } from "../kernel/pinning.js";
-import { ownMessageFilter } from "../kernel/printk-formats.js";
+import type { XdpMode } from "../kernel/netlink-xdp.js";
+import { checkNetns } from "../kernel/netns.js";
+import { pinPipeline, preparePinDir } from "../kernel/pinning.js";
+import { defaultSys } from "../kernel/sys.js";
+import type { TraceStream } from "../kernel/trace-stream.js";
 import { MapType, ProgType } from "../abi/index.js";
 import { applyWiring, checkWiring, parseTailArg, staticSlots, type TailSlot } from "../tailcall/wiring.js";
 import type { TraceLine } from "../trace/trace-line.js";
-import { TracePipeReader } from "../trace/trace-pipe.js";
 import { type Command, parseCommandArgs, usage } from "./args.js";
 import { readObject } from "./load-object.js";
 import { traceText } from "./run-report.js";
 
-const HELP = `usage: tsbpf attach OBJ --prog NAME --iface IF [--tail MAP:KEY=PROG ...] [--mode MODE] [--pin DIR]
+const HELP = `usage: tsbpf attach OBJ --prog NAME --iface IF [--netns NAME] [--tail MAP:KEY=PROG ...] [--mode MODE]
+                    [--pin DIR] [--all-trace]
 
 Loads OBJ into the kernel, fills the prog-array slots the object declares (.values) and every
 --tail, attaches program NAME to interface IF as XDP (bpf_link, netlink where links are missing),
-then prints the bpf_printk lines of the trace pipe until Ctrl+C (SIGINT) or SIGTERM.
+then prints the bpf_printk lines printed from then on until Ctrl+C (SIGINT) or SIGTERM.
 
   --prog NAME       the XDP program to attach
   --iface IF        the network interface
+  --netns NAME      IF is in network namespace NAME (ip netns add NAME): the interface lookup,
+                    the XDP link and netlink happen there; pins stay in this host's bpffs
   --tail M:K=P      put program P in slot K of prog array M (repeatable)
   --mode MODE       auto (default), native, generic or offload
   --pin DIR         pin the link, maps and programs under DIR (inside bpffs, e.g. /sys/fs/bpf/NAME)
@@ -32,8 +35,14 @@ program is released (the kernel would empty an unpinned prog array anyway).
 
   --all-trace       print every bpf_printk line of the machine, not only this object's
 
-The trace pipe is global: by default only lines matching one of this object's printk formats are
-printed (when every format is a constant string; otherwise all lines are).`;
+tracefs and bpffs are mounted when missing (as bpftool does). Prefer --netns to 'ip netns exec':
+the latter runs tsbpf in a private mount namespace, where a bpffs mounted for --pin would vanish
+with the command, so --pin is refused there. When trace lines cannot be read at all, the pipeline
+stays attached without them until Ctrl+C, and a warning says why.
+
+Only lines printed after the program was attached are shown, read from a tracefs instance of the
+command's own (other readers of trace_pipe lose nothing); by default only lines matching one of
+this object's printk formats (when every format is a constant string; otherwise all lines).`;
 
 const MODES: readonly XdpMode[] = ["auto", "native", "generic", "offload"];
 
@@ -42,34 +51,25 @@ export function formatTraceLine(l: TraceLine): string {
   return `${l.timestamp.toFixed(6)} ${l.task}-${l.pid} [${String(l.cpu).padStart(3, "0")}] ${traceText(l.message)}`;
 }
 
-/** The filesystem type mounted at the deepest mount point containing `path`. */
-function fsTypeOf(path: string): string | undefined {
-  let best = "";
-  let type: string | undefined;
-  let mounts = "";
+/** Resolves when `signal` aborts, keeping the process alive meanwhile (a pending promise does not). */
+async function untilAborted(signal: AbortSignal): Promise<void> {
+  const keepAlive = setInterval(() => undefined, 1 << 30);
   try {
-    mounts = readFileSync("/proc/mounts", "utf8");
-  } catch {
-    return undefined;
+    await new Promise<void>((r) => {
+      if (signal.aborted) r();
+      else signal.addEventListener("abort", () => r(), { once: true });
+    });
+  } finally {
+    clearInterval(keepAlive);
   }
-  for (const line of mounts.split("\n")) {
-    const f = line.split(" ");
-    const mp = (f[1] ?? "").replace(/\\040/g, " ");
-    if (f[2] === undefined || mp === "") continue;
-    const inside = mp === "/" || path === mp || path.startsWith(`${mp}/`);
-    if (inside && mp.length >= best.length) {
-      best = mp;
-      type = f[2];
-    }
-  }
-  return type;
 }
 
-/** `tsbpf attach OBJ --prog NAME --iface IF [--tail M:K=P ...] [--mode M] [--pin DIR]`. */
+/** `tsbpf attach OBJ --prog NAME --iface IF [--netns NAME] [--tail M:K=P ...] [--mode M] [--pin DIR]`. */
 export const attachCommand: Command = async (args, io) => {
   const { values, positionals } = parseCommandArgs("attach", args, {
     prog: { type: "string" },
     iface: { type: "string" },
+    netns: { type: "string" },
     tail: { type: "string", multiple: true },
     mode: { type: "string" },
     pin: { type: "string" },
@@ -87,16 +87,10 @@ export const attachCommand: Command = async (args, io) => {
   if (iface === undefined) usage("attach: missing --iface IF (the interface to attach to)");
   const mode = (values.mode ?? "auto") as XdpMode;
   if (!MODES.includes(mode)) usage(`attach: --mode must be one of ${MODES.join(", ")}, not '${values.mode}'`);
+  const { netns } = values;
+  // A typo in the namespace name is reported before anything is read or loaded.
+  if (netns !== undefined) checkNetns(netns);
   const pinDir = values.pin === undefined ? undefined : resolve(io.cwd, values.pin);
-  if (pinDir !== undefined) {
-    const fs = fsTypeOf(pinDir);
-    if (fs !== "bpf") {
-      usage(
-        `attach: --pin ${values.pin} is not inside a bpffs mount (it is on ${fs ?? "an unknown filesystem"})`,
-        "use a directory under /sys/fs/bpf, e.g. --pin /sys/fs/bpf/my-pipeline",
-      );
-    }
-  }
 
   const { spec } = await readObject(positionals[0], "attach");
   const progSpec = spec.programs[progName];
@@ -113,6 +107,11 @@ export const attachCommand: Command = async (args, io) => {
   const userSlots: TailSlot[] = (values.tail ?? []).map(parseTailArg);
   const plan = [...staticSlots(spec), ...userSlots];
   checkWiring(spec, plan);
+  if (pinDir !== undefined) {
+    // Before loading: refuses a pin directory whose pins would not outlive the command.
+    const { mounted } = preparePinDir(defaultSys(), pinDir, (m) => io.stderr(`tsbpf: warning: ${m}\n`));
+    if (mounted) io.stderr("tsbpf: note: no bpffs was mounted on /sys/fs/bpf; mounted one\n");
+  }
 
   // Signals are caught from here on, so Ctrl+C during loading still cleans up. The handlers stay
   // until the cleanup is done: with `once`, a second Ctrl+C during cleanup would hit Node's
@@ -125,6 +124,7 @@ export const attachCommand: Command = async (args, io) => {
   try {
     coll = await loadKernelCollection(spec, {
       onWarning: (m) => io.stderr(`tsbpf: warning: ${m}\n`),
+      ...(netns === undefined ? {} : { netns }),
     });
   } catch (e) {
     process.removeListener("SIGINT", onSignal);
@@ -133,6 +133,8 @@ export const attachCommand: Command = async (args, io) => {
   }
   let link: KernelXdpLink | undefined;
   let pinned = false;
+  let trace: TraceStream | undefined;
+  const inNs = netns === undefined ? "" : ` in netns ${netns}`;
   // Loading is synchronous work: a Ctrl+C that arrived meanwhile is only seen once the event loop
   // turns. Look before each step that leaves something in the kernel.
   const interrupted = async (): Promise<boolean> => {
@@ -144,17 +146,27 @@ export const attachCommand: Command = async (args, io) => {
     const prog = coll.programs[progName];
     if (prog === undefined) throw new UsageError(`attach: program ${progName} was not loaded`);
     if (await interrupted()) return 0;
+    // Recording starts right before attaching: lines printed earlier (an unrelated run's, still
+    // waiting in trace_pipe) are never shown. Without trace lines the pipeline still runs.
+    let noTrace: string | undefined;
+    try {
+      trace = coll.openTrace({ signal: stop.signal, all: values["all-trace"] === true });
+    } catch (e) {
+      if (!isTsbpfError(e)) throw e;
+      noTrace = `${e.message}${e.hint === undefined ? "" : ` (hint: ${e.hint})`}`;
+    }
     link = await prog.attachXdp({ iface, mode });
     let shownMode: string = mode;
     if (mode === "auto") {
-      const now = queryXdp(coll.sys, link.ifindex);
+      const now = link.attachment();
       shownMode = now.attached === "none" || now.attached === "multi" ? "auto" : now.attached;
     }
     const bySlot = new Map<string, string>();
     for (const s of plan) bySlot.set(`${s.map}[${s.key}]`, s.program);
     const slots = [...bySlot.entries()].map(([k, p]) => `${k}=${p}`);
+    const where = netns === undefined ? "" : `netns ${netns}, `;
     io.stdout(
-      `attached ${progName} to ${iface} (ifindex ${link.ifindex}, mode ${shownMode}); slots: ${slots.length > 0 ? slots.join(", ") : "none"}\n`,
+      `attached ${progName} to ${iface} (${where}ifindex ${link.ifindex}, mode ${shownMode}); slots: ${slots.length > 0 ? slots.join(", ") : "none"}\n`,
     );
     if (pinDir !== undefined && (await interrupted())) return 0;
     if (pinDir !== undefined) {
@@ -173,11 +185,19 @@ export const attachCommand: Command = async (args, io) => {
         "tsbpf: note: nothing is pinned, so the pipeline ends when this command exits (pass --pin DIR to keep it attached)\n",
       );
     }
-    io.stdout("printing trace lines; press Ctrl+C to stop\n");
-    const own = values["all-trace"] === true ? undefined : ownMessageFilter(spec);
-    const reader = new TracePipeReader({ signal: stop.signal });
-    for await (const line of reader) {
-      if (own === undefined || own(line.message)) io.stdout(`${formatTraceLine(line)}\n`);
+    if (trace !== undefined) {
+      io.stdout("printing trace lines; press Ctrl+C to stop\n");
+      try {
+        for await (const line of trace) io.stdout(`${formatTraceLine(line)}\n`);
+      } catch (e) {
+        if (stop.signal.aborted) throw e;
+        noTrace = `reading them failed: ${e instanceof Error ? e.message : String(e)}`;
+      }
+    }
+    if (noTrace !== undefined && !stop.signal.aborted) {
+      io.stderr(`tsbpf: warning: trace lines are unavailable: ${noTrace}; the pipeline stays attached\n`);
+      io.stdout("running without trace lines; press Ctrl+C to stop\n");
+      await untilAborted(stop.signal);
     }
   } finally {
     process.removeListener("SIGINT", onSignal);
@@ -185,10 +205,13 @@ export const attachCommand: Command = async (args, io) => {
     const hasProgArray = Object.values(coll.maps).some((m) => m.spec.type === MapType.prog_array);
     // The collection is closed even when letting go of the link fails, so no fd outlives us.
     try {
+      await trace?.close();
       if (pinned) link?.close();
       else if (link !== undefined && !link.closed) {
         link.detach();
-        io.stdout(`detached ${progName} from ${iface}${hasProgArray ? "; prog arrays released" : ""}\n`);
+        io.stdout(
+          `detached ${progName} from ${iface}${inNs}${hasProgArray ? "; prog arrays released" : ""}\n`,
+        );
       }
     } finally {
       coll.close();

@@ -10,7 +10,7 @@ commands:
   disasm OBJ [--prog NAME]   disassemble, with the C source lines from BTF
   run OBJ --prog NAME ...    run a program on packets (VM by default, or --backend kernel)
   attach OBJ --prog NAME --iface IF ...   load, wire tail calls, attach XDP, print trace lines
-  detach --pin DIR           remove a pinned pipeline
+  detach --pin DIR [--netns NAME]   remove a pinned pipeline
   conformance-plugin [MEM]   bpf_conformance plugin protocol
 
 Run 'tsbpf <command> --help' for a command's options. Add --verbose for the details of an error.`;

@@ -12,7 +12,7 @@ import { faultJson, runJson, traceText, verdictName } from "./run-report.js";
 
 const HELP = `usage: tsbpf run OBJ --prog NAME [--tail MAP:KEY=PROG ...] (--data-in FILE | --pcap FILE)
                 [--data-out FILE] [--repeat N] [--ingress-ifindex N] [--rx-queue N]
-                [--backend vm|kernel] [--tier compiled|interpreter] [--json]
+                [--backend vm|kernel] [--netns NAME] [--tier compiled|interpreter] [--json]
 
 Runs a program on one packet (--data-in, raw bytes) or on every packet of a capture (--pcap, pcap
 or pcapng), with its tail-call targets wired from the object's static .values and from --tail.
@@ -20,7 +20,8 @@ Prints the verdict, the output packet, the mean duration per run and the trace m
 --json one JSON object per packet. --data-out writes the output packet (a pcap for --pcap).
 --ingress-ifindex and --rx-queue set what the program reads from struct xdp_md.
 The VM is the default backend (its compiled tier; --tier interpreter runs the reference
-interpreter); --backend kernel uses BPF_PROG_TEST_RUN (root).`;
+interpreter); --backend kernel uses BPF_PROG_TEST_RUN (root). With --backend kernel, --netns NAME
+runs it in network namespace NAME (ip netns add NAME), where --ingress-ifindex is looked up.`;
 
 /** `tsbpf run`. */
 export const runCommand: Command = async (args, io) => {
@@ -34,6 +35,7 @@ export const runCommand: Command = async (args, io) => {
     "ingress-ifindex": { type: "string" },
     "rx-queue": { type: "string" },
     backend: { type: "string" },
+    netns: { type: "string" },
     tier: { type: "string" },
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
@@ -49,6 +51,9 @@ export const runCommand: Command = async (args, io) => {
     usage(`run: --tier is compiled or interpreter, not '${tier}'`);
   }
   if (values.tier !== undefined && backend !== "vm") usage("run: --tier applies to --backend vm only");
+  if (values.netns !== undefined && backend !== "kernel") {
+    usage("run: --netns applies to --backend kernel only", "the VM has no network namespaces");
+  }
   if (values.prog === undefined) usage("run: --prog NAME is required");
   if ((values["data-in"] === undefined) === (values.pcap === undefined)) {
     usage("run: give exactly one of --data-in FILE or --pcap FILE");
@@ -87,6 +92,7 @@ export const runCommand: Command = async (args, io) => {
   const coll = await Collection.load(spec, {
     backend,
     onWarning: (m) => io.stderr(`tsbpf: warning: ${m}\n`),
+    ...(values.netns === undefined ? {} : { netns: values.netns }),
   });
   try {
     applyWiring(coll, slots);

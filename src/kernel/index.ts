@@ -15,6 +15,8 @@ export {
   type Pinnable,
   type PinnedPipeline,
   pinPipeline,
+  type UnpinOptions,
+  type UnpinResult,
   unpinPipeline,
 } from "./pinning.js";
 export { isSysError, SysError } from "./sys.js";

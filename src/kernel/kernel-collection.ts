@@ -29,7 +29,6 @@ import type { ObjectBtf } from "../object/object-types.js";
 import type { CollectionSpec, MapSpec, ProgramSpec } from "../object/types.js";
 import { applyWiring, staticSlots } from "../tailcall/wiring.js";
 import type { TraceLine } from "../trace/trace-line.js";
-import { TracePipeReader } from "../trace/trace-pipe.js";
 import { sanitizeBtf, type SanitizeLevel } from "./btf-sanitize.js";
 import type { Fd } from "./fd.js";
 import { hostPossibleCpus } from "../backend/possible-cpus.js";
@@ -38,11 +37,13 @@ import { KernelMap, kernelMapName } from "./kernel-map.js";
 import type { KernelXdpLink } from "./kernel-link.js";
 import { KernelProgram, type ProgramOwner } from "./kernel-program.js";
 import { createMap, freezeMap, updateElem } from "./map-ops.js";
+import { checkNetns } from "./netns.js";
 import { DEFAULT_PIN_ROOT, openOrCreatePinnedMap, pinName, removePin } from "./pinning.js";
 import { bindMapToProgram, loadBtf, loadProgram } from "./program-ops.js";
 import { defaultSys, type Sys } from "./sys.js";
 import { explainVerifierError } from "./verifier-message.js";
 import { ownMessageFilter } from "./printk-formats.js";
+import { TraceStream } from "./trace-stream.js";
 
 /** Options of {@link loadKernelCollection}. */
 export interface LoadKernelCollectionOptions {
@@ -54,6 +55,13 @@ export interface LoadKernelCollectionOptions {
   logLevel?: number;
   /** Where warnings go (BTF dropped, prog arrays emptied); default `process.emitWarning`. */
   onWarning?: (message: string) => void;
+  /**
+   * The network namespace the collection's programs attach and run in: a name from
+   * `ip netns add` (under /var/run/netns) or a path such as /proc/PID/ns/net. Interface lookup,
+   * the XDP link, netlink and test runs happen there; pins stay in this process's bpffs.
+   * Default: the caller's namespace. A name that does not exist fails the load (UsageError).
+   */
+  netns?: string;
 }
 
 /** libbpf's program name rule: 15 characters from `[A-Za-z0-9_.]`. */
@@ -115,6 +123,8 @@ export class KernelCollection implements LoadedCollection, ProgramOwner {
   /** What happened to the object's BTF: loaded as is, loaded after rewriting kinds, or dropped. */
   btfStatus: "none" | "loaded" | "sanitised" | "dropped" = "none";
   #prints: boolean | undefined;
+  /** The network namespace programs attach and run in (undefined: the caller's). */
+  readonly netns: string | undefined;
   readonly #sys: Sys;
   readonly #warn: (m: string) => void;
   readonly #links: KernelXdpLink[] = [];
@@ -122,10 +132,11 @@ export class KernelCollection implements LoadedCollection, ProgramOwner {
   #closed = false;
 
   /** @internal Use {@link loadKernelCollection}. */
-  constructor(spec: CollectionSpec, sys: Sys, warn: (m: string) => void) {
+  constructor(spec: CollectionSpec, sys: Sys, warn: (m: string) => void, netns?: string) {
     this.spec = spec;
     this.#sys = sys;
     this.#warn = warn;
+    this.netns = netns;
   }
 
   /**
@@ -159,14 +170,27 @@ export class KernelCollection implements LoadedCollection, ProgramOwner {
   }
 
   /**
-   * Streams bpf_printk lines from the global trace_pipe until `signal` aborts: only lines whose
-   * message matches one of this collection's format strings, unless `all` is set or some
-   * format is not a constant. Reading consumes the lines, so only one reader should run.
+   * Starts recording bpf_printk lines now (see trace-stream.ts): only lines whose message matches
+   * one of this collection's format strings, unless `all` is set or some format is not a
+   * constant. Nothing printed before this call shows up, and other readers of trace_pipe lose
+   * nothing. Open it before attaching to see every line the attached program prints. Mounts
+   * tracefs when it is missing; throws a TsbpfError saying why when trace lines cannot be had.
+   */
+  openTrace(opts: { signal?: AbortSignal; all?: boolean } = {}): TraceStream {
+    const own = opts.all === true ? undefined : ownMessageFilter(this.spec);
+    return TraceStream.open({
+      sys: this.#sys,
+      ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+      ...(own === undefined ? {} : { accept: (l: TraceLine) => own(l.message) }),
+    });
+  }
+
+  /**
+   * Streams this collection's bpf_printk lines, printed from the first iteration on, until
+   * `signal` aborts ({@link openTrace} on first use).
    */
   async *trace(opts: { signal?: AbortSignal; all?: boolean } = {}): AsyncIterable<TraceLine> {
-    const own = opts.all === true ? undefined : ownMessageFilter(this.spec);
-    const reader = new TracePipeReader(opts.signal === undefined ? {} : { signal: opts.signal });
-    for await (const line of reader) if (own === undefined || own(line.message)) yield line;
+    yield* this.openTrace(opts);
   }
 
   /**
@@ -451,7 +475,8 @@ export async function loadKernelCollection(
   opts: LoadKernelCollectionOptions = {},
 ): Promise<KernelCollection> {
   const sys = opts.sys ?? defaultSys();
-  const coll = new KernelCollection(spec, sys, opts.onWarning ?? defaultWarn);
+  if (opts.netns !== undefined) checkNetns(opts.netns);
+  const coll = new KernelCollection(spec, sys, opts.onWarning ?? defaultWarn, opts.netns);
   try {
     let btf: { fd: Fd; level: SanitizeLevel } | undefined;
     if (spec.btf !== undefined) {

@@ -1,6 +1,7 @@
 /** An XDP attachment made through a kernel program, as a disposable object. */
 import { NotSupportedError } from "../errors.js";
-import type { XdpMode } from "./netlink-xdp.js";
+import { queryXdp, type XdpAttachment, type XdpMode } from "./netlink-xdp.js";
+import { inNetns } from "./netns.js";
 import { pinObject } from "./object-ops.js";
 import type { Sys } from "./sys.js";
 import type { XdpAttachHandle } from "./xdp-attach.js";
@@ -17,6 +18,8 @@ export class KernelXdpLink {
   readonly ifindex: number;
   /** The interface name, when attached by name. */
   readonly iface: string | undefined;
+  /** The network namespace the interface is in, when it is not the caller's. */
+  readonly netns: string | undefined;
   readonly method: "link" | "netlink";
   readonly mode: XdpMode;
   /** Where the link is pinned, when it is. */
@@ -26,11 +29,12 @@ export class KernelXdpLink {
   #closed = false;
   #detached = false;
 
-  constructor(sys: Sys, handle: XdpAttachHandle, program: string, iface: string | undefined) {
+  constructor(sys: Sys, handle: XdpAttachHandle, program: string, iface: string | undefined, netns?: string) {
     this.#sys = sys;
     this.#handle = handle;
     this.program = program;
     this.iface = iface;
+    this.netns = netns;
     this.ifindex = handle.ifindex;
     this.method = handle.method;
     this.mode = handle.mode;
@@ -52,6 +56,14 @@ export class KernelXdpLink {
   /** The link's fd (bpf_link attachments only). */
   get fd(): number | undefined {
     return this.#handle.link?.value;
+  }
+
+  /**
+   * What the kernel reports attached to the interface now (RTM_GETLINK, asked in the link's
+   * network namespace): the mode the program actually runs in, and its id.
+   */
+  attachment(): XdpAttachment {
+    return inNetns(this.#sys, this.netns, () => queryXdp(this.#sys, this.ifindex));
   }
 
   /**

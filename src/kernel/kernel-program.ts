@@ -7,6 +7,7 @@ import type { Fd } from "./fd.js";
 import { KernelXdpLink } from "./kernel-link.js";
 import { markKernelObject } from "./kernel-map.js";
 import { interfaceIndex, type XdpMode } from "./netlink-xdp.js";
+import { inNetns } from "./netns.js";
 import { pinObject } from "./object-ops.js";
 import { getProgramInfo, type ProgramInfo } from "./object-ops.js";
 import { testRun, xdpContext } from "./program-ops.js";
@@ -23,6 +24,11 @@ export interface KernelAttachXdpOptions {
   mode?: XdpMode;
   /** Default "auto": a bpf_link, or netlink where links are unsupported. */
   method?: "auto" | "link" | "netlink";
+  /**
+   * The network namespace of the interface: a name from `ip netns add` or a path such as
+   * /proc/PID/ns/net. Default: the collection's `netns`, else the caller's namespace.
+   */
+  netns?: string;
 }
 
 /** What a program needs from its collection. */
@@ -31,6 +37,8 @@ export interface ProgramOwner {
   readonly prints: boolean;
   /** Records a link so the collection can warn before closing what the link depends on. */
   adoptLink(link: KernelXdpLink): void;
+  /** The network namespace attachments and test runs happen in (undefined: the caller's). */
+  readonly netns: string | undefined;
 }
 
 /** A loaded program; the owning collection closes its fd. */
@@ -74,6 +82,7 @@ export class KernelProgram implements BpfProgram {
    * Runs the program once (or `repeat` times) with BPF_PROG_TEST_RUN. `trace` holds the
    * bpf_printk messages this thread's run printed, collected through a private tracefs instance
    * (see trace-capture.ts for how, and for its one caveat); it needs root, like the run itself.
+   * The run happens in the collection's network namespace, where `ingressIfindex` is looked up.
    */
   async run(data: Uint8Array, opts: Partial<RunOptions> = {}): Promise<RunResult> {
     let ctxIn = opts.ctxIn;
@@ -91,11 +100,13 @@ export class KernelProgram implements BpfProgram {
     const capture = this.#owner.prints ? sharedTraceCapture() : undefined;
     capture?.discard();
     try {
-      const r = testRun(this.#sys, this.fd, {
-        dataIn: data,
-        ...(opts.repeat === undefined ? {} : { repeat: opts.repeat }),
-        ...(ctxIn === undefined ? {} : { ctxIn }),
-      });
+      const r = inNetns(this.#sys, this.#owner.netns, () =>
+        testRun(this.#sys, this.fd, {
+          dataIn: data,
+          ...(opts.repeat === undefined ? {} : { repeat: opts.repeat }),
+          ...(ctxIn === undefined ? {} : { ctxIn }),
+        }),
+      );
       return {
         retval: r.retval,
         dataOut: r.dataOut,
@@ -121,23 +132,26 @@ export class KernelProgram implements BpfProgram {
     if (this.spec.type !== ProgType.xdp) {
       throw new UsageError(`program ${this.name} is a ${this.spec.typeName} program, not XDP`);
     }
+    const netns = opts.netns ?? this.#owner.netns;
+    const { iface } = opts;
     const ifindex =
       opts.ifindex ??
-      (opts.iface === undefined
+      (iface === undefined
         ? (() => {
             throw new UsageError("attachXdp: give iface or ifindex");
           })()
-        : interfaceIndex(this.#sys, opts.iface));
+        : inNetns(this.#sys, netns, () => interfaceIndex(this.#sys, iface, netns)));
     let handle: ReturnType<typeof attachXdp>;
     try {
       handle = attachXdp(this.#sys, this.fd, ifindex, {
         ...(opts.mode === undefined ? {} : { mode: opts.mode }),
         ...(opts.method === undefined ? {} : { method: opts.method }),
+        ...(netns === undefined ? {} : { netns }),
       });
     } catch (e) {
       throw isTsbpfError(e) ? e.withContext({ program: this.name }) : e;
     }
-    const link = new KernelXdpLink(this.#sys, handle, this.name, opts.iface);
+    const link = new KernelXdpLink(this.#sys, handle, this.name, iface, netns);
     this.#owner.adoptLink(link);
     return link;
   }

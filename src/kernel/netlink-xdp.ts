@@ -364,9 +364,18 @@ export function queryXdp(sys: Sys, ifindex: number): XdpAttachment {
   return found;
 }
 
-/** The index of interface `name`; throws UsageError when there is none. */
-export function interfaceIndex(sys: Sys, name: string): number {
+/**
+ * The index of interface `name` in the calling thread's network namespace; throws UsageError
+ * when there is none. `netns` names that namespace in the message.
+ */
+export function interfaceIndex(sys: Sys, name: string, netns?: string): number {
   const i = sys.ifNameToIndex(name);
-  if (i === 0) throw new UsageError(`no network interface named ${JSON.stringify(name)}`);
+  if (i === 0) {
+    const where = netns === undefined ? "" : ` in network namespace '${netns}'`;
+    throw new UsageError(`no network interface named ${JSON.stringify(name)}${where}`, {
+      hint:
+        netns === undefined ? "`ip link` lists the interfaces" : `\`ip -n ${netns} link\` lists them there`,
+    });
+  }
   return i;
 }

@@ -221,7 +221,15 @@ export function testRun(sys: Sys, progFd: number, opts: TestRunOptions = {}): Te
         hint: `the output did not fit in ${dataOut.byteLength} bytes; pass a larger dataOutSize`,
       });
     }
-    throw loadErrorFrom(e, "test run");
+    throw loadErrorFrom(
+      e,
+      "test run",
+      {},
+      {
+        [Errno.ENODEV]:
+          "no interface has the context's ingress ifindex in the network namespace the run happens in; run in the interface's namespace (--netns NAME, or the collection's netns option)",
+      },
+    );
   }
   const v = new DataView(call.attr.buffer, call.attr.byteOffset);
   const outLen = Math.min(v.getUint32(TestRunOut.dataSizeOut, true), dataOut.byteLength);

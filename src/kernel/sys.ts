@@ -68,6 +68,15 @@ export interface Sys {
   sendto(fd: number, buf: Uint8Array, addr: Uint8Array): number;
   /** `recv(fd, buf, buf.length, flags)` into `buf`; returns bytes received. */
   recv(fd: number, buf: Uint8Array, flags: number): number;
+  /** `if_indextoname`; undefined when there is no such interface. */
+  ifIndexToName(index: number): string | undefined;
+  /**
+   * `setns(fd, nstype)`: moves the calling thread into the namespace `fd` refers to. Only the
+   * calling thread moves; for a network namespace, sockets opened afterwards belong to it.
+   */
+  setns(fd: number, nstype: number): void;
+  /** `mount(source, target, fstype, flags, data)`, for tracefs and bpffs when they are missing. */
+  mount(source: string, target: string, fstype: string, flags: number, data?: string): void;
 }
 
 /** The bpf(2) syscall number by CPU architecture (Linux). */
@@ -162,6 +171,11 @@ function createNativeSys(): Sys {
     "intptr_t sendto(int fd, void *buf, size_t len, int flags, void *addr, uint32_t addrlen)",
   );
   const recv = lazy("intptr_t recv(int fd, void *buf, size_t len, int flags)");
+  const ifIndexToName = lazy("void *if_indextoname(unsigned int ifindex, void *ifname)");
+  const setns = lazy("int setns(int fd, int nstype)");
+  const mount = lazy(
+    "int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)",
+  );
 
   /**
    * Native memory reused by every call: one koffi.alloc and one view of it, grown on demand up
@@ -323,6 +337,22 @@ function createNativeSys(): Sys {
     },
     recv(fd, buf, flags) {
       return withNative([buf], ([b]) => check("recv", recv()(fd, b, buf.byteLength, flags)), [true]);
+    },
+    ifIndexToName(index) {
+      // IF_NAMESIZE (16) bytes, as if_indextoname(3) requires.
+      const name = new Uint8Array(16);
+      const found = withNative([name], ([n]) => ifIndexToName()(index, n) !== null, [true]);
+      if (!found) return undefined;
+      const end = name.indexOf(0);
+      return new TextDecoder().decode(name.subarray(0, end < 0 ? name.length : end));
+    },
+    setns(fd, nstype) {
+      koffi.errno(0);
+      check("setns", setns()(fd, nstype));
+    },
+    mount(source, target, fstype, flags, data) {
+      koffi.errno(0);
+      check(`mount(${fstype} on ${target})`, mount()(source, target, fstype, flags, data ?? null));
     },
   };
 }

@@ -7,6 +7,7 @@ import { Errno } from "../abi/index.js";
 import { isLoadError } from "../errors.js";
 import type { Fd } from "./fd.js";
 import { attachXdpNetlink, detachXdpNetlink, type XdpMode, xdpModeFlags } from "./netlink-xdp.js";
+import { inNetns } from "./netns.js";
 import type { Sys } from "./sys.js";
 import { attachXdpLink } from "./xdp-link.js";
 
@@ -26,6 +27,11 @@ export interface AttachXdpOptions {
   mode?: XdpMode;
   /** "auto" (default) tries a link, then netlink when links are unsupported. */
   method?: "auto" | "link" | "netlink";
+  /**
+   * The network namespace `ifindex` belongs to (a name from `ip netns add`, or a path such as
+   * /proc/PID/ns/net); the caller's when omitted. The attachment and a netlink detach happen there.
+   */
+  netns?: string;
 }
 
 const LINK_UNSUPPORTED: ReadonlySet<number> = new Set([Errno.EINVAL, Errno.EOPNOTSUPP, Errno.ENOTSUPP]);
@@ -42,18 +48,21 @@ export function attachXdp(
 ): XdpAttachHandle {
   const mode = opts.mode ?? "auto";
   const method = opts.method ?? "auto";
+  const { netns } = opts;
   if (method !== "netlink") {
     try {
-      const link = attachXdpLink(sys, progFd, ifindex, xdpModeFlags(mode));
+      // The kernel looks ifindex up in the calling thread's namespace. A link, once made, needs
+      // no namespace to be closed or detached.
+      const link = inNetns(sys, netns, () => attachXdpLink(sys, progFd, ifindex, xdpModeFlags(mode)));
       return handle("link", ifindex, mode, link, () => link.close());
     } catch (e) {
       if (method === "link" || !isLoadError(e) || e.errno === undefined || !LINK_UNSUPPORTED.has(e.errno))
         throw e;
     }
   }
-  attachXdpNetlink(sys, ifindex, progFd, { mode });
+  inNetns(sys, netns, () => attachXdpNetlink(sys, ifindex, progFd, { mode }));
   return handle("netlink", ifindex, mode, undefined, () =>
-    detachXdpNetlink(sys, ifindex, { mode, expectedProgFd: progFd }),
+    inNetns(sys, netns, () => detachXdpNetlink(sys, ifindex, { mode, expectedProgFd: progFd })),
   );
 }
 

@@ -1,66 +1,14 @@
-import { execFile } from "node:child_process";
+/**
+ * Reading a tracefs trace_pipe (the global one or an instance's). Finding and mounting tracefs
+ * is the kernel engine's business (kernel/mounts.ts); this file only reads the directory it is given.
+ */
 import { constants, promises as fsp } from "node:fs";
-import { TsbpfError } from "../errors.js";
 import { parseTraceLine, type TraceLine } from "./trace-line.js";
-
-/** Where tracefs is normally mounted, newest first. */
-export const TRACEFS_CANDIDATES = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"] as const;
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await fsp.access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The mounted tracefs directory (one that has trace_pipe), or undefined when none is mounted. */
-export async function findTracefs(): Promise<string | undefined> {
-  let mounts = "";
-  try {
-    mounts = await fsp.readFile("/proc/mounts", "utf8");
-  } catch {
-    // No /proc: fall back to probing the usual places.
-  }
-  const points = mounts
-    .split("\n")
-    .map((l) => l.split(" "))
-    .filter((f) => f[2] === "tracefs")
-    .map((f) => (f[1] ?? "").replace(/\\040/g, " "));
-  for (const c of [...TRACEFS_CANDIDATES, ...points]) {
-    if ((points.length === 0 || points.includes(c)) && (await exists(`${c}/trace_pipe`))) return c;
-  }
-  return undefined;
-}
-
-/** Finds tracefs, mounting it on /sys/kernel/tracing when it is not mounted (needs root). */
-export async function ensureTracefs(): Promise<string> {
-  const found = await findTracefs();
-  if (found) return found;
-  const dir = TRACEFS_CANDIDATES[0];
-  await new Promise<void>((resolve, reject) => {
-    execFile("mount", ["-t", "tracefs", "nodev", dir], (err) => (err ? reject(err) : resolve()));
-  }).catch((cause: unknown) => {
-    throw new TsbpfError(`cannot mount tracefs on ${dir}`, {
-      cause,
-      hint: "run as root, or mount it yourself: mount -t tracefs nodev /sys/kernel/tracing",
-    });
-  });
-  if (!(await exists(`${dir}/trace_pipe`))) throw new TsbpfError(`tracefs on ${dir} has no trace_pipe`);
-  return dir;
-}
-
-/** Empties the trace ring buffer (what `echo > trace` does). */
-export async function clearTrace(dir?: string): Promise<void> {
-  const d = dir ?? (await ensureTracefs());
-  await fsp.writeFile(`${d}/trace`, "");
-}
 
 /** Options for {@link TracePipeReader}. */
 export interface TracePipeOptions {
-  /** The tracefs directory; found (not mounted) when omitted. */
-  dir?: string;
+  /** The tracefs directory or instance directory whose `trace_pipe` is read. */
+  dir: string;
   /** How long to sleep when the pipe is empty, in ms (default 20). */
   pollMs?: number;
   /** Stops the reader when aborted. */
@@ -74,8 +22,8 @@ export interface TracePipeOptions {
  * (`message` then holds them, a trailing one included), so it equals formatTracePrintk()'s text.
  * The pipe is opened O_NONBLOCK and polled:
  * a blocking read would pin a libuv threadpool thread until the next trace line, so neither
- * stop() nor process exit could complete while the trace is quiet. Reading consumes lines, and
- * the pipe is global, so only one reader should run at a time.
+ * stop() nor process exit could complete while the trace is quiet. Reading consumes lines: on the
+ * global trace_pipe only one reader should run at a time (tsbpf itself reads instances of its own).
  */
 export class TracePipeReader implements AsyncIterable<TraceLine> {
   #stopped = false;
@@ -83,7 +31,7 @@ export class TracePipeReader implements AsyncIterable<TraceLine> {
   #wake: (() => void) | undefined;
   readonly #opts: TracePipeOptions;
 
-  constructor(opts: TracePipeOptions = {}) {
+  constructor(opts: TracePipeOptions) {
     this.#opts = opts;
     opts.signal?.addEventListener("abort", () => void this.stop(), { once: true });
   }
@@ -105,12 +53,7 @@ export class TracePipeReader implements AsyncIterable<TraceLine> {
   async *[Symbol.asyncIterator](): AsyncIterator<TraceLine> {
     if (this.#opts.signal?.aborted) this.#stopped = true;
     if (this.#stopped) return;
-    const dir = this.#opts.dir ?? (await findTracefs());
-    if (!dir) {
-      throw new TsbpfError("tracefs is not mounted", {
-        hint: "mount -t tracefs nodev /sys/kernel/tracing (needs root)",
-      });
-    }
+    const { dir } = this.#opts;
     const fn = this.#opts.fn === undefined ? "bpf_trace_printk" : this.#opts.fn;
     const pollMs = this.#opts.pollMs ?? 20;
     const fh = await fsp.open(`${dir}/trace_pipe`, constants.O_RDONLY | constants.O_NONBLOCK);

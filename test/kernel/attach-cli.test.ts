@@ -11,6 +11,7 @@ import { test } from "node:test";
 import { attachCommand } from "../../src/cli/attach.js";
 import { detachCommand } from "../../src/cli/detach.js";
 import type { CliIo } from "../../src/cli/io.js";
+import { ensureTracefs } from "../../src/kernel/mounts.js";
 import { TracePipeReader } from "../../src/trace/trace-pipe.js";
 import {
   createVethNs,
@@ -136,7 +137,8 @@ test("with --pin the pipeline outlives the command, and detach --pin removes it"
     const stop = new AbortController();
     const seen: string[] = [];
     const reading = (async () => {
-      for await (const l of new TracePipeReader({ signal: stop.signal })) seen.push(l.message);
+      for await (const l of new TracePipeReader({ dir: ensureTracefs(), signal: stop.signal }))
+        seen.push(l.message);
     })();
     await sleep(100);
     sendSyn(undefined, net.peerIp, 8080);

@@ -16,6 +16,7 @@ import { getMapInfo } from "../../src/kernel/object-ops.js";
 import { loadCollectionSpec } from "../../src/object/load-collection-spec.js";
 import type { CollectionSpec } from "../../src/object/types.js";
 import { buildPacket } from "../../src/net/build.js";
+import { ensureTracefs } from "../../src/kernel/mounts.js";
 import { TracePipeReader } from "../../src/trace/trace-pipe.js";
 import { traceLock } from "./attach-support.js";
 import { ensureBpffs, hasCommand, kernelSkipReason } from "./support.js";
@@ -246,7 +247,7 @@ test("run() collects its trace lines without taking them from trace_pipe readers
     const stop = new AbortController();
     const seen: { pid: number; message: string }[] = [];
     const reading = (async () => {
-      for await (const l of new TracePipeReader({ signal: stop.signal })) seen.push(l);
+      for await (const l of new TracePipeReader({ dir: ensureTracefs(), signal: stop.signal })) seen.push(l);
     })();
     await new Promise((r) => setTimeout(r, 100));
     const r = await main_prog.run(tcp(22));

@@ -104,6 +104,13 @@ export function fakeSys(
       closed.push(fd);
     },
     ifNameToIndex: () => 0,
+    ifIndexToName: () => undefined,
+    setns: () => {
+      throw new SysError("setns", Errno.EPERM);
+    },
+    mount: () => {
+      throw new SysError("mount", Errno.EPERM);
+    },
     socket: () => {
       throw new SysError("socket", Errno.EPERM);
     },

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { TracePipeReader, findTracefs } from "../../src/trace/trace-pipe.js";
+import { findTracefs } from "../../src/kernel/mounts.js";
+import { TracePipeReader } from "../../src/trace/trace-pipe.js";
 import type { TraceLine } from "../../src/trace/trace-line.js";
 
 test("TracePipeReader yields parsed lines from a pipe and stops promptly while it is quiet", async (t) => {
@@ -66,7 +67,7 @@ test("an AbortSignal stops the reader", async (t) => {
 
 test("on the real trace_pipe, stop() ends a quiet reader without hanging the process", async (t) => {
   if (process.getuid?.() !== 0) return t.skip("needs root: reads /sys/kernel/tracing/trace_pipe");
-  const dir = await findTracefs();
+  const dir = findTracefs();
   if (!dir) return t.skip("tracefs is not mounted");
   // Hold the shared lock: reading trace_pipe consumes other tests' lines.
   const lock = spawn("flock", ["/tmp/tsbpf-trace.lock", "-c", "echo locked; read _"], {

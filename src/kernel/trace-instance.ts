@@ -1,0 +1,119 @@
+/**
+ * Private tracefs instances: `instances/tsbpf-<pid>-<tag>` with only the
+ * `bpf_trace/bpf_trace_printk` event enabled. An instance has a ring buffer and a trace_pipe of
+ * its own, so it holds exactly the lines printed since it was made, and reading it consumes
+ * nothing from the global trace_pipe or from anyone else's instance. The global trace_pipe still
+ * receives every line, as it would with any loader.
+ *
+ * Instances are removed when closed and at process exit; ones left by a process that was killed
+ * are removed by the next tsbpf process that makes one.
+ */
+import { mkdirSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { TsbpfError } from "../errors.js";
+import { ensureTracefs } from "./mounts.js";
+import { defaultSys, type Sys } from "./sys.js";
+
+const live = new Set<TraceInstance>();
+let exitHook = false;
+
+/** Options of {@link TraceInstance.create}. */
+export interface TraceInstanceOptions {
+  /** The syscall layer, used to mount tracefs when it is missing; the real one by default. */
+  sys?: Sys;
+  /** A tracefs event filter, such as `common_pid == 1234`. */
+  filter?: string;
+}
+
+/** One private tracefs instance recording bpf_trace_printk lines (needs root). */
+export class TraceInstance {
+  /** The instance directory; its `trace_pipe` yields the recorded lines. */
+  readonly dir: string;
+  #removed = false;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  /**
+   * Makes the instance `tsbpf-<pid>-<tag>` (tracefs is mounted first when missing) and enables
+   * bpf_trace_printk in it. Throws a TsbpfError saying why when tracefs is unusable.
+   */
+  static create(tag: string, opts: TraceInstanceOptions = {}): TraceInstance {
+    const root = ensureTracefs(opts.sys ?? defaultSys());
+    removeStaleInstances(`${root}/instances`);
+    const dir = `${root}/instances/tsbpf-${process.pid}-${tag}`;
+    try {
+      try {
+        mkdirSync(dir);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      }
+      const ev = `${dir}/events/bpf_trace/bpf_trace_printk`;
+      if (opts.filter !== undefined) writeFileSync(`${ev}/filter`, opts.filter);
+      writeFileSync(`${ev}/enable`, "1");
+    } catch (cause) {
+      try {
+        rmdirSync(dir);
+      } catch {
+        // It may not exist; nothing else to undo.
+      }
+      const code = (cause as NodeJS.ErrnoException).code;
+      throw new TsbpfError(
+        `cannot set up the trace instance ${dir}${code === undefined ? "" : `: ${code}`}`,
+        {
+          cause,
+          hint: "reading trace lines needs root (tracefs is writable by root only)",
+        },
+      );
+    }
+    const inst = new TraceInstance(dir);
+    live.add(inst);
+    if (!exitHook) {
+      exitHook = true;
+      process.once("exit", () => {
+        for (const i of [...live]) i.remove();
+      });
+    }
+    return inst;
+  }
+
+  /**
+   * Removes the instance. While its trace_pipe is still open the kernel refuses (EBUSY); it is
+   * tried again on the next call and at exit. Idempotent.
+   */
+  remove(): void {
+    if (this.#removed) return;
+    try {
+      rmdirSync(this.dir);
+    } catch (e) {
+      // Busy: left for a later call; an instance left behind holds no BPF objects, only a buffer.
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") return;
+    }
+    this.#removed = true;
+    live.delete(this);
+  }
+}
+
+/** Removes instances left by tsbpf processes that died without their exit handler (SIGKILL). */
+function removeStaleInstances(dir: string): void {
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = /^tsbpf-(\d+)-/.exec(n);
+    if (m?.[1] === undefined || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ESRCH") continue;
+      try {
+        rmdirSync(`${dir}/${n}`);
+      } catch {
+        // Still open somewhere, or already gone.
+      }
+    }
+  }
+}
