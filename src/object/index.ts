@@ -5,4 +5,5 @@ export * from "./map-type-name.js";
 export * from "./sec-table.js";
 export * from "./attach-type.js";
 export * from "./tail-calls.js";
+export * from "./insn-location.js";
 export * from "./fixup-datasecs.js";

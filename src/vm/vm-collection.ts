@@ -9,6 +9,7 @@ import {
   VerifierError,
   type VmFault,
 } from "../errors.js";
+import { calleeNamer, formatSourceLocation, sourceLocationAt } from "../object/insn-location.js";
 import type { CollectionSpec, MapSpec, ProgramSpec } from "../object/types.js";
 import { MapType, ProgType } from "../object/types.js";
 import { applyWiring, staticSlots } from "../tailcall/wiring.js";
@@ -228,17 +229,15 @@ export class VmCollection implements LoadedCollection {
   }
 }
 
+/** A fault's instruction as llvm-objdump prints it (calls naming their callee) and its C line. */
 function describeInsn(p: ProgramSpec): (insn: number) => { text?: string; sourceLine?: string } {
+  const calleeFor = calleeNamer(p);
   return (i) => {
     const insn = p.instructions[i];
     const out: { text?: string; sourceLine?: string } = {};
-    if (insn !== undefined) out.text = disassemble(insn, i);
-    let best: string | undefined;
-    for (const li of p.lineInfo) {
-      if (li.insn > i) break;
-      best = `${li.line.trim()} (${li.fileName}:${li.lineNumber})`;
-    }
-    if (best !== undefined) out.sourceLine = best;
+    if (insn !== undefined) out.text = disassemble(insn, i, { calleeFor });
+    const src = sourceLocationAt(p.lineInfo, i);
+    if (src !== undefined) out.sourceLine = `${src.text} (${formatSourceLocation(src)})`;
     return out;
   };
 }
