@@ -17,6 +17,8 @@ export interface RunJson {
   verdict: string;
   dataOut: string;
   durationNs: number;
+  /** VM, first packet: the one-off preparation before the run, not in `durationNs`. */
+  prepareNs?: number;
   trace: string[];
   chain?: string[];
   redirect?: object;
@@ -56,6 +58,7 @@ export function runJson(index: number, r: RunResult): RunJson {
     verdict: XDP_ACTIONS[r.retval] ?? String(r.retval),
     dataOut: toHex(r.dataOut),
     durationNs: r.durationNs,
+    ...(r.prepareNs === undefined ? {} : { prepareNs: r.prepareNs }),
     trace: r.trace,
   };
   if (r.chain !== undefined) out.chain = r.chain;

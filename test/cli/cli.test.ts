@@ -164,6 +164,50 @@ test("run on the VM: verdict, trace, chain; --json shape", async () => {
   }
 });
 
+test("run reports the first run's preparation apart from its duration, and which engine timed it", () => {
+  const dir = tmp();
+  try {
+    const pcap = join(dir, "in.pcap");
+    writeFileSync(pcap, writePcap([tcpTo(22), tcpTo(22)]));
+    // A process of its own: the preparation happens once per collection, in the first run.
+    const j = spawnCli(["run", OBJ, "--prog", "main_prog", "--pcap", pcap, "--json"]);
+    assert.equal(j.code, 0, j.stderr);
+    const rows = j.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { durationNs: number; prepareNs?: number });
+    assert.equal(rows.length, 2);
+    assert.ok(Number.isInteger(rows[0]?.prepareNs) && (rows[0]?.prepareNs ?? 0) > 0, j.stdout);
+    assert.equal(rows[1]?.prepareNs, undefined, "prepared once");
+    assert.ok(rows.every((r) => Number.isInteger(r.durationNs)));
+    const r = spawnCli([
+      "run",
+      OBJ,
+      "--prog",
+      "main_prog",
+      "--pcap",
+      pcap,
+      "--tier",
+      "interpreter",
+      "--repeat",
+      "3",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout.match(/\n +prepared: \d+ ns before the first run \(not in its duration\)\n/g)?.length,
+      1,
+    );
+    assert.equal(
+      r.stdout.match(/\n +duration: \d+ ns per run \(VM, interpreter tier; mean of 3\)\n/g)?.length,
+      2,
+    );
+    const c = spawnCli(["run", OBJ, "--prog", "main_prog", "--pcap", pcap]);
+    assert.match(c.stdout, /\n +duration: \d+ ns per run \(VM, compiled tier\)\n/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("run --pcap runs every packet and --data-out writes a pcap of the outputs", async () => {
   const dir = tmp();
   try {
