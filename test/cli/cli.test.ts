@@ -260,8 +260,30 @@ test("bad input: one tsbpf: line on stderr, non-zero exit, no stack trace", () =
     writeFileSync(trunc, readFileSync(OBJ).subarray(0, 200));
     const pkt = join(dir, "syn.bin");
     writeFileSync(pkt, tcpTo(8080));
+    const text = join(dir, "notes.txt");
+    writeFileSync(text, "not an object\n");
+    // The seed object made for x86-64 (e_machine 62): an ELF, but not BPF.
+    const x86 = join(dir, "x86.o");
+    const elf = readFileSync(OBJ);
+    elf.writeUInt16LE(62, 18);
+    writeFileSync(x86, elf);
     const cases: [string[], RegExp][] = [
       [["inspect", "/nonexistent.o"], /^tsbpf: cannot read \/nonexistent\.o: no such file$/],
+      // A mistyped name, a text file and an ELF that is not BPF, for each command that reads one.
+      ...(["inspect", "disasm", "run"] as const).flatMap((cmd): [string[], RegExp][] => {
+        const extra = cmd === "run" ? ["--prog", "main_prog", "--data-in", pkt] : [];
+        return [
+          [
+            [cmd, "examples/tail-call/tail_cal.bpf.o", ...extra],
+            /^tsbpf: cannot read \S*tail_cal\.bpf\.o: no such file$/,
+          ],
+          [[cmd, text, ...extra], /^tsbpf: not an ELF file \(bad magic\) \(file notes\.txt, offset 0\)/],
+          [
+            [cmd, x86, ...extra],
+            /^tsbpf: not a BPF object: e_machine is 62, expected 247 \(EM_BPF\) \(file x86\.o/,
+          ],
+        ];
+      }),
       [["inspect", "/etc/hostname"], /^tsbpf: not an ELF file/],
       [["inspect", dir], /^tsbpf: cannot read .*: is a directory$/],
       [["disasm", trunc], /^tsbpf: .*\(file trunc\.o.*\)/],
