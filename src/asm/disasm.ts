@@ -21,7 +21,19 @@
  * `<unknown>` for them (or, for fetch-add, wrongly drops the fetch); we print their alu32 form in
  * both modes, because that is the only syntax LLVM has for them.
  */
-import { LDDW, AluOp, AtomicOp, Class, JmpOp, Mode, Size, Source, classOf } from "./opcodes.js";
+import {
+  CALL,
+  LDDW,
+  AluOp,
+  AtomicOp,
+  Class,
+  JmpOp,
+  Mode,
+  PseudoCall,
+  Size,
+  Source,
+  classOf,
+} from "./opcodes.js";
 import type { Instruction } from "./instruction.js";
 
 /** How {@link disassemble} decorates its output. */
@@ -33,6 +45,13 @@ export interface DisassembleOptions {
    * the symbol at (or `sym+0xoff` after) the target. Return undefined to print no label.
    */
   labelFor?: (targetIndex: number) => string | undefined;
+  /**
+   * Name to print as ` <name>` after a bpf-to-bpf call whose target is slot `targetIndex` (see
+   * {@link callTarget}), as llvm-objdump names a jump's target, so `call 4 <add_len>` says which
+   * function it enters (a helper call stays `call 12`). Return undefined to print no name.
+   * llvm-objdump 14 names no call target: leave this unset to match it.
+   */
+  calleeFor?: (targetIndex: number) => string | undefined;
   /** Map name to print as ` # name` after the `lddw` at slot `index`, when it references a map. */
   mapNameFor?: (index: number) => string | undefined;
 }
@@ -120,6 +139,14 @@ export function branchTarget(insn: Instruction, index: number): number | undefin
 }
 
 /**
+ * Slot index a bpf-to-bpf call (`call` with src = BPF_PSEUDO_CALL, relative in `imm`) enters, or
+ * undefined for any other instruction (helper and kfunc calls included).
+ */
+export function callTarget(insn: Instruction, index: number): number | undefined {
+  return insn.opcode === CALL && insn.src === PseudoCall.CALL ? index + 1 + insn.imm : undefined;
+}
+
+/**
  * Text of one instruction as llvm-objdump prints it after the tab: `r2 = *(u32 *)(r1 + 0)`,
  * `if r4 > r3 goto +33 <LBB0_9>`, `r1 = 0 ll`, `call 12`. `index` is the slot index, used to
  * resolve jump labels. Undecodable encodings give {@link UNKNOWN_INSN}; this never throws.
@@ -143,7 +170,13 @@ function format(insn: Instruction, index: number, opts: DisassembleOptions): str
     case Class.JMP32: {
       const text = formatJump(insn);
       const target = branchTarget(insn, index);
-      const label = target === undefined ? undefined : opts.labelFor?.(target);
+      const callee = callTarget(insn, index);
+      const label =
+        target !== undefined
+          ? opts.labelFor?.(target)
+          : callee !== undefined
+            ? opts.calleeFor?.(callee)
+            : undefined;
       return label === undefined ? text : `${text} <${label}>`;
     }
     case Class.LD: {

@@ -81,8 +81,14 @@ export interface RunResult {
   retval: number;
   /** The packet afterwards: for XDP, the bytes from `data_meta` to `data_end`. */
   dataOut: Uint8Array;
-  /** Mean duration of one run in nanoseconds. */
+  /**
+   * Mean duration of one run in nanoseconds: the program's execution only. On the VM, preparing
+   * for the first run (the JS engine compiling the VM and the programs' translated code) is not
+   * in it but in {@link prepareNs}.
+   */
   durationNs: number;
+  /** VM only: nanoseconds this run first spent preparing the collection, apart from `durationNs`. */
+  prepareNs?: number;
   /** Trace messages printed by `bpf_trace_printk`/`bpf_trace_vprintk`, in order. */
   trace: string[];
   /** VM only: the redirect target recorded by the last redirect helper. */

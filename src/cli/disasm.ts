@@ -3,6 +3,7 @@ import { decodeInstructions, type Instruction } from "../asm/instruction.js";
 import { LDDW } from "../asm/opcodes.js";
 import { type ElfFile, parseElf, SymbolType } from "../elf/index.js";
 import { UsageError } from "../errors.js";
+import { calleeNamer, functionAt } from "../object/insn-location.js";
 import type { ProgramSpec } from "../object/types.js";
 import { type Command, parseCommandArgs, usage } from "./args.js";
 import { readObject } from "./load-object.js";
@@ -10,7 +11,8 @@ import { readObject } from "./load-object.js";
 const HELP = `usage: tsbpf disasm OBJ [--prog NAME]
 
 Prints each program's linked instructions as '<index>: <text>', in llvm-objdump's syntax, with the
-C source line from BTF line info above the instructions it produced.`;
+C source line from BTF line info above the instructions it produced. A bpf-to-bpf call names the
+function it enters ('call 4 <add_len>'); a map reference names the map ('r1 = 0 ll # counters').`;
 
 /** `tsbpf disasm OBJ [--prog NAME]`. */
 export const disasmCommand: Command = async (args, io) => {
@@ -75,7 +77,7 @@ function labeler(p: ProgramSpec, elf: ElfFile): (target: number) => string | und
 /** The instruction at linked index `i` as the object file holds it, before relocation. */
 function originalInsn(p: ProgramSpec, elf: ElfFile): (i: number) => Instruction | undefined {
   return (i) => {
-    const f = p.functions.find((x) => i >= x.start && i < x.end);
+    const f = functionAt(p, i);
     const sym = f && elf.symbols.find((s) => s.name === f.name && s.type === SymbolType.FUNC);
     const sec = sym && elf.sections[sym.section];
     if (f === undefined || sym === undefined || sec === undefined) return undefined;
@@ -98,6 +100,7 @@ export function disassembleWithSource(p: ProgramSpec, elf: ElfFile | undefined):
   }
   const fnStarts = new Map(p.functions.map((f) => [f.start, f]));
   const labelFor = elf === undefined ? undefined : labeler(p, elf);
+  const calleeFor = calleeNamer(p);
   const original = elf === undefined ? undefined : originalInsn(p, elf);
   const out = [`${p.name} (section ${p.section}, ${p.instructions.length} instructions):`];
   let lastSource = "";
@@ -114,7 +117,7 @@ export function disassembleWithSource(p: ProgramSpec, elf: ElfFile | undefined):
     // (and the offset into its value) named after ` #`.
     const ref = refs.get(i);
     const shown = insn.opcode === LDDW && insn.src !== 0 ? (original?.(i) ?? insn) : insn;
-    let text = disassemble(shown, i, { ...(labelFor ? { labelFor } : {}) });
+    let text = disassemble(shown, i, { calleeFor, ...(labelFor ? { labelFor } : {}) });
     if (ref !== undefined) text += ` # ${ref.map}${ref.offset ? `+${ref.offset}` : ""}`;
     out.push(`${i}: ${text}`);
     if (insn.opcode === LDDW) i++;

@@ -1,4 +1,5 @@
 import { cTypeName } from "../btf/c-type-name.js";
+import { formatSourceLocation, type SourceLocation } from "../object/insn-location.js";
 import type { ObjectBtf } from "../object/object-types.js";
 import type { CollectionSpec, MapSpec, ProgramSpec, TailCallSite } from "../object/types.js";
 import { type Command, parseCommandArgs, usage } from "./args.js";
@@ -6,8 +7,9 @@ import { readObject } from "./load-object.js";
 
 const HELP = `usage: tsbpf inspect OBJ [--json]
 
-Shows the programs (name, section, type, instruction count, tail-call sites), the maps (type, key and
-value size, max entries, static prog-array slots) and the global variables of a BPF object.`;
+Shows the programs (name, section, type, instruction count, tail-call sites with their C source
+line), the maps (type, key and value size, max entries, static prog-array slots) and the global
+variables of a BPF object.`;
 
 /** `tsbpf inspect OBJ [--json]`. */
 export const inspectCommand: Command = async (args, io) => {
@@ -37,7 +39,14 @@ export interface InspectReport {
     type: string;
     instructions: number;
     functions: string[];
-    tailCalls: { insn: number; map: string | null; keys: number[] | null; function: string | null }[];
+    tailCalls: {
+      insn: number;
+      map: string | null;
+      keys: number[] | null;
+      function: string | null;
+      /** The call's C source line, from BTF line info; null without it. */
+      source: SourceLocation | null;
+    }[];
   }[];
   maps: {
     name: string;
@@ -80,6 +89,7 @@ export function describeCollection(spec: CollectionSpec): InspectReport {
     map: t.map ?? null,
     keys: t.keys ?? null,
     function: t.subprogram ?? p.name,
+    source: t.source ?? null,
   });
   return {
     file: spec.file,
@@ -161,7 +171,9 @@ export function formatReport(r: InspectReport): string {
             : p.tailCalls
                 .map(
                   (t) =>
-                    `insn ${t.insn}: ${t.map ?? "?"}[${keysText(t.keys)}]${t.function !== p.name ? ` in ${t.function}` : ""}`,
+                    `insn ${t.insn}: ${t.map ?? "?"}[${keysText(t.keys)}]` +
+                    (t.function !== p.name ? ` in ${t.function}` : "") +
+                    (t.source !== null ? ` at ${formatSourceLocation(t.source)}` : " (no source line)"),
                 )
                 .join("; "),
         ]),

@@ -15,6 +15,8 @@ export interface RunJson {
   verdict: string;
   dataOut: string;
   durationNs: number;
+  /** VM, first packet: the one-off preparation before the run, not in `durationNs`. */
+  prepareNs?: number;
   trace: string[];
   chain?: string[];
   redirect?: object;
@@ -54,6 +56,7 @@ export function runJson(index: number, r: RunResult): RunJson {
     verdict: xdpActionName(r.retval) ?? String(r.retval),
     dataOut: toHex(r.dataOut),
     durationNs: r.durationNs,
+    ...(r.prepareNs === undefined ? {} : { prepareNs: r.prepareNs }),
     trace: r.trace,
   };
   if (r.chain !== undefined) out.chain = r.chain;

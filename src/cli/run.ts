@@ -6,6 +6,7 @@ import { describePacket } from "../net/parse.js";
 import { writePcap } from "../net/pcap.js";
 import { readCapture } from "../net/pcapng.js";
 import { applyWiring, checkWiring, parseTailArg } from "../tailcall/wiring.js";
+import { VmCollection } from "../vm/vm-collection.js";
 import { type Command, intFlag, parseCommandArgs, usage } from "./args.js";
 import { readInputFile, readObject } from "./load-object.js";
 import { faultJson, runJson, traceText, verdictName } from "./run-report.js";
@@ -18,6 +19,9 @@ Runs a program on one packet (--data-in, raw bytes) or on every packet of a capt
 or pcapng), with its tail-call targets wired from the object's static .values and from --tail.
 Prints the verdict, the output packet, the mean duration per run and the trace messages; with
 --json one JSON object per packet. --data-out writes the output packet (a pcap for --pcap).
+The duration is the program's execution: on the VM, the one-off preparation before the first
+run (the JS engine compiling the VM and the programs) is shown apart ('prepared:', prepareNs
+in --json); --repeat N gives a steady mean.
 --ingress-ifindex and --rx-queue set what the program reads from struct xdp_md.
 The VM is the default backend (its compiled tier; --tier interpreter runs the reference
 interpreter); --backend kernel uses BPF_PROG_TEST_RUN (root). With --backend kernel, --netns NAME
@@ -91,9 +95,11 @@ export const runCommand: Command = async (args, io) => {
 
   const coll = await Collection.load(spec, {
     backend,
+    vm: { tier },
     onWarning: (m) => io.stderr(`tsbpf: warning: ${m}\n`),
     ...(values.netns === undefined ? {} : { netns: values.netns }),
   });
+  const engine = coll instanceof VmCollection ? `VM, ${coll.options.tier} tier` : "kernel";
   try {
     applyWiring(coll, slots);
     const program = coll.programs[values.prog];
@@ -104,7 +110,7 @@ export const runCommand: Command = async (args, io) => {
       const r = await program.run(pkt, { repeat, ...ctx });
       results.push(r);
       if (values.json) io.stdout(`${JSON.stringify(runJson(i + 1, r))}\n`);
-      else io.stdout(formatRun(i + 1, pkt, r, repeat));
+      else io.stdout(formatRun(i + 1, pkt, r, repeat, engine));
     }
     if (values["data-out"] !== undefined) {
       const out =
@@ -146,7 +152,7 @@ function hexDump(b: Uint8Array, indent: string): string {
   return lines.join("\n");
 }
 
-function formatRun(n: number, input: Uint8Array, r: RunResult, repeat: number): string {
+function formatRun(n: number, input: Uint8Array, r: RunResult, repeat: number, engine: string): string {
   const out = [`packet ${n}: ${describePacket(input)}`];
   out.push(`  verdict:  ${verdictName(r.retval)}`);
   if (r.chain !== undefined && r.chain.length > 1) out.push(`  chain:    ${r.chain.join(" -> ")}`);
@@ -163,7 +169,10 @@ function formatRun(n: number, input: Uint8Array, r: RunResult, repeat: number): 
   const same = r.dataOut.length === input.length && r.dataOut.every((b, i) => b === input[i]);
   out.push(`  output:   ${r.dataOut.length} bytes${same ? " (unchanged)" : ""}`);
   if (!same) out.push(hexDump(r.dataOut, "    "));
-  out.push(`  duration: ${r.durationNs} ns per run${repeat > 1 ? ` (mean of ${repeat})` : ""}`);
+  if (r.prepareNs !== undefined) {
+    out.push(`  prepared: ${r.prepareNs} ns before the first run (not in its duration)`);
+  }
+  out.push(`  duration: ${r.durationNs} ns per run (${engine}${repeat > 1 ? `; mean of ${repeat}` : ""})`);
   // With --repeat every run prints again; show one run's messages and the total.
   const perRun = repeat > 1 && r.trace.length % repeat === 0 ? r.trace.length / repeat : r.trace.length;
   if (r.trace.length === 0) out.push("  trace:    (none)");

@@ -6,7 +6,8 @@
 import { XDP_ADJUST_HELPERS } from "../abi/helper-id.js";
 import { helperCalled } from "../asm/instruction.js";
 import { VerifierError } from "../errors.js";
-import type { LineInfo, ProgramSpec } from "../object/types.js";
+import { formatSourceLocation, sourceLocationAt } from "../object/insn-location.js";
+import type { ProgramSpec } from "../object/types.js";
 import { verifierSummary } from "./program-ops.js";
 
 const INSN_LINE = /^(\d+): \([0-9a-f]{2}\)/;
@@ -18,13 +19,6 @@ export function failingInsn(log: readonly string[]): number | undefined {
     if (m?.[1] !== undefined) return Number(m[1]);
   }
   return undefined;
-}
-
-/** The line_info record covering instruction `insn` (the last one starting at or before it). */
-export function sourceLineAt(lines: readonly LineInfo[], insn: number): LineInfo | undefined {
-  let best: LineInfo | undefined;
-  for (const l of lines) if (l.insn <= insn && (best === undefined || l.insn >= best.insn)) best = l;
-  return best;
 }
 
 function callsAdjustHelper(spec: ProgramSpec): boolean {
@@ -71,14 +65,11 @@ export function verifierHint(log: readonly string[], spec?: ProgramSpec): string
 export function explainVerifierError(e: VerifierError, spec: ProgramSpec, file?: string): VerifierError {
   const log = e.log;
   const insn = failingInsn(log);
-  const src = insn === undefined ? undefined : sourceLineAt(spec.lineInfo, insn);
+  const src = insn === undefined ? undefined : sourceLocationAt(spec.lineInfo, insn);
   const summary = verifierSummary(log);
   let msg = `program ${spec.name}: the verifier rejected it`;
   if (insn !== undefined) msg += ` at instruction ${insn}`;
-  if (src !== undefined) {
-    const where = `${src.fileName.replace(/^.*\//, "")}:${src.lineNumber}`;
-    msg += ` (${where}: ${src.line.trim()})`;
-  }
+  if (src !== undefined) msg += ` (${formatSourceLocation(src)}: ${src.text})`;
   msg += `: ${summary}`;
   const hint = verifierHint(log, spec) ?? "run with --verbose (or read error.log) for the whole verifier log";
   const err = new VerifierError(msg, {
@@ -90,6 +81,6 @@ export function explainVerifierError(e: VerifierError, spec: ProgramSpec, file?:
   });
   if (e.errno !== undefined) err.errno = e.errno;
   err.log = log;
-  if (src !== undefined) (err as VerifierError & { sourceLine?: string }).sourceLine = src.line.trim();
+  if (src !== undefined) (err as VerifierError & { sourceLine?: string }).sourceLine = src.text;
   return err;
 }

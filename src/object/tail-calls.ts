@@ -1,7 +1,8 @@
-import { type Instruction, helperCalled } from "../asm/instruction.js";
-import { AluOp, CALL, Class, classOf, JmpOp, LDDW, Mode, PseudoCall, Size, Source } from "../asm/opcodes.js";
 import { HelperId } from "../abi/helper-id.js";
-import type { FunctionSpan, MapReference, TailCallSite } from "./types.js";
+import { helperCalled, type Instruction } from "../asm/instruction.js";
+import { AluOp, CALL, Class, classOf, JmpOp, LDDW, Mode, PseudoCall, Size, Source } from "../asm/opcodes.js";
+import { sourceLocationAt } from "./insn-location.js";
+import type { FunctionSpan, LineInfo, MapReference, TailCallSite } from "./types.js";
 
 /**
  * Static discovery of `bpf_tail_call` sites: which prog array r2 holds and which slots r3 may
@@ -445,12 +446,14 @@ function sameArgs(a: readonly Value[] | undefined, b: readonly Value[] | undefin
 /**
  * Finds every `bpf_tail_call` in a linked program and what r2 (the prog array) and r3 (the slot)
  * hold there. Calls clobber r0-r5 and any stack a pointer was passed to; a subprogram sees the
- * arguments its callers pass. A site in dead code reports neither map nor keys.
+ * arguments its callers pass. A site in dead code reports neither map nor keys. `lineInfo` (the
+ * program's BTF line info) gives each site its C source line.
  */
 export function findTailCalls(
   insns: readonly Instruction[],
   references: readonly MapReference[],
   functions: readonly FunctionSpan[],
+  lineInfo: readonly LineInfo[] = [],
 ): TailCallSite[] {
   const refs = new Map<number, MapReference>();
   for (const r of references) refs.set(r.insn, r);
@@ -483,6 +486,7 @@ export function findTailCalls(
         map: r2.k === "map" ? r2.map : undefined,
         keys: keysOf(r3),
         subprogram: span.name,
+        source: sourceLocationAt(lineInfo, i),
       });
     }
   });

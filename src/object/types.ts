@@ -35,6 +35,11 @@ export interface TailCallSite {
   keys: number[] | undefined;
   /** Subprogram (function) the call is in; `undefined` when it is in the program's main body. */
   subprogram: string | undefined;
+  /**
+   * The call's C source line from BTF line info: file as compiled, line, column (0: unknown),
+   * text. Undefined without line info, or where it gives line 0 (a call clang merged from several).
+   */
+  source: { file: string; line: number; column: number; text: string } | undefined;
 }
 
 /** BTF func_info for one function of a linked program. */

@@ -423,12 +423,16 @@ export class Interpreter {
    * r10 is set here. r0 is left in `lo[0]`/`hi[0]`; nothing is allocated on the way.
    */
   exec(prog: Program): void {
-    // The compiled tier (src/vm/compiler.ts), when the program has one; the loop below is untouched.
+    // The compiled tier (src/vm/compiler.ts), when the program has one. The loop is a function of
+    // its own: V8 compiles a function whole on its first call, and the compiled tier never needs
+    // the loop's (a millisecond and more of a process's first run).
     const jit = prog.jit;
-    if (jit !== undefined) {
-      jit.enter(this);
-      return;
-    }
+    if (jit !== undefined) jit.enter(this);
+    else this.interpret(prog);
+  }
+
+  /** The interpreter loop of {@link exec}. */
+  private interpret(prog: Program): void {
     const L = this.lo;
     const H = this.hi;
     const mem = this.memory;

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { branchTarget, disassemble, disassembleProgram, UNKNOWN_INSN } from "../../src/asm/disasm.js";
+import {
+  branchTarget,
+  callTarget,
+  disassemble,
+  disassembleProgram,
+  UNKNOWN_INSN,
+} from "../../src/asm/disasm.js";
 import { decodeInstructions, encodeInstructions, type Instruction } from "../../src/asm/instruction.js";
 
 /** Builds one slot from raw fields, passing through the real encoder/decoder so fields wrap as in bytes. */
@@ -120,4 +126,29 @@ test("labels, map names and lddw slots in a program listing", () => {
   assert.equal(branchTarget(raw(0x06, 0, 0, 0, 7), 1), 9);
   // A lddw cut off by the end of the program cannot be decoded.
   assert.deepEqual(disassembleProgram([raw(0x18, 1, 0, 0, 0)]), ["0: <unknown>"]);
+});
+
+test("a bpf-to-bpf call names the function it enters; helper and kfunc calls do not", () => {
+  const local = raw(0x85, 0, 1, 0, 4); // call +4: enters slot 10 from slot 5
+  const back = raw(0x85, 0, 1, 0, -6); // call -6: enters slot 0 from slot 5
+  const helper = raw(0x85, 0, 0, 0, 4); // bpf_probe_read
+  const kfunc = raw(0x85, 0, 2, 0, 4);
+  assert.equal(callTarget(local, 5), 10);
+  assert.equal(callTarget(back, 5), 0);
+  assert.equal(callTarget(helper, 5), undefined);
+  assert.equal(callTarget(kfunc, 5), undefined);
+  assert.equal(callTarget(raw(0x05, 0, 0, 4, 0), 5), undefined, "a jump is not a call");
+  const names = new Map([
+    [10, "add_len"],
+    [0, "main"],
+  ]);
+  const calleeFor = (t: number) => names.get(t);
+  assert.equal(disassemble(local, 5, { calleeFor }), "call 4 <add_len>");
+  assert.equal(disassemble(back, 5, { calleeFor }), "call -6 <main>");
+  assert.equal(disassemble(helper, 5, { calleeFor }), "call 4");
+  assert.equal(disassemble(kfunc, 5, { calleeFor }), "call 4");
+  assert.equal(disassemble(local, 3, { calleeFor }), "call 4", "no function starts at slot 8");
+  // Without a namer the text is llvm-objdump 14's, which names no call target; labels stay for jumps.
+  assert.equal(disassemble(local, 5), "call 4");
+  assert.equal(disassemble(local, 5, { labelFor: () => "LBB0_1" }), "call 4");
 });

@@ -46,6 +46,44 @@ export function objdumpListing(file: string, extra: string[] = []): Map<string, 
   return out;
 }
 
+/** One section of `llvm-objdump -dr`: instructions by slot, each with the relocation listed under it. */
+export interface RelocatedSection {
+  insns: Map<number, { text: string; reloc?: string }>;
+  /** The symbol llvm-objdump heads each labelled slot with (`0000000000000030 <bump>:`). */
+  labels: Map<number, string>;
+}
+
+/** `llvm-objdump -dr --no-show-raw-insn file`, by section name. */
+export function objdumpRelocated(file: string): Map<string, RelocatedSection> {
+  const r = spawnSync("llvm-objdump", ["-dr", "--no-show-raw-insn", file], {
+    encoding: "utf8",
+    maxBuffer: 64 << 20,
+  });
+  if (r.status !== 0) throw new Error(`llvm-objdump failed on ${file}: ${r.stderr}`);
+  const out = new Map<string, RelocatedSection>();
+  let current: RelocatedSection | undefined;
+  let last: { text: string; reloc?: string } | undefined;
+  for (const line of r.stdout.split("\n")) {
+    const sec = /^Disassembly of section (.*):$/.exec(line);
+    if (sec) {
+      current = { insns: new Map(), labels: new Map() };
+      last = undefined;
+      out.set(sec[1] as string, current);
+      continue;
+    }
+    if (!current) continue;
+    const label = /^([0-9a-f]{16}) <(.*)>:$/.exec(line);
+    const insn = /^\s*(\d+):\t(.*)$/.exec(line);
+    const reloc = /^\t\t[0-9a-f]+:\s+R_BPF_\w+\t(.*)$/.exec(line);
+    if (label) current.labels.set(Number.parseInt(label[1] as string, 16) / 8, label[2] as string);
+    else if (insn) {
+      last = { text: insn[2] as string };
+      current.insns.set(Number(insn[1]), last);
+    } else if (reloc && last) last.reloc = reloc[1] as string;
+  }
+  return out;
+}
+
 /**
  * The label llvm-objdump prints after a jump to slot `target` of section `shndx`: the last symbol
  * (by address, then name) at or before the target address, computed in unsigned 64-bit arithmetic

@@ -40,7 +40,8 @@ test("demo shows the seed's lines, each packet's verdict and a summary", async (
 test("inspect lists programs, tail-call sites, maps and globals; --json has named entries", async () => {
   const r = await runCli(["inspect", OBJ]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /main_prog +xdp +xdp +40 +insn 37: prog_array\[\{0,1\}\]/);
+  // clang merged the two bpf_tail_call lines into this one call: BTF gives it line 0, no line.
+  assert.match(r.stdout, /main_prog +xdp +xdp +40 +insn 37: prog_array\[\{0,1\}\] \(no source line\)\n/);
   assert.match(r.stdout, /prog_array +prog_array +4 +4 +2/);
   assert.match(r.stdout, /port8080_prog\.____fmt +\.rodata +0 +30 +const char\[30\]/);
   const j = await runCli(["inspect", OBJ, "--json"]);
@@ -53,9 +54,41 @@ test("inspect lists programs, tail-call sites, maps and globals; --json has name
     ["main_prog", "port8080_prog", "port22_prog"],
   );
   assert.deepEqual(report.programs[0]?.tailCalls, [
-    { insn: 37, map: "prog_array", keys: [0, 1], function: "main_prog" },
+    { insn: 37, map: "prog_array", keys: [0, 1], function: "main_prog", source: null },
   ]);
   assert.equal(report.maps.find((m) => m.name === "prog_array")?.type, "prog_array");
+});
+
+test("inspect gives each tail-call site its C source line from BTF (text and --json)", async () => {
+  const obj = "test/bpf/fixtures/tailcalls.bpf.o";
+  const r = await runCli(["inspect", obj]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /\n +chain +xdp +xdp +18 +insn 15: jmp_chain\[0\] at tailcalls\.bpf\.c:84\n/);
+  assert.match(r.stdout, /insn 16: jmp_xdp\[\{1,3\}\] in jump_to at tailcalls\.bpf\.c:91\n/);
+  assert.match(
+    r.stdout,
+    /insn 19: \?\[\{2,5\}\] \(no source line\); insn 24: jmp_xdp\[7\] at tailcalls\.bpf\.c:59\n/,
+  );
+  const j = await runCli(["inspect", obj, "--json"]);
+  const report = JSON.parse(j.stdout) as { programs: { name: string; tailCalls: { source: unknown }[] }[] };
+  const sources = Object.fromEntries(report.programs.map((p) => [p.name, p.tailCalls.map((t) => t.source)]));
+  assert.deepEqual(sources.chain, [
+    {
+      file: "./test/bpf/fixtures/tailcalls.bpf.c",
+      line: 84,
+      column: 2,
+      text: "bpf_tail_call(ctx, &jmp_chain, 0);",
+    },
+  ]);
+  assert.deepEqual(sources.via_subprog, [
+    {
+      file: "./test/bpf/fixtures/tailcalls.bpf.c",
+      line: 91,
+      column: 2,
+      text: "bpf_tail_call(ctx, &jmp_xdp, slot);",
+    },
+  ]);
+  assert.equal((sources.const_keys as unknown[])[0], null);
 });
 
 test("inspect shows static prog-array slots by program name", async () => {
@@ -84,6 +117,23 @@ test("disasm prints index: text with source lines, names map references", async 
   assert.equal(lines[at + 1], "6: r4 = *(u8 *)(r2 + 12)");
 });
 
+test("disasm names the function a bpf-to-bpf call enters; helper calls stay numbers", async () => {
+  const r = await runCli(["disasm", "test/bpf/fixtures/subprogs.bpf.o", "--prog", "subprog_a"]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split("\n");
+  for (const want of [
+    "1: call 6 <global_len>",
+    "3: call 10 <bump>",
+    "5: call 30 <dispatch>",
+    "26: call 4 <add_len>",
+  ])
+    assert.ok(lines.includes(want), `${want} in:\n${r.stdout}`);
+  // The callee's own listing starts where the call lands: 3 + 1 + 10 = 14.
+  assert.equal(lines[lines.indexOf("bump:") + 2], "14: r6 = r1");
+  assert.ok(lines.includes("21: call 1"), "bpf_map_lookup_elem is a helper");
+  assert.ok(lines.includes("39: call 12"), "bpf_tail_call is a helper");
+});
+
 test("run on the VM: verdict, trace, chain; --json shape", async () => {
   const dir = tmp();
   try {
@@ -109,6 +159,50 @@ test("run on the VM: verdict, trace, chain; --json shape", async () => {
     assert.equal(o.dataOut, Buffer.from(tcpTo(22)).toString("hex"));
     assert.deepEqual(o.trace, [], "slot 1 is empty without --tail: the call falls through");
     assert.equal(typeof o.durationNs, "number");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("run reports the first run's preparation apart from its duration, and which engine timed it", () => {
+  const dir = tmp();
+  try {
+    const pcap = join(dir, "in.pcap");
+    writeFileSync(pcap, writePcap([tcpTo(22), tcpTo(22)]));
+    // A process of its own: the preparation happens once per collection, in the first run.
+    const j = spawnCli(["run", OBJ, "--prog", "main_prog", "--pcap", pcap, "--json"]);
+    assert.equal(j.code, 0, j.stderr);
+    const rows = j.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { durationNs: number; prepareNs?: number });
+    assert.equal(rows.length, 2);
+    assert.ok(Number.isInteger(rows[0]?.prepareNs) && (rows[0]?.prepareNs ?? 0) > 0, j.stdout);
+    assert.equal(rows[1]?.prepareNs, undefined, "prepared once");
+    assert.ok(rows.every((r) => Number.isInteger(r.durationNs)));
+    const r = spawnCli([
+      "run",
+      OBJ,
+      "--prog",
+      "main_prog",
+      "--pcap",
+      pcap,
+      "--tier",
+      "interpreter",
+      "--repeat",
+      "3",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout.match(/\n +prepared: \d+ ns before the first run \(not in its duration\)\n/g)?.length,
+      1,
+    );
+    assert.equal(
+      r.stdout.match(/\n +duration: \d+ ns per run \(VM, interpreter tier; mean of 3\)\n/g)?.length,
+      2,
+    );
+    const c = spawnCli(["run", OBJ, "--prog", "main_prog", "--pcap", pcap]);
+    assert.match(c.stdout, /\n +duration: \d+ ns per run \(VM, compiled tier\)\n/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -166,8 +260,30 @@ test("bad input: one tsbpf: line on stderr, non-zero exit, no stack trace", () =
     writeFileSync(trunc, readFileSync(OBJ).subarray(0, 200));
     const pkt = join(dir, "syn.bin");
     writeFileSync(pkt, tcpTo(8080));
+    const text = join(dir, "notes.txt");
+    writeFileSync(text, "not an object\n");
+    // The seed object made for x86-64 (e_machine 62): an ELF, but not BPF.
+    const x86 = join(dir, "x86.o");
+    const elf = readFileSync(OBJ);
+    elf.writeUInt16LE(62, 18);
+    writeFileSync(x86, elf);
     const cases: [string[], RegExp][] = [
       [["inspect", "/nonexistent.o"], /^tsbpf: cannot read \/nonexistent\.o: no such file$/],
+      // A mistyped name, a text file and an ELF that is not BPF, for each command that reads one.
+      ...(["inspect", "disasm", "run"] as const).flatMap((cmd): [string[], RegExp][] => {
+        const extra = cmd === "run" ? ["--prog", "main_prog", "--data-in", pkt] : [];
+        return [
+          [
+            [cmd, "examples/tail-call/tail_cal.bpf.o", ...extra],
+            /^tsbpf: cannot read \S*tail_cal\.bpf\.o: no such file$/,
+          ],
+          [[cmd, text, ...extra], /^tsbpf: not an ELF file \(bad magic\) \(file notes\.txt, offset 0\)/],
+          [
+            [cmd, x86, ...extra],
+            /^tsbpf: not a BPF object: e_machine is 62, expected 247 \(EM_BPF\) \(file x86\.o/,
+          ],
+        ];
+      }),
       [["inspect", "/etc/hostname"], /^tsbpf: not an ELF file/],
       [["inspect", dir], /^tsbpf: cannot read .*: is a directory$/],
       [["disasm", trunc], /^tsbpf: .*\(file trunc\.o.*\)/],

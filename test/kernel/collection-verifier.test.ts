@@ -9,7 +9,8 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import type { VerifierError } from "../../src/errors.js";
 import { loadKernelCollection } from "../../src/kernel/kernel-collection.js";
-import { failingInsn, sourceLineAt, verifierHint } from "../../src/kernel/verifier-message.js";
+import { failingInsn, verifierHint } from "../../src/kernel/verifier-message.js";
+import { sourceLineAt } from "../../src/object/insn-location.js";
 import { loadCollectionSpec } from "../../src/object/load-collection-spec.js";
 import { hasCommand, kernelSkipReason } from "./support.js";
 

@@ -15,8 +15,9 @@ import {
   Size,
   Source,
 } from "../../src/asm/opcodes.js";
+import { loadCollectionSpec } from "../../src/object/load-collection-spec.js";
 import { findTailCalls } from "../../src/object/tail-calls.js";
-import type { FunctionSpan, MapReference } from "../../src/object/types.js";
+import type { FunctionSpan, LineInfo, MapReference } from "../../src/object/types.js";
 import { insn as I } from "../support/insn.js";
 
 // ---- A deliberately tiny ELF64 little-endian reader, enough to pull programs out of fixtures
@@ -228,12 +229,16 @@ function analyse(prog: { insns: Instruction[]; refs: MapReference[] }, functions
 
 test("constant key", () => {
   const p = asm({ map: "jmp" }, lddw(2), mov(3, 4), call(12), mov(0, 0), exit());
-  assert.deepEqual(analyse(p), [{ insn: 3, map: "jmp", keys: [4], subprogram: undefined }]);
+  assert.deepEqual(analyse(p), [
+    { insn: 3, map: "jmp", keys: [4], subprogram: undefined, source: undefined },
+  ]);
 });
 
 test("key read from the packet is unknown", () => {
   const p = asm(ldxdw(2, 1, 0), ldxb(3, 2, 0), { map: "jmp" }, lddw(2), call(12), exit());
-  assert.deepEqual(analyse(p), [{ insn: 4, map: "jmp", keys: undefined, subprogram: undefined }]);
+  assert.deepEqual(analyse(p), [
+    { insn: 4, map: "jmp", keys: undefined, subprogram: undefined, source: undefined },
+  ]);
 });
 
 test("key set on two branches becomes a set", () => {
@@ -247,7 +252,9 @@ test("key set on two branches becomes a set", () => {
     call(12), //      6
     exit(),
   );
-  assert.deepEqual(analyse(p), [{ insn: 6, map: "jmp", keys: [1, 2], subprogram: undefined }]);
+  assert.deepEqual(analyse(p), [
+    { insn: 6, map: "jmp", keys: [1, 2], subprogram: undefined, source: undefined },
+  ]);
 });
 
 test("map loaded in a different block than the call", () => {
@@ -262,7 +269,9 @@ test("map loaded in a different block than the call", () => {
     call(12), //       7
     exit(),
   );
-  assert.deepEqual(analyse(p), [{ insn: 7, map: "jmp", keys: [10, 11], subprogram: undefined }]);
+  assert.deepEqual(analyse(p), [
+    { insn: 7, map: "jmp", keys: [10, 11], subprogram: undefined, source: undefined },
+  ]);
 });
 
 test("different maps on different paths leave the map unknown but keep the keys", () => {
@@ -278,7 +287,9 @@ test("different maps on different paths leave the map unknown but keep the keys"
     call(12),
     exit(),
   );
-  assert.deepEqual(analyse(p), [{ insn: 8, map: undefined, keys: [1, 2], subprogram: undefined }]);
+  assert.deepEqual(analyse(p), [
+    { insn: 8, map: undefined, keys: [1, 2], subprogram: undefined, source: undefined },
+  ]);
 });
 
 test("a call clobbers r0-r5", () => {
@@ -292,9 +303,13 @@ test("a call clobbers r0-r5", () => {
     call(12),
     exit(),
   );
-  assert.deepEqual(analyse(keyClobbered), [{ insn: 6, map: "jmp", keys: undefined, subprogram: undefined }]);
+  assert.deepEqual(analyse(keyClobbered), [
+    { insn: 6, map: "jmp", keys: undefined, subprogram: undefined, source: undefined },
+  ]);
   const mapClobbered = asm({ map: "jmp" }, lddw(2), call(5), mov(3, 1), call(12), exit());
-  assert.deepEqual(analyse(mapClobbered), [{ insn: 4, map: undefined, keys: [1], subprogram: undefined }]);
+  assert.deepEqual(analyse(mapClobbered), [
+    { insn: 4, map: undefined, keys: [1], subprogram: undefined, source: undefined },
+  ]);
   const local = asm(
     mov(3, 1),
     { map: "jmp" },
@@ -307,13 +322,15 @@ test("a call clobbers r0-r5", () => {
     exit(),
   );
   assert.deepEqual(findTailCalls(local.insns, local.refs, []), [
-    { insn: 4, map: undefined, keys: undefined, subprogram: undefined },
+    { insn: 4, map: undefined, keys: undefined, subprogram: undefined, source: undefined },
   ]);
 });
 
 test("callee-saved registers survive a call", () => {
   const p = asm(mov(6, 3), { map: "jmp" }, lddw(7), call(5), movr(3, 6), movr(2, 7), call(12), exit());
-  assert.deepEqual(analyse(p), [{ insn: 6, map: "jmp", keys: [3], subprogram: undefined }]);
+  assert.deepEqual(analyse(p), [
+    { insn: 6, map: "jmp", keys: [3], subprogram: undefined, source: undefined },
+  ]);
 });
 
 test("key and map in a subprogram", () => {
@@ -332,7 +349,9 @@ test("key and map in a subprogram", () => {
     { name: "main", start: 0, end: 3, section: "xdp" },
     { name: "sub", start: 3, end: 9, section: ".text" },
   ];
-  assert.deepEqual(analyse(p, functions), [{ insn: 7, map: "jmp", keys: [9], subprogram: "sub" }]);
+  assert.deepEqual(analyse(p, functions), [
+    { insn: 7, map: "jmp", keys: [9], subprogram: "sub", source: undefined },
+  ]);
 });
 
 test("a subprogram sees the arguments its callers pass", () => {
@@ -343,11 +362,13 @@ test("a subprogram sees the arguments its callers pass", () => {
   const sub = [{ map: "jmp" }, lddw(2), call(12), exit()] as const;
   // One caller passing 1 in r3.
   const one = asm(mov(3, 1), callLocal(2), mov(0, 0), exit(), ...sub);
-  assert.deepEqual(analyse(one, functions(4, 8)), [{ insn: 6, map: "jmp", keys: [1], subprogram: "sub" }]);
+  assert.deepEqual(analyse(one, functions(4, 8)), [
+    { insn: 6, map: "jmp", keys: [1], subprogram: "sub", source: undefined },
+  ]);
   // Two call sites with different constants: the keys join.
   const two = asm(mov(3, 1), callLocal(4), mov(3, 2), callLocal(2), mov(0, 0), exit(), ...sub);
   assert.deepEqual(analyse(two, functions(6, 10)), [
-    { insn: 8, map: "jmp", keys: [1, 2], subprogram: "sub" },
+    { insn: 8, map: "jmp", keys: [1, 2], subprogram: "sub", source: undefined },
   ]);
   // One caller passes a packet byte: unknown.
   const mixed = asm(mov(3, 1), callLocal(4), ldxb(3, 1, 0), callLocal(2), mov(0, 0), exit(), ...sub);
@@ -358,7 +379,7 @@ test("a subprogram sees the arguments its callers pass", () => {
   // A call in dead code passes nothing; with no live caller the subprogram is analysed with unknown arguments.
   const dead = asm(mov(0, 0), exit(), mov(3, 1), callLocal(0), ...sub);
   assert.deepEqual(analyse(dead, functions(4, 8)), [
-    { insn: 6, map: "jmp", keys: undefined, subprogram: "sub" },
+    { insn: 6, map: "jmp", keys: undefined, subprogram: "sub", source: undefined },
   ]);
 });
 
@@ -381,7 +402,9 @@ test("arguments flow through a chain of subprograms", () => {
     { name: "mid", start: 4, end: 7, section: ".text" },
     { name: "leaf", start: 7, end: 11, section: ".text" },
   ];
-  assert.deepEqual(analyse(p, functions), [{ insn: 9, map: "jmp", keys: [5], subprogram: "leaf" }]);
+  assert.deepEqual(analyse(p, functions), [
+    { insn: 9, map: "jmp", keys: [5], subprogram: "leaf", source: undefined },
+  ]);
 });
 
 test("constant folding through ALU operations", () => {
@@ -435,7 +458,9 @@ test("spill and fill through the stack", () => {
     call(12),
     exit(),
   );
-  assert.deepEqual(analyse(p), [{ insn: 8, map: "jmp", keys: [6], subprogram: undefined }]);
+  assert.deepEqual(analyse(p), [
+    { insn: 8, map: "jmp", keys: [6], subprogram: undefined, source: undefined },
+  ]);
 });
 
 test("a 32-bit immediate store filled back as 32 bits, via a copied frame pointer", () => {
@@ -492,23 +517,29 @@ test("a loop widens the key set to unknown and terminates", () => {
     call(12), //          5
     exit(),
   );
-  assert.deepEqual(analyse(p), [{ insn: 5, map: "m", keys: undefined, subprogram: undefined }]);
+  assert.deepEqual(analyse(p), [
+    { insn: 5, map: "m", keys: undefined, subprogram: undefined, source: undefined },
+  ]);
 });
 
 test("a map_value reference is not a prog array", () => {
   const p = asm({ map: ".rodata", kind: "map_value" }, lddw(2), mov(3, 0), call(12), exit());
-  assert.deepEqual(analyse(p), [{ insn: 3, map: undefined, keys: [0], subprogram: undefined }]);
+  assert.deepEqual(analyse(p), [
+    { insn: 3, map: undefined, keys: [0], subprogram: undefined, source: undefined },
+  ]);
 });
 
 test("a site in dead code reports nothing known", () => {
   const p = asm(mov(0, 0), exit(), { map: "m" }, lddw(2), mov(3, 1), call(12), exit());
-  assert.deepEqual(analyse(p), [{ insn: 5, map: undefined, keys: undefined, subprogram: undefined }]);
+  assert.deepEqual(analyse(p), [
+    { insn: 5, map: undefined, keys: undefined, subprogram: undefined, source: undefined },
+  ]);
 });
 
 test("no tail calls, and malformed jumps outside the function, do not throw", () => {
   assert.deepEqual(analyse(asm(mov(0, 0), exit())), []);
   assert.deepEqual(analyse(asm(ja(100), mov(3, 1), call(12), exit())), [
-    { insn: 2, map: undefined, keys: undefined, subprogram: undefined },
+    { insn: 2, map: undefined, keys: undefined, subprogram: undefined, source: undefined },
   ]);
   assert.deepEqual(findTailCalls([], [], []), []);
 });
@@ -522,7 +553,9 @@ test("seed example: merged call site in tail_call.bpf.o has keys 0 and 1", () =>
   // The relocation of the lddw at insn 35, written out by hand.
   const refs: MapReference[] = [{ insn: 35, kind: "map", map: "prog_array", offset: 0 }];
   const sites = findTailCalls(main, refs, [{ name: "main_prog", start: 0, end: 40, section: "xdp" }]);
-  assert.deepEqual(sites, [{ insn: 37, map: "prog_array", keys: [0, 1], subprogram: undefined }]);
+  assert.deepEqual(sites, [
+    { insn: 37, map: "prog_array", keys: [0, 1], subprogram: undefined, source: undefined },
+  ]);
   // And the same through the relocation table.
   const prog = programOf(path, "xdp", "main_prog");
   assert.deepEqual(findTailCalls(prog.insns, prog.refs, prog.functions), sites);
@@ -614,4 +647,61 @@ test("maps.bpf.o fixture: constant slot after many helper calls", () => {
       objdumpTailCalls("test/bpf/fixtures/maps.bpf.o", "xdp").get("use_maps"),
     );
   }
+});
+
+// ---- Source lines.
+
+test("a site's source is the line info record covering its call; line 0 gives none", () => {
+  const line = (insn: number, lineNumber: number, text: string): LineInfo => ({
+    insn,
+    fileName: "./dir/x.bpf.c",
+    line: text,
+    lineNumber,
+    column: 2,
+    fileNameOff: 0,
+    lineOff: 0,
+  });
+  const p = asm({ map: "jmp" }, lddw(2), mov(3, 1), call(12), { map: "jmp" }, lddw(2), call(12), exit());
+  const lines = [line(0, 10, "\tbpf_tail_call(ctx, &jmp, 1);"), line(4, 0, ""), line(7, 12, "}")];
+  assert.deepEqual(
+    findTailCalls(p.insns, p.refs, [], lines).map((s) => [s.insn, s.source]),
+    [
+      [3, { file: "./dir/x.bpf.c", line: 10, column: 2, text: "bpf_tail_call(ctx, &jmp, 1);" }],
+      [6, undefined],
+    ],
+  );
+});
+
+test("every tail-call site of the fixtures names its bpf_tail_call line of the C source", () => {
+  const objects = [
+    "examples/tail-call/tail_call.bpf.o",
+    "test/bpf/fixtures/tailcalls.bpf.o",
+    "test/bpf/fixtures/subprogs.bpf.o",
+    "test/bpf/fixtures/maps.bpf.o",
+  ];
+  const found = new Map<string, string>();
+  for (const path of objects) {
+    const spec = loadCollectionSpec(new Uint8Array(readFileSync(path)), { file: path });
+    for (const p of Object.values(spec.programs)) {
+      for (const site of p.tailCalls) {
+        const where = site.source === undefined ? "none" : `${site.source.file}:${site.source.line}`;
+        found.set(`${p.name}@${site.insn}`, where);
+        if (site.source === undefined) continue;
+        const c = readFileSync(site.source.file, "utf8").split("\n")[site.source.line - 1] ?? "";
+        assert.equal(site.source.text, c.trim(), `${p.name} insn ${site.insn}`);
+        assert.match(c, /bpf_tail_call\(/, `${p.name} insn ${site.insn}`);
+      }
+    }
+  }
+  assert.deepEqual(Object.fromEntries(found), {
+    // clang merged the calls of lines 54 and 57 into one, at line 0.
+    "main_prog@37": "none",
+    "chain@15": "./test/bpf/fixtures/tailcalls.bpf.c:84",
+    "const_keys@19": "none",
+    "const_keys@24": "./test/bpf/fixtures/tailcalls.bpf.c:59",
+    "packet_key@9": "./test/bpf/fixtures/tailcalls.bpf.c:72",
+    "via_subprog@16": "./test/bpf/fixtures/tailcalls.bpf.c:91",
+    "subprog_a@39": "./test/bpf/fixtures/subprogs.bpf.c:48",
+    "use_maps@73": "./test/bpf/fixtures/maps.bpf.c:154",
+  });
 });

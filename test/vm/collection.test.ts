@@ -12,10 +12,13 @@ import { isTsbpfError } from "../../src/errors.js";
 import { loadCollectionSpec } from "../../src/object/load-collection-spec.js";
 import type { CollectionSpec } from "../../src/object/types.js";
 import { MapType } from "../../src/abi/index.js";
+import { applyWiring } from "../../src/tailcall/wiring.js";
+import { isPrimed } from "../../src/vm/compiler.js";
 import { faultCode } from "../../src/vm/fault.js";
 import { SUPPORTED_HELPERS } from "../../src/vm/helpers.js";
 import { helperName } from "../../src/vm/validate.js";
-import { VmSpace, loadVmCollection } from "../../src/vm/vm-collection.js";
+import { loadVmCollection, type VmCollection, VmSpace } from "../../src/vm/vm-collection.js";
+import { buildPacket, eth, ipv4, tcp } from "../../src/net/index.js";
 
 function spec(file: string): CollectionSpec {
   return loadCollectionSpec(new Uint8Array(readFileSync(file)), { file });
@@ -308,4 +311,47 @@ test("a repeated run that meets a new map value each iteration does not run out 
   assert.equal(v.getUint32(0, true), 70_000, "next_key counted every run");
   assert.equal(v.getBigUint64(8, true), (69_999n * 70_000n) / 2n, "every run wrote through its pointer");
   assert.equal(c.memory.regions.filter((x) => x !== undefined).length, mapped);
+});
+
+test("a run times the program only: the first prepares the collection before its timer, reported apart", () => {
+  const pkt = buildPacket([
+    eth({}),
+    ipv4({ src: "10.0.0.1", dst: "10.0.0.2" }),
+    tcp({ sport: 40000, dport: 22, flags: "S" }),
+  ]);
+  for (const tier of ["compiled", "interpreter"] as const) {
+    // A clock that ticks 1000 ns a read and notes whether the collection was prepared then.
+    const reads: boolean[] = [];
+    let now = 0n;
+    let c: VmCollection | undefined;
+    c = loadVmCollection(spec("examples/tail-call/tail_call.bpf.o"), {
+      tier,
+      clock: () => {
+        reads.push(c?.prepared ?? false);
+        now += 1000n;
+        return now;
+      },
+    });
+    applyWiring(c, [{ map: "prog_array", key: 1, program: "port22_prog", origin: "user" }]);
+    const main = c.programs.main_prog;
+    assert.ok(main);
+    assert.equal(c.prepared, false, `${tier}: loading does not prepare`);
+    const first = c.runSync(main, pkt, {});
+    // Two reads around the preparation, then two around the runs: the timer starts prepared.
+    assert.deepEqual(reads, [false, true, true, true], tier);
+    assert.equal(first.prepareNs, 1000, tier);
+    assert.equal(first.durationNs, 1000, tier);
+    assert.deepEqual(first.chain, ["main_prog", "port22_prog"]);
+    assert.deepEqual(first.trace, ["Packet to port 22 processed"]);
+    assert.deepEqual(first.dataOut, pkt, "the preparation's own packet is not the run's");
+    // Every program's translated code was entered once (the tail-call targets' too).
+    for (const p of Object.values(c.programs))
+      assert.equal(isPrimed(p.compiled), tier === "compiled", p.name);
+    reads.length = 0;
+    const later = c.runSync(main, pkt, { repeat: 4 });
+    assert.deepEqual(reads, [true, true], `${tier}: prepared once`);
+    assert.equal(later.prepareNs, undefined);
+    assert.equal(later.durationNs, 250, "the mean of 4 runs over one tick");
+    assert.equal(c.prepare(), 0, "nothing left to prepare");
+  }
 });
