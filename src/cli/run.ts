@@ -1,22 +1,25 @@
 import { writeFile } from "node:fs/promises";
 import type { RunResult } from "../backend/types.js";
-import { Collection } from "../collection.js";
-import { LoadError, UsageError } from "../errors.js";
+import { UsageError } from "../errors.js";
 import { describePacket } from "../net/parse.js";
 import { writePcap } from "../net/pcap.js";
 import { readCapture } from "../net/pcapng.js";
-import { applyWiring, checkWiring, parseTailArg } from "../tailcall/wiring.js";
-import { VmCollection } from "../vm/vm-collection.js";
+import { loadPipeline, Pipeline } from "../pipeline/pipeline.js";
+import { MAIN_OBJECT, type ProgramRef } from "../tailcall/plan.js";
+import { checkWiring, parseTailArg } from "../tailcall/wiring.js";
 import { type Command, intFlag, parseCommandArgs, usage } from "./args.js";
 import { readInputFile, readObject } from "./load-object.js";
 import { faultJson, runJson, traceText, verdictName } from "./run-report.js";
 
-const HELP = `usage: tsbpf run OBJ --prog NAME [--tail MAP:KEY=PROG ...] (--data-in FILE | --pcap FILE)
+const HELP = `usage: tsbpf run (OBJ --prog NAME [--tail MAP:KEY=PROG ...] | PIPELINE.yaml [--prog NAME])
+                (--data-in FILE | --pcap FILE)
                 [--data-out FILE] [--repeat N] [--ingress-ifindex N] [--rx-queue N]
                 [--backend vm|kernel] [--netns NAME] [--tier compiled|interpreter] [--json]
 
 Runs a program on one packet (--data-in, raw bytes) or on every packet of a capture (--pcap, pcap
 or pcapng), with its tail-call targets wired from the object's static .values and from --tail.
+Given a pipeline file, it loads every object of it, fills the slots the file names and runs its
+entry (or --prog NAME, OBJECT:NAME with several objects).
 Prints the verdict, the output packet, the mean duration per run and the trace messages; with
 --json one JSON object per packet. --data-out writes the output packet (a pcap for --pcap).
 The duration is the program's execution: on the VM, the one-off preparation before the first
@@ -58,7 +61,6 @@ export const runCommand: Command = async (args, io) => {
   if (values.netns !== undefined && backend !== "kernel") {
     usage("run: --netns applies to --backend kernel only", "the VM has no network namespaces");
   }
-  if (values.prog === undefined) usage("run: --prog NAME is required");
   if ((values["data-in"] === undefined) === (values.pcap === undefined)) {
     usage("run: give exactly one of --data-in FILE or --pcap FILE");
   }
@@ -72,17 +74,30 @@ export const runCommand: Command = async (args, io) => {
       ? {}
       : { rxQueueIndex: intFlag("rx-queue", values["rx-queue"], 0, 0xffffffff) }),
   };
-  if (positionals.length > 1) usage(`run: one object file expected, got ${positionals.length}`);
-  const { spec } = await readObject(positionals[0], "run");
-  const prog = spec.programs[values.prog];
-  if (prog === undefined) {
-    usage(
-      `run: no program named '${values.prog}'`,
-      `programs: ${Object.keys(spec.programs).join(", ") || "(none)"}`,
-    );
+  if (positionals.length > 1) usage(`run: one object or pipeline file expected, got ${positionals.length}`);
+  const target = positionals[0];
+  let pipeline: Pipeline;
+  let entry: ProgramRef;
+  if (target !== undefined && isPipelineFile(target)) {
+    if (values.tail !== undefined)
+      usage("run: --tail goes with an object; a pipeline file fills its slots itself");
+    pipeline = await loadPipeline(target);
+    entry = values.prog === undefined ? pipeline.entry() : namedProgram(pipeline, values.prog);
+  } else {
+    if (values.prog === undefined) usage("run: --prog NAME is required");
+    const { spec } = await readObject(target, "run");
+    if (spec.programs[values.prog] === undefined) {
+      usage(
+        `run: no program named '${values.prog}'`,
+        `programs: ${Object.keys(spec.programs).join(", ") || "(none)"}`,
+      );
+    }
+    const slots = (values.tail ?? []).map(parseTailArg);
+    checkWiring(spec, slots);
+    pipeline = Pipeline.fromObject(spec, { tail: slots, entry: values.prog });
+    entry = { object: MAIN_OBJECT, program: values.prog };
   }
-  const slots = (values.tail ?? []).map(parseTailArg);
-  checkWiring(spec, slots);
+  const netns = values.netns ?? pipeline.attach?.netns;
 
   let packets: Uint8Array[];
   if (values["data-in"] !== undefined) packets = [await readInputFile(values["data-in"], "--data-in")];
@@ -93,18 +108,15 @@ export const runCommand: Command = async (args, io) => {
     if (packets.length === 0) usage(`--pcap ${path}: the capture holds no packets`);
   }
 
-  const coll = await Collection.load(spec, {
+  const loaded = await pipeline.load({
     backend,
     vm: { tier },
     onWarning: (m) => io.stderr(`tsbpf: warning: ${m}\n`),
-    ...(values.netns === undefined ? {} : { netns: values.netns }),
+    ...(netns === undefined ? {} : { netns }),
   });
-  const engine = coll instanceof VmCollection ? `VM, ${coll.options.tier} tier` : "kernel";
+  const engine = backend === "vm" ? `VM, ${tier} tier` : "kernel";
   try {
-    applyWiring(coll, slots);
-    const program = coll.programs[values.prog];
-    if (program === undefined)
-      throw new LoadError(`run: program ${values.prog} did not load`, { program: values.prog });
+    const program = loaded.program(entry);
     const results: RunResult[] = [];
     for (const [i, pkt] of packets.entries()) {
       const r = await program.run(pkt, { repeat, ...ctx });
@@ -120,10 +132,36 @@ export const runCommand: Command = async (args, io) => {
       await writeOutputFile(values["data-out"], out);
     }
   } finally {
-    coll.close();
+    loaded.close();
   }
   return 0;
 };
+
+/** Whether the command line names a pipeline file rather than an object. */
+export function isPipelineFile(path: string): boolean {
+  return /\.ya?ml$/i.test(path);
+}
+
+/** `--prog NAME` (or `OBJECT:NAME`) against a pipeline's objects. */
+function namedProgram(p: Pipeline, name: string): ProgramRef {
+  const m = /^([^:]+):([^:]+)$/.exec(name);
+  const refs = Object.entries(p.plan.objects)
+    .filter(
+      ([alias, spec]) =>
+        (m === null || m[1] === alias) && spec.programs[m === null ? name : (m[2] as string)] !== undefined,
+    )
+    .map(([object]) => ({ object, program: m === null ? name : (m[2] as string) }));
+  if (refs.length !== 1) {
+    const all = Object.entries(p.plan.objects).flatMap(([a, spec]) =>
+      Object.keys(spec.programs).map((n) => `${a}:${n}`),
+    );
+    usage(
+      `run: ${refs.length === 0 ? "no" : "more than one"} program named '${name}' in pipeline ${p.name}`,
+      `programs: ${all.join(", ")}`,
+    );
+  }
+  return refs[0] as ProgramRef;
+}
 
 /** Writes `--data-out`; a failure is one usage line naming the file, not an internal error. */
 async function writeOutputFile(path: string, bytes: Uint8Array): Promise<void> {

@@ -297,13 +297,14 @@ function resolvePlan(
   for (const s of def.slots) {
     const m = map(s.map);
     const field = `${s.map.field}.${s.key}`;
+    const ref = program(s.program);
     if (s.key >= m.maxEntries)
       throw fieldError(file, field, `slot ${s.key} is past ${m.map}'s max_entries ${m.maxEntries}`);
     slots.set(`${m.object}\0${m.map}\0${s.key}`, {
       object: m.object,
       map: m.map,
       key: s.key,
-      program: program(s.program),
+      program: ref,
       origin: "pipeline",
     });
   }
