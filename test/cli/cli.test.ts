@@ -303,7 +303,7 @@ test("bad input: one tsbpf: line on stderr, non-zero exit, no stack trace", () =
       [["disasm", OBJ, "extra"], /^tsbpf: disasm: one object file expected, got 2$/],
       [
         ["run", OBJ, "extra", "--prog", "main_prog", "--data-in", trunc],
-        /^tsbpf: run: one object file expected, got 2$/,
+        /^tsbpf: run: one object or pipeline file expected, got 2$/,
       ],
       [
         ["run", OBJ, "--prog", "main_prog", "--data-in", pkt, "--data-out", join(dir, "no", "out.bin")],
