@@ -30,6 +30,27 @@ export function sourceLocationAt(lines: readonly LineInfo[], insn: number): Sour
   return { file: l.fileName, line: l.lineNumber, column: l.column, text: l.line.trim() };
 }
 
+/**
+ * The C source position a call site belongs to: {@link sourceLocationAt}, or, where clang merged
+ * calls from several lines into one (a line-0 record), the last real line before it in the same
+ * function — the statement the merged calls come from (the seed's `switch`, for its two
+ * `bpf_tail_call`s). Never a line of another function: `undefined` when none precedes it there.
+ */
+export function enclosingSourceLocationAt(
+  lines: readonly LineInfo[],
+  insn: number,
+  functionStart: number,
+): SourceLocation | undefined {
+  let best: LineInfo | undefined;
+  for (const l of lines) {
+    if (l.lineNumber === 0 || l.insn < functionStart || l.insn > insn) continue;
+    if (best === undefined || l.insn >= best.insn) best = l;
+  }
+  return best === undefined
+    ? undefined
+    : { file: best.fileName, line: best.lineNumber, column: best.column, text: best.line.trim() };
+}
+
 /** `tail_call.bpf.c:63`: the file's base name and the line, as messages and listings show it. */
 export function formatSourceLocation(s: Pick<SourceLocation, "file" | "line">): string {
   return `${s.file.replace(/^.*\//, "")}:${s.line}`;

@@ -1,7 +1,7 @@
 import { HelperId } from "../abi/helper-id.js";
 import { helperCalled, type Instruction } from "../asm/instruction.js";
 import { AluOp, CALL, Class, classOf, JmpOp, LDDW, Mode, PseudoCall, Size, Source } from "../asm/opcodes.js";
-import { sourceLocationAt } from "./insn-location.js";
+import { enclosingSourceLocationAt } from "./insn-location.js";
 import type { FunctionSpan, LineInfo, MapReference, TailCallSite } from "./types.js";
 
 /**
@@ -486,7 +486,7 @@ export function findTailCalls(
         map: r2.k === "map" ? r2.map : undefined,
         keys: keysOf(r3),
         subprogram: span.name,
-        source: sourceLocationAt(lineInfo, i),
+        source: enclosingSourceLocationAt(lineInfo, i, span.start),
       });
     }
   });
