@@ -13,6 +13,8 @@ export * from "./backend/types.js";
 export * from "./backend/typed-map.js";
 export { Collection, type CollectionFor, type CollectionOptions } from "./collection.js";
 export * from "./tailcall/wiring.js";
+export type { GraphEdge, GraphNode, PipelineGraph, SourceSite } from "./tailcall/plan.js";
+export * from "./graph/index.js";
 export { VmCollection, VmProgram, type VmCollectionOptions } from "./vm/vm-collection.js";
 export { SUPPORTED_HELPERS, MAX_TAIL_CALL_CNT } from "./vm/helpers.js";
 export * as asm from "./asm/index.js";
