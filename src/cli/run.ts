@@ -1,13 +1,12 @@
-import { writeFile } from "node:fs/promises";
 import type { RunResult } from "../backend/types.js";
 import { Collection } from "../collection.js";
-import { LoadError, UsageError } from "../errors.js";
+import { LoadError } from "../errors.js";
 import { describePacket } from "../net/parse.js";
 import { writePcap } from "../net/pcap.js";
 import { readCapture } from "../net/pcapng.js";
 import { applyWiring, checkWiring, parseTailArg } from "../tailcall/wiring.js";
 import { type Command, intFlag, parseCommandArgs, usage } from "./args.js";
-import { readInputFile, readObject } from "./load-object.js";
+import { readInputFile, readObject, writeOutputFile } from "./load-object.js";
 import { faultJson, runJson, traceText, verdictName } from "./run-report.js";
 
 const HELP = `usage: tsbpf run OBJ --prog NAME [--tail MAP:KEY=PROG ...] (--data-in FILE | --pcap FILE)
@@ -105,31 +104,13 @@ export const runCommand: Command = async (args, io) => {
         values.pcap !== undefined
           ? writePcap(results.map((r) => r.dataOut))
           : (results[0]?.dataOut ?? new Uint8Array());
-      await writeOutputFile(values["data-out"], out);
+      await writeOutputFile(values["data-out"], out, "--data-out");
     }
   } finally {
     coll.close();
   }
   return 0;
 };
-
-/** Writes `--data-out`; a failure is one usage line naming the file, not an internal error. */
-async function writeOutputFile(path: string, bytes: Uint8Array): Promise<void> {
-  try {
-    await writeFile(path, bytes);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === "ENOENT"
-        ? "no such directory"
-        : code === "EISDIR"
-          ? "is a directory"
-          : code === "EACCES"
-            ? "permission denied"
-            : (code ?? String(e));
-    throw new UsageError(`--data-out ${path}: cannot write: ${why}`);
-  }
-}
 
 function hexDump(b: Uint8Array, indent: string): string {
   const lines: string[] = [];
