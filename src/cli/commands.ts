@@ -2,6 +2,7 @@ import type { Command } from "./args.js";
 import { conformanceCommand } from "./conformance-command.js";
 import { demoCommand } from "./demo.js";
 import { disasmCommand } from "./disasm.js";
+import { graphCommand } from "./graph.js";
 import { inspectCommand } from "./inspect.js";
 import { runCommand } from "./run.js";
 
@@ -11,6 +12,7 @@ export const commands: Record<string, Command> = {
   inspect: inspectCommand,
   disasm: disasmCommand,
   run: runCommand,
+  graph: graphCommand,
   "conformance-plugin": conformanceCommand,
   attach: async (args, io, flags) => (await import("./attach.js")).attachCommand(args, io, flags),
   detach: async (args, io, flags) => (await import("./detach.js")).detachCommand(args, io, flags),

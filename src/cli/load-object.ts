@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { UsageError } from "../errors.js";
 import { loadCollectionSpec } from "../object/load-collection-spec.js";
@@ -24,5 +24,26 @@ export async function readInputFile(path: string, what: string): Promise<Uint8Ar
     const why =
       code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (code ?? String(e));
     throw new UsageError(`${what} ${path}: ${why}`);
+  }
+}
+
+/**
+ * Writes a file named on the command line (`what` is its flag, e.g. `--data-out`); a failure is
+ * one usage line naming it, not an internal error.
+ */
+export async function writeOutputFile(path: string, data: Uint8Array | string, what: string): Promise<void> {
+  try {
+    await writeFile(path, data);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === "ENOENT"
+        ? "no such directory"
+        : code === "EISDIR"
+          ? "is a directory"
+          : code === "EACCES"
+            ? "permission denied"
+            : (code ?? String(e));
+    throw new UsageError(`${what} ${path}: cannot write: ${why}`);
   }
 }

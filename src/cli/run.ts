@@ -1,6 +1,4 @@
-import { writeFile } from "node:fs/promises";
 import type { RunResult } from "../backend/types.js";
-import { UsageError } from "../errors.js";
 import { describePacket } from "../net/parse.js";
 import { writePcap } from "../net/pcap.js";
 import { readCapture } from "../net/pcapng.js";
@@ -8,7 +6,7 @@ import { loadPipeline, Pipeline } from "../pipeline/pipeline.js";
 import { MAIN_OBJECT, type ProgramRef } from "../tailcall/plan.js";
 import { checkWiring, parseTailArg } from "../tailcall/wiring.js";
 import { type Command, intFlag, parseCommandArgs, usage } from "./args.js";
-import { readInputFile, readObject } from "./load-object.js";
+import { readInputFile, readObject, writeOutputFile } from "./load-object.js";
 import { faultJson, runJson, traceText, verdictName } from "./run-report.js";
 
 const HELP = `usage: tsbpf run (OBJ --prog NAME [--tail MAP:KEY=PROG ...] | PIPELINE.yaml [--prog NAME])
@@ -129,7 +127,7 @@ export const runCommand: Command = async (args, io) => {
         values.pcap !== undefined
           ? writePcap(results.map((r) => r.dataOut))
           : (results[0]?.dataOut ?? new Uint8Array());
-      await writeOutputFile(values["data-out"], out);
+      await writeOutputFile(values["data-out"], out, "--data-out");
     }
   } finally {
     loaded.close();
@@ -161,24 +159,6 @@ function namedProgram(p: Pipeline, name: string): ProgramRef {
     );
   }
   return refs[0] as ProgramRef;
-}
-
-/** Writes `--data-out`; a failure is one usage line naming the file, not an internal error. */
-async function writeOutputFile(path: string, bytes: Uint8Array): Promise<void> {
-  try {
-    await writeFile(path, bytes);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === "ENOENT"
-        ? "no such directory"
-        : code === "EISDIR"
-          ? "is a directory"
-          : code === "EACCES"
-            ? "permission denied"
-            : (code ?? String(e));
-    throw new UsageError(`--data-out ${path}: cannot write: ${why}`);
-  }
 }
 
 function hexDump(b: Uint8Array, indent: string): string {

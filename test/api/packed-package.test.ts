@@ -3,8 +3,8 @@
  * (strict, exactOptionalPropertyTypes, noUncheckedIndexedAccess, module nodenext), and the
  * README's library examples (every ```ts block, read from README.md so it cannot drift),
  * examples/tail-call/loader.ts and a check of the public surface type-checked there against the
- * package's public exports alone, with no casts. koffi, the package's one dependency, is
- * installed from this repository's node_modules so that nothing is fetched.
+ * package's public exports alone, with no casts. The package's dependencies (koffi, the Graphviz
+ * WebAssembly module) are installed from this repository's node_modules so that nothing is fetched.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -120,6 +120,10 @@ test("README examples and the example loader type-check against the packed packa
     assert.doesNotMatch(code(source), /\bas\s+(?!const\b)[\w{[(]|<\w+>\s*\w|\w!\./, `${name} has no casts`);
   }
 
+  const { dependencies = {} } = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as {
+    dependencies?: Record<string, string>;
+  };
+  assert.ok("koffi" in dependencies, "the package's dependencies are read");
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-packed-"));
   try {
     const packed = JSON.parse(
@@ -142,7 +146,7 @@ test("README examples and the example loader type-check against the packed packa
         "--ignore-scripts",
         "--no-audit",
         "--no-fund",
-        join(REPO, "node_modules/koffi"),
+        ...Object.keys(dependencies).map((name) => join(REPO, "node_modules", name)),
         tarball,
       ],
       project,

@@ -14,7 +14,8 @@ import { test } from "node:test";
 const TREE: Record<string, string> = {
   // Allowed: every arrow of docs/architecture.md, skipping layers where the code does.
   "src/index.ts": `export * from "./collection.js";\n`,
-  "src/cli/main.ts": `import "../collection.js";\nimport "../kernel/engine.js";\nimport "../newdir/x.js";\nexport const main = 1;\n`,
+  "src/cli/main.ts": `import "../collection.js";\nimport "../kernel/engine.js";\nimport "../graph/dot.js";\nimport "../newdir/x.js";\nexport const main = 1;\n`,
+  "src/graph/dot.ts": `import "../tailcall/wiring.js";\nimport "../errors.js";\n`,
   "src/collection.ts":
     `import type { K } from "./kernel/engine.js";\nimport "./vm/engine.js";\nimport "./kernel/sys.js";\n` +
     `export const load = async (): Promise<K> => (await import("./kernel/engine.js")).k;\n`,
@@ -47,6 +48,9 @@ const TREE: Record<string, string> = {
   "src/errors-user.ts": `import "./errors.js";\n`,
   "src/vm/cli-user.ts": `import "../cli/main.js";\n`,
   "src/net/io.ts": `import "node:fs";\n`,
+  "src/graph/io.ts": `import "node:fs/promises";\n`,
+  "src/graph/above-vm.ts": `import "../vm/engine.js";\n`,
+  "src/tailcall/above-graph.ts": `import "../graph/dot.js";\n`,
   "src/vm/native.ts": `import "koffi";\n`,
   "src/newdir/x.ts": `import "../errors.js";\n`,
 };
@@ -60,10 +64,13 @@ const EXPECTED = [
   "src/cli/main.ts -> src/newdir/x.ts: every-import-in-a-layer",
   "src/collection.ts -> src/kernel/sys.ts: kernel-engine-loaded-lazily",
   "src/errors-user.ts -> src/errors.ts: every-module-in-a-layer",
+  "src/graph/above-vm.ts -> src/vm/engine.ts: layer-graph",
+  "src/graph/io.ts -> fs/promises: pure-layers-no-io",
   "src/internal/above-abi.ts -> src/abi/numbers.ts: layer-internal",
   "src/net/io.ts -> fs: pure-layers-no-io",
   "src/newdir/x.ts -> src/errors.ts: every-module-in-a-layer",
   "src/object/above-backend.ts -> src/backend/types.ts: layer-object",
+  "src/tailcall/above-graph.ts -> src/graph/dot.ts: layer-tailcall",
   "src/tailcall/above-kernel.ts -> src/kernel/engine.ts: layer-tailcall",
   "src/trace/above-vm.ts -> src/vm/engine.ts: layer-trace",
   "src/vm/cli-user.ts -> src/cli/main.ts: layer-vm",
