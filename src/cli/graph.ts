@@ -1,15 +1,15 @@
 import { extname } from "node:path";
 import { type GraphFormat, parseGraphFormat, renderGraph } from "../graph/render.js";
 import type { PipelineGraph } from "../tailcall/plan.js";
-import { planFromObject } from "../tailcall/plan.js";
 // TEMPORARY: checkPlan(plan).graph replaces graphOfPlan at merge (see src/tailcall/graph-of-plan.ts).
 import { graphOfPlan } from "../tailcall/graph-of-plan.js";
-import { checkWiring, parseTailArg } from "../tailcall/wiring.js";
 import { type Command, parseCommandArgs, usage } from "./args.js";
 import type { CliIo } from "./io.js";
-import { readObject, writeOutputFile } from "./load-object.js";
+import { writeOutputFile } from "./load-object.js";
+import { readTarget } from "./target.js";
 
-const HELP = `usage: tsbpf graph OBJ [--tail MAP:KEY=PROG ...] [--entry NAME] [--format mermaid|dot|svg] [-o FILE]
+const HELP = `usage: tsbpf graph (OBJ [--tail MAP:KEY=PROG ...] [--entry NAME] | PIPELINE.yaml)
+                   [--format mermaid|dot|svg] [-o FILE]
 
 Draws the tail-call pipeline: programs as boxes (the entry with a double border and 'entry' in its
 label, each with its type), tail calls as arrows labelled MAP[KEY] (MAP[?] where the key is not a
@@ -75,17 +75,7 @@ export const graphCommand: Command = async (args, io) => {
     return 0;
   }
   const format = chooseGraphFormat(values.format, values.output);
-  if (positionals.length > 1) usage(`graph: one object file expected, got ${positionals.length}`);
-  const { spec } = await readObject(positionals[0], "graph");
-  const tail = (values.tail ?? []).map(parseTailArg);
-  checkWiring(spec, tail);
-  if (values.entry !== undefined && spec.programs[values.entry] === undefined) {
-    usage(
-      `graph: --entry: no program named '${values.entry}'`,
-      `programs: ${Object.keys(spec.programs).join(", ") || "(none)"}`,
-    );
-  }
-  const plan = planFromObject(spec, { tail, ...(values.entry === undefined ? {} : { entry: values.entry }) });
-  await writeGraph(graphOfPlan(plan), { format, out: values.output }, io);
+  const pipeline = await readTarget(positionals, "graph", { tail: values.tail, entry: values.entry });
+  await writeGraph(graphOfPlan(pipeline.plan), { format, out: values.output }, io);
   return 0;
 };

@@ -7,6 +7,7 @@ import { MAIN_OBJECT, type ProgramRef } from "../tailcall/plan.js";
 import { checkWiring, parseTailArg } from "../tailcall/wiring.js";
 import { type Command, intFlag, parseCommandArgs, usage } from "./args.js";
 import { readInputFile, readObject, writeOutputFile } from "./load-object.js";
+import { isPipelineFile } from "./target.js";
 import { faultJson, runJson, traceText, verdictName } from "./run-report.js";
 
 const HELP = `usage: tsbpf run (OBJ --prog NAME [--tail MAP:KEY=PROG ...] | PIPELINE.yaml [--prog NAME])
@@ -134,11 +135,6 @@ export const runCommand: Command = async (args, io) => {
   }
   return 0;
 };
-
-/** Whether the command line names a pipeline file rather than an object. */
-export function isPipelineFile(path: string): boolean {
-  return /\.ya?ml$/i.test(path);
-}
 
 /** `--prog NAME` (or `OBJECT:NAME`) against a pipeline's objects. */
 function namedProgram(p: Pipeline, name: string): ProgramRef {
