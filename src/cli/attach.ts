@@ -10,7 +10,9 @@ import { MapType, ProgType } from "../abi/index.js";
 import { applyWiring, checkWiring, parseTailArg, staticSlots, type TailSlot } from "../tailcall/wiring.js";
 import type { TraceLine } from "../trace/trace-line.js";
 import { TracePipeReader } from "../trace/trace-pipe.js";
+import { planFromObject } from "../tailcall/plan.js";
 import { type Command, parseCommandArgs, usage } from "./args.js";
+import { emptySlotWarnings } from "./check.js";
 import { readObject } from "./load-object.js";
 import { traceText } from "./run-report.js";
 
@@ -113,6 +115,9 @@ export const attachCommand: Command = async (args, io) => {
   const userSlots: TailSlot[] = (values.tail ?? []).map(parseTailArg);
   const plan = [...staticSlots(spec), ...userSlots];
   checkWiring(spec, plan);
+  for (const w of emptySlotWarnings(planFromObject(spec, { tail: userSlots, entry: progName }))) {
+    io.stderr(`${w}\n`);
+  }
 
   // Signals are caught from here on, so Ctrl+C during loading still cleans up. The handlers stay
   // until the cleanup is done: with `once`, a second Ctrl+C during cleanup would hit Node's

@@ -9,6 +9,7 @@ commands:
   inspect OBJ [--json]       programs, maps, tail-call sites and globals of a BPF object
   disasm OBJ [--prog NAME]   disassemble, with the C source lines from BTF
   run OBJ --prog NAME ...    run a program on packets (VM by default, or --backend kernel)
+  check OBJ [--tail ...]     find empty slots, unreachable programs, loops and load failures of tail calls
   attach OBJ --prog NAME --iface IF ...   load, wire tail calls, attach XDP, print trace lines
   detach --pin DIR           remove a pinned pipeline
   conformance-plugin [MEM]   bpf_conformance plugin protocol
