@@ -55,7 +55,9 @@ interface Pending {
  *
  * Maps belong to their object, except prog arrays pinned by name (`pinning: by_name`), which
  * are one map across the objects that declare them. Entries are `plan.entries`, or, when none is
- * given (or none of those given exists), every program that no slot holds.
+ * given (or none of those given exists), every program that no slot holds. A site's findings
+ * count only when its program runs (is reachable); `stack-with-tail-calls` concerns every
+ * program, since every program of an object is loaded.
  */
 export function checkPlan(plan: PipelinePlan): CheckReport {
   const findings: Finding[] = [];
