@@ -15,7 +15,9 @@ export { Collection, type CollectionFor, type CollectionOptions } from "./collec
 export * from "./pipeline/index.js";
 export type { PipelinePlan, PlanSlot, ProgramRef } from "./tailcall/plan.js";
 export * from "./tailcall/wiring.js";
-export type { GraphEdge, GraphNode, PipelineGraph, SourceSite } from "./tailcall/plan.js";
+export * from "./tailcall/plan.js";
+export { checkPlan } from "./tailcall/check-plan.js";
+export { formatFinding } from "./tailcall/finding-text.js";
 export * from "./graph/index.js";
 export { VmCollection, VmProgram, VmSpace, type VmCollectionOptions } from "./vm/vm-collection.js";
 export { SUPPORTED_HELPERS, MAX_TAIL_CALL_CNT } from "./vm/helpers.js";

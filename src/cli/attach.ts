@@ -10,7 +10,9 @@ import type { TraceStream } from "../kernel/trace-stream.js";
 import { MapType, ProgType } from "../abi/index.js";
 import { applyWiring, checkWiring, parseTailArg, staticSlots, type TailSlot } from "../tailcall/wiring.js";
 import type { TraceLine } from "../trace/trace-line.js";
+import { planFromObject } from "../tailcall/plan.js";
 import { type Command, parseCommandArgs, usage } from "./args.js";
+import { emptySlotWarnings } from "./check.js";
 import { readObject } from "./load-object.js";
 import { traceText } from "./run-report.js";
 
@@ -107,6 +109,9 @@ export const attachCommand: Command = async (args, io) => {
   const userSlots: TailSlot[] = (values.tail ?? []).map(parseTailArg);
   const plan = [...staticSlots(spec), ...userSlots];
   checkWiring(spec, plan);
+  for (const w of emptySlotWarnings(planFromObject(spec, { tail: userSlots, entry: progName }))) {
+    io.stderr(`${w}\n`);
+  }
   if (pinDir !== undefined) {
     // Before loading: refuses a pin directory whose pins would not outlive the command.
     const { mounted } = preparePinDir(defaultSys(), pinDir, (m) => io.stderr(`tsbpf: warning: ${m}\n`));

@@ -1,4 +1,5 @@
 import type { Command } from "./args.js";
+import { checkCommand } from "./check.js";
 import { conformanceCommand } from "./conformance-command.js";
 import { demoCommand } from "./demo.js";
 import { disasmCommand } from "./disasm.js";
@@ -12,6 +13,7 @@ export const commands: Record<string, Command> = {
   inspect: inspectCommand,
   disasm: disasmCommand,
   run: runCommand,
+  check: checkCommand,
   graph: graphCommand,
   "conformance-plugin": conformanceCommand,
   attach: async (args, io, flags) => (await import("./attach.js")).attachCommand(args, io, flags),

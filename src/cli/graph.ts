@@ -1,8 +1,7 @@
 import { extname } from "node:path";
 import { type GraphFormat, parseGraphFormat, renderGraph } from "../graph/render.js";
 import type { PipelineGraph } from "../tailcall/plan.js";
-// TEMPORARY: checkPlan(plan).graph replaces graphOfPlan at merge (see src/tailcall/graph-of-plan.ts).
-import { graphOfPlan } from "../tailcall/graph-of-plan.js";
+import { checkPlan } from "../tailcall/check-plan.js";
 import { type Command, parseCommandArgs, usage } from "./args.js";
 import type { CliIo } from "./io.js";
 import { writeOutputFile } from "./load-object.js";
@@ -76,6 +75,6 @@ export const graphCommand: Command = async (args, io) => {
   }
   const format = chooseGraphFormat(values.format, values.output);
   const pipeline = await readTarget(positionals, "graph", { tail: values.tail, entry: values.entry });
-  await writeGraph(graphOfPlan(pipeline.plan), { format, out: values.output }, io);
+  await writeGraph(checkPlan(pipeline.plan).graph, { format, out: values.output }, io);
   return 0;
 };

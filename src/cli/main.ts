@@ -9,7 +9,8 @@ commands:
   inspect OBJ [--json]       programs, maps, tail-call sites and globals of a BPF object
   disasm OBJ [--prog NAME]   disassemble, with the C source lines from BTF
   run OBJ --prog NAME ...    run a program on packets (VM by default, or --backend kernel)
-  graph OBJ [--format F] [-o FILE]        draw the tail-call pipeline (mermaid, dot or svg)
+  check OBJ|PIPELINE [--tail ...]    find empty slots, unreachable programs, loops and load failures of tail calls
+  graph OBJ|PIPELINE [--format F] [-o FILE]   draw the tail-call pipeline (mermaid, dot or svg)
   attach OBJ --prog NAME --iface IF ...   load, wire tail calls, attach XDP, print trace lines
   detach --pin DIR [--netns NAME]   remove a pinned pipeline
   conformance-plugin [MEM]   bpf_conformance plugin protocol

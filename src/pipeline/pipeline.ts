@@ -13,8 +13,11 @@ import { Collection, type CollectionFor, type CollectionOptions } from "../colle
 import { isTsbpfError, LoadError, PipelineError, UsageError } from "../errors.js";
 import { loadCollectionSpec } from "../object/load-collection-spec.js";
 import type { CollectionSpec } from "../object/types.js";
+import { checkPlan } from "../tailcall/check-plan.js";
 import {
+  type CheckReport,
   MAIN_OBJECT,
+  type PipelineGraph,
   type PipelinePlan,
   type PlanSlot,
   planFromObject,
@@ -77,6 +80,16 @@ export class Pipeline {
   /** The bpffs directory `up` pins it under. */
   get pinDir(): string {
     return this.definition?.pin ?? `${PIPELINE_PIN_ROOT}/${this.name}`;
+  }
+
+  /** What `tsbpf check` says of it: findings at their C lines, and the graph of tail calls. */
+  check(): CheckReport {
+    return checkPlan(this.plan);
+  }
+
+  /** The pipeline as programs and tail calls, for `graph` and its renderers. */
+  graph(): PipelineGraph {
+    return this.check().graph;
   }
 
   /** The entry program: the one the file names, or the only program no slot holds. */

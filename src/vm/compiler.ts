@@ -15,7 +15,8 @@ import {
 } from "./interpreter.js";
 import { REGION_HI_BASE, REGION_LO_BASE, type Region } from "./memory.js";
 import { bswap16, bswap32, hiOf, loOf, mulHiU32 } from "./u64.js";
-import { helperName, STACK_SIZE } from "./validate.js";
+import { STACK_SIZE } from "../object/stack-frames.js";
+import { helperName } from "./validate.js";
 
 /**
  * The compiled tier: a validated, pre-decoded {@link Program} becomes JavaScript (`new Function`):

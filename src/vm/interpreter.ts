@@ -3,7 +3,8 @@ import { decodeInstructions, type Instruction } from "../asm/instruction.js";
 import { vmFault } from "./fault.js";
 import { type LoadHook, Memory, REGION_HI_BASE, REGION_LO_BASE, type Region } from "./memory.js";
 import { bswap16, bswap32, hiOf, loOf, mulHiU32, toI64, toU64 } from "./u64.js";
-import { helperName, MAX_FRAMES, STACK_SIZE, validateProgram, type ProgramShape } from "./validate.js";
+import { MAX_FRAMES, STACK_SIZE } from "../object/stack-frames.js";
+import { helperName, validateProgram, type ProgramShape } from "./validate.js";
 
 /**
  * The eBPF interpreter. A program is validated and pre-decoded once into typed arrays (opcode,

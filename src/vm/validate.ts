@@ -1,6 +1,15 @@
 import { NotSupportedError, VerifierError } from "../errors.js";
 import { HelperId } from "../abi/helper-id.js";
 import type { Instruction } from "../asm/instruction.js";
+import {
+  type FrameProblem,
+  frameLayout,
+  MAX_FRAMES,
+  STACK_SIZE,
+  TAIL_CALL_STACK_LIMIT,
+  subprogramOf,
+  walkFrames,
+} from "../object/stack-frames.js";
 
 /**
  * Load-time checks of the VM, a subset of the kernel verifier that needs no data-flow analysis:
@@ -30,18 +39,6 @@ export interface ProgramShape {
   stackDepth: number[];
   /** Most frames live at once on the static call graph (1 without bpf-to-bpf calls). */
   maxFrames: number;
-}
-
-/** Per-frame stack size, as in the kernel. */
-export const STACK_SIZE = 512;
-/** Most frames the kernel allows on a bpf-to-bpf call chain. */
-export const MAX_FRAMES = 8;
-/** Stack of the calling frames at or above which a subprogram may not make tail calls. */
-export const TAIL_CALL_STACK_LIMIT = 256;
-
-/** A frame's stack as the kernel's JIT accounts it: rounded up to 16 bytes. */
-export function roundStack(depth: number): number {
-  return Math.ceil(depth / 16) * 16;
 }
 
 /**
@@ -114,29 +111,12 @@ export function validateProgram(insns: readonly Instruction[], opts: ValidateOpt
   if (n === 0) fail(0, "program has no instructions");
 
   const secondSlot = new Uint8Array(n);
-  const subStart = new Set<number>([0]);
   const jumps: [from: number, to: number][] = [];
   const calls: [from: number, to: number][] = [];
-  const stackUses: [insn: number, depth: number][] = [];
-  const tailCallAt: number[] = [];
-  // Registers holding r10 plus a known offset (`r2 = r10; r2 += -8`, clang's way of passing a
-  // stack buffer to a helper): the kernel counts what such a pointer reaches as stack depth.
-  const fpOff = new Array<number | undefined>(11).fill(undefined);
-
-  const isTarget = new Uint8Array(n + 1);
-  for (let i = 0; i < n; i++) {
-    const { opcode: op, off, imm } = insns[i] as Instruction;
-    const c = op & 7;
-    if ((c === 0x05 || c === 0x06) && (op & 0xf0) !== 0x80 && (op & 0xf0) !== 0x90) {
-      const t = i + 1 + (op === 0x06 ? imm : off);
-      if (t >= 0 && t < n) isTarget[t] = 1;
-    }
-  }
 
   for (let i = 0; i < n; i++) {
     const ins = insns[i] as Instruction;
     const { opcode: op, dst, src, off, imm } = ins;
-    if (isTarget[i] === 1) fpOff.fill(undefined);
     const cls = op & 7;
     const hex = `0x${op.toString(16).padStart(2, "0")}`;
     if (dst > 10) fail(i, `invalid register r${dst}`);
@@ -168,7 +148,6 @@ export function validateProgram(insns: readonly Instruction[], opts: ValidateOpt
         zero("offset", off);
         if (src > 6) fail(i, `lddw: unknown pseudo source ${src}`);
         noWriteR10(dst);
-        fpOff[dst] = undefined;
         const next = insns[i + 1] as Instruction;
         if (next.opcode !== 0 || next.dst !== 0 || next.src !== 0 || next.off !== 0) {
           fail(i + 1, "lddw: second slot must have opcode, registers and offset zero");
@@ -188,7 +167,6 @@ export function validateProgram(insns: readonly Instruction[], opts: ValidateOpt
         zero("imm", imm);
         noWriteR10(dst);
         stackAccess(i, src, off, sizeOf(op));
-        fpOff[dst] = undefined;
         break;
       }
       case 0x02: {
@@ -221,15 +199,6 @@ export function validateProgram(insns: readonly Instruction[], opts: ValidateOpt
         const is64 = cls === 0x07;
         if (alu > 0xd0) unknown();
         noWriteR10(dst);
-        const base = fpOff[dst];
-        fpOff[dst] = undefined;
-        if (is64 && alu === 0xb0 && isX && off === 0) {
-          fpOff[dst] = src === 10 ? 0 : fpOff[src];
-        } else if (is64 && (alu === 0x00 || alu === 0x10) && !isX && base !== undefined) {
-          const at = base + (alu === 0x00 ? imm : -imm);
-          fpOff[dst] = at;
-          if (at < 0 && at >= -STACK_SIZE) stackUses.push([i, -at]);
-        }
         if (alu === 0x80) {
           if (isX) unknown();
           zero("src", src);
@@ -285,9 +254,7 @@ export function validateProgram(insns: readonly Instruction[], opts: ValidateOpt
             break;
           }
           zero("dst", dst);
-          for (let r = 0; r <= 5; r++) fpOff[r] = undefined;
           if (src === 0) {
-            if (imm === HelperId.tail_call) tailCallAt.push(i);
             if (!(opts.hasHelper?.(imm) ?? false)) {
               fail(
                 i,
@@ -298,7 +265,6 @@ export function validateProgram(insns: readonly Instruction[], opts: ValidateOpt
           } else if (src === 1) {
             const t = i + 1 + imm;
             if (t < 0 || t >= n) fail(i, `call to insn ${t}, outside the program (0..${n - 1})`);
-            subStart.add(t);
             calls.push([i, t]);
           } else if (src === 2) {
             throw new NotSupportedError("kfunc calls are not supported by the VM", { ...ctx, insn: i });
@@ -326,17 +292,9 @@ export function validateProgram(insns: readonly Instruction[], opts: ValidateOpt
   for (const [from, to] of calls) {
     if (secondSlot[to] === 1) fail(from, `call into the middle of lddw at insn ${to - 1}`);
   }
-  const subprograms = [...subStart].sort((a, b) => a - b);
-  const subOf = (i: number): number => {
-    let lo = 0;
-    let hi = subprograms.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((subprograms[mid] as number) <= i) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
-  };
+  const layout = frameLayout(insns);
+  const { subprograms } = layout;
+  const subOf = (i: number): number => subprogramOf(subprograms, i);
   for (const [from, to] of jumps) {
     if (to < 0 || to >= n) fail(from, `jump to insn ${to}, outside the program (0..${n - 1})`);
     if (secondSlot[to] === 1) fail(from, `jump into the middle of lddw at insn ${to - 1}`);
@@ -354,57 +312,11 @@ export function validateProgram(insns: readonly Instruction[], opts: ValidateOpt
     }
   }
 
-  // Static stack depth and call graph.
-  const depth = new Array<number>(subprograms.length).fill(0);
-  for (const [i, d] of stackUses) {
-    const s = subOf(i);
-    if (d > (depth[s] as number)) depth[s] = d;
-  }
-  const callees = subprograms.map(() => new Set<number>());
-  const callSite = subprograms.map(() => new Map<number, number>());
-  for (const [from, to] of calls) {
-    const a = subOf(from);
-    const b = subOf(to);
-    callees[a]?.add(b);
-    if (!callSite[a]?.has(b)) callSite[a]?.set(b, from);
-  }
-  const hasTailCall = subprograms.map(() => false);
-  for (const at of tailCallAt) hasTailCall[subOf(at)] = true;
-  let maxFrames = 1;
-  const onPath = new Uint8Array(subprograms.length);
-  const walk = (s: number, frames: number, stack: number, site: number): void => {
-    // The kernel rounds each frame to 16 bytes when the program is JIT-compiled (always on
-    // x86-64 and arm64), to 32 for its interpreter; this VM follows the JIT.
-    const frame = roundStack(depth[s] as number);
-    const total = stack + frame;
-    if (frames > MAX_FRAMES)
-      fail(site, `the call chain is ${frames} frames deep; at most ${MAX_FRAMES} are allowed`);
-    // A tail call unwinds only its own frame; the frames above stay, so the kernel limits them
-    // (check_max_stack_depth_subprog) to keep 33 chained calls within the kernel stack.
-    if (s !== 0 && hasTailCall[s] === true && stack >= TAIL_CALL_STACK_LIMIT) {
-      fail(
-        site,
-        `tail_calls are not allowed when call stack of previous frames is ${stack} bytes. Too large`,
-        `the subprogram at insn ${subprograms[s]} makes a tail call; keep the stack of its callers under ${TAIL_CALL_STACK_LIMIT} bytes`,
-      );
-    }
-    if (total > STACK_SIZE) {
-      fail(
-        site,
-        `combined stack size of the call chain is ${total} bytes; at most ${STACK_SIZE} are allowed`,
-      );
-    }
-    if (frames > maxFrames) maxFrames = frames;
-    onPath[s] = 1;
-    for (const c of callees[s] ?? []) {
-      const at = callSite[s]?.get(c) ?? site;
-      if (onPath[c] === 1) fail(at, `recursive call to the subprogram at insn ${subprograms[c]}`);
-      walk(c, frames + 1, total, at);
-    }
-    onPath[s] = 0;
-  };
-  walk(0, 1, 0, 0);
-  return { subprograms, stackDepth: depth, maxFrames };
+  // Static stack depth and call graph: the kernel's rules, written once in object/stack-frames.ts.
+  const walked = walkFrames(layout);
+  const first = walked.problems[0];
+  if (first !== undefined) fail(first.insn, frameMessage(first, subprograms), frameHint(first, subprograms));
+  return { subprograms, stackDepth: layout.stackDepth, maxFrames: walked.maxFrames };
 
   function stackAccess(i: number, base: number, off: number, size: number): void {
     if (base !== 10) return;
@@ -415,8 +327,27 @@ export function validateProgram(insns: readonly Instruction[], opts: ValidateOpt
         "the stack is r10-512 to r10",
       );
     }
-    stackUses.push([i, -off]);
   }
+}
+
+/** The verifier's words for a broken frame rule. */
+function frameMessage(p: FrameProblem, subprograms: readonly number[]): string {
+  switch (p.kind) {
+    case "too-many-frames":
+      return `the call chain is ${p.frames} frames deep; at most ${MAX_FRAMES} are allowed`;
+    case "recursion":
+      return `recursive call to the subprogram at insn ${subprograms[p.callee]}`;
+    case "stack-too-large":
+      return `combined stack size of the call chain is ${p.bytes} bytes; at most ${STACK_SIZE} are allowed`;
+    case "tail-call-stack":
+      return `tail_calls are not allowed when call stack of previous frames is ${p.bytes} bytes. Too large`;
+  }
+}
+
+function frameHint(p: FrameProblem, subprograms: readonly number[]): string | undefined {
+  if (p.kind !== "tail-call-stack") return undefined;
+  const s = p.path[p.path.length - 1]?.subprogram ?? 0;
+  return `the subprogram at insn ${subprograms[s]} makes a tail call; keep the stack of its callers under ${TAIL_CALL_STACK_LIMIT} bytes`;
 }
 
 function sizeOf(op: number): number {

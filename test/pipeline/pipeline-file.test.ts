@@ -222,3 +222,39 @@ test("the CLI prints a bad pipeline file as one tsbpf: line, and runs a good one
   assert.equal(mixed.code, 2);
   assert.match(mixed.stderr, /--tail goes with an object/);
 });
+
+test("a pipeline checks and draws as the objects do, and check reports a missing program as a finding", async () => {
+  const seed = await loadPipeline("examples/tail-call/seed.yaml");
+  assert.deepEqual(seed.check().findings, []);
+  assert.deepEqual(
+    seed.graph().edges.map((e) => `${e.from} -${e.map}[${e.key}]@${e.site.file}:${e.site.line}-> ${e.to}`),
+    [
+      "main_prog -prog_array[0]@tail_call.bpf.c:52-> port8080_prog",
+      "main_prog -prog_array[1]@tail_call.bpf.c:52-> port22_prog",
+    ],
+  );
+  const half = file(
+    "half.yaml",
+    `name: half\nobject: ${SEED}\nentry: main_prog\nslots:\n  prog_array:\n    0: port8080_prog\n`,
+  );
+  const r = spawnCli(["check", half]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stdout,
+    /^tail_call\.bpf\.c:52: warning: prog_array\[1\] is empty: packets to this site fall through \[empty-slot\]$/m,
+  );
+  const typo = file(
+    "typo.yaml",
+    `name: typo\nobject: ${SEED}\nentry: main_prog\nslots:\n  prog_array:\n    0: port443_prog\n`,
+  );
+  const t = spawnCli(["check", typo, "--json"]);
+  assert.equal(t.code, 1);
+  const j = JSON.parse(t.stdout) as { findings: { code: string; severity: string }[] };
+  assert.ok(
+    j.findings.some((f) => f.code === "missing-program" && f.severity === "error"),
+    t.stdout,
+  );
+  const g = spawnCli(["graph", half, "--format", "dot"]);
+  assert.equal(g.code, 0, g.stderr);
+  assert.match(g.stdout, /empty: falls through/);
+});
