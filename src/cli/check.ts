@@ -1,7 +1,7 @@
 import { checkPlan } from "../tailcall/check-plan.js";
 import { formatFinding } from "../tailcall/finding-text.js";
 import type { CheckReport, PipelinePlan, SourceSite } from "../tailcall/plan.js";
-import { type Command, parseCommandArgs, usage } from "./args.js";
+import { type Command, parseCommandArgs } from "./args.js";
 import type { CliIo } from "./io.js";
 import { readTarget } from "./target.js";
 
