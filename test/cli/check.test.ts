@@ -121,7 +121,7 @@ test("check: bad arguments are one tsbpf: line with exit 2", async () => {
   }
   const help = await runCli(["check", "--help"]);
   assert.equal(help.code, 0);
-  assert.match(help.stdout, /usage: tsbpf check OBJ/);
+  assert.match(help.stdout, /usage: tsbpf check \(OBJ .* \| PIPELINE\.yaml\)/);
 });
 
 test("attach warns about empty slots once, before it loads or attaches anything", async () => {
