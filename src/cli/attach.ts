@@ -4,10 +4,14 @@ import { loadKernelCollection } from "../kernel/kernel-collection.js";
 import type { KernelXdpLink } from "../kernel/kernel-link.js";
 import type { XdpMode } from "../kernel/netlink-xdp.js";
 import { checkNetns } from "../kernel/netns.js";
-import { pinPipeline, preparePinDir } from "../kernel/pinning.js";
+import { preparePinDir } from "../kernel/pinning.js";
+import { checkPinDirFree, pinPipeline } from "../kernel/pipeline-pins.js";
 import { defaultSys } from "../kernel/sys.js";
 import type { TraceStream } from "../kernel/trace-stream.js";
 import { MapType, ProgType } from "../abi/index.js";
+import { describePipeline } from "../pipeline/deploy.js";
+import { Pipeline } from "../pipeline/pipeline.js";
+import { MAIN_OBJECT } from "../tailcall/plan.js";
 import { applyWiring, checkWiring, parseTailArg, staticSlots, type TailSlot } from "../tailcall/wiring.js";
 import type { TraceLine } from "../trace/trace-line.js";
 import { planFromObject } from "../tailcall/plan.js";
@@ -30,7 +34,9 @@ then prints the bpf_printk lines printed from then on until Ctrl+C (SIGINT) or S
   --tail M:K=P      put program P in slot K of prog array M (repeatable)
   --mode MODE       auto (default), native, generic or offload
   --pin DIR         pin the link, maps and programs under DIR (inside bpffs, e.g. /sys/fs/bpf/NAME)
-                    so the pipeline keeps running after exit; remove it with 'tsbpf detach --pin DIR'
+                    so the pipeline keeps running after exit, in the layout of 'tsbpf up':
+                    'tsbpf status --pin DIR' shows it, 'tsbpf detach --pin DIR' (the same as
+                    'tsbpf down --pin DIR') removes it
 
 Without --pin nothing outlives the command: at exit the program is detached and every map and
 program is released (the kernel would empty an unpinned prog array anyway).
@@ -94,7 +100,7 @@ export const attachCommand: Command = async (args, io) => {
   if (netns !== undefined) checkNetns(netns);
   const pinDir = values.pin === undefined ? undefined : resolve(io.cwd, values.pin);
 
-  const { spec } = await readObject(positionals[0], "attach");
+  const { spec, bytes } = await readObject(positionals[0], "attach");
   const progSpec = spec.programs[progName];
   if (progSpec === undefined) {
     throw new UsageError(`attach: no program named '${progName}'`, {
@@ -116,6 +122,7 @@ export const attachCommand: Command = async (args, io) => {
     // Before loading: refuses a pin directory whose pins would not outlive the command.
     const { mounted } = preparePinDir(defaultSys(), pinDir, (m) => io.stderr(`tsbpf: warning: ${m}\n`));
     if (mounted) io.stderr("tsbpf: note: no bpffs was mounted on /sys/fs/bpf; mounted one\n");
+    checkPinDirFree(pinDir);
   }
 
   // Signals are caught from here on, so Ctrl+C during loading still cleans up. The handlers stay
@@ -180,10 +187,28 @@ export const attachCommand: Command = async (args, io) => {
           "attach: --pin needs a bpf_link attachment, and this kernel attached through netlink",
         );
       }
-      pinPipeline(pinDir, link, Object.values(coll.maps), Object.values(coll.programs));
+      const pipeline = Pipeline.fromObject(spec, {
+        tail: userSlots,
+        entry: progName,
+        source: { file: resolve(io.cwd, positionals[0] as string), bytes },
+      });
+      pinPipeline(pinDir, {
+        link,
+        objects: {
+          [MAIN_OBJECT]: { maps: Object.values(coll.maps), programs: Object.values(coll.programs) },
+        },
+        description: describePipeline(pipeline, {
+          iface,
+          mode,
+          netns,
+          ifindex: link.ifindex,
+          attachedMode: shownMode,
+          by: "tsbpf attach",
+        }),
+      });
       pinned = true;
       io.stdout(
-        `pinned under ${pinDir}: the pipeline keeps running after exit; remove it with 'tsbpf detach --pin ${pinDir}'\n`,
+        `pinned under ${pinDir}: the pipeline keeps running after exit; 'tsbpf status --pin ${pinDir}' shows it, 'tsbpf detach --pin ${pinDir}' removes it\n`,
       );
     } else {
       io.stderr(

@@ -18,4 +18,7 @@ export const commands: Record<string, Command> = {
   "conformance-plugin": conformanceCommand,
   attach: async (args, io, flags) => (await import("./attach.js")).attachCommand(args, io, flags),
   detach: async (args, io, flags) => (await import("./detach.js")).detachCommand(args, io, flags),
+  up: async (args, io, flags) => (await import("./up.js")).upCommand(args, io, flags),
+  status: async (args, io, flags) => (await import("./status.js")).statusCommand(args, io, flags),
+  down: async (args, io, flags) => (await import("./down.js")).downCommand(args, io, flags),
 };

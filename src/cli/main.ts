@@ -12,7 +12,10 @@ commands:
   check OBJ|PIPELINE [--tail ...]    find empty slots, unreachable programs, loops and load failures of tail calls
   graph OBJ|PIPELINE [--format F] [-o FILE]   draw the tail-call pipeline (mermaid, dot or svg)
   attach OBJ --prog NAME --iface IF ...   load, wire tail calls, attach XDP, print trace lines
-  detach --pin DIR [--netns NAME]   remove a pinned pipeline
+  detach --pin DIR [--netns NAME]   remove a pinned pipeline (the same as down --pin DIR)
+  up PIPELINE [--netns NAME]        load, wire, attach and pin a pipeline file; it runs on after exit
+  status (PIPELINE | --pin DIR)     what a pipeline that is up runs: programs, slots, interface
+  down (PIPELINE | --pin DIR)       detach a pipeline that is up and remove everything it pinned
   conformance-plugin [MEM]   bpf_conformance plugin protocol
 
 Run 'tsbpf <command> --help' for a command's options. Add --verbose for the details of an error.`;

@@ -37,6 +37,9 @@ function byId(sys: Sys, cmd: number, id: number, what: string): Fd {
 /** Opens a map by its kernel id. */
 export const mapFdById = (sys: Sys, id: number): Fd => byId(sys, BpfCmd.MAP_GET_FD_BY_ID, id, "map");
 
+/** Opens a program by its kernel id (to name one a prog array holds). */
+export const progFdById = (sys: Sys, id: number): Fd => byId(sys, BpfCmd.PROG_GET_FD_BY_ID, id, "program");
+
 function objInfo(sys: Sys, fd: number, size: number): DataView {
   const info = new Uint8Array(size);
   const { attr, ptrs } = objInfoAttr(fd, info);

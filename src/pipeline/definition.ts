@@ -112,8 +112,21 @@ class Reader {
       slots: this.slots(top.slots),
       globals: this.globals(top.globals),
       attach: this.attach(top.attach),
-      pin: top.pin === undefined ? undefined : this.string(["pin"], top.pin, "a bpffs directory"),
+      pin: this.pin(top.pin),
     };
+  }
+
+  private pin(raw: unknown): string | undefined {
+    if (raw === undefined) return undefined;
+    const dir = this.string(["pin"], raw, "a bpffs directory");
+    if (!dir.startsWith("/")) {
+      this.fail(
+        ["pin"],
+        `'${dir}' is not an absolute path`,
+        "pins live in bpffs, e.g. /sys/fs/bpf/tsbpf/NAME",
+      );
+    }
+    return dir.replace(/(.)\/+$/, "$1");
   }
 
   private objects(top: Record<string, unknown>): Record<string, string> {

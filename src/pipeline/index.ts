@@ -1,2 +1,3 @@
 export * from "./definition.js";
 export * from "./pipeline.js";
+export * from "./deploy.js";

@@ -31,9 +31,23 @@ import {
   parsePipelineDefinition,
   type QualifiedName,
 } from "./definition.js";
+import { readFailure, sha256Hex } from "./files.js";
 
 /** Where `up` pins a pipeline when the file names no `pin:` directory. */
 export const PIPELINE_PIN_ROOT = "/sys/fs/bpf/tsbpf";
+
+/** Where an object of a pipeline came from: its file and the SHA-256 of its bytes (what `up` compares). */
+export interface ObjectSource {
+  /** The object file, absolute. */
+  file: string;
+  /** SHA-256 of the file's bytes, hex. */
+  sha256: string;
+}
+
+/** The bpffs directory a pipeline file pins under: its `pin:`, or one named after the pipeline. */
+export function pinDirOf(def: Pick<PipelineDefinition, "name" | "pin">): string {
+  return def.pin ?? `${PIPELINE_PIN_ROOT}/${def.name}`;
+}
 
 /** Options of {@link loadPipeline}. */
 export interface LoadPipelineOptions {
@@ -52,19 +66,41 @@ export class Pipeline {
   readonly definition: PipelineDefinition | undefined;
   /** Objects, entries and slots, names resolved. */
   readonly plan: PipelinePlan;
+  /** Where each object (by alias) was read from, when known. */
+  readonly sources: Readonly<Record<string, ObjectSource>>;
 
-  constructor(plan: PipelinePlan, file?: string, definition?: PipelineDefinition) {
+  constructor(
+    plan: PipelinePlan,
+    file?: string,
+    definition?: PipelineDefinition,
+    sources: Record<string, ObjectSource> = {},
+  ) {
     this.plan = plan;
     this.file = file;
     this.definition = definition;
+    this.sources = sources;
   }
 
-  /** A one-object pipeline: its static `.values`, then `tail`, and `entry` when given. */
+  /**
+   * A one-object pipeline: its static `.values`, then `tail`, and `entry` when given. `source`
+   * (the object's file and bytes) lets `up` and `attach --pin` tell its content apart.
+   */
   static fromObject(
     spec: CollectionSpec,
-    opts: { tail?: readonly TailSlot[]; entry?: string; name?: string } = {},
+    opts: {
+      tail?: readonly TailSlot[];
+      entry?: string;
+      name?: string;
+      source?: { file: string; bytes: Uint8Array };
+    } = {},
   ): Pipeline {
-    return new Pipeline(planFromObject(spec, opts));
+    const { source } = opts;
+    return new Pipeline(
+      planFromObject(spec, opts),
+      undefined,
+      undefined,
+      source === undefined ? {} : { [MAIN_OBJECT]: { file: source.file, sha256: sha256Hex(source.bytes) } },
+    );
   }
 
   /** The pipeline's name. */
@@ -79,7 +115,7 @@ export class Pipeline {
 
   /** The bpffs directory `up` pins it under. */
   get pinDir(): string {
-    return this.definition?.pin ?? `${PIPELINE_PIN_ROOT}/${this.name}`;
+    return pinDirOf({ name: this.name, pin: this.definition?.pin });
   }
 
   /** What `tsbpf check` says of it: findings at their C lines, and the graph of tail calls. */
@@ -201,6 +237,7 @@ export async function loadPipeline(file: string, opts: Partial<LoadPipelineOptio
   }
   const def = parsePipelineDefinition(text, shown);
   const objects: Record<string, CollectionSpec> = {};
+  const sources: Record<string, ObjectSource> = {};
   for (const [alias, path] of Object.entries(def.objects)) {
     const field =
       def.objects.main !== undefined && Object.keys(def.objects).length === 1 ? "object" : `objects.${alias}`;
@@ -216,13 +253,14 @@ export async function loadPipeline(file: string, opts: Partial<LoadPipelineOptio
         `paths are relative to the pipeline file (${full})`,
       );
     }
+    sources[alias] = { file: full, sha256: sha256Hex(bytes) };
     try {
       objects[alias] = loadCollectionSpec(bytes, { file: basename(path) });
     } catch (e) {
       throw fieldError(shown, field, `${path}: ${isTsbpfError(e) ? e.message : String(e)}`);
     }
   }
-  return new Pipeline(resolvePlan(def, objects, shown, opts.keepMissing === true), file, def);
+  return new Pipeline(resolvePlan(def, objects, shown, opts.keepMissing === true), file, def, sources);
 }
 
 /** Turns the file's names into references to the objects' programs and maps. */
@@ -353,9 +391,4 @@ function fieldError(file: string, field: string, message: string, hint?: string)
   const e = new PipelineError(`${file}: ${field}: ${message}`, hint === undefined ? {} : { hint });
   e.field = field;
   return e;
-}
-
-function readFailure(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  return code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (code ?? String(e));
 }

@@ -126,10 +126,11 @@ test("with --pin the pipeline outlives the command, and detach --pin removes it"
     assert.deepEqual(xdpProgIds(net.peerIf, net.ns), [mainId], "still attached after the command exited");
     for (const f of [
       "link",
-      "maps/prog_array",
-      "progs/main_prog",
-      "progs/port8080_prog",
-      "progs/port22_prog",
+      "meta",
+      "main/maps/prog_array",
+      "main/progs/main_prog",
+      "main/progs/port8080_prog",
+      "main/progs/port22_prog",
     ])
       assert.ok(existsSync(`${dir}/${f}`), f);
 
@@ -149,7 +150,12 @@ test("with --pin the pipeline outlives the command, and detach --pin removes it"
 
     const d = runCli(["detach", "--pin", dir]);
     assert.equal(d.status, 0, d.stderr);
-    assert.match(d.stdout, /^detached, and removed 6 pins and /);
+    assert.match(
+      d.stdout,
+      new RegExp(
+        `^detached tail_call\\.bpf\\.o from ${net.peerIf} \\(ifindex \\d+\\), and removed 7 pins and ${dir}\n$`,
+      ),
+    );
     assert.deepEqual(xdpProgIds(net.peerIf, net.ns), []);
     assert.equal(existsSync(dir), false);
     const left = new Set(loadedProgramIds().map((x) => x.id));

@@ -291,7 +291,7 @@ test("--netns from the host: attach, run --backend kernel --netns, then detach -
     assert.equal(d.status, 0, d.stderr);
     assert.equal(
       d.stdout,
-      `detached from ${net.peerIf} (netns ${net.ns}, ifindex ${ifindex}), and removed 6 pins and ${dir}\n`,
+      `detached tail_call.bpf.o from ${net.peerIf} (netns ${net.ns}, ifindex ${ifindex}), and removed 7 pins and ${dir}\n`,
     );
     assert.deepEqual(xdpProgIds(net.peerIf, net.ns), []);
     assert.equal(existsSync(dir), false);

@@ -19,6 +19,9 @@ const TREE: Record<string, string> = {
   "src/collection.ts":
     `import type { K } from "./kernel/engine.js";\nimport "./vm/engine.js";\nimport "./kernel/sys.js";\n` +
     `export const load = async (): Promise<K> => (await import("./kernel/engine.js")).k;\n`,
+  "src/pipeline/up.ts":
+    `import type { K } from "../kernel/engine.js";\nimport "../collection.js";\n` +
+    `export const up = async (): Promise<K> => (await import("../kernel/engine.js")).k;\n`,
   "src/kernel/engine.ts": `import { readFileSync } from "node:fs";\nimport "./sys.js";\nimport "../trace/pipe.js";\nexport type K = number;\nexport const k: K = readFileSync.length;\n`,
   "src/kernel/sys.ts": `import "koffi";\nimport "../errors.js";\n`,
   "src/vm/engine.ts": `import "../tailcall/wiring.js";\nimport "../trace/printk.js";\nimport "../net/build.js";\nimport "../abi/numbers.js";\n`,
@@ -52,6 +55,7 @@ const TREE: Record<string, string> = {
   "src/graph/above-vm.ts": `import "../vm/engine.js";\n`,
   "src/tailcall/above-graph.ts": `import "../graph/dot.js";\n`,
   "src/vm/native.ts": `import "koffi";\n`,
+  "src/pipeline/eager.ts": `import "../kernel/sys.js";\n`,
   "src/newdir/x.ts": `import "../errors.js";\n`,
 };
 
@@ -70,6 +74,7 @@ const EXPECTED = [
   "src/net/io.ts -> fs: pure-layers-no-io",
   "src/newdir/x.ts -> src/errors.ts: every-module-in-a-layer",
   "src/object/above-backend.ts -> src/backend/types.ts: layer-object",
+  "src/pipeline/eager.ts -> src/kernel/sys.ts: kernel-engine-loaded-lazily",
   "src/tailcall/above-graph.ts -> src/graph/dot.ts: layer-tailcall",
   "src/tailcall/above-kernel.ts -> src/kernel/engine.ts: layer-tailcall",
   "src/trace/above-vm.ts -> src/vm/engine.ts: layer-trace",

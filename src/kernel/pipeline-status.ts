@@ -1,0 +1,202 @@
+/**
+ * What a pinned pipeline is doing now (`tsbpf status`): its description from `DIR/meta`, then
+ * the kernel's view through the pins: each program's id, what each prog array slot holds, the
+ * link, and what the interface runs, asked in the interface's network namespace. Anything that
+ * is not as the pipeline left it (a slot emptied, the interface gone, another program on it) is
+ * a problem in the report, not an error: status only reads.
+ */
+import { join } from "node:path";
+import { MapType } from "../abi/index.js";
+import { encodeScalar } from "../backend/scalar.js";
+import { isTsbpfError, UsageError } from "../errors.js";
+import { lookupElem } from "./map-ops.js";
+import { queryXdp, type XdpAttachment } from "./netlink-xdp.js";
+import { inNetns } from "./netns.js";
+import { getLinkInfo, getMapInfo, getPinned, getProgramInfo, progFdById } from "./object-ops.js";
+import { type DescribedProgram, type PinnedPipelineMeta, readMeta } from "./pipeline-meta.js";
+import { LINK_PIN, META_PIN, readPinDir } from "./pipeline-pins.js";
+import { defaultSys, type Sys } from "./sys.js";
+
+/** A pinned program and its kernel id. */
+export interface PinnedProgramStatus {
+  object: string;
+  name: string;
+  id: number;
+  /** The program's tag (hex), as bpftool shows it. */
+  tag: string;
+}
+
+/** One slot of a pinned prog array. */
+export interface PinnedSlotStatus {
+  key: number;
+  /** The kernel id of the program in the slot. */
+  programId: number;
+  /** The pipeline's program with that id, when it is one of the pipeline's. */
+  program: DescribedProgram | undefined;
+  /** The kernel's name of the program, when it is not the pipeline's. */
+  kernelName: string | undefined;
+}
+
+/** A pinned prog array and its filled slots. */
+export interface PinnedProgArrayStatus {
+  object: string;
+  map: string;
+  id: number;
+  maxEntries: number;
+  slots: PinnedSlotStatus[];
+}
+
+/** What {@link readPinnedPipeline} reports. */
+export interface PinnedPipelineStatus {
+  dir: string;
+  /** The description pinned with the pipeline. */
+  meta: PinnedPipelineMeta;
+  /** The pinned link: its id, the program it attaches, its interface (0 once the interface is gone). */
+  link: { id: number; progId: number; ifindex: number } | undefined;
+  /** The interface's name now, in the pipeline's network namespace. */
+  iface: string | undefined;
+  /** What the interface runs now (netlink), when it could be asked. */
+  xdp: XdpAttachment | undefined;
+  /** Whether the link's program runs on the interface. */
+  running: boolean;
+  programs: PinnedProgramStatus[];
+  progArrays: PinnedProgArrayStatus[];
+  /** What is not as the pipeline left it, one sentence each. */
+  problems: string[];
+}
+
+/**
+ * A program's or map's name as a pipeline file writes it: `alias:name` when the pipeline has
+ * several objects, the bare name when it has one.
+ */
+export function shownName(meta: Pick<PinnedPipelineMeta, "objects">, object: string, name: string): string {
+  return Object.keys(meta.objects).length > 1 ? `${object}:${name}` : name;
+}
+
+const why = (e: unknown): string => (isTsbpfError(e) || e instanceof Error ? e.message : String(e));
+
+/**
+ * Reads the pipeline pinned under `dir`. `netns` is where to look its interface up (default: the
+ * namespace it was attached in).
+ */
+export function readPinnedPipeline(
+  dir: string,
+  opts: { netns?: string } = {},
+  sys: Sys = defaultSys(),
+): PinnedPipelineStatus {
+  const entries = readPinDir(dir);
+  const problems: string[] = [];
+  if (!entries.includes(META_PIN)) {
+    throw new UsageError(
+      `${dir} holds a pinned link but no description ('${META_PIN}'): nothing says what it runs`,
+      {
+        hint: `it was pinned by an older tsbpf; take it down with tsbpf down --pin ${dir}`,
+      },
+    );
+  }
+  const meta = readMeta(sys, join(dir, META_PIN));
+  const withPin = <T>(path: string, fn: (fd: number) => T): T | undefined => {
+    try {
+      const fd = getPinned(sys, join(dir, path));
+      try {
+        return fn(fd.value);
+      } finally {
+        fd.close();
+      }
+    } catch (e) {
+      problems.push(`cannot read the pin ${path}: ${why(e)}`);
+      return undefined;
+    }
+  };
+
+  let link: PinnedPipelineStatus["link"];
+  if (entries.includes(LINK_PIN)) {
+    link = withPin(LINK_PIN, (fd) => {
+      const i = getLinkInfo(sys, fd);
+      return { id: i.id, progId: i.progId, ifindex: i.ifindex };
+    });
+  } else problems.push("no link is pinned: the pipeline is not attached (pinning was interrupted)");
+
+  const netns = opts.netns ?? meta.attach.netns ?? undefined;
+  let iface: string | undefined;
+  let xdp: XdpAttachment | undefined;
+  if (link !== undefined && link.ifindex === 0) {
+    problems.push(`the interface ${meta.attach.iface} is gone: the link no longer attaches anything`);
+  } else if (link !== undefined) {
+    try {
+      ({ iface, xdp } = inNetns(sys, netns, () => {
+        const name = sys.ifIndexToName(link.ifindex);
+        return { iface: name, xdp: name === undefined ? undefined : queryXdp(sys, link.ifindex) };
+      }));
+      const where = netns === undefined ? "" : ` in network namespace '${netns}'`;
+      if (iface === undefined) problems.push(`no interface has ifindex ${link.ifindex}${where}`);
+    } catch (e) {
+      problems.push(`cannot ask what ${meta.attach.iface} runs: ${why(e)}`);
+    }
+  }
+  const attachedIds =
+    xdp === undefined ? [] : [xdp.progId, xdp.nativeProgId, xdp.genericProgId, xdp.offloadProgId];
+  const running = link !== undefined && link.ifindex !== 0 && attachedIds.includes(link.progId);
+  if (xdp !== undefined && link !== undefined && !running) {
+    problems.push(
+      `${iface ?? meta.attach.iface} runs another program (id ${xdp.progId}), not the pipeline's`,
+    );
+  }
+
+  const programs: PinnedProgramStatus[] = [];
+  for (const p of meta.pins.filter((x) => x.kind === "program")) {
+    const info = withPin(p.path, (fd) => getProgramInfo(sys, fd));
+    if (info !== undefined) programs.push({ object: p.object, name: p.name, id: info.id, tag: info.tag });
+  }
+  const byId = new Map(programs.map((p) => [p.id, { object: p.object, program: p.name }]));
+
+  const progArrays: PinnedProgArrayStatus[] = [];
+  for (const m of meta.pins.filter((x) => x.kind === "map")) {
+    const arr = withPin(m.path, (fd) => {
+      const info = getMapInfo(sys, fd);
+      if (info.type !== MapType.prog_array) return undefined;
+      const slots: PinnedSlotStatus[] = [];
+      for (let key = 0; key < info.maxEntries; key++) {
+        const v = lookupElem(sys, fd, encodeScalar(key, 4, true, "key"), 4);
+        if (v === undefined) continue;
+        const programId = new DataView(v.buffer, v.byteOffset).getUint32(0, true);
+        const program = byId.get(programId);
+        slots.push({
+          key,
+          programId,
+          program,
+          kernelName: program === undefined ? kernelProgramName(sys, programId) : undefined,
+        });
+      }
+      return { object: m.object, map: m.name, id: info.id, maxEntries: info.maxEntries, slots };
+    });
+    if (arr !== undefined) progArrays.push(arr);
+  }
+
+  const q = (object: string, name: string): string => shownName(meta, object, name);
+  for (const s of meta.slots) {
+    const live = progArrays
+      .find((a) => a.object === s.object && a.map === s.map)
+      ?.slots.find((x) => x.key === s.key);
+    const slot = `${q(s.object, s.map)}[${s.key}]`;
+    const want = q(s.program.object, s.program.program);
+    if (live === undefined) problems.push(`${slot} should hold ${want} but is empty`);
+    else if (live.program === undefined || q(live.program.object, live.program.program) !== want) {
+      problems.push(`${slot} should hold ${want} but holds program id ${live.programId}`);
+    }
+  }
+  return { dir, meta, link, iface, xdp, running, programs, progArrays, problems };
+}
+
+function kernelProgramName(sys: Sys, id: number): string | undefined {
+  try {
+    const fd = progFdById(sys, id);
+    try {
+      return getProgramInfo(sys, fd.value).name;
+    } finally {
+      fd.close();
+    }
+  } catch {
+    return undefined;
+  }
+}
