@@ -2,7 +2,7 @@ import { relative, resolve } from "node:path";
 import { upPipeline } from "../pipeline/deploy.js";
 import { loadPipeline } from "../pipeline/pipeline.js";
 import { type Command, parseCommandArgs, usage } from "./args.js";
-import { isPipelineFile } from "./run.js";
+import { isPipelineFile } from "./target.js";
 import { describeAttachment, describeSlots } from "./status.js";
 
 const HELP = `usage: tsbpf up PIPELINE [--netns NAME]
