@@ -5,16 +5,18 @@
  * shares the frame walk, gives the same answers.
  */
 import assert from "node:assert/strict";
-import { readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { test } from "node:test";
 import { Collection } from "../../src/collection.js";
 import { isLoadError, isVerifierError } from "../../src/errors.js";
 import { checkPlan } from "../../src/tailcall/check-plan.js";
 import { planFromObject } from "../../src/tailcall/plan.js";
 import { BACKENDS, loadSpec } from "./both-engines.js";
-import { kernelSkipReason } from "./support.js";
+import { ensureBpffs, kernelSkipReason } from "./support.js";
 
 const skip = kernelSkipReason();
+/** Where the objects' `pinning: by_name` maps go: a directory of this test's, removed at the end. */
+let pinDir: string | undefined;
 const STACK_RULE = /tail_calls are not allowed when call stack of previous frames is (\d+) bytes/;
 
 const OBJECTS = [
@@ -27,7 +29,7 @@ const OBJECTS = [
 /** What loading the object on `backend` does: `loaded`, `refused at N bytes`, or the error. */
 async function outcome(file: string, backend: (typeof BACKENDS)[number]): Promise<string> {
   try {
-    const c = await Collection.load(loadSpec(file), { backend });
+    const c = await Collection.load(loadSpec(file), { backend, ...(pinDir === undefined ? {} : { pinDir }) });
     c.close();
     return "loaded";
   } catch (e) {
@@ -49,7 +51,10 @@ function predicted(file: string): string {
 
 test("check's stack-with-tail-calls and clean verdicts match what the kernel (and the VM) do at load", {
   skip,
-}, async () => {
+}, async (t) => {
+  ensureBpffs();
+  pinDir = mkdtempSync("/sys/fs/bpf/tsbpf-check-");
+  t.after(() => rmSync(pinDir as string, { recursive: true, force: true }));
   const seen: Record<string, string> = {};
   for (const file of OBJECTS) {
     const want = predicted(file);
