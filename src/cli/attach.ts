@@ -1,6 +1,5 @@
 import { resolve } from "node:path";
 import { isTsbpfError, UsageError } from "../errors.js";
-import { loadKernelCollection } from "../kernel/kernel-collection.js";
 import type { KernelXdpLink } from "../kernel/kernel-link.js";
 import type { XdpMode } from "../kernel/netlink-xdp.js";
 import { checkNetns } from "../kernel/netns.js";
@@ -10,22 +9,25 @@ import { defaultSys } from "../kernel/sys.js";
 import type { TraceStream } from "../kernel/trace-stream.js";
 import { MapType, ProgType } from "../abi/index.js";
 import { describePipeline } from "../pipeline/deploy.js";
-import { Pipeline } from "../pipeline/pipeline.js";
+import { type LoadedPipeline, loadPipeline, Pipeline } from "../pipeline/pipeline.js";
 import { MAIN_OBJECT } from "../tailcall/plan.js";
-import { applyWiring, checkWiring, parseTailArg, staticSlots, type TailSlot } from "../tailcall/wiring.js";
+import { checkWiring, parseTailArg, staticSlots, type TailSlot } from "../tailcall/wiring.js";
 import type { TraceLine } from "../trace/trace-line.js";
-import { planFromObject } from "../tailcall/plan.js";
 import { type Command, parseCommandArgs, usage } from "./args.js";
 import { emptySlotWarnings } from "./check.js";
 import { readObject } from "./load-object.js";
+import { isPipelineFile, pipelineProgram } from "./target.js";
 import { traceText } from "./run-report.js";
 
 const HELP = `usage: tsbpf attach OBJ --prog NAME --iface IF [--netns NAME] [--tail MAP:KEY=PROG ...] [--mode MODE]
                     [--pin DIR] [--all-trace]
+       tsbpf attach PIPELINE.yaml [--prog NAME] [--iface IF] [--netns NAME] [--mode MODE] [--pin DIR] [--all-trace]
 
 Loads OBJ into the kernel, fills the prog-array slots the object declares (.values) and every
 --tail, attaches program NAME to interface IF as XDP (bpf_link, netlink where links are missing),
 then prints the bpf_printk lines printed from then on until Ctrl+C (SIGINT) or SIGTERM.
+Given a pipeline file, it loads every object of it, fills the file's slots and attaches its entry
+where its attach: says (the flags override the file); 'tsbpf up' does the same and exits.
 
   --prog NAME       the XDP program to attach
   --iface IF        the network interface
@@ -88,36 +90,38 @@ export const attachCommand: Command = async (args, io) => {
     io.stdout(`${HELP}\n`);
     return 0;
   }
-  if (positionals.length > 1) usage(`attach: one object file expected, got ${positionals.length}`);
-  const progName = values.prog;
-  const iface = values.iface;
-  if (progName === undefined) usage("attach: missing --prog NAME (the XDP program to attach)");
+  if (positionals.length > 1)
+    usage(`attach: one object or pipeline file expected, got ${positionals.length}`);
+  const target = positionals[0];
+  const fromFile = target !== undefined && isPipelineFile(target);
+  if (fromFile && values.tail !== undefined) {
+    usage("attach: --tail goes with an object; a pipeline file fills its slots itself");
+  }
+  // A pipeline file gives the entry and the attach point; flags still override them.
+  const pipeline: Pipeline = fromFile
+    ? await loadPipeline(target)
+    : await objectPipeline(target, values.prog, values.tail ?? [], io.cwd);
+  const entry = fromFile
+    ? values.prog === undefined
+      ? pipeline.entry()
+      : pipelineProgram(pipeline, values.prog, "attach")
+    : { object: MAIN_OBJECT, program: values.prog as string };
+  const progName = entry.program;
+  const iface = values.iface ?? pipeline.attach?.iface;
   if (iface === undefined) usage("attach: missing --iface IF (the interface to attach to)");
-  const mode = (values.mode ?? "auto") as XdpMode;
+  const mode = (values.mode ?? pipeline.attach?.mode ?? "auto") as XdpMode;
   if (!MODES.includes(mode)) usage(`attach: --mode must be one of ${MODES.join(", ")}, not '${values.mode}'`);
-  const { netns } = values;
-  // A typo in the namespace name is reported before anything is read or loaded.
+  const netns = values.netns ?? pipeline.attach?.netns;
+  // A typo in the namespace name is reported before anything is loaded.
   if (netns !== undefined) checkNetns(netns);
   const pinDir = values.pin === undefined ? undefined : resolve(io.cwd, values.pin);
-
-  const { spec, bytes } = await readObject(positionals[0], "attach");
-  const progSpec = spec.programs[progName];
-  if (progSpec === undefined) {
-    throw new UsageError(`attach: no program named '${progName}'`, {
-      hint: `programs in this object: ${Object.keys(spec.programs).join(", ")}`,
-    });
-  }
-  if (progSpec.type !== ProgType.xdp) {
+  const progSpec = pipeline.plan.objects[entry.object]?.programs[progName];
+  if (progSpec !== undefined && progSpec.type !== ProgType.xdp) {
     throw new UsageError(
       `attach: program ${progName} is a ${progSpec.typeName} program; attach takes XDP programs`,
     );
   }
-  const userSlots: TailSlot[] = (values.tail ?? []).map(parseTailArg);
-  const plan = [...staticSlots(spec), ...userSlots];
-  checkWiring(spec, plan);
-  for (const w of emptySlotWarnings(planFromObject(spec, { tail: userSlots, entry: progName }))) {
-    io.stderr(`${w}\n`);
-  }
+  for (const w of emptySlotWarnings(pipeline.plan)) io.stderr(`${w}\n`);
   if (pinDir !== undefined) {
     // Before loading: refuses a pin directory whose pins would not outlive the command.
     const { mounted } = preparePinDir(defaultSys(), pinDir, (m) => io.stderr(`tsbpf: warning: ${m}\n`));
@@ -132,9 +136,10 @@ export const attachCommand: Command = async (args, io) => {
   const onSignal = (): void => stop.abort();
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  let coll: Awaited<ReturnType<typeof loadKernelCollection>>;
+  let loaded: LoadedPipeline<"kernel">;
   try {
-    coll = await loadKernelCollection(spec, {
+    loaded = await pipeline.load({
+      backend: "kernel",
       onWarning: (m) => io.stderr(`tsbpf: warning: ${m}\n`),
       ...(netns === undefined ? {} : { netns }),
     });
@@ -154,15 +159,21 @@ export const attachCommand: Command = async (args, io) => {
     return stop.signal.aborted;
   };
   try {
-    applyWiring(coll, userSlots);
-    const prog = coll.programs[progName];
-    if (prog === undefined) throw new UsageError(`attach: program ${progName} was not loaded`);
+    const coll = loaded.collections[entry.object];
+    const prog = coll?.programs[progName];
+    if (coll === undefined || prog === undefined)
+      throw new UsageError(`attach: program ${progName} was not loaded`);
     if (await interrupted()) return 0;
     // Recording starts right before attaching: lines printed earlier (an unrelated run's, still
     // waiting in trace_pipe) are never shown. Without trace lines the pipeline still runs.
     let noTrace: string | undefined;
     try {
-      trace = coll.openTrace({ signal: stop.signal, all: values["all-trace"] === true });
+      trace = coll.openTrace({
+        signal: stop.signal,
+        all: values["all-trace"] === true,
+        // Stages of other objects print their own formats: those lines are the pipeline's too.
+        also: Object.values(pipeline.plan.objects),
+      });
     } catch (e) {
       if (!isTsbpfError(e)) throw e;
       noTrace = `${e.message}${e.hint === undefined ? "" : ` (hint: ${e.hint})`}`;
@@ -173,9 +184,11 @@ export const attachCommand: Command = async (args, io) => {
       const now = link.attachment();
       shownMode = now.attached === "none" || now.attached === "multi" ? "auto" : now.attached;
     }
-    const bySlot = new Map<string, string>();
-    for (const s of plan) bySlot.set(`${s.map}[${s.key}]`, s.program);
-    const slots = [...bySlot.entries()].map(([k, p]) => `${k}=${p}`);
+    const several = Object.keys(pipeline.plan.objects).length > 1;
+    const qualify = (object: string, name: string): string => (several ? `${object}:${name}` : name);
+    const slots = pipeline.plan.slots.map(
+      (s) => `${qualify(s.object, s.map)}[${s.key}]=${qualify(s.program.object, s.program.program)}`,
+    );
     const where = netns === undefined ? "" : `netns ${netns}, `;
     io.stdout(
       `attached ${progName} to ${iface} (${where}ifindex ${link.ifindex}, mode ${shownMode}); slots: ${slots.length > 0 ? slots.join(", ") : "none"}\n`,
@@ -187,16 +200,14 @@ export const attachCommand: Command = async (args, io) => {
           "attach: --pin needs a bpf_link attachment, and this kernel attached through netlink",
         );
       }
-      const pipeline = Pipeline.fromObject(spec, {
-        tail: userSlots,
-        entry: progName,
-        source: { file: resolve(io.cwd, positionals[0] as string), bytes },
-      });
       pinPipeline(pinDir, {
         link,
-        objects: {
-          [MAIN_OBJECT]: { maps: Object.values(coll.maps), programs: Object.values(coll.programs) },
-        },
+        objects: Object.fromEntries(
+          Object.entries(loaded.collections).map(([alias, c]) => [
+            alias,
+            { maps: Object.values(c.maps), programs: Object.values(c.programs) },
+          ]),
+        ),
         description: describePipeline(pipeline, {
           iface,
           mode,
@@ -232,7 +243,9 @@ export const attachCommand: Command = async (args, io) => {
   } finally {
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);
-    const hasProgArray = Object.values(coll.maps).some((m) => m.spec.type === MapType.prog_array);
+    const hasProgArray = Object.values(loaded.collections).some((c) =>
+      Object.values(c.maps).some((m) => m.spec.type === MapType.prog_array),
+    );
     // The collection is closed even when letting go of the link fails, so no fd outlives us.
     try {
       await trace?.close();
@@ -244,9 +257,32 @@ export const attachCommand: Command = async (args, io) => {
         );
       }
     } finally {
-      coll.close();
+      loaded.close();
     }
     if (pinned) io.stdout(`left the pipeline pinned under ${pinDir}\n`);
   }
   return 0;
 };
+
+/** The one-object pipeline of `attach OBJ --prog NAME --tail ...`, each mistake one usage line. */
+async function objectPipeline(
+  target: string | undefined,
+  progName: string | undefined,
+  tail: readonly string[],
+  cwd: string,
+): Promise<Pipeline> {
+  if (progName === undefined) usage("attach: missing --prog NAME (the XDP program to attach)");
+  const { spec, bytes } = await readObject(target, "attach");
+  if (spec.programs[progName] === undefined) {
+    throw new UsageError(`attach: no program named '${progName}'`, {
+      hint: `programs in this object: ${Object.keys(spec.programs).join(", ")}`,
+    });
+  }
+  const slots: TailSlot[] = tail.map(parseTailArg);
+  checkWiring(spec, [...staticSlots(spec), ...slots]);
+  return Pipeline.fromObject(spec, {
+    tail: slots,
+    entry: progName,
+    source: { file: resolve(cwd, target as string), bytes },
+  });
+}

@@ -7,7 +7,7 @@ import { MAIN_OBJECT, type ProgramRef } from "../tailcall/plan.js";
 import { checkWiring, parseTailArg } from "../tailcall/wiring.js";
 import { type Command, intFlag, parseCommandArgs, usage } from "./args.js";
 import { readInputFile, readObject, writeOutputFile } from "./load-object.js";
-import { isPipelineFile } from "./target.js";
+import { isPipelineFile, pipelineProgram } from "./target.js";
 import { faultJson, runJson, traceText, verdictName } from "./run-report.js";
 
 const HELP = `usage: tsbpf run (OBJ --prog NAME [--tail MAP:KEY=PROG ...] | PIPELINE.yaml [--prog NAME])
@@ -81,7 +81,7 @@ export const runCommand: Command = async (args, io) => {
     if (values.tail !== undefined)
       usage("run: --tail goes with an object; a pipeline file fills its slots itself");
     pipeline = await loadPipeline(target);
-    entry = values.prog === undefined ? pipeline.entry() : namedProgram(pipeline, values.prog);
+    entry = values.prog === undefined ? pipeline.entry() : pipelineProgram(pipeline, values.prog, "run");
   } else {
     if (values.prog === undefined) usage("run: --prog NAME is required");
     const { spec } = await readObject(target, "run");
@@ -135,27 +135,6 @@ export const runCommand: Command = async (args, io) => {
   }
   return 0;
 };
-
-/** `--prog NAME` (or `OBJECT:NAME`) against a pipeline's objects. */
-function namedProgram(p: Pipeline, name: string): ProgramRef {
-  const m = /^([^:]+):([^:]+)$/.exec(name);
-  const refs = Object.entries(p.plan.objects)
-    .filter(
-      ([alias, spec]) =>
-        (m === null || m[1] === alias) && spec.programs[m === null ? name : (m[2] as string)] !== undefined,
-    )
-    .map(([object]) => ({ object, program: m === null ? name : (m[2] as string) }));
-  if (refs.length !== 1) {
-    const all = Object.entries(p.plan.objects).flatMap(([a, spec]) =>
-      Object.keys(spec.programs).map((n) => `${a}:${n}`),
-    );
-    usage(
-      `run: ${refs.length === 0 ? "no" : "more than one"} program named '${name}' in pipeline ${p.name}`,
-      `programs: ${all.join(", ")}`,
-    );
-  }
-  return refs[0] as ProgramRef;
-}
 
 function hexDump(b: Uint8Array, indent: string): string {
   const lines: string[] = [];

@@ -3,6 +3,7 @@
  * with `--tail` slots and an `--entry`. Either way the command works on one {@link Pipeline}.
  */
 import { loadPipeline, Pipeline } from "../pipeline/pipeline.js";
+import type { ProgramRef } from "../tailcall/plan.js";
 import { checkWiring, parseTailArg } from "../tailcall/wiring.js";
 import { usage } from "./args.js";
 import { readObject } from "./load-object.js";
@@ -44,4 +45,23 @@ export async function readTarget(
     }
   }
   return Pipeline.fromObject(spec, { tail, ...(opts.entry === undefined ? {} : { entry: opts.entry }) });
+}
+
+/** `--prog NAME` (or `OBJECT:NAME`) against a pipeline's objects; anything else is one usage line. */
+export function pipelineProgram(p: Pipeline, name: string, command: string): ProgramRef {
+  const m = /^([^:]+):([^:]+)$/.exec(name);
+  const program = m === null ? name : (m[2] as string);
+  const refs = Object.entries(p.plan.objects)
+    .filter(([alias, spec]) => (m === null || m[1] === alias) && spec.programs[program] !== undefined)
+    .map(([object]) => ({ object, program }));
+  if (refs.length !== 1) {
+    const all = Object.entries(p.plan.objects).flatMap(([a, spec]) =>
+      Object.keys(spec.programs).map((n) => `${a}:${n}`),
+    );
+    usage(
+      `${command}: ${refs.length === 0 ? "no" : "more than one"} program named '${name}' in pipeline ${p.name}`,
+      `programs: ${all.join(", ")}`,
+    );
+  }
+  return refs[0] as ProgramRef;
 }

@@ -176,12 +176,16 @@ export class KernelCollection implements LoadedCollection, ProgramOwner {
    * nothing. Open it before attaching to see every line the attached program prints. Mounts
    * tracefs when it is missing; throws a TsbpfError saying why when trace lines cannot be had.
    */
-  openTrace(opts: { signal?: AbortSignal; all?: boolean } = {}): TraceStream {
-    const own = opts.all === true ? undefined : ownMessageFilter(this.spec);
+  openTrace(
+    opts: { signal?: AbortSignal; all?: boolean; also?: readonly CollectionSpec[] } = {},
+  ): TraceStream {
+    // Lines of these objects' printk formats are ours too (the stages of a pipeline of objects).
+    const filters = opts.all === true ? [] : [this.spec, ...(opts.also ?? [])].map(ownMessageFilter);
+    const own = filters.length === 0 || filters.some((f) => f === undefined) ? undefined : filters;
     return TraceStream.open({
       sys: this.#sys,
       ...(opts.signal === undefined ? {} : { signal: opts.signal }),
-      ...(own === undefined ? {} : { accept: (l: TraceLine) => own(l.message) }),
+      ...(own === undefined ? {} : { accept: (l: TraceLine) => own.some((f) => f?.(l.message) === true) }),
     });
   }
 

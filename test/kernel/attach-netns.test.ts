@@ -368,3 +368,53 @@ test("a typo in --netns, no root, and no CAP_SYS_ADMIN each give one line, and l
     net.remove();
   }
 });
+
+test("attach PIPELINE: a two-object pipeline file attaches where its attach: says, and prints every stage's lines", {
+  skip,
+}, async () => {
+  const unlock = await traceLock();
+  const net = createVethNs("p");
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-attach-pipeline-"));
+  try {
+    const file = join(dir, "two.yaml");
+    writeFileSync(
+      file,
+      `name: two
+objects:
+  dispatch: ${SEED}
+  stages: ${SEED}
+entry: dispatch:main_prog
+slots:
+  dispatch:prog_array:
+    0: stages:port8080_prog
+    1: stages:port22_prog
+attach:
+  iface: ${net.peerIf}
+  netns: ${net.ns}
+`,
+    );
+    const p = startCli(["attach", file]);
+    await p.waitFor(/printing trace lines/);
+    assert.match(
+      p.stdout(),
+      /slots: dispatch:prog_array\[0\]=stages:port8080_prog, dispatch:prog_array\[1\]=stages:port22_prog/,
+    );
+    assert.equal(xdpProgIds(net.peerIf, net.ns).length, 1, "the entry is attached in the file's namespace");
+    for (const port of [8080, 22, 9999]) sendSyn(undefined, net.peerIp, port);
+    await sleep(800);
+    p.child.kill("SIGINT");
+    assert.equal(await p.exited, 0, p.stderr());
+    assert.deepEqual(
+      traceLines(p.stdout()).map(([, m]) => m),
+      ["Packet to port 8080 processed", "Packet to port 22 processed"],
+    );
+    assert.deepEqual(xdpProgIds(net.peerIf, net.ns), [], "detached at exit");
+    const typo = runCli(["attach", file, "--tail", "prog_array:0=port22_prog"]);
+    assert.equal(typo.status, 2);
+    assert.match(typo.stderr, /^tsbpf: attach: --tail goes with an object/);
+  } finally {
+    net.remove();
+    rmSync(dir, { recursive: true, force: true });
+    await unlock();
+  }
+});
