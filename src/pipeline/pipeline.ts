@@ -153,10 +153,7 @@ export class Pipeline {
     opts: Partial<CollectionOptions> & { backend?: B } = {},
   ): Promise<LoadedPipeline<B>> {
     const backend = (opts.backend ?? "vm") as BackendName;
-    const space =
-      backend === "vm"
-        ? new VmSpace({ budget: 10_000_000, maxTrace: 100_000, cpu: 0, ...opts.vm })
-        : undefined;
+    const space = backend === "vm" ? new VmSpace(opts.vm) : undefined;
     const collections: Record<string, CollectionFor<BackendName>> = {};
     try {
       for (const [alias, spec] of Object.entries(this.plan.objects)) {

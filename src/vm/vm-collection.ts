@@ -175,7 +175,9 @@ export class VmSpace {
   /** @internal The XDP frame runs lay packets out in. */
   readonly xdp: XdpBuffer;
 
-  constructor(opts: Pick<VmCollectionOptions, "budget" | "maxTrace" | "cpu">) {
+  /** Options not given are the VM's defaults, as for a collection. */
+  constructor(given: Partial<Pick<VmCollectionOptions, "budget" | "maxTrace" | "cpu">> = {}) {
+    const opts = { ...DEFAULTS, ...given };
     this.interpreter = new Interpreter({ memory: this.memory, budget: opts.budget });
     this.xdp = new XdpBuffer(this.memory);
     this.state = newRunState(opts.maxTrace);
