@@ -1,7 +1,8 @@
 /**
  * The import direction drawn in docs/architecture.md, checked by `npm run lint`:
  *
- *   index → cli → pipeline → collection → { kernel, vm } → { tailcall, trace, net } → backend → object
+ *   index → cli → { pipeline, skeleton } → collection → { kernel, vm } → { tailcall, trace, net, gen }
+ *         → backend → object
  *         → { btf, elf } → asm → abi → internal → errors
  *
  * A module imports only layers to its right; the members of one `{ }` never import each other.
@@ -11,10 +12,10 @@
 const LAYERS = [
   ["index"],
   ["cli"],
-  ["pipeline"],
+  ["pipeline", "skeleton"],
   ["collection"],
   ["kernel", "vm"],
-  ["tailcall", "trace", "net"],
+  ["tailcall", "trace", "net", "gen"],
   ["backend"],
   ["object"],
   ["btf", "elf"],

@@ -12,6 +12,8 @@ export * from "./abi/index.js";
 export * from "./backend/types.js";
 export * from "./backend/typed-map.js";
 export { Collection, type CollectionFor, type CollectionOptions } from "./collection.js";
+export * from "./skeleton/index.js";
+export * from "./gen/index.js";
 export * from "./tailcall/wiring.js";
 export { VmCollection, VmProgram, VmSpace, type VmCollectionOptions } from "./vm/vm-collection.js";
 export { SUPPORTED_HELPERS, MAX_TAIL_CALL_CNT } from "./vm/helpers.js";

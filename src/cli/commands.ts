@@ -14,4 +14,5 @@ export const commands: Record<string, Command> = {
   "conformance-plugin": conformanceCommand,
   attach: async (args, io, flags) => (await import("./attach.js")).attachCommand(args, io, flags),
   detach: async (args, io, flags) => (await import("./detach.js")).detachCommand(args, io, flags),
+  gen: async (args, io, flags) => (await import("./gen.js")).genCommand(args, io, flags),
 };

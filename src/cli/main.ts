@@ -11,6 +11,7 @@ commands:
   run OBJ --prog NAME ...    run a program on packets (VM by default, or --backend kernel)
   attach OBJ --prog NAME --iface IF ...   load, wire tail calls, attach XDP, print trace lines
   detach --pin DIR [--netns NAME]   remove a pinned pipeline
+  gen skeleton OBJ [-o FILE] ...   a typed TypeScript module for an object (its skeleton)
   conformance-plugin [MEM]   bpf_conformance plugin protocol
 
 Run 'tsbpf <command> --help' for a command's options. Add --verbose for the details of an error.`;

@@ -1,20 +1,19 @@
 /**
- * The package as a user gets it: `npm pack`, the tarball installed into a fresh strict project
- * (strict, exactOptionalPropertyTypes, noUncheckedIndexedAccess, module nodenext), and the
- * README's library examples (every ```ts block, read from README.md so it cannot drift),
- * examples/tail-call/loader.ts and a check of the public surface type-checked there against the
- * package's public exports alone, with no casts. koffi, the package's one dependency, is
- * installed from this repository's node_modules so that nothing is fetched.
+ * The package as a user gets it (test/support/packed-project.ts: packed, installed into a fresh
+ * strict project), and the README's library examples (every ```ts block, read from README.md so
+ * it cannot drift), examples/tail-call/loader.ts with its generated skeleton and a check of the
+ * public surface type-checked there against the package's public exports alone, with no casts.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
+import { packedProject, REPO } from "../support/packed-project.js";
 
-const REPO = resolve(".");
 const LOADER = "examples/tail-call/loader.ts";
+/** The example's skeleton, which the loader imports (and nothing else but the package). */
+const SKELETON = "examples/tail-call/tail_call.skel.ts";
+const SKELETON_FILE = "tail_call.skel.ts";
 
 /** The ```ts blocks of README.md. */
 function readmeBlocks(): string[] {
@@ -70,41 +69,7 @@ kernel.SYS_BPF;
 console.log(wrong, unsure);
 `;
 
-const TSCONFIG = {
-  compilerOptions: {
-    strict: true,
-    exactOptionalPropertyTypes: true,
-    noUncheckedIndexedAccess: true,
-    module: "nodenext",
-    moduleResolution: "nodenext",
-    target: "es2022",
-    lib: ["es2023", "esnext.disposable"],
-    types: ["node"],
-    typeRoots: [join(REPO, "node_modules/@types")],
-    noEmit: true,
-    skipLibCheck: false,
-  },
-  include: ["*.ts"],
-};
-
-function run(cmd: string, args: string[], cwd: string): string {
-  const r = spawnSync(cmd, args, {
-    cwd,
-    encoding: "utf8",
-    timeout: 120_000,
-    env: {
-      ...process.env,
-      npm_config_update_notifier: "false",
-      npm_config_fund: "false",
-      npm_config_audit: "false",
-    },
-  });
-  assert.equal(r.status, 0, `${cmd} ${args.join(" ")} failed:\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
-
 test("README examples and the example loader type-check against the packed package alone", () => {
-  assert.ok(existsSync(join(REPO, "dist/src/index.d.ts")), "the package is built (npm test builds first)");
   const blocks = readmeBlocks();
   assert.ok(blocks.length >= 3, `README.md has its library examples (${blocks.length} ts blocks found)`);
   const loader = readFileSync(join(REPO, LOADER), "utf8");
@@ -115,52 +80,23 @@ test("README examples and the example loader type-check against the packed packa
   for (const [name, source] of sources) {
     const imports = importsOf(source);
     assert.ok(imports.includes("tsbpf"), `${name} imports tsbpf`);
-    const foreign = imports.filter((s) => s !== "tsbpf" && !s.startsWith("node:"));
-    assert.deepEqual(foreign, [], `${name} imports only tsbpf and node: modules`);
+    const own = name === "loader.ts" ? ["./tail_call.skel.js"] : [];
+    const foreign = imports.filter((s) => s !== "tsbpf" && !s.startsWith("node:") && !own.includes(s));
+    assert.deepEqual(
+      foreign,
+      [],
+      `${name} imports only tsbpf and node: modules (the loader: its skeleton too)`,
+    );
     assert.doesNotMatch(code(source), /\bas\s+(?!const\b)[\w{[(]|<\w+>\s*\w|\w!\./, `${name} has no casts`);
   }
 
-  const dir = mkdtempSync(join(tmpdir(), "tsbpf-packed-"));
+  const project = packedProject();
   try {
-    const packed = JSON.parse(
-      run("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", dir], REPO),
-    ) as {
-      filename: string;
-    }[];
-    const tarball = join(dir, packed[0]?.filename ?? "");
-    const project = join(dir, "project");
-    mkdirSync(project);
-    writeFileSync(
-      join(project, "package.json"),
-      JSON.stringify({ name: "consumer", private: true, type: "module" }),
-    );
-    run(
-      "npm",
-      [
-        "install",
-        "--offline",
-        "--ignore-scripts",
-        "--no-audit",
-        "--no-fund",
-        join(REPO, "node_modules/koffi"),
-        tarball,
-      ],
-      project,
-    );
-    assert.ok(
-      existsSync(join(project, "node_modules/tsbpf/dist/src/index.d.ts")),
-      "the tarball is installed",
-    );
-    writeFileSync(join(project, "tsconfig.json"), JSON.stringify(TSCONFIG, null, 2));
-    for (const [name, source] of sources) writeFileSync(join(project, name), source);
-    writeFileSync(join(project, "surface.ts"), SURFACE);
-    const tsc = spawnSync(process.execPath, [join(REPO, "node_modules/typescript/bin/tsc"), "-p", project], {
-      cwd: project,
-      encoding: "utf8",
-      timeout: 120_000,
-    });
-    assert.equal(tsc.status, 0, `tsc in the consumer project:\n${tsc.stdout}${tsc.stderr}`);
+    project.write(Object.fromEntries(sources));
+    project.write({ "surface.ts": SURFACE, [SKELETON_FILE]: readFileSync(join(REPO, SKELETON), "utf8") });
+    const tsc = project.tsc();
+    assert.equal(tsc.status, 0, `tsc in the consumer project:\n${tsc.output}`);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    project.remove();
   }
 });
