@@ -7,6 +7,7 @@
  */
 import { Buffer } from "node:buffer";
 import { readFileSync } from "node:fs";
+import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Errno } from "../abi/index.js";
 import { globals, readGlobals, rewriteGlobals, specBtf, typedMap } from "../backend/typed-map.js";
@@ -49,7 +50,8 @@ export function defineSkeleton<K, V, O>(descriptor: SkeletonDescriptor): Skeleto
 
 /** The opened skeleton: the spec, the global views over it, and `load`. */
 function openSkeleton(d: SkeletonDescriptor, opts: SkeletonOpenOptions) {
-  const spec = loadCollectionSpec(objectBytes(d, opts.object), { file: d.file });
+  const { bytes, file } = objectBytes(d, opts.object);
+  const spec = loadCollectionSpec(bytes, { file });
   checkObject(d, spec);
   let loaded = false;
   const handle: Record<string, unknown> = {
@@ -94,16 +96,19 @@ function openSkeleton(d: SkeletonDescriptor, opts: SkeletonOpenOptions) {
   return handle as { load(o?: SkeletonLoadOptions): Promise<unknown> };
 }
 
-/** The object's bytes: given in `open`, else embedded, else read from the skeleton's URL. */
-function objectBytes(d: SkeletonDescriptor, given: SkeletonOpenOptions["object"]): Uint8Array {
-  if (given instanceof Uint8Array) return given;
+/** The object's bytes and file name: given in `open`, else embedded, else read from the skeleton's URL. */
+function objectBytes(
+  d: SkeletonDescriptor,
+  given: SkeletonOpenOptions["object"],
+): { bytes: Uint8Array; file: string } {
+  if (given instanceof Uint8Array) return { bytes: given, file: d.file };
   const where = given ?? ("url" in d.object ? d.object.url : undefined);
   if (where === undefined && "base64" in d.object) {
-    return new Uint8Array(Buffer.from(d.object.base64().join(""), "base64"));
+    return { bytes: new Uint8Array(Buffer.from(d.object.base64().join(""), "base64")), file: d.file };
   }
   const path = where instanceof URL ? fileURLToPath(where) : (where as string);
   try {
-    return new Uint8Array(readFileSync(path));
+    return { bytes: new Uint8Array(readFileSync(path)), file: basename(path) };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? String(e);
     throw new UsageError(`skeleton ${d.name}: cannot read ${path}: ${code}`, {
@@ -120,7 +125,7 @@ function objectBytes(d: SkeletonDescriptor, given: SkeletonOpenOptions["object"]
  */
 function checkObject(d: SkeletonDescriptor, spec: CollectionSpec): void {
   const stale = (what: string) =>
-    new UsageError(`skeleton ${d.name} does not match ${spec.file ?? d.file}: ${what}`, {
+    new UsageError(`skeleton ${d.name} does not match its object (${spec.file ?? d.file}): ${what}`, {
       file: d.file,
       hint: "the object changed since the skeleton was generated: generate it again (tsbpf gen skeleton)",
     });

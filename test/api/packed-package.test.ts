@@ -11,9 +11,14 @@ import { test } from "node:test";
 import { packedProject, REPO } from "../support/packed-project.js";
 
 const LOADER = "examples/tail-call/loader.ts";
-/** The example's skeleton, which the loader imports (and nothing else but the package). */
-const SKELETON = "examples/tail-call/tail_call.skel.ts";
-const SKELETON_FILE = "tail_call.skel.ts";
+/**
+ * Generated skeletons the loader and the README's Skeletons examples import (and nothing else but
+ * the package and node: modules), written into the project under the names they import.
+ */
+const SKELETONS: Record<string, string> = {
+  "./tail_call.skel.js": "examples/tail-call/tail_call.skel.ts",
+  "./typed.skel.js": "test/bpf/typed/typed.skel.ts",
+};
 
 /** The ```ts blocks of README.md. */
 function readmeBlocks(): string[] {
@@ -79,21 +84,19 @@ test("README examples and the example loader type-check against the packed packa
   ];
   for (const [name, source] of sources) {
     const imports = importsOf(source);
-    assert.ok(imports.includes("tsbpf"), `${name} imports tsbpf`);
-    const own = name === "loader.ts" ? ["./tail_call.skel.js"] : [];
-    const foreign = imports.filter((s) => s !== "tsbpf" && !s.startsWith("node:") && !own.includes(s));
-    assert.deepEqual(
-      foreign,
-      [],
-      `${name} imports only tsbpf and node: modules (the loader: its skeleton too)`,
-    );
+    assert.ok(imports.includes("tsbpf") || imports.some((s) => s in SKELETONS), `${name} imports tsbpf`);
+    const foreign = imports.filter((s) => s !== "tsbpf" && !s.startsWith("node:") && !(s in SKELETONS));
+    assert.deepEqual(foreign, [], `${name} imports only tsbpf, node: modules and generated skeletons`);
     assert.doesNotMatch(code(source), /\bas\s+(?!const\b)[\w{[(]|<\w+>\s*\w|\w!\./, `${name} has no casts`);
   }
 
   const project = packedProject();
   try {
     project.write(Object.fromEntries(sources));
-    project.write({ "surface.ts": SURFACE, [SKELETON_FILE]: readFileSync(join(REPO, SKELETON), "utf8") });
+    project.write({ "surface.ts": SURFACE });
+    for (const [specifier, file] of Object.entries(SKELETONS)) {
+      project.write({ [specifier.replace(/\.js$/, ".ts")]: readFileSync(join(REPO, file), "utf8") });
+    }
     const tsc = project.tsc();
     assert.equal(tsc.status, 0, `tsc in the consumer project:\n${tsc.output}`);
   } finally {
