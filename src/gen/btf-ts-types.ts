@@ -243,8 +243,7 @@ export class BtfTsTypes {
     for (const e of t.values) {
       const v = enumLiteral(t, e.value);
       if (!values.includes(v)) values.push(v);
-      // A member called __proto__ would set the object's prototype instead.
-      if (e.name !== "__proto__") entries.push(objectEntry(e.name, v));
+      entries.push(objectEntry(e.name, v));
     }
     return [
       [

@@ -168,8 +168,9 @@ export function generateSkeleton(
         { readonly: true },
       ),
     );
-  const programsType = programs.length > 0 ? typeNames.programs : "Record<string, never>";
-  const mapsType = maps.length > 0 ? typeReference(typeNames.maps, ["B"]) : "Record<string, never>";
+  // No programs or no maps: an object type without keys, so that any name fails to compile.
+  const programsType = programs.length > 0 ? typeNames.programs : "Record<never, never>";
+  const mapsType = maps.length > 0 ? typeReference(typeNames.maps, ["B"]) : "Record<never, never>";
   const withSections = (base: Doc, members: Doc[]): Doc =>
     members.length === 0 ? base : [base, " & ", typeBody(members)];
 

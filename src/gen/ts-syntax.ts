@@ -91,9 +91,9 @@ export function arrayGroup(elements: readonly Doc[]): Doc {
   return group(["[", indent([softline, join([",", line], elements)]), ifBreak(","), softline, "]"]);
 }
 
-/** `key: value` in an object literal. */
+/** `key: value` in an object literal (`["__proto__"]: value`, which would set the prototype otherwise). */
 export function objectEntry(key: string, value: Doc): Doc {
-  return [propertyKey(key), ": ", value];
+  return [key === "__proto__" ? '["__proto__"]' : propertyKey(key), ": ", value];
 }
 
 /**

@@ -82,10 +82,13 @@ function openSkeleton(d: SkeletonDescriptor, opts: SkeletonOpenOptions) {
         get: () => readGlobals(spec, s.section, [name])[name],
         set: (value: BtfValue) => {
           if (loaded) {
-            throw new UsageError(`skeleton ${d.name}: ${s.section} ${name} is set after load`, {
-              file: d.file,
-              hint: "set globals on the opened skeleton before load(), or in the loaded skeleton's views (not .rodata)",
-            });
+            throw new UsageError(
+              `skeleton ${d.name} is loaded: ${name} (${s.section}) is set on the opened one`,
+              {
+                file: d.file,
+                hint: "set globals on the opened skeleton before load(); after, the loaded skeleton's views write the live map (.rodata is frozen)",
+              },
+            );
           }
           rewriteGlobals(spec, s.section, { [name]: value });
         },

@@ -144,10 +144,10 @@ test("globals are frozen once loaded: .rodata refuses writes, the open handle re
   refused(() => Object.assign(skel.rodata, { drop_port: 1 }), /\.rodata is read-only once loaded/);
   refused(() => {
     open.rodata.drop_port = 1;
-  }, /set after load/);
+  }, /is loaded: .* is set on the opened one/);
   refused(() => {
     open.bss.runs = 1;
-  }, /set after load/);
+  }, /is loaded: .* is set on the opened one/);
   await assert.rejects(open.load(), (e) => isUsageError(e) && /loaded already/.test(e.message));
   // The live sections stay writable through the loaded skeleton.
   skel.bss.runs = 41;
