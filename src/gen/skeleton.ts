@@ -134,8 +134,13 @@ export function generateSkeleton(
   names.reserve(...own);
   types.allocateNames(names);
 
-  const used = new Set<ImportName>(["BackendName", "defineSkeleton", "OpenSkeleton", "Skeleton"]);
-  used.add("SkeletonModule");
+  const used = new Set<ImportName>([
+    "BackendName",
+    "defineSkeleton",
+    "OpenSkeleton",
+    "Skeleton",
+    "SkeletonModule",
+  ]);
   const mapMembers = maps.map((m) => mapMember(m, types, used));
   const file = opts.file;
 
@@ -177,7 +182,7 @@ export function generateSkeleton(
   decls.push([
     docComment(
       `${file} loaded on engine \`B\` ("vm" or "kernel"): its programs (\`progs\`), maps (\`maps\`) and global variables, typed from its BTF.` +
-        (sections.length > 0 ? " `.rodata` is read-only once loaded." : ""),
+        (sections.some((x) => x.map.readOnly) ? " `.rodata` is read-only once loaded." : ""),
     ),
     hardline,
     typeAlias(

@@ -65,7 +65,13 @@ function openSkeleton(d: SkeletonDescriptor, opts: SkeletonOpenOptions) {
         });
       }
       loaded = true;
-      const coll = await Collection.load(spec, loadOpts);
+      let coll: CollectionFor<"vm" | "kernel">;
+      try {
+        coll = await Collection.load(spec, loadOpts);
+      } catch (e) {
+        loaded = false; // nothing was loaded: the globals may still change, and load be tried again
+        throw e;
+      }
       try {
         return loadedSkeleton(d, coll);
       } catch (e) {

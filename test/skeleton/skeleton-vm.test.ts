@@ -149,6 +149,12 @@ test("globals are frozen once loaded: .rodata refuses writes, the open handle re
     open.bss.runs = 1;
   }, /is loaded: .* is set on the opened one/);
   await assert.rejects(open.load(), (e) => isUsageError(e) && /loaded already/.test(e.message));
+  // A load that failed loaded nothing: the globals still change, and another load may follow.
+  const retry = Typed.open();
+  await assert.rejects(retry.load({ backend: "kernel", netns: `tsbpf-no-such-netns-${process.pid}` }));
+  retry.rodata.drop_port = 7;
+  using again = await retry.load();
+  assert.equal(again.rodata.drop_port, 7);
   // The live sections stay writable through the loaded skeleton.
   skel.bss.runs = 41;
   assert.equal(globals(skel.collection, ".bss").get("runs"), 41);
