@@ -1,8 +1,8 @@
 /**
  * The import direction drawn in docs/architecture.md, checked by `npm run lint`:
  *
- *   index → cli → pipeline → collection → { kernel, vm } → graph → { tailcall, trace, net } → backend
- *         → object → { btf, elf } → asm → abi → internal → errors
+ *   index → cli → { pipeline, skeleton } → collection → { kernel, vm } → graph
+ *         → { tailcall, trace, net, gen } → backend → object → { btf, elf } → asm → abi → internal → errors
  *
  * A module imports only layers to its right; the members of one `{ }` never import each other.
  * A layer is the folder `src/NAME/` or the file `src/NAME.ts`. test/repo/layering.test.ts checks
@@ -11,11 +11,11 @@
 const LAYERS = [
   ["index"],
   ["cli"],
-  ["pipeline"],
+  ["pipeline", "skeleton"],
   ["collection"],
   ["kernel", "vm"],
   ["graph"],
-  ["tailcall", "trace", "net"],
+  ["tailcall", "trace", "net", "gen"],
   ["backend"],
   ["object"],
   ["btf", "elf"],

@@ -14,6 +14,8 @@ export * from "./backend/typed-map.js";
 export { Collection, type CollectionFor, type CollectionOptions } from "./collection.js";
 export * from "./pipeline/index.js";
 export type { PipelinePlan, PlanSlot, ProgramRef } from "./tailcall/plan.js";
+export * from "./skeleton/index.js";
+export * from "./gen/index.js";
 export * from "./tailcall/wiring.js";
 export * from "./tailcall/plan.js";
 export { checkPlan } from "./tailcall/check-plan.js";

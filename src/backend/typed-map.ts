@@ -363,6 +363,30 @@ export function rewriteGlobals(
   ms.initialData = data;
 }
 
+/**
+ * The global variables of a spec's section as it would be loaded: its initial values (with what
+ * {@link rewriteGlobals} set), decoded by name; only `names` when given. The counterpart of
+ * {@link rewriteGlobals}.
+ */
+export function readGlobals(
+  spec: CollectionSpec,
+  section: string,
+  names?: readonly string[],
+): Record<string, BtfValue> {
+  const ms = findSectionMap(spec.maps, section, (m) => m);
+  const btf = specBtf(spec);
+  const le = spec.byteOrder === "little";
+  const data = new Uint8Array(ms.valueSize);
+  if (ms.initialData !== undefined) data.set(ms.initialData.subarray(0, ms.valueSize));
+  const out: Record<string, BtfValue> = {};
+  for (const v of ms.variables) {
+    if (names !== undefined && !names.includes(v.name)) continue;
+    const value = decodeVariable(v, data, btf, le, ms.name);
+    Object.defineProperty(out, v.name, { value, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
 /** The global-data map of `section` (`.data`) or of that map name; `specOf` reads either kind. */
 function findSectionMap<M>(maps: Record<string, M>, section: string, specOf: (m: M) => MapSpec): M {
   const found = Object.values(maps).find(

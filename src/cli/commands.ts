@@ -21,4 +21,5 @@ export const commands: Record<string, Command> = {
   up: async (args, io, flags) => (await import("./up.js")).upCommand(args, io, flags),
   status: async (args, io, flags) => (await import("./status.js")).statusCommand(args, io, flags),
   down: async (args, io, flags) => (await import("./down.js")).downCommand(args, io, flags),
+  gen: async (args, io, flags) => (await import("./gen.js")).genCommand(args, io, flags),
 };

@@ -16,6 +16,7 @@ commands:
   up PIPELINE [--netns NAME]        load, wire, attach and pin a pipeline file; it runs on after exit
   status (PIPELINE | --pin DIR)     what a pipeline that is up runs: programs, slots, interface
   down (PIPELINE | --pin DIR)       detach a pipeline that is up and remove everything it pinned
+  gen skeleton OBJ [-o FILE] ...   a typed TypeScript module for an object (its skeleton)
   conformance-plugin [MEM]   bpf_conformance plugin protocol
 
 Run 'tsbpf <command> --help' for a command's options. Add --verbose for the details of an error.`;

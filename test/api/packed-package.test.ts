@@ -1,20 +1,24 @@
 /**
- * The package as a user gets it: `npm pack`, the tarball installed into a fresh strict project
- * (strict, exactOptionalPropertyTypes, noUncheckedIndexedAccess, module nodenext), and the
- * README's library examples (every ```ts block, read from README.md so it cannot drift),
- * examples/tail-call/loader.ts and a check of the public surface type-checked there against the
- * package's public exports alone, with no casts. The package's dependencies (koffi, the Graphviz
- * WebAssembly module) are installed from this repository's node_modules so that nothing is fetched.
+ * The package as a user gets it (test/support/packed-project.ts: packed, installed into a fresh
+ * strict project), and the README's library examples (every ```ts block, read from README.md so
+ * it cannot drift), examples/tail-call/loader.ts with its generated skeleton and a check of the
+ * public surface type-checked there against the package's public exports alone, with no casts.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
+import { packedProject, REPO } from "../support/packed-project.js";
 
-const REPO = resolve(".");
 const LOADER = "examples/tail-call/loader.ts";
+/**
+ * Generated skeletons the loader and the README's Skeletons examples import (and nothing else but
+ * the package and node: modules), written into the project under the names they import.
+ */
+const SKELETONS: Record<string, string> = {
+  "./tail_call.skel.js": "examples/tail-call/tail_call.skel.ts",
+  "./typed.skel.js": "test/bpf/typed/typed.skel.ts",
+};
 
 /** The ```ts blocks of README.md. */
 function readmeBlocks(): string[] {
@@ -70,41 +74,7 @@ kernel.SYS_BPF;
 console.log(wrong, unsure);
 `;
 
-const TSCONFIG = {
-  compilerOptions: {
-    strict: true,
-    exactOptionalPropertyTypes: true,
-    noUncheckedIndexedAccess: true,
-    module: "nodenext",
-    moduleResolution: "nodenext",
-    target: "es2022",
-    lib: ["es2023", "esnext.disposable"],
-    types: ["node"],
-    typeRoots: [join(REPO, "node_modules/@types")],
-    noEmit: true,
-    skipLibCheck: false,
-  },
-  include: ["*.ts"],
-};
-
-function run(cmd: string, args: string[], cwd: string): string {
-  const r = spawnSync(cmd, args, {
-    cwd,
-    encoding: "utf8",
-    timeout: 120_000,
-    env: {
-      ...process.env,
-      npm_config_update_notifier: "false",
-      npm_config_fund: "false",
-      npm_config_audit: "false",
-    },
-  });
-  assert.equal(r.status, 0, `${cmd} ${args.join(" ")} failed:\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
-
 test("README examples and the example loader type-check against the packed package alone", () => {
-  assert.ok(existsSync(join(REPO, "dist/src/index.d.ts")), "the package is built (npm test builds first)");
   const blocks = readmeBlocks();
   assert.ok(blocks.length >= 3, `README.md has its library examples (${blocks.length} ts blocks found)`);
   const loader = readFileSync(join(REPO, LOADER), "utf8");
@@ -114,57 +84,22 @@ test("README examples and the example loader type-check against the packed packa
   ];
   for (const [name, source] of sources) {
     const imports = importsOf(source);
-    assert.ok(imports.includes("tsbpf"), `${name} imports tsbpf`);
-    const foreign = imports.filter((s) => s !== "tsbpf" && !s.startsWith("node:"));
-    assert.deepEqual(foreign, [], `${name} imports only tsbpf and node: modules`);
+    assert.ok(imports.includes("tsbpf") || imports.some((s) => s in SKELETONS), `${name} imports tsbpf`);
+    const foreign = imports.filter((s) => s !== "tsbpf" && !s.startsWith("node:") && !(s in SKELETONS));
+    assert.deepEqual(foreign, [], `${name} imports only tsbpf, node: modules and generated skeletons`);
     assert.doesNotMatch(code(source), /\bas\s+(?!const\b)[\w{[(]|<\w+>\s*\w|\w!\./, `${name} has no casts`);
   }
 
-  const { dependencies = {} } = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as {
-    dependencies?: Record<string, string>;
-  };
-  assert.ok("koffi" in dependencies, "the package's dependencies are read");
-  const dir = mkdtempSync(join(tmpdir(), "tsbpf-packed-"));
+  const project = packedProject();
   try {
-    const packed = JSON.parse(
-      run("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", dir], REPO),
-    ) as {
-      filename: string;
-    }[];
-    const tarball = join(dir, packed[0]?.filename ?? "");
-    const project = join(dir, "project");
-    mkdirSync(project);
-    writeFileSync(
-      join(project, "package.json"),
-      JSON.stringify({ name: "consumer", private: true, type: "module" }),
-    );
-    run(
-      "npm",
-      [
-        "install",
-        "--offline",
-        "--ignore-scripts",
-        "--no-audit",
-        "--no-fund",
-        ...Object.keys(dependencies).map((name) => join(REPO, "node_modules", name)),
-        tarball,
-      ],
-      project,
-    );
-    assert.ok(
-      existsSync(join(project, "node_modules/tsbpf/dist/src/index.d.ts")),
-      "the tarball is installed",
-    );
-    writeFileSync(join(project, "tsconfig.json"), JSON.stringify(TSCONFIG, null, 2));
-    for (const [name, source] of sources) writeFileSync(join(project, name), source);
-    writeFileSync(join(project, "surface.ts"), SURFACE);
-    const tsc = spawnSync(process.execPath, [join(REPO, "node_modules/typescript/bin/tsc"), "-p", project], {
-      cwd: project,
-      encoding: "utf8",
-      timeout: 120_000,
-    });
-    assert.equal(tsc.status, 0, `tsc in the consumer project:\n${tsc.stdout}${tsc.stderr}`);
+    project.write(Object.fromEntries(sources));
+    project.write({ "surface.ts": SURFACE });
+    for (const [specifier, file] of Object.entries(SKELETONS)) {
+      project.write({ [specifier.replace(/\.js$/, ".ts")]: readFileSync(join(REPO, file), "utf8") });
+    }
+    const tsc = project.tsc();
+    assert.equal(tsc.status, 0, `tsc in the consumer project:\n${tsc.output}`);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    project.remove();
   }
 });
