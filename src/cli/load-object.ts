@@ -1,6 +1,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { UsageError } from "../errors.js";
+import { readFailure } from "../pipeline/files.js";
 import { loadCollectionSpec } from "../object/load-collection-spec.js";
 import type { CollectionSpec } from "../object/types.js";
 
@@ -20,10 +21,7 @@ export async function readInputFile(path: string, what: string): Promise<Uint8Ar
   try {
     return new Uint8Array(await readFile(path));
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (code ?? String(e));
-    throw new UsageError(`${what} ${path}: ${why}`);
+    throw new UsageError(`${what} ${path}: ${readFailure(e)}`);
   }
 }
 

@@ -1,3 +1,4 @@
+import { Errno } from "../abi/errno.js";
 import { PAGE_SIZE } from "../abi/page-size.js";
 import { UsageError } from "../errors.js";
 import type { Memory, Region } from "./memory.js";
@@ -30,8 +31,8 @@ export const ETH_HLEN = 14;
 /** Largest input the VM accepts (linear part plus 17 page-sized fragments, as MAX_SKB_FRAGS). */
 export const XDP_MAX_INPUT = XDP_MAX_LINEAR + 17 * XDP_PAGE_SIZE;
 
-const EINVAL = -22;
-const EACCES = -13;
+const EINVAL = -Errno.EINVAL;
+const EACCES = -Errno.EACCES;
 
 /** Offsets of `struct xdp_md`. */
 const XDP_MD = { data: 0, dataEnd: 4, dataMeta: 8, ingressIfindex: 12, rxQueueIndex: 16, egressIfindex: 20 };
