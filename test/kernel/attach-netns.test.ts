@@ -24,6 +24,7 @@ import {
   startCli,
   traceLock,
   xdpProgIds,
+  AS_NOBODY,
 } from "./attach-support.js";
 import { ensureBpffs, hasCommand, kernelSkipReason } from "./support.js";
 
@@ -339,17 +340,7 @@ test("a typo in --netns, no root, and no CAP_SYS_ADMIN each give one line, and l
       ),
     );
     oneLine(
-      runCli(
-        [...attach, "--netns", net.ns],
-        [
-          "setpriv",
-          "--reuid=65534",
-          "--regid=65534",
-          "--clear-groups",
-          "--inh-caps=-all",
-          "--bounding-set=-all",
-        ],
-      ),
+      runCli([...attach, "--netns", net.ns], [...AS_NOBODY]),
       1,
       /^tsbpf: .*EPERM.* — hint: needs root, or CAP_BPF with CAP_NET_ADMIN and CAP_PERFMON/,
     );

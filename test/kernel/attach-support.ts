@@ -189,3 +189,13 @@ export function loadedProgramIds(): { id: number; name?: string; tag?: string }[
   const out = execFileSync("bpftool", ["-j", "prog", "show"], { encoding: "utf8" });
   return JSON.parse(out) as { id: number; name?: string; tag?: string }[];
 }
+
+/** The command prefix that runs a command as uid 65534 with no capabilities at all (a new user). */
+export const AS_NOBODY: readonly string[] = [
+  "setpriv",
+  "--reuid=65534",
+  "--regid=65534",
+  "--clear-groups",
+  "--inh-caps=-all",
+  "--bounding-set=-all",
+];

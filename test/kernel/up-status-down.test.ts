@@ -23,6 +23,7 @@ import {
   startCli,
   traceLock,
   xdpProgIds,
+  AS_NOBODY,
 } from "./attach-support.js";
 import { ensureBpffs, hasCommand, kernelSkipReason } from "./support.js";
 
@@ -544,17 +545,7 @@ test("a new user's mistakes each give one line: a typo'd path, an object, no roo
       new RegExp(`^tsbpf: no pinned pipeline at ${dir}: no such directory$`),
     );
     oneLine(
-      runCli(
-        ["up", file],
-        [
-          "setpriv",
-          "--reuid=65534",
-          "--regid=65534",
-          "--clear-groups",
-          "--inh-caps=-all",
-          "--bounding-set=-all",
-        ],
-      ),
+      runCli(["up", file], [...AS_NOBODY]),
       1,
       /^tsbpf: .*EPERM.* — hint: needs root, or CAP_BPF with CAP_NET_ADMIN and CAP_PERFMON/,
     );
