@@ -1,7 +1,7 @@
 /**
  * The import direction drawn in docs/architecture.md, checked by `npm run lint`:
  *
- *   index → cli → pipeline → collection → { kernel, vm } → graph → { tailcall, trace, net } → backend
+ *   index → cli → pipeline → collection → { kernel, vm } → graph → { tailcall, trace, net, stats } → backend
  *         → object → { btf, elf } → asm → abi → internal → errors
  *
  * A module imports only layers to its right; the members of one `{ }` never import each other.
@@ -15,7 +15,7 @@ const LAYERS = [
   ["collection"],
   ["kernel", "vm"],
   ["graph"],
-  ["tailcall", "trace", "net"],
+  ["tailcall", "trace", "net", "stats"],
   ["backend"],
   ["object"],
   ["btf", "elf"],
