@@ -11,13 +11,15 @@ import { MapType, ProgType } from "../abi/index.js";
 import { applyWiring, checkWiring, parseTailArg, staticSlots, type TailSlot } from "../tailcall/wiring.js";
 import type { TraceLine } from "../trace/trace-line.js";
 import { planFromObject } from "../tailcall/plan.js";
+import { instrumentCollection } from "../stats/instrument.js";
+import { formatStats, readStats } from "../stats/read-stats.js";
 import { type Command, parseCommandArgs, usage } from "./args.js";
 import { emptySlotWarnings } from "./check.js";
 import { readObject } from "./load-object.js";
 import { traceText } from "./run-report.js";
 
 const HELP = `usage: tsbpf attach OBJ --prog NAME --iface IF [--netns NAME] [--tail MAP:KEY=PROG ...] [--mode MODE]
-                    [--pin DIR] [--all-trace]
+                    [--pin DIR] [--all-trace] [--stats]
 
 Loads OBJ into the kernel, fills the prog-array slots the object declares (.values) and every
 --tail, attaches program NAME to interface IF as XDP (bpf_link, netlink where links are missing),
@@ -36,6 +38,9 @@ Without --pin nothing outlives the command: at exit the program is detached and 
 program is released (the kernel would empty an unpinned prog array anyway).
 
   --all-trace       print every bpf_printk line of the machine, not only this object's
+  --stats           load the programs instrumented: each counts its runs and verdicts, each
+                    tail-call site its calls and misses per key (printed at exit; with --pin the
+                    counts stay readable in DIR/maps/tsbpf_stats, see readPinnedStats)
 
 tracefs and bpffs are mounted when missing (as bpftool does). Prefer --netns to 'ip netns exec':
 the latter runs tsbpf in a private mount namespace, where a bpffs mounted for --pin would vanish
@@ -76,6 +81,7 @@ export const attachCommand: Command = async (args, io) => {
     mode: { type: "string" },
     pin: { type: "string" },
     "all-trace": { type: "boolean" },
+    stats: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -94,7 +100,10 @@ export const attachCommand: Command = async (args, io) => {
   if (netns !== undefined) checkNetns(netns);
   const pinDir = values.pin === undefined ? undefined : resolve(io.cwd, values.pin);
 
-  const { spec } = await readObject(positionals[0], "attach");
+  const { spec: objectSpec } = await readObject(positionals[0], "attach");
+  // --stats: the instrumented programs are loaded; with --pin their counts stay readable
+  // (`tsbpf stats --pin DIR OBJ`, readPinnedStats) through the pinned maps/tsbpf_stats.
+  const spec = values.stats === true ? instrumentCollection(objectSpec).spec : objectSpec;
   const progSpec = spec.programs[progName];
   if (progSpec === undefined) {
     throw new UsageError(`attach: no program named '${progName}'`, {
@@ -218,6 +227,8 @@ export const attachCommand: Command = async (args, io) => {
           `detached ${progName} from ${iface}${inNs}${hasProgArray ? "; prog arrays released" : ""}\n`,
         );
       }
+      // The counts so far, before the counters go with the collection (pinned, they stay).
+      if (values.stats === true) io.stdout(`stats:\n${formatStats(readStats(coll)).replace(/^/gm, "  ")}\n`);
     } finally {
       coll.close();
     }

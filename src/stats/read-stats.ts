@@ -107,6 +107,21 @@ export function readStats(coll: LoadedCollection): StatsReport {
   return readStatsMap(map, layout);
 }
 
+/**
+ * One report for the collections of a pipeline, by alias: a lone collection's report as it is;
+ * with several, program names become `alias:name` so two objects' programs never merge.
+ */
+export function mergeStats(reports: Record<string, StatsReport>): StatsReport {
+  const entries = Object.entries(reports);
+  if (entries.length === 1) return (entries[0] as [string, StatsReport])[1];
+  const out: StatsReport = { programs: {}, sites: [] };
+  for (const [alias, r] of entries) {
+    for (const [name, p] of Object.entries(r.programs)) out.programs[`${alias}:${name}`] = p;
+    for (const s of r.sites) out.sites.push({ ...s, program: `${alias}:${s.program}` });
+  }
+  return out;
+}
+
 /** The report as text: a line per program, then a line per site and key. */
 export function formatStats(report: StatsReport): string {
   const lines: string[] = [];
