@@ -13,6 +13,7 @@ commands:
   graph OBJ|PIPELINE [--format F] [-o FILE]   draw the tail-call pipeline (mermaid, dot or svg)
   attach OBJ --prog NAME --iface IF ...   load, wire tail calls, attach XDP, print trace lines
   detach --pin DIR [--netns NAME]   remove a pinned pipeline
+  stats OBJ|PIPELINE [--pin DIR] [--json]   counts of a pipeline attached with --stats --pin
   conformance-plugin [MEM]   bpf_conformance plugin protocol
 
 Run 'tsbpf <command> --help' for a command's options. Add --verbose for the details of an error.`;

@@ -70,6 +70,12 @@ test("attach --stats --pin: per-stage runs and per-key misses match the SYNs sen
     assert.deepEqual(key1, { key: 1, calls: 2 * M, misses: M });
     assert.equal(after.sites[0]?.misses, M);
 
+    // The CLI prints the same counts as the library.
+    const cli = runCli(["stats", SEED, "--pin", pin, "--json"]);
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.deepEqual(JSON.parse(cli.stdout), readPinnedStats(pin, spec));
+    assert.match(runCli(["stats", SEED, "--pin", pin]).stdout, /prog_array\[1\]: 4 calls, 2 misses/);
+
     p.child.kill("SIGINT");
     assert.equal(await p.exited, 0, p.stderr());
     assert.match(p.stdout(), /port22_prog: 2 runs/);
