@@ -132,9 +132,10 @@ export function formatStats(report: StatsReport): string {
     lines.push(`${name}: ${p.runs} runs${v === "" ? "" : ` (${v})`}`);
   }
   for (const s of report.sites) {
-    const where = s.site.file === null ? `insn ${s.site.insn}` : `${s.site.file}:${s.site.line}`;
+    const file = s.site.file?.replace(/^.*\//, "");
+    const where = file === undefined || s.site.line === null ? "" : ` at ${file}:${s.site.line}`;
     lines.push(
-      `${s.program} insn ${s.site.insn} ${s.map ?? "?"}[] at ${where}: ${s.calls} calls, ${s.misses} misses`,
+      `${s.program}: tail call into ${s.map ?? "?"}${where} (insn ${s.site.insn}): ${s.calls} calls, ${s.misses} misses`,
     );
     for (const k of s.keys) lines.push(`  ${s.map ?? "?"}[${k.key}]: ${k.calls} calls, ${k.misses} misses`);
   }

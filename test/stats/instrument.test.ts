@@ -5,7 +5,9 @@
  * the differential (`npm run differential`) runs every object and generated program instrumented.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { test } from "node:test";
 import { encodeInstructions } from "../../src/asm/instruction.js";
 import { Collection } from "../../src/collection.js";
@@ -15,6 +17,8 @@ import { instrumentCollection } from "../../src/stats/instrument.js";
 import { STATS_MAP, ZERO_MAP } from "../../src/stats/layout.js";
 import { formatStats, readStats } from "../../src/stats/read-stats.js";
 import { insertCode } from "../../src/stats/rewrite.js";
+import { writePcap } from "../../src/net/pcap.js";
+import { runCli } from "../support/cli.js";
 import { insn } from "../support/insn.js";
 
 const SEED = "examples/tail-call/tail_call.bpf.o";
@@ -148,4 +152,53 @@ test("insertCode: jumps land on `all` blocks and skip `fallthrough` ones; calls 
 test("an object that already has the stats map is refused with a hint", () => {
   const { spec } = instrumentCollection(seed());
   assert.throws(() => instrumentCollection(spec), /already has a map named \.tsbpf_stats/);
+});
+
+test("run --stats --json ends with a {stats} line; a pipeline file's stats: true does the same", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-stats-"));
+  try {
+    writeFileSync(join(dir, "syn.pcap"), writePcap([tcp(22), tcp(8080), tcp(9999)]));
+    const yaml = readFileSync("examples/tail-call/seed.yaml", "utf8").replace(
+      "object: tail_call.bpf.o",
+      `object: ${resolve(SEED)}\nstats: true`,
+    );
+    writeFileSync(join(dir, "seed.yaml"), yaml);
+    for (const argv of [
+      ["run", "examples/tail-call/seed.yaml", "--pcap", join(dir, "syn.pcap"), "--stats", "--json"],
+      ["run", join(dir, "seed.yaml"), "--pcap", join(dir, "syn.pcap"), "--json"],
+    ]) {
+      const r = await runCli(argv);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.trim().split("\n");
+      assert.equal(lines.length, 4);
+      const { stats } = JSON.parse(lines[3] as string) as { stats: ReturnType<typeof readStats> };
+      assert.deepEqual(stats.programs, {
+        main_prog: { runs: 3, verdicts: { XDP_PASS: 1 } },
+        port22_prog: { runs: 1, verdicts: { XDP_PASS: 1 } },
+        port8080_prog: { runs: 1, verdicts: { XDP_PASS: 1 } },
+      });
+    }
+    const text = await runCli([
+      "run",
+      "examples/tail-call/seed.yaml",
+      "--pcap",
+      join(dir, "syn.pcap"),
+      "--stats",
+    ]);
+    assert.match(
+      text.stdout,
+      /main_prog: tail call into prog_array at tail_call\.bpf\.c:52 \(insn \d+\): 2 calls, 0 misses/,
+    );
+    // Without --stats, no stats.
+    const plain = await runCli([
+      "run",
+      "examples/tail-call/seed.yaml",
+      "--pcap",
+      join(dir, "syn.pcap"),
+      "--json",
+    ]);
+    assert.equal(plain.stdout.trim().split("\n").length, 3);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
