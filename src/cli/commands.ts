@@ -19,4 +19,5 @@ export const commands: Record<string, Command> = {
   attach: async (args, io, flags) => (await import("./attach.js")).attachCommand(args, io, flags),
   detach: async (args, io, flags) => (await import("./detach.js")).detachCommand(args, io, flags),
   stats: async (args, io, flags) => (await import("./stats.js")).statsCommand(args, io, flags),
+  top: async (args, io, flags) => (await import("./top.js")).topCommand(args, io, flags),
 };

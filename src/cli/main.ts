@@ -14,6 +14,7 @@ commands:
   attach OBJ --prog NAME --iface IF ...   load, wire tail calls, attach XDP, print trace lines
   detach --pin DIR [--netns NAME]   remove a pinned pipeline
   stats OBJ|PIPELINE [--pin DIR] [--json]   counts of a pipeline attached with --stats --pin
+  top OBJ|PIPELINE [--pin DIR]   those counts live, with rates and the chain's run time
   conformance-plugin [MEM]   bpf_conformance plugin protocol
 
 Run 'tsbpf <command> --help' for a command's options. Add --verbose for the details of an error.`;
