@@ -2,7 +2,7 @@
  * The import direction drawn in docs/architecture.md, checked by `npm run lint`:
  *
  *   index → cli → { pipeline, skeleton } → collection → { kernel, vm } → graph
- *         → { tailcall, trace, net, gen } → backend → object → { btf, elf } → asm → abi → internal → errors
+ *         → { tailcall, trace, net, gen, stats } → backend → object → { btf, elf } → asm → abi → internal → errors
  *
  * A module imports only layers to its right; the members of one `{ }` never import each other.
  * A layer is the folder `src/NAME/` or the file `src/NAME.ts`. test/repo/layering.test.ts checks
@@ -15,7 +15,7 @@ const LAYERS = [
   ["collection"],
   ["kernel", "vm"],
   ["graph"],
-  ["tailcall", "trace", "net", "gen"],
+  ["tailcall", "trace", "net", "gen", "stats"],
   ["backend"],
   ["object"],
   ["btf", "elf"],

@@ -6,6 +6,7 @@
  */
 import type { LoadedCollection } from "../src/backend/types.js";
 import type { VmCollection } from "../src/vm/vm-collection.js";
+import { instrumentCollection } from "../src/stats/instrument.js";
 import { loadKernel, loadVm, programOf, readSpec, timeKernel, timeVm } from "./engines.js";
 import { arpPacket, tcpTo, udpPacket } from "./packets.js";
 
@@ -32,6 +33,10 @@ export interface DispatchRow {
   compiledWallNs?: number;
   /** Whether the compiled tier ran the interpreter's chain, action and instruction count. */
   compiledSame?: boolean;
+  /** Kernel test_run ns per packet with stats instrumentation (`--stats`), timed in the same run. */
+  kernelStatsNs?: number;
+  /** (kernelStatsNs - kernelNs) / stages entered (the chain's length): the cost of stats per stage. */
+  statsNsPerStage?: number;
 }
 
 const SEED = "examples/tail-call/tail_call.bpf.o";
@@ -78,7 +83,10 @@ export async function benchDispatch(opts: {
   trialMs: number;
   trials: number;
 }): Promise<DispatchRow[]> {
-  const loaded = new Map<string, { vm: VmCollection; jit: VmCollection; kern?: LoadedCollection }>();
+  const loaded = new Map<
+    string,
+    { vm: VmCollection; jit: VmCollection; kern?: LoadedCollection; kernStats?: LoadedCollection }
+  >();
   const rows: DispatchRow[] = [];
   try {
     for (const object of [SEED, COUNTER]) {
@@ -87,18 +95,26 @@ export async function benchDispatch(opts: {
       wire(vm);
       const jit = loadVm(spec, "compiled");
       wire(jit);
-      const entry: { vm: VmCollection; jit: VmCollection; kern?: LoadedCollection } = { vm, jit };
+      const entry: {
+        vm: VmCollection;
+        jit: VmCollection;
+        kern?: LoadedCollection;
+        kernStats?: LoadedCollection;
+      } = { vm, jit };
       if (opts.kernel) {
         entry.kern = await loadKernel(spec);
         wire(entry.kern);
+        entry.kernStats = await loadKernel(instrumentCollection(spec).spec);
+        wire(entry.kernStats);
       }
       loaded.set(object, entry);
     }
     for (const c of CASES) {
-      const { vm, jit, kern } = loaded.get(c.object) as {
+      const { vm, jit, kern, kernStats } = loaded.get(c.object) as {
         vm: VmCollection;
         jit: VmCollection;
         kern?: LoadedCollection;
+        kernStats?: LoadedCollection;
       };
       const vt = await timeVm(programOf(vm, "main_prog"), c.bytes, {
         warmMs: 200,
@@ -145,11 +161,20 @@ export async function benchDispatch(opts: {
           row.counterChecked = counter(kern, c.slot) - before === expected;
         }
       }
+      if (kernStats !== undefined && row.kernelNs !== undefined) {
+        const st = await timeKernel(programOf(kernStats, "main_prog"), c.bytes, {
+          repeat: KERNEL_REPEAT,
+          trials: opts.trials,
+        });
+        row.kernelStatsNs = st.ns;
+        row.statsNsPerStage = (st.ns - row.kernelNs) / Math.max(1, row.chain.length);
+      }
       rows.push(row);
     }
   } finally {
-    for (const { vm, jit, kern } of loaded.values()) {
+    for (const { vm, jit, kern, kernStats } of loaded.values()) {
       kern?.close();
+      kernStats?.close();
       vm.close();
       jit.close();
     }

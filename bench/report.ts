@@ -104,6 +104,25 @@ function tables(r: BenchResults): Table[] {
       ],
     });
   }
+  const statsRows = r.dispatch
+    .filter((x) => x.kernelStatsNs !== undefined)
+    .map((x) => [
+      `${x.object.replace(/^.*\//, "")} ${x.packet}`,
+      String(x.chain.length),
+      fmt(x.kernelNs),
+      fmt(x.kernelStatsNs),
+      fmt(x.statsNsPerStage),
+    ]);
+  if (statsRows.length > 0) {
+    out.push({
+      title: "2c. Stats instrumentation (--stats) on the kernel: BPF_PROG_TEST_RUN ns per packet, same run",
+      head: ["case", "stages", "without", "with stats", "added ns per stage"],
+      rows: statsRows,
+      notes: [
+        "Stages: programs the packet enters (the entry, then each tail-call target). Added per stage: (with - without) / stages; each stage counts its run and verdict, each tail-call site its call (and a miss when it falls through), one per-CPU map lookup each.",
+      ],
+    });
+  }
   const l = r.loader;
   const lrows: string[][] = [];
   const phaseRow = (name: string, pick: (f: NonNullable<LoaderResult["tsbpf"]>) => number | undefined) => {

@@ -2,6 +2,7 @@ import type { BackendName } from "./backend/types.js";
 import { UsageError } from "./errors.js";
 import type { KernelCollection } from "./kernel/kernel-collection.js";
 import type { CollectionSpec } from "./object/types.js";
+import { instrumentCollection } from "./stats/instrument.js";
 import { loadVmCollection, type VmCollection, type VmCollectionOptions } from "./vm/vm-collection.js";
 
 /** Options of {@link Collection.load}. */
@@ -18,6 +19,12 @@ export interface CollectionOptions {
   vm: Partial<VmCollectionOptions>;
   /** Where warnings go (a prog array about to be emptied, BTF dropped...). */
   onWarning: ((message: string) => void) | undefined;
+  /**
+   * Count each program's runs and verdicts and each tail-call site's calls and misses per key,
+   * which the kernel cannot tell inside a tail-call chain: the programs are rewritten
+   * (`instrumentCollection`) before either engine loads them; `readStats(coll)` reads the counts.
+   */
+  stats: boolean;
 }
 
 /**
@@ -34,6 +41,7 @@ const DEFAULTS: CollectionOptions = Object.freeze({
   netns: undefined,
   vm: {},
   onWarning: undefined,
+  stats: false,
 });
 
 /** Loads `spec` into the Linux kernel: the live collection can attach, pin and stream trace lines. */
@@ -53,6 +61,7 @@ async function load(
   opts: Partial<CollectionOptions> = {},
 ): Promise<CollectionFor<BackendName>> {
   const o: CollectionOptions = { ...DEFAULTS, ...opts };
+  if (o.stats) spec = instrumentCollection(spec).spec;
   if (o.backend === "vm") {
     return loadVmCollection(spec, o.vm);
   }

@@ -21,6 +21,7 @@ export * from "./tailcall/plan.js";
 export { checkPlan } from "./tailcall/check-plan.js";
 export { formatFinding } from "./tailcall/finding-text.js";
 export * from "./graph/index.js";
+export * from "./stats/index.js";
 export { VmCollection, VmProgram, VmSpace, type VmCollectionOptions } from "./vm/vm-collection.js";
 export { SUPPORTED_HELPERS, MAX_TAIL_CALL_CNT } from "./vm/helpers.js";
 export * as asm from "./asm/index.js";

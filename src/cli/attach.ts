@@ -13,6 +13,7 @@ import { type LoadedPipeline, loadPipeline, Pipeline } from "../pipeline/pipelin
 import { MAIN_OBJECT } from "../tailcall/plan.js";
 import { checkWiring, parseTailArg, staticSlots, type TailSlot } from "../tailcall/wiring.js";
 import type { TraceLine } from "../trace/trace-line.js";
+import { formatStats, statsLayoutOf } from "../stats/read-stats.js";
 import { type Command, parseCommandArgs, usage } from "./args.js";
 import { emptySlotWarnings } from "./check.js";
 import { readObject } from "./load-object.js";
@@ -20,8 +21,9 @@ import { isPipelineFile, pipelineProgram } from "./target.js";
 import { traceText } from "./run-report.js";
 
 const HELP = `usage: tsbpf attach OBJ --prog NAME --iface IF [--netns NAME] [--tail MAP:KEY=PROG ...] [--mode MODE]
-                    [--pin DIR] [--all-trace]
+                    [--pin DIR] [--all-trace] [--stats]
        tsbpf attach PIPELINE.yaml [--prog NAME] [--iface IF] [--netns NAME] [--mode MODE] [--pin DIR] [--all-trace]
+                    [--stats]
 
 Loads OBJ into the kernel, fills the prog-array slots the object declares (.values) and every
 --tail, attaches program NAME to interface IF as XDP (bpf_link, netlink where links are missing),
@@ -44,6 +46,9 @@ Without --pin nothing outlives the command: at exit the program is detached and 
 program is released (the kernel would empty an unpinned prog array anyway).
 
   --all-trace       print every bpf_printk line of the machine, not only this object's
+  --stats           load the programs instrumented: each counts its runs and verdicts, each
+                    tail-call site its calls and misses per key (printed at exit; with --pin the
+                    counts stay readable in DIR/maps/tsbpf_stats, see readPinnedStats)
 
 tracefs and bpffs are mounted when missing (as bpftool does). Prefer --netns to 'ip netns exec':
 the latter runs tsbpf in a private mount namespace, where a bpffs mounted for --pin would vanish
@@ -84,6 +89,7 @@ export const attachCommand: Command = async (args, io) => {
     mode: { type: "string" },
     pin: { type: "string" },
     "all-trace": { type: "boolean" },
+    stats: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -136,12 +142,14 @@ export const attachCommand: Command = async (args, io) => {
   const onSignal = (): void => stop.abort();
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  const statsOn = values.stats === true || pipeline.definition?.stats === true;
   let loaded: LoadedPipeline<"kernel">;
   try {
     loaded = await pipeline.load({
       backend: "kernel",
       onWarning: (m) => io.stderr(`tsbpf: warning: ${m}\n`),
       ...(netns === undefined ? {} : { netns }),
+      stats: statsOn,
     });
   } catch (e) {
     process.removeListener("SIGINT", onSignal);
@@ -205,7 +213,11 @@ export const attachCommand: Command = async (args, io) => {
         objects: Object.fromEntries(
           Object.entries(loaded.collections).map(([alias, c]) => [
             alias,
-            { maps: Object.values(c.maps), programs: Object.values(c.programs) },
+            {
+              maps: Object.values(c.maps),
+              programs: Object.values(c.programs),
+              stats: statsLayoutOf(c.spec),
+            },
           ]),
         ),
         description: describePipeline(pipeline, {
@@ -215,6 +227,7 @@ export const attachCommand: Command = async (args, io) => {
           ifindex: link.ifindex,
           attachedMode: shownMode,
           by: "tsbpf attach",
+          stats: statsOn,
         }),
       });
       pinned = true;
@@ -256,6 +269,8 @@ export const attachCommand: Command = async (args, io) => {
           `detached ${progName} from ${iface}${inNs}${hasProgArray ? "; prog arrays released" : ""}\n`,
         );
       }
+      // The counts so far, before the counters go with the collection (pinned, they stay).
+      if (statsOn) io.stdout(`stats:\n${formatStats(loaded.readStats()).replace(/^/gm, "  ")}\n`);
     } finally {
       loaded.close();
     }

@@ -22,4 +22,6 @@ export const commands: Record<string, Command> = {
   status: async (args, io, flags) => (await import("./status.js")).statusCommand(args, io, flags),
   down: async (args, io, flags) => (await import("./down.js")).downCommand(args, io, flags),
   gen: async (args, io, flags) => (await import("./gen.js")).genCommand(args, io, flags),
+  stats: async (args, io, flags) => (await import("./stats.js")).statsCommand(args, io, flags),
+  top: async (args, io, flags) => (await import("./top.js")).topCommand(args, io, flags),
 };

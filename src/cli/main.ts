@@ -17,6 +17,8 @@ commands:
   status (PIPELINE | --pin DIR)     what a pipeline that is up runs: programs, slots, interface
   down (PIPELINE | --pin DIR)       detach a pipeline that is up and remove everything it pinned
   gen skeleton OBJ [-o FILE] ...   a typed TypeScript module for an object (its skeleton)
+  stats (PIPELINE | --pin DIR) [--json]   counts of a pipeline loaded with stats
+  top (PIPELINE | --pin DIR)        those counts live, with rates and the chain's run time
   conformance-plugin [MEM]   bpf_conformance plugin protocol
 
 Run 'tsbpf <command> --help' for a command's options. Add --verbose for the details of an error.`;

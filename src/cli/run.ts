@@ -7,13 +7,14 @@ import { MAIN_OBJECT, type ProgramRef } from "../tailcall/plan.js";
 import { checkWiring, parseTailArg } from "../tailcall/wiring.js";
 import { type Command, intFlag, parseCommandArgs, usage } from "./args.js";
 import { readInputFile, readObject, writeOutputFile } from "./load-object.js";
+import { formatStats } from "../stats/read-stats.js";
 import { isPipelineFile, pipelineProgram } from "./target.js";
 import { faultJson, runJson, traceText, verdictName } from "./run-report.js";
 
 const HELP = `usage: tsbpf run (OBJ --prog NAME [--tail MAP:KEY=PROG ...] | PIPELINE.yaml [--prog NAME])
                 (--data-in FILE | --pcap FILE)
                 [--data-out FILE] [--repeat N] [--ingress-ifindex N] [--rx-queue N]
-                [--backend vm|kernel] [--netns NAME] [--tier compiled|interpreter] [--json]
+                [--backend vm|kernel] [--netns NAME] [--tier compiled|interpreter] [--stats] [--json]
 
 Runs a program on one packet (--data-in, raw bytes) or on every packet of a capture (--pcap, pcap
 or pcapng), with its tail-call targets wired from the object's static .values and from --tail.
@@ -27,7 +28,10 @@ in --json); --repeat N gives a steady mean.
 --ingress-ifindex and --rx-queue set what the program reads from struct xdp_md.
 The VM is the default backend (its compiled tier; --tier interpreter runs the reference
 interpreter); --backend kernel uses BPF_PROG_TEST_RUN (root). With --backend kernel, --netns NAME
-runs it in network namespace NAME (ip netns add NAME), where --ingress-ifindex is looked up.`;
+runs it in network namespace NAME (ip netns add NAME), where --ingress-ifindex is looked up.
+--stats (or stats: true in the pipeline file) loads the programs instrumented and prints, after
+the packets, each program's runs and verdicts and each tail-call site's calls and misses per key
+(with --json, a last line {"stats": {...}}).`;
 
 /** `tsbpf run`. */
 export const runCommand: Command = async (args, io) => {
@@ -44,6 +48,7 @@ export const runCommand: Command = async (args, io) => {
     netns: { type: "string" },
     tier: { type: "string" },
     json: { type: "boolean" },
+    stats: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -112,7 +117,9 @@ export const runCommand: Command = async (args, io) => {
     vm: { tier },
     onWarning: (m) => io.stderr(`tsbpf: warning: ${m}\n`),
     ...(netns === undefined ? {} : { netns }),
+    ...(values.stats === true ? { stats: true } : {}),
   });
+  const withStats = values.stats === true || pipeline.definition?.stats === true;
   const engine = backend === "vm" ? `VM, ${tier} tier` : "kernel";
   try {
     const program = loaded.program(entry);
@@ -129,6 +136,11 @@ export const runCommand: Command = async (args, io) => {
           ? writePcap(results.map((r) => r.dataOut))
           : (results[0]?.dataOut ?? new Uint8Array());
       await writeOutputFile(values["data-out"], out, "--data-out");
+    }
+    if (withStats) {
+      const stats = loaded.readStats();
+      if (values.json) io.stdout(`${JSON.stringify({ stats })}\n`);
+      else io.stdout(`stats:\n${formatStats(stats).replace(/^/gm, "  ")}\n`);
     }
   } finally {
     loaded.close();

@@ -5,7 +5,7 @@ import { type Command, parseCommandArgs, usage } from "./args.js";
 import { isPipelineFile } from "./target.js";
 import { describeAttachment, describeSlots } from "./status.js";
 
-const HELP = `usage: tsbpf up PIPELINE [--netns NAME]
+const HELP = `usage: tsbpf up PIPELINE [--netns NAME] [--stats]
 
 Puts a pipeline file up on the kernel (root) so that it keeps running after this command exits:
 loads every object, fills the slots the file names, attaches the entry program to attach.iface
@@ -15,16 +15,19 @@ object's maps and programs under DIR/<object>/. Then it exits.
 
   --netns NAME   the interface is in network namespace NAME (instead of the file's attach.netns);
                  pins stay in this host's bpffs
+  --stats        load the programs with per-stage counters (as stats: true in the file does):
+                 'tsbpf stats PIPELINE' and 'tsbpf top PIPELINE' read them
 
 If the same pipeline (same objects, slots and attach point) is up already, nothing changes. A
 changed pipeline is refused and what runs is left alone: upgrading a running pipeline is not
 supported yet; 'tsbpf down PIPELINE' then 'tsbpf up PIPELINE' replaces it. If anything fails,
 nothing is left behind. Run it from the host, with --netns, rather than inside 'ip netns exec'.`;
 
-/** `tsbpf up PIPELINE [--netns NAME]`. */
+/** `tsbpf up PIPELINE [--netns NAME] [--stats]`. */
 export const upCommand: Command = async (args, io) => {
   const { values, positionals } = parseCommandArgs("up", args, {
     netns: { type: "string" },
+    stats: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -55,6 +58,7 @@ export const upCommand: Command = async (args, io) => {
       onWarning: (m) => io.stderr(`tsbpf: warning: ${m}\n`),
       signal: stop.signal,
       by: "tsbpf up",
+      ...(values.stats === true ? { stats: true } : {}),
     });
   } finally {
     process.removeListener("SIGINT", onSignal);

@@ -8,6 +8,7 @@
 export { KernelCollection } from "./kernel-collection.js";
 export { type KernelAttachXdpOptions, KernelProgram } from "./kernel-program.js";
 export { KernelMap } from "./kernel-map.js";
+export { readPinnedStats } from "./pinned-stats.js";
 export { KernelXdpLink } from "./kernel-link.js";
 export type { XdpMode } from "./netlink-xdp.js";
 export type { ProgramInfo } from "./object-ops.js";

@@ -6,6 +6,7 @@
  * the other pins of the pipeline.
  */
 import { MapType } from "../abi/index.js";
+import type { StatsLayout } from "../stats/layout.js";
 import { encodeScalar } from "../backend/scalar.js";
 import { LoadError } from "../errors.js";
 import { createMap, freezeMap, lookupElem, updateElem } from "./map-ops.js";
@@ -48,6 +49,11 @@ export interface PipelineDescription {
   };
   /** SHA-256 over the objects' bytes and the resolved wiring and attach point. */
   hash: string;
+  /**
+   * Where each object's counters are, for objects loaded with stats (by alias): `tsbpf stats`
+   * reads them from the pins with no object file at hand, as they were when it went up.
+   */
+  stats?: Record<string, StatsLayout>;
 }
 
 /** A `pinning: by_name` map of the pipeline: pinned outside DIR, shared by name. */

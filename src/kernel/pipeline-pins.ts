@@ -29,6 +29,7 @@ import {
   pinMeta,
   readMeta,
 } from "./pipeline-meta.js";
+import type { StatsLayout } from "../stats/layout.js";
 import { pinName } from "./pinning.js";
 import { defaultSys, type Sys } from "./sys.js";
 import { detachLink } from "./xdp-link.js";
@@ -57,7 +58,10 @@ export interface PipelinePins {
   /** The entry's XDP link, attached. */
   link: { pin(path: string): void };
   /** Each object's maps and programs, by alias. */
-  objects: Record<string, { maps: readonly PinnableMap[]; programs: readonly Pinnable[] }>;
+  objects: Record<
+    string,
+    { maps: readonly PinnableMap[]; programs: readonly Pinnable[]; stats?: StatsLayout | undefined }
+  >;
   description: PipelineDescription;
 }
 
@@ -166,9 +170,12 @@ export function pinPipeline(dir: string, parts: PipelinePins, sys: Sys = default
         }
       }
     }
+    const stats: Record<string, StatsLayout> = {};
+    for (const [alias, o] of Object.entries(parts.objects)) if (o.stats !== undefined) stats[alias] = o.stats;
     const meta: PinnedPipelineMeta = {
       format: PIPELINE_META_FORMAT,
       ...parts.description,
+      ...(Object.keys(stats).length > 0 ? { stats } : {}),
       pinDir: dir,
       upAt: new Date().toISOString(),
       pins,

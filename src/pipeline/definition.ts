@@ -17,6 +17,7 @@
  *   mode: auto                                 # auto | native | generic | offload
  *   netns: NAME                                # the interface's network namespace
  * pin: /sys/fs/bpf/tsbpf/seed                  # default /sys/fs/bpf/tsbpf/<name>
+ * stats: true                                  # count runs, verdicts and tail-call misses
  * ```
  */
 import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
@@ -55,10 +56,23 @@ export interface PipelineDefinition {
   globals: { variable: QualifiedName; value: unknown }[];
   attach: PipelineAttach | undefined;
   pin: string | undefined;
+  /** Load with stats instrumentation (runs, verdicts, tail-call calls and misses per key). */
+  stats: boolean;
 }
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
-const TOP_KEYS = ["version", "name", "object", "objects", "entry", "slots", "globals", "attach", "pin"];
+const TOP_KEYS = [
+  "version",
+  "name",
+  "object",
+  "objects",
+  "entry",
+  "slots",
+  "globals",
+  "attach",
+  "pin",
+  "stats",
+];
 const ATTACH_KEYS = ["iface", "mode", "netns"];
 const MODES = ["auto", "native", "generic", "offload"] as const;
 
@@ -113,6 +127,7 @@ class Reader {
       globals: this.globals(top.globals),
       attach: this.attach(top.attach),
       pin: this.pin(top.pin),
+      stats: this.stats(top.stats),
     };
   }
 
@@ -127,6 +142,12 @@ class Reader {
       );
     }
     return dir.replace(/(.)\/+$/, "$1");
+  }
+
+  private stats(v: unknown): boolean {
+    if (v === undefined) return false;
+    if (typeof v !== "boolean") this.fail(["stats"], `${JSON.stringify(v)} is not true or false`);
+    return v;
   }
 
   private objects(top: Record<string, unknown>): Record<string, string> {

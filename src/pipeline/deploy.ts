@@ -16,6 +16,8 @@ import type { UnpinResult } from "../kernel/pipeline-pins.js";
 import type { PinnedPipelineStatus } from "../kernel/pipeline-status.js";
 import type { Sys } from "../kernel/sys.js";
 import type { CollectionSpec } from "../object/types.js";
+import { type StatsReport, statsLayoutOf } from "../stats/read-stats.js";
+import type { PinnedStats } from "../kernel/pinned-stats.js";
 import { parsePipelineDefinition } from "./definition.js";
 import { readFailure, sha256Hex } from "./files.js";
 import { type Pipeline, pinDirOf } from "./pipeline.js";
@@ -40,6 +42,8 @@ export interface UpOptions {
   signal: AbortSignal;
   /** What to record as having put it up (default "library"; the CLI says "tsbpf up"). */
   by: string;
+  /** Load with per-stage counters (`--stats`), instead of the file's `stats:`. */
+  stats: boolean;
   /** @internal The syscall layer. */
   sys: Sys;
 }
@@ -113,7 +117,11 @@ function specDigest(spec: CollectionSpec): string {
  * in code, what its spec loads), its `.rodata` as `globals:` left it, the entry, every slot, and
  * the attach point. Two `up`s with the same hash put up the same thing.
  */
-export function pipelineContentHash(pipeline: Pipeline, at: AttachPoint): string {
+export function pipelineContentHash(
+  pipeline: Pipeline,
+  at: AttachPoint,
+  stats: boolean = pipeline.definition?.stats ?? false,
+): string {
   const objects = Object.keys(pipeline.plan.objects)
     .sort()
     .map((alias) => {
@@ -137,6 +145,8 @@ export function pipelineContentHash(pipeline: Pipeline, at: AttachPoint): string
       entry: [entry.object, entry.program],
       slots,
       attach: [at.iface, at.mode, at.netns ?? null],
+      // Instrumented programs are other programs: with and without stats are two versions.
+      ...(stats ? { stats: true } : {}),
     }),
   );
 }
@@ -147,7 +157,7 @@ export function pipelineContentHash(pipeline: Pipeline, at: AttachPoint): string
  */
 export function describePipeline(
   pipeline: Pipeline,
-  at: AttachPoint & { ifindex: number; attachedMode: string; by: string },
+  at: AttachPoint & { ifindex: number; attachedMode: string; by: string; stats?: boolean },
 ): PipelineDescription {
   const objects: PipelineDescription["objects"] = {};
   for (const [alias, spec] of Object.entries(pipeline.plan.objects)) {
@@ -174,7 +184,7 @@ export function describePipeline(
       mode: at.mode,
       attachedMode: at.attachedMode,
     },
-    hash: pipelineContentHash(pipeline, at),
+    hash: pipelineContentHash(pipeline, at, at.stats),
   };
 }
 
@@ -219,7 +229,8 @@ export async function upPipeline(pipeline: Pipeline, opts: Partial<UpOptions> = 
   // A typo in the namespace, a pin directory that would vanish: said before anything is loaded.
   if (at.netns !== undefined) checkNetns(at.netns);
   const { mounted } = preparePinDir(sys, dir, warn, "up");
-  const hash = pipelineContentHash(pipeline, at);
+  const stats = opts.stats ?? pipeline.definition?.stats ?? false;
+  const hash = pipelineContentHash(pipeline, at, stats);
   const statusOpts = at.netns === undefined ? {} : { netns: at.netns };
   if (holdsPipeline(dir)) {
     const now = readPinnedPipeline(dir, statusOpts, sys);
@@ -245,6 +256,7 @@ export async function upPipeline(pipeline: Pipeline, opts: Partial<UpOptions> = 
     backend: "kernel",
     ...(at.netns === undefined ? {} : { netns: at.netns }),
     ...(opts.onWarning === undefined ? {} : { onWarning: opts.onWarning }),
+    stats,
   });
   const collections = loaded.collections as Record<string, KernelCollection>;
   // by_name pins this load made: gone again if the pipeline does not go up.
@@ -268,7 +280,11 @@ export async function upPipeline(pipeline: Pipeline, opts: Partial<UpOptions> = 
         objects: Object.fromEntries(
           Object.entries(collections).map(([alias, c]) => [
             alias,
-            { maps: Object.values(c.maps), programs: Object.values(c.programs) },
+            {
+              maps: Object.values(c.maps),
+              programs: Object.values(c.programs),
+              stats: statsLayoutOf(c.spec),
+            },
           ]),
         ),
         description: describePipeline(pipeline, {
@@ -276,6 +292,7 @@ export async function upPipeline(pipeline: Pipeline, opts: Partial<UpOptions> = 
           ifindex: link.ifindex,
           attachedMode,
           by: opts.by ?? "library",
+          stats,
         }),
       },
       sys,
@@ -315,7 +332,7 @@ export async function pipelineStatus(
   if (typeof target !== "string") {
     try {
       const at = attachPointOf(target, s.meta.attach.netns ?? undefined);
-      current = pipelineContentHash(target, at) === s.meta.hash;
+      current = pipelineContentHash(target, at, s.meta.stats !== undefined) === s.meta.hash;
     } catch (e) {
       if (!isTsbpfError(e)) throw e;
       current = false;
@@ -348,4 +365,30 @@ export async function pinDirOfFile(file: string): Promise<string> {
     throw new PipelineError(`${file}: cannot read: ${readFailure(e)}`);
   }
   return pinDirOf(parsePipelineDefinition(text, basename(file)));
+}
+
+/**
+ * The per-stage counts of a pipeline that is up with stats (`tsbpf stats`): `target` is its pin
+ * directory or a {@link Pipeline} whose pin directory it is. A LoadError when it went up without.
+ */
+export async function pipelineStats(
+  target: Pipeline | string,
+  opts: { sys?: Sys } = {},
+): Promise<StatsReport> {
+  const { readPinnedStats } = await import("../kernel/pinned-stats.js");
+  const { defaultSys } = await import("../kernel/sys.js");
+  return readPinnedStats(typeof target === "string" ? target : target.pinDir, opts.sys ?? defaultSys());
+}
+
+/**
+ * The counters of a pipeline that is up with stats, open for repeated reads (`tsbpf top`); close
+ * it when done.
+ */
+export async function openPipelineStats(
+  target: Pipeline | string,
+  opts: { sys?: Sys } = {},
+): Promise<PinnedStats> {
+  const { PinnedStats } = await import("../kernel/pinned-stats.js");
+  const { defaultSys } = await import("../kernel/sys.js");
+  return PinnedStats.open(typeof target === "string" ? target : target.pinDir, opts.sys ?? defaultSys());
 }

@@ -4,6 +4,7 @@
  * objects, and loads the whole pipeline on either engine with every slot filled.
  */
 import { readFile } from "node:fs/promises";
+import { mergeStats, readStats, type StatsReport } from "../stats/read-stats.js";
 import { basename, dirname, resolve } from "node:path";
 import { MapType } from "../abi/index.js";
 import type { BackendName, BpfProgram, RunOptions, RunResult } from "../backend/types.js";
@@ -157,7 +158,12 @@ export class Pipeline {
     const collections: Record<string, CollectionFor<BackendName>> = {};
     try {
       for (const [alias, spec] of Object.entries(this.plan.objects)) {
-        collections[alias] = await Collection.load(spec, { ...opts, backend, vm: { ...opts.vm, space } });
+        collections[alias] = await Collection.load(spec, {
+          ...opts,
+          backend,
+          vm: { ...opts.vm, space },
+          stats: opts.stats ?? this.definition?.stats ?? false,
+        });
       }
       const loaded = new LoadedPipeline(this, collections as Record<string, CollectionFor<B>>);
       for (const s of this.plan.slots) loaded.fill(s);
@@ -211,6 +217,16 @@ export class LoadedPipeline<B extends BackendName = BackendName> {
         },
       );
     }
+  }
+
+  /**
+   * The counts of a pipeline loaded with stats, summed over CPUs; with several objects, program
+   * names are `alias:name`.
+   */
+  readStats(): StatsReport {
+    return mergeStats(
+      Object.fromEntries(Object.entries(this.collections).map(([a, c]) => [a, readStats(c)])),
+    );
   }
 
   /** Closes every collection. */

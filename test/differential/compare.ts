@@ -170,6 +170,12 @@ function hexDiff(vm: string, kernel: string): string {
   return `packet out (${vm.length / 2} vs ${kernel.length / 2} bytes), first difference at byte ${at}:\n      vm     @${from / 2}: ${show(vm)}\n      kernel @${from / 2}: ${show(kernel)}`;
 }
 
+/** `o` without the maps named `names` (the ones stats add, which an uninstrumented run does not have). */
+export function withoutMaps(o: Outcome, names: readonly string[]): Outcome {
+  const maps = Object.fromEntries(Object.entries(o.maps).filter(([name]) => !names.includes(name)));
+  return { ...o, maps };
+}
+
 /** The XDP programs of a spec, which the differential runs as entry points. */
 export function xdpPrograms(spec: CollectionSpec): string[] {
   return Object.values(spec.programs)
@@ -185,14 +191,18 @@ export interface EnginePair {
 }
 
 /** Loads `spec` on both engines and applies `wiring` on each; throws the first engine's error. */
-export async function loadPair(spec: CollectionSpec, wiring: readonly TailSlot[] = []): Promise<EnginePair> {
+export async function loadPair(
+  spec: CollectionSpec,
+  wiring: readonly TailSlot[] = [],
+  stats = false,
+): Promise<EnginePair> {
   // Maps an object pins by name go to a directory of this run's own, removed with the pair, so
   // the harness leaves nothing in bpffs (and never reuses a pin left by something else).
   const pinDir = mkdtempSync("/sys/fs/bpf/tsbpf-diff-");
   const unpin = () => rmSync(pinDir, { recursive: true, force: true });
   let kernel: LoadedCollection;
   try {
-    kernel = await Collection.load(spec, { backend: "kernel", pinDir, onWarning: () => {} });
+    kernel = await Collection.load(spec, { backend: "kernel", pinDir, onWarning: () => {}, stats });
   } catch (e) {
     unpin();
     throw e;
@@ -202,6 +212,7 @@ export async function loadPair(spec: CollectionSpec, wiring: readonly TailSlot[]
     vm = await Collection.load(spec, {
       backend: "vm",
       vm: { possibleCpus: possibleCpus(), cpu: pinnedCpu() ?? 0, budget: 1_000_000 },
+      stats,
     });
     applyWiring(kernel, wiring);
     applyWiring(vm, wiring);

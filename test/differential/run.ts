@@ -21,11 +21,14 @@ import {
   type EnginePair,
   diffOutcomes,
   loadPair,
+  type Outcome,
   rawMaps,
   runOnce,
   vmInstructionTrace,
+  withoutMaps,
   xdpPrograms,
 } from "./compare.js";
+import { STATS_MAP, ZERO_MAP } from "../../src/stats/layout.js";
 import { runConformanceOnKernel } from "./conformance-kernel.js";
 import { type CorpusPacket, craftedPackets, describe, randomPacket } from "./corpus.js";
 import { generateCollection } from "./generate.js";
@@ -84,6 +87,11 @@ export interface Figures {
     mismatches: number;
   };
   generated: { made: number; rejected: number; ran: number; comparisons: number; mismatches: number };
+  /**
+   * Loaded with stats too (objects and generated programs): instrumented runs compared across
+   * engines (stats map included) and with the plain run of each engine (stats map left out).
+   */
+  instrumented: { objects: number; generated: number; comparisons: number; mismatches: number };
   /** Mismatches matching a diagnosed open issue, by issue. */
   knownOpen?: { id: string; count: number }[];
   /** Mismatches matching none: these fail the run. */
@@ -111,7 +119,27 @@ interface Mismatch {
 
 const firstLine = (e: unknown): string => ((e as Error)?.message ?? String(e)).split("\n")[0] as string;
 
-/** Runs every XDP program of a loaded pair on every packet; returns comparisons made. */
+/** The maps stats add to a collection. */
+const ADDED = [STATS_MAP, ZERO_MAP];
+
+/**
+ * The differences of the instrumented runs: between engines (counts included), and against each
+ * engine's plain run (the stats map left out, everything else the same).
+ */
+function instrumentedDiffs(v: Outcome, k: Outcome, vs: Outcome, ks: Outcome): string[] {
+  const tag = (what: string, d: string[]) => d.map((x) => `${what}: ${x}`);
+  return [
+    ...tag("stats vm vs stats kernel", diffOutcomes(vs, ks)),
+    ...tag("stats vm vs plain vm", diffOutcomes(withoutMaps(vs, ADDED), v)),
+    ...tag("stats kernel vs plain kernel", diffOutcomes(withoutMaps(ks, ADDED), k)),
+  ];
+}
+
+/**
+ * Runs every XDP program of a loaded pair on every packet; returns comparisons made. With
+ * `stats`, a pair of the same spec loaded with stats runs each packet too (see
+ * {@link instrumentedDiffs}); its comparisons count in `statsComparisons`.
+ */
 async function comparePair(
   where: string,
   spec: CollectionSpec,
@@ -119,9 +147,12 @@ async function comparePair(
   pair: EnginePair,
   packets: readonly CorpusPacket[],
   found: Mismatch[],
-): Promise<{ comparisons: number; mismatches: number }> {
+  stats?: EnginePair,
+): Promise<{ comparisons: number; mismatches: number; statsComparisons: number; statsMismatches: number }> {
   let comparisons = 0;
   let mismatches = 0;
+  let statsComparisons = 0;
+  let statsMismatches = 0;
   for (const prog of xdpPrograms(spec)) {
     for (const pkt of packets) {
       const before = found.length < 10 ? rawMaps(pair.vm) : {};
@@ -129,6 +160,14 @@ async function comparePair(
       const v = await runOnce(pair.vm, prog, pkt.bytes);
       comparisons++;
       const diffs = diffOutcomes(v, k);
+      if (stats !== undefined) {
+        const ks = await runOnce(stats.kernel, prog, pkt.bytes);
+        const vs = await runOnce(stats.vm, prog, pkt.bytes);
+        statsComparisons++;
+        const sd = instrumentedDiffs(v, k, vs, ks);
+        if (sd.length > 0) statsMismatches++;
+        diffs.push(...sd);
+      }
       if (diffs.length > 0) {
         mismatches++;
         found.push({
@@ -145,7 +184,31 @@ async function comparePair(
       }
     }
   }
-  return { comparisons, mismatches };
+  return { comparisons, mismatches, statsComparisons, statsMismatches };
+}
+
+/** Loads the instrumented pair; a load failure is a mismatch (stats must load whatever loads plain). */
+async function loadStatsPair(
+  where: string,
+  spec: CollectionSpec,
+  wiring: readonly TailSlot[],
+  found: Mismatch[],
+): Promise<EnginePair | undefined> {
+  try {
+    return await loadPair(spec, wiring, true);
+  } catch (e) {
+    found.push({
+      where,
+      program: "(load with stats)",
+      packet: { label: "(none)", bytes: new Uint8Array(0) },
+      diffs: [`load with stats: ${(e as Error)?.name}: ${firstLine(e)}`],
+      chain: undefined,
+      spec,
+      wiring,
+      before: {},
+    });
+    return undefined;
+  }
 }
 
 async function main(): Promise<number> {
@@ -175,6 +238,7 @@ async function main(): Promise<number> {
     mismatches: 0,
     conformance: { total: 0, candidates: 0, kernelAccepted: 0, compared: 0, mismatches: 0 },
     generated: { made: 0, rejected: 0, ran: 0, comparisons: 0, mismatches: 0 },
+    instrumented: { objects: 0, generated: 0, comparisons: 0, mismatches: 0 },
   };
 
   // 1. Repository objects.
@@ -197,13 +261,22 @@ async function main(): Promise<number> {
       fig.skipped.push({ object: obj.path, reason: firstLine(e) });
       continue;
     }
+    const stats = await loadStatsPair(obj.path, spec, obj.wiring, found);
+    if (stats === undefined) {
+      fig.instrumented.mismatches++;
+      fig.mismatches++;
+    }
     try {
       fig.objects++;
-      const r = await comparePair(obj.path, spec, obj.wiring, pair, corpus, found);
-      fig.comparisons += r.comparisons;
+      if (stats !== undefined) fig.instrumented.objects++;
+      const r = await comparePair(obj.path, spec, obj.wiring, pair, corpus, found, stats);
+      fig.comparisons += r.comparisons + r.statsComparisons;
       fig.mismatches += r.mismatches;
+      fig.instrumented.comparisons += r.statsComparisons;
+      fig.instrumented.mismatches += r.statsMismatches;
     } finally {
       pair.close();
+      stats?.close();
     }
   }
 
@@ -249,19 +322,27 @@ async function main(): Promise<number> {
       });
       continue;
     }
+    const stats = await loadStatsPair(`generated ${spec.file}`, spec, [], found);
+    if (stats === undefined) {
+      fig.instrumented.mismatches++;
+      fig.mismatches++;
+    } else fig.instrumented.generated++;
     try {
       fig.generated.ran++;
       const pkts: CorpusPacket[] = [];
       for (let j = 0; j < perProgram; j++) {
         pkts.push(genRng.chance(0.3) ? genRng.pick(crafted) : randomPacket(genRng));
       }
-      const r = await comparePair(`generated ${spec.file}`, spec, [], pair, pkts, found);
+      const r = await comparePair(`generated ${spec.file}`, spec, [], pair, pkts, found, stats);
       fig.generated.comparisons += r.comparisons;
       fig.generated.mismatches += r.mismatches;
-      fig.comparisons += r.comparisons;
+      fig.comparisons += r.comparisons + r.statsComparisons;
       fig.mismatches += r.mismatches;
+      fig.instrumented.comparisons += r.statsComparisons;
+      fig.instrumented.mismatches += r.statsMismatches;
     } finally {
       pair.close();
+      stats?.close();
     }
   }
 
@@ -279,6 +360,10 @@ async function main(): Promise<number> {
   const rate = g.made === 0 ? 0 : (100 * g.rejected) / g.made;
   console.log(
     `  generated programs: ${g.made}, verifier rejected ${g.rejected} (${rate.toFixed(1)}%), ran ${g.ran}, comparisons ${g.comparisons}, mismatches ${g.mismatches}`,
+  );
+  const ins = fig.instrumented;
+  console.log(
+    `  with stats: ${ins.objects} objects, ${ins.generated} generated programs, comparisons ${ins.comparisons}, mismatches ${ins.mismatches}`,
   );
   const known = new Map<string, number>();
   const fresh: Mismatch[] = [];
