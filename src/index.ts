@@ -30,3 +30,4 @@ export * as elf from "./elf/index.js";
 export * as net from "./net/index.js";
 export * as trace from "./trace/index.js";
 export * as kernel from "./kernel/index.js";
+export * from "./backend/event-reader.js";

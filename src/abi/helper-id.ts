@@ -15,6 +15,7 @@ export const HelperId = {
   get_smp_processor_id: 8,
   tail_call: 12,
   redirect: 23,
+  perf_event_output: 25,
   csum_diff: 28,
   xdp_adjust_head: 44,
   redirect_map: 51,

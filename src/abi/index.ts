@@ -13,3 +13,4 @@ export * from "./page-size.js";
 export * from "./prog-type.js";
 export * from "./xdp.js";
 export * from "./ringbuf.js";
+export * from "./perf-event.js";

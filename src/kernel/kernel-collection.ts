@@ -8,6 +8,11 @@
  */
 import { Errno, MapType, OBJ_NAME_LEN, PRINTK_HELPERS, ProgFlag, ProgType } from "../abi/index.js";
 import type { LoadedCollection } from "../backend/types.js";
+import type { EventReader, EventReaderOptions } from "../backend/event-reader.js";
+import type { BtfValue } from "../btf/codec.js";
+import { openEventReader } from "../gen/event-records.js";
+import { KernelPerfSource } from "./perf-source.js";
+import { KernelRingbufSource } from "./ringbuf-source.js";
 import { encodeInstructions, helperCalled, type Instruction } from "../asm/instruction.js";
 import { LDDW, PseudoLd } from "../asm/opcodes.js";
 import { marshalBtf } from "../btf/marshal-btf.js";
@@ -40,7 +45,7 @@ import { createMap, freezeMap, updateElem } from "./map-ops.js";
 import { checkNetns } from "./netns.js";
 import { DEFAULT_PIN_ROOT, openOrCreatePinnedMap, pinName, removePin } from "./pinning.js";
 import { bindMapToProgram, loadBtf, loadProgram } from "./program-ops.js";
-import { defaultSys, type Sys } from "./sys.js";
+import { defaultEventSys, defaultSys, type EventSys, type Sys } from "./sys.js";
 import { explainVerifierError } from "./verifier-message.js";
 import { ownMessageFilter } from "./printk-formats.js";
 import { TraceStream } from "./trace-stream.js";
@@ -130,6 +135,7 @@ export class KernelCollection implements LoadedCollection, ProgramOwner {
   readonly #links: KernelXdpLink[] = [];
   #btf: Fd | undefined;
   #closed = false;
+  readonly #readers = new Set<EventReader<unknown>>();
 
   /** @internal Use {@link loadKernelCollection}. */
   constructor(spec: CollectionSpec, sys: Sys, warn: (m: string) => void, netns?: string) {
@@ -235,6 +241,8 @@ export class KernelCollection implements LoadedCollection, ProgramOwner {
         errors.push(e);
       }
     };
+    // Readers first: a waiting read returns [] and each frees its mappings once its wait has returned.
+    for (const r of this.#readers) void r.close();
     for (const l of this.#links) attempt(() => l.close());
     for (const p of Object.values(this.programs)) attempt(() => p.close());
     for (const m of Object.values(this.maps)) attempt(() => m.close());
@@ -245,6 +253,41 @@ export class KernelCollection implements LoadedCollection, ProgramOwner {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  /**
+   * Reads the records programs send through ring buffer or perf event array `name` (see
+   * docs/events.md): raw bytes, or with `type` each record decoded as that C struct from BTF.
+   * A ring buffer is read from its mmap()ed pages; a perf event array gets one perf buffer per
+   * CPU (`pages` data pages each), its fds put into the map's slots. Closing the collection
+   * closes its readers (a waiting read returns `[]`).
+   */
+  events(name: string, opts?: Partial<EventReaderOptions> & { type?: undefined }): EventReader<Uint8Array>;
+  /** With `type`: records decoded as that struct (`T` annotates what it decodes to). */
+  events<T = BtfValue>(name: string, opts: Partial<EventReaderOptions> & { type: string }): EventReader<T>;
+  events<T>(name: string, opts: Partial<EventReaderOptions> = {}, eventSys?: EventSys): EventReader<T> {
+    if (this.#closed) throw new LoadError("the collection is closed", { map: name });
+    const es = eventSys ?? defaultEventSys();
+    const reader = openEventReader<T>(
+      this.spec,
+      name,
+      opts,
+      (kind) => {
+        const m = this.maps[name] as KernelMap;
+        if (kind === "ringbuf") return new KernelRingbufSource(es, m.fd, m.spec.maxEntries);
+        const cpus = Math.min(m.possibleCpus, m.spec.maxEntries);
+        return new KernelPerfSource(
+          es,
+          { set: (cpu, fd) => m.set(cpu, fd), clear: (cpu) => m.closed || m.remove(cpu) },
+          cpus,
+          opts.pages ?? 64,
+          name,
+        );
+      },
+      (r) => this.#readers.delete(r as EventReader<unknown>),
+    );
+    this.#readers.add(reader as EventReader<unknown>);
+    return reader;
   }
 }
 

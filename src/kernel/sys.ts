@@ -91,6 +91,152 @@ export const SYS_BPF: Readonly<Record<string, number>> = Object.freeze({
   s390x: 351,
 });
 
+/** The perf_event_open(2) syscall number by CPU architecture (Linux). */
+export const SYS_PERF_EVENT_OPEN: Readonly<Record<string, number>> = Object.freeze({
+  x64: 298,
+  arm64: 241,
+  ia32: 336,
+  arm: 364,
+  riscv64: 241,
+  loong64: 241,
+  ppc64: 319,
+  s390x: 331,
+});
+
+/** Memory of a file mapped with {@link EventSys.mmap}: an ArrayBuffer over it, and how to let it go. */
+export interface MappedMemory {
+  /** The mapping itself (not a copy): reads see what the kernel writes. Never touch it after unmap. */
+  readonly buffer: ArrayBuffer;
+  /** `munmap`; idempotent. */
+  unmap(): void;
+}
+
+/**
+ * The native calls of the event readers (ring buffers, perf event arrays): mapping a map's or a
+ * perf event's pages, and waiting for data without holding Node's main thread. Apart from
+ * {@link Sys} so fakes of it stay small; {@link defaultEventSys} gives the real one.
+ */
+export interface EventSys {
+  /** `mmap(NULL, length, prot, MAP_SHARED, fd, offset)` as an ArrayBuffer over the mapping. */
+  mmap(fd: number, length: number, prot: number, offset: number): MappedMemory;
+  /** `epoll_create1(EPOLL_CLOEXEC)`. */
+  epollCreate(): number;
+  /** `epoll_ctl(epfd, EPOLL_CTL_ADD, fd, {EPOLLIN, token})`. */
+  epollAdd(epfd: number, fd: number, token: number): void;
+  /**
+   * `epoll_wait(epfd, ..., timeoutMs)` run on one of koffi's worker threads, so the event loop
+   * stays free while it blocks; resolves with the number of ready fds (0 on timeout).
+   */
+  epollWait(epfd: number, timeoutMs: number): Promise<number>;
+  /** `eventfd(0, EFD_CLOEXEC)`: what {@link eventfdSignal} writes to wakes a waiting epoll. */
+  eventfd(): number;
+  /** Adds 1 to an eventfd's counter (a `write` of 8 bytes). */
+  eventfdSignal(fd: number): void;
+  /** `perf_event_open(attr, pid, cpu, group_fd, flags)`; returns the fd. */
+  perfEventOpen(attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number): number;
+  /** `ioctl(fd, request, arg)` with an integer argument. */
+  ioctl(fd: number, request: number, arg: number): void;
+  /** Closes a file descriptor. */
+  close(fd: number): void;
+}
+
+let cachedEvents: EventSys | undefined;
+
+/** The real {@link EventSys}, loaded on first use like {@link defaultSys}. */
+export function defaultEventSys(): EventSys {
+  if (cachedEvents === undefined) cachedEvents = createEventSys();
+  return cachedEvents;
+}
+
+function createEventSys(): EventSys {
+  if (process.platform !== "linux") {
+    throw new TsbpfError(`event readers need Linux, not ${process.platform}`, {
+      hint: "use the VM backend on this system",
+    });
+  }
+  const nr = SYS_PERF_EVENT_OPEN[process.arch];
+  const koffi = loadKoffi(createRequire(import.meta.url));
+  const libc = koffi.load("libc.so.6");
+  const mmap = libc.func("void *mmap(void *addr, size_t len, int prot, int flags, int fd, intptr_t off)");
+  const munmap = libc.func("int munmap(void *addr, size_t len)");
+  const epollCreate1 = libc.func("int epoll_create1(int flags)");
+  const epollCtl = libc.func("int epoll_ctl(int epfd, int op, int fd, void *event)");
+  const epollWait = libc.func("int epoll_wait(int epfd, void *events, int maxevents, int timeout)");
+  const eventfd = libc.func("int eventfd(unsigned int initval, int flags)");
+  const write = libc.func("intptr_t write(int fd, void *buf, size_t len)");
+  const ioctl = libc.func("int ioctl(int fd, unsigned long request, unsigned long arg)");
+  const close = libc.func("int close(int fd)");
+  const syscall = libc.func("long syscall(long number, ...)");
+  const check = (name: string, r: number | bigint): number => {
+    const n = Number(r);
+    if (n < 0) throw new SysError(name, koffi.errno());
+    return n;
+  };
+  /** MAP_FAILED is (void *)-1. */
+  const MAP_FAILED = 0xffffffffffffffffn;
+  return {
+    mmap(fd, length, prot, offset) {
+      koffi.errno(0);
+      const p = mmap(null, length, prot, 1 /* MAP_SHARED */, fd, offset);
+      if (p === null || koffi.address(p) === MAP_FAILED) throw new SysError("mmap", koffi.errno());
+      const buffer = koffi.view(p, length);
+      let mapped = true;
+      return {
+        buffer,
+        unmap() {
+          if (!mapped) return;
+          mapped = false;
+          check("munmap", munmap(p, length));
+        },
+      };
+    },
+    epollCreate() {
+      return check("epoll_create1", epollCreate1(0o2000000));
+    },
+    epollAdd(epfd, fd, token) {
+      // struct epoll_event is packed on x86-64 (12 bytes), 16 bytes elsewhere; events then data.
+      const ev = new Uint8Array(16);
+      const v = new DataView(ev.buffer);
+      v.setUint32(0, 1 /* EPOLLIN */, true);
+      v.setUint32(process.arch === "x64" ? 4 : 8, token, true);
+      check("epoll_ctl", epollCtl(epfd, 1 /* EPOLL_CTL_ADD */, fd, ev));
+    },
+    epollWait(epfd, timeoutMs) {
+      const events = new Uint8Array(16 * 8);
+      return new Promise((resolve, reject) => {
+        epollWait.async(epfd, events, 8, timeoutMs, (err: unknown, r: number) => {
+          // EINTR is a wake-up like any other: the caller looks at the buffers again.
+          if (err !== null && err !== undefined) reject(err);
+          else resolve(Math.max(0, Number(r)));
+        });
+      });
+    },
+    eventfd() {
+      return check("eventfd", eventfd(0, 0o2000000));
+    },
+    eventfdSignal(fd) {
+      const one = new Uint8Array(8);
+      one[0] = 1;
+      check("write(eventfd)", write(fd, one, 8));
+    },
+    perfEventOpen(attr, pid, cpu, groupFd, flags) {
+      if (nr === undefined)
+        throw new TsbpfError(`no perf_event_open syscall number known for ${process.arch}`);
+      koffi.errno(0);
+      const r = Number(syscall(nr, "void *", attr, "int", pid, "int", cpu, "int", groupFd, "ulong", flags));
+      if (r < 0) throw new SysError("perf_event_open", koffi.errno());
+      return r;
+    },
+    ioctl(fd, request, arg) {
+      koffi.errno(0);
+      check("ioctl", ioctl(fd, request, arg));
+    },
+    close(fd) {
+      check("close", close(fd));
+    },
+  };
+}
+
 let cached: Sys | undefined;
 
 /** Bounds of the native memory a {@link Sys} keeps for its calls' buffers. */

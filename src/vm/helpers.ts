@@ -1,4 +1,11 @@
-import { Errno, HelperId, XdpAction } from "../abi/index.js";
+import {
+  BPF_F_CTXLEN_MASK,
+  BPF_F_CURRENT_CPU,
+  BPF_F_INDEX_MASK,
+  Errno,
+  HelperId,
+  XdpAction,
+} from "../abi/index.js";
 import type { RedirectTarget } from "../backend/types.js";
 import { formatTracePrintk, type PrintkMemory, TRACE_VPRINTK_MAX_ARGS } from "../trace/printk.js";
 import { vmFault } from "./fault.js";
@@ -7,6 +14,7 @@ import {
   type ArrayOfMaps,
   type HashOfMaps,
   ProgArrayMap,
+  PerfEventArrayMap,
   RingbufMap,
   type VmMapBase,
   vmObjectOf,
@@ -42,6 +50,7 @@ export const SUPPORTED_HELPERS: readonly string[] = [
   "ringbuf_discard",
   "ringbuf_query",
   "trace_vprintk",
+  "perf_event_output",
 ];
 
 /** `MAX_TAIL_CALL_CNT`: tail calls one packet may make (so at most 34 programs run). */
@@ -379,6 +388,20 @@ export function createHelpers(env: HelperEnvironment): (id: number) => HelperFn 
   };
   table.set(HelperId.ringbuf_submit, finish(true));
   table.set(HelperId.ringbuf_discard, finish(false));
+  table.set(HelperId.perf_event_output, (vm) => {
+    // bpf_perf_event_output(ctx, map, flags, data, size): the slot is the flags' low 32 bits,
+    // BPF_F_CURRENT_CPU for the running CPU's. Appending packet bytes (BPF_F_CTXLEN_MASK) is
+    // refused with -EINVAL here, a difference the VM's docs name.
+    const m = mapOf(vm, 2);
+    if (!(m instanceof PerfEventArrayMap)) throw vmFault("helper", `map ${m.name} is not a perf event array`);
+    const flags = vm.arg(3);
+    if ((flags & ~(BPF_F_INDEX_MASK | BPF_F_CTXLEN_MASK)) !== 0n || (flags & BPF_F_CTXLEN_MASK) !== 0n)
+      return EINVAL;
+    const index = flags & BPF_F_INDEX_MASK;
+    const cpu = index === BPF_F_CURRENT_CPU ? env.state().cpu : Number(index);
+    const size = Number(vm.arg(5));
+    return m.output(cpu, readArg(vm, 4, size));
+  });
   table.set(HelperId.ringbuf_query, (vm) => {
     return ringbufOf(vm, 1).query(vm.arg(2));
   });

@@ -8,9 +8,14 @@ import {
   isTsbpfError,
   LoadError,
   NotSupportedError,
+  UsageError,
   VerifierError,
   type VmFault,
 } from "../errors.js";
+import type { EventReader, EventReaderOptions } from "../backend/event-reader.js";
+import type { BtfValue } from "../btf/codec.js";
+import { openEventReader } from "../gen/event-records.js";
+import { VmPerfSource, VmRingbufSource } from "./vm-event-source.js";
 import { calleeNamer, formatSourceLocation, sourceLocationAt } from "../object/insn-location.js";
 import type { CollectionSpec, MapSpec, ProgramSpec } from "../object/types.js";
 import { applyWiring, staticSlots } from "../tailcall/wiring.js";
@@ -23,7 +28,9 @@ import {
   type FdArrayMap,
   type HashOfMaps,
   markVmObject,
+  PerfEventArrayMap,
   ProgArrayMap,
+  RingbufMap,
   type VmMapBase,
 } from "./maps/index.js";
 import { Memory, REGION_LO_BASE } from "./memory.js";
@@ -251,9 +258,44 @@ export class VmCollection implements LoadedCollection {
     this.isPrepared = true;
   }
 
-  /** Releases the collection; later runs fail. */
+  /** Releases the collection; later runs fail, and its event readers close. */
   close(): void {
     this.closed = true;
+    for (const r of this.readers) void r.close();
+  }
+
+  private readonly readers = new Set<EventReader<unknown>>();
+
+  /**
+   * Reads the records programs send through ring buffer or perf event array `name`, as the
+   * kernel engine's `events` does (see docs/events.md): bytes, or each record decoded as the C
+   * struct `type` names. A perf event array gets a buffer of `pages` pages on each of the VM's
+   * CPUs while the reader is open (outside it, `bpf_perf_event_output` gives -ENOENT).
+   */
+  events(name: string, opts?: Partial<EventReaderOptions> & { type?: undefined }): EventReader<Uint8Array>;
+  /** With `type`: records decoded as that struct (`T` annotates what it decodes to). */
+  events<T = BtfValue>(name: string, opts: Partial<EventReaderOptions> & { type: string }): EventReader<T>;
+  events<T>(name: string, opts: Partial<EventReaderOptions> = {}): EventReader<T> {
+    if (this.closed) throw new LoadError("the collection is closed", { map: name });
+    const reader = openEventReader<T>(
+      this.spec,
+      name,
+      opts,
+      (kind) => {
+        const m = this.maps[name];
+        if (kind === "ringbuf" && m instanceof RingbufMap) return new VmRingbufSource(m);
+        if (m instanceof PerfEventArrayMap) {
+          const pages = opts.pages ?? 64;
+          if (!Number.isInteger(pages) || pages < 1 || (pages & (pages - 1)) !== 0)
+            throw new UsageError(`perf buffer pages must be a power of 2, not ${pages}`, { map: name });
+          return new VmPerfSource(m, Math.min(m.possibleCpus, m.spec.maxEntries), pages);
+        }
+        throw new NotSupportedError(`map ${name} cannot be read as events on the VM`, { map: name });
+      },
+      (r) => this.readers.delete(r as EventReader<unknown>),
+    );
+    this.readers.add(reader as EventReader<unknown>);
+    return reader;
   }
 
   [Symbol.dispose](): void {

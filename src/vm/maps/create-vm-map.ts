@@ -8,6 +8,7 @@ import { HashMap } from "./hash-map.js";
 import { ArrayOfMaps, HashOfMaps } from "./map-in-map.js";
 import { ProgArrayMap } from "./prog-array-map.js";
 import { RingbufMap } from "./ringbuf-map.js";
+import { PerfEventArrayMap } from "./perf-event-array-map.js";
 import type { VmMapOptions } from "./types.js";
 
 /** Largest array (all CPUs' values) the VM allocates: 1 GiB. */
@@ -70,6 +71,8 @@ export function createVmMap(spec: MapSpec, opts: VmMapOptions): VmMapBase {
     }
     case MapType.ringbuf:
       return new RingbufMap(spec, opts);
+    case MapType.perf_event_array:
+      return new PerfEventArrayMap(spec, opts);
     default:
       throw new NotSupportedError(`map ${spec.name}: the VM does not support ${spec.typeName} maps`, {
         map: spec.name,

@@ -5,6 +5,7 @@ export { FdArrayMap, type SlotPolicy } from "./fd-array-map.js";
 export { ProgArrayMap } from "./prog-array-map.js";
 export { ArrayOfMaps, HashOfMaps, InnerMapTemplate } from "./map-in-map.js";
 export { RingbufMap } from "./ringbuf-map.js";
+export { PerfEventArrayMap } from "./perf-event-array-map.js";
 export { createVmMap } from "./create-vm-map.js";
 export { MapFailure } from "./errno.js";
 export { isVmObject, markVmObject, vmHandleOf, vmObjectOf } from "./handles.js";

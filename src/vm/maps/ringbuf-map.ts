@@ -154,21 +154,34 @@ export class RingbufMap extends VmMapBase {
    */
   drain(): Uint8Array[] {
     const out: Uint8Array[] = [];
+    this.consume((r) => out.push(r.slice()), Number.POSITIVE_INFINITY);
+    return out;
+  }
+
+  /**
+   * Hands each submitted sample (up to `max`) to `fn` in place, skipping discarded ones and
+   * stopping at the first record still reserved, then frees their space. A sample is contiguous
+   * in {@link data} (see the class comment); its view is valid only during the call.
+   */
+  consume(fn: (sample: Uint8Array) => void, max: number): number {
     const mask = this.#size - 1;
-    while (this.#cons < this.#prod) {
+    let n = 0;
+    while (this.#cons < this.#prod && n < max) {
       const hdr = this.#cons & mask;
       const hdrLen = this.#view.getUint32(hdr, true);
       if ((hdrLen & RINGBUF_BUSY_BIT) !== 0) break;
       const len = hdrLen & ~RINGBUF_DISCARD_BIT;
-      if ((hdrLen & RINGBUF_DISCARD_BIT) === 0) {
-        const sample = new Uint8Array(len);
-        for (let i = 0; i < len; i++) sample[i] = this.data[(hdr + RINGBUF_HDR_SZ + i) & mask] as number;
-        out.push(sample);
-      }
       this.#cons += (len + RINGBUF_HDR_SZ + 7) & ~7;
+      if ((hdrLen & RINGBUF_DISCARD_BIT) === 0) {
+        n++;
+        fn(this.data.subarray(hdr + RINGBUF_HDR_SZ, hdr + RINGBUF_HDR_SZ + len));
+      }
     }
-    return out;
+    return n;
   }
+
+  /** Called after each record is submitted: how a VM event reader learns that data came. */
+  onSubmit: (() => void) | undefined;
 
   private commit(offset: number, discard: boolean): number {
     const hdr = offset - RINGBUF_HDR_SZ;
@@ -181,6 +194,7 @@ export class RingbufMap extends VmMapBase {
     if (end > this.#size)
       this.data.copyWithin(Math.max(0, offset - this.#size), Math.max(offset, this.#size), end);
     this.#view.setUint32(hdr, (len | (discard ? RINGBUF_DISCARD_BIT : 0)) >>> 0, true);
+    this.onSubmit?.();
     return 0;
   }
 }
