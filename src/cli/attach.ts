@@ -19,11 +19,13 @@ import { emptySlotWarnings } from "./check.js";
 import { readObject } from "./load-object.js";
 import { isPipelineFile, pipelineProgram } from "./target.js";
 import { traceText } from "./run-report.js";
+import { type EventsRequest, eventsFlag, formatEvent, openEventReaders } from "./events.js";
+import type { EventReader } from "../backend/event-reader.js";
 
 const HELP = `usage: tsbpf attach OBJ --prog NAME --iface IF [--netns NAME] [--tail MAP:KEY=PROG ...] [--mode MODE]
-                    [--pin DIR] [--all-trace] [--stats]
+                    [--pin DIR] [--all-trace] [--stats] [--events MAP [--type STRUCT]]
        tsbpf attach PIPELINE.yaml [--prog NAME] [--iface IF] [--netns NAME] [--mode MODE] [--pin DIR] [--all-trace]
-                    [--stats]
+                    [--stats] [--events MAP [--type STRUCT]]
 
 Loads OBJ into the kernel, fills the prog-array slots the object declares (.values) and every
 --tail, attaches program NAME to interface IF as XDP (bpf_link, netlink where links are missing),
@@ -49,6 +51,9 @@ program is released (the kernel would empty an unpinned prog array anyway).
   --stats           load the programs instrumented: each counts its runs and verdicts, each
                     tail-call site its calls and misses per key (printed at exit; with --pin the
                     counts stay readable in DIR/maps/tsbpf_stats, see readPinnedStats)
+  --events MAP      print the records programs send through ring buffer or perf event array MAP
+                    (OBJECT:MAP with several objects) as they come: 'event MAP: <hex>', or with
+                    --type STRUCT that C struct as JSON; a pipeline file's events: key does the same
 
 tracefs and bpffs are mounted when missing (as bpftool does). Prefer --netns to 'ip netns exec':
 the latter runs tsbpf in a private mount namespace, where a bpffs mounted for --pin would vanish
@@ -90,6 +95,8 @@ export const attachCommand: Command = async (args, io) => {
     pin: { type: "string" },
     "all-trace": { type: "boolean" },
     stats: { type: "boolean" },
+    events: { type: "string" },
+    type: { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -98,6 +105,7 @@ export const attachCommand: Command = async (args, io) => {
   }
   if (positionals.length > 1)
     usage(`attach: one object or pipeline file expected, got ${positionals.length}`);
+  if (values.type !== undefined && values.events === undefined) usage("attach: --type goes with --events MAP");
   const target = positionals[0];
   const fromFile = target !== undefined && isPipelineFile(target);
   if (fromFile && values.tail !== undefined) {
@@ -159,6 +167,8 @@ export const attachCommand: Command = async (args, io) => {
   let link: KernelXdpLink | undefined;
   let pinned = false;
   let trace: TraceStream | undefined;
+  let readers: EventReader<unknown>[] = [];
+  let pumps: Promise<void>[] = [];
   const inNs = netns === undefined ? "" : ` in netns ${netns}`;
   // Loading is synchronous work: a Ctrl+C that arrived meanwhile is only seen once the event loop
   // turns. Look before each step that leaves something in the kernel.
@@ -172,6 +182,13 @@ export const attachCommand: Command = async (args, io) => {
     if (coll === undefined || prog === undefined)
       throw new UsageError(`attach: program ${progName} was not loaded`);
     if (await interrupted()) return 0;
+    // Event readers open before attaching: a perf event array's slots must hold a reader's buffer
+    // before the program runs, or its samples are refused.
+    const eventRequests: EventsRequest[] =
+      values.events !== undefined
+        ? [eventsFlag(values.events, values.type)]
+        : (pipeline.definition?.events ?? []);
+    readers = openEventReaders(loaded.collections, eventRequests);
     // Recording starts right before attaching: lines printed earlier (an unrelated run's, still
     // waiting in trace_pipe) are never shown. Without trace lines the pipeline still runs.
     let noTrace: string | undefined;
@@ -239,6 +256,20 @@ export const attachCommand: Command = async (args, io) => {
         "tsbpf: note: nothing is pinned, so the pipeline ends when this command exits (pass --pin DIR to keep it attached)\n",
       );
     }
+    if (readers.length > 0) {
+      io.stdout(`printing events of ${readers.map((r) => r.map).join(", ")}\n`);
+      pumps = readers.map(async (r) => {
+        try {
+          for await (const rec of r) io.stdout(`${formatEvent(r.map, rec)}\n`);
+        } catch (e) {
+          io.stderr(`tsbpf: warning: events of ${r.map} stopped: ${e instanceof Error ? e.message : String(e)}\n`);
+        }
+      });
+      stop.signal.addEventListener("abort", () => {
+        for (const r of readers) void r.close();
+      });
+      if (trace === undefined && noTrace === undefined) await untilAborted(stop.signal);
+    }
     if (trace !== undefined) {
       io.stdout("printing trace lines; press Ctrl+C to stop\n");
       try {
@@ -262,6 +293,11 @@ export const attachCommand: Command = async (args, io) => {
     // The collection is closed even when letting go of the link fails, so no fd outlives us.
     try {
       await trace?.close();
+      for (const r of readers) {
+        await r.close();
+        if (r.lost > 0) io.stdout(`event ${r.map}: ${r.lost} records lost\n`);
+      }
+      await Promise.allSettled(pumps);
       if (pinned) link?.close();
       else if (link !== undefined && !link.closed) {
         link.detach();

@@ -10,11 +10,13 @@ import { readInputFile, readObject, writeOutputFile } from "./load-object.js";
 import { formatStats } from "../stats/read-stats.js";
 import { isPipelineFile, pipelineProgram } from "./target.js";
 import { faultJson, runJson, traceText, verdictName } from "./run-report.js";
+import { eventsFlag, formatEvent, openEventReaders, recordJson } from "./events.js";
 
 const HELP = `usage: tsbpf run (OBJ --prog NAME [--tail MAP:KEY=PROG ...] | PIPELINE.yaml [--prog NAME])
                 (--data-in FILE | --pcap FILE)
                 [--data-out FILE] [--repeat N] [--ingress-ifindex N] [--rx-queue N]
                 [--backend vm|kernel] [--netns NAME] [--tier compiled|interpreter] [--stats] [--json]
+                [--events MAP [--type STRUCT]]
 
 Runs a program on one packet (--data-in, raw bytes) or on every packet of a capture (--pcap, pcap
 or pcapng), with its tail-call targets wired from the object's static .values and from --tail.
@@ -31,7 +33,10 @@ interpreter); --backend kernel uses BPF_PROG_TEST_RUN (root). With --backend ker
 runs it in network namespace NAME (ip netns add NAME), where --ingress-ifindex is looked up.
 --stats (or stats: true in the pipeline file) loads the programs instrumented and prints, after
 the packets, each program's runs and verdicts and each tail-call site's calls and misses per key
-(with --json, a last line {"stats": {...}}).`;
+(with --json, a last line {"stats": {...}}).
+--events MAP prints the records each packet's run sent through ring buffer or perf event array
+MAP (OBJECT:MAP with several objects): hex, or with --type STRUCT as that C struct in JSON
+(--json: a line {"event": {"map", "record"}} per record, after its packet's line).`;
 
 /** `tsbpf run`. */
 export const runCommand: Command = async (args, io) => {
@@ -49,6 +54,8 @@ export const runCommand: Command = async (args, io) => {
     tier: { type: "string" },
     json: { type: "boolean" },
     stats: { type: "boolean" },
+    events: { type: "string" },
+    type: { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -68,6 +75,7 @@ export const runCommand: Command = async (args, io) => {
   if ((values["data-in"] === undefined) === (values.pcap === undefined)) {
     usage("run: give exactly one of --data-in FILE or --pcap FILE");
   }
+  if (values.type !== undefined && values.events === undefined) usage("run: --type goes with --events MAP");
   const repeat = intFlag("repeat", values.repeat, 1, 100_000_000);
   // Without these flags test_run gives the loopback device's queue 0, as the kernel does.
   const ctx = {
@@ -123,12 +131,23 @@ export const runCommand: Command = async (args, io) => {
   const engine = backend === "vm" ? `VM, ${tier} tier` : "kernel";
   try {
     const program = loaded.program(entry);
+    const readers =
+      values.events === undefined
+        ? []
+        : openEventReaders(loaded.collections, [eventsFlag(values.events, values.type)]);
     const results: RunResult[] = [];
     for (const [i, pkt] of packets.entries()) {
       const r = await program.run(pkt, { repeat, ...ctx });
       results.push(r);
       if (values.json) io.stdout(`${JSON.stringify(runJson(i + 1, r))}\n`);
       else io.stdout(formatRun(i + 1, pkt, r, repeat, engine));
+      for (const reader of readers) {
+        for (const rec of reader.poll()) {
+          if (values.json) io.stdout(`${JSON.stringify({ event: { map: reader.map, record: recordJson(rec) } })}\n`);
+          else io.stdout(`  ${formatEvent(reader.map, rec)}\n`);
+        }
+        if (reader.lost > 0 && !values.json) io.stdout(`  event ${reader.map}: ${reader.lost} lost so far\n`);
+      }
     }
     if (values["data-out"] !== undefined) {
       const out =

@@ -18,6 +18,8 @@
  *   netns: NAME                                # the interface's network namespace
  * pin: /sys/fs/bpf/tsbpf/seed                  # default /sys/fs/bpf/tsbpf/<name>
  * stats: true                                  # count runs, verdicts and tail-call misses
+ * events:                                      # ring buffers / perf event arrays attach prints
+ *   rb: event                                  # map: its record struct (~ for raw bytes)
  * ```
  */
 import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
@@ -58,6 +60,8 @@ export interface PipelineDefinition {
   pin: string | undefined;
   /** Load with stats instrumentation (runs, verdicts, tail-call calls and misses per key). */
   stats: boolean;
+  /** Ring buffers and perf event arrays whose records `attach` prints, each with its C struct, if named. */
+  events: { map: QualifiedName; type: string | undefined }[];
 }
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
@@ -72,6 +76,7 @@ const TOP_KEYS = [
   "attach",
   "pin",
   "stats",
+  "events",
 ];
 const ATTACH_KEYS = ["iface", "mode", "netns"];
 const MODES = ["auto", "native", "generic", "offload"] as const;
@@ -128,6 +133,7 @@ class Reader {
       attach: this.attach(top.attach),
       pin: this.pin(top.pin),
       stats: this.stats(top.stats),
+      events: this.events(top.events),
     };
   }
 
@@ -148,6 +154,17 @@ class Reader {
     if (v === undefined) return false;
     if (typeof v !== "boolean") this.fail(["stats"], `${JSON.stringify(v)} is not true or false`);
     return v;
+  }
+
+  private events(raw: unknown): PipelineDefinition["events"] {
+    if (raw === undefined) return [];
+    const maps = this.mapping(["events"], "a mapping of event map: record struct (~ for bytes)");
+    return Object.entries(maps).map(([name, type]) => {
+      const path = ["events", name];
+      const map = this.qualified(path, name, "a ring buffer or perf event array");
+      if (type === null) return { map, type: undefined };
+      return { map, type: this.string(path, type, "a struct name (or ~ for raw bytes)") };
+    });
   }
 
   private objects(top: Record<string, unknown>): Record<string, string> {
