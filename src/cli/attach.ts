@@ -105,7 +105,8 @@ export const attachCommand: Command = async (args, io) => {
   }
   if (positionals.length > 1)
     usage(`attach: one object or pipeline file expected, got ${positionals.length}`);
-  if (values.type !== undefined && values.events === undefined) usage("attach: --type goes with --events MAP");
+  if (values.type !== undefined && values.events === undefined)
+    usage("attach: --type goes with --events MAP");
   const target = positionals[0];
   const fromFile = target !== undefined && isPipelineFile(target);
   if (fromFile && values.tail !== undefined) {
@@ -262,7 +263,9 @@ export const attachCommand: Command = async (args, io) => {
         try {
           for await (const rec of r) io.stdout(`${formatEvent(r.map, rec)}\n`);
         } catch (e) {
-          io.stderr(`tsbpf: warning: events of ${r.map} stopped: ${e instanceof Error ? e.message : String(e)}\n`);
+          io.stderr(
+            `tsbpf: warning: events of ${r.map} stopped: ${e instanceof Error ? e.message : String(e)}\n`,
+          );
         }
       });
       stop.signal.addEventListener("abort", () => {

@@ -40,9 +40,12 @@ export function openEventReaders(
           ? Object.entries(colls).filter(([, c]) => c.spec.maps[r.map.name] !== undefined)
           : Object.entries(colls).filter(([alias]) => alias === r.map.object);
       if (holders.length > 1) {
-        throw new UsageError(`${r.map.field}: map '${r.map.name}' is in ${holders.map(([a]) => a).join(" and ")}`, {
-          hint: "name it OBJECT:MAP",
-        });
+        throw new UsageError(
+          `${r.map.field}: map '${r.map.name}' is in ${holders.map(([a]) => a).join(" and ")}`,
+          {
+            hint: "name it OBJECT:MAP",
+          },
+        );
       }
       if (r.map.object !== undefined && holders.length === 0) {
         throw new UsageError(`${r.map.field}: no object '${r.map.object}'`, {

@@ -143,7 +143,8 @@ export const runCommand: Command = async (args, io) => {
       else io.stdout(formatRun(i + 1, pkt, r, repeat, engine));
       for (const reader of readers) {
         for (const rec of reader.poll()) {
-          if (values.json) io.stdout(`${JSON.stringify({ event: { map: reader.map, record: recordJson(rec) } })}\n`);
+          if (values.json)
+            io.stdout(`${JSON.stringify({ event: { map: reader.map, record: recordJson(rec) } })}\n`);
           else io.stdout(`  ${formatEvent(reader.map, rec)}\n`);
         }
         if (reader.lost > 0 && !values.json) io.stdout(`  event ${reader.map}: ${reader.lost} lost so far\n`);
