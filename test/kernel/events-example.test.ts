@@ -130,7 +130,7 @@ test("run port-events.yaml on the VM prints the events each packet produced", as
         : `event ${(l.event as { record: { stage: number } }).record.stage}`,
     );
     assert.deepEqual(shape, ["packet 1", "event 8080", "packet 2", "packet 3", "event 22"]);
-    const first = (lines[1]?.event as { record: Record<string, number> }).record;
+    const first = (lines[1]?.event as { record: Record<string, number> } | undefined)?.record;
     assert.deepEqual(first, {
       saddr: 0x0100000a,
       daddr: 0x0200000a,
