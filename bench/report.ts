@@ -3,6 +3,7 @@ import type { DispatchRow } from "./dispatch-bench.js";
 import type { InterpRow } from "./interp-bench.js";
 import type { LoaderResult } from "./loader-bench.js";
 import { fmt, ratio } from "./stats.js";
+import type { EventsResult } from "./events-bench.js";
 
 /** Everything one benchmark run measured. */
 export interface BenchResults {
@@ -12,6 +13,8 @@ export interface BenchResults {
   interpreter: InterpRow[];
   dispatch: DispatchRow[];
   loader: LoaderResult;
+  /** Part 4: ring-buffer readers against libbpf (absent in results written before it existed). */
+  events?: EventsResult;
   elapsedS: number;
 }
 
@@ -160,6 +163,48 @@ function tables(r: BenchResults): Table[] {
           ]),
     ],
   });
+  const ev = r.events;
+  if (ev !== undefined) {
+    const rate = (ns: number | undefined): string => (ns === undefined ? "-" : `${fmt(1000 / ns)} M/s`);
+    const rows = "rows" in ev ? ev.rows : [];
+    const c = "rows" in ev ? ev.concurrent : undefined;
+    out.push({
+      title:
+        "4. Ring-buffer reader: records/s draining a filled kernel ring (test/bpf/events/events.bpf.o, 64 MiB ring)",
+      head: [
+        "record",
+        "consumeRaw",
+        "read() copies",
+        "async iterator",
+        "libbpf (C)",
+        "libbpf/consumeRaw",
+        "seq errors",
+        "drops",
+      ],
+      rows: rows.map((x) => [
+        `${x.size} B`,
+        rate(x.consumeNsPerRecord),
+        rate(x.readNsPerRecord),
+        rate(x.iteratorNsPerRecord),
+        rate(x.libbpfNsPerRecord),
+        x.libbpfNsPerRecord === undefined ? "-" : ratio(x.consumeNsPerRecord, x.libbpfNsPerRecord),
+        String(x.seqErrors),
+        String(x.drops),
+      ]),
+      notes: [
+        ...("skipped" in ev ? [`Skipped: ${ev.skipped}`] : []),
+        ...("libbpfSkipped" in ev && ev.libbpfSkipped !== undefined ? [ev.libbpfSkipped] : []),
+        "Each trial fills the ring with BPF_PROG_TEST_RUN, then times one drain of every record; median of the trials.",
+        "consumeRaw: zero-copy batch (no object per record); read(): batches of 4096 copied records; iterator: for await, one record at a time.",
+        "libbpf: ring_buffer__consume (bench/c/ringbuf_consumer.c) on the same pinned ring and producer, in the same run. Aim (issue 13): batch ≥ 5 M/s and iterator ≥ 1 M/s at 128 B.",
+        ...(c === undefined
+          ? []
+          : [
+              `Concurrent: a C producer in another process wrote ${c.produced} records of ${c.size} B into a 1 MiB ring in ${fmt(c.seconds)} s while tsbpf read them: ${c.received} received, ${c.missing} missing, ${c.duplicated} duplicated; the producer's own drop counter says ${c.drops}${c.missing === c.drops ? " (every missing record is a counted drop)" : " (MISMATCH)"}.`,
+            ]),
+      ],
+    });
+  }
   return out;
 }
 

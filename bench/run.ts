@@ -4,13 +4,14 @@
  * loader on libbpf). Prints tables and writes bench/results/<date>-<kernel>.json and
  * bench/results/latest.md. Run from the repository root; kernel parts need root.
  *
- *   npm run bench [-- --vm-only] [-- --quick] [-- --no-loader] [-- --loader-only]
+ *   npm run bench [-- --vm-only] [-- --quick] [-- --no-loader] [-- --loader-only] [-- --no-events]
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, release } from "node:os";
 import { benchDispatch } from "./dispatch-bench.js";
 import { benchInterpreter } from "./interp-bench.js";
 import { benchLoader, type LoaderResult } from "./loader-bench.js";
+import { benchEvents, type EventsResult } from "./events-bench.js";
 import { type BenchResults, renderMarkdown, renderText } from "./report.js";
 import { nowNs } from "./stats.js";
 
@@ -52,20 +53,32 @@ async function main(): Promise<void> {
   let interpreter: BenchResults["interpreter"] = [];
   let dispatch: BenchResults["dispatch"] = [];
   if (!loaderOnly) {
-    process.stderr.write("bench: 1/3 interpreter...\n");
+    process.stderr.write("bench: 1/4 interpreter...\n");
     interpreter = await benchInterpreter(timing);
-    process.stderr.write("bench: 2/3 dispatcher...\n");
+    process.stderr.write("bench: 2/4 dispatcher...\n");
     dispatch = await benchDispatch(timing);
   }
   let loader: LoaderResult;
   if (!kernel) loader = { skipped: `needs the kernel: ${skip}` };
   else if (args.has("--no-loader")) loader = { skipped: "--no-loader was given" };
   else {
-    process.stderr.write("bench: 3/3 loader...\n");
+    process.stderr.write("bench: 3/4 loader...\n");
     try {
       loader = benchLoader({ runs: quick ? 5 : 11 });
     } catch (e) {
       loader = { skipped: e instanceof Error ? e.message : String(e) };
+    }
+  }
+
+  let events: EventsResult;
+  if (!kernel) events = { skipped: `needs the kernel: ${skip}` };
+  else if (loaderOnly || args.has("--no-events")) events = { skipped: "not asked for" };
+  else {
+    process.stderr.write("bench: 4/4 ring-buffer readers...\n");
+    try {
+      events = await benchEvents({ trials: quick ? 2 : 5 });
+    } catch (e) {
+      events = { skipped: e instanceof Error ? e.message : String(e) };
     }
   }
 
@@ -83,6 +96,7 @@ async function main(): Promise<void> {
     interpreter,
     dispatch,
     loader,
+    events,
     elapsedS: (nowNs() - t0) / 1e9,
   };
   console.log(renderText(results));

@@ -10,11 +10,12 @@ import { UsageError } from "../errors.js";
 /** What an engine implements under an {@link EventReader}. */
 export interface EventSource {
   /**
-   * Hands the bytes of up to `max` available records to `fn`, in order, and frees their space.
-   * Each view is valid only during its call (the engine's memory is reused at once).
+   * Hands up to `max` available records to `fn`, in order, as `buf[offset .. offset+length)`,
+   * and frees their space. `buf` is the engine's memory (the same object from call to call, so
+   * nothing is allocated per record) and is valid only during the call.
    * Returns how many records were handed over.
    */
-  consume(fn: (record: Uint8Array) => void, max: number): number;
+  consume(fn: RawRecordFn, max: number): number;
   /**
    * Resolves when records may have arrived, `timeoutMs` passed (-1: no limit), or the source
    * was woken by {@link wake}. It never holds Node's main thread.
@@ -27,6 +28,9 @@ export interface EventSource {
   /** Releases what the source holds; called once, after any pending wait has been woken. */
   close(): Promise<void> | void;
 }
+
+/** Receives one record as `buf[offset .. offset+length)`; `buf` is valid only during the call. */
+export type RawRecordFn = (buf: Uint8Array, offset: number, length: number) => void;
 
 /** Which kind of map an {@link EventReader} reads. */
 export type EventMapKind = "ringbuf" | "perf_event_array";
@@ -44,6 +48,12 @@ export interface EventReaderOptions {
 
 /** Turns a record's bytes (a copy the reader owns) into what the reader yields. */
 export type RecordDecoder<T> = (bytes: Uint8Array) => T;
+
+/** Bytes of each buffer {@link EventReader.poll} copies records into. */
+export const COPY_CHUNK = 1 << 20;
+
+/** Records the async iterator reads at a time (a bounded batch keeps its copies short-lived). */
+export const ITERATOR_BATCH = 1024;
 
 /** Options of {@link EventReader.read}. */
 export interface EventReadOptions {
@@ -112,13 +122,38 @@ export class EventReader<T = Uint8Array> implements AsyncIterable<T>, AsyncDispo
    */
   consume(fn: (record: Uint8Array) => void, max = Number.POSITIVE_INFINITY): number {
     if (this.#closed) return 0;
+    return this.#source.consume((buf, off, len) => fn(buf.subarray(off, off + len)), max);
+  }
+
+  /**
+   * The fastest read: like {@link consume}, but each record is `buf[offset .. offset+length)`
+   * of the engine's memory, `buf` the same object from record to record, so no object is made
+   * per record (read a sequence number with a DataView made once over `buf.buffer`).
+   */
+  consumeRaw(fn: RawRecordFn, max = Number.POSITIVE_INFINITY): number {
+    if (this.#closed) return 0;
     return this.#source.consume(fn, max);
   }
 
-  /** Every available record (up to `max`), copied and decoded, without waiting. */
+  /**
+   * Every available record (up to `max`), copied and decoded, without waiting. The copies share
+   * a few large buffers (one allocation per {@link COPY_CHUNK} bytes, not one per record).
+   */
   poll(max = Number.POSITIVE_INFINITY): T[] {
     const out: T[] = [];
-    this.consume((r) => out.push(this.#decode(r.slice())), max);
+    if (this.#closed) return out;
+    let chunk = new Uint8Array(0);
+    let at = 0;
+    this.#source.consume((buf, off, len) => {
+      if (at + len > chunk.byteLength) {
+        chunk = new Uint8Array(Math.max(COPY_CHUNK, len));
+        at = 0;
+      }
+      chunk.set(buf.subarray(off, off + len), at);
+      out.push(this.#decode(chunk.subarray(at, at + len)));
+      // Keep copies 8-byte aligned, so a DataView or BigUint64Array over a record is aligned too.
+      at += (len + 7) & ~7;
+    }, max);
     return out;
   }
 
@@ -142,6 +177,16 @@ export class EventReader<T = Uint8Array> implements AsyncIterable<T>, AsyncDispo
     }
   }
 
+  /**
+   * Waits until records may be available (or `timeoutMs` passes, -1: no limit, or the reader
+   * closes), without reading any: for a loop that drains with {@link consume} as records come.
+   */
+  async wait(timeoutMs = -1): Promise<void> {
+    if (!Number.isInteger(timeoutMs) || timeoutMs < -1)
+      throw new UsageError(`timeoutMs must be -1 or a whole number of milliseconds, not ${timeoutMs}`);
+    if (!this.#closed) await this.#wait(timeoutMs);
+  }
+
   /** One wait at a time on the source; concurrent callers share it. */
   #wait(timeoutMs: number): Promise<void> {
     if (this.#waiting === undefined) {
@@ -158,12 +203,15 @@ export class EventReader<T = Uint8Array> implements AsyncIterable<T>, AsyncDispo
     let at = 0;
     const done: IteratorReturnResult<undefined> = { done: true, value: undefined };
     return {
-      next: async (): Promise<IteratorResult<T>> => {
-        if (at < queue.length) return { done: false, value: queue[at++] as T };
-        queue = await this.read();
-        at = 0;
-        if (queue.length === 0) return done;
-        return { done: false, value: queue[at++] as T };
+      next: (): Promise<IteratorResult<T>> => {
+        // Records already read are handed out without another await inside.
+        if (at < queue.length) return Promise.resolve({ done: false, value: queue[at++] as T });
+        return this.read({ max: ITERATOR_BATCH }).then((got) => {
+          queue = got;
+          at = 0;
+          if (queue.length === 0) return done;
+          return { done: false, value: queue[at++] as T };
+        });
       },
       return: async (): Promise<IteratorResult<T>> => {
         await this.close();

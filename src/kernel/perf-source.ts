@@ -27,7 +27,7 @@ import {
   PerfMmapPage,
   PerfRecordType,
 } from "../abi/index.js";
-import type { EventSource } from "../backend/event-reader.js";
+import type { EventSource, RawRecordFn } from "../backend/event-reader.js";
 import { UsageError } from "../errors.js";
 import { EventWaiter } from "./event-waiter.js";
 import { isSysError, type EventSys, type MappedMemory } from "./sys.js";
@@ -124,7 +124,7 @@ export class KernelPerfSource implements EventSource {
     }
   }
 
-  consume(fn: (record: Uint8Array) => void, max: number): number {
+  consume(fn: RawRecordFn, max: number): number {
     let n = 0;
     for (const b of this.#cpus) {
       if (n >= max) break;
@@ -133,7 +133,7 @@ export class KernelPerfSource implements EventSource {
     return n;
   }
 
-  #consumeCpu(b: CpuBuffer, fn: (record: Uint8Array) => void, max: number): number {
+  #consumeCpu(b: CpuBuffer, fn: RawRecordFn, max: number): number {
     const size = b.data.byteLength;
     let tail = b.tail;
     let n = 0;
@@ -142,20 +142,22 @@ export class KernelPerfSource implements EventSource {
     try {
       while (tail < head && n < max) {
         const off = tail % size;
-        const rec = this.#record(b, off, size);
-        const type = rec.getUint32(0, true);
-        const recSize = rec.getUint16(6, true);
+        // Records are 8-byte aligned and the area is whole pages, so a header never wraps.
+        const type = b.view.getUint32(off, true);
+        const recSize = b.view.getUint16(off + 6, true);
         if (recSize < PERF_EVENT_HEADER_SZ) break; // never written by the kernel; stop rather than spin
+        // A record that runs past the end is copied together into the scratch buffer.
+        const wraps = off + recSize > size;
+        const buf = wraps ? this.#wrapped(b, off, recSize, size) : b.data;
+        const at = wraps ? 0 : off;
+        const view = wraps ? new DataView(buf.buffer, buf.byteOffset, recSize) : b.view;
+        tail += recSize;
         if (type === PerfRecordType.SAMPLE) {
-          const raw = rec.getUint32(PERF_EVENT_HEADER_SZ, true);
-          const start = rec.byteOffset + PERF_EVENT_HEADER_SZ + 4;
-          const bytes = new Uint8Array(rec.buffer, start, Math.min(raw, recSize - PERF_EVENT_HEADER_SZ - 4));
-          tail += recSize;
+          const raw = view.getUint32(at + PERF_EVENT_HEADER_SZ, true);
           n++;
-          fn(bytes);
-        } else {
-          if (type === PerfRecordType.LOST) this.#lost += Number(rec.getBigUint64(16, true));
-          tail += recSize;
+          fn(buf, at + PERF_EVENT_HEADER_SZ + 4, Math.min(raw, recSize - PERF_EVENT_HEADER_SZ - 4));
+        } else if (type === PerfRecordType.LOST) {
+          this.#lost += Number(view.getBigUint64(at + 16, true));
         }
       }
     } finally {
@@ -166,17 +168,6 @@ export class KernelPerfSource implements EventSource {
       }
     }
     return n;
-  }
-
-  /**
-   * A DataView of the record at `off`, copied into the scratch buffer when it runs past the end.
-   * Records are 8-byte aligned and the area is whole pages, so a header never wraps.
-   */
-  #record(b: CpuBuffer, off: number, size: number): DataView {
-    const len = Math.max(PERF_EVENT_HEADER_SZ, b.view.getUint16(off + 6, true));
-    if (off + len <= size) return new DataView(b.data.buffer, b.data.byteOffset + off, len);
-    const w = this.#wrapped(b, off, len, size);
-    return new DataView(w.buffer, w.byteOffset, len);
   }
 
   /** `len` bytes from `off`, continuing at the start of the data area, in the scratch buffer. */

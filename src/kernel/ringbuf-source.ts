@@ -23,7 +23,7 @@
  * only for bytes that an acquire load made visible (the record's body after its header).
  */
 import { PAGE_SIZE, RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HDR_SZ, Mmap } from "../abi/index.js";
-import type { EventSource } from "../backend/event-reader.js";
+import type { EventSource, RawRecordFn } from "../backend/event-reader.js";
 import type { EventSys, MappedMemory } from "./sys.js";
 import { EventWaiter } from "./event-waiter.js";
 
@@ -71,7 +71,7 @@ export class KernelRingbufSource implements EventSource {
     }
   }
 
-  consume(fn: (record: Uint8Array) => void, max: number): number {
+  consume(fn: RawRecordFn, max: number): number {
     const size = this.#size;
     const hdr32 = this.#hdr32;
     const data = this.#data;
@@ -90,7 +90,7 @@ export class KernelRingbufSource implements EventSource {
       if ((hdr & RINGBUF_DISCARD_BIT) === 0) {
         const start = off + RINGBUF_HDR_SZ;
         try {
-          fn(data.subarray(start, start + len));
+          fn(data, start, len);
         } catch (e) {
           // The record was handed over: it counts as consumed, as libbpf's does when a callback fails.
           this.#release(next);

@@ -4,7 +4,7 @@
  * counted). Waiting needs no thread: programs run on the main thread, so a submitted record
  * resolves a waiting read from the map's own notification.
  */
-import type { EventSource } from "../backend/event-reader.js";
+import type { EventSource, RawRecordFn } from "../backend/event-reader.js";
 import type { PerfEventArrayMap, RingbufMap } from "./maps/index.js";
 
 /** Resolves waits when `subscribe`'s callback fires, a timeout passes, or wake() is called. */
@@ -39,7 +39,7 @@ export class VmRingbufSource implements EventSource {
     map.onSubmit = () => this.#waiters.fire();
   }
 
-  consume(fn: (record: Uint8Array) => void, max: number): number {
+  consume(fn: RawRecordFn, max: number): number {
     return this.#map.consume(fn, max);
   }
 
@@ -74,7 +74,7 @@ export class VmPerfSource implements EventSource {
     map.onOutput = () => this.#waiters.fire();
   }
 
-  consume(fn: (record: Uint8Array) => void, max: number): number {
+  consume(fn: RawRecordFn, max: number): number {
     return this.#map.consume(fn, max, (n) => {
       this.#lost += n;
     });

@@ -80,7 +80,11 @@ export class PerfEventArrayMap extends VmMapBase {
    * Hands samples (up to `max`) to `fn` in CPU order and frees their room; lost records found on
    * the way are added up and given to `lost`. Returns how many samples were handed over.
    */
-  consume(fn: (sample: Uint8Array) => void, max: number, lost: (n: number) => void): number {
+  consume(
+    fn: (buf: Uint8Array, offset: number, length: number) => void,
+    max: number,
+    lost: (n: number) => void,
+  ): number {
     let n = 0;
     for (const cpu of [...this.#buffers.keys()].sort((a, b) => a - b)) {
       const b = this.#buffers.get(cpu) as VmPerfBuffer;
@@ -93,7 +97,7 @@ export class PerfEventArrayMap extends VmMapBase {
         }
         b.used -= PERF_EVENT_HEADER_SZ + 4 + r.length;
         n++;
-        fn(r);
+        fn(r, 0, r.length);
       }
     }
     return n;

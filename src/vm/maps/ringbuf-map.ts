@@ -154,7 +154,7 @@ export class RingbufMap extends VmMapBase {
    */
   drain(): Uint8Array[] {
     const out: Uint8Array[] = [];
-    this.consume((r) => out.push(r.slice()), Number.POSITIVE_INFINITY);
+    this.consume((buf, off, len) => out.push(buf.slice(off, off + len)), Number.POSITIVE_INFINITY);
     return out;
   }
 
@@ -163,7 +163,7 @@ export class RingbufMap extends VmMapBase {
    * stopping at the first record still reserved, then frees their space. A sample is contiguous
    * in {@link data} (see the class comment); its view is valid only during the call.
    */
-  consume(fn: (sample: Uint8Array) => void, max: number): number {
+  consume(fn: (buf: Uint8Array, offset: number, length: number) => void, max: number): number {
     const mask = this.#size - 1;
     let n = 0;
     while (this.#cons < this.#prod && n < max) {
@@ -174,7 +174,7 @@ export class RingbufMap extends VmMapBase {
       this.#cons += (len + RINGBUF_HDR_SZ + 7) & ~7;
       if ((hdrLen & RINGBUF_DISCARD_BIT) === 0) {
         n++;
-        fn(this.data.subarray(hdr + RINGBUF_HDR_SZ, hdr + RINGBUF_HDR_SZ + len));
+        fn(this.data, hdr + RINGBUF_HDR_SZ, len);
       }
     }
     return n;
