@@ -1,4 +1,5 @@
 import type { ByteOrder, CollectionSpec, MapSpec, ProgramSpec } from "../object/types.js";
+import type { EventReader, EventReaderOptions } from "./event-reader.js";
 
 /**
  * The contract both engines implement. The VM and the kernel backend each provide maps and
@@ -116,6 +117,12 @@ export interface LoadedCollection {
   readonly spec: CollectionSpec;
   readonly maps: Record<string, BpfMap>;
   readonly programs: Record<string, BpfProgram>;
+  /**
+   * Reads the records programs send through ring buffer or perf event array `name`: bytes, or
+   * with `type` the C struct it names (see docs/events.md). The engines' own classes type the
+   * records by the options given.
+   */
+  events(name: string, opts?: Partial<EventReaderOptions>): EventReader<unknown>;
   /** Releases everything the collection holds (fds on the kernel; memory on the VM). */
   close(): void;
 }

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { readFileSync } from "node:fs";
 import type { BpfMap, LoadedCollection, RunResult } from "../../src/backend/types.js";
+import type { EventReader } from "../../src/backend/event-reader.js";
 import { Collection } from "../../src/collection.js";
 import { isTsbpfError } from "../../src/errors.js";
 import type { CollectionSpec } from "../../src/object/types.js";
@@ -83,6 +84,32 @@ export function snapshotMap(m: BpfMap): string {
   }
 }
 
+/** Readers of each collection's ring buffers and perf event arrays, opened before its first run. */
+const readers = new WeakMap<LoadedCollection, EventReader<unknown>[]>();
+
+function eventReadersOf(coll: LoadedCollection): EventReader<unknown>[] {
+  let r = readers.get(coll);
+  if (r === undefined) {
+    r = Object.values(coll.spec.maps)
+      .filter((m) => m.type === MapType.ringbuf || m.type === MapType.perf_event_array)
+      .map((m) => coll.events(m.name));
+    readers.set(coll, r);
+  }
+  return r;
+}
+
+/** The records each event map received since the last call, as hex, plus perf's lost count. */
+export function drainEvents(coll: LoadedCollection): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const r of eventReadersOf(coll)) {
+    const recs: string[] = [];
+    r.consume((rec) => recs.push(hex(rec)));
+    if (r.lost > 0) recs.push(`lost ${r.lost}`);
+    out[r.map] = recs;
+  }
+  return out;
+}
+
 /** Every map of a collection, snapshotted. */
 export function snapshotMaps(c: LoadedCollection): Record<string, string> {
   const out: Record<string, string> = {};
@@ -100,6 +127,8 @@ export interface Outcome {
   dataOut?: string;
   trace?: string[];
   maps: Record<string, string>;
+  /** Records each ring buffer and perf event array received from this run, as hex. */
+  events?: Record<string, string[]>;
   /** VM only, for reports. */
   chain?: string[];
   fault?: string;
@@ -110,6 +139,7 @@ export async function runOnce(coll: LoadedCollection, prog: string, data: Uint8A
   const p = coll.programs[prog];
   if (p === undefined) throw new Error(`no program ${prog}`);
   let r: RunResult;
+  eventReadersOf(coll);
   try {
     r = await p.run(data);
   } catch (e) {
@@ -118,17 +148,28 @@ export async function runOnce(coll: LoadedCollection, prog: string, data: Uint8A
       refused: name === "UsageError" || name === "LoadError" ? "refused" : name,
       refusedMessage: (e as Error)?.message ?? String(e),
       maps: snapshotMaps(coll),
+      events: drainEvents(coll),
     };
   }
-  const o: Outcome = { retval: r.retval, dataOut: hex(r.dataOut), trace: r.trace, maps: snapshotMaps(coll) };
+  const o: Outcome = {
+    retval: r.retval,
+    dataOut: hex(r.dataOut),
+    trace: r.trace,
+    maps: snapshotMaps(coll),
+    events: drainEvents(coll),
+  };
   if (r.chain !== undefined) o.chain = r.chain;
   if (r.fault !== undefined) o.fault = r.fault.message;
   return o;
 }
 
+/** Ring-buffer and perf records the kernel produced that {@link diffOutcomes} compared, so far. */
+export const eventsCompared = { records: 0 };
+
 /** The fields where two outcomes differ (empty when they agree). */
 export function diffOutcomes(vm: Outcome, kernel: Outcome): string[] {
   const d: string[] = [];
+  for (const recs of Object.values(kernel.events ?? {})) eventsCompared.records += recs.length;
   if ((vm.refused === undefined) !== (kernel.refused === undefined) || vm.refused !== kernel.refused) {
     d.push(
       `refusal: vm ${vm.refused ?? "ran"} (${vm.refusedMessage ?? ""}), kernel ${kernel.refused ?? "ran"} (${kernel.refusedMessage ?? ""})`,
@@ -144,6 +185,18 @@ export function diffOutcomes(vm: Outcome, kernel: Outcome): string[] {
     if (i >= 0) {
       d.push(
         `trace (${vt.length} vs ${kt.length} lines), first difference at line ${i}:\n      vm     ${JSON.stringify(vt[i])?.slice(0, 200)}\n      kernel ${JSON.stringify(kt[i])?.slice(0, 200)}`,
+      );
+    }
+  }
+  const ve = vm.events ?? {};
+  const ke = kernel.events ?? {};
+  for (const name of new Set([...Object.keys(ve), ...Object.keys(ke)])) {
+    const a = ve[name] ?? [];
+    const b = ke[name] ?? [];
+    const i = firstDifference(a, b);
+    if (i >= 0) {
+      d.push(
+        `events of ${name} (${a.length} vs ${b.length} records), first difference at record ${i}:\n      vm     ${a[i]?.slice(0, 200)}\n      kernel ${b[i]?.slice(0, 200)}`,
       );
     }
   }

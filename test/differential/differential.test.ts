@@ -89,6 +89,7 @@ test("differential --quick: the VM and the kernel agree on every object, conform
     objects: number;
     comparisons: number;
     newMismatches: number;
+    eventRecords: number;
     conformance: { kernelAccepted: number; mismatches: number };
     generated: { ran: number; rejected: number; made: number };
   };
@@ -102,6 +103,8 @@ test("differential --quick: the VM and the kernel agree on every object, conform
   assert.equal(fig.newMismatches, 0, out.slice(0, 6000));
   assert.equal(fig.conformance.mismatches, 0);
   assert.ok(fig.objects >= 5, `only ${fig.objects} objects compared`);
+  // events.bpf.o and examples/port-events emit records: the readers' output is compared too.
+  assert.ok(fig.eventRecords > 100, `only ${fig.eventRecords} ring-buffer/perf records compared`);
   assert.ok(fig.conformance.kernelAccepted > 100, "the kernel accepted too few wrapped conformance programs");
   assert.ok(fig.generated.ran > fig.generated.made / 2, "the kernel rejected most generated programs");
   assert.equal(r.status, 0, out.slice(-3000));

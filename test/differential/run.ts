@@ -20,6 +20,7 @@ import type { TailSlot } from "../../src/tailcall/wiring.js";
 import {
   type EnginePair,
   diffOutcomes,
+  eventsCompared,
   loadPair,
   type Outcome,
   rawMaps,
@@ -79,6 +80,8 @@ export interface Figures {
   packets: number;
   comparisons: number;
   mismatches: number;
+  /** Ring-buffer and perf event array records compared (each run's, VM against kernel). */
+  eventRecords: number;
   conformance: {
     total: number;
     candidates: number;
@@ -235,6 +238,7 @@ async function main(): Promise<number> {
     skipped: [],
     packets: corpus.length,
     comparisons: 0,
+    eventRecords: 0,
     mismatches: 0,
     conformance: { total: 0, candidates: 0, kernelAccepted: 0, compared: 0, mismatches: 0 },
     generated: { made: 0, rejected: 0, ran: 0, comparisons: 0, mismatches: 0 },
@@ -374,8 +378,9 @@ async function main(): Promise<number> {
   }
   fig.knownOpen = [...known].map(([id, count]) => ({ id, count }));
   fig.newMismatches = fresh.length;
+  fig.eventRecords = eventsCompared.records;
   console.log(
-    `  comparisons: ${fig.comparisons}, mismatches: ${fig.mismatches} (${fresh.length} new, ${fig.mismatches - fresh.length} known open)`,
+    `  comparisons: ${fig.comparisons}, mismatches: ${fig.mismatches} (${fresh.length} new, ${fig.mismatches - fresh.length} known open); event records compared: ${fig.eventRecords}`,
   );
   for (const [id, n] of known) console.log(`    known open (${n}): ${id}`);
   for (const m of [...fresh, ...found.filter((x) => !fresh.includes(x))].slice(0, opts.details)) {
