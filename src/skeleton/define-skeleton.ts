@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { Errno } from "../abi/index.js";
 import { globals, readGlobals, rewriteGlobals, specBtf, typedMap } from "../backend/typed-map.js";
 import type { BpfMap, BpfProgram, LoadedCollection, MapScalar } from "../backend/types.js";
+import type { EventReader } from "../backend/event-reader.js";
 import { decodeBtfValue, encodeBtfValue, type BtfValue } from "../btf/codec.js";
 import { btfSizeof } from "../btf/type-helpers.js";
 import type { Btf } from "../btf/types.js";
@@ -168,7 +169,8 @@ function loadedSkeleton(d: SkeletonDescriptor, coll: CollectionFor<"vm" | "kerne
   const progs: Record<string, BpfProgram> = {};
   for (const name of Object.keys(d.programs)) progs[name] = coll.programs[name] as BpfProgram;
   const maps: Record<string, unknown> = {};
-  for (const [name, m] of Object.entries(d.maps)) maps[name] = mapView(coll.maps[name] as BpfMap, m, btf, le);
+  for (const [name, m] of Object.entries(d.maps))
+    maps[name] = mapView(coll.maps[name] as BpfMap, m, btf, le, coll);
   const close = () => coll.close();
   const skel: Record<string | symbol, unknown> = {
     name: d.name,
@@ -205,14 +207,20 @@ function loadedSkeleton(d: SkeletonDescriptor, coll: CollectionFor<"vm" | "kerne
 }
 
 /** The view a skeleton gives one map (see {@link skeletonMapKind}). */
-function mapView(map: BpfMap, d: SkeletonMapDescriptor, btf: Btf | undefined, le: boolean): unknown {
+function mapView(
+  map: BpfMap,
+  d: SkeletonMapDescriptor,
+  btf: Btf | undefined,
+  le: boolean,
+  coll: LoadedCollection,
+): unknown {
   switch (skeletonMapKind(map.spec.type)) {
     case "prog-array":
       return new SlotMap(map, d.programType);
     case "map-of-maps":
       return new SlotMap(map, undefined);
     case "records":
-      return new RecordView(map, d.record, btf, le);
+      return new RecordView(map, d.record, btf, le, coll);
     default:
       return typedMap(map, btf);
   }
@@ -261,9 +269,18 @@ class RecordView {
   readonly #btf: Btf | undefined;
   readonly #id: number | undefined;
   readonly #le: boolean;
+  readonly #coll: LoadedCollection;
 
-  constructor(map: BpfMap, record: string | undefined, btf: Btf | undefined, le: boolean) {
+  constructor(
+    map: BpfMap,
+    record: string | undefined,
+    btf: Btf | undefined,
+    le: boolean,
+    coll: LoadedCollection,
+  ) {
     this.map = map;
+    this.#coll = coll;
+    this.#record = record;
     this.#btf = btf;
     this.#le = le;
     this.#id = record === undefined || btf === undefined ? undefined : findRecordType(btf, record);
@@ -276,6 +293,16 @@ class RecordView {
 
   get name(): string {
     return this.map.name;
+  }
+
+  readonly #record: string | undefined;
+
+  /** A reader of the map's records as they come, decoded as the skeleton's record type. */
+  events(opts: { pages?: number } = {}): EventReader<unknown> {
+    return this.#coll.events(this.map.name, {
+      ...(this.#record === undefined ? {} : { type: this.#record }),
+      ...(opts.pages === undefined ? {} : { pages: opts.pages }),
+    });
   }
 
   decode(record: Uint8Array): BtfValue {

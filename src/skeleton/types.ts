@@ -5,6 +5,7 @@
  * views, prog arrays that take only programs of the right type, kernel attachments.
  */
 import type { BackendName, BpfMap, MapScalar } from "../backend/types.js";
+import type { EventReader } from "../backend/event-reader.js";
 import type { CollectionFor, CollectionOptions } from "../collection.js";
 import type { KernelXdpLink } from "../kernel/kernel-link.js";
 import type { KernelMap } from "../kernel/kernel-map.js";
@@ -104,6 +105,11 @@ export interface RecordMap<B extends BackendName, R, RIn = R> {
   decode(record: Uint8Array): R;
   /** The bytes of one record (for user ring buffers), members left out zero. */
   encode(record: RIn): Uint8Array;
+  /**
+   * Reads the records programs send through this ring buffer or perf event array as they come,
+   * decoded as `R` (see docs/events.md; `pages`: each CPU's perf buffer).
+   */
+  events(opts?: { pages?: number }): EventReader<R>;
 }
 
 /** XDP programs among a skeleton's programs `P` (name → program type): the ones `attach` takes. */

@@ -15,6 +15,7 @@ import { Collection } from "../../src/collection.js";
 import { isUsageError } from "../../src/errors.js";
 import type { KernelCollection } from "../../src/kernel/kernel-collection.js";
 import type { VmCollection } from "../../src/vm/vm-collection.js";
+import { Events } from "../bpf/events/events.skel.js";
 import { loadSpec } from "./both-engines.js";
 import { kernelSkipReason } from "./support.js";
 
@@ -246,3 +247,24 @@ both("perf event array: samples that wrap the buffer's end read whole, in order"
   assert.equal(r.lost, 0);
   assert.equal(drops(c), 0n);
 });
+
+for (const backend of ["vm", "kernel"] as const) {
+  test(`a generated skeleton's record map reads typed events (${backend})`, {
+    skip: backend === "kernel" ? skipKernel : undefined,
+  }, async () => {
+    await using skel = await Events.openAndLoad({ backend });
+    const r = skel.maps.rb.events();
+    await skel.progs.rb_emit.run(cfg(16, 3));
+    const got = r.poll();
+    // Typed by the skeleton: seq is a bigint, size a number, no cast.
+    const seqs: bigint[] = got.map((e) => e.seq);
+    assert.deepEqual(seqs, [0n, 1n, 2n]);
+    assert.ok(got.every((e) => e.size === 16));
+    const p = skel.maps.perf.events({ pages: 1 });
+    await skel.progs.perf_emit.run(cfg(16, 2));
+    assert.deepEqual(
+      p.poll().map((e) => e.seq),
+      [3n, 4n],
+    );
+  });
+}
