@@ -35,8 +35,9 @@ runs it in network namespace NAME (ip netns add NAME), where --ingress-ifindex i
 the packets, each program's runs and verdicts and each tail-call site's calls and misses per key
 (with --json, a last line {"stats": {...}}).
 --events MAP prints the records each packet's run sent through ring buffer or perf event array
-MAP (OBJECT:MAP with several objects): hex, or with --type STRUCT as that C struct in JSON
-(--json: a line {"event": {"map", "record"}} per record, after its packet's line).`;
+MAP (OBJECT:MAP with several objects; a pipeline file's events: key does the same): hex, or
+with --type STRUCT as that C struct in JSON (--json: a line {"event": {"map", "record"}} per
+record, after its packet's line).`;
 
 /** `tsbpf run`. */
 export const runCommand: Command = async (args, io) => {
@@ -131,10 +132,13 @@ export const runCommand: Command = async (args, io) => {
   const engine = backend === "vm" ? `VM, ${tier} tier` : "kernel";
   try {
     const program = loaded.program(entry);
-    const readers =
+    // --events, else the pipeline file's events: key.
+    const readers = openEventReaders(
+      loaded.collections,
       values.events === undefined
-        ? []
-        : openEventReaders(loaded.collections, [eventsFlag(values.events, values.type)]);
+        ? (pipeline.definition?.events ?? [])
+        : [eventsFlag(values.events, values.type)],
+    );
     const results: RunResult[] = [];
     for (const [i, pkt] of packets.entries()) {
       const r = await program.run(pkt, { repeat, ...ctx });

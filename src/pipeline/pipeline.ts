@@ -14,6 +14,7 @@ import { Collection, type CollectionFor, type CollectionOptions } from "../colle
 import { isTsbpfError, LoadError, PipelineError, UsageError } from "../errors.js";
 import { loadCollectionSpec } from "../object/load-collection-spec.js";
 import type { CollectionSpec } from "../object/types.js";
+import { eventRecordDecoder } from "../gen/event-records.js";
 import { checkPlan } from "../tailcall/check-plan.js";
 import {
   type CheckReport,
@@ -394,6 +395,33 @@ function resolvePlan(
       });
     } catch (e) {
       throw fieldError(file, g.variable.field, isTsbpfError(e) ? e.detail : String(e));
+    }
+  }
+
+  // events: each map a ring buffer or perf event array of one object, its struct in that object's BTF.
+  for (const ev of def.events) {
+    const within = objectOf(ev.map, "event map");
+    const isEvents = (t: number | undefined) => t === MapType.ringbuf || t === MapType.perf_event_array;
+    const found = within.filter((a) => isEvents(objects[a]?.maps[ev.map.name]?.type));
+    if (found.length !== 1) {
+      const all = within.flatMap((a) =>
+        Object.values(objects[a]?.maps ?? {})
+          .filter((m) => isEvents(m.type))
+          .map((m) => m.name),
+      );
+      throw fieldError(
+        file,
+        ev.map.field,
+        found.length === 0
+          ? `no ring buffer or perf event array '${ev.map.name}' in ${within.map(fileOf).join(", ")}`
+          : `'${ev.map.name}' is in ${found.join(" and ")}: write OBJECT:${ev.map.name}`,
+        found.length === 0 ? `event maps: ${all.join(", ") || "(none)"}` : undefined,
+      );
+    }
+    try {
+      eventRecordDecoder(objects[found[0] as string] as CollectionSpec, ev.map.name, ev.type);
+    } catch (e) {
+      throw fieldError(file, ev.map.field, isTsbpfError(e) ? e.detail : String(e));
     }
   }
 

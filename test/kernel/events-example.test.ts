@@ -139,6 +139,9 @@ test("run port-events.yaml on the VM prints the events each packet produced", as
       stage: 8080,
       len: 54,
     });
+    // Without --events, the pipeline file's events: key (the struct it names).
+    const fromFile = await runCli(["run", YAML, "--pcap", pcap]);
+    assert.match(fromFile.stdout, /^ {2}event events: \{"saddr":16777226,.*"stage":8080,"len":54\}$/m);
     // Raw bytes without --type.
     const raw = await runCli(["run", YAML, "--pcap", pcap, "--events", "events"]);
     assert.match(raw.stdout, /^ {2}event events: 0a0000010a000002409c901f901f3600$/m);

@@ -13,6 +13,7 @@ import { loadPipeline } from "../../src/pipeline/pipeline.js";
 import { spawnCli } from "../support/cli.js";
 
 const SEED = resolve("examples/tail-call/tail_call.bpf.o");
+const PORT_EVENTS = resolve("examples/port-events/port_events.bpf.o");
 const dir = mkdtempSync(join(tmpdir(), "tsbpf-pipeline-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -169,6 +170,21 @@ const BAD: [string, string, RegExp][] = [
     "unknown-global",
     `name: s\nobject: ${SEED}\nentry: main_prog\nglobals:\n  drop_port: 1\n`,
     /globals\.drop_port: no const volatile variable 'drop_port' in tail_call\.bpf\.o/,
+  ],
+  [
+    "events-not-mapping",
+    `name: s\nobject: ${SEED}\nentry: main_prog\nevents: [rb]\n`,
+    /^events-not-mapping\.yaml: events: expected a mapping of event map: record struct \(~ for bytes\), found a list/,
+  ],
+  [
+    "events-not-event-map",
+    `name: s\nobject: ${SEED}\nentry: main_prog\nevents:\n  prog_array: ~\n`,
+    /events\.prog_array: no ring buffer or perf event array 'prog_array' in tail_call\.bpf\.o/,
+  ],
+  [
+    "events-unknown-struct",
+    `name: s\nobject: ${PORT_EVENTS}\nentry: main_prog\nevents:\n  events: port_evnt\n`,
+    /events\.events: no struct or union 'port_evnt' in the object's BTF/,
   ],
   [
     "duplicate-key",
