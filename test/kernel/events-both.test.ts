@@ -268,3 +268,13 @@ for (const backend of ["vm", "kernel"] as const) {
     );
   });
 }
+
+both("a perf event array without max_entries gets a slot per CPU, as libbpf sizes it", async (c) => {
+  assert.equal(c.maps.perf_unsized?.spec.maxEntries, c.maps.perf_unsized?.possibleCpus);
+  const r = c.events<{ seq: bigint }>("perf_unsized", { type: "event", pages: 1 });
+  await c.programs.perf_unsized_emit?.run(cfg(16, 1));
+  assert.deepEqual(
+    r.poll().map((e) => e.seq),
+    [42n],
+  );
+});

@@ -32,6 +32,13 @@ struct {
 	__type(value, __u32);
 } perf SEC(".maps");
 
+/* No max_entries: sized to the possible CPUs at load, as libbpf does. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+} perf_unsized SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -146,5 +153,15 @@ int perf_emit(struct xdp_md *ctx)
 		if (bpf_perf_event_output(ctx, &perf, BPF_F_CURRENT_CPU, e, bounded(c.size)))
 			__sync_fetch_and_add(&drops, 1);
 	}
+	return XDP_PASS;
+}
+
+/* One fixed event into the perf event array declared without max_entries. */
+SEC("xdp")
+int perf_unsized_emit(struct xdp_md *ctx)
+{
+	struct event e = { .seq = 42, .size = sizeof(e) };
+
+	bpf_perf_event_output(ctx, &perf_unsized, BPF_F_CURRENT_CPU, &e, sizeof(e));
 	return XDP_PASS;
 }
