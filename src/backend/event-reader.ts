@@ -163,6 +163,7 @@ export class EventReader<T = Uint8Array> implements AsyncIterable<T>, AsyncDispo
    */
   async read(opts: Partial<EventReadOptions> = {}): Promise<T[]> {
     const max = opts.max ?? Number.POSITIVE_INFINITY;
+    if (!(max >= 1)) throw new UsageError(`max must be at least 1, not ${max}`);
     const timeout = opts.timeoutMs ?? -1;
     if (!Number.isInteger(timeout) || timeout < -1)
       throw new UsageError(`timeoutMs must be -1 or a whole number of milliseconds, not ${timeout}`);

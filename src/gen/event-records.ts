@@ -17,6 +17,9 @@ import { UsageError, isTsbpfError } from "../errors.js";
 import type { CollectionSpec } from "../object/types.js";
 import { findRecordType } from "./skeleton-model.js";
 
+/** A struct name without its `struct`/`union` keyword. */
+const bare = (type: string): string => type.trim().replace(/^(struct|union)\s+/, "");
+
 /** The kind of event map `name` is in `spec`, or a {@link UsageError} saying why it cannot be read. */
 export function eventMapKind(spec: CollectionSpec, name: string): EventMapKind {
   const m = spec.maps[name];
@@ -58,7 +61,7 @@ export function eventRecordDecoder(
       `no struct or union '${type}' in the object's BTF${btf === undefined ? " (it has no BTF)" : ""}`,
       {
         map,
-        hint: "clang keeps in BTF only types something global uses: declare e.g. 'struct event *unused_event __attribute__((unused));'",
+        hint: `clang keeps in BTF only types something global uses: keep it with a global such as 'struct ${bare(type)} *unused_${bare(type)} __attribute__((unused));'`,
       },
     );
   }
