@@ -230,6 +230,9 @@ both("misuse: a map that is not an event map, an unknown map or struct", async (
     () => c.events("perf", { pages: 3 }),
     (e: unknown) => isUsageError(e) && /power of 2/.test(e.message),
   );
+  const r = c.events("rb");
+  await assert.rejects(r.read({ max: 0 }), (e: unknown) => isUsageError(e) && /at least 1/.test(e.message));
+  await assert.rejects(r.read({ timeoutMs: -5 }), (e: unknown) => isUsageError(e));
 });
 
 both("perf event array: samples that wrap the buffer's end read whole, in order", async (c) => {
