@@ -177,7 +177,7 @@ function tables(r: BenchResults): Table[] {
         "read() copies",
         "async iterator",
         "libbpf (C)",
-        "libbpf/consumeRaw",
+        "consumeRaw/libbpf time",
         "seq errors",
         "drops",
       ],
