@@ -82,8 +82,9 @@ export function eventRecordDecoder(
 }
 
 /**
- * The reader `coll.events(name, opts)` returns on either engine: checks the map, builds the
- * decoder, and asks the engine for its source of `kind`; `onClose` runs once the reader closed.
+ * The reader `coll.events(name, opts)` returns on either engine: checks the map (and that no
+ * reader in `open` reads it already), builds the decoder, and asks the engine for its source of
+ * `kind`; `onClose` runs once the reader closed.
  */
 export function openEventReader<T>(
   spec: CollectionSpec,
@@ -91,8 +92,18 @@ export function openEventReader<T>(
   opts: Partial<EventReaderOptions>,
   source: (kind: EventMapKind) => EventSource,
   onClose: (reader: EventReader<T>) => void,
+  open: Iterable<EventReader<unknown>> = [],
 ): EventReader<T> {
   const kind = eventMapKind(spec, name);
+  // One consumer position per ring, one perf event per CPU slot: a second reader would steal records.
+  for (const r of open) {
+    if (r.map === name && !r.closed) {
+      throw new UsageError(`map ${name} already has an open reader`, {
+        map: name,
+        hint: "read it with that reader, or close() it first",
+      });
+    }
+  }
   const decode = eventRecordDecoder(spec, name, opts.type) as RecordDecoder<T>;
   let reader: EventReader<T> | undefined;
   reader = new EventReader<T>(name, kind, source(kind), decode, () => {

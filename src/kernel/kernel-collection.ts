@@ -285,6 +285,7 @@ export class KernelCollection implements LoadedCollection, ProgramOwner {
         );
       },
       (r) => this.#readers.delete(r as EventReader<unknown>),
+      this.#readers,
     );
     this.#readers.add(reader as EventReader<unknown>);
     return reader;

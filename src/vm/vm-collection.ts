@@ -293,6 +293,7 @@ export class VmCollection implements LoadedCollection {
         throw new NotSupportedError(`map ${name} cannot be read as events on the VM`, { map: name });
       },
       (r) => this.readers.delete(r as EventReader<unknown>),
+      this.readers,
     );
     this.readers.add(reader as EventReader<unknown>);
     return reader;

@@ -231,8 +231,14 @@ both("misuse: a map that is not an event map, an unknown map or struct", async (
     (e: unknown) => isUsageError(e) && /power of 2/.test(e.message),
   );
   const r = c.events("rb");
+  assert.throws(
+    () => c.events("rb"),
+    (e: unknown) => isUsageError(e) && /already has an open reader/.test(e.message),
+  );
   await assert.rejects(r.read({ max: 0 }), (e: unknown) => isUsageError(e) && /at least 1/.test(e.message));
   await assert.rejects(r.read({ timeoutMs: -5 }), (e: unknown) => isUsageError(e));
+  await r.close();
+  await c.events("rb").close(); // a closed reader's map can be read again
 });
 
 both("perf event array: samples that wrap the buffer's end read whole, in order", async (c) => {
