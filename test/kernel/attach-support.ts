@@ -141,7 +141,8 @@ export function sendSyn(ns: string | undefined, ip: string, port: number): numbe
     const s = require("node:net").connect({ host: ${JSON.stringify(ip)}, port: ${port} });
     s.on("error", () => process.exit(0));
     s.on("connect", () => { s.destroy(); process.exit(0); });
-    setTimeout(() => process.exit(0), 1500);`;
+    // Gone before the first retransmission (1 s): each call puts exactly one SYN on the wire.
+    setTimeout(() => process.exit(0), 800);`;
   const argv =
     ns === undefined
       ? [process.execPath, "-e", script]
