@@ -10,7 +10,7 @@ commands:
   disasm OBJ [--prog NAME]   disassemble, with the C source lines from BTF
   run OBJ --prog NAME ...    run a program on packets (VM by default, or --backend kernel)
   check OBJ|PIPELINE [--tail ...]    find empty slots, unreachable programs, loops and load failures of tail calls
-  graph OBJ|PIPELINE [--format F] [-o FILE]   draw the tail-call pipeline (mermaid, dot or svg)
+  graph OBJ|PIPELINE [--format F] [-o FILE] [--stats]   draw the tail-call pipeline (mermaid, dot or svg)
   attach OBJ --prog NAME --iface IF ...   load, wire tail calls, attach XDP, print trace lines (--events: ring-buffer records)
   detach --pin DIR [--netns NAME]   remove a pinned pipeline (the same as down --pin DIR)
   up PIPELINE [--netns NAME]        load, wire, attach and pin a pipeline file; it runs on after exit

@@ -3,7 +3,7 @@
  * a quoted string so program names with `:` or `.` (`parse:on_tcp`, `prog.v2`) stay whole.
  */
 import type { PipelineGraph } from "../tailcall/plan.js";
-import { type DrawnEdge, type DrawnNode, drawGraph } from "./drawing.js";
+import { type DrawnEdge, type DrawnNode, type DrawOptions, drawGraph } from "./drawing.js";
 
 /** Red for what falls through, as in the Mermaid picture. */
 const EMPTY_COLOR = "#c62828";
@@ -66,8 +66,8 @@ function edgeAttrs(e: DrawnEdge): [string, string][] {
  * `map[key]` and the C source line, a call into an empty slot as a dashed red arrow into a box
  * of its own saying it falls through.
  */
-export function toDot(graph: PipelineGraph): string {
-  const d = drawGraph(graph);
+export function toDot(graph: PipelineGraph, opts: DrawOptions = {}): string {
+  const d = drawGraph(graph, opts);
   const out = [
     "digraph pipeline {",
     '  graph [rankdir="LR", fontname="Helvetica", nodesep="0.4", ranksep="0.9"];',

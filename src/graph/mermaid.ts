@@ -4,7 +4,7 @@
  * names live in quoted labels.
  */
 import type { PipelineGraph } from "../tailcall/plan.js";
-import { type DrawnNode, drawGraph } from "./drawing.js";
+import { type DrawnNode, type DrawOptions, drawGraph } from "./drawing.js";
 
 /**
  * Label text safe inside Mermaid's `"..."`: quotes and the characters Mermaid reads as markup
@@ -34,8 +34,8 @@ function box(id: string, n: DrawnNode): string {
  * arrows as {@link toDot}, the entry with a heavy border (class `entry`), empty slots as dashed
  * red arrows into red `empty: falls through` boxes. Deterministic text.
  */
-export function toMermaid(graph: PipelineGraph): string {
-  const d = drawGraph(graph);
+export function toMermaid(graph: PipelineGraph, opts: DrawOptions = {}): string {
+  const d = drawGraph(graph, opts);
   const ids = new Map(d.nodes.map((n, i) => [n.key, `n${i}`]));
   const id = (key: string): string => ids.get(key) ?? key;
   const out = ["flowchart LR"];

@@ -2,6 +2,7 @@
 import { UsageError } from "../errors.js";
 import type { PipelineGraph } from "../tailcall/plan.js";
 import { toDot } from "./dot.js";
+import type { DrawOptions } from "./drawing.js";
 import { toMermaid } from "./mermaid.js";
 import { toSvg } from "./svg.js";
 
@@ -27,13 +28,17 @@ export function parseGraphFormat(name: string, what = "--format"): GraphFormat {
 }
 
 /** Renders a pipeline graph in `format`: text in every case (SVG is XML). */
-export async function renderGraph(graph: PipelineGraph, format: GraphFormat): Promise<string> {
+export async function renderGraph(
+  graph: PipelineGraph,
+  format: GraphFormat,
+  opts: DrawOptions = {},
+): Promise<string> {
   switch (format) {
     case "mermaid":
-      return toMermaid(graph);
+      return toMermaid(graph, opts);
     case "dot":
-      return toDot(graph);
+      return toDot(graph, opts);
     case "svg":
-      return toSvg(graph);
+      return toSvg(graph, opts);
   }
 }

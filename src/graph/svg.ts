@@ -6,6 +6,7 @@
 import { NotSupportedError, TsbpfError } from "../errors.js";
 import type { PipelineGraph } from "../tailcall/plan.js";
 import { toDot } from "./dot.js";
+import type { DrawOptions } from "./drawing.js";
 
 /** What tsbpf uses of the Graphviz module. */
 interface Layout {
@@ -35,9 +36,9 @@ function loadGraphviz(): Promise<Layout> {
  * whose `<title>` is its name; each tail call a `<g class="edge call">` (`edge empty` into a
  * fall-through box) whose `<title>` is `from->to`.
  */
-export async function toSvg(graph: PipelineGraph): Promise<string> {
+export async function toSvg(graph: PipelineGraph, opts: DrawOptions = {}): Promise<string> {
   const gv = await loadGraphviz();
-  const dot = toDot(graph);
+  const dot = toDot(graph, opts);
   try {
     return gv.layout(dot, "svg", "dot");
   } catch (e) {

@@ -8,7 +8,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Graphviz } from "@hpcc-js/wasm-graphviz";
 import { GRAPH_FORMATS, renderGraph, toDot, toMermaid, toSvg } from "../../src/graph/index.js";
+import { drawGraph } from "../../src/graph/drawing.js";
 import { parseGraphFormat } from "../../src/graph/render.js";
+import type { StatsReport } from "../../src/stats/read-stats.js";
 import type { PipelineGraph } from "../../src/tailcall/plan.js";
 import { readSvgGraph } from "../support/svg-graph.js";
 
@@ -336,4 +338,59 @@ test("renderGraph takes each format; a bad format names the ones there are", asy
     name: "UsageError",
     message: "--format is mermaid, dot or svg, not 'png'",
   });
+});
+
+test("graph with stats: runs in each box, calls on each arrow, misses on fall-through arrows, several objects by alias", () => {
+  const stats: StatsReport = {
+    programs: {
+      "parse:on_tcp": { runs: 10, verdicts: { XDP_PASS: 7, XDP_DROP: 3 } },
+      "main:prog.v2": { runs: 4, verdicts: {} },
+    },
+    sites: [
+      {
+        program: "parse:on_tcp",
+        map: "jmp",
+        site: { insn: 3, file: "/src/parse.bpf.c", line: 12 },
+        calls: 9,
+        misses: 3,
+        keys: [
+          { key: 0, calls: 5, misses: 1 },
+          { key: 1, calls: 2, misses: 2 },
+          { key: 7, calls: 2, misses: 0 },
+        ],
+      },
+      {
+        program: "main:prog.v2",
+        map: "jmp",
+        site: { insn: 7, file: null, line: null },
+        calls: 4,
+        misses: 1,
+        keys: [{ key: "other", calls: 4, misses: 1 }],
+      },
+    ],
+  };
+  const d = drawGraph(AWKWARD, { stats });
+  const box = (name: string) => d.nodes.find((n) => n.lines[0] === name);
+  assert.deepEqual(box("parse:on_tcp")?.lines, [
+    "parse:on_tcp",
+    "xdp in parse · entry",
+    "10 runs · XDP_PASS 7, XDP_DROP 3",
+  ]);
+  assert.deepEqual(box("prog.v2")?.lines, ["prog.v2", "xdp in main", "4 runs"]);
+  assert.deepEqual(box(ARROW)?.lines, [ARROW, "xdp in main"], "no counts, no line");
+  const labels = d.edges.map((e) => `${e.from} -> ${e.to}: ${e.lines.join(" | ")}`);
+  assert.deepEqual(labels, [
+    "parse:on_tcp -> prog.v2: jmp[0] | parse.bpf.c:12 | 4 calls",
+    "parse:on_tcp -> (empty 1): jmp[1] | parse.bpf.c:12 | 2 misses",
+    "parse:on_tcp -> a->b: jmp[4] | parse.bpf.c:20",
+    'prog.v2 -> say "hi" <b>#1: jmp[?] | insn 7 | 4 calls, 1 miss',
+    "prog.v2 -> (empty 2): jmp[?] | insn 7 | 4 calls, 1 miss",
+    'say "hi" <b>#1 -> ghost: jmp[3] | insn 1',
+    "a->b -> (empty 3): jmp[2] | a.c:8",
+    // Key 0's miss has no arrow of its own in the plan: the counts add one.
+    "parse:on_tcp -> (empty 4): jmp[0] | parse.bpf.c:12 | 1 miss",
+  ]);
+  // Without stats the drawing is exactly the plain one.
+  assert.deepEqual(drawGraph(AWKWARD, {}), drawGraph(AWKWARD));
+  assert.ok(toDot(AWKWARD, { stats }).includes("10 runs · XDP_PASS 7, XDP_DROP 3"));
 });

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
 import { pipelineStats } from "../../src/pipeline/deploy.js";
+import { readSvgGraph } from "../support/svg-graph.js";
 import { createVethNs, runCli, sendSyn } from "./attach-support.js";
 import { ensureBpffs, hasCommand, kernelSkipReason } from "./support.js";
 
@@ -87,6 +88,26 @@ test("up --stats: per-stage runs and per-key misses match the SYNs sent", { skip
     assert.equal(cli.status, 0, cli.stderr);
     assert.deepEqual(JSON.parse(cli.stdout), after);
     assert.match(runCli(["stats", "--pin", pin]).stdout, /prog_array\[1\]: 4 calls, 2 misses/);
+
+    // graph --stats draws the same counts: runs in the boxes, calls on the arrows, the misses of
+    // the emptied slot 1 as a red arrow into a fall-through box (read back with an XML parser).
+    const g = runCli(["graph", file, "--stats", "--format", "svg"]);
+    assert.equal(g.status, 0, g.stderr);
+    const { nodes, edges } = readSvgGraph(g.stdout);
+    const box = (name: string) => nodes.find((n) => n.texts[0] === name);
+    assert.deepEqual(box("port8080_prog")?.texts, ["port8080_prog", "xdp", `${N} runs · XDP_PASS ${N}`]);
+    assert.deepEqual(box("port22_prog")?.texts.at(-1), `${M} runs · XDP_PASS ${M}`);
+    assert.match(box("main_prog")?.texts.at(-1) ?? "", /^\d+ runs · XDP_PASS \d+$/);
+    const titleOf = new Map(nodes.map((n) => [n.title, n.texts[0]]));
+    const arrow = (to: string) => edges.find((e) => titleOf.get(e.to) === to);
+    assert.deepEqual(arrow("port8080_prog")?.texts, ["prog_array[0]", "tail_call.bpf.c:52", `${N} calls`]);
+    assert.deepEqual(arrow("port22_prog")?.texts, ["prog_array[1]", "tail_call.bpf.c:52", `${M} calls`]);
+    const fell = edges.filter((e) => e.classes.includes("empty"));
+    assert.deepEqual(
+      fell.map((e) => e.texts),
+      [["prog_array[1]", "tail_call.bpf.c:52", `${M} misses`]],
+    );
+    assert.equal(fell[0]?.stroke, "#c62828");
   } finally {
     runCli(["down", file]);
     rmSync(pin, { recursive: true, force: true });
