@@ -297,57 +297,17 @@ export class VmCollection implements LoadedCollection {
     state.chain = [];
     state.redirect = undefined;
     const chain = state.chain;
-    const records = state.records;
-    const regions = state.regions;
-    const releaseValueRegions = (): void => {
-      for (const r of regions) memory.unmap(r);
-      regions.length = 0;
-      state.valueRegions.clear();
-    };
-    const L = vm.lo;
-    const H = vm.hi;
-    const ctxHi = xdp.ctx.hi;
-    const ctxLo = REGION_LO_BASE | 0;
-    const code = prog.compiled;
-    const name = prog.name;
-    let fault: VmFault | undefined;
-    let retval = 0;
     const t0 = clock();
+    let out: { retval: number; fault: VmFault | undefined };
     try {
-      chain.push(name);
-      for (let i = 0; i < repeat; i++) {
-        if (chain.length > 1) chain.length = 1;
-        // Registers start as the kernel leaves them for a verified program: r1 = ctx, the rest
-        // zero here (the verifier forbids reading them), r10 set by exec.
-        for (let r = 0; r < 10; r++) {
-          L[r] = 0;
-          H[r] = 0;
-        }
-        L[1] = ctxLo;
-        H[1] = ctxHi;
-        try {
-          vm.exec(code);
-          retval = (L[0] as number) >>> 0;
-        } catch (e) {
-          if (faultCode(e) === undefined) throw e;
-          fault = e as VmFault;
-          retval = XdpAction.ABORTED;
-        }
-        if (records.length > 0) {
-          for (const r of records) memory.unmap(r);
-          records.length = 0;
-        }
-        // No pointer outlives an iteration (registers restart, the verifier forbids reading
-        // stack a run did not write), so when iterations keep meeting new map values (inserted
-        // and deleted elements) their regions go before the region table fills up and faults.
-        if (regions.length > MAX_RUN_VALUE_REGIONS) releaseValueRegions();
-        if (fault !== undefined) break;
-      }
+      chain.push(prog.name);
+      out = this.iterate(prog.compiled, repeat);
     } finally {
-      releaseValueRegions();
-      for (const r of records) memory.unmap(r);
-      records.length = 0;
+      this.releaseValueRegions();
+      for (const r of state.records) memory.unmap(r);
+      state.records.length = 0;
     }
+    const { retval, fault } = out;
     const total = clock() - t0;
     const result: RunResult = {
       retval,
@@ -360,6 +320,53 @@ export class VmCollection implements LoadedCollection {
     if (state.redirect !== undefined) result.redirect = state.redirect;
     if (fault !== undefined) result.fault = fault;
     return result;
+  }
+
+  /** Unmaps the map value regions a run mapped. */
+  private releaseValueRegions(): void {
+    const { state, memory } = this.space;
+    for (const r of state.regions) memory.unmap(r);
+    state.regions.length = 0;
+    state.valueRegions.clear();
+  }
+
+  /**
+   * The iterations of {@link runSync}, on the packet laid out: a small function of its own, which
+   * the JS engine optimises as a whole. Stops at the first fault.
+   */
+  private iterate(code: Program, repeat: number): { retval: number; fault: VmFault | undefined } {
+    const { interpreter: vm, state, memory, xdp } = this.space;
+    const chain = state.chain;
+    const records = state.records;
+    const regions = state.regions;
+    const L = vm.lo;
+    const H = vm.hi;
+    const ctxHi = xdp.ctx.hi;
+    const ctxLo = REGION_LO_BASE | 0;
+    let retval = 0;
+    for (let i = 0; i < repeat; i++) {
+      while (chain.length > 1) chain.pop(); // cheaper than setting length
+      // Registers start as the kernel leaves them for a verified program: r1 = ctx, the rest
+      // zero (the verifier forbids reading them), r10 set by exec.
+      L[1] = ctxLo;
+      H[1] = ctxHi;
+      try {
+        vm.execFresh(code);
+        retval = (L[0] as number) >>> 0;
+      } catch (e) {
+        if (faultCode(e) === undefined) throw e;
+        return { retval: XdpAction.ABORTED, fault: e as VmFault };
+      }
+      if (records.length > 0) {
+        for (const r of records) memory.unmap(r);
+        records.length = 0;
+      }
+      // No pointer outlives an iteration (registers restart, the verifier forbids reading
+      // stack a run did not write), so when iterations keep meeting new map values (inserted
+      // and deleted elements) their regions go before the region table fills up and faults.
+      if (regions.length > MAX_RUN_VALUE_REGIONS) this.releaseValueRegions();
+    }
+    return { retval, fault: undefined };
   }
 
   /** @internal For helpers. */

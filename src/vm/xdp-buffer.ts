@@ -1,7 +1,7 @@
 import { Errno } from "../abi/errno.js";
 import { PAGE_SIZE } from "../abi/page-size.js";
 import { UsageError } from "../errors.js";
-import type { Memory, Region } from "./memory.js";
+import { type Memory, REGION_LO_BASE, type Region } from "./memory.js";
 
 /**
  * An XDP frame laid out the way `BPF_PROG_TEST_RUN` lays it out on Linux (net/bpf/test_run.c,
@@ -68,7 +68,11 @@ export class XdpBuffer {
       name: "xdp_md context",
       onLoad: (index, size) => this.loadCtx(index, size),
     });
+    this.ctx.loadWords = this.ctxWords;
   }
+
+  /** What {@link loadCtx} gives for each 4-byte field, as words (see `Region.loadWords`). */
+  private readonly ctxWords = new Int32Array(12);
 
   /** Lays out `input` for a fresh run, as test_run does. */
   reset(input: Uint8Array, ingressIfindex: number, rxQueueIndex: number): void {
@@ -94,6 +98,8 @@ export class XdpBuffer {
     this.dirtyHi = this.end;
     this.ingressIfindex = ingressIfindex;
     this.rxQueueIndex = rxQueueIndex;
+    this.ctxWords[XDP_MD.ingressIfindex >> 1] = ingressIfindex | 0;
+    this.ctxWords[XDP_MD.rxQueueIndex >> 1] = rxQueueIndex | 0;
     this.sync();
   }
 
@@ -116,6 +122,14 @@ export class XdpBuffer {
     if (this.meta < this.dirtyLo) this.dirtyLo = this.meta;
     if (this.end > this.dirtyHi) this.dirtyHi = this.end;
     this.memory.setBounds(this.packet, this.meta, this.end);
+    const w = this.ctxWords;
+    const hi = this.packet.hi;
+    w[XDP_MD.data >> 1] = REGION_LO_BASE + this.data;
+    w[(XDP_MD.data >> 1) + 1] = hi;
+    w[XDP_MD.dataEnd >> 1] = REGION_LO_BASE + this.end;
+    w[(XDP_MD.dataEnd >> 1) + 1] = hi;
+    w[XDP_MD.dataMeta >> 1] = REGION_LO_BASE + this.meta;
+    w[(XDP_MD.dataMeta >> 1) + 1] = hi;
   }
 
   private loadCtx(index: number, size: number): bigint | undefined {
