@@ -1,20 +1,23 @@
 import type { RunResult } from "../backend/types.js";
 import { describePacket } from "../net/parse.js";
-import { writePcap } from "../net/pcap.js";
-import { readCapture } from "../net/pcapng.js";
+import { type PacketBatch, readPcapBatch, writePcap } from "../net/pcap.js";
+import { isPcapng, readCapture } from "../net/pcapng.js";
 import { loadPipeline, Pipeline } from "../pipeline/pipeline.js";
 import { MAIN_OBJECT, type ProgramRef } from "../tailcall/plan.js";
 import { checkWiring, parseTailArg } from "../tailcall/wiring.js";
 import { type Command, intFlag, parseCommandArgs, usage } from "./args.js";
+import type { CliIo } from "./io.js";
 import { readInputFile, readObject, writeOutputFile } from "./load-object.js";
 import { formatStats } from "../stats/read-stats.js";
 import { isPipelineFile, pipelineProgram } from "./target.js";
 import { faultJson, runJson, traceText, verdictName } from "./run-report.js";
+import { formatSummary, summarizeRuns, summaryJson } from "./run-summary.js";
 
 const HELP = `usage: tsbpf run (OBJ --prog NAME [--tail MAP:KEY=PROG ...] | PIPELINE.yaml [--prog NAME])
                 (--data-in FILE | --pcap FILE)
                 [--data-out FILE] [--repeat N] [--ingress-ifindex N] [--rx-queue N]
                 [--backend vm|kernel] [--netns NAME] [--tier compiled|interpreter] [--stats] [--json]
+                [--summary]
 
 Runs a program on one packet (--data-in, raw bytes) or on every packet of a capture (--pcap, pcap
 or pcapng), with its tail-call targets wired from the object's static .values and from --tail.
@@ -31,7 +34,10 @@ interpreter); --backend kernel uses BPF_PROG_TEST_RUN (root). With --backend ker
 runs it in network namespace NAME (ip netns add NAME), where --ingress-ifindex is looked up.
 --stats (or stats: true in the pipeline file) loads the programs instrumented and prints, after
 the packets, each program's runs and verdicts and each tail-call site's calls and misses per key
-(with --json, a last line {"stats": {...}}).`;
+(with --json, a last line {"stats": {...}}).
+--summary prints counts instead of each packet: packets per verdict and per program that gave it,
+and faults (with --json, one line {"summary": {...}}); on the VM the capture runs as one batch,
+for replaying large captures.`;
 
 /** `tsbpf run`. */
 export const runCommand: Command = async (args, io) => {
@@ -49,6 +55,7 @@ export const runCommand: Command = async (args, io) => {
     tier: { type: "string" },
     json: { type: "boolean" },
     stats: { type: "boolean" },
+    summary: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -69,6 +76,9 @@ export const runCommand: Command = async (args, io) => {
     usage("run: give exactly one of --data-in FILE or --pcap FILE");
   }
   const repeat = intFlag("repeat", values.repeat, 1, 100_000_000);
+  if (values.summary === true && (repeat > 1 || values["data-out"] !== undefined)) {
+    usage("run: --summary counts each packet's one run; it does not go with --repeat or --data-out");
+  }
   // Without these flags test_run gives the loopback device's queue 0, as the kernel does.
   const ctx = {
     ...(values["ingress-ifindex"] === undefined
@@ -103,13 +113,16 @@ export const runCommand: Command = async (args, io) => {
   }
   const netns = values.netns ?? pipeline.attach?.netns;
 
-  let packets: Uint8Array[];
+  let packets: Uint8Array[] = [];
+  let batch: PacketBatch | undefined;
   if (values["data-in"] !== undefined) packets = [await readInputFile(values["data-in"], "--data-in")];
   else {
     const path = values.pcap as string;
-    const cap = readCapture(await readInputFile(path, "--pcap"), path);
-    packets = cap.packets.map((p) => p.data);
-    if (packets.length === 0) usage(`--pcap ${path}: the capture holds no packets`);
+    const bytes = await readInputFile(path, "--pcap");
+    // --summary of a classic pcap: the packets stay packed in the file's bytes (no object each).
+    if (values.summary === true && !isPcapng(bytes)) batch = readPcapBatch(bytes, path).batch;
+    else packets = readCapture(bytes, path).packets.map((p) => p.data);
+    if ((batch?.count ?? packets.length) === 0) usage(`--pcap ${path}: the capture holds no packets`);
   }
 
   const loaded = await pipeline.load({
@@ -121,15 +134,24 @@ export const runCommand: Command = async (args, io) => {
   });
   const withStats = values.stats === true || pipeline.definition?.stats === true;
   const engine = backend === "vm" ? `VM, ${tier} tier` : "kernel";
+  // Output goes out in large writes: one write per packet costs more than its run.
+  const out = new OutputBuffer(io);
   try {
     const program = loaded.program(entry);
     const results: RunResult[] = [];
+    if (values.summary === true) {
+      const s = await summarizeRuns(program, batch ?? packets, ctx);
+      out.write(values.json ? `${JSON.stringify(summaryJson(s))}\n` : formatSummary(s, engine));
+      packets = [];
+    }
     for (const [i, pkt] of packets.entries()) {
       const r = await program.run(pkt, { repeat, ...ctx });
-      results.push(r);
-      if (values.json) io.stdout(`${JSON.stringify(runJson(i + 1, r))}\n`);
-      else io.stdout(formatRun(i + 1, pkt, r, repeat, engine));
+      if (values["data-out"] !== undefined) results.push(r);
+      out.write(
+        values.json ? `${JSON.stringify(runJson(i + 1, r))}\n` : formatRun(i + 1, pkt, r, repeat, engine),
+      );
     }
+    out.flush();
     if (values["data-out"] !== undefined) {
       const out =
         values.pcap !== undefined
@@ -143,10 +165,29 @@ export const runCommand: Command = async (args, io) => {
       else io.stdout(`stats:\n${formatStats(stats).replace(/^/gm, "  ")}\n`);
     }
   } finally {
+    out.flush();
     loaded.close();
   }
   return 0;
 };
+
+/** Collects text and hands it to `io.stdout` in pieces of about 64 KiB. */
+class OutputBuffer {
+  private parts: string[] = [];
+  private size = 0;
+  constructor(private readonly io: CliIo) {}
+  write(text: string): void {
+    this.parts.push(text);
+    this.size += text.length;
+    if (this.size >= 65536) this.flush();
+  }
+  flush(): void {
+    if (this.parts.length === 0) return;
+    this.io.stdout(this.parts.join(""));
+    this.parts = [];
+    this.size = 0;
+  }
+}
 
 function hexDump(b: Uint8Array, indent: string): string {
   const lines: string[] = [];

@@ -32,6 +32,8 @@ export const ETH_HLEN = 14;
 export const XDP_MAX_INPUT = XDP_MAX_LINEAR + 17 * XDP_PAGE_SIZE;
 
 const EINVAL = -Errno.EINVAL;
+/** No fragments: one shared empty array, so laying out a small packet allocates nothing. */
+const NO_FRAGS = new Uint8Array(0);
 const EACCES = -Errno.EACCES;
 
 /** Offsets of `struct xdp_md`. */
@@ -46,7 +48,7 @@ export class XdpBuffer {
   data = XDP_HEADROOM;
   end = XDP_HEADROOM;
   /** Bytes past the linear part (a packet longer than 3520 bytes). */
-  frags: Uint8Array = new Uint8Array(0);
+  frags: Uint8Array = NO_FRAGS;
   ingressIfindex = 1;
   rxQueueIndex = 0;
   /** Lowest and highest page index the program could have written since the last reset. */
@@ -76,22 +78,27 @@ export class XdpBuffer {
 
   /** Lays out `input` for a fresh run, as test_run does. */
   reset(input: Uint8Array, ingressIfindex: number, rxQueueIndex: number): void {
-    if (input.length < ETH_HLEN) {
-      throw new UsageError(
-        `packet of ${input.length} bytes is shorter than the 14 bytes XDP test runs need`,
-        {
-          hint: "the kernel refuses it with EINVAL too",
-        },
-      );
+    this.resetFrom(input, 0, input.length, ingressIfindex, rxQueueIndex);
+  }
+
+  /** As {@link reset}, for the `len` bytes of `src` at `off` (a packet of a packed batch). */
+  resetFrom(src: Uint8Array, off: number, len: number, ingressIfindex: number, rxQueueIndex: number): void {
+    if (len < ETH_HLEN) {
+      throw new UsageError(`packet of ${len} bytes is shorter than the 14 bytes XDP test runs need`, {
+        hint: "the kernel refuses it with EINVAL too",
+      });
     }
-    if (input.length > XDP_MAX_INPUT) {
-      throw new UsageError(`packet of ${input.length} bytes is larger than ${XDP_MAX_INPUT} bytes`);
+    if (len > XDP_MAX_INPUT) {
+      throw new UsageError(`packet of ${len} bytes is larger than ${XDP_MAX_INPUT} bytes`);
     }
-    const linear = Math.min(input.length, XDP_MAX_LINEAR);
+    const linear = Math.min(len, XDP_MAX_LINEAR);
+    const page = this.page;
     // test_run gives a zeroed page: only what a program could have written needs clearing.
-    if (this.dirtyHi > this.dirtyLo) this.page.fill(0, this.dirtyLo, this.dirtyHi);
-    this.page.set(linear === input.length ? input : input.subarray(0, linear), XDP_HEADROOM);
-    this.frags = input.length > linear ? input.slice(linear) : new Uint8Array(0);
+    if (this.dirtyHi > this.dirtyLo) page.fill(0, this.dirtyLo, this.dirtyHi);
+    if (off === 0 && linear === src.length) page.set(src, XDP_HEADROOM);
+    else if (linear <= 128) for (let i = 0; i < linear; i++) page[XDP_HEADROOM + i] = src[off + i] as number;
+    else page.set(src.subarray(off, off + linear), XDP_HEADROOM);
+    this.frags = len > linear ? src.slice(off + linear, off + len) : NO_FRAGS;
     this.meta = this.data = XDP_HEADROOM;
     this.end = XDP_HEADROOM + linear;
     this.dirtyLo = this.meta;
