@@ -13,7 +13,7 @@ import {
   type Program,
   sharedConstants,
 } from "./interpreter.js";
-import { REGION_HI_BASE, REGION_LO_BASE, type Region } from "./memory.js";
+import { type Memory, REGION_HI_BASE, REGION_LO_BASE, type Region } from "./memory.js";
 import { bswap16, bswap32, hiOf, loOf, mulHiU32 } from "./u64.js";
 import { STACK_SIZE } from "../object/stack-frames.js";
 import { helperName } from "./validate.js";
@@ -175,7 +175,7 @@ export interface CompileOptions {
 }
 
 /** Default {@link CompileOptions.chunkChars}. */
-export const CHUNK_CHARS = 24_000;
+export const CHUNK_CHARS = 48_000;
 
 /** Whether `prog` runs on the compiled tier. */
 export function isCompiled(prog: Program): boolean {
@@ -198,7 +198,7 @@ export function compileProgram(prog: Program, opts: CompileOptions = {}): boolea
 
 /** Generates and instantiates the chunk functions of `prog` (the precise variant: blocks of one). */
 function translate(prog: Program, chunkChars: number, precise: boolean): Variant {
-  const { sources, chunkOf, helpers, rest } = generate(prog, chunkChars, precise);
+  const { sources, chunkOf, helpers, rest, caseOf } = generate(prog, chunkChars, precise);
   const steps = sources.map((source) => {
     let factory: (...args: unknown[]) => StepFn;
     try {
@@ -209,7 +209,7 @@ function translate(prog: Program, chunkChars: number, precise: boolean): Variant
         hint: "run it with the interpreter (tier: interpreter) and report the program",
       });
     }
-    return factory(prog, helpers, rest, ...runtimeValues());
+    return factory(prog, helpers, rest, caseOf, ...runtimeValues());
   });
   return { steps, chunkOf };
 }
@@ -243,6 +243,31 @@ export function uncompileProgram(prog: Program): void {
   prog.jit = undefined;
 }
 
+/**
+ * A load the compiled code's fast path does not cover: out of its region (the fault, as
+ * `Memory.resolve` gives it) or from a region with a load hook (a context: its words when it has
+ * them, else the hook). The value goes to `SL[0]`/`SH[0]`.
+ */
+function slowLoad(
+  mem: Memory,
+  r: Region | undefined,
+  hi: number,
+  lo: number,
+  i: number,
+  size: number,
+  SL: Int32Array,
+  SH: Int32Array,
+): void {
+  if (r === undefined || i < r.start || i + size > r.end) throw mem.resolve(hi, lo, size, false);
+  const W = r.loadWords;
+  if (size === 4 && W !== undefined && (i & 3) === 0) {
+    SL[0] = W[i >> 1] as number;
+    SH[0] = W[(i >> 1) + 1] as number;
+    return;
+  }
+  hookedLoad(r, i, size, SL, SH, 0);
+}
+
 /** Sets r0 from a helper's return value, as the interpreter does. */
 function setReturn(L: Int32Array, H: Int32Array, ret: number | bigint): void {
   if (typeof ret === "number") {
@@ -269,6 +294,7 @@ const RUNTIME_NAMES = [
   "P",
   "HELPERS",
   "REST",
+  "CASE",
   "mulHiU32",
   "bswap16",
   "bswap32",
@@ -285,6 +311,7 @@ const RUNTIME_NAMES = [
   "SCR_L",
   "SCR_H",
   "FAST_R0",
+  "slowLoad",
 ];
 
 function runtimeValues(): unknown[] {
@@ -305,6 +332,7 @@ function runtimeValues(): unknown[] {
     new Int32Array(1),
     new Int32Array(1),
     FAST_R0,
+    slowLoad,
   ];
 }
 
@@ -326,7 +354,7 @@ function generate(
   p: Program,
   chunkChars: number,
   precise: boolean,
-): { sources: string[]; chunkOf: Uint16Array; helpers: HelperFn[]; rest: Int32Array } {
+): { sources: string[]; chunkOf: Uint16Array; helpers: HelperFn[]; rest: Int32Array; caseOf: Int32Array } {
   const n = p.length;
   const { off, imm, imm2, tgt, insnIndex } = p;
   const code = precise ? preciseCode(p) : p.code;
@@ -350,10 +378,16 @@ function generate(
   // Each block's code, with jumps written against a chunk assignment decided afterwards: the
   // blocks are cut into chunks of at most `chunkChars` characters first (jump text is short and
   // of bounded length, so the estimate holds).
-  const blockCode = blockStart.map((bs) => {
+  // The switch goes by block number, not slot: V8 makes a jump table of dense case labels, and
+  // compares one by one through sparse ones (tens of ns to reach a late block).
+  const caseOf = new Int32Array(n + 1).fill(-1);
+  blockStart.forEach((bs, b) => {
+    caseOf[bs] = b;
+  });
+  const blockCode = blockStart.map((bs, b) => {
     const bl = (code[bs] as number) >>> 24;
     const parts = [
-      `case ${bs}:`,
+      `case ${b}:`,
       `if (left < ${bl}) { if (reserve > 0) { const a = reserve < ${REFILL} ? reserve : ${REFILL}; left += a; reserve -= a; } ` +
         (precise
           ? `if (left < 1) { fpc = ${bs}; left = 0; throw budgetFault(budget); } }`
@@ -410,7 +444,7 @@ return function step${ci}(vm, st, fresh) {
   let pc = st.pc, frame = st.frame, left = st.left, reserve = st.reserve, fpc = 0, ret = 0;
   try {
     run: for (;;) {
-      switch (pc) {
+      switch (CASE[pc]) {
 ${body}
         pc = ${hi}; ret = ${JUMP}; break run;
         default:
@@ -430,7 +464,7 @@ ${body}
   return ret;
 };`;
   });
-  return { sources, chunkOf, helpers: p.helperAt, rest };
+  return { sources, chunkOf, helpers: p.helperAt, rest, caseOf };
 }
 
 /** Source of one instruction at slot `k`. */
@@ -585,11 +619,12 @@ function insnCode(
             : size === 2
               ? `${ld} = r.view.getUint16(i, true); ${hd} = 0;`
               : `${ld} = r.view.getUint8(i); ${hd} = 0;`;
+      // The fault and a context's load hook are the rare cases: one call (slowLoad) covers both.
       return (
         `{ const r = R[(${hs} - ${HI0}) >>> 0]; const i = (((${ls} + ${OFF}) | 0) >>> 0) - ${REGION_LO_BASE}; ` +
-        `if (r === undefined || i < r.start || i + ${size} > r.end) ${fault(`mem.resolve(${hs}, (${ls} + ${OFF}) | 0, ${size}, false)`)} ` +
-        `if (r.onLoad !== undefined) { ${size === 4 ? `const W = r.loadWords; if (W !== undefined && (i & 3) === 0) { ${ld} = W[i >> 1]; ${hd} = W[(i >> 1) + 1]; } else ` : ""}` +
-        `{ fpc = ${k}; hookedLoad(r, i, ${size}, SCR_L, SCR_H, 0); ${ld} = SCR_L[0]; ${hd} = SCR_H[0]; } } else { ${read} } }`
+        `if (r === undefined || i < r.start || i + ${size} > r.end || r.onLoad !== undefined) ` +
+        `{ fpc = ${k}; slowLoad(mem, r, ${hs}, (${ls} + ${OFF}) | 0, i, ${size}, SCR_L, SCR_H); ${ld} = SCR_L[0]; ${hd} = SCR_H[0]; } ` +
+        `else { ${read} } }`
       );
     }
     case 0x81:
