@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   else {
     process.stderr.write("bench: 3/3 loader...\n");
     try {
-      loader = benchLoader({ runs: quick ? 5 : 11 });
+      loader = await benchLoader({ runs: quick ? 5 : 11 });
     } catch (e) {
       loader = { skipped: e instanceof Error ? e.message : String(e) };
     }

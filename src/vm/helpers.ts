@@ -214,6 +214,16 @@ export type FastPath = (
   l3: number,
 ) => number;
 
+/** What the array-lookup fast path keeps per map (see createHelpers). */
+interface ArrayFast {
+  max: number;
+  stride: number;
+  percpu: boolean;
+  blocks: readonly Uint8Array[];
+  /** Per block: its element regions (`RunState.arrayRegions`' array), once it has one. */
+  regions: ((Region | undefined)[] | undefined)[];
+}
+
 /** @internal What a {@link FastPath} returns when the helper itself must run. */
 export const FAST_UNHANDLED = -1;
 
@@ -469,27 +479,52 @@ export function createHelpers(env: HelperEnvironment): (id: number) => HelperFn 
 
   // Fast paths for the compiled tier (see FastPath): an array lookup with a 4-byte key, and a tail
   // call, without the register file round trip. Each gives the same result as its helper.
+  // Per map handle: what the array fast path needs, resolved once (null: not an array it covers).
+  const arrayFast: (ArrayFast | null | undefined)[] = [];
+  const arrayFastOf = (h: number): ArrayFast | null => {
+    let d = arrayFast[h];
+    if (d === undefined) {
+      const map = h < mapCache.length ? mapCache[h] : undefined;
+      // Not resolved yet: the helper resolves it first (and caches it in mapCache).
+      if (map === undefined) return null;
+      d =
+        map instanceof ArrayMap && map.spec.keySize === 4 && map.littleEndian
+          ? {
+              max: map.spec.maxEntries,
+              stride: map.stride,
+              percpu: map.spec.typeName === "percpu_array",
+              blocks: map.blocks,
+              regions: [],
+            }
+          : null;
+      if (h < 1 << 20) arrayFast[h] = d;
+    }
+    return d;
+  };
   const lookupFast: FastPath = (vm, h1, l1, h2, l2) => {
     if (h1 !== MAP_POINTER_HI) return FAST_UNHANDLED;
-    const h = l1 >>> 0;
-    const map = h < mapCache.length ? mapCache[h] : undefined;
-    if (!(map instanceof ArrayMap) || map.spec.keySize !== 4 || !map.littleEndian) return FAST_UNHANDLED;
+    const d = arrayFastOf(l1 >>> 0);
+    if (d === null) return FAST_UNHANDLED;
     const kr = vm.memory.regions[(h2 - HI0) >>> 0];
     const ki = (l2 >>> 0) - REGION_LO_BASE;
     if (kr === undefined || ki < kr.start || ki + 4 > kr.end) return FAST_UNHANDLED;
     const index = kr.view.getUint32(ki, true);
-    if (index >= map.spec.maxEntries) {
+    if (index >= d.max) {
       FAST_R0[0] = 0;
       FAST_R0[1] = 0;
       return 1;
     }
-    const state = env.state();
-    const block = map.blocks[map.spec.typeName === "percpu_array" ? state.cpu : 0];
-    if (block === undefined) return FAST_UNHANDLED;
-    const byIndex = state.arrayRegions.get(block);
-    const r = byIndex === undefined ? undefined : byIndex[index];
+    const b = d.percpu ? env.state().cpu : 0;
+    let byIndex = d.regions[b];
+    if (byIndex === undefined) {
+      const block = d.blocks[b];
+      byIndex = block === undefined ? undefined : env.state().arrayRegions.get(block);
+      if (byIndex === undefined) return FAST_UNHANDLED;
+      d.regions[b] = byIndex;
+    }
+    const r = byIndex[index];
     if (r === undefined) return FAST_UNHANDLED;
-    FAST_R0[0] = REGION_LO_BASE + index * map.stride;
+    FAST_R0[0] = REGION_LO_BASE + index * d.stride;
     FAST_R0[1] = r.hi;
     return 1;
   };
