@@ -182,7 +182,9 @@ export async function benchDispatch(opts: {
         vmRepeat: vt.repeat,
       };
       const jt = await timeVm(programOf(jit, entry), c.bytes, {
-        warmMs: 200,
+        // V8 takes 100-200 ms to optimise a large program's translated code (and again after a new
+        // packet path deoptimises it): warm long enough that the trials time the optimised code.
+        warmMs: 600,
         trialMs: opts.trialMs,
         trials: opts.trials,
       });

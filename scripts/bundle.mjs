@@ -19,5 +19,7 @@ await build({
   minify: true,
   keepNames: true,
   // CommonJS dependencies (yaml) call require(); an ES module has none of its own.
-  banner: { js: 'import { createRequire as __tsbpfRequire } from "node:module"; const require = __tsbpfRequire(import.meta.url);' },
+  banner: {
+    js: 'import { createRequire as __tsbpfRequire } from "node:module"; const require = __tsbpfRequire(import.meta.url);',
+  },
 });
