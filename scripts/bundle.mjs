@@ -3,7 +3,14 @@
 // compiles each module of an ES module graph apart, which cost about 150 ms of every command's
 // start-up. The bundle sits next to main.js so its relative URLs (package.json, the demo's
 // object) still resolve. Native and WebAssembly dependencies stay external. See docs/dependencies.md.
-import { build } from "esbuild";
+let build;
+try {
+  ({ build } = await import("esbuild"));
+} catch {
+  // Without the dev dependency (an install with --omit=dev) the CLI runs from dist/src's modules.
+  console.warn("bundle: esbuild is not installed; bin/tsbpf.js will load dist/src (slower start-up)");
+  process.exit(0);
+}
 
 await build({
   entryPoints: ["dist/src/cli/main.js"],
