@@ -8,7 +8,7 @@ import type { LoadedCollection } from "../src/backend/types.js";
 import type { VmCollection } from "../src/vm/vm-collection.js";
 import { instrumentCollection } from "../src/stats/instrument.js";
 import { loadKernel, loadVm, programOf, readSpec, timeKernel, timeVm } from "./engines.js";
-import { arpPacket, tcpTo, udpPacket } from "./packets.js";
+import { arpPacket, qinqUdp6, tcpTo, udpPacket, vlanTcp4 } from "./packets.js";
 
 /** One row of part 2. */
 export interface DispatchRow {
@@ -41,39 +41,87 @@ export interface DispatchRow {
 
 const SEED = "examples/tail-call/tail_call.bpf.o";
 const COUNTER = "test/bpf/bench/dispatch_counter.bpf.o";
+const PARSER = "test/bpf/bench/parser.bpf.o";
 const KERNEL_REPEAT = 1_000_000;
+
+/** How an object is wired and entered. */
+interface ObjectSetup {
+  entry: string;
+  /** Prog array and the programs of its slots, as the object's loader fills them. */
+  progArray: string;
+  slots: string[];
+}
+
+const OBJECTS: Record<string, ObjectSetup> = {
+  [SEED]: { entry: "main_prog", progArray: "prog_array", slots: ["port8080_prog", "port22_prog"] },
+  [COUNTER]: { entry: "main_prog", progArray: "prog_array", slots: ["port8080_prog", "port22_prog"] },
+  [PARSER]: { entry: "parse", progArray: "stages", slots: ["tcp_stage", "udp_stage"] },
+};
 
 interface Case {
   object: string;
   packet: string;
   bytes: Uint8Array;
-  /** Slot whose counter a tail call bumps. */
-  slot?: number;
+  /** A per-CPU u64 counter the tail-called stage bumps once per run (map, key). */
+  counter?: { map: string; key: number };
 }
 
 const CASES: Case[] = [
   { object: SEED, packet: "TCP to 443 (no tail call)", bytes: tcpTo(443) },
   { object: SEED, packet: "UDP (no tail call)", bytes: udpPacket(16) },
   { object: SEED, packet: "ARP (no tail call)", bytes: arpPacket() },
-  { object: COUNTER, packet: "TCP to 8080 → slot 0 (counter)", bytes: tcpTo(8080), slot: 0 },
-  { object: COUNTER, packet: "TCP to 22 → slot 1 (counter)", bytes: tcpTo(22), slot: 1 },
+  {
+    object: COUNTER,
+    packet: "TCP to 8080 → slot 0 (counter)",
+    bytes: tcpTo(8080),
+    counter: { map: "hits", key: 0 },
+  },
+  {
+    object: COUNTER,
+    packet: "TCP to 22 → slot 1 (counter)",
+    bytes: tcpTo(22),
+    counter: { map: "hits", key: 1 },
+  },
+  {
+    object: PARSER,
+    packet: "VLAN IPv4 TCP to 443 → tcp_stage",
+    bytes: vlanTcp4(443),
+    counter: { map: "port_count", key: 443 % 64 },
+  },
+  {
+    object: PARSER,
+    packet: "QinQ IPv6 UDP to 53 → udp_stage",
+    bytes: qinqUdp6(53),
+    counter: { map: "port_count", key: 64 + (53 % 64) },
+  },
+  {
+    object: PARSER,
+    packet: "IPv4 TCP to 23 → tcp_stage, dropped",
+    bytes: tcpTo(23),
+    counter: { map: "port_count", key: 23 },
+  },
+  { object: PARSER, packet: "ARP (no tail call)", bytes: arpPacket() },
 ];
 
-/** Puts the port programs into the prog array, as the seed's loader does. */
-function wire(coll: LoadedCollection): void {
-  const pa = coll.maps.prog_array;
-  if (pa === undefined) throw new Error("no prog_array");
-  pa.set(0, programOf(coll, "port8080_prog"));
-  pa.set(1, programOf(coll, "port22_prog"));
+/** Fills the object's prog array, as its loader does. */
+function wire(coll: LoadedCollection, object: string): void {
+  const setup = OBJECTS[object] as ObjectSetup;
+  const pa = coll.maps[setup.progArray];
+  if (pa === undefined) throw new Error(`no ${setup.progArray}`);
+  setup.slots.forEach((name, slot) => {
+    pa.set(slot, programOf(coll, name));
+  });
 }
 
-/** Sum over CPUs of the per-CPU u64 counter at `slot`. */
-function counter(coll: LoadedCollection, slot: number): bigint {
-  const v = coll.maps.hits?.get(slot);
-  if (v === undefined) return -1n;
+/** Sum over CPUs of the first u64 of the per-CPU value at `key` of `map`. */
+function counter(coll: LoadedCollection, map: string, key: number): bigint {
+  const m = coll.maps[map];
+  const v = m?.get(key);
+  if (m === undefined || v === undefined) return -1n;
   const dv = new DataView(v.buffer, v.byteOffset, v.byteLength);
+  const stride = Math.ceil(m.spec.valueSize / 8) * 8;
   let sum = 0n;
-  for (let o = 0; o + 8 <= v.byteLength; o += 8) sum += dv.getBigUint64(o, true);
+  for (let o = 0; o + 8 <= v.byteLength; o += stride) sum += dv.getBigUint64(o, true);
   return sum;
 }
 
@@ -89,12 +137,12 @@ export async function benchDispatch(opts: {
   >();
   const rows: DispatchRow[] = [];
   try {
-    for (const object of [SEED, COUNTER]) {
+    for (const object of [SEED, COUNTER, PARSER]) {
       const spec = readSpec(object);
       const vm = loadVm(spec);
-      wire(vm);
+      wire(vm, object);
       const jit = loadVm(spec, "compiled");
-      wire(jit);
+      wire(jit, object);
       const entry: {
         vm: VmCollection;
         jit: VmCollection;
@@ -103,9 +151,9 @@ export async function benchDispatch(opts: {
       } = { vm, jit };
       if (opts.kernel) {
         entry.kern = await loadKernel(spec);
-        wire(entry.kern);
+        wire(entry.kern, object);
         entry.kernStats = await loadKernel(instrumentCollection(spec).spec);
-        wire(entry.kernStats);
+        wire(entry.kernStats, object);
       }
       loaded.set(object, entry);
     }
@@ -116,13 +164,14 @@ export async function benchDispatch(opts: {
         kern?: LoadedCollection;
         kernStats?: LoadedCollection;
       };
-      const vt = await timeVm(programOf(vm, "main_prog"), c.bytes, {
+      const entry = (OBJECTS[c.object] as ObjectSetup).entry;
+      const vt = await timeVm(programOf(vm, entry), c.bytes, {
         warmMs: 200,
         trialMs: opts.trialMs,
         trials: opts.trials,
       });
       if (vt.last.fault !== undefined) throw vt.last.fault;
-      await programOf(vm, "main_prog").run(c.bytes);
+      await programOf(vm, entry).run(c.bytes);
       const row: DispatchRow = {
         object: c.object,
         packet: c.packet,
@@ -132,13 +181,15 @@ export async function benchDispatch(opts: {
         vmWallNs: vt.wallNs,
         vmRepeat: vt.repeat,
       };
-      const jt = await timeVm(programOf(jit, "main_prog"), c.bytes, {
-        warmMs: 200,
+      const jt = await timeVm(programOf(jit, entry), c.bytes, {
+        // V8 takes 100-200 ms to optimise a large program's translated code (and again after a new
+        // packet path deoptimises it): warm long enough that the trials time the optimised code.
+        warmMs: 600,
         trialMs: opts.trialMs,
         trials: opts.trials,
       });
       if (jt.last.fault !== undefined) throw jt.last.fault;
-      await programOf(jit, "main_prog").run(c.bytes);
+      await programOf(jit, entry).run(c.bytes);
       row.compiledExecNs = jt.execNs;
       row.compiledWallNs = jt.wallNs;
       row.compiledSame =
@@ -146,8 +197,8 @@ export async function benchDispatch(opts: {
         (jt.last.chain ?? []).join() === row.chain.join() &&
         jit.interpreter.executed === row.insns;
       if (kern !== undefined) {
-        const before = c.slot === undefined ? 0n : counter(kern, c.slot);
-        const kt = await timeKernel(programOf(kern, "main_prog"), c.bytes, {
+        const before = c.counter === undefined ? 0n : counter(kern, c.counter.map, c.counter.key);
+        const kt = await timeKernel(programOf(kern, entry), c.bytes, {
           repeat: KERNEL_REPEAT,
           trials: opts.trials,
         });
@@ -155,14 +206,14 @@ export async function benchDispatch(opts: {
         row.kernelRepeat = KERNEL_REPEAT;
         row.ratio = vt.execNs / kt.ns;
         row.wallRatio = vt.wallNs / kt.ns;
-        if (c.slot !== undefined) {
+        if (c.counter !== undefined) {
           // timeKernel makes one warm-up call of 1000 runs, then `trials` calls of `repeat`.
           const expected = BigInt(1000 + KERNEL_REPEAT * opts.trials);
-          row.counterChecked = counter(kern, c.slot) - before === expected;
+          row.counterChecked = counter(kern, c.counter.map, c.counter.key) - before === expected;
         }
       }
       if (kernStats !== undefined && row.kernelNs !== undefined) {
-        const st = await timeKernel(programOf(kernStats, "main_prog"), c.bytes, {
+        const st = await timeKernel(programOf(kernStats, entry), c.bytes, {
           repeat: KERNEL_REPEAT,
           trials: opts.trials,
         });

@@ -6,7 +6,7 @@
  * and spawn -> exit. Both are started through `ip netns exec`, whose own cost is measured too,
  * as is Node's bare start-up (`node -e 0`).
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,6 +38,11 @@ export interface LoaderResult {
   netnsExecMs?: number;
   /** Median ms of `node -e 0` (inside the namespace launcher, minus nothing). */
   nodeStartupMs?: number;
+  /**
+   * Median ms from spawning `tsbpf attach OBJ --prog main_prog --iface IF --tail ... --tail ...`
+   * (through `ip netns exec`) to its line saying it attached with the slots filled (issue 14).
+   */
+  cliAttachMs?: number;
   /** tsbpf spawn->attached / libbpf spawn->attached. */
   ratioSpawnToAttached?: number;
   /** tsbpf main->attached / libbpf main->attached (in-process, without Node's start-up). */
@@ -87,8 +92,38 @@ function figures(
   };
 }
 
+/**
+ * Spawns `argv` and resolves with the ms until its standard output shows `marker`; then stops it
+ * with SIGINT (as Ctrl+C) and waits for it to exit. Rejects if it exits first or takes 20 s.
+ */
+function timeUntilOutput(argv: readonly string[], marker: string): Promise<number> {
+  return new Promise((resolvePromise, reject) => {
+    const start = nowNs();
+    const child = spawn(argv[0] as string, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    let ms: number | undefined;
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (ms === undefined && out.includes(marker)) {
+        ms = (nowNs() - start) / 1e6;
+        child.kill("SIGINT");
+      }
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      if (ms !== undefined) resolvePromise(ms);
+      else reject(new Error(`${argv.join(" ")} exited (${code}) before '${marker}': ${err.trim()}`));
+    });
+  });
+}
+
 /** Runs part 3 `runs` times per loader, alternating them so drift hits both alike. */
-export function benchLoader(opts: { runs: number }): LoaderResult {
+export async function benchLoader(opts: { runs: number }): Promise<LoaderResult> {
   if (!existsSync("dist/bench/tsbpf-loader.js"))
     return { skipped: "dist/bench/tsbpf-loader.js missing: build first" };
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-bench-"));
@@ -105,6 +140,23 @@ export function benchLoader(opts: { runs: number }): LoaderResult {
     const c: Parameters<typeof figures>[0] = [];
     const launcher: number[] = [];
     const nodeUp: number[] = [];
+    const cliAttach: number[] = [];
+    const cliArgv = [
+      ...ns.exec,
+      process.execPath,
+      "bin/tsbpf.js",
+      "attach",
+      OBJECT,
+      "--prog",
+      "main_prog",
+      "--iface",
+      ns.iface,
+      "--tail",
+      "prog_array:0=port8080_prog",
+      "--tail",
+      "prog_array:1=port22_prog",
+    ];
+    await timeUntilOutput(cliArgv, "attached main_prog");
     const run = (argv: string[], into: typeof ts): void => {
       const r = timeCommand([...ns.exec, ...argv]);
       const line = r.stdout.trim().split("\n").pop() ?? "";
@@ -120,11 +172,13 @@ export function benchLoader(opts: { runs: number }): LoaderResult {
       if (cArgv !== undefined) run(cArgv, c);
       launcher.push(timeCommand([...ns.exec, "true"]).ms);
       nodeUp.push(timeCommand([process.execPath, "-e", "0"]).ms);
+      cliAttach.push(await timeUntilOutput(cliArgv, "attached main_prog"));
     }
     const result: LoaderResult = {
       tsbpf: figures(ts),
       netnsExecMs: median(launcher),
       nodeStartupMs: median(nodeUp),
+      cliAttachMs: median(cliAttach),
     };
     if (c.length > 0 && result.tsbpf !== undefined) {
       result.libbpf = figures(c);

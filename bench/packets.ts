@@ -38,3 +38,25 @@ export function arpPacket(): Uint8Array {
     { kind: "arp", op: "request", senderMac: MACS.src, senderIp: IPS.src, targetIp: IPS.dst },
   ]);
 }
+
+/** An Ethernet/802.1Q/IPv4/TCP SYN to `dport` (VLAN 100). */
+export function vlanTcp4(dport: number): Uint8Array {
+  return buildPacket([
+    { kind: "eth", ...MACS },
+    { kind: "vlan", vid: 100 },
+    { kind: "ipv4", ...IPS },
+    { kind: "tcp", sport: 40000, dport, flags: "S" },
+  ]);
+}
+
+/** An Ethernet/802.1ad/802.1Q/IPv6/UDP datagram to `dport` with 32 bytes of payload (QinQ). */
+export function qinqUdp6(dport: number): Uint8Array {
+  return buildPacket([
+    { kind: "eth", ...MACS },
+    { kind: "vlan", vid: 10, tpid: 0x88a8 },
+    { kind: "vlan", vid: 200 },
+    { kind: "ipv6", src: "fd00::1", dst: "fd00::2" },
+    { kind: "udp", sport: 40000, dport },
+    { kind: "payload", bytes: new Uint8Array(32) },
+  ]);
+}

@@ -2,6 +2,7 @@
 import type { DispatchRow } from "./dispatch-bench.js";
 import type { InterpRow } from "./interp-bench.js";
 import type { LoaderResult } from "./loader-bench.js";
+import type { ReplayResult } from "./replay-bench.js";
 import { fmt, ratio } from "./stats.js";
 import type { EventsResult } from "./events-bench.js";
 
@@ -15,6 +16,8 @@ export interface BenchResults {
   loader: LoaderResult;
   /** Part 4: ring-buffer readers against libbpf (absent in results written before it existed). */
   events?: EventsResult;
+  /** `run --pcap` of a 1M-packet capture through the seed's pipeline (issue 14), when measured. */
+  replay?: ReplayResult;
   elapsedS: number;
 }
 
@@ -126,6 +129,35 @@ function tables(r: BenchResults): Table[] {
       ],
     });
   }
+  const aims = aimRows(r);
+  if (aims.length > 0) {
+    out.push({
+      title: "2d. Speed aims (issue 14), each against what it is measured with in this run",
+      head: ["aim", "figure", "bound", "met"],
+      rows: aims,
+      notes: [
+        "Ratios divide the VM's compiled tier (durationNs) by the kernel's BPF_PROG_TEST_RUN duration for the same object and packet (tables 1, 2, 2b).",
+        "Array lookup: the compiled tier's map_lookups time per run / its 256 lookups (an upper bound: each also runs the loop's other instructions).",
+        "Cold start: the CLI itself (tsbpf attach with two --tail slots, through ip netns exec) until it prints that it attached, minus the launcher and Node's bare start-up; in-process: table 3's open + load + slots + attach, import excluded.",
+      ],
+    });
+  }
+  if (r.replay !== undefined) {
+    const x = r.replay;
+    out.push({
+      title: `4. Replay: run --pcap --summary of a ${x.packets}-packet capture through the seed's dispatcher with counter stages`,
+      head: ["figure", "value"],
+      rows: [
+        ["whole command, spawn to exit (s)", fmt(x.commandS)],
+        ["  of which Node's bare start-up, node -e 0 (s)", fmt(x.nodeStartupS)],
+        ["VmProgram.runBatch in-process, ns per packet", fmt(x.batchNsPerPacket)],
+      ],
+      notes: [
+        `Median of ${x.runs} runs. Packets: TCP SYN to 8080, 22 and 443, UDP, ARP in turn (2 of 5 tail-call into a counter stage).`,
+        ...(x.skipped === undefined ? [] : [`The command could not be timed: ${x.skipped}`]),
+      ],
+    });
+  }
   const l = r.loader;
   const lrows: string[][] = [];
   const phaseRow = (name: string, pick: (f: NonNullable<LoaderResult["tsbpf"]>) => number | undefined) => {
@@ -149,7 +181,7 @@ function tables(r: BenchResults): Table[] {
       ...(l.netnsExecMs === undefined
         ? []
         : [
-            `Both are started through 'ip netns exec' (alone: ${fmt(l.netnsExecMs)} ms); Node's bare start-up ('node -e 0'): ${fmt(l.nodeStartupMs)} ms.`,
+            `Both are started through 'ip netns exec' (alone: ${fmt(l.netnsExecMs)} ms); Node's bare start-up ('node -e 0'): ${fmt(l.nodeStartupMs)} ms; the CLI, 'tsbpf attach' with the same slots, to its 'attached' line: ${fmt(l.cliAttachMs)} ms.`,
           ]),
       ...(l.tsbpf === undefined
         ? []
@@ -206,6 +238,57 @@ function tables(r: BenchResults): Table[] {
     });
   }
   return out;
+}
+
+/** One aim: what, the figure, its bound, whether it is met (lower is better). */
+function aimRow(what: string, figure: number | undefined, bound: number, unit: string): string[] {
+  const f = figure === undefined ? "-" : `${fmt(figure)}${unit}`;
+  const met = figure === undefined ? "not measured" : figure <= bound ? "yes" : "no";
+  return [what, f, `≤ ${fmt(bound)}${unit}`, met];
+}
+
+function aimRows(r: BenchResults): string[][] {
+  const rows: string[][] = [];
+  for (const x of r.dispatch) {
+    if (x.compiledExecNs === undefined || x.kernelNs === undefined) continue;
+    rows.push(
+      aimRow(
+        `compiled / kernel: ${x.object.replace(/^.*\//, "")} ${x.packet}`,
+        x.compiledExecNs / x.kernelNs,
+        3,
+        "×",
+      ),
+    );
+  }
+  for (const x of r.interpreter) {
+    if (x.program === "map_lookups") {
+      if (x.compiledNsPerRun !== undefined)
+        rows.push(aimRow("compiled: one array-map lookup, ns", x.compiledNsPerRun / 256, 10, ""));
+      continue;
+    }
+    rows.push(aimRow(`compiled: ${x.program}, ns per insn`, x.compiledNsPerInsn, 0.2, ""));
+    rows.push(aimRow(`interpreter: ${x.program}, ns per insn`, x.vmNsPerInsn, 4.2, ""));
+  }
+  if (r.replay?.commandS !== undefined)
+    rows.push(aimRow(`run --pcap, ${r.replay.packets} packets, whole command, s`, r.replay.commandS, 2, ""));
+  const l = r.loader;
+  if (l.cliAttachMs !== undefined && l.nodeStartupMs !== undefined)
+    rows.push(
+      aimRow(
+        "cold start: tsbpf attach, spawn → attached − ip netns exec − node -e 0, ms",
+        l.cliAttachMs - (l.netnsExecMs ?? 0) - l.nodeStartupMs,
+        25,
+        "",
+      ),
+    );
+  if (l.tsbpf !== undefined && l.libbpf !== undefined) {
+    const inProc = (f: NonNullable<LoaderResult["tsbpf"]>) =>
+      ["open_ms", "load_ms", "slots_ms", "attach_ms"].reduce((a, k) => a + (f.phases[k] ?? 0), 0);
+    rows.push(
+      aimRow("in-process open+load+fill+attach / libbpf", inProc(l.tsbpf) / inProc(l.libbpf), 1.5, "×"),
+    );
+  }
+  return rows;
 }
 
 function loadText(r: BenchResults): string {

@@ -4,7 +4,7 @@
  * loader on libbpf). Prints tables and writes bench/results/<date>-<kernel>.json and
  * bench/results/latest.md. Run from the repository root; kernel parts need root.
  *
- *   npm run bench [-- --vm-only] [-- --quick] [-- --no-loader] [-- --loader-only] [-- --no-events]
+ *   npm run bench [-- --vm-only] [-- --quick] [-- --no-loader] [-- --loader-only] [-- --no-events] [-- --no-replay]
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, release } from "node:os";
@@ -12,6 +12,7 @@ import { benchDispatch } from "./dispatch-bench.js";
 import { benchInterpreter } from "./interp-bench.js";
 import { benchLoader, type LoaderResult } from "./loader-bench.js";
 import { benchEvents, type EventsResult } from "./events-bench.js";
+import { benchReplay, type ReplayResult } from "./replay-bench.js";
 import { type BenchResults, renderMarkdown, renderText } from "./report.js";
 import { nowNs } from "./stats.js";
 
@@ -58,13 +59,18 @@ async function main(): Promise<void> {
     process.stderr.write("bench: 2/4 dispatcher...\n");
     dispatch = await benchDispatch(timing);
   }
+  let replay: ReplayResult | undefined;
+  if (!loaderOnly && !args.has("--no-replay")) {
+    process.stderr.write("bench: replay of a large capture...\n");
+    replay = await benchReplay({ packets: quick ? 200_000 : 1_000_000, runs: quick ? 1 : 3 });
+  }
   let loader: LoaderResult;
   if (!kernel) loader = { skipped: `needs the kernel: ${skip}` };
   else if (args.has("--no-loader")) loader = { skipped: "--no-loader was given" };
   else {
     process.stderr.write("bench: 3/4 loader...\n");
     try {
-      loader = benchLoader({ runs: quick ? 5 : 11 });
+      loader = await benchLoader({ runs: quick ? 5 : 11 });
     } catch (e) {
       loader = { skipped: e instanceof Error ? e.message : String(e) };
     }
@@ -97,6 +103,7 @@ async function main(): Promise<void> {
     dispatch,
     loader,
     events,
+    ...(replay === undefined ? {} : { replay }),
     elapsedS: (nowNs() - t0) / 1e9,
   };
   console.log(renderText(results));

@@ -22,7 +22,15 @@ export { checkPlan } from "./tailcall/check-plan.js";
 export { formatFinding } from "./tailcall/finding-text.js";
 export * from "./graph/index.js";
 export * from "./stats/index.js";
-export { VmCollection, VmProgram, VmSpace, type VmCollectionOptions } from "./vm/vm-collection.js";
+export {
+  type BatchPacket,
+  type BatchResult,
+  type BatchRunOptions,
+  VmCollection,
+  VmProgram,
+  VmSpace,
+  type VmCollectionOptions,
+} from "./vm/vm-collection.js";
 export { SUPPORTED_HELPERS, MAX_TAIL_CALL_CNT } from "./vm/helpers.js";
 export * as asm from "./asm/index.js";
 export * as btf from "./btf/index.js";

@@ -19,7 +19,11 @@ export async function readObject(
 /** Reads a file named on the command line; failures are one-line usage errors naming it. */
 export async function readInputFile(path: string, what: string): Promise<Uint8Array> {
   try {
-    return new Uint8Array(await readFile(path));
+    const b = await readFile(path);
+    // The file's own buffer when it has one to itself (a large capture is not copied again).
+    return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength
+      ? new Uint8Array(b.buffer, 0, b.byteLength)
+      : new Uint8Array(b);
   } catch (e) {
     throw new UsageError(`${what} ${path}: ${readFailure(e)}`);
   }

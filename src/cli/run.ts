@@ -1,22 +1,24 @@
 import type { RunResult } from "../backend/types.js";
 import { describePacket } from "../net/parse.js";
-import { writePcap } from "../net/pcap.js";
-import { readCapture } from "../net/pcapng.js";
+import { type PacketBatch, readPcapBatch, writePcap } from "../net/pcap.js";
+import { isPcapng, readCapture } from "../net/pcapng.js";
 import { loadPipeline, Pipeline } from "../pipeline/pipeline.js";
 import { MAIN_OBJECT, type ProgramRef } from "../tailcall/plan.js";
 import { checkWiring, parseTailArg } from "../tailcall/wiring.js";
 import { type Command, intFlag, parseCommandArgs, usage } from "./args.js";
+import type { CliIo } from "./io.js";
 import { readInputFile, readObject, writeOutputFile } from "./load-object.js";
 import { formatStats } from "../stats/read-stats.js";
 import { isPipelineFile, pipelineProgram } from "./target.js";
 import { faultJson, runJson, traceText, verdictName } from "./run-report.js";
 import { eventsFlag, formatEvent, openEventReaders, recordJson } from "./events.js";
+import { formatSummary, summarizeRuns, summaryJson } from "./run-summary.js";
 
 const HELP = `usage: tsbpf run (OBJ --prog NAME [--tail MAP:KEY=PROG ...] | PIPELINE.yaml [--prog NAME])
                 (--data-in FILE | --pcap FILE)
                 [--data-out FILE] [--repeat N] [--ingress-ifindex N] [--rx-queue N]
                 [--backend vm|kernel] [--netns NAME] [--tier compiled|interpreter] [--stats] [--json]
-                [--events MAP [--type STRUCT]]
+                [--events MAP [--type STRUCT]] [--summary]
 
 Runs a program on one packet (--data-in, raw bytes) or on every packet of a capture (--pcap, pcap
 or pcapng), with its tail-call targets wired from the object's static .values and from --tail.
@@ -37,7 +39,11 @@ the packets, each program's runs and verdicts and each tail-call site's calls an
 --events MAP prints the records each packet's run sent through ring buffer or perf event array
 MAP (OBJECT:MAP with several objects; a pipeline file's events: key does the same): hex, or
 with --type STRUCT as that C struct in JSON (--json: a line {"event": {"map", "record"}} per
-record, after its packet's line).`;
+record, after its packet's line).
+
+--summary prints counts instead of each packet: packets per verdict and per program that gave it,
+and faults (with --json, one line {"summary": {...}}); on the VM the capture runs as one batch,
+for replaying large captures.`;
 
 /** `tsbpf run`. */
 export const runCommand: Command = async (args, io) => {
@@ -57,6 +63,7 @@ export const runCommand: Command = async (args, io) => {
     stats: { type: "boolean" },
     events: { type: "string" },
     type: { type: "string" },
+    summary: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -78,6 +85,12 @@ export const runCommand: Command = async (args, io) => {
   }
   if (values.type !== undefined && values.events === undefined) usage("run: --type goes with --events MAP");
   const repeat = intFlag("repeat", values.repeat, 1, 100_000_000);
+  if (values.summary === true && (repeat > 1 || values["data-out"] !== undefined)) {
+    usage("run: --summary counts each packet's one run; it does not go with --repeat or --data-out");
+  }
+  if (values.summary === true && values.events !== undefined) {
+    usage("run: --summary prints counts, not each packet's records; it does not go with --events");
+  }
   // Without these flags test_run gives the loopback device's queue 0, as the kernel does.
   const ctx = {
     ...(values["ingress-ifindex"] === undefined
@@ -112,13 +125,16 @@ export const runCommand: Command = async (args, io) => {
   }
   const netns = values.netns ?? pipeline.attach?.netns;
 
-  let packets: Uint8Array[];
+  let packets: Uint8Array[] = [];
+  let batch: PacketBatch | undefined;
   if (values["data-in"] !== undefined) packets = [await readInputFile(values["data-in"], "--data-in")];
   else {
     const path = values.pcap as string;
-    const cap = readCapture(await readInputFile(path, "--pcap"), path);
-    packets = cap.packets.map((p) => p.data);
-    if (packets.length === 0) usage(`--pcap ${path}: the capture holds no packets`);
+    const bytes = await readInputFile(path, "--pcap");
+    // --summary of a classic pcap: the packets stay packed in the file's bytes (no object each).
+    if (values.summary === true && !isPcapng(bytes)) batch = readPcapBatch(bytes, path).batch;
+    else packets = readCapture(bytes, path).packets.map((p) => p.data);
+    if ((batch?.count ?? packets.length) === 0) usage(`--pcap ${path}: the capture holds no packets`);
   }
 
   const loaded = await pipeline.load({
@@ -130,6 +146,8 @@ export const runCommand: Command = async (args, io) => {
   });
   const withStats = values.stats === true || pipeline.definition?.stats === true;
   const engine = backend === "vm" ? `VM, ${tier} tier` : "kernel";
+  // Output goes out in large writes: one write per packet costs more than its run.
+  const out = new OutputBuffer(io);
   try {
     const program = loaded.program(entry);
     // --events, else the pipeline file's events: key.
@@ -140,20 +158,26 @@ export const runCommand: Command = async (args, io) => {
         : [eventsFlag(values.events, values.type)],
     );
     const results: RunResult[] = [];
+    if (values.summary === true) {
+      const s = await summarizeRuns(program, batch ?? packets, ctx);
+      out.write(values.json ? `${JSON.stringify(summaryJson(s))}\n` : formatSummary(s, engine));
+      packets = [];
+    }
     for (const [i, pkt] of packets.entries()) {
       const r = await program.run(pkt, { repeat, ...ctx });
-      results.push(r);
-      if (values.json) io.stdout(`${JSON.stringify(runJson(i + 1, r))}\n`);
-      else io.stdout(formatRun(i + 1, pkt, r, repeat, engine));
+      if (values["data-out"] !== undefined) results.push(r);
+      out.write(
+        values.json ? `${JSON.stringify(runJson(i + 1, r))}\n` : formatRun(i + 1, pkt, r, repeat, engine),
+      );
       for (const reader of readers) {
         for (const rec of reader.poll()) {
-          if (values.json)
-            io.stdout(`${JSON.stringify({ event: { map: reader.map, record: recordJson(rec) } })}\n`);
-          else io.stdout(`  ${formatEvent(reader.map, rec)}\n`);
+          if (values.json) out.write(`${JSON.stringify({ event: { map: reader.map, record: recordJson(rec) } })}\n`);
+          else out.write(`  ${formatEvent(reader.map, rec)}\n`);
         }
-        if (reader.lost > 0 && !values.json) io.stdout(`  event ${reader.map}: ${reader.lost} lost so far\n`);
+        if (reader.lost > 0 && !values.json) out.write(`  event ${reader.map}: ${reader.lost} lost so far\n`);
       }
     }
+    out.flush();
     if (values["data-out"] !== undefined) {
       const out =
         values.pcap !== undefined
@@ -167,10 +191,29 @@ export const runCommand: Command = async (args, io) => {
       else io.stdout(`stats:\n${formatStats(stats).replace(/^/gm, "  ")}\n`);
     }
   } finally {
+    out.flush();
     loaded.close();
   }
   return 0;
 };
+
+/** Collects text and hands it to `io.stdout` in pieces of about 64 KiB. */
+class OutputBuffer {
+  private parts: string[] = [];
+  private size = 0;
+  constructor(private readonly io: CliIo) {}
+  write(text: string): void {
+    this.parts.push(text);
+    this.size += text.length;
+    if (this.size >= 65536) this.flush();
+  }
+  flush(): void {
+    if (this.parts.length === 0) return;
+    this.io.stdout(this.parts.join(""));
+    this.parts = [];
+    this.size = 0;
+  }
+}
 
 function hexDump(b: Uint8Array, indent: string): string {
   const lines: string[] = [];

@@ -45,8 +45,80 @@ const MAGIC_NS = 0xa1b23c4d;
 /** Refuses records larger than this so a corrupt length cannot ask for gigabytes. */
 const MAX_RECORD = 256 * 1024 * 1024;
 
+/**
+ * A pcap record: its time is kept as the two numbers the file holds and made a bigint only when
+ * read, so reading a capture of a million packets does not make millions of bigints.
+ */
+class PcapRecord implements CapturedPacket {
+  constructor(
+    private readonly sec: number,
+    private readonly nsec: number,
+    readonly origLen: number,
+    readonly data: Uint8Array,
+    readonly linktype: number,
+  ) {}
+
+  get timestampNs(): bigint {
+    return BigInt(this.sec) * 1_000_000_000n + BigInt(this.nsec);
+  }
+}
+
 /** Reads a pcap file; any malformation raises a ParseError naming the byte offset. */
 export function readPcap(bytes: Uint8Array, file?: string): PcapFile {
+  const packets: CapturedPacket[] = [];
+  const header = walkPcap(bytes, file, (off, incl, orig, sec, nsec, linktype) => {
+    // A view, not a copy: a million packets would otherwise be a million buffers.
+    packets.push(new PcapRecord(sec, nsec, orig, bytes.subarray(off, off + incl), linktype));
+  });
+  return { ...header, packets };
+}
+
+/**
+ * Packets packed in one buffer: packet `i` is `bytes.subarray(offsets[i], offsets[i] + lengths[i])`.
+ * What a batch run takes (VmProgram.runBatch) without an object per packet.
+ */
+export interface PacketBatch {
+  bytes: Uint8Array;
+  offsets: Uint32Array;
+  lengths: Uint32Array;
+  /** Packets in the batch (the arrays may be longer). */
+  count: number;
+}
+
+/**
+ * Reads a pcap file's packets as a {@link PacketBatch} over `bytes` itself: no copy and no object
+ * per packet, for replaying large captures. Checks what {@link readPcap} checks; returns the
+ * file's link type with it.
+ */
+export function readPcapBatch(bytes: Uint8Array, file?: string): { linktype: number; batch: PacketBatch } {
+  let offsets = new Uint32Array(1024);
+  let lengths = new Uint32Array(1024);
+  let count = 0;
+  const header = walkPcap(bytes, file, (off, incl) => {
+    if (count === offsets.length) {
+      const o = new Uint32Array(count * 2);
+      o.set(offsets);
+      offsets = o;
+      const l = new Uint32Array(count * 2);
+      l.set(lengths);
+      lengths = l;
+    }
+    offsets[count] = off;
+    lengths[count] = incl;
+    count++;
+  });
+  return { linktype: header.linktype, batch: { bytes, offsets, lengths, count } };
+}
+
+/**
+ * Checks a pcap file's header and records and calls `onRecord` with each record's data offset,
+ * captured and wire lengths and time; returns what the header says.
+ */
+function walkPcap(
+  bytes: Uint8Array,
+  file: string | undefined,
+  onRecord: (off: number, incl: number, orig: number, sec: number, nsec: number, linktype: number) => void,
+): Omit<PcapFile, "packets"> {
   const ctx = file === undefined ? {} : { file };
   if (bytes.length < 24) {
     throw new ParseError(`pcap header needs 24 bytes, file has ${bytes.length}`, { ...ctx, offset: 0 });
@@ -66,7 +138,7 @@ export function readPcap(bytes: Uint8Array, file?: string): PcapFile {
   const nanos = r.u32(0) === MAGIC_NS;
   const ltField = r.u32(20);
   const linktype = ltField & 0xffff;
-  const out: PcapFile = {
+  const out: Omit<PcapFile, "packets"> = {
     format: "pcap",
     littleEndian: r.littleEndian,
     nanos,
@@ -75,7 +147,6 @@ export function readPcap(bytes: Uint8Array, file?: string): PcapFile {
     linktype,
     linktypeName: LINKTYPE_NAMES[linktype] ?? `LINKTYPE_${linktype}`,
     fcsLength: ltField & 0x04000000 ? ((ltField >>> 28) & 0xf) * 2 : 0,
-    packets: [],
   };
   let off = 24;
   while (off < bytes.length) {
@@ -103,12 +174,7 @@ export function readPcap(bytes: Uint8Array, file?: string): PcapFile {
         },
       );
     }
-    out.packets.push({
-      timestampNs: BigInt(sec) * 1_000_000_000n + BigInt(frac) * (nanos ? 1n : 1000n),
-      origLen: orig,
-      data: bytes.slice(off + 16, off + 16 + incl),
-      linktype,
-    });
+    onRecord(off + 16, incl, orig, sec, nanos ? frac : frac * 1000, linktype);
     off += 16 + incl;
   }
   return out;

@@ -13,10 +13,12 @@ import {
   type Program,
   sharedConstants,
 } from "./interpreter.js";
-import { REGION_HI_BASE, REGION_LO_BASE, type Region } from "./memory.js";
+import { type Memory, REGION_HI_BASE, REGION_LO_BASE, type Region } from "./memory.js";
 import { bswap16, bswap32, hiOf, loOf, mulHiU32 } from "./u64.js";
 import { STACK_SIZE } from "../object/stack-frames.js";
 import { helperName } from "./validate.js";
+import { HelperId } from "../abi/helper-id.js";
+import { FAST_R0, type HelperWithFastPath } from "./helpers.js";
 
 /**
  * The compiled tier: a validated, pre-decoded {@link Program} becomes JavaScript (`new Function`):
@@ -54,8 +56,11 @@ interface StepState {
   next: Program | undefined;
 }
 
-/** A compiled function: runs `prog` from `st.pc` until it ends, switches program, or needs precision. */
-type StepFn = (vm: Interpreter, st: StepState) => number;
+/**
+ * A compiled function: runs `prog` from `st.pc` until it ends, switches program, or needs precision.
+ * `fresh` (the first call of a run) takes r0 and r2..r9 as zero instead of reading them.
+ */
+type StepFn = (vm: Interpreter, st: StepState, fresh: boolean) => number;
 
 const DONE = 0;
 const SWITCH = 1;
@@ -102,7 +107,7 @@ class CompiledProgram implements CompiledEntry {
     const st: StepState = { pc: -1, frame: 0, left: 0, reserve: 0, next: undefined };
     for (const step of this.fast.steps) {
       st.pc = -1;
-      step(vm, st);
+      step(vm, st, false);
     }
     this.primed = true;
   }
@@ -113,7 +118,7 @@ class CompiledProgram implements CompiledEntry {
     return this.precise;
   }
 
-  enter(vm: Interpreter): void {
+  enter(vm: Interpreter, fresh = false): void {
     // As Interpreter.exec sets up a run.
     vm.tailCalls = 0;
     vm.pending = 0;
@@ -133,8 +138,10 @@ class CompiledProgram implements CompiledEntry {
     let precise = false;
     let v = this.fast;
     let cp: CompiledProgram = this;
+    let first = fresh;
     for (;;) {
-      const r = (v.steps[v.chunkOf[st.pc] as number] as StepFn)(vm, st);
+      const r = (v.steps[v.chunkOf[st.pc] as number] as StepFn)(vm, st, first);
+      first = false;
       if (r === DONE) return;
       if (r === SWITCH) {
         const p = st.next as Program;
@@ -168,7 +175,7 @@ export interface CompileOptions {
 }
 
 /** Default {@link CompileOptions.chunkChars}. */
-export const CHUNK_CHARS = 24_000;
+export const CHUNK_CHARS = 48_000;
 
 /** Whether `prog` runs on the compiled tier. */
 export function isCompiled(prog: Program): boolean {
@@ -191,7 +198,7 @@ export function compileProgram(prog: Program, opts: CompileOptions = {}): boolea
 
 /** Generates and instantiates the chunk functions of `prog` (the precise variant: blocks of one). */
 function translate(prog: Program, chunkChars: number, precise: boolean): Variant {
-  const { sources, chunkOf, helpers, rest } = generate(prog, chunkChars, precise);
+  const { sources, chunkOf, helpers, rest, caseOf } = generate(prog, chunkChars, precise);
   const steps = sources.map((source) => {
     let factory: (...args: unknown[]) => StepFn;
     try {
@@ -202,7 +209,7 @@ function translate(prog: Program, chunkChars: number, precise: boolean): Variant
         hint: "run it with the interpreter (tier: interpreter) and report the program",
       });
     }
-    return factory(prog, helpers, rest, ...runtimeValues());
+    return factory(prog, helpers, rest, caseOf, ...runtimeValues());
   });
   return { steps, chunkOf };
 }
@@ -236,6 +243,31 @@ export function uncompileProgram(prog: Program): void {
   prog.jit = undefined;
 }
 
+/**
+ * A load the compiled code's fast path does not cover: out of its region (the fault, as
+ * `Memory.resolve` gives it) or from a region with a load hook (a context: its words when it has
+ * them, else the hook). The value goes to `SL[0]`/`SH[0]`.
+ */
+function slowLoad(
+  mem: Memory,
+  r: Region | undefined,
+  hi: number,
+  lo: number,
+  i: number,
+  size: number,
+  SL: Int32Array,
+  SH: Int32Array,
+): void {
+  if (r === undefined || i < r.start || i + size > r.end) throw mem.resolve(hi, lo, size, false);
+  const W = r.loadWords;
+  if (size === 4 && W !== undefined && (i & 3) === 0) {
+    SL[0] = W[i >> 1] as number;
+    SH[0] = W[(i >> 1) + 1] as number;
+    return;
+  }
+  hookedLoad(r, i, size, SL, SH, 0);
+}
+
 /** Sets r0 from a helper's return value, as the interpreter does. */
 function setReturn(L: Int32Array, H: Int32Array, ret: number | bigint): void {
   if (typeof ret === "number") {
@@ -262,6 +294,7 @@ const RUNTIME_NAMES = [
   "P",
   "HELPERS",
   "REST",
+  "CASE",
   "mulHiU32",
   "bswap16",
   "bswap32",
@@ -277,6 +310,8 @@ const RUNTIME_NAMES = [
   "vmFault",
   "SCR_L",
   "SCR_H",
+  "FAST_R0",
+  "slowLoad",
 ];
 
 function runtimeValues(): unknown[] {
@@ -296,6 +331,8 @@ function runtimeValues(): unknown[] {
     vmFault,
     new Int32Array(1),
     new Int32Array(1),
+    FAST_R0,
+    slowLoad,
   ];
 }
 
@@ -317,7 +354,7 @@ function generate(
   p: Program,
   chunkChars: number,
   precise: boolean,
-): { sources: string[]; chunkOf: Uint16Array; helpers: HelperFn[]; rest: Int32Array } {
+): { sources: string[]; chunkOf: Uint16Array; helpers: HelperFn[]; rest: Int32Array; caseOf: Int32Array } {
   const n = p.length;
   const { off, imm, imm2, tgt, insnIndex } = p;
   const code = precise ? preciseCode(p) : p.code;
@@ -341,10 +378,16 @@ function generate(
   // Each block's code, with jumps written against a chunk assignment decided afterwards: the
   // blocks are cut into chunks of at most `chunkChars` characters first (jump text is short and
   // of bounded length, so the estimate holds).
-  const blockCode = blockStart.map((bs) => {
+  // The switch goes by block number, not slot: V8 makes a jump table of dense case labels, and
+  // compares one by one through sparse ones (tens of ns to reach a late block).
+  const caseOf = new Int32Array(n + 1).fill(-1);
+  blockStart.forEach((bs, b) => {
+    caseOf[bs] = b;
+  });
+  const blockCode = blockStart.map((bs, b) => {
     const bl = (code[bs] as number) >>> 24;
     const parts = [
-      `case ${bs}:`,
+      `case ${b}:`,
       `if (left < ${bl}) { if (reserve > 0) { const a = reserve < ${REFILL} ? reserve : ${REFILL}; left += a; reserve -= a; } ` +
         (precise
           ? `if (left < 1) { fpc = ${bs}; left = 0; throw budgetFault(budget); } }`
@@ -353,7 +396,7 @@ function generate(
     ];
     let k = bs;
     for (let c = 0; c < bl; c++) {
-      parts.push(insnCode(k, code, off, imm, imm2, tgt));
+      parts.push(insnCode(k, code, off, imm, imm2, tgt, p.helperAt));
       k += ((code[k] as number) & 0xffff) === 0x18 ? 2 : 1;
     }
     return parts.join("\n");
@@ -388,16 +431,20 @@ function generate(
         const tt = Number(t);
         return tt >= lo && tt < hi ? m : `pc = ${tt}; ret = ${JUMP}; break run;`;
       });
-    const regDecl = ALL_REGS.map((r) => `l${r} = L[${r}], h${r} = H[${r}]`).join(", ");
+    const regDecl = ALL_REGS.map((r) =>
+      r === 1 || r === 10 ? `l${r} = L[${r}], h${r} = H[${r}]` : `l${r} = 0, h${r} = 0`,
+    ).join(", ");
+    const readRest = syncIn(ALL_REGS.filter((r) => r !== 1 && r !== 10));
     return `"use strict";
-return function step${ci}(vm, st) {
+return function step${ci}(vm, st, fresh) {
   const L = vm.lo, H = vm.hi, mem = vm.memory, R = mem.regions, stacks = vm.stacks;
   const SL = vm.savedLo, SH = vm.savedHi, RP = vm.retPc, RG = vm.retProg, budget = vm.budget;
   let ${regDecl};
+  if (!fresh) { ${readRest} }
   let pc = st.pc, frame = st.frame, left = st.left, reserve = st.reserve, fpc = 0, ret = 0;
   try {
     run: for (;;) {
-      switch (pc) {
+      switch (CASE[pc]) {
 ${body}
         pc = ${hi}; ret = ${JUMP}; break run;
         default:
@@ -410,12 +457,14 @@ ${body}
     vm.executed = budget - reserve - left - (REST[fpc] | 0);
     throw vm.locate(e, P, fpc);
   }
+  // A run that ends leaves r0 (its result) in the register file; the other registers are dead.
+  if (ret === ${DONE}) { L[0] = l0; H[0] = h0; return ret; }
   ${SYNC_OUT}
   st.pc = pc; st.frame = frame; st.left = left; st.reserve = reserve;
   return ret;
 };`;
   });
-  return { sources, chunkOf, helpers: p.helperAt, rest };
+  return { sources, chunkOf, helpers: p.helperAt, rest, caseOf };
 }
 
 /** Source of one instruction at slot `k`. */
@@ -426,6 +475,7 @@ function insnCode(
   imms: Int32Array,
   imm2s: Int32Array,
   tgts: Int32Array,
+  helpers: readonly (HelperFn | undefined)[],
 ): string {
   const c = code[k] as number;
   const o = c & 0xffff;
@@ -569,10 +619,12 @@ function insnCode(
             : size === 2
               ? `${ld} = r.view.getUint16(i, true); ${hd} = 0;`
               : `${ld} = r.view.getUint8(i); ${hd} = 0;`;
+      // The fault and a context's load hook are the rare cases: one call (slowLoad) covers both.
       return (
         `{ const r = R[(${hs} - ${HI0}) >>> 0]; const i = (((${ls} + ${OFF}) | 0) >>> 0) - ${REGION_LO_BASE}; ` +
-        `if (r === undefined || i < r.start || i + ${size} > r.end) ${fault(`mem.resolve(${hs}, (${ls} + ${OFF}) | 0, ${size}, false)`)} ` +
-        `if (r.onLoad !== undefined) { fpc = ${k}; hookedLoad(r, i, ${size}, SCR_L, SCR_H, 0); ${ld} = SCR_L[0]; ${hd} = SCR_H[0]; } else { ${read} } }`
+        `if (r === undefined || i < r.start || i + ${size} > r.end || r.onLoad !== undefined) ` +
+        `{ fpc = ${k}; slowLoad(mem, r, ${hs}, (${ls} + ${OFF}) | 0, i, ${size}, SCR_L, SCR_H); ${ld} = SCR_L[0]; ${hd} = SCR_H[0]; } ` +
+        `else { ${read} } }`
       );
     }
     case 0x81:
@@ -689,14 +741,21 @@ function insnCode(
     case 0x85:
     case 0x8d: {
       const fn = o === 0x85 ? `HELPERS[${k}]` : `callxTarget(P, ${ld} >>> 0)`;
-      return (
-        `{ vm.pc = ${k}; vm.executed = budget - reserve - left; fpc = ${k}; ${SYNC_OUT} ` +
-        `const r = (${fn})(vm); if (r !== undefined) setReturn(L, H, r); ${SYNC_IN_ARGS} ` +
-        `if (vm.pending !== 0) { const what = vm.pending; vm.pending = 0; ` +
-        `if (what === ${PENDING_EXIT}) { ret = ${DONE}; break run; } ` +
-        `const np = vm.nextProgram; vm.nextProgram = undefined; vm.current = np; vm.tailCalls++; clearFrame(stacks[frame]); ` +
-        `st.next = np; pc = 0; ret = ${SWITCH}; break run; } }`
-      );
+      const generic = genericCall(k, fn);
+      const fast = o === 0x85 ? (helpers[k] as HelperWithFastPath | undefined)?.fast : undefined;
+      if (fast === undefined) return generic;
+      const call = `const t = HELPERS[${k}].fast(vm, h1, l1, h2, l2, l3);`;
+      if (K === HelperId.map_lookup_elem) {
+        return `{ fpc = ${k}; ${call} if (t === 1) { l0 = FAST_R0[0]; h0 = FAST_R0[1]; } else ${generic} }`;
+      }
+      if (K === HelperId.tail_call) {
+        return (
+          `{ fpc = ${k}; ${call} if (t === 1) { const np = vm.nextProgram; vm.nextProgram = undefined; vm.pending = 0; ` +
+          `vm.current = np; vm.tailCalls++; clearFrame(stacks[frame]); st.next = np; pc = 0; ret = ${SWITCH}; break run; } ` +
+          `else if (t !== 0) ${generic} }`
+        );
+      }
+      return generic;
     }
     case CALL_LOCAL: {
       const save = [6, 7, 8, 9].map((r, j) => `SL[b + ${j}] = l${r}; SH[b + ${j}] = h${r};`).join(" ");
@@ -720,6 +779,18 @@ function insnCode(
       if (o >= ATOMIC_DW && o < ATOMIC_DW + 10) return atomic(k, "atomic64", o - ATOMIC_DW, d, s, OFF);
       return fault(`badOpcode(${o})`);
   }
+}
+
+/** A helper call through the register file, as the interpreter makes it. */
+function genericCall(k: number, fn: string): string {
+  return (
+    `{ vm.pc = ${k}; vm.executed = budget - reserve - left; fpc = ${k}; ${SYNC_OUT} ` +
+    `const r = (${fn})(vm); if (r !== undefined) setReturn(L, H, r); ${SYNC_IN_ARGS} ` +
+    `if (vm.pending !== 0) { const what = vm.pending; vm.pending = 0; ` +
+    `if (what === ${PENDING_EXIT}) { ret = ${DONE}; break run; } ` +
+    `const np = vm.nextProgram; vm.nextProgram = undefined; vm.current = np; vm.tailCalls++; clearFrame(stacks[frame]); ` +
+    `st.next = np; pc = 0; ret = ${SWITCH}; break run; } }`
+  );
 }
 
 function atomic(k: number, fn: string, kind: number, d: number, s: number, off: number): string {

@@ -11,6 +11,7 @@ import { formatTracePrintk, type PrintkMemory, TRACE_VPRINTK_MAX_ARGS } from "..
 import { vmFault } from "./fault.js";
 import type { HelperFn, Interpreter, Program } from "./interpreter.js";
 import {
+  ArrayMap,
   type ArrayOfMaps,
   type HashOfMaps,
   ProgArrayMap,
@@ -19,7 +20,7 @@ import {
   type VmMapBase,
   vmObjectOf,
 } from "./maps/index.js";
-import type { Memory, Region } from "./memory.js";
+import { type Memory, REGION_HI_BASE, REGION_LO_BASE, type Region } from "./memory.js";
 import { toU64 } from "./u64.js";
 import type { XdpBuffer } from "./xdp-buffer.js";
 
@@ -87,7 +88,18 @@ export interface RunState {
   records: Region[];
   /** Map value regions by storage block and offset, so repeated lookups reuse one region. */
   valueRegions: Map<Uint8Array, Map<number, Region>>;
+  /**
+   * Regions of array elements, by storage block and index, kept for the space's life: an array's
+   * elements never move, so a lookup of one needs a region once, not once per run. At most
+   * {@link MAX_ARRAY_REGIONS} in all; past that, elements get per-run regions as other values do.
+   */
+  arrayRegions: Map<Uint8Array, (Region | undefined)[]>;
+  /** How many regions {@link arrayRegions} holds. */
+  arrayRegionCount: number;
 }
+
+/** Most array-element regions a space keeps mapped across runs (see `RunState.arrayRegions`). */
+export const MAX_ARRAY_REGIONS = 8192;
 
 /** A fresh, empty {@link RunState}. */
 export function newRunState(maxTrace: number): RunState {
@@ -101,6 +113,8 @@ export function newRunState(maxTrace: number): RunState {
     regions: [],
     records: [],
     valueRegions: new Map(),
+    arrayRegions: new Map(),
+    arrayRegionCount: 0,
   };
 }
 
@@ -163,6 +177,77 @@ function valueRegion(
   }
   return r;
 }
+
+/** The region of element `index` of an array map's `block` (see `RunState.arrayRegions`). */
+function arrayRegion(
+  state: RunState,
+  memory: Memory,
+  map: ArrayMap,
+  block: Uint8Array,
+  index: number,
+): Region {
+  let byIndex = state.arrayRegions.get(block);
+  if (byIndex === undefined) {
+    byIndex = [];
+    state.arrayRegions.set(block, byIndex);
+  }
+  let r = byIndex[index];
+  if (r === undefined) {
+    const offset = index * map.stride;
+    if (state.arrayRegionCount >= MAX_ARRAY_REGIONS)
+      return valueRegion(state, memory, block, offset, map.spec.valueSize, map);
+    r = memory.map(block, {
+      writable: !map.readOnlyForProgram,
+      name: `map ${map.name} value`,
+      start: offset,
+      end: offset + map.spec.valueSize,
+      owner: map,
+    });
+    byIndex[index] = r;
+    state.arrayRegionCount++;
+  }
+  return r;
+}
+
+/**
+ * @internal A helper's fast path, called by the compiled tier with the argument registers as
+ * words instead of through the interpreter's register file; returns {@link FAST_UNHANDLED} when
+ * the case is not one it covers (then the compiled code calls the helper itself).
+ */
+export type FastPath = (
+  vm: Interpreter,
+  h1: number,
+  l1: number,
+  h2: number,
+  l2: number,
+  l3: number,
+) => number;
+
+/** What the array-lookup fast path keeps per map (see createHelpers). */
+interface ArrayFast {
+  max: number;
+  stride: number;
+  percpu: boolean;
+  blocks: readonly Uint8Array[];
+  /** Per block: its element regions (`RunState.arrayRegions`' array), once it has one. */
+  regions: ((Region | undefined)[] | undefined)[];
+}
+
+/** @internal What a {@link FastPath} returns when the helper itself must run. */
+export const FAST_UNHANDLED = -1;
+
+/** @internal A helper with a {@link FastPath}. */
+export interface HelperWithFastPath {
+  fast?: FastPath;
+}
+
+/**
+ * @internal Where a {@link FastPath} of `bpf_map_lookup_elem` leaves r0 (low word, high word) when
+ * it returns 1.
+ */
+export const FAST_R0 = new Int32Array(2);
+
+const HI0 = REGION_HI_BASE | 0;
 
 /** Reads `size` bytes of a key or value a helper was given a pointer to. */
 function readArg(vm: Interpreter, reg: number, size: number): Uint8Array {
@@ -233,7 +318,16 @@ export function createHelpers(env: HelperEnvironment): (id: number) => HelperFn 
       vm.setR0(mapPointer(inner.handle));
       return undefined;
     }
-    const ref = map.lookupForProgram(key, env.state().cpu);
+    const state = env.state();
+    if (map instanceof ArrayMap) {
+      const i = map.indexOf(key);
+      if (i >= map.spec.maxEntries) return 0;
+      const ref = map.lookupForProgram(key, state.cpu);
+      if (ref === undefined) return 0;
+      vm.setR0Pointer(arrayRegion(state, vm.memory, map, ref.bytes, i), ref.offset);
+      return undefined;
+    }
+    const ref = map.lookupForProgram(key, state.cpu);
     if (ref === undefined) return 0;
     const r = valueRegion(env.state(), vm.memory, ref.bytes, ref.offset, ref.size, map);
     vm.setR0Pointer(r, ref.offset);
@@ -405,6 +499,75 @@ export function createHelpers(env: HelperEnvironment): (id: number) => HelperFn 
   table.set(HelperId.ringbuf_query, (vm) => {
     return ringbufOf(vm, 1).query(vm.arg(2));
   });
+
+  // Fast paths for the compiled tier (see FastPath): an array lookup with a 4-byte key, and a tail
+  // call, without the register file round trip. Each gives the same result as its helper.
+  // Per map handle: what the array fast path needs, resolved once (null: not an array it covers).
+  const arrayFast: (ArrayFast | null | undefined)[] = [];
+  const arrayFastOf = (h: number): ArrayFast | null => {
+    let d = arrayFast[h];
+    if (d === undefined) {
+      const map = h < mapCache.length ? mapCache[h] : undefined;
+      // Not resolved yet: the helper resolves it first (and caches it in mapCache).
+      if (map === undefined) return null;
+      d =
+        map instanceof ArrayMap && map.spec.keySize === 4 && map.littleEndian
+          ? {
+              max: map.spec.maxEntries,
+              stride: map.stride,
+              percpu: map.spec.typeName === "percpu_array",
+              blocks: map.blocks,
+              regions: [],
+            }
+          : null;
+      if (h < 1 << 20) arrayFast[h] = d;
+    }
+    return d;
+  };
+  const lookupFast: FastPath = (vm, h1, l1, h2, l2) => {
+    if (h1 !== MAP_POINTER_HI) return FAST_UNHANDLED;
+    const d = arrayFastOf(l1 >>> 0);
+    if (d === null) return FAST_UNHANDLED;
+    const kr = vm.memory.regions[(h2 - HI0) >>> 0];
+    const ki = (l2 >>> 0) - REGION_LO_BASE;
+    if (kr === undefined || ki < kr.start || ki + 4 > kr.end) return FAST_UNHANDLED;
+    const index = kr.view.getUint32(ki, true);
+    if (index >= d.max) {
+      FAST_R0[0] = 0;
+      FAST_R0[1] = 0;
+      return 1;
+    }
+    const b = d.percpu ? env.state().cpu : 0;
+    let byIndex = d.regions[b];
+    if (byIndex === undefined) {
+      const block = d.blocks[b];
+      byIndex = block === undefined ? undefined : env.state().arrayRegions.get(block);
+      if (byIndex === undefined) return FAST_UNHANDLED;
+      d.regions[b] = byIndex;
+    }
+    const r = byIndex[index];
+    if (r === undefined) return FAST_UNHANDLED;
+    FAST_R0[0] = REGION_LO_BASE + index * d.stride;
+    FAST_R0[1] = r.hi;
+    return 1;
+  };
+  const tailFast: FastPath = (vm, _h1, _l1, h2, l2, l3) => {
+    if (h2 !== MAP_POINTER_HI) return FAST_UNHANDLED;
+    const h = l2 >>> 0;
+    const map = h < mapCache.length ? mapCache[h] : undefined;
+    if (!(map instanceof ProgArrayMap)) return FAST_UNHANDLED;
+    const index = l3 >>> 0;
+    if (index >= map.spec.maxEntries || vm.tailCalls >= MAX_TAIL_CALL_CNT) return 0;
+    const target = map.programAt(index);
+    if (target === undefined) return 0;
+    const p = env.programFor(target);
+    if (p === undefined) return 0;
+    env.state().chain.push(p.name);
+    vm.tailCall(p);
+    return 1;
+  };
+  (table.get(HelperId.map_lookup_elem) as HelperWithFastPath).fast = lookupFast;
+  (table.get(HelperId.tail_call) as HelperWithFastPath).fast = tailFast;
 
   return (id) => table.get(id);
 }

@@ -90,7 +90,8 @@ export class Program {
  * interpreter's registers, budget, frames and faults, exactly as {@link Interpreter.exec} would.
  */
 export interface CompiledEntry {
-  enter(vm: Interpreter): void;
+  /** `fresh`: r0 and r2..r9 are zero (as {@link Interpreter.execFresh} promises), not read. */
+  enter(vm: Interpreter, fresh?: boolean): void;
 }
 
 const noHelper: HelperFn = () => {
@@ -430,6 +431,26 @@ export class Interpreter {
     const jit = prog.jit;
     if (jit !== undefined) jit.enter(this);
     else this.interpret(prog);
+  }
+
+  /**
+   * As {@link exec}, with r0 and r2..r9 zero and r1 as set (the kernel's entry state for a
+   * verified program); the compiled tier then needs not read them back.
+   */
+  execFresh(prog: Program): void {
+    const jit = prog.jit;
+    if (jit !== undefined) {
+      jit.enter(this, true);
+      return;
+    }
+    const L = this.lo;
+    const H = this.hi;
+    for (let r = 0; r < 10; r++) {
+      if (r === 1) continue;
+      L[r] = 0;
+      H[r] = 0;
+    }
+    this.interpret(prog);
   }
 
   /** The interpreter loop of {@link exec}. */
@@ -1413,9 +1434,13 @@ export class Interpreter {
  * are deterministic; only the part written since the last clear, which is usually a few bytes.
  */
 export function clearFrame(st: Region): void {
-  const n = st.bytes.length;
-  if (st.dirtyFrom < n) {
-    st.bytes.fill(0, st.dirtyFrom);
+  const b = st.bytes;
+  const n = b.length;
+  const from = st.dirtyFrom;
+  if (from < n) {
+    // A few bytes are zeroed faster by hand than by a call into fill().
+    if (n - from <= 64) for (let i = from; i < n; i++) b[i] = 0;
+    else b.fill(0, from);
     st.dirtyFrom = n;
   }
 }

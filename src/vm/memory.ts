@@ -52,6 +52,13 @@ export class Region {
    * when nothing was). Lets the interpreter zero only the used part of a 512-byte stack frame.
    */
   dirtyFrom: number;
+  /**
+   * @internal For a region with a load hook whose every aligned 4-byte load the hook answers (a
+   * context such as `xdp_md`): the words it gives, `[lo, hi]` per field at `index / 2`, kept up to
+   * date by the region's owner. The compiled tier reads these instead of calling the hook, which
+   * hands out bigints.
+   */
+  loadWords: Int32Array | undefined = undefined;
   constructor(
     /** Region id; the high word of its addresses is `REGION_HI_BASE + id`. */
     readonly id: number,

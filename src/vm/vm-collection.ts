@@ -2,7 +2,14 @@ import { disassemble } from "../asm/disasm.js";
 import { AluOp, Class, EXIT, Mode, PseudoLd, Size, Source } from "../asm/opcodes.js";
 import { MapType, ProgType, XdpAction } from "../abi/index.js";
 import { hostPossibleCpus } from "../backend/possible-cpus.js";
-import type { BpfMap, BpfProgram, LoadedCollection, RunOptions, RunResult } from "../backend/types.js";
+import type {
+  BpfMap,
+  BpfProgram,
+  LoadedCollection,
+  RedirectTarget,
+  RunOptions,
+  RunResult,
+} from "../backend/types.js";
 import {
   type ErrorContext,
   isTsbpfError,
@@ -18,6 +25,7 @@ import { openEventReader } from "../gen/event-records.js";
 import { VmPerfSource, VmRingbufSource } from "./vm-event-source.js";
 import { calleeNamer, formatSourceLocation, sourceLocationAt } from "../object/insn-location.js";
 import type { CollectionSpec, MapSpec, ProgramSpec } from "../object/types.js";
+import type { PacketBatch } from "../net/pcap.js";
 import { applyWiring, staticSlots } from "../tailcall/wiring.js";
 import { faultCode, vmFault } from "./fault.js";
 import { compileProgram, primeProgram } from "./compiler.js";
@@ -141,6 +149,58 @@ function prng(seed: number): () => number {
   };
 }
 
+/** Whether `p` is a packed batch rather than an array of packets. */
+function isPacketBatch(p: readonly Uint8Array[] | PacketBatch): p is PacketBatch {
+  return !Array.isArray(p);
+}
+
+/** Options of {@link VmProgram.runBatch}. */
+export interface BatchRunOptions {
+  /** `ingress_ifindex` of every packet (default 1, as test_run). */
+  ingressIfindex?: number;
+  /** `rx_queue_index` of every packet (default 0). */
+  rxQueueIndex?: number;
+  /** Where the verdicts go, one per packet (reuse one array across batches); default a new array. */
+  retvals?: Uint32Array;
+  /**
+   * Called after each packet with its index in the batch, its verdict (r0) and its outcome. The
+   * {@link BatchPacket} is one object reused for every packet: read it during the call.
+   */
+  onPacket?: (index: number, retval: number, packet: BatchPacket) => void;
+}
+
+/** One packet's outcome in {@link VmProgram.runBatch}; valid only during `onPacket`. */
+export interface BatchPacket {
+  /** The XDP page: the packet as the program left it is `bytes.subarray(start, end)` (data_meta to data_end). */
+  bytes: Uint8Array;
+  start: number;
+  end: number;
+  /** Bytes past the linear part (packets over 3520 bytes), as in `RunResult.dataOut`. */
+  frags: Uint8Array;
+  /** The programs that ran, entry first (tail calls followed). */
+  chain: readonly string[];
+  /** The redirect target the packet's last redirect helper recorded. */
+  redirect: RedirectTarget | undefined;
+  /** The fault that aborted the packet's run (its verdict is then XDP_ABORTED). */
+  fault: VmFault | undefined;
+}
+
+/** What {@link VmProgram.runBatch} returns. */
+export interface BatchResult {
+  /** Packets run. */
+  packets: number;
+  /** Verdict (r0) per packet: `retvals[i]` for `packets[i]`. */
+  retvals: Uint32Array;
+  /** Packets whose run faulted. */
+  faults: number;
+  /** The whole batch's time, packet layout included, in nanoseconds. */
+  durationNs: number;
+  /** Nanoseconds spent preparing the collection before the batch (0 when it was already). */
+  prepareNs: number;
+  /** Trace messages of the whole batch, in order (at most the VM's maxTrace). */
+  trace: string[];
+}
+
 /** A program loaded into the VM. */
 export class VmProgram implements BpfProgram {
   /** The validated, pre-decoded program. */
@@ -164,6 +224,18 @@ export class VmProgram implements BpfProgram {
   /** Runs the program as `BPF_PROG_TEST_RUN` would; a fault gives XdpAction.ABORTED and `fault`. */
   async run(data: Uint8Array, opts: Partial<RunOptions> = {}): Promise<RunResult> {
     return this.coll.runSync(this, data, opts);
+  }
+
+  /**
+   * Runs the program once on each of `packets` (a capture replay), synchronously: an array of
+   * packets, or a {@link PacketBatch} packed in one buffer (`readPcapBatch`). Each packet is
+   * laid out and run as {@link run} would with `repeat` 1, but nothing is allocated per packet:
+   * verdicts go into `retvals`, and `onPacket` sees each packet's outcome through one reused
+   * {@link BatchPacket}. Maps, globals and the trace carry over from packet to packet, as they
+   * do across runs.
+   */
+  runBatch(packets: readonly Uint8Array[] | PacketBatch, opts: BatchRunOptions = {}): BatchResult {
+    return this.coll.runBatchSync(this, packets, opts);
   }
 }
 
@@ -315,16 +387,7 @@ export class VmCollection implements LoadedCollection {
    * leaves more than {@link MAX_RUN_VALUE_REGIONS}, until it ends).
    */
   runSync(prog: VmProgram, data: Uint8Array, opts: Partial<RunOptions>): RunResult {
-    if (this.closed) throw new LoadError("the collection is closed", { program: prog.name });
-    if (!RUNNABLE.has(prog.spec.type)) {
-      throw new NotSupportedError(
-        `the VM runs XDP programs; ${prog.name} is a ${prog.spec.typeName} program`,
-        {
-          program: prog.name,
-          hint: "run it with --backend kernel",
-        },
-      );
-    }
+    this.checkRunnable(prog);
     const repeat = Math.max(1, Math.floor(opts.repeat ?? 1));
     const clock = this.options.clock;
     // The first run prepares the collection (see prepare), timed apart from the run.
@@ -334,63 +397,23 @@ export class VmCollection implements LoadedCollection {
       this.prepareNow();
       prepareNs = Number(clock() - p0);
     }
-    const { interpreter: vm, state, memory, xdp } = this.space;
+    const { state, memory, xdp } = this.space;
     xdp.reset(data, opts.ingressIfindex ?? 1, opts.rxQueueIndex ?? 0);
     state.trace = [];
     state.chain = [];
     state.redirect = undefined;
     const chain = state.chain;
-    const records = state.records;
-    const regions = state.regions;
-    const releaseValueRegions = (): void => {
-      for (const r of regions) memory.unmap(r);
-      regions.length = 0;
-      state.valueRegions.clear();
-    };
-    const L = vm.lo;
-    const H = vm.hi;
-    const ctxHi = xdp.ctx.hi;
-    const ctxLo = REGION_LO_BASE | 0;
-    const code = prog.compiled;
-    const name = prog.name;
-    let fault: VmFault | undefined;
-    let retval = 0;
     const t0 = clock();
+    let retval: number;
     try {
-      chain.push(name);
-      for (let i = 0; i < repeat; i++) {
-        if (chain.length > 1) chain.length = 1;
-        // Registers start as the kernel leaves them for a verified program: r1 = ctx, the rest
-        // zero here (the verifier forbids reading them), r10 set by exec.
-        for (let r = 0; r < 10; r++) {
-          L[r] = 0;
-          H[r] = 0;
-        }
-        L[1] = ctxLo;
-        H[1] = ctxHi;
-        try {
-          vm.exec(code);
-          retval = (L[0] as number) >>> 0;
-        } catch (e) {
-          if (faultCode(e) === undefined) throw e;
-          fault = e as VmFault;
-          retval = XdpAction.ABORTED;
-        }
-        if (records.length > 0) {
-          for (const r of records) memory.unmap(r);
-          records.length = 0;
-        }
-        // No pointer outlives an iteration (registers restart, the verifier forbids reading
-        // stack a run did not write), so when iterations keep meeting new map values (inserted
-        // and deleted elements) their regions go before the region table fills up and faults.
-        if (regions.length > MAX_RUN_VALUE_REGIONS) releaseValueRegions();
-        if (fault !== undefined) break;
-      }
+      chain.push(prog.name);
+      retval = this.iterate(prog.compiled, repeat);
     } finally {
-      releaseValueRegions();
-      for (const r of records) memory.unmap(r);
-      records.length = 0;
+      this.releaseValueRegions();
+      for (const r of state.records) memory.unmap(r);
+      state.records.length = 0;
     }
+    const fault = this.fault;
     const total = clock() - t0;
     const result: RunResult = {
       retval,
@@ -403,6 +426,132 @@ export class VmCollection implements LoadedCollection {
     if (state.redirect !== undefined) result.redirect = state.redirect;
     if (fault !== undefined) result.fault = fault;
     return result;
+  }
+
+  /** Unmaps the map value regions a run mapped. */
+  private releaseValueRegions(): void {
+    const { state, memory } = this.space;
+    for (const r of state.regions) memory.unmap(r);
+    state.regions.length = 0;
+    state.valueRegions.clear();
+  }
+
+  /**
+   * The iterations of {@link runSync}, on the packet laid out: a small function of its own, which
+   * the JS engine optimises as a whole. Stops at the first fault.
+   */
+  private iterate(code: Program, repeat: number): number {
+    const { interpreter: vm, state, memory, xdp } = this.space;
+    const chain = state.chain;
+    const records = state.records;
+    const regions = state.regions;
+    const L = vm.lo;
+    const H = vm.hi;
+    const ctxHi = xdp.ctx.hi;
+    const ctxLo = REGION_LO_BASE | 0;
+    let retval = 0;
+    this.fault = undefined;
+    for (let i = 0; i < repeat; i++) {
+      while (chain.length > 1) chain.pop(); // cheaper than setting length
+      // Registers start as the kernel leaves them for a verified program: r1 = ctx, the rest
+      // zero (the verifier forbids reading them), r10 set by exec.
+      L[1] = ctxLo;
+      H[1] = ctxHi;
+      try {
+        vm.execFresh(code);
+        retval = (L[0] as number) >>> 0;
+      } catch (e) {
+        if (faultCode(e) === undefined) throw e;
+        this.fault = e as VmFault;
+        return XdpAction.ABORTED;
+      }
+      if (records.length > 0) {
+        for (const r of records) memory.unmap(r);
+        records.length = 0;
+      }
+      // No pointer outlives an iteration (registers restart, the verifier forbids reading
+      // stack a run did not write), so when iterations keep meeting new map values (inserted
+      // and deleted elements) their regions go before the region table fills up and faults.
+      if (regions.length > MAX_RUN_VALUE_REGIONS) this.releaseValueRegions();
+    }
+    return retval;
+  }
+
+  /** The fault that ended the last {@link iterate}, if one did. */
+  private fault: VmFault | undefined;
+
+  /** @internal Runs `prog` once on each packet; see {@link VmProgram.runBatch}. */
+  runBatchSync(
+    prog: VmProgram,
+    packets: readonly Uint8Array[] | PacketBatch,
+    opts: BatchRunOptions,
+  ): BatchResult {
+    this.checkRunnable(prog);
+    const clock = this.options.clock;
+    const prepareNs = this.prepare();
+    const { state, xdp } = this.space;
+    const packed = isPacketBatch(packets) ? packets : undefined;
+    const list = packed === undefined ? (packets as readonly Uint8Array[]) : undefined;
+    const n = packed === undefined ? (list as readonly Uint8Array[]).length : packed.count;
+    const retvals = opts.retvals ?? new Uint32Array(n);
+    if (retvals.length < n) {
+      throw new UsageError(`retvals holds ${retvals.length} verdicts, the batch has ${n} packets`);
+    }
+    const ifindex = opts.ingressIfindex ?? 1;
+    const rxq = opts.rxQueueIndex ?? 0;
+    const onPacket = opts.onPacket;
+    state.trace = [];
+    state.chain = [prog.name];
+    const chain = state.chain;
+    const view: BatchPacket = {
+      bytes: xdp.page,
+      start: 0,
+      end: 0,
+      frags: xdp.frags,
+      chain,
+      redirect: undefined,
+      fault: undefined,
+    };
+    let faults = 0;
+    const t0 = clock();
+    try {
+      for (let i = 0; i < n; i++) {
+        if (packed === undefined) xdp.reset((list as readonly Uint8Array[])[i] as Uint8Array, ifindex, rxq);
+        else
+          xdp.resetFrom(packed.bytes, packed.offsets[i] as number, packed.lengths[i] as number, ifindex, rxq);
+        state.redirect = undefined;
+        const retval = this.iterate(prog.compiled, 1);
+        retvals[i] = retval;
+        if (this.fault !== undefined) faults++;
+        if (onPacket !== undefined) {
+          view.start = xdp.meta;
+          view.end = xdp.end;
+          view.frags = xdp.frags;
+          view.redirect = state.redirect;
+          view.fault = this.fault;
+          onPacket(i, retval, view);
+        }
+        // Value regions stay mapped across packets (a lookup of the same value costs nothing)
+        // until there are many of them; iterate releases them then.
+      }
+    } finally {
+      this.releaseValueRegions();
+    }
+    return { packets: n, retvals, faults, durationNs: Number(clock() - t0), prepareNs, trace: state.trace };
+  }
+
+  /** Refuses a run on a closed collection or of a program the VM cannot run. */
+  private checkRunnable(prog: VmProgram): void {
+    if (this.closed) throw new LoadError("the collection is closed", { program: prog.name });
+    if (!RUNNABLE.has(prog.spec.type)) {
+      throw new NotSupportedError(
+        `the VM runs XDP programs; ${prog.name} is a ${prog.spec.typeName} program`,
+        {
+          program: prog.name,
+          hint: "run it with --backend kernel",
+        },
+      );
+    }
   }
 
   /** @internal For helpers. */

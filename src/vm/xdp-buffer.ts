@@ -1,7 +1,7 @@
 import { Errno } from "../abi/errno.js";
 import { PAGE_SIZE } from "../abi/page-size.js";
 import { UsageError } from "../errors.js";
-import type { Memory, Region } from "./memory.js";
+import { type Memory, REGION_LO_BASE, type Region } from "./memory.js";
 
 /**
  * An XDP frame laid out the way `BPF_PROG_TEST_RUN` lays it out on Linux (net/bpf/test_run.c,
@@ -32,6 +32,8 @@ export const ETH_HLEN = 14;
 export const XDP_MAX_INPUT = XDP_MAX_LINEAR + 17 * XDP_PAGE_SIZE;
 
 const EINVAL = -Errno.EINVAL;
+/** No fragments: one shared empty array, so laying out a small packet allocates nothing. */
+const NO_FRAGS = new Uint8Array(0);
 const EACCES = -Errno.EACCES;
 
 /** Offsets of `struct xdp_md`. */
@@ -46,7 +48,7 @@ export class XdpBuffer {
   data = XDP_HEADROOM;
   end = XDP_HEADROOM;
   /** Bytes past the linear part (a packet longer than 3520 bytes). */
-  frags: Uint8Array = new Uint8Array(0);
+  frags: Uint8Array = NO_FRAGS;
   ingressIfindex = 1;
   rxQueueIndex = 0;
   /** Lowest and highest page index the program could have written since the last reset. */
@@ -68,32 +70,43 @@ export class XdpBuffer {
       name: "xdp_md context",
       onLoad: (index, size) => this.loadCtx(index, size),
     });
+    this.ctx.loadWords = this.ctxWords;
   }
+
+  /** What {@link loadCtx} gives for each 4-byte field, as words (see `Region.loadWords`). */
+  private readonly ctxWords = new Int32Array(12);
 
   /** Lays out `input` for a fresh run, as test_run does. */
   reset(input: Uint8Array, ingressIfindex: number, rxQueueIndex: number): void {
-    if (input.length < ETH_HLEN) {
-      throw new UsageError(
-        `packet of ${input.length} bytes is shorter than the 14 bytes XDP test runs need`,
-        {
-          hint: "the kernel refuses it with EINVAL too",
-        },
-      );
+    this.resetFrom(input, 0, input.length, ingressIfindex, rxQueueIndex);
+  }
+
+  /** As {@link reset}, for the `len` bytes of `src` at `off` (a packet of a packed batch). */
+  resetFrom(src: Uint8Array, off: number, len: number, ingressIfindex: number, rxQueueIndex: number): void {
+    if (len < ETH_HLEN) {
+      throw new UsageError(`packet of ${len} bytes is shorter than the 14 bytes XDP test runs need`, {
+        hint: "the kernel refuses it with EINVAL too",
+      });
     }
-    if (input.length > XDP_MAX_INPUT) {
-      throw new UsageError(`packet of ${input.length} bytes is larger than ${XDP_MAX_INPUT} bytes`);
+    if (len > XDP_MAX_INPUT) {
+      throw new UsageError(`packet of ${len} bytes is larger than ${XDP_MAX_INPUT} bytes`);
     }
-    const linear = Math.min(input.length, XDP_MAX_LINEAR);
+    const linear = Math.min(len, XDP_MAX_LINEAR);
+    const page = this.page;
     // test_run gives a zeroed page: only what a program could have written needs clearing.
-    if (this.dirtyHi > this.dirtyLo) this.page.fill(0, this.dirtyLo, this.dirtyHi);
-    this.page.set(linear === input.length ? input : input.subarray(0, linear), XDP_HEADROOM);
-    this.frags = input.length > linear ? input.slice(linear) : new Uint8Array(0);
+    if (this.dirtyHi > this.dirtyLo) page.fill(0, this.dirtyLo, this.dirtyHi);
+    if (off === 0 && linear === src.length) page.set(src, XDP_HEADROOM);
+    else if (linear <= 128) for (let i = 0; i < linear; i++) page[XDP_HEADROOM + i] = src[off + i] as number;
+    else page.set(src.subarray(off, off + linear), XDP_HEADROOM);
+    this.frags = len > linear ? src.slice(off + linear, off + len) : NO_FRAGS;
     this.meta = this.data = XDP_HEADROOM;
     this.end = XDP_HEADROOM + linear;
     this.dirtyLo = this.meta;
     this.dirtyHi = this.end;
     this.ingressIfindex = ingressIfindex;
     this.rxQueueIndex = rxQueueIndex;
+    this.ctxWords[XDP_MD.ingressIfindex >> 1] = ingressIfindex | 0;
+    this.ctxWords[XDP_MD.rxQueueIndex >> 1] = rxQueueIndex | 0;
     this.sync();
   }
 
@@ -116,6 +129,14 @@ export class XdpBuffer {
     if (this.meta < this.dirtyLo) this.dirtyLo = this.meta;
     if (this.end > this.dirtyHi) this.dirtyHi = this.end;
     this.memory.setBounds(this.packet, this.meta, this.end);
+    const w = this.ctxWords;
+    const hi = this.packet.hi;
+    w[XDP_MD.data >> 1] = REGION_LO_BASE + this.data;
+    w[(XDP_MD.data >> 1) + 1] = hi;
+    w[XDP_MD.dataEnd >> 1] = REGION_LO_BASE + this.end;
+    w[(XDP_MD.dataEnd >> 1) + 1] = hi;
+    w[XDP_MD.dataMeta >> 1] = REGION_LO_BASE + this.meta;
+    w[(XDP_MD.dataMeta >> 1) + 1] = hi;
   }
 
   private loadCtx(index: number, size: number): bigint | undefined {

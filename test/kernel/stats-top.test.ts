@@ -42,7 +42,8 @@ test("top shows live per-stage counts and the chain's run time in tmux", { skip 
     const cmd = [process.execPath, resolve("bin/tsbpf.js"), "top", "--pin", pin]
       .map((a) => `'${a}'`)
       .join(" ");
-    execFileSync("tmux", ["new-session", "-d", "-s", session, "-x", "120", "-y", "30", cmd]);
+    // Wide enough that the chain line (numbers of any width) is never wrapped.
+    execFileSync("tmux", ["new-session", "-d", "-s", session, "-x", "200", "-y", "30", cmd]);
     await sleep(500);
     for (let i = 0; i < 3; i++) sendSyn(undefined, net.peerIp, 8080);
     for (let i = 0; i < 2; i++) sendSyn(undefined, net.peerIp, 22);

@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
+import { test } from "node:test";
+
+// The CLI bundle (scripts/bundle.mjs, issue 14's cold start): built with the project, loaded by
+// bin/tsbpf.js, and it behaves as the module graph it is made from.
+
+const BUNDLE = "dist/src/cli/tsbpf.bundle.js";
+const GRAPH = "dist/src/cli/main.js";
+
+function runWith(entry: string, args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      `const { main } = await import(${JSON.stringify(`${process.cwd()}/${entry}`)}); process.exitCode = await main(${JSON.stringify(args)});`,
+    ],
+    { encoding: "utf8" },
+  );
+  // The demo's trace lines carry the process id and a time stamp.
+  const norm = (t: string) => t.replace(/tsbpf-vm-\d+/g, "tsbpf-vm-PID").replace(/ \d+\.\d{6}:/g, " T:");
+  return { code: r.status, stdout: norm(r.stdout), stderr: norm(r.stderr) };
+}
+
+test("the build makes the bundle, newer than the modules, and bin/tsbpf.js would load it", () => {
+  assert.ok(existsSync(BUNDLE), "npm run build bundles the CLI");
+  assert.ok(
+    statSync(BUNDLE).mtimeMs >= statSync(GRAPH).mtimeMs,
+    "bin/tsbpf.js takes a bundle at least as new",
+  );
+});
+
+test("the bundle and the module graph print the same for help, demo, inspect and an error", () => {
+  for (const args of [
+    ["--help"],
+    ["--version"],
+    ["demo"],
+    ["inspect", "examples/tail-call/tail_call.bpf.o", "--json"],
+    ["run", "examples/tail-call/tail_call.bpf.o", "--prog", "nope", "--data-in", "package.json"],
+  ]) {
+    const a = runWith(BUNDLE, args);
+    const b = runWith(GRAPH, args);
+    assert.equal(a.code, b.code, `${args.join(" ")}: ${a.stderr}`);
+    assert.equal(a.stdout, b.stdout, args.join(" "));
+    assert.equal(a.stderr, b.stderr, args.join(" "));
+  }
+});
