@@ -3,6 +3,7 @@ import { MapType } from "../abi/map-type.js";
 import { helperCalled, type Instruction } from "../asm/instruction.js";
 import { EXIT, LDDW, PseudoLd } from "../asm/opcodes.js";
 import { LoadError } from "../errors.js";
+import { emptyMapSpec } from "../object/btf-maps.js";
 import { frameLayout, subprogramOf, walkFrames } from "../object/stack-frames.js";
 import type { CollectionSpec, MapReference, MapSpec, ProgramSpec } from "../object/types.js";
 import {
@@ -146,25 +147,12 @@ export function statsMapSpec(layout: StatsLayout): MapSpec {
 /** The counters map added to the collection, or (`array`) the map holding the key 0. */
 function addedMapSpec(name: string, type: "percpu_array" | "array", valueSize: number): MapSpec {
   return {
-    name,
+    ...emptyMapSpec(name, "legacy"),
     type: MapType[type],
     typeName: type,
     keySize: 4,
     valueSize,
     maxEntries: 1,
-    flags: 0,
-    mapExtra: 0n,
-    numaNode: 0,
-    pinning: "none",
-    keyTypeId: undefined,
-    valueTypeId: undefined,
-    innerMap: undefined,
-    contents: [],
-    origin: "legacy",
-    section: undefined,
-    initialData: undefined,
-    readOnly: false,
-    variables: [],
   };
 }
 
