@@ -12,6 +12,8 @@ import {
   vmObjectOf,
 } from "./maps/index.js";
 import type { Memory, Region } from "./memory.js";
+import type { SkbBuffer } from "./skb/skb-buffer.js";
+import { addSkbHelpers, SKB_HELPERS } from "./skb/skb-helpers.js";
 import { toU64 } from "./u64.js";
 import type { XdpBuffer } from "./xdp-buffer.js";
 
@@ -42,6 +44,7 @@ export const SUPPORTED_HELPERS: readonly string[] = [
   "ringbuf_discard",
   "ringbuf_query",
   "trace_vprintk",
+  ...SKB_HELPERS,
 ];
 
 /** `MAX_TAIL_CALL_CNT`: tail calls one packet may make (so at most 34 programs run). */
@@ -64,6 +67,8 @@ const XDP_REDIRECT = 4;
  */
 export interface RunState {
   xdp: XdpBuffer | undefined;
+  /** The skb of a tc run (undefined while an XDP program runs). */
+  skb: SkbBuffer | undefined;
   /** Messages printed so far by this `run()` (all iterations), at most {@link maxTrace}. */
   trace: string[];
   /** Most messages kept; further printk calls still succeed, as the kernel's ring drops lines. */
@@ -84,6 +89,7 @@ export interface RunState {
 export function newRunState(maxTrace: number): RunState {
   return {
     xdp: undefined,
+    skb: undefined,
     trace: [],
     maxTrace,
     chain: [],
@@ -383,5 +389,12 @@ export function createHelpers(env: HelperEnvironment): (id: number) => HelperFn 
     return ringbufOf(vm, 1).query(vm.arg(2));
   });
 
+  addSkbHelpers(table, {
+    skb: () => env.state().skb,
+    setRedirect: (t) => {
+      env.state().redirect = t;
+    },
+    hashSeed: 0x5eed,
+  });
   return (id) => table.get(id);
 }

@@ -1,6 +1,6 @@
 import { disassemble } from "../asm/disasm.js";
 import { AluOp, Class, EXIT, Mode, PseudoLd, Size, Source } from "../asm/opcodes.js";
-import { MapType, ProgType, XdpAction } from "../abi/index.js";
+import { MapType, ProgType, TcAction, XdpAction } from "../abi/index.js";
 import { hostPossibleCpus } from "../backend/possible-cpus.js";
 import type { BpfMap, BpfProgram, LoadedCollection, RunOptions, RunResult } from "../backend/types.js";
 import {
@@ -27,6 +27,7 @@ import {
   type VmMapBase,
 } from "./maps/index.js";
 import { Memory, REGION_LO_BASE } from "./memory.js";
+import { SkbBuffer } from "./skb/skb-buffer.js";
 import { XdpBuffer } from "./xdp-buffer.js";
 
 /** Options of {@link loadVmCollection}. */
@@ -83,7 +84,7 @@ const DEFAULTS: Omit<VmCollectionOptions, "possibleCpus"> = Object.freeze({
 const MAX_RUN_VALUE_REGIONS = 1024;
 
 /** Program types the VM can run, with the context each gets. */
-const RUNNABLE = new Set<number>([ProgType.xdp]);
+const RUNNABLE = new Set<number>([ProgType.xdp, ProgType.sched_cls, ProgType.sched_act]);
 
 /**
  * Per tier, the XDP program {@link VmCollection.prepare} runs on a zeroed packet of its own: it
@@ -174,12 +175,15 @@ export class VmSpace {
   readonly state: RunState;
   /** @internal The XDP frame runs lay packets out in. */
   readonly xdp: XdpBuffer;
+  /** @internal The skb tc runs lay packets out in. */
+  readonly skb: SkbBuffer;
 
   /** Options not given are the VM's defaults, as for a collection. */
   constructor(given: Partial<Pick<VmCollectionOptions, "budget" | "maxTrace" | "cpu">> = {}) {
     const opts = { ...DEFAULTS, ...given };
     this.interpreter = new Interpreter({ memory: this.memory, budget: opts.budget });
     this.xdp = new XdpBuffer(this.memory);
+    this.skb = new SkbBuffer(this.memory);
     this.state = newRunState(opts.maxTrace);
     this.state.xdp = this.xdp;
     this.state.cpu = opts.cpu;
@@ -275,7 +279,7 @@ export class VmCollection implements LoadedCollection {
     if (this.closed) throw new LoadError("the collection is closed", { program: prog.name });
     if (!RUNNABLE.has(prog.spec.type)) {
       throw new NotSupportedError(
-        `the VM runs XDP programs; ${prog.name} is a ${prog.spec.typeName} program`,
+        `the VM runs XDP and tc programs; ${prog.name} is a ${prog.spec.typeName} program`,
         {
           program: prog.name,
           hint: "run it with --backend kernel",
@@ -291,8 +295,15 @@ export class VmCollection implements LoadedCollection {
       this.prepareNow();
       prepareNs = Number(clock() - p0);
     }
-    const { interpreter: vm, state, memory, xdp } = this.space;
-    xdp.reset(data, opts.ingressIfindex ?? 1, opts.rxQueueIndex ?? 0);
+    const { interpreter: vm, state, memory, xdp, skb } = this.space;
+    const isTc = prog.spec.type !== ProgType.xdp;
+    if (isTc) {
+      skb.reset(data, opts.ctxIn);
+      state.skb = skb;
+    } else {
+      xdp.reset(data, opts.ingressIfindex ?? 1, opts.rxQueueIndex ?? 0);
+      state.skb = undefined;
+    }
     state.trace = [];
     state.chain = [];
     state.redirect = undefined;
@@ -306,7 +317,7 @@ export class VmCollection implements LoadedCollection {
     };
     const L = vm.lo;
     const H = vm.hi;
-    const ctxHi = xdp.ctx.hi;
+    const ctxHi = isTc ? skb.ctx.hi : xdp.ctx.hi;
     const ctxLo = REGION_LO_BASE | 0;
     const code = prog.compiled;
     const name = prog.name;
@@ -331,7 +342,7 @@ export class VmCollection implements LoadedCollection {
         } catch (e) {
           if (faultCode(e) === undefined) throw e;
           fault = e as VmFault;
-          retval = XdpAction.ABORTED;
+          retval = isTc ? TcAction.SHOT : XdpAction.ABORTED;
         }
         if (records.length > 0) {
           for (const r of records) memory.unmap(r);
@@ -351,12 +362,14 @@ export class VmCollection implements LoadedCollection {
     const total = clock() - t0;
     const result: RunResult = {
       retval,
-      dataOut: xdp.output(),
+      dataOut: isTc ? skb.output() : xdp.output(),
       durationNs: Number(total / BigInt(repeat)),
       trace: state.trace,
       chain: chain.slice(),
     };
     if (prepareNs !== undefined) result.prepareNs = prepareNs;
+    const ctxOut = isTc ? skb.ctxOut() : undefined;
+    if (ctxOut !== undefined) result.ctxOut = ctxOut;
     if (state.redirect !== undefined) result.redirect = state.redirect;
     if (fault !== undefined) result.fault = fault;
     return result;
