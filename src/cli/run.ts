@@ -10,11 +10,13 @@ import { readInputFile, readObject, writeOutputFile } from "./load-object.js";
 import { formatStats } from "../stats/read-stats.js";
 import { isPipelineFile, pipelineProgram } from "./target.js";
 import { faultJson, runJson, traceText, verdictName } from "./run-report.js";
+import { checkContextFlags, formatGlobals, jsonValue, readAllGlobals, setGlobalArg } from "./run-globals.js";
 
 const HELP = `usage: tsbpf run (OBJ --prog NAME [--tail MAP:KEY=PROG ...] | PIPELINE.yaml [--prog NAME])
                 (--data-in FILE | --pcap FILE)
                 [--data-out FILE] [--repeat N] [--ingress-ifindex N] [--rx-queue N]
                 [--backend vm|kernel] [--netns NAME] [--tier compiled|interpreter] [--stats] [--json]
+                [--global SECTION:NAME=VALUE ...] [--show-globals]
 
 Runs a program on one packet (--data-in, raw bytes) or on every packet of a capture (--pcap, pcap
 or pcapng), with its tail-call targets wired from the object's static .values and from --tail.
@@ -25,7 +27,12 @@ Prints the verdict, the output packet, the mean duration per run and the trace m
 The duration is the program's execution: on the VM, the one-off preparation before the first
 run (the JS engine compiling the VM and the programs) is shown apart ('prepared:', prepareNs
 in --json); --repeat N gives a steady mean.
---ingress-ifindex and --rx-queue set what the program reads from struct xdp_md.
+--ingress-ifindex and --rx-queue set what an XDP program reads from struct xdp_md; a tc
+(sched_cls) program runs on the skb test_run gives it (device lo) and its verdicts are TC_ACT_*.
+--global .bss:count=5 (repeatable; .data, .rodata, any global-data section) sets a global
+variable before the object is loaded (a number, or JSON for arrays and structs);
+--show-globals prints every global variable of the object after the packets (with --json, a
+last line {"globals": {...}}).
 The VM is the default backend (its compiled tier; --tier interpreter runs the reference
 interpreter); --backend kernel uses BPF_PROG_TEST_RUN (root). With --backend kernel, --netns NAME
 runs it in network namespace NAME (ip netns add NAME), where --ingress-ifindex is looked up.
@@ -49,6 +56,8 @@ export const runCommand: Command = async (args, io) => {
     tier: { type: "string" },
     json: { type: "boolean" },
     stats: { type: "boolean" },
+    global: { type: "string", multiple: true },
+    "show-globals": { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -85,6 +94,8 @@ export const runCommand: Command = async (args, io) => {
   if (target !== undefined && isPipelineFile(target)) {
     if (values.tail !== undefined)
       usage("run: --tail goes with an object; a pipeline file fills its slots itself");
+    if (values.global !== undefined)
+      usage("run: --global goes with an object; a pipeline file sets its globals under globals:");
     pipeline = await loadPipeline(target);
     entry = values.prog === undefined ? pipeline.entry() : pipelineProgram(pipeline, values.prog, "run");
   } else {
@@ -96,6 +107,7 @@ export const runCommand: Command = async (args, io) => {
         `programs: ${Object.keys(spec.programs).join(", ") || "(none)"}`,
       );
     }
+    for (const g of values.global ?? []) setGlobalArg(spec, g);
     const slots = (values.tail ?? []).map(parseTailArg);
     checkWiring(spec, slots);
     pipeline = Pipeline.fromObject(spec, { tail: slots, entry: values.prog });
@@ -123,12 +135,14 @@ export const runCommand: Command = async (args, io) => {
   const engine = backend === "vm" ? `VM, ${tier} tier` : "kernel";
   try {
     const program = loaded.program(entry);
+    checkContextFlags(program.spec, ctx);
+    const progType = program.spec.type;
     const results: RunResult[] = [];
     for (const [i, pkt] of packets.entries()) {
       const r = await program.run(pkt, { repeat, ...ctx });
       results.push(r);
-      if (values.json) io.stdout(`${JSON.stringify(runJson(i + 1, r))}\n`);
-      else io.stdout(formatRun(i + 1, pkt, r, repeat, engine));
+      if (values.json) io.stdout(`${JSON.stringify(runJson(i + 1, r, progType))}\n`);
+      else io.stdout(formatRun(i + 1, pkt, r, repeat, engine, progType));
     }
     if (values["data-out"] !== undefined) {
       const out =
@@ -136,6 +150,12 @@ export const runCommand: Command = async (args, io) => {
           ? writePcap(results.map((r) => r.dataOut))
           : (results[0]?.dataOut ?? new Uint8Array());
       await writeOutputFile(values["data-out"], out, "--data-out");
+    }
+    if (values["show-globals"] === true) {
+      const coll = loaded.collections[entry.object];
+      const shown = coll === undefined ? {} : readAllGlobals(coll);
+      if (values.json) io.stdout(`${JSON.stringify({ globals: shown }, jsonValue)}\n`);
+      else io.stdout(formatGlobals(shown));
     }
     if (withStats) {
       const stats = loaded.readStats();
@@ -157,9 +177,16 @@ function hexDump(b: Uint8Array, indent: string): string {
   return lines.join("\n");
 }
 
-function formatRun(n: number, input: Uint8Array, r: RunResult, repeat: number, engine: string): string {
+function formatRun(
+  n: number,
+  input: Uint8Array,
+  r: RunResult,
+  repeat: number,
+  engine: string,
+  progType: number,
+): string {
   const out = [`packet ${n}: ${describePacket(input)}`];
-  out.push(`  verdict:  ${verdictName(r.retval)}`);
+  out.push(`  verdict:  ${verdictName(r.retval, progType)}`);
   if (r.chain !== undefined && r.chain.length > 1) out.push(`  chain:    ${r.chain.join(" -> ")}`);
   if (r.redirect !== undefined) {
     const t = r.redirect;
