@@ -27,6 +27,7 @@ import {
   type VmMapBase,
 } from "./maps/index.js";
 import { Memory, REGION_LO_BASE } from "./memory.js";
+import { rewriteLegacyLoads } from "./skb/legacy-loads.js";
 import { SkbBuffer } from "./skb/skb-buffer.js";
 import { XdpBuffer } from "./xdp-buffer.js";
 
@@ -481,13 +482,15 @@ export function loadVmCollection(
 
   for (const p of Object.values(spec.programs)) {
     const prog = new VmProgram(p, coll);
-    const refs = new Map(p.references.map((r) => [r.insn, r]));
+    // skb programs' legacy packet loads become helper calls, as the kernel's verifier makes them.
+    const code = p.type === ProgType.xdp ? p : rewriteLegacyLoads(p);
+    const refs = new Map(code.references.map((r) => [r.insn, r]));
     const pctx = { ...fileCtx, section: p.section, program: p.name };
     try {
-      prog.compiled = loadProgram(p.instructions, {
+      prog.compiled = loadProgram(code.instructions, {
         name: p.name,
         helpers,
-        describe: describeInsn(p),
+        describe: describeInsn(code),
         resolveLddw: (insn, src) => {
           const ref = refs.get(insn);
           const m = ref === undefined ? undefined : spec.maps[ref.map];

@@ -33,7 +33,7 @@ function pkt(n: number, dst = [0, 1, 2, 3, 4, 5], type = 0x0800): Uint8Array {
 }
 
 interface Case {
-  prog: "fields" | "helpers";
+  prog: "fields" | "helpers" | "legacy";
   packet: Uint8Array;
   in?: (number | bigint)[];
   text?: string;
@@ -302,5 +302,46 @@ test("bpf_strtol and bpf_strtoul agree with the kernel on bases, signs, spaces a
   await compare(cases, (k) => {
     assert.equal(k[0]?.out?.[5], "3");
     assert.equal(k[0]?.out?.[6], "123");
+  });
+});
+
+test("LD_ABS/LD_IND load big-endian bytes and end the program with 0 out of bounds, as the kernel", {
+  skip,
+}, async () => {
+  const NET = -0x100000;
+  const LL = -0x200000;
+  const offs = [
+    0,
+    1,
+    56,
+    57,
+    58,
+    59,
+    60,
+    61,
+    0x7fffffff,
+    -1,
+    -14,
+    NET,
+    NET - 14,
+    NET - 15,
+    NET - 78,
+    NET - 79,
+  ];
+  offs.push(NET + 42, NET + 43, NET + 46, NET + 47, LL, LL + 56, LL + 57, LL - 64, LL - 1, LL + 0x100000 - 1);
+  const cases: Case[] = offs.map((o) => ({
+    prog: "legacy",
+    packet: pkt(60),
+    in: [BigInt.asUintN(64, BigInt(o))],
+  }));
+  cases.push({ prog: "legacy", packet: pkt(34), in: [0] }); // the word at 26 still fits (26..29)
+  cases.push({ prog: "legacy", packet: pkt(29, [0, 0, 0, 0, 0, 0], 0x0806), in: [0] }); // it does not
+  await compare(cases, (k) => {
+    assert.equal(k[0]?.retval, 77);
+    assert.equal(k[0]?.out?.[1], "2048"); // 0x0800, big-endian
+    assert.equal(k[5]?.retval, 0); // the half at 59 is past the end: the program ends with 0
+    assert.equal(k[5]?.out?.[3], "160"); // after the byte at 59 was read
+    assert.equal(k[5]?.out?.[4], "0");
+    assert.equal(k[offs.length + 1]?.retval, 0);
   });
 });

@@ -2,6 +2,7 @@ import { Errno, HelperId, TcAction } from "../../abi/index.js";
 import type { RedirectTarget } from "../../backend/types.js";
 import { vmFault } from "../fault.js";
 import type { HelperFn, Interpreter } from "../interpreter.js";
+import { LEGACY_LOAD_HELPER } from "./legacy-loads.js";
 import type { SkbBuffer } from "./skb-buffer.js";
 
 /**
@@ -32,6 +33,9 @@ const BPF_F_MARK_MANGLED_0 = 0x20n;
 const BPF_F_MARK_ENFORCE = 0x40n;
 const BPF_F_IPV6 = 0x80n;
 const BPF_F_INGRESS = 1n;
+const SKF_NET_OFF = -0x100000;
+const SKF_LL_OFF = -0x200000;
+const ETH_HLEN = 14;
 
 /** What the tc helpers need from the run: its skb and where a redirect is recorded. */
 export interface SkbHelperEnvironment {
@@ -245,6 +249,28 @@ export function addSkbHelpers(table: Map<number, HelperFn>, env: SkbHelperEnviro
   };
   table.set(HelperId.strtol, strto(true));
   table.set(HelperId.strtoul, strto(false));
+
+  // bpf_skb_load_helper_8/16/32 behind LD_ABS/LD_IND (see legacy-loads.ts): r2 is the offset,
+  // an int. Negative offsets are SKF_NET_OFF / SKF_LL_OFF relative: the network header (past
+  // the Ethernet one) or the MAC header, anywhere from the buffer's head (the headroom reads as
+  // zeros) to its tail.
+  for (const width of [1, 2, 4]) {
+    table.set(LEGACY_LOAD_HELPER + width, (vm) => {
+      const skb = skbOf(vm);
+      const k = vm.lo[2] as number;
+      let at: number;
+      if (k >= 0) {
+        if (k > skb.len - width) return EFAULT;
+        at = skb.data + k;
+      } else if (k >= SKF_NET_OFF) at = skb.data + ETH_HLEN + (k - SKF_NET_OFF);
+      else if (k >= SKF_LL_OFF) at = skb.data + (k - SKF_LL_OFF);
+      else return EFAULT;
+      if (at < 0 || at + width > skb.end) return EFAULT;
+      let v = 0;
+      for (let i = 0; i < width; i++) v = v * 256 + (skb.page[at + i] as number);
+      return v;
+    });
+  }
 
   const xdpRedirect = table.get(HelperId.redirect);
   table.set(HelperId.redirect, (vm) => {

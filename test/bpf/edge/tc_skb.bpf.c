@@ -92,3 +92,24 @@ int helpers(struct __sk_buff *s)
 		return bpf_redirect(in[14], in[15]);
 	return TC_ACT_OK;
 }
+
+/* clang's intrinsics for the legacy packet loads. */
+unsigned long long ld_b(void *skb, unsigned long long off) asm("llvm.bpf.load.byte");
+unsigned long long ld_h(void *skb, unsigned long long off) asm("llvm.bpf.load.half");
+unsigned long long ld_w(void *skb, unsigned long long off) asm("llvm.bpf.load.word");
+
+/* Legacy packet loads (LD_ABS with a constant, LD_IND with in[0]); a load out of bounds ends the
+ * program with 0, so out[] shows how far it got. */
+SEC("tc")
+int legacy(struct __sk_buff *s)
+{
+	out[0] = ld_b(s, 12);
+	out[1] = ld_h(s, 12);
+	out[2] = ld_w(s, 26);
+	__u64 off = in[0];
+	out[3] = ld_b(s, off);
+	out[4] = ld_h(s, off);
+	out[5] = ld_w(s, off);
+	out[6] = 1;
+	return 77;
+}
