@@ -109,6 +109,11 @@ export const runCommand: Command = async (args, io) => {
     }
     for (const g of values.global ?? []) setGlobalArg(spec, g);
     const slots = (values.tail ?? []).map(parseTailArg);
+    // Programs of `?` sections load only when asked for: naming one asks for it.
+    for (const name of [values.prog, ...slots.map((s) => s.program)]) {
+      const p = spec.programs[name];
+      if (p?.autoload === false) p.autoload = true;
+    }
     checkWiring(spec, slots);
     pipeline = Pipeline.fromObject(spec, { tail: slots, entry: values.prog });
     entry = { object: MAIN_OBJECT, program: values.prog };

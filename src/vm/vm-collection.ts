@@ -481,6 +481,8 @@ export function loadVmCollection(
   });
 
   for (const p of Object.values(spec.programs)) {
+    // A `?` section's program is loaded only when asked for (autoload set), as by libbpf.
+    if (p.autoload === false) continue;
     const prog = new VmProgram(p, coll);
     // skb programs' legacy packet loads become helper calls, as the kernel's verifier makes them.
     const code = p.type === ProgType.xdp ? p : rewriteLegacyLoads(p);
