@@ -26,6 +26,7 @@ export const HelperId = {
   xdp_adjust_meta: 54,
   xdp_adjust_tail: 65,
   strtol: 105,
+  probe_read_kernel: 113,
   strtoul: 106,
   ktime_get_boot_ns: 125,
   ringbuf_output: 130,

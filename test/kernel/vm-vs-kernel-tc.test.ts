@@ -254,7 +254,7 @@ test("bpf_redirect returns TC_ACT_REDIRECT, or TC_ACT_SHOT with flags other than
   });
 });
 
-test("bpf_strtol and bpf_strtoul agree with the kernel on bases, signs, spaces and overflow", {
+test("bpf_strtol, bpf_strtoul and bpf_probe_read_kernel agree with the kernel (bases, signs, spaces, overflow)", {
   skip,
 }, async () => {
   const strings = [
@@ -302,6 +302,11 @@ test("bpf_strtol and bpf_strtoul agree with the kernel on bases, signs, spaces a
   await compare(cases, (k) => {
     assert.equal(k[0]?.out?.[5], "3");
     assert.equal(k[0]?.out?.[6], "123");
+    // bpf_probe_read_kernel: of the string, and of address 0 (-EFAULT, the buffer zeroed).
+    assert.equal(k[0]?.out?.[9], "0");
+    assert.equal(k[0]?.out?.[10], String(0x333231n));
+    assert.equal(k[0]?.out?.[11], "-34"); // a user-half address is -ERANGE
+    assert.equal(k[0]?.out?.[12], "0");
   });
 });
 

@@ -19,6 +19,7 @@ export const SKB_HELPERS: readonly string[] = [
   "get_hash_recalc",
   "strtol",
   "strtoul",
+  "probe_read_kernel",
 ];
 
 const EINVAL = -Errno.EINVAL;
@@ -33,6 +34,8 @@ const BPF_F_MARK_MANGLED_0 = 0x20n;
 const BPF_F_MARK_ENFORCE = 0x40n;
 const BPF_F_IPV6 = 0x80n;
 const BPF_F_INGRESS = 1n;
+/** TASK_SIZE_MAX + PAGE_SIZE on x86-64 (4-level paging): below it is user space. */
+const USER_HALF_END = 0x0000800000000000n;
 const SKF_NET_OFF = -0x100000;
 const SKF_LL_OFF = -0x200000;
 const ETH_HLEN = 14;
@@ -247,6 +250,21 @@ export function addSkbHelpers(table: Map<number, HelperFn>, env: SkbHelperEnviro
     vm.memory.writeUint(vm.arg(4), 8, out);
     return consumed;
   };
+  // The VM's memory is all there is to read. As copy_from_kernel_nofault on x86-64, a user-half
+  // address is -ERANGE and any other address outside the VM's memory -EFAULT (an unmapped kernel
+  // address), the buffer zeroed either way. The selftests use it to put data on the stack.
+  table.set(HelperId.probe_read_kernel, (vm) => {
+    const size = vm.argU32(2);
+    const dst = vm.memory.view(vm.arg(1), size, true);
+    const src = vm.arg(3);
+    try {
+      dst.set(vm.memory.readBytes(src, size));
+      return 0;
+    } catch {
+      dst.fill(0);
+      return src < USER_HALF_END ? ERANGE : EFAULT;
+    }
+  });
   table.set(HelperId.strtol, strto(true));
   table.set(HelperId.strtoul, strto(false));
 

@@ -88,6 +88,12 @@ int helpers(struct __sk_buff *s)
 	out[6] = v;
 	out[7] = bpf_strtoul(text, (in[11] & 31) | 1, in[12], &u);
 	out[8] = u;
+	__u64 pr = 7;
+	out[9] = bpf_probe_read_kernel(&pr, 8, text);
+	out[10] = pr;
+	pr = 7;
+	out[11] = bpf_probe_read_kernel(&pr, 8, (void *)(long)in[9]);
+	out[12] = pr;
 	if (in[13])
 		return bpf_redirect(in[14], in[15]);
 	return TC_ACT_OK;
