@@ -92,6 +92,8 @@ export interface RunResult {
   prepareNs?: number;
   /** Trace messages printed by `bpf_trace_printk`/`bpf_trace_vprintk`, in order. */
   trace: string[];
+  /** The context test_run gives back (`ctx_out`): tc runs given `ctxIn`, on both engines. */
+  ctxOut?: Uint8Array;
   /** VM only: the redirect target recorded by the last redirect helper. */
   redirect?: RedirectTarget;
   /** VM only: the programs that ran, in order (tail calls followed). */

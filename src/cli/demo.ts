@@ -10,7 +10,7 @@ import type { CollectionSpec } from "../object/types.js";
 import { type Command, parseCommandArgs } from "./args.js";
 import type { CliIo } from "./io.js";
 import { traceText } from "./run-report.js";
-import { xdpActionName } from "../abi/xdp.js";
+import { verdictNameFor } from "../abi/tc.js";
 
 const HELP = `usage: tsbpf demo [--json]
 
@@ -104,7 +104,7 @@ async function runDemo(
   const t0 = performance.now();
   for (const [i, { packet }] of capture.entries()) {
     const r = await main.run(packet);
-    const verdict = xdpActionName(r.retval) ?? String(r.retval);
+    const verdict = verdictNameFor(main.spec.type, r.retval) ?? String(r.retval);
     verdicts.set(verdict, (verdicts.get(verdict) ?? 0) + 1);
     for (const p of (r.chain ?? []).slice(1)) jumps.set(p, (jumps.get(p) ?? 0) + 1);
     lines += r.trace.length;

@@ -37,6 +37,8 @@ export interface InspectReport {
     name: string;
     section: string;
     type: string;
+    /** False for a `?` section's program, which engines load only when asked. */
+    autoload: boolean;
     instructions: number;
     functions: string[];
     tailCalls: {
@@ -99,6 +101,7 @@ export function describeCollection(spec: CollectionSpec): InspectReport {
       name: p.name,
       section: p.section,
       type: p.typeName,
+      autoload: p.autoload !== false,
       instructions: p.instructions.length,
       functions: p.functions.map((f) => f.name),
       tailCalls: p.tailCalls.map((t) => tc(p, t)),
@@ -164,7 +167,7 @@ export function formatReport(r: InspectReport): string {
         ...r.programs.map((p) => [
           p.name,
           p.section,
-          p.type,
+          p.autoload ? p.type : `${p.type} (not loaded unless asked: ?)`,
           String(p.instructions),
           p.tailCalls.length === 0
             ? "-"

@@ -1,10 +1,13 @@
-import { xdpActionName } from "../abi/xdp.js";
+import { verdictNameFor } from "../abi/tc.js";
 import type { RunResult } from "../backend/types.js";
 import { toHex } from "../internal/bytes.js";
 
-/** `XDP_PASS (2)`, or the bare number for values that are not XDP actions. */
-export function verdictName(retval: number): string {
-  const n = xdpActionName(retval);
+/**
+ * `XDP_PASS (2)` for an XDP program, `TC_ACT_SHOT (2)` for a tc one; the bare number for values
+ * that name nothing for the program's type.
+ */
+export function verdictName(retval: number, progType: number): string {
+  const n = verdictNameFor(progType, retval);
   return n === undefined ? String(retval) : `${n} (${retval})`;
 }
 
@@ -49,11 +52,11 @@ export function faultJson(e: Error): FaultJson {
 }
 
 /** Converts a run result into the JSON line `tsbpf run --json` prints. */
-export function runJson(index: number, r: RunResult): RunJson {
+export function runJson(index: number, r: RunResult, progType: number): RunJson {
   const out: RunJson = {
     packet: index,
     retval: r.retval,
-    verdict: xdpActionName(r.retval) ?? String(r.retval),
+    verdict: verdictNameFor(progType, r.retval) ?? String(r.retval),
     dataOut: toHex(r.dataOut),
     durationNs: r.durationNs,
     ...(r.prepareNs === undefined ? {} : { prepareNs: r.prepareNs }),

@@ -1,4 +1,5 @@
-import { xdpActionName } from "../abi/xdp.js";
+import { ProgType } from "../abi/index.js";
+import { verdictNameFor } from "../abi/tc.js";
 import type { BpfProgram, RunOptions } from "../backend/types.js";
 import type { PacketBatch } from "../net/pcap.js";
 import { VmProgram } from "../vm/vm-collection.js";
@@ -31,7 +32,8 @@ export async function summarizeRuns(
   const count = Array.isArray(packets) ? packets.length : (packets as PacketBatch).count;
   const out: RunSummary = { packets: count, verdicts, stages, faults: 0, wallNs: 0 };
   const t0 = process.hrtime.bigint();
-  if (program instanceof VmProgram) {
+  // runBatch lays packets out as XDP buffers; a tc program's packets go one run each.
+  if (program instanceof VmProgram && program.spec.type === ProgType.xdp) {
     const res = program.runBatch(packets, {
       ...ctx,
       onPacket: (i, retval, p) => {
@@ -70,13 +72,13 @@ function packetAt(packets: readonly Uint8Array[] | PacketBatch, i: number): Uint
 }
 
 /** `run --summary`'s text: one line per verdict and per final stage. */
-export function formatSummary(s: RunSummary, engine: string): string {
+export function formatSummary(s: RunSummary, engine: string, progType: number): string {
   const lines = [
     `packets: ${s.packets} (${engine}; ${(s.wallNs / Math.max(1, s.packets)).toFixed(0)} ns per packet)`,
     "verdicts:",
   ];
   for (const [v, n] of [...s.verdicts].sort((a, b) => a[0] - b[0])) {
-    const name = xdpActionName(v);
+    const name = verdictNameFor(progType, v);
     lines.push(`  ${name === undefined ? String(v) : `${name} (${v})`}: ${n}`);
   }
   if (s.stages.size > 0) {
@@ -91,11 +93,13 @@ export function formatSummary(s: RunSummary, engine: string): string {
 }
 
 /** `run --summary --json`'s line. */
-export function summaryJson(s: RunSummary): object {
+export function summaryJson(s: RunSummary, progType: number): object {
   return {
     summary: {
       packets: s.packets,
-      verdicts: Object.fromEntries([...s.verdicts].map(([v, n]) => [xdpActionName(v) ?? String(v), n])),
+      verdicts: Object.fromEntries(
+        [...s.verdicts].map(([v, n]) => [verdictNameFor(progType, v) ?? String(v), n]),
+      ),
       stages: Object.fromEntries(s.stages),
       faults: s.faults,
       ...(s.firstFault === undefined ? {} : { firstFault: s.firstFault }),

@@ -13,12 +13,14 @@ import { isPipelineFile, pipelineProgram } from "./target.js";
 import { faultJson, runJson, traceText, verdictName } from "./run-report.js";
 import { eventsFlag, formatEvent, openEventReaders, recordJson } from "./events.js";
 import { formatSummary, summarizeRuns, summaryJson } from "./run-summary.js";
+import { checkContextFlags, formatGlobals, jsonValue, readAllGlobals, setGlobalArg } from "./run-globals.js";
 
 const HELP = `usage: tsbpf run (OBJ --prog NAME [--tail MAP:KEY=PROG ...] | PIPELINE.yaml [--prog NAME])
                 (--data-in FILE | --pcap FILE)
                 [--data-out FILE] [--repeat N] [--ingress-ifindex N] [--rx-queue N]
                 [--backend vm|kernel] [--netns NAME] [--tier compiled|interpreter] [--stats] [--json]
                 [--events MAP [--type STRUCT]] [--summary]
+                [--global SECTION:NAME=VALUE ...] [--show-globals]
 
 Runs a program on one packet (--data-in, raw bytes) or on every packet of a capture (--pcap, pcap
 or pcapng), with its tail-call targets wired from the object's static .values and from --tail.
@@ -29,7 +31,12 @@ Prints the verdict, the output packet, the mean duration per run and the trace m
 The duration is the program's execution: on the VM, the one-off preparation before the first
 run (the JS engine compiling the VM and the programs) is shown apart ('prepared:', prepareNs
 in --json); --repeat N gives a steady mean.
---ingress-ifindex and --rx-queue set what the program reads from struct xdp_md.
+--ingress-ifindex and --rx-queue set what an XDP program reads from struct xdp_md; a tc
+(sched_cls) program runs on the skb test_run gives it (device lo) and its verdicts are TC_ACT_*.
+--global .bss:count=5 (repeatable; .data, .rodata, any global-data section) sets a global
+variable before the object is loaded (a number, or JSON for arrays and structs);
+--show-globals prints every global variable of the object after the packets (with --json, a
+last line {"globals": {...}}).
 The VM is the default backend (its compiled tier; --tier interpreter runs the reference
 interpreter); --backend kernel uses BPF_PROG_TEST_RUN (root). With --backend kernel, --netns NAME
 runs it in network namespace NAME (ip netns add NAME), where --ingress-ifindex is looked up.
@@ -64,6 +71,8 @@ export const runCommand: Command = async (args, io) => {
     events: { type: "string" },
     type: { type: "string" },
     summary: { type: "boolean" },
+    global: { type: "string", multiple: true },
+    "show-globals": { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -107,6 +116,8 @@ export const runCommand: Command = async (args, io) => {
   if (target !== undefined && isPipelineFile(target)) {
     if (values.tail !== undefined)
       usage("run: --tail goes with an object; a pipeline file fills its slots itself");
+    if (values.global !== undefined)
+      usage("run: --global goes with an object; a pipeline file sets its globals under globals:");
     pipeline = await loadPipeline(target);
     entry = values.prog === undefined ? pipeline.entry() : pipelineProgram(pipeline, values.prog, "run");
   } else {
@@ -118,7 +129,13 @@ export const runCommand: Command = async (args, io) => {
         `programs: ${Object.keys(spec.programs).join(", ") || "(none)"}`,
       );
     }
+    for (const g of values.global ?? []) setGlobalArg(spec, g);
     const slots = (values.tail ?? []).map(parseTailArg);
+    // Programs of `?` sections load only when asked for: naming one asks for it.
+    for (const name of [values.prog, ...slots.map((s) => s.program)]) {
+      const p = spec.programs[name];
+      if (p?.autoload === false) p.autoload = true;
+    }
     checkWiring(spec, slots);
     pipeline = Pipeline.fromObject(spec, { tail: slots, entry: values.prog });
     entry = { object: MAIN_OBJECT, program: values.prog };
@@ -157,17 +174,23 @@ export const runCommand: Command = async (args, io) => {
         ? (pipeline.definition?.events ?? [])
         : [eventsFlag(values.events, values.type)],
     );
+    checkContextFlags(program.spec, ctx);
+    const progType = program.spec.type;
     const results: RunResult[] = [];
     if (values.summary === true) {
       const s = await summarizeRuns(program, batch ?? packets, ctx);
-      out.write(values.json ? `${JSON.stringify(summaryJson(s))}\n` : formatSummary(s, engine));
+      out.write(
+        values.json ? `${JSON.stringify(summaryJson(s, progType))}\n` : formatSummary(s, engine, progType),
+      );
       packets = [];
     }
     for (const [i, pkt] of packets.entries()) {
       const r = await program.run(pkt, { repeat, ...ctx });
       if (values["data-out"] !== undefined) results.push(r);
       out.write(
-        values.json ? `${JSON.stringify(runJson(i + 1, r))}\n` : formatRun(i + 1, pkt, r, repeat, engine),
+        values.json
+          ? `${JSON.stringify(runJson(i + 1, r, progType))}\n`
+          : formatRun(i + 1, pkt, r, repeat, engine, progType),
       );
       for (const reader of readers) {
         for (const rec of reader.poll()) {
@@ -185,6 +208,12 @@ export const runCommand: Command = async (args, io) => {
           ? writePcap(results.map((r) => r.dataOut))
           : (results[0]?.dataOut ?? new Uint8Array());
       await writeOutputFile(values["data-out"], out, "--data-out");
+    }
+    if (values["show-globals"] === true) {
+      const coll = loaded.collections[entry.object];
+      const shown = coll === undefined ? {} : readAllGlobals(coll);
+      if (values.json) io.stdout(`${JSON.stringify({ globals: shown }, jsonValue)}\n`);
+      else io.stdout(formatGlobals(shown));
     }
     if (withStats) {
       const stats = loaded.readStats();
@@ -225,9 +254,16 @@ function hexDump(b: Uint8Array, indent: string): string {
   return lines.join("\n");
 }
 
-function formatRun(n: number, input: Uint8Array, r: RunResult, repeat: number, engine: string): string {
+function formatRun(
+  n: number,
+  input: Uint8Array,
+  r: RunResult,
+  repeat: number,
+  engine: string,
+  progType: number,
+): string {
   const out = [`packet ${n}: ${describePacket(input)}`];
-  out.push(`  verdict:  ${verdictName(r.retval)}`);
+  out.push(`  verdict:  ${verdictName(r.retval, progType)}`);
   if (r.chain !== undefined && r.chain.length > 1) out.push(`  chain:    ${r.chain.join(" -> ")}`);
   if (r.redirect !== undefined) {
     const t = r.redirect;

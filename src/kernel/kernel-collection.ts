@@ -464,6 +464,7 @@ function loadPrograms(
   );
   for (const p of Object.values(spec.programs)) {
     const file = spec.file;
+    if (p.autoload === false) continue;
     if (p.type === ProgType.unspec) {
       // libbpf refuses these too ("missing BPF prog type, check ELF section name").
       throw new LoadError(`program ${p.name}: section '${p.section}' names no program type`, {

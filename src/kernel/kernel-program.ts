@@ -1,5 +1,5 @@
 /** A program loaded into the kernel, behind the engine-neutral {@link BpfProgram} API. */
-import { ProgType } from "../abi/index.js";
+import { ProgType, SK_BUFF_SIZE } from "../abi/index.js";
 import type { BpfProgram, RunOptions, RunResult } from "../backend/types.js";
 import { isTsbpfError, UsageError } from "../errors.js";
 import type { ProgramSpec } from "../object/types.js";
@@ -105,14 +105,18 @@ export class KernelProgram implements BpfProgram {
           dataIn: data,
           ...(opts.repeat === undefined ? {} : { repeat: opts.repeat }),
           ...(ctxIn === undefined ? {} : { ctxIn }),
+          // tc runs give the context back, as the VM does (XDP's would change no caller's view).
+          ...(ctxIn === undefined || this.spec.type === ProgType.xdp ? {} : { ctxOutSize: SK_BUFF_SIZE }),
         }),
       );
-      return {
+      const out: RunResult = {
         retval: r.retval,
         dataOut: r.dataOut,
         durationNs: r.durationNs,
         trace: capture?.drain() ?? [],
       };
+      if (r.ctxOut !== undefined) out.ctxOut = r.ctxOut;
+      return out;
     } catch (e) {
       throw isTsbpfError(e) ? e.withContext({ program: this.name }) : e;
     }

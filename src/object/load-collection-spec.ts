@@ -266,7 +266,9 @@ function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): 
   for (const [secIdx, fns] of functions) {
     const sec = elf.sections[secIdx] as ElfSection;
     if (sec.name === ".text") continue;
-    const match = matchSection(sec.name);
+    // libbpf's `?` prefix: the program is in the object but not loaded unless asked for.
+    const optional = sec.name.startsWith("?");
+    const match = matchSection(optional ? sec.name.slice(1) : sec.name);
     for (const f of fns) {
       if (!f.global) continue;
       const pctx = { ...fctx, section: sec.name, program: f.name };
@@ -296,6 +298,7 @@ function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): 
         ...linked,
         tailCalls: [],
         sectionOffset: f.start * 8,
+        ...(optional ? { autoload: false } : {}),
       };
       lazyTailCalls(program);
       programs[f.name] = program;

@@ -105,6 +105,12 @@ export interface ProgramSpec {
   tailCalls: TailCallSite[];
   /** Offset of the entry function inside its section, in bytes. */
   sectionOffset: number;
+  /**
+   * `false` for a program in a `?` section (libbpf's `SEC("?tc")`): it is in the object but
+   * neither engine loads it unless this is set to `true` before loading, as
+   * `bpf_program__set_autoload` does. Absent means loaded.
+   */
+  autoload?: boolean;
 }
 
 /** Where a global variable lives inside a global-data map. */

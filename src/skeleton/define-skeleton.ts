@@ -167,7 +167,11 @@ function loadedSkeleton(d: SkeletonDescriptor, coll: CollectionFor<"vm" | "kerne
   const btf = specBtf(coll.spec);
   const le = coll.spec.byteOrder === "little";
   const progs: Record<string, BpfProgram> = {};
-  for (const name of Object.keys(d.programs)) progs[name] = coll.programs[name] as BpfProgram;
+  // A `?` section's program is absent unless it was asked for (autoload), as in the collection.
+  for (const name of Object.keys(d.programs)) {
+    const p = coll.programs[name];
+    if (p !== undefined) progs[name] = p;
+  }
   const maps: Record<string, unknown> = {};
   for (const [name, m] of Object.entries(d.maps))
     maps[name] = mapView(coll.maps[name] as BpfMap, m, btf, le, coll);

@@ -1,5 +1,4 @@
-import { xdpActionName } from "../abi/xdp.js";
-import { ProgType } from "../abi/prog-type.js";
+import { verdictNameFor } from "../abi/tc.js";
 
 /**
  * Where each counter lives in the value of the stats map. The map is a per-CPU array with one
@@ -55,9 +54,8 @@ export interface StatsLayout {
   sites: SiteCounters[];
 }
 
-/** A verdict bucket's name for a program type: `XDP_PASS`, or the number, or `other`. */
+/** A verdict bucket's name for a program type: `XDP_PASS`, `TC_ACT_SHOT`, or the number, or `other`. */
 export function verdictName(type: number, bucket: number): string {
   if (bucket >= VERDICT_BUCKETS - 1) return "other";
-  if (type === ProgType.xdp) return xdpActionName(bucket) ?? String(bucket);
-  return String(bucket);
+  return verdictNameFor(type, bucket) ?? String(bucket);
 }

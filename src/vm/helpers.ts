@@ -21,6 +21,8 @@ import {
   vmObjectOf,
 } from "./maps/index.js";
 import { type Memory, REGION_HI_BASE, REGION_LO_BASE, type Region } from "./memory.js";
+import type { SkbBuffer } from "./skb/skb-buffer.js";
+import { addSkbHelpers, SKB_HELPERS } from "./skb/skb-helpers.js";
 import { toU64 } from "./u64.js";
 import type { XdpBuffer } from "./xdp-buffer.js";
 
@@ -52,6 +54,7 @@ export const SUPPORTED_HELPERS: readonly string[] = [
   "ringbuf_query",
   "trace_vprintk",
   "perf_event_output",
+  ...SKB_HELPERS,
 ];
 
 /** `MAX_TAIL_CALL_CNT`: tail calls one packet may make (so at most 34 programs run). */
@@ -74,6 +77,8 @@ const XDP_REDIRECT = 4;
  */
 export interface RunState {
   xdp: XdpBuffer | undefined;
+  /** The skb of a tc run (undefined while an XDP program runs). */
+  skb: SkbBuffer | undefined;
   /** Messages printed so far by this `run()` (all iterations), at most {@link maxTrace}. */
   trace: string[];
   /** Most messages kept; further printk calls still succeed, as the kernel's ring drops lines. */
@@ -105,6 +110,7 @@ export const MAX_ARRAY_REGIONS = 8192;
 export function newRunState(maxTrace: number): RunState {
   return {
     xdp: undefined,
+    skb: undefined,
     trace: [],
     maxTrace,
     chain: [],
@@ -569,5 +575,12 @@ export function createHelpers(env: HelperEnvironment): (id: number) => HelperFn 
   (table.get(HelperId.map_lookup_elem) as HelperWithFastPath).fast = lookupFast;
   (table.get(HelperId.tail_call) as HelperWithFastPath).fast = tailFast;
 
+  addSkbHelpers(table, {
+    skb: () => env.state().skb,
+    setRedirect: (t) => {
+      env.state().redirect = t;
+    },
+    hashSeed: 0x5eed,
+  });
   return (id) => table.get(id);
 }

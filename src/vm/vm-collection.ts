@@ -1,6 +1,6 @@
 import { disassemble } from "../asm/disasm.js";
 import { AluOp, Class, EXIT, Mode, PseudoLd, Size, Source } from "../asm/opcodes.js";
-import { MapType, ProgType, XdpAction } from "../abi/index.js";
+import { MapType, ProgType, TcAction, XdpAction } from "../abi/index.js";
 import { hostPossibleCpus } from "../backend/possible-cpus.js";
 import type {
   BpfMap,
@@ -42,6 +42,8 @@ import {
   type VmMapBase,
 } from "./maps/index.js";
 import { Memory, REGION_LO_BASE } from "./memory.js";
+import { rewriteLegacyLoads } from "./skb/legacy-loads.js";
+import { SkbBuffer } from "./skb/skb-buffer.js";
 import { XdpBuffer } from "./xdp-buffer.js";
 
 /** Options of {@link loadVmCollection}. */
@@ -98,7 +100,7 @@ const DEFAULTS: Omit<VmCollectionOptions, "possibleCpus"> = Object.freeze({
 const MAX_RUN_VALUE_REGIONS = 1024;
 
 /** Program types the VM can run, with the context each gets. */
-const RUNNABLE = new Set<number>([ProgType.xdp]);
+const RUNNABLE = new Set<number>([ProgType.xdp, ProgType.sched_cls, ProgType.sched_act]);
 
 /**
  * Per tier, the XDP program {@link VmCollection.prepare} runs on a zeroed packet of its own: it
@@ -253,12 +255,15 @@ export class VmSpace {
   readonly state: RunState;
   /** @internal The XDP frame runs lay packets out in. */
   readonly xdp: XdpBuffer;
+  /** @internal The skb tc runs lay packets out in. */
+  readonly skb: SkbBuffer;
 
   /** Options not given are the VM's defaults, as for a collection. */
   constructor(given: Partial<Pick<VmCollectionOptions, "budget" | "maxTrace" | "cpu">> = {}) {
     const opts = { ...DEFAULTS, ...given };
     this.interpreter = new Interpreter({ memory: this.memory, budget: opts.budget });
     this.xdp = new XdpBuffer(this.memory);
+    this.skb = new SkbBuffer(this.memory);
     this.state = newRunState(opts.maxTrace);
     this.state.xdp = this.xdp;
     this.state.cpu = opts.cpu;
@@ -397,8 +402,15 @@ export class VmCollection implements LoadedCollection {
       this.prepareNow();
       prepareNs = Number(clock() - p0);
     }
-    const { state, memory, xdp } = this.space;
-    xdp.reset(data, opts.ingressIfindex ?? 1, opts.rxQueueIndex ?? 0);
+    const { state, memory, xdp, skb } = this.space;
+    const isTc = prog.spec.type !== ProgType.xdp;
+    if (isTc) {
+      skb.reset(data, opts.ctxIn);
+      state.skb = skb;
+    } else {
+      xdp.reset(data, opts.ingressIfindex ?? 1, opts.rxQueueIndex ?? 0);
+      state.skb = undefined;
+    }
     state.trace = [];
     state.chain = [];
     state.redirect = undefined;
@@ -407,7 +419,7 @@ export class VmCollection implements LoadedCollection {
     let retval: number;
     try {
       chain.push(prog.name);
-      retval = this.iterate(prog.compiled, repeat);
+      retval = this.iterate(prog.compiled, repeat, isTc ? skb.ctx.hi : xdp.ctx.hi, isTc);
     } finally {
       this.releaseValueRegions();
       for (const r of state.records) memory.unmap(r);
@@ -417,12 +429,14 @@ export class VmCollection implements LoadedCollection {
     const total = clock() - t0;
     const result: RunResult = {
       retval,
-      dataOut: xdp.output(),
+      dataOut: isTc ? skb.output() : xdp.output(),
       durationNs: Number(total / BigInt(repeat)),
       trace: state.trace,
       chain: chain.slice(),
     };
     if (prepareNs !== undefined) result.prepareNs = prepareNs;
+    const ctxOut = isTc ? skb.ctxOut() : undefined;
+    if (ctxOut !== undefined) result.ctxOut = ctxOut;
     if (state.redirect !== undefined) result.redirect = state.redirect;
     if (fault !== undefined) result.fault = fault;
     return result;
@@ -440,14 +454,13 @@ export class VmCollection implements LoadedCollection {
    * The iterations of {@link runSync}, on the packet laid out: a small function of its own, which
    * the JS engine optimises as a whole. Stops at the first fault.
    */
-  private iterate(code: Program, repeat: number): number {
-    const { interpreter: vm, state, memory, xdp } = this.space;
+  private iterate(code: Program, repeat: number, ctxHi: number, isTc: boolean): number {
+    const { interpreter: vm, state, memory } = this.space;
     const chain = state.chain;
     const records = state.records;
     const regions = state.regions;
     const L = vm.lo;
     const H = vm.hi;
-    const ctxHi = xdp.ctx.hi;
     const ctxLo = REGION_LO_BASE | 0;
     let retval = 0;
     this.fault = undefined;
@@ -463,7 +476,7 @@ export class VmCollection implements LoadedCollection {
       } catch (e) {
         if (faultCode(e) === undefined) throw e;
         this.fault = e as VmFault;
-        return XdpAction.ABORTED;
+        return isTc ? TcAction.SHOT : XdpAction.ABORTED;
       }
       if (records.length > 0) {
         for (const r of records) memory.unmap(r);
@@ -487,6 +500,15 @@ export class VmCollection implements LoadedCollection {
     opts: BatchRunOptions,
   ): BatchResult {
     this.checkRunnable(prog);
+    if (prog.spec.type !== ProgType.xdp) {
+      throw new NotSupportedError(
+        `runBatch runs XDP programs; ${prog.name} is a ${prog.spec.typeName} program`,
+        {
+          program: prog.name,
+          hint: "run each packet with run()",
+        },
+      );
+    }
     const clock = this.options.clock;
     const prepareNs = this.prepare();
     const { state, xdp } = this.space;
@@ -502,6 +524,7 @@ export class VmCollection implements LoadedCollection {
     const onPacket = opts.onPacket;
     state.trace = [];
     state.chain = [prog.name];
+    state.skb = undefined;
     const chain = state.chain;
     const view: BatchPacket = {
       bytes: xdp.page,
@@ -520,7 +543,7 @@ export class VmCollection implements LoadedCollection {
         else
           xdp.resetFrom(packed.bytes, packed.offsets[i] as number, packed.lengths[i] as number, ifindex, rxq);
         state.redirect = undefined;
-        const retval = this.iterate(prog.compiled, 1);
+        const retval = this.iterate(prog.compiled, 1, xdp.ctx.hi, false);
         retvals[i] = retval;
         if (this.fault !== undefined) faults++;
         if (onPacket !== undefined) {
@@ -545,7 +568,7 @@ export class VmCollection implements LoadedCollection {
     if (this.closed) throw new LoadError("the collection is closed", { program: prog.name });
     if (!RUNNABLE.has(prog.spec.type)) {
       throw new NotSupportedError(
-        `the VM runs XDP programs; ${prog.name} is a ${prog.spec.typeName} program`,
+        `the VM runs XDP and tc programs; ${prog.name} is a ${prog.spec.typeName} program`,
         {
           program: prog.name,
           hint: "run it with --backend kernel",
@@ -659,14 +682,18 @@ export function loadVmCollection(
   });
 
   for (const p of Object.values(spec.programs)) {
+    // A `?` section's program is loaded only when asked for (autoload set), as by libbpf.
+    if (p.autoload === false) continue;
     const prog = new VmProgram(p, coll);
-    const refs = new Map(p.references.map((r) => [r.insn, r]));
+    // skb programs' legacy packet loads become helper calls, as the kernel's verifier makes them.
+    const code = p.type === ProgType.xdp ? p : rewriteLegacyLoads(p);
+    const refs = new Map(code.references.map((r) => [r.insn, r]));
     const pctx = { ...fileCtx, section: p.section, program: p.name };
     try {
-      prog.compiled = loadProgram(p.instructions, {
+      prog.compiled = loadProgram(code.instructions, {
         name: p.name,
         helpers,
-        describe: describeInsn(p),
+        describe: describeInsn(code),
         resolveLddw: (insn, src) => {
           const ref = refs.get(insn);
           const m = ref === undefined ? undefined : spec.maps[ref.map];

@@ -229,10 +229,13 @@ export function withoutMaps(o: Outcome, names: readonly string[]): Outcome {
   return { ...o, maps };
 }
 
-/** The XDP programs of a spec, which the differential runs as entry points. */
+/**
+ * The XDP and tc programs of a spec that engines load by default (not `?` sections), which the
+ * differential runs as entry points.
+ */
 export function xdpPrograms(spec: CollectionSpec): string[] {
   return Object.values(spec.programs)
-    .filter((p) => p.type === ProgType.xdp)
+    .filter((p) => (p.type === ProgType.xdp || p.type === ProgType.sched_cls) && p.autoload !== false)
     .map((p) => p.name);
 }
 

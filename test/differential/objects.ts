@@ -8,6 +8,16 @@ import { parseTailArg, type TailSlot } from "../../src/tailcall/wiring.js";
  */
 const KNOWN_WIRING: Record<string, string[]> = {
   "examples/tail-call/tail_call.bpf.o": ["prog_array:0=port8080_prog", "prog_array:1=port22_prog"],
+  "test/bpf/tc/tc_dispatch.bpf.o": ["prog_array:0=tc_port8080", "prog_array:1=tc_port22"],
+  "test/bpf/tc/tc_tailcalls.bpf.o": [
+    "jmp:0=slot0",
+    "jmp:1=slot1",
+    "jmp:2=slot2",
+    "chain:1=chain1",
+    "chain:2=chain2",
+    "chain:3=chain3",
+    "loop:0=self_loop",
+  ],
 };
 
 /** A compiled BPF object of the repository and the tail-call wiring it runs with. */

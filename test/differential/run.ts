@@ -255,7 +255,7 @@ async function main(): Promise<number> {
       continue;
     }
     if (xdpPrograms(spec).length === 0) {
-      fig.skipped.push({ object: obj.path, reason: "no XDP programs" });
+      fig.skipped.push({ object: obj.path, reason: "no XDP or tc programs" });
       continue;
     }
     let pair: EnginePair;

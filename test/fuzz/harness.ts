@@ -87,7 +87,8 @@ async function runAll(
   const coll = loaded.value;
   try {
     for (const p of Object.values(coll.programs)) {
-      if (p.spec.type !== ProgType.xdp) continue;
+      // XDP and tc programs: the two types the VM runs.
+      if (p.spec.type !== ProgType.xdp && p.spec.type !== ProgType.sched_cls) continue;
       const t0 = Date.now();
       try {
         reached.runs++;
