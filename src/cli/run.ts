@@ -171,7 +171,8 @@ export const runCommand: Command = async (args, io) => {
       );
       for (const reader of readers) {
         for (const rec of reader.poll()) {
-          if (values.json) out.write(`${JSON.stringify({ event: { map: reader.map, record: recordJson(rec) } })}\n`);
+          if (values.json)
+            out.write(`${JSON.stringify({ event: { map: reader.map, record: recordJson(rec) } })}\n`);
           else out.write(`  ${formatEvent(reader.map, rec)}\n`);
         }
         if (reader.lost > 0 && !values.json) out.write(`  event ${reader.map}: ${reader.lost} lost so far\n`);
