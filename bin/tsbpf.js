@@ -7,12 +7,12 @@
 // The code cache (issue 14's cold start; docs/benchmarks.md) is one file per command, kept next to
 // the bundle or, when that directory is not writable (a read-only install, another user), in
 // $XDG_CACHE_HOME/tsbpf (~/.cache/tsbpf); TSBPF_CODE_CACHE_DIR chooses the directory instead,
-// and TSBPF_CODE_CACHE=0 turns it off. A file starts with a key line (the bundle's SHA-1, Node's
-// version and the architecture): a file for another bundle or Node is stale and ignored, and V8
-// itself rejects data it cannot use. A missing, stale, rejected or unwritable cache only costs
+// and TSBPF_CODE_CACHE=0 turns it off. A file starts with a key line (the SHA-1 of the bundle's
+// content, which scripts/bundle.mjs writes on its first line, its length, Node's version and the
+// architecture): a file for another bundle or Node is stale and ignored, and V8 itself rejects
+// data it cannot use. A bundle without the SHA-1 line gets no cache. A missing, stale, rejected or unwritable cache only costs
 // the compile; the file is (re)written when the process exits, after the command compiled what
 // it uses. TSBPF_CODE_CACHE_TRACE=1 says on stderr what happened.
-import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { homedir } from "node:os";
@@ -38,8 +38,9 @@ function loadBundle(file) {
   const source = readFileSync(file, "utf8");
   const trace =
     process.env.TSBPF_CODE_CACHE_TRACE === "1" ? (m) => process.stderr.write(`code cache: ${m}\n`) : () => {};
-  const enabled = process.env.TSBPF_CODE_CACHE !== "0";
-  const key = `${createHash("sha1").update(source).digest("hex")} ${process.version} ${process.arch}\n`;
+  const sha1 = /^\/\/ tsbpf-bundle sha1=([0-9a-f]{40})\n/.exec(source)?.[1];
+  const enabled = process.env.TSBPF_CODE_CACHE !== "0" && sha1 !== undefined;
+  const key = `${sha1} ${source.length} ${process.version} ${process.arch}\n`;
   const command = /^[a-z][a-z-]{0,23}$/.test(process.argv[2] ?? "") ? process.argv[2] : "other";
   const name = `tsbpf.bundle.${command}.cache`;
   const dirs = process.env.TSBPF_CODE_CACHE_DIR

@@ -4,6 +4,7 @@ import {
   chmodSync,
   chownSync,
   copyFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -190,6 +191,23 @@ test("a user who cannot write the install uses their own cache directory, or non
     const second = run({ XDG_CACHE_HOME: home, TSBPF_CODE_CACHE_DIR: undefined }, [...AS_NOBODY], bin);
     assert.equal(second.stdout, want);
     assert.equal(second.trace, `code cache: hit ${join(cache, NAME)}`);
+  });
+});
+
+test("a bundle without its SHA-1 line (not made by scripts/bundle.mjs) gets no cache", () => {
+  const want = expected();
+  withDir((dir) => {
+    const bin = makeInstall(dir, true);
+    const copy = join(dir, "install", BUNDLE);
+    const text = readFileSync(copy, "utf8");
+    assert.match(text, /^\/\/ tsbpf-bundle sha1=[0-9a-f]{40}\n/);
+    writeFileSync(copy, text.slice(text.indexOf("\n") + 1));
+    const cache = join(dir, "cache");
+    const r = run({ TSBPF_CODE_CACHE_DIR: cache }, [], bin);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, want);
+    assert.equal(r.trace, "code cache: missing");
+    assert.ok(!existsSync(cache), "nothing written");
   });
 });
 
