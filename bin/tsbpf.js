@@ -1,15 +1,111 @@
 #!/usr/bin/env node
-// The CLI bundled into one module (scripts/bundle.mjs) starts faster than dist/src's module graph;
-// the graph is used when there is no bundle or it is older than the build.
-import { statSync } from "node:fs";
+// Starts the CLI. The CLI bundled into one CommonJS script (scripts/bundle.mjs) starts faster than
+// dist/src's ~180 modules, and faster again when V8 need not parse and compile its 500 KB: the
+// script is compiled through vm.Script with V8's code cache (cachedData), which Node 20 offers for
+// no module. The module graph is used when there is no bundle or it is older than the build.
+//
+// The code cache (issue 14's cold start; docs/benchmarks.md) is one file per command, kept next to
+// the bundle or, when that directory is not writable (a read-only install, another user), in
+// $XDG_CACHE_HOME/tsbpf (~/.cache/tsbpf); TSBPF_CODE_CACHE_DIR chooses the directory instead,
+// and TSBPF_CODE_CACHE=0 turns it off. A file starts with a key line (the SHA-1 of the bundle's
+// content, which scripts/bundle.mjs writes on its first line, its length, Node's version and the
+// architecture): a file for another bundle or Node is stale and ignored, and V8 itself rejects
+// data it cannot use. A bundle without the SHA-1 line gets no cache. A missing, stale, rejected or unwritable cache only costs
+// the compile; the file is (re)written when the process exits, after the command compiled what
+// it uses. TSBPF_CODE_CACHE_TRACE=1 says on stderr what happened.
+import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { Script } from "node:vm";
 
-const bundle = new URL("../dist/src/cli/tsbpf.bundle.js", import.meta.url);
-const graph = new URL("../dist/src/cli/main.js", import.meta.url);
-let entry = graph;
+const bundle = fileURLToPath(new URL("../dist/src/cli/tsbpf.bundle.cjs", import.meta.url));
+const graph = fileURLToPath(new URL("../dist/src/cli/main.js", import.meta.url));
+
+let main;
 try {
-  if (statSync(bundle).mtimeMs >= statSync(graph).mtimeMs) entry = bundle;
-} catch {
+  if (statSync(bundle).mtimeMs >= statSync(graph).mtimeMs) main = loadBundle(bundle);
+} catch (e) {
+  if (e?.code !== "ENOENT") throw e;
   // No bundle: the module graph.
 }
-const { main } = await import(entry.href);
+main ??= (await import(pathToFileURL(graph).href)).main;
 process.exitCode = await main(process.argv.slice(2));
+
+/** Compiles and runs the bundle with the code cache; returns its `main`. */
+function loadBundle(file) {
+  const source = readFileSync(file, "utf8");
+  const trace =
+    process.env.TSBPF_CODE_CACHE_TRACE === "1" ? (m) => process.stderr.write(`code cache: ${m}\n`) : () => {};
+  const sha1 = /^\/\/ tsbpf-bundle sha1=([0-9a-f]{40})\n/.exec(source)?.[1];
+  const enabled = process.env.TSBPF_CODE_CACHE !== "0" && sha1 !== undefined;
+  const key = `${sha1} ${source.length} ${process.version} ${process.arch}\n`;
+  const command = /^[a-z][a-z-]{0,23}$/.test(process.argv[2] ?? "") ? process.argv[2] : "other";
+  const name = `tsbpf.bundle.${command}.cache`;
+  const dirs = process.env.TSBPF_CODE_CACHE_DIR
+    ? [process.env.TSBPF_CODE_CACHE_DIR]
+    : [dirname(file), join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "tsbpf")];
+
+  let cachedData;
+  let state = "missing";
+  for (const dir of enabled ? dirs : []) {
+    let bytes;
+    try {
+      bytes = readFileSync(join(dir, name));
+    } catch {
+      continue;
+    }
+    if (bytes.length > key.length && bytes.toString("latin1", 0, key.length) === key) {
+      cachedData = bytes.subarray(key.length);
+      state = `hit ${join(dir, name)}`;
+      break;
+    }
+    state = `stale ${join(dir, name)}`;
+  }
+  const script = new Script(
+    `(function (exports, require, module, __filename, __dirname, __tsbpfMetaUrl, __tsbpfImport) {${source}\n})`,
+    {
+      filename: file,
+      ...(cachedData === undefined ? {} : { cachedData }),
+    },
+  );
+  if (cachedData !== undefined && script.cachedDataRejected) state = "rejected by V8";
+  trace(state);
+  if (enabled && (cachedData === undefined || script.cachedDataRejected)) {
+    process.once("exit", () => trace(writeCache(script.createCachedData(), key, dirs, name)));
+  }
+  const module = { exports: {} };
+  script.runInThisContext()(
+    module.exports,
+    createRequire(file),
+    module,
+    file,
+    dirname(file),
+    pathToFileURL(file).href,
+    (specifier) => import(specifier),
+  );
+  return module.exports.main;
+}
+
+/** Writes the cache to the first directory that takes it (atomically); says where, or why not. */
+function writeCache(data, key, dirs, name) {
+  const reasons = [];
+  for (const dir of dirs) {
+    const tmp = join(dir, `${name}.${process.pid}.tmp`);
+    try {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(tmp, Buffer.concat([Buffer.from(key, "latin1"), data]));
+      renameSync(tmp, join(dir, name));
+      return `written ${join(dir, name)}`;
+    } catch (e) {
+      reasons.push(`${dir}: ${e?.code ?? e}`);
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // Never written.
+      }
+    }
+  }
+  return `not written (${reasons.join("; ")})`;
+}

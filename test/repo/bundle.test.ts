@@ -6,17 +6,20 @@ import { test } from "node:test";
 // The CLI bundle (scripts/bundle.mjs, issue 14's cold start): built with the project, loaded by
 // bin/tsbpf.js, and it behaves as the module graph it is made from.
 
-const BUNDLE = "dist/src/cli/tsbpf.bundle.js";
+const BUNDLE = "dist/src/cli/tsbpf.bundle.cjs";
 const GRAPH = "dist/src/cli/main.js";
 
+/** Runs the module graph's `main` (entry GRAPH), or bin/tsbpf.js (which loads the bundle). */
 function runWith(entry: string, args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(
     process.execPath,
-    [
-      "--input-type=module",
-      "-e",
-      `const { main } = await import(${JSON.stringify(`${process.cwd()}/${entry}`)}); process.exitCode = await main(${JSON.stringify(args)});`,
-    ],
+    entry === GRAPH
+      ? [
+          "--input-type=module",
+          "-e",
+          `const { main } = await import(${JSON.stringify(`${process.cwd()}/${entry}`)}); process.exitCode = await main(${JSON.stringify(args)});`,
+        ]
+      : ["bin/tsbpf.js", ...args],
     { encoding: "utf8" },
   );
   // The demo's trace lines carry the process id and a time stamp.
