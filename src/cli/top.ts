@@ -3,7 +3,7 @@ import type { ProgramRunStats } from "../kernel/run-stats.js";
 import { openPipelineStats } from "../pipeline/deploy.js";
 import type { StatsReport } from "../stats/read-stats.js";
 import { type Command, intFlag, parseCommandArgs } from "./args.js";
-import { pinnedTarget } from "./down.js";
+import { checkRunsIn, pinnedTarget } from "./down.js";
 
 const HELP = `usage: tsbpf top (PIPELINE | --pin DIR) [--interval MS] [--iterations N]
 
@@ -69,6 +69,7 @@ function screen(
 export const topCommand: Command = async (args, io) => {
   const { values, positionals } = parseCommandArgs("top", args, {
     pin: { type: "string" },
+    netns: { type: "string" },
     interval: { type: "string" },
     iterations: { type: "string" },
     help: { type: "boolean", short: "h" },
@@ -78,6 +79,7 @@ export const topCommand: Command = async (args, io) => {
     return 0;
   }
   const { dir } = await pinnedTarget("top", positionals, values.pin, io);
+  await checkRunsIn(dir, values.netns);
   const intervalMs = Math.max(100, intFlag("interval", values.interval, 1000, 3_600_000));
   const iterations =
     values.iterations === undefined ? undefined : intFlag("iterations", values.iterations, 1, 1e9);

@@ -18,6 +18,7 @@
  *   netns: NAME                                # the interface's network namespace
  * pin: /sys/fs/bpf/tsbpf/seed                  # default /sys/fs/bpf/tsbpf/<name>
  * stats: true                                  # count runs, verdicts and tail-call misses
+ * state: [flows]                               # maps an upgrade carries over (OBJECT:MAP with several)
  * ```
  */
 import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
@@ -58,6 +59,8 @@ export interface PipelineDefinition {
   pin: string | undefined;
   /** Load with stats instrumentation (runs, verdicts, tail-call calls and misses per key). */
   stats: boolean;
+  /** Maps whose contents an upgrade (`up` of a changed file) carries over to the new version. */
+  state: QualifiedName[];
 }
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
@@ -72,6 +75,7 @@ const TOP_KEYS = [
   "attach",
   "pin",
   "stats",
+  "state",
 ];
 const ATTACH_KEYS = ["iface", "mode", "netns"];
 const MODES = ["auto", "native", "generic", "offload"] as const;
@@ -128,6 +132,7 @@ class Reader {
       attach: this.attach(top.attach),
       pin: this.pin(top.pin),
       stats: this.stats(top.stats),
+      state: this.state(top.state),
     };
   }
 
@@ -148,6 +153,14 @@ class Reader {
     if (v === undefined) return false;
     if (typeof v !== "boolean") this.fail(["stats"], `${JSON.stringify(v)} is not true or false`);
     return v;
+  }
+
+  private state(raw: unknown): QualifiedName[] {
+    if (raw === undefined) return [];
+    if (!Array.isArray(raw)) {
+      this.fail(["state"], `${JSON.stringify(raw)} is not a list of map names`, "state: [flows, counters]");
+    }
+    return (raw as unknown[]).map((m, i) => this.qualified(["state", String(i)], m, "a map name"));
   }
 
   private objects(top: Record<string, unknown>): Record<string, string> {
