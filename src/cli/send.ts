@@ -24,7 +24,7 @@ told: give it a test interface, never a production one.
   --rate PPS       at most PPS frames per second (default: as fast as the kernel takes them)
   --count N        stop after N frames
   --duration S     stop after S seconds (with --count: whichever comes first)
-  --json           {"sent","elapsedMs","packetsPerSecond","bytes"}`;
+  --json           {"sent","elapsedMs","packetsPerSecond","bytes","unconfirmed"}`;
 
 /** `tsbpf send --iface IF [--netns NAME] (--pcap F | --packet SPEC) [--rate PPS] [--count N|--duration S]`. */
 export const sendCommand: Command = async (args, io) => {
@@ -90,7 +90,7 @@ export const sendCommand: Command = async (args, io) => {
           ? `one ${packets[0]?.byteLength}-byte packet, repeated`
           : `${packets.length} packets in turn`;
       io.stdout(
-        `sent ${r.sent} frames (${what}) out of ${values.iface}${values.netns === undefined ? "" : ` (netns ${values.netns})`} in ${(r.elapsedMs / 1000).toFixed(3)} s: ${(r.packetsPerSecond / 1e6).toFixed(2)} M packets/s\n`,
+        `sent ${r.sent} frames (${what}) out of ${values.iface}${values.netns === undefined ? "" : ` (netns ${values.netns})`} in ${(r.elapsedMs / 1000).toFixed(3)} s: ${(r.packetsPerSecond / 1e6).toFixed(2)} M packets/s${r.unconfirmed > 0 ? ` (interrupted: up to ${r.unconfirmed} more of a last batch went out)` : ""}\n`,
       );
     }
   } finally {

@@ -9,10 +9,10 @@
  *
  * It sends only where it is told: the interface and network namespace are the caller's.
  */
-import { ProgType, TestRunFlag, XdpAction } from "../abi/index.js";
+import { Errno, ProgType, TestRunFlag, XdpAction } from "../abi/index.js";
 import { assemble } from "../asm/assemble.js";
 import { encodeInstructions } from "../asm/instruction.js";
-import { UsageError } from "../errors.js";
+import { isLoadError, UsageError } from "../errors.js";
 import type { Fd } from "./fd.js";
 import { checkNetns, inNetns } from "./netns.js";
 import { loadProgram, testRun, xdpContext } from "./program-ops.js";
@@ -53,6 +53,11 @@ export interface SendResult {
   packetsPerSecond: number;
   /** Bytes of the frames sent (without Ethernet preamble/FCS). */
   bytes: number;
+  /**
+   * Frames of a last batch a signal interrupted (EINTR): some of them went out, the kernel does
+   * not say how many; they are not in `sent`.
+   */
+  unconfirmed: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -95,6 +100,7 @@ export async function sendFrames(opts: SendOptions): Promise<SendResult> {
   const perStep = opts.rate === undefined ? CHUNK : Math.max(1, Math.round(opts.rate / 100));
   let sent = 0;
   let bytes = 0;
+  let unconfirmed = 0;
   const t0 = performance.now();
   try {
     const one = opts.packets.length === 1;
@@ -111,21 +117,31 @@ export async function sendFrames(opts: SendOptions): Promise<SendResult> {
       }
       // One packet: one syscall repeats it. Several: one syscall each, a batch per namespace switch.
       const n = one ? Math.min(perStep, limit - sent) : Math.min(perStep, 4096, limit - sent);
-      inNetns(sys, opts.netns, () => {
-        for (let k = 0; k < (one ? 1 : n); k++) {
-          const pkt = opts.packets[i % opts.packets.length] as Uint8Array;
-          i++;
-          testRun(sys, prog.value, {
-            dataIn: pkt,
-            dataOutSize: 0,
-            repeat: one ? n : 1,
-            ctxIn: xdpContext({ dataLen: pkt.byteLength, ingressIfindex: ifindex }),
-            flags: TestRunFlag.XDP_LIVE_FRAMES,
-            batchSize: BATCH,
-          });
-          bytes += (one ? n : 1) * pkt.byteLength;
-        }
-      });
+      let done = 0;
+      try {
+        inNetns(sys, opts.netns, () => {
+          for (let k = 0; k < (one ? 1 : n); k++) {
+            const pkt = opts.packets[i % opts.packets.length] as Uint8Array;
+            i++;
+            testRun(sys, prog.value, {
+              dataIn: pkt,
+              dataOutSize: 0,
+              repeat: one ? n : 1,
+              ctxIn: xdpContext({ dataLen: pkt.byteLength, ingressIfindex: ifindex }),
+              flags: TestRunFlag.XDP_LIVE_FRAMES,
+              batchSize: BATCH,
+            });
+            bytes += (one ? n : 1) * pkt.byteLength;
+            done += one ? n : 1;
+          }
+        });
+      } catch (e) {
+        // A signal (Ctrl+C, SIGTERM) interrupts a long run: stop there.
+        if (!(isLoadError(e) && e.errno === Errno.EINTR)) throw e;
+        sent += done;
+        unconfirmed = n - done;
+        break;
+      }
       sent += n;
       // Let signals and timers in between chunks.
       await new Promise((r) => setImmediate(r));
@@ -134,5 +150,11 @@ export async function sendFrames(opts: SendOptions): Promise<SendResult> {
     prog.close();
   }
   const elapsedMs = performance.now() - t0;
-  return { sent, elapsedMs, packetsPerSecond: elapsedMs > 0 ? (sent / elapsedMs) * 1000 : 0, bytes };
+  return {
+    sent,
+    elapsedMs,
+    packetsPerSecond: elapsedMs > 0 ? (sent / elapsedMs) * 1000 : 0,
+    bytes,
+    unconfirmed,
+  };
 }

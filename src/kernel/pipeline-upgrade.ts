@@ -7,7 +7,7 @@
  * through the old prog arrays, the new entry through the new ones. The old objects are released
  * only after a grace period (grace-period.ts): a prog array is emptied when its last reference
  * goes, and packets already inside the old entry still tail-call through it. Then the pins move:
- * `DIR.tsbpf-next` (the new version) becomes DIR, the link pin moves with it.
+ * `DIR_tsbpf_next` (the new version) becomes DIR, the link pin moves with it.
  *
  * Anything that fails before the switch leaves the old pipeline untouched. One slot can also be
  * changed in place ({@link swapSlot}): a single prog array update is atomic in the kernel.
@@ -28,9 +28,9 @@ import type { Sys } from "./sys.js";
 import { updateLink } from "./xdp-link.js";
 
 /** Where an upgrade pins the new version before the switch. */
-export const nextDirOf = (dir: string): string => `${dir.replace(/\/+$/, "")}.tsbpf-next`;
+export const nextDirOf = (dir: string): string => `${dir.replace(/\/+$/, "")}_tsbpf_next`;
 /** Where the old version's pins wait out the grace period after the switch. */
-export const oldDirOf = (dir: string): string => `${dir.replace(/\/+$/, "")}.tsbpf-old`;
+export const oldDirOf = (dir: string): string => `${dir.replace(/\/+$/, "")}_tsbpf_old`;
 
 /** What {@link upgradePinnedPipeline} pins: the new version, and its entry program's fd. */
 export interface UpgradeParts extends Omit<PipelinePins, "link"> {
