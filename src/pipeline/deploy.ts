@@ -262,6 +262,8 @@ export async function upPipeline(pipeline: Pipeline, opts: Partial<UpOptions> = 
   const stats = opts.stats ?? pipeline.definition?.stats ?? false;
   const hash = pipelineContentHash(pipeline, at, stats);
   const statusOpts = at.netns === undefined ? {} : { netns: at.netns };
+  // The file's state: names are checked on every up, not only when there is a version to carry from.
+  stateMaps(pipeline, undefined, dir);
   let previous: PinnedPipelineMeta | undefined;
   if (holdsPipeline(dir)) {
     const now = readPinnedPipeline(dir, statusOpts, sys);
@@ -399,7 +401,7 @@ export async function upPipeline(pipeline: Pipeline, opts: Partial<UpOptions> = 
 /** The file's `state:` maps, each with the running version's pin to take over, when it has one. */
 function stateMaps(
   pipeline: Pipeline,
-  previous: PinnedPipelineMeta,
+  previous: PinnedPipelineMeta | undefined,
   dir: string,
 ): (StateMapOutcome & { path: string })[] {
   const aliases = Object.keys(pipeline.plan.objects);
@@ -422,7 +424,7 @@ function stateMaps(
       e.field = q.field;
       throw e;
     }
-    const pin = previous.pins.find((p) => p.object === object && p.kind === "map" && p.name === q.name);
+    const pin = previous?.pins.find((p) => p.object === object && p.kind === "map" && p.name === q.name);
     if (pin === undefined) {
       return { object, map: q.name, carried: false, why: "the running version has no such map", path: "" };
     }
