@@ -5,7 +5,7 @@ import type { StatsReport } from "../stats/read-stats.js";
 import { type Command, intFlag, parseCommandArgs } from "./args.js";
 import { checkRunsIn, pinnedTarget } from "./down.js";
 
-const HELP = `usage: tsbpf top (PIPELINE | --pin DIR) [--interval MS] [--iterations N]
+const HELP = `usage: tsbpf top (PIPELINE | --pin DIR) [--interval MS] [--iterations N] [--netns NAME]
 
 Shows the counts of a pipeline that runs with stats ('tsbpf up' with stats: true or --stats,
 'tsbpf attach --stats --pin DIR') live, redrawn every
@@ -13,7 +13,10 @@ second (--interval) until Ctrl+C (or --iterations screens): per program its runs
 tail-call site and key its calls and misses with misses/s and the C line, and the whole chain's
 average run time per packet from the kernel's own statistics on the entry program
 (BPF_ENABLE_STATS, turned on only while top runs; the stages tail-called run inside the entry's
-time, so it is the chain's).`;
+time, so it is the chain's).
+
+  --netns NAME   check that the pipeline runs in network namespace NAME (the counts are read
+                 through the pins, from any namespace)`;
 
 const pad = (s: string | number, n: number): string => String(s).padStart(n);
 const rate = (now: number, before: number | undefined, secs: number): string =>
