@@ -122,13 +122,6 @@ export function checkPinDirFree(dir: string): void {
   }
 }
 
-/**
- * Pins a pipeline whose entry is attached under `dir` (created; inside a bpffs mount, see
- * preparePinDir): every object's maps and programs, the description as `meta`, and the link
- * last: from then on the pipeline runs on its own. `dir` must not hold anything yet. If any pin
- * fails, every pin made is removed again and the error is thrown: pins left behind would keep
- * programs and maps alive with no owner.
- */
 /** Options of {@link pinPipeline} for an upgrade, which pins the new version beside the old one. */
 export interface PinAsOptions {
   /** The directory the pipeline will live in once moved (recorded as `pinDir`); default `dir`. */
@@ -137,6 +130,14 @@ export interface PinAsOptions {
   previous?: PinnedPipelineMeta;
 }
 
+/**
+ * Pins a pipeline whose entry is attached under `dir` (created; inside a bpffs mount, see
+ * preparePinDir): every object's maps and programs, the description as `meta`, and the link
+ * last (an upgrade pins none: it moves the running link's pin after the switch): from then on
+ * the pipeline runs on its own. `dir` must not hold anything yet. If any pin
+ * fails, every pin made is removed again and the error is thrown: pins left behind would keep
+ * programs and maps alive with no owner.
+ */
 export function pinPipeline(
   dir: string,
   parts: PipelinePins,
