@@ -194,3 +194,59 @@ test("100 upgrades and 100 swaps under load: no packet missed, none ran a mixed 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("an upgrade detects a link someone else changed, and changes nothing", { skip }, async () => {
+  const { defaultSys } = await import("../../src/kernel/sys.js");
+  const { getPinned } = await import("../../src/kernel/object-ops.js");
+  const { updateLink } = await import("../../src/kernel/xdp-link.js");
+  const { existsSync, readdirSync } = await import("node:fs");
+  const net = createVethNs("c");
+  const name = `upgrade-race-${process.pid}`;
+  const pin = `/sys/fs/bpf/tsbpf/${name}`;
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-upgrade-"));
+  const file = join(dir, `${name}.yaml`);
+  const write = (version: number): void =>
+    writeFileSync(
+      file,
+      `name: ${name}\nobject: ${OBJ}\nentry: entry\nslots:\n  stages: {0: stage_a, 1: stage_b}\nglobals: {version: ${version}}\nattach: {iface: ${net.peerIf}, netns: ${net.ns}}\n`,
+    );
+  try {
+    write(1);
+    await upPipeline(await loadPipeline(file));
+    // Someone else switches the link to another program (here: the pipeline's own stage_b).
+    const sys = defaultSys();
+    const link = getPinned(sys, `${pin}/link`);
+    const other = getPinned(sys, `${pin}/main/progs/stage_b`);
+    const entry = getPinned(sys, `${pin}/main/progs/entry`);
+    try {
+      updateLink(sys, link.value, other.value, entry.value);
+      // BPF_F_REPLACE: the link no longer runs `entry`, so a switch expecting it is refused.
+      assert.throws(
+        () => updateLink(sys, link.value, entry.value, entry.value),
+        (e: unknown) =>
+          /^update link: EPERM$/.test((e as Error).message) &&
+          /the link no longer runs the program it ran when this started/.test(
+            (e as { hint?: string }).hint ?? "",
+          ),
+      );
+    } finally {
+      entry.close();
+      other.close();
+      link.close();
+    }
+    const before = readdirSync("/sys/fs/bpf/tsbpf").sort();
+    write(2);
+    await assert.rejects(
+      async () => upPipeline(await loadPipeline(file)),
+      /runs program id \d+, not the pipeline's entry entry: someone changed it; nothing was switched/,
+    );
+    assert.deepEqual(readdirSync("/sys/fs/bpf/tsbpf").sort(), before, "no pins left beside it");
+    assert.equal(existsSync(`${pin}_tsbpf_next`), false);
+    const s = await pipelineStatus(pin);
+    assert.equal(s.link?.progId, s.programs.find((p) => p.name === "stage_b")?.id, "the other change stays");
+  } finally {
+    await downPipeline(pin).catch(() => undefined);
+    net.remove();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
