@@ -229,10 +229,13 @@ async function aborted(signal: AbortSignal | undefined): Promise<boolean> {
  * Puts `pipeline` up on the kernel (root): loads every object, fills every slot, attaches the
  * entry to `attach.iface` in `attach.mode` through a bpf_link (in `attach.netns`), and pins it
  * all under its pin directory, so that it runs on after this process exits. If the same pipeline
- * (same content hash) is up there already, nothing changes (`changed: false`); another pipeline,
- * or another version of this one, is refused: upgrading a running pipeline is not supported yet.
- * If anything fails, nothing is left behind (no pin, no attachment, no fd) and the error says
- * what failed.
+ * (same content hash) is up there already, nothing changes (`changed: false`) except slots a
+ * swap changed, which are put back (`restored`). Another version of it (same name and attach
+ * point) is upgraded with no packet lost (`upgraded`; see kernel/pipeline-upgrade.ts): `state:`
+ * maps carried over, the old version's final counts read after the switch. Another pipeline, or
+ * another attach point, is refused. If anything fails, nothing is left behind (no pin, no
+ * attachment, no fd; in an upgrade, the old version runs on untouched) and the error says what
+ * failed.
  */
 export async function upPipeline(pipeline: Pipeline, opts: Partial<UpOptions> = {}): Promise<UpResult> {
   const at = attachPointOf(pipeline, opts.netns);
