@@ -27,6 +27,11 @@ export interface CollectionOptions {
    * (`instrumentCollection`) before either engine loads them; `readStats(coll)` reads the counts.
    */
   stats: boolean;
+  /**
+   * Kernel: maps taken over from these pins instead of created, by map name (same type and
+   * sizes, checked), so a new version of a pipeline keeps the old one's state (`state:`).
+   */
+  reuseMaps: Readonly<Record<string, string>> | undefined;
 }
 
 /**
@@ -44,6 +49,7 @@ const DEFAULTS: CollectionOptions = Object.freeze({
   vm: {},
   onWarning: undefined,
   stats: false,
+  reuseMaps: undefined,
 });
 
 /** Loads `spec` into the Linux kernel: the live collection can attach, pin and stream trace lines. */
@@ -79,6 +85,7 @@ async function load(
       ...(o.pinDir === undefined ? {} : { pinDir: o.pinDir }),
       ...(o.onWarning === undefined ? {} : { onWarning: o.onWarning }),
       ...(o.netns === undefined ? {} : { netns: o.netns }),
+      ...(o.reuseMaps === undefined ? {} : { reuseMaps: o.reuseMaps }),
       logLevel: o.logLevel,
     });
   }

@@ -27,6 +27,7 @@ export const Errno = {
   ERANGE: 34,
   ENAMETOOLONG: 36,
   ELOOP: 40,
+  ENOLINK: 67,
   EPROTO: 71,
   EOPNOTSUPP: 95,
   EADDRNOTAVAIL: 99,

@@ -50,3 +50,12 @@ export const XdpFlag = {
 
 /** `BPF_OBJ_NAME_LEN`: program and map names are at most 15 bytes plus NUL. */
 export const OBJ_NAME_LEN = 16;
+
+/** `flags` of BPF_LINK_UPDATE: `REPLACE` swaps only if the link still runs `old_prog_fd`'s program. */
+export const LinkUpdateFlag = { REPLACE: 1 << 2 } as const;
+
+/**
+ * `flags` of BPF_PROG_TEST_RUN. `XDP_LIVE_FRAMES` runs an XDP program on real frames: what it
+ * returns (XDP_TX, XDP_REDIRECT) is carried out, so the frames leave through `ingress_ifindex`.
+ */
+export const TestRunFlag = { RUN_ON_CPU: 1 << 0, XDP_LIVE_FRAMES: 1 << 1 } as const;

@@ -22,4 +22,6 @@ export const commands: Record<string, Command> = {
   gen: async (args, io, flags) => (await import("./gen.js")).genCommand(args, io, flags),
   stats: async (args, io, flags) => (await import("./stats.js")).statsCommand(args, io, flags),
   top: async (args, io, flags) => (await import("./top.js")).topCommand(args, io, flags),
+  send: async (args, io, flags) => (await import("./send.js")).sendCommand(args, io, flags),
+  swap: async (args, io, flags) => (await import("./swap.js")).swapCommand(args, io, flags),
 };

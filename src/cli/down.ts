@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import type { UnpinResult } from "../kernel/pipeline-pins.js";
-import { downPipeline, pinDirOfFile } from "../pipeline/deploy.js";
+import { downPipeline, pinDirOfFile, pipelineStatus } from "../pipeline/deploy.js";
+import { UsageError } from "../errors.js";
 import { type Command, parseCommandArgs, usage } from "./args.js";
 import type { CliIo } from "./io.js";
 
@@ -35,6 +36,21 @@ export async function pinnedTarget(
   if (file === undefined) usage(`${command}: missing the pipeline file or --pin DIR`, synopsis);
   const path = resolve(io.cwd, file);
   return { dir: await pinDirOfFile(path), file: path };
+}
+
+/**
+ * `--netns NAME` of stats and top, which read pins only: a check that the pipeline under `dir`
+ * runs in that namespace, so a wrong name is said rather than ignored.
+ */
+export async function checkRunsIn(dir: string, netns: string | undefined): Promise<void> {
+  if (netns === undefined) return;
+  const s = await pipelineStatus(dir, { netns });
+  if (!s.running || (s.meta.attach.netns ?? undefined) !== netns) {
+    throw new UsageError(
+      `the pipeline pinned at ${dir} does not run in network namespace '${netns}' (it went up in ${s.meta.attach.netns === null ? "the host's" : `'${s.meta.attach.netns}'`})`,
+      { hint: "leave --netns out: the counts are read through the pins, from any namespace" },
+    );
+  }
 }
 
 /** What `down` and `detach` print. */

@@ -19,6 +19,8 @@ commands:
   gen skeleton OBJ [-o FILE] ...   a typed TypeScript module for an object (its skeleton)
   stats (PIPELINE | --pin DIR) [--json]   counts of a pipeline loaded with stats
   top (PIPELINE | --pin DIR)        those counts live, with rates and the chain's run time
+  swap (PIPELINE | --pin DIR) MAP:KEY=[OBJ:]PROG   replace one stage of a running pipeline
+  send --iface IF (--packet SPEC | --pcap F) (--count N | --duration S)   test traffic (veths)
   conformance-plugin [MEM]   bpf_conformance plugin protocol
 
 Run 'tsbpf <command> --help' for a command's options. Add --verbose for the details of an error.`;

@@ -3,9 +3,9 @@ import type { ProgramRunStats } from "../kernel/run-stats.js";
 import { openPipelineStats } from "../pipeline/deploy.js";
 import type { StatsReport } from "../stats/read-stats.js";
 import { type Command, intFlag, parseCommandArgs } from "./args.js";
-import { pinnedTarget } from "./down.js";
+import { checkRunsIn, pinnedTarget } from "./down.js";
 
-const HELP = `usage: tsbpf top (PIPELINE | --pin DIR) [--interval MS] [--iterations N]
+const HELP = `usage: tsbpf top (PIPELINE | --pin DIR) [--interval MS] [--iterations N] [--netns NAME]
 
 Shows the counts of a pipeline that runs with stats ('tsbpf up' with stats: true or --stats,
 'tsbpf attach --stats --pin DIR') live, redrawn every
@@ -13,7 +13,10 @@ second (--interval) until Ctrl+C (or --iterations screens): per program its runs
 tail-call site and key its calls and misses with misses/s and the C line, and the whole chain's
 average run time per packet from the kernel's own statistics on the entry program
 (BPF_ENABLE_STATS, turned on only while top runs; the stages tail-called run inside the entry's
-time, so it is the chain's).`;
+time, so it is the chain's).
+
+  --netns NAME   check that the pipeline runs in network namespace NAME (the counts are read
+                 through the pins, from any namespace)`;
 
 const pad = (s: string | number, n: number): string => String(s).padStart(n);
 const rate = (now: number, before: number | undefined, secs: number): string =>
@@ -69,6 +72,7 @@ function screen(
 export const topCommand: Command = async (args, io) => {
   const { values, positionals } = parseCommandArgs("top", args, {
     pin: { type: "string" },
+    netns: { type: "string" },
     interval: { type: "string" },
     iterations: { type: "string" },
     help: { type: "boolean", short: "h" },
@@ -78,6 +82,7 @@ export const topCommand: Command = async (args, io) => {
     return 0;
   }
   const { dir } = await pinnedTarget("top", positionals, values.pin, io);
+  await checkRunsIn(dir, values.netns);
   const intervalMs = Math.max(100, intFlag("interval", values.interval, 1000, 3_600_000));
   const iterations =
     values.iterations === undefined ? undefined : intFlag("iterations", values.iterations, 1, 1e9);

@@ -1,11 +1,16 @@
+import { watch } from "node:fs";
 import { relative, resolve } from "node:path";
-import { upPipeline } from "../pipeline/deploy.js";
+import { downPipeline, type UpResult, upPipeline } from "../pipeline/deploy.js";
 import { loadPipeline } from "../pipeline/pipeline.js";
+import { isTsbpfError } from "../errors.js";
+import { formatStats } from "../stats/read-stats.js";
 import { type Command, parseCommandArgs, usage } from "./args.js";
+import type { CliIo } from "./io.js";
+import { formatDown } from "./down.js";
 import { isPipelineFile } from "./target.js";
 import { describeAttachment, describeSlots } from "./status.js";
 
-const HELP = `usage: tsbpf up PIPELINE [--netns NAME] [--stats]
+const HELP = `usage: tsbpf up PIPELINE [--netns NAME] [--stats] [--watch [--down-on-exit]]
 
 Puts a pipeline file up on the kernel (root) so that it keeps running after this command exits:
 loads every object, fills the slots the file names, attaches the entry program to attach.iface
@@ -13,21 +18,63 @@ in attach.mode through a bpf_link, and pins it all in bpffs under the file's pin
 (default /sys/fs/bpf/tsbpf/<name>): DIR/link, DIR/meta (what 'tsbpf status' shows) and each
 object's maps and programs under DIR/<object>/. Then it exits.
 
-  --netns NAME   the interface is in network namespace NAME (instead of the file's attach.netns);
-                 pins stay in this host's bpffs
-  --stats        load the programs with per-stage counters (as stats: true in the file does):
-                 'tsbpf stats PIPELINE' and 'tsbpf top PIPELINE' read them
+If another version of the pipeline is up there (same name and attach point, other content), up
+upgrades it with no packet lost: it loads the new version with fresh prog arrays, fills every
+slot, switches the entry on the existing XDP link in one atomic step, waits until no packet can
+still be inside the old version, moves the pins and releases the old one. Every packet runs the
+old chain or the new one entirely. Maps the file lists under state: are carried over (same type
+and sizes), every other map starts fresh; counters (stats) start at 0 and the old version's final
+counts are printed. If anything fails before the switch, the old version runs on untouched.
 
-If the same pipeline (same objects, slots and attach point) is up already, nothing changes. A
-changed pipeline is refused and what runs is left alone: upgrading a running pipeline is not
-supported yet; 'tsbpf down PIPELINE' then 'tsbpf up PIPELINE' replaces it. If anything fails,
-nothing is left behind. Run it from the host, with --netns, rather than inside 'ip netns exec'.`;
+If the same pipeline is up already, nothing changes, except that slots a 'tsbpf swap' changed
+are put back to the file's programs (it says which).
 
-/** `tsbpf up PIPELINE [--netns NAME] [--stats]`. */
-export const upCommand: Command = async (args, io) => {
+  --netns NAME      the interface is in network namespace NAME (instead of the file's
+                    attach.netns); pins stay in this host's bpffs
+  --stats           load the programs with per-stage counters (as stats: true in the file does):
+                    'tsbpf stats PIPELINE' and 'tsbpf top PIPELINE' read them
+  --watch           stay running: apply the file again (an upgrade) whenever it changes, saying
+                    what was done; on SIGTERM or Ctrl+C leave the pipeline up and exit
+  --down-on-exit    with --watch: take the pipeline down on SIGTERM or Ctrl+C
+
+Run it from the host, with --netns, rather than inside 'ip netns exec'.`;
+
+/** What `up` prints for one application of the file. */
+function report(r: UpResult, shown: string): string {
+  const s = r.status;
+  if (!r.changed) {
+    let out = `${s.meta.name} is already up under ${s.dir} with the same content (since ${s.meta.upAt})`;
+    out +=
+      r.restored.length === 0
+        ? ": nothing changed\n"
+        : `; put the file's programs back in ${r.restored.length} slot(s) a swap had changed: ${r.restored.join(", ")}\n`;
+    return out;
+  }
+  let out = "";
+  const u = r.upgraded;
+  if (u !== undefined) {
+    out += `upgraded: ${s.meta.name}: the version up since ${u.previous.upAt} replaced in one switch on the link (grace period ${u.graceMs.toFixed(1)} ms)\n`;
+    for (const m of u.state) {
+      out += m.carried
+        ? `state: ${m.map} carried over from the previous version\n`
+        : `state: ${m.map} starts fresh: ${m.why ?? "not carried"}\n`;
+    }
+    if (u.finalStats !== undefined) {
+      out += `final counts of the previous version:\n${formatStats(u.finalStats).replace(/^/gm, "  ")}\n`;
+    }
+  }
+  out += `up: ${s.meta.name}: ${describeAttachment(s)}; slots: ${describeSlots(s)}\n`;
+  out += `pinned under ${s.dir}: it runs until 'tsbpf down ${shown}'; 'tsbpf status ${shown}' shows it\n`;
+  return out;
+}
+
+/** `tsbpf up PIPELINE [--netns NAME] [--stats] [--watch [--down-on-exit]]`. */
+export const upCommand: Command = async (args, io, flags) => {
   const { values, positionals } = parseCommandArgs("up", args, {
     netns: { type: "string" },
     stats: { type: "boolean" },
+    watch: { type: "boolean" },
+    "down-on-exit": { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -37,6 +84,9 @@ export const upCommand: Command = async (args, io) => {
   if (positionals.length !== 1) {
     usage(`up: one pipeline file expected, got ${positionals.length}`, "tsbpf up PIPELINE [--netns NAME]");
   }
+  if (values["down-on-exit"] === true && values.watch !== true) {
+    usage("up: --down-on-exit goes with --watch", "tsbpf up PIPELINE --watch --down-on-exit");
+  }
   const given = positionals[0] as string;
   if (!isPipelineFile(given)) {
     usage(
@@ -45,35 +95,105 @@ export const upCommand: Command = async (args, io) => {
     );
   }
   const file = resolve(io.cwd, given);
-  const pipeline = await loadPipeline(file);
+  const shown = relative(io.cwd, file).startsWith("..") ? file : relative(io.cwd, file);
+  const apply = async (signal: AbortSignal): Promise<UpResult> => {
+    const pipeline = await loadPipeline(file);
+    const r = await upPipeline(pipeline, {
+      ...(values.netns === undefined ? {} : { netns: values.netns }),
+      onWarning: (m) => io.stderr(`tsbpf: warning: ${m}\n`),
+      signal,
+      by: values.watch === true ? "tsbpf up --watch" : "tsbpf up",
+      ...(values.stats === true ? { stats: true } : {}),
+    });
+    if (r.mountedBpffs) io.stderr("tsbpf: note: no bpffs was mounted on /sys/fs/bpf; mounted one\n");
+    io.stdout(report(r, shown));
+    return r;
+  };
+  if (values.watch === true)
+    return watchFile(file, apply, values["down-on-exit"] === true, io, flags.verbose);
   // Ctrl+C while going up undoes everything rather than leaving half a pipeline behind.
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  let r: Awaited<ReturnType<typeof upPipeline>>;
   try {
-    r = await upPipeline(pipeline, {
-      ...(values.netns === undefined ? {} : { netns: values.netns }),
-      onWarning: (m) => io.stderr(`tsbpf: warning: ${m}\n`),
-      signal: stop.signal,
-      by: "tsbpf up",
-      ...(values.stats === true ? { stats: true } : {}),
-    });
+    await apply(stop.signal);
   } finally {
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);
   }
-  if (r.mountedBpffs) io.stderr("tsbpf: note: no bpffs was mounted on /sys/fs/bpf; mounted one\n");
-  const s = r.status;
-  const shown = relative(io.cwd, file).startsWith("..") ? file : relative(io.cwd, file);
-  if (!r.changed) {
-    io.stdout(
-      `${s.meta.name} is already up under ${s.dir} with the same content (since ${s.meta.upAt}): nothing changed\n`,
-    );
-    return 0;
-  }
-  io.stdout(`up: ${s.meta.name}: ${describeAttachment(s)}; slots: ${describeSlots(s)}\n`);
-  io.stdout(`pinned under ${s.dir}: it runs until 'tsbpf down ${shown}'; 'tsbpf status ${shown}' shows it\n`);
   return 0;
 };
+
+/**
+ * `up --watch`: applies the file, then again whenever it changes (editors and ConfigMap updates
+ * replace the file, so its directory is watched), until SIGTERM/SIGINT. A failed application is
+ * reported and what runs stays; the first one failing ends the command.
+ */
+async function watchFile(
+  file: string,
+  apply: (signal: AbortSignal) => Promise<UpResult>,
+  downOnExit: boolean,
+  io: CliIo,
+  verbose: boolean,
+): Promise<number> {
+  const stop = new AbortController();
+  let wake: (() => void) | undefined;
+  const onSignal = (): void => {
+    stop.abort();
+    wake?.();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const { dirname, basename } = await import("node:path");
+  const { readFile } = await import("node:fs/promises");
+  const read = (): Promise<string> => readFile(file, "utf8").catch(() => "");
+  let dirty = false;
+  const watcher = watch(dirname(file), (_event, name) => {
+    if (name === null || name === basename(file) || name.startsWith("..")) {
+      dirty = true;
+      wake?.();
+    }
+  });
+  let last = await read();
+  let dir: string | undefined;
+  try {
+    const first = await apply(stop.signal);
+    dir = first.status.dir;
+    io.stdout(
+      `watching ${file}: each change is applied (Ctrl+C or SIGTERM ends; the pipeline ${downOnExit ? "goes down" : "stays up"})\n`,
+    );
+    while (!stop.signal.aborted) {
+      await new Promise<void>((r) => {
+        wake = r;
+        if (dirty || stop.signal.aborted) r();
+      });
+      wake = undefined;
+      if (stop.signal.aborted) break;
+      dirty = false;
+      // Let a burst of writes settle, then apply only if the text changed.
+      await new Promise((r) => setTimeout(r, 200));
+      const text = await read();
+      if (text === last) continue;
+      last = text;
+      io.stdout(`${new Date().toISOString()}: ${file} changed\n`);
+      try {
+        await apply(new AbortController().signal);
+      } catch (e) {
+        if (!isTsbpfError(e)) throw e;
+        io.stderr(`tsbpf: ${e.message}${e.hint === undefined || !verbose ? "" : ` — hint: ${e.hint}`}\n`);
+        io.stdout("the running version stays up\n");
+      }
+    }
+  } finally {
+    watcher.close();
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+  }
+  if (downOnExit && dir !== undefined) {
+    io.stdout(formatDown(await downPipeline(dir), dir));
+  } else {
+    io.stdout(`exiting; the pipeline stays up under ${dir ?? "its pin directory"}\n`);
+  }
+  return 0;
+}

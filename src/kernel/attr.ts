@@ -254,6 +254,11 @@ export function linkCreateAttr(progFd: number, target: number, attachType: numbe
   return new AttrWriter(16).u32(0, progFd).u32(4, target).u32(8, attachType).u32(12, flags).done();
 }
 
+/** BPF_LINK_UPDATE (`attr.link_update`): link_fd @0, new_prog_fd @4, flags @8, old_prog_fd @12. */
+export function linkUpdateAttr(linkFd: number, newProgFd: number, flags = 0, oldProgFd = 0): AttrCall {
+  return new AttrWriter(16).u32(0, linkFd).u32(4, newProgFd).u32(8, flags).u32(12, oldProgFd).done();
+}
+
 /** BPF_LINK_DETACH: link_fd @0. */
 export function linkDetachAttr(linkFd: number): AttrCall {
   return new AttrWriter(8).u32(0, linkFd).done();

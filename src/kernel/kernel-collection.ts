@@ -67,6 +67,8 @@ export interface LoadKernelCollectionOptions {
    * Default: the caller's namespace. A name that does not exist fails the load (UsageError).
    */
   netns?: string;
+  /** Maps taken over from these pins instead of created, by map name (type and sizes checked). */
+  reuseMaps?: Readonly<Record<string, string>>;
 }
 
 /** libbpf's program name rule: 15 characters from `[A-Za-z0-9_.]`. */
@@ -371,6 +373,7 @@ function createMaps(
   coll: KernelCollection,
   btf: { fd: Fd; level: SanitizeLevel } | undefined,
   pinDir: string,
+  reuseMaps: Readonly<Record<string, string>>,
 ): void {
   const order = spec.byteOrder;
   for (const m of Object.values(spec.maps)) {
@@ -410,7 +413,13 @@ function createMaps(
     let reused = false;
     let pinnedAt: string | undefined;
     try {
-      if (m.pinning === "by_name") {
+      const from = reuseMaps[m.name];
+      if (from !== undefined) {
+        ({ fd } = openOrCreatePinnedMap(sys, m, from, () => {
+          throw new LoadError(`map ${m.name}: nothing is pinned at ${from} to take over`, { map: m.name });
+        }));
+        reused = true;
+      } else if (m.pinning === "by_name") {
         pinnedAt = `${pinDir.replace(/\/+$/, "")}/${pinName(m.name)}`;
         ({ fd, reused } = openOrCreatePinnedMap(sys, m, pinnedAt, make));
       } else fd = make();
@@ -533,7 +542,7 @@ export async function loadKernelCollection(
       coll.setBtf(btf?.fd);
       coll.btfStatus = btf === undefined ? "dropped" : btf.level === "load" ? "loaded" : "sanitised";
     }
-    createMaps(sys, spec, coll, btf, opts.pinDir ?? DEFAULT_PIN_ROOT);
+    createMaps(sys, spec, coll, btf, opts.pinDir ?? DEFAULT_PIN_ROOT, opts.reuseMaps ?? {});
     loadPrograms(sys, spec, coll, btf, opts.logLevel ?? 0);
     applyWiring(coll, staticSlots(spec));
     return coll;

@@ -55,8 +55,8 @@ export interface PinnableMap extends Pinnable {
 
 /** What {@link pinPipeline} pins. */
 export interface PipelinePins {
-  /** The entry's XDP link, attached. */
-  link: { pin(path: string): void };
+  /** The entry's XDP link, attached; undefined when an upgrade pins the new version beside the old. */
+  link: { pin(path: string): void } | undefined;
   /** Each object's maps and programs, by alias. */
   objects: Record<
     string,
@@ -122,14 +122,28 @@ export function checkPinDirFree(dir: string): void {
   }
 }
 
+/** Options of {@link pinPipeline} for an upgrade, which pins the new version beside the old one. */
+export interface PinAsOptions {
+  /** The directory the pipeline will live in once moved (recorded as `pinDir`); default `dir`. */
+  as?: string;
+  /** The version it replaces: its by_name pins and the directories it made stay owned. */
+  previous?: PinnedPipelineMeta;
+}
+
 /**
  * Pins a pipeline whose entry is attached under `dir` (created; inside a bpffs mount, see
  * preparePinDir): every object's maps and programs, the description as `meta`, and the link
- * last: from then on the pipeline runs on its own. `dir` must not hold anything yet. If any pin
+ * last (an upgrade pins none: it moves the running link's pin after the switch): from then on
+ * the pipeline runs on its own. `dir` must not hold anything yet. If any pin
  * fails, every pin made is removed again and the error is thrown: pins left behind would keep
  * programs and maps alive with no owner.
  */
-export function pinPipeline(dir: string, parts: PipelinePins, sys: Sys = defaultSys()): PinnedPipeline {
+export function pinPipeline(
+  dir: string,
+  parts: PipelinePins,
+  sys: Sys = defaultSys(),
+  opts: PinAsOptions = {},
+): PinnedPipeline {
   for (const alias of Object.keys(parts.objects)) {
     if (alias === LINK_PIN || alias === META_PIN) {
       throw new UsageError(
@@ -146,7 +160,9 @@ export function pinPipeline(dir: string, parts: PipelinePins, sys: Sys = default
   for (const { maps } of Object.values(parts.objects)) {
     for (const m of maps) {
       if (m.pinnedAt === undefined) continue;
-      byName.push({ path: m.pinnedAt, mapId: getMapInfo(sys, m.fd).id, created: !m.reused });
+      const mapId = getMapInfo(sys, m.fd).id;
+      const before = opts.previous?.byName.find((b) => b.path === m.pinnedAt && b.mapId === mapId);
+      byName.push({ path: m.pinnedAt, mapId, created: !m.reused || before?.created === true });
     }
   }
   const first = mkdirSync(dir, { recursive: true });
@@ -176,15 +192,15 @@ export function pinPipeline(dir: string, parts: PipelinePins, sys: Sys = default
       format: PIPELINE_META_FORMAT,
       ...parts.description,
       ...(Object.keys(stats).length > 0 ? { stats } : {}),
-      pinDir: dir,
+      pinDir: opts.as ?? dir,
       upAt: new Date().toISOString(),
       pins,
       byName,
-      madeDirs,
+      madeDirs: opts.previous?.madeDirs ?? madeDirs,
     };
     pinMeta(sys, meta, join(dir, META_PIN));
     // The link last: once it is pinned the pipeline is live on its own.
-    parts.link.pin(join(dir, LINK_PIN));
+    parts.link?.pin(join(dir, LINK_PIN));
     return { dir, link: join(dir, LINK_PIN), meta };
   } catch (e) {
     if (first !== undefined) rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 /** XDP attachment through a bpf_link (BPF_LINK_CREATE), the preferred way on kernels 5.9+. */
-import { AttachType, BpfCmd, Errno } from "../abi/index.js";
-import { linkCreateAttr, linkDetachAttr } from "./attr.js";
+import { AttachType, BpfCmd, Errno, LinkUpdateFlag } from "../abi/index.js";
+import { linkCreateAttr, linkDetachAttr, linkUpdateAttr } from "./attr.js";
 import { Fd } from "./fd.js";
 import type { Sys } from "./sys.js";
 import { loadErrorFrom } from "./wrap-error.js";
@@ -37,5 +37,35 @@ export function detachLink(sys: Sys, linkFd: number): void {
     sys.bpf(BpfCmd.LINK_DETACH, attr, ptrs);
   } catch (e) {
     throw loadErrorFrom(e, "detach link");
+  }
+}
+
+/**
+ * Switches the program a link runs to `newProgFd` in one atomic step (BPF_LINK_UPDATE): a packet
+ * runs the old program or the new one, never neither. With `oldProgFd` the switch happens only
+ * if the link still runs that program (BPF_F_REPLACE), so a concurrent change is detected (EPERM)
+ * rather than overwritten.
+ */
+export function updateLink(sys: Sys, linkFd: number, newProgFd: number, oldProgFd?: number): void {
+  const { attr, ptrs } = linkUpdateAttr(
+    linkFd,
+    newProgFd,
+    oldProgFd === undefined ? 0 : LinkUpdateFlag.REPLACE,
+    oldProgFd ?? 0,
+  );
+  try {
+    sys.bpf(BpfCmd.LINK_UPDATE, attr, ptrs);
+  } catch (e) {
+    throw loadErrorFrom(
+      e,
+      "update link",
+      {},
+      {
+        [Errno.EPERM]:
+          "the link no longer runs the program it ran when this started: someone else changed it; nothing was switched",
+        [Errno.ENOLINK]: "the link was detached (its interface gone, or tsbpf down): nothing to upgrade",
+        [Errno.EINVAL]: "the new program is not of the link's type and attach type",
+      },
+    );
   }
 }

@@ -5,3 +5,4 @@ export * from "./layers.js";
 export * from "./parse.js";
 export * from "./pcap.js";
 export * from "./pcapng.js";
+export * from "./packet-spec.js";

@@ -20,6 +20,7 @@
  * stats: true                                  # count runs, verdicts and tail-call misses
  * events:                                      # ring buffers / perf event arrays attach prints
  *   rb: event                                  # map: its record struct (~ for raw bytes)
+ * state: [flows]                               # maps an upgrade carries over (OBJECT:MAP with several)
  * ```
  */
 import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
@@ -62,6 +63,8 @@ export interface PipelineDefinition {
   stats: boolean;
   /** Ring buffers and perf event arrays whose records `attach` prints, each with its C struct, if named. */
   events: { map: QualifiedName; type: string | undefined }[];
+  /** Maps whose contents an upgrade (`up` of a changed file) carries over to the new version. */
+  state: QualifiedName[];
 }
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
@@ -77,6 +80,7 @@ const TOP_KEYS = [
   "pin",
   "stats",
   "events",
+  "state",
 ];
 const ATTACH_KEYS = ["iface", "mode", "netns"];
 const MODES = ["auto", "native", "generic", "offload"] as const;
@@ -134,6 +138,7 @@ class Reader {
       pin: this.pin(top.pin),
       stats: this.stats(top.stats),
       events: this.events(top.events),
+      state: this.state(top.state),
     };
   }
 
@@ -165,6 +170,14 @@ class Reader {
       if (type === null) return { map, type: undefined };
       return { map, type: this.string(path, type, "a struct name (or ~ for raw bytes)") };
     });
+  }
+
+  private state(raw: unknown): QualifiedName[] {
+    if (raw === undefined) return [];
+    if (!Array.isArray(raw)) {
+      this.fail(["state"], `${JSON.stringify(raw)} is not a list of map names`, "state: [flows, counters]");
+    }
+    return (raw as unknown[]).map((m, i) => this.qualified(["state", String(i)], m, "a map name"));
   }
 
   private objects(top: Record<string, unknown>): Record<string, string> {

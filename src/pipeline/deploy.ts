@@ -6,9 +6,9 @@
  * a content hash over the objects' bytes, the resolved wiring and the attach point.
  */
 import { readFile } from "node:fs/promises";
-import { basename, isAbsolute, resolve } from "node:path";
+import { basename, isAbsolute, join, resolve } from "node:path";
 import { ProgType } from "../abi/index.js";
-import { isTsbpfError, NotSupportedError, PipelineError, UsageError } from "../errors.js";
+import { isTsbpfError, PipelineError, UsageError } from "../errors.js";
 import type { KernelCollection } from "../kernel/kernel-collection.js";
 import type { KernelXdpLink } from "../kernel/kernel-link.js";
 import type { PipelineDescription } from "../kernel/pipeline-meta.js";
@@ -18,6 +18,7 @@ import type { Sys } from "../kernel/sys.js";
 import type { CollectionSpec } from "../object/types.js";
 import { type StatsReport, statsLayoutOf } from "../stats/read-stats.js";
 import type { PinnedStats } from "../kernel/pinned-stats.js";
+import type { PinnedPipelineMeta } from "../kernel/pipeline-meta.js";
 import { parsePipelineDefinition } from "./definition.js";
 import { readFailure, sha256Hex } from "./files.js";
 import { type Pipeline, pinDirOf } from "./pipeline.js";
@@ -48,10 +49,39 @@ export interface UpOptions {
   sys: Sys;
 }
 
+/** What an upgrade did with one map the file's `state:` names. */
+export interface StateMapOutcome {
+  object: string;
+  map: string;
+  /** Whether the new version took the running version's map over (else it starts fresh). */
+  carried: boolean;
+  /** Why it starts fresh, when it does. */
+  why?: string;
+}
+
+/** What {@link upPipeline} did when another version was up: an upgrade. */
+export interface UpgradeInfo {
+  /** When the replaced version went up, and its content hash. */
+  previous: { upAt: string; hash: string };
+  /** Each map of the file's `state:`: carried over or fresh. */
+  state: StateMapOutcome[];
+  /** The replaced version's counts, read after the switch and the grace period (it ran with stats). */
+  finalStats: StatsReport | undefined;
+  /** How long the grace period between the switch and the release took (ms). */
+  graceMs: number;
+}
+
 /** What {@link upPipeline} did. */
 export interface UpResult {
-  /** False when the same pipeline was up already: nothing was changed. */
+  /** False when the same pipeline was up already: nothing was changed (but see `restored`). */
   changed: boolean;
+  /** Set when another version was up and was replaced in place (upgrade). */
+  upgraded?: UpgradeInfo;
+  /**
+   * Slots that did not hold the file's program (a `tsbpf swap` since) and were put back, as
+   * `map[key]: was -> now`.
+   */
+  restored: string[];
   /** Whether a bpffs had to be mounted on /sys/fs/bpf first. */
   mountedBpffs: boolean;
   /** The pipeline as it runs now. */
@@ -199,10 +229,13 @@ async function aborted(signal: AbortSignal | undefined): Promise<boolean> {
  * Puts `pipeline` up on the kernel (root): loads every object, fills every slot, attaches the
  * entry to `attach.iface` in `attach.mode` through a bpf_link (in `attach.netns`), and pins it
  * all under its pin directory, so that it runs on after this process exits. If the same pipeline
- * (same content hash) is up there already, nothing changes (`changed: false`); another pipeline,
- * or another version of this one, is refused: upgrading a running pipeline is not supported yet.
- * If anything fails, nothing is left behind (no pin, no attachment, no fd) and the error says
- * what failed.
+ * (same content hash) is up there already, nothing changes (`changed: false`) except slots a
+ * swap changed, which are put back (`restored`). Another version of it (same name and attach
+ * point) is upgraded with no packet lost (`upgraded`; see kernel/pipeline-upgrade.ts): `state:`
+ * maps carried over, the old version's final counts read after the switch. Another pipeline, or
+ * another attach point, is refused. If anything fails, nothing is left behind (no pin, no
+ * attachment, no fd; in an upgrade, the old version runs on untouched) and the error says what
+ * failed.
  */
 export async function upPipeline(pipeline: Pipeline, opts: Partial<UpOptions> = {}): Promise<UpResult> {
   const at = attachPointOf(pipeline, opts.netns);
@@ -232,31 +265,59 @@ export async function upPipeline(pipeline: Pipeline, opts: Partial<UpOptions> = 
   const stats = opts.stats ?? pipeline.definition?.stats ?? false;
   const hash = pipelineContentHash(pipeline, at, stats);
   const statusOpts = at.netns === undefined ? {} : { netns: at.netns };
+  // The file's state: names are checked on every up, not only when there is a version to carry from.
+  stateMaps(pipeline, undefined, dir);
+  let previous: PinnedPipelineMeta | undefined;
   if (holdsPipeline(dir)) {
     const now = readPinnedPipeline(dir, statusOpts, sys);
-    const from = now.meta.file === undefined ? "" : ` from ${now.meta.file}`;
-    if (now.meta.hash !== hash) {
-      throw new NotSupportedError(
-        `${dir} already runs pipeline ${now.meta.name} (up since ${now.meta.upAt}${from}) with other content; changing a running pipeline is an upgrade, which tsbpf does not do yet: nothing was changed`,
-        { hint: `for now, take it down first (tsbpf down --pin ${dir}), then put it up again` },
-      );
-    }
     if (!now.running) {
       throw new UsageError(
         `pipeline ${now.meta.name} is pinned at ${dir} but does not run: ${now.problems.join("; ") || "its link attaches nothing"}`,
         { hint: `take it down (tsbpf down --pin ${dir}), then put it up again` },
       );
     }
-    return { changed: false, mountedBpffs: mounted, status: now };
+    if (now.meta.hash === hash) {
+      const restored = await restoreSlots(dir, now, sys);
+      return {
+        changed: false,
+        restored,
+        mountedBpffs: mounted,
+        status: readPinnedPipeline(dir, statusOpts, sys),
+      };
+    }
+    const a = now.meta.attach;
+    if (
+      now.meta.name !== pipeline.name ||
+      a.iface !== at.iface ||
+      (a.netns ?? undefined) !== at.netns ||
+      a.mode !== at.mode
+    ) {
+      const from = now.meta.file === undefined ? "" : ` from ${now.meta.file}`;
+      throw new UsageError(
+        `${dir} runs pipeline ${now.meta.name} on ${a.iface}${a.netns === null ? "" : ` (netns ${a.netns})`} in mode ${a.mode}${from}; this one is ${pipeline.name} on ${at.iface}${at.netns === undefined ? "" : ` (netns ${at.netns})`} in mode ${at.mode}: an upgrade keeps the name and the attach point, nothing was changed`,
+        { hint: `to move it, take it down first (tsbpf down --pin ${dir}), then put it up again` },
+      );
+    }
+    previous = now.meta;
+  } else {
+    checkPinDirFree(dir);
   }
-  checkPinDirFree(dir);
   if (await aborted(opts.signal)) throw interrupted(dir);
+  const state = previous === undefined ? [] : stateMaps(pipeline, previous, dir);
+  const reuseMapsOf: Record<string, Record<string, string>> = {};
+  for (const m of state) {
+    if (!m.carried) continue;
+    const maps = reuseMapsOf[m.object] ?? {};
+    maps[m.map] = m.path;
+    reuseMapsOf[m.object] = maps;
+  }
 
   const loaded = await pipeline.load({
     backend: "kernel",
     ...(at.netns === undefined ? {} : { netns: at.netns }),
     ...(opts.onWarning === undefined ? {} : { onWarning: opts.onWarning }),
     stats,
+    reuseMapsOf,
   });
   const collections = loaded.collections as Record<string, KernelCollection>;
   // by_name pins this load made: gone again if the pipeline does not go up.
@@ -265,38 +326,62 @@ export async function upPipeline(pipeline: Pipeline, opts: Partial<UpOptions> = 
   );
   let up = false;
   let link: KernelXdpLink | undefined;
+  let upgraded: UpgradeInfo | undefined;
   try {
     const program = collections[entry.object]?.programs[entry.program];
     if (program === undefined) throw new UsageError(`pipeline ${pipeline.name}: no program ${entry.program}`);
     if (await aborted(opts.signal)) throw interrupted(dir);
-    link = await program.attachXdp({ iface: at.iface, mode: at.mode, method: "link" });
-    const now = link.attachment();
-    const attachedMode = now.attached === "none" || now.attached === "multi" ? at.mode : now.attached;
-    if (await aborted(opts.signal)) throw interrupted(dir);
-    pinPipeline(
-      dir,
-      {
-        link,
-        objects: Object.fromEntries(
-          Object.entries(collections).map(([alias, c]) => [
-            alias,
-            {
-              maps: Object.values(c.maps),
-              programs: Object.values(c.programs),
-              stats: statsLayoutOf(c.spec),
-            },
-          ]),
-        ),
-        description: describePipeline(pipeline, {
-          ...at,
-          ifindex: link.ifindex,
-          attachedMode,
-          by: opts.by ?? "library",
-          stats,
-        }),
-      },
-      sys,
+    const objects = Object.fromEntries(
+      Object.entries(collections).map(([alias, c]) => [
+        alias,
+        { maps: Object.values(c.maps), programs: Object.values(c.programs), stats: statsLayoutOf(c.spec) },
+      ]),
     );
+    const by = opts.by ?? "library";
+    if (previous !== undefined) {
+      const prev = previous;
+      const { upgradePinnedPipeline } = await import("../kernel/pipeline-upgrade.js");
+      const { readPinnedStats } = await import("../kernel/pinned-stats.js");
+      let finalStats: StatsReport | undefined;
+      const r = upgradePinnedPipeline(
+        dir,
+        {
+          entryFd: program.fd,
+          objects,
+          description: describePipeline(pipeline, {
+            ...at,
+            ifindex: prev.attach.ifindex,
+            attachedMode: prev.attach.attachedMode,
+            by,
+            stats,
+          }),
+        },
+        sys,
+        (oldDir) => {
+          if (prev.stats !== undefined) finalStats = readPinnedStats(oldDir, sys);
+        },
+      );
+      upgraded = {
+        previous: { upAt: prev.upAt, hash: prev.hash },
+        state: state.map(({ path: _p, ...o }) => o),
+        finalStats,
+        graceMs: r.graceMs,
+      };
+    } else {
+      link = await program.attachXdp({ iface: at.iface, mode: at.mode, method: "link" });
+      const now = link.attachment();
+      const attachedMode = now.attached === "none" || now.attached === "multi" ? at.mode : now.attached;
+      if (await aborted(opts.signal)) throw interrupted(dir);
+      pinPipeline(
+        dir,
+        {
+          link,
+          objects,
+          description: describePipeline(pipeline, { ...at, ifindex: link.ifindex, attachedMode, by, stats }),
+        },
+        sys,
+      );
+    }
     up = true;
   } finally {
     // Pinned: only this process's fds go. Not pinned: the link detaches, the maps and programs go.
@@ -307,7 +392,81 @@ export async function upPipeline(pipeline: Pipeline, opts: Partial<UpOptions> = 
       if (!up) for (const p of madeByName) removePin(p);
     }
   }
-  return { changed: true, mountedBpffs: mounted, status: readPinnedPipeline(dir, statusOpts, sys) };
+  return {
+    changed: true,
+    ...(upgraded === undefined ? {} : { upgraded }),
+    restored: [],
+    mountedBpffs: mounted,
+    status: readPinnedPipeline(dir, statusOpts, sys),
+  };
+}
+
+/** The file's `state:` maps, each with the running version's pin to take over, when it has one. */
+function stateMaps(
+  pipeline: Pipeline,
+  previous: PinnedPipelineMeta | undefined,
+  dir: string,
+): (StateMapOutcome & { path: string })[] {
+  const aliases = Object.keys(pipeline.plan.objects);
+  return (pipeline.definition?.state ?? []).map((q) => {
+    const object = q.object ?? (aliases.length === 1 ? (aliases[0] as string) : undefined);
+    const spec = object === undefined ? undefined : pipeline.plan.objects[object];
+    if (object === undefined || spec === undefined) {
+      const e = new PipelineError(
+        `${basename(pipeline.file ?? pipeline.name)}: ${q.field}: ${q.object === undefined ? `which object's ${q.name}? the pipeline has several` : `no object ${q.object}`}`,
+        { hint: `write OBJECT:MAP, OBJECT one of ${aliases.join(", ")}` },
+      );
+      e.field = q.field;
+      throw e;
+    }
+    if (spec.maps[q.name] === undefined) {
+      const e = new PipelineError(
+        `${basename(pipeline.file ?? pipeline.name)}: ${q.field}: ${object} has no map ${q.name}`,
+        { hint: `its maps: ${Object.keys(spec.maps).join(", ")}` },
+      );
+      e.field = q.field;
+      throw e;
+    }
+    const pin = previous?.pins.find((p) => p.object === object && p.kind === "map" && p.name === q.name);
+    if (pin === undefined) {
+      return { object, map: q.name, carried: false, why: "the running version has no such map", path: "" };
+    }
+    return { object, map: q.name, carried: true, path: join(dir, pin.path) };
+  });
+}
+
+/**
+ * Puts back, in each slot the file fills, the file's program where it holds another (a
+ * `tsbpf swap` since `up`): one atomic slot update each. Says which.
+ */
+async function restoreSlots(dir: string, now: PinnedPipelineStatus, sys: Sys): Promise<string[]> {
+  const { swapSlot } = await import("../kernel/pipeline-upgrade.js");
+  const { getPinned } = await import("../kernel/object-ops.js");
+  const out: string[] = [];
+  for (const s of now.meta.slots) {
+    const arr = now.progArrays.find((a) => a.object === s.object && a.map === s.map);
+    const live = arr?.slots.find((x) => x.key === s.key);
+    if (live?.program?.object === s.program.object && live.program.program === s.program.program) continue;
+    const mapPin = now.meta.pins.find((p) => p.object === s.object && p.kind === "map" && p.name === s.map);
+    const progPin = now.meta.pins.find(
+      (p) => p.object === s.program.object && p.kind === "program" && p.name === s.program.program,
+    );
+    if (mapPin === undefined || progPin === undefined) continue;
+    const fd = getPinned(sys, join(dir, progPin.path));
+    try {
+      swapSlot(sys, join(dir, mapPin.path), s.key, fd.value);
+    } finally {
+      fd.close();
+    }
+    const was =
+      live === undefined
+        ? "empty"
+        : live.program !== undefined
+          ? live.program.program
+          : `${live.kernelName ?? "?"} (id ${live.programId})`;
+    out.push(`${s.map}[${s.key}]: ${was} -> ${s.program.program}`);
+  }
+  return out;
 }
 
 function interrupted(dir: string): UsageError {
@@ -391,4 +550,154 @@ export async function openPipelineStats(
   const { PinnedStats } = await import("../kernel/pinned-stats.js");
   const { defaultSys } = await import("../kernel/sys.js");
   return PinnedStats.open(typeof target === "string" ? target : target.pinDir, opts.sys ?? defaultSys());
+}
+
+/** What {@link swapStage} puts where. */
+export interface SwapRequest {
+  /** The prog array (`MAP` or `OBJECT.MAP` with several objects). */
+  map: string;
+  key: number;
+  /** The program: one of the pipeline's, or of `objectFile`. */
+  program: string;
+  /** A .bpf.o to take the program from; its maps named as the pipeline's are the pipeline's. */
+  objectFile?: string;
+}
+
+/** What {@link swapStage} did. */
+export interface SwapResult {
+  /** `main:prog_array[1]`, as written in messages. */
+  slot: string;
+  /** What the slot held before (a program name, or "empty"). */
+  was: string;
+  /** The program put in. */
+  now: string;
+  /** Maps of `objectFile` that are the pipeline's (taken over by name). */
+  sharedMaps: string[];
+}
+
+/**
+ * Replaces one stage of the pipeline pinned under `target`'s directory in place (`tsbpf swap`):
+ * one prog array update, atomic in the kernel. The program is one the pipeline pinned, or one of
+ * `objectFile` (checked first: an XDP program, no `check` error; its maps with the names of the
+ * pipeline's maps are the pipeline's, so it counts into the same state). The pipeline file stays
+ * the truth: `up` of the unchanged file puts the file's program back.
+ */
+export async function swapStage(
+  target: Pipeline | string,
+  req: SwapRequest,
+  opts: Partial<PinnedOptions> & { onWarning?: (m: string) => void } = {},
+): Promise<SwapResult> {
+  const { readPinnedPipeline } = await import("../kernel/pipeline-status.js");
+  const { swapSlot } = await import("../kernel/pipeline-upgrade.js");
+  const { getPinned } = await import("../kernel/object-ops.js");
+  const { checkNetns } = await import("../kernel/netns.js");
+  const { defaultSys } = await import("../kernel/sys.js");
+  const sys = opts.sys ?? defaultSys();
+  if (opts.netns !== undefined) checkNetns(opts.netns);
+  const dir = typeof target === "string" ? target : target.pinDir;
+  const s = readPinnedPipeline(dir, opts.netns === undefined ? {} : { netns: opts.netns }, sys);
+  const meta = s.meta;
+  const [qual, bare] = req.map.includes(".") ? req.map.split(".", 2) : [undefined, req.map];
+  const arrays = s.progArrays.filter((a) => a.map === bare && (qual === undefined || a.object === qual));
+  if (arrays.length !== 1) {
+    const all = s.progArrays.map((a) =>
+      Object.keys(meta.objects).length > 1 ? `${a.object}.${a.map}` : a.map,
+    );
+    throw new UsageError(
+      arrays.length === 0
+        ? `pipeline ${meta.name} has no prog array ${req.map}`
+        : `pipeline ${meta.name} has a prog array ${req.map} in several objects`,
+      {
+        hint: `its prog arrays: ${all.join(", ") || "none"}${arrays.length > 1 ? " (write OBJECT.MAP)" : ""}`,
+      },
+    );
+  }
+  const arr = arrays[0] as (typeof arrays)[number];
+  if (req.key >= arr.maxEntries) {
+    throw new UsageError(
+      `${req.map}[${req.key}]: the prog array has ${arr.maxEntries} slots (0-${arr.maxEntries - 1})`,
+    );
+  }
+  const mapPin = meta.pins.find((p) => p.object === arr.object && p.kind === "map" && p.name === arr.map);
+  if (mapPin === undefined) throw new UsageError(`pipeline ${meta.name}: ${req.map} is not pinned`);
+  const live = arr.slots.find((x) => x.key === req.key);
+  const was =
+    live === undefined
+      ? "empty"
+      : (live.program?.program ?? `${live.kernelName ?? "?"} (id ${live.programId})`);
+  const slot = `${req.map}[${req.key}]`;
+  if (req.objectFile === undefined) {
+    const pin = meta.pins.filter((p) => p.kind === "program" && p.name === req.program);
+    if (pin.length !== 1) {
+      throw new UsageError(
+        `pipeline ${meta.name} has ${pin.length === 0 ? "no" : "several"} programs ${req.program}`,
+        {
+          hint: `its programs: ${meta.pins
+            .filter((p) => p.kind === "program")
+            .map((p) => p.name)
+            .join(", ")}; or give OBJFILE:PROG`,
+        },
+      );
+    }
+    const fd = getPinned(sys, join(dir, (pin[0] as (typeof pin)[number]).path));
+    try {
+      swapSlot(sys, join(dir, mapPin.path), req.key, fd.value);
+    } finally {
+      fd.close();
+    }
+    return { slot, was, now: req.program, sharedMaps: [] };
+  }
+  // A program from another object: checked as `check` would, before anything is loaded.
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(req.objectFile));
+  } catch (e) {
+    throw new UsageError(`${req.objectFile}: cannot read: ${readFailure(e)}`);
+  }
+  const { loadCollectionSpec } = await import("../object/load-collection-spec.js");
+  const { checkPlan } = await import("../tailcall/check-plan.js");
+  const { planFromObject } = await import("../tailcall/plan.js");
+  const spec = loadCollectionSpec(bytes, { file: req.objectFile });
+  const p = spec.programs[req.program];
+  if (p === undefined) {
+    throw new UsageError(`${basename(req.objectFile)} has no program ${req.program}`, {
+      hint: `its programs: ${Object.keys(spec.programs).join(", ")}`,
+    });
+  }
+  if (p.type !== ProgType.xdp) {
+    throw new UsageError(
+      `${req.program} is a ${p.typeName} program; ${req.map} of pipeline ${meta.name} holds XDP programs: nothing was changed`,
+    );
+  }
+  const errors = checkPlan(planFromObject(spec)).findings.filter(
+    (f) => f.severity === "error" && (f.program === undefined || f.program === req.program),
+  );
+  if (errors.length > 0) {
+    throw new UsageError(
+      `${basename(req.objectFile)}: ${req.program}: ${errors.map((f) => `${f.message} [${f.code}]`).join("; ")}: nothing was changed`,
+      { hint: `tsbpf check ${req.objectFile} shows the findings` },
+    );
+  }
+  const reuseMaps: Record<string, string> = {};
+  for (const m of Object.values(spec.maps)) {
+    if (m.name.startsWith(".") || m.name === "tsbpf_stats") continue;
+    const same = meta.pins.filter((x) => x.kind === "map" && x.name === m.name);
+    const pin = same.find((x) => x.object === arr.object) ?? same[0];
+    if (pin !== undefined) reuseMaps[m.name] = join(dir, pin.path);
+  }
+  const { Collection } = await import("../collection.js");
+  const coll = await Collection.load(spec, {
+    backend: "kernel",
+    reuseMaps,
+    ...(meta.attach.netns === null ? {} : { netns: meta.attach.netns }),
+    ...(opts.onWarning === undefined ? {} : { onWarning: opts.onWarning }),
+  });
+  try {
+    const prog = coll.programs[req.program];
+    if (prog === undefined) throw new UsageError(`${req.objectFile}: no program ${req.program}`);
+    swapSlot(sys, join(dir, mapPin.path), req.key, prog.fd);
+  } finally {
+    coll.close();
+  }
+  return { slot, was, now: `${req.program} from ${req.objectFile}`, sharedMaps: Object.keys(reuseMaps) };
 }

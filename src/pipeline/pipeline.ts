@@ -152,7 +152,11 @@ export class Pipeline {
    * If anything fails, what was loaded is closed again.
    */
   async load<B extends BackendName = "vm">(
-    opts: Partial<CollectionOptions> & { backend?: B } = {},
+    opts: Partial<CollectionOptions> & {
+      backend?: B;
+      /** Kernel: per object alias, maps taken over from pins (an upgrade's `state:`). */
+      reuseMapsOf?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+    } = {},
   ): Promise<LoadedPipeline<B>> {
     const backend = (opts.backend ?? "vm") as BackendName;
     const space = backend === "vm" ? new VmSpace(opts.vm) : undefined;
@@ -164,6 +168,7 @@ export class Pipeline {
           backend,
           vm: { ...opts.vm, space },
           stats: opts.stats ?? this.definition?.stats ?? false,
+          reuseMaps: opts.reuseMapsOf?.[alias] ?? opts.reuseMaps,
         });
       }
       const loaded = new LoadedPipeline(this, collections as Record<string, CollectionFor<B>>);

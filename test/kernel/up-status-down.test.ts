@@ -1,7 +1,7 @@
 /**
  * `tsbpf up`, `status` and `down` as a user runs them, on a veth pair whose far end is in a
  * network namespace of the test: the pipeline keeps handling real SYNs after `up` exited, status
- * reads what runs from the kernel, `up` again changes nothing, a changed file is refused while the
+ * reads what runs from the kernel, `up` again changes nothing, a changed attach point is refused while the
  * old pipeline runs on, and `down` leaves nothing in bpffs and nothing on the interface. Also:
  * `attach --pin` and `down --pin` share the layout; a pipeline of two objects; a failed `up`
  * leaves nothing behind; and the mistakes a new user makes give one line each.
@@ -195,13 +195,17 @@ test("up puts the seed up for good, status shows it, up again changes nothing, a
     assert.deepEqual(xdpProgIds(net.peerIf, net.ns), [mainId]);
     assert.equal(statusJson(["--pin", dir]).link.id, s.link.id);
 
-    // A changed file is an upgrade: refused, and the old pipeline runs on untouched.
-    writeFileSync(file, seedYaml(name, net.peerIf, net.ns, "port8080_prog"));
+    // A changed attach point is not an upgrade: refused, and the old pipeline runs on untouched.
+    // (A changed file with the same attach point is an upgrade: upgrade-under-load.test.ts.)
+    writeFileSync(
+      file,
+      seedYaml(name, net.peerIf, net.ns, "port8080_prog").replace(/(netns: .*\n)/, "$1  mode: generic\n"),
+    );
     oneLine(
       runCli(["up", file]),
-      1,
+      2,
       new RegExp(
-        `^tsbpf: ${dir} already runs pipeline ${name} \\(up since .*\\) with other content; changing a running pipeline is an upgrade, which tsbpf does not do yet: nothing was changed — hint: for now, take it down first \\(tsbpf down --pin ${dir}\\)`,
+        `^tsbpf: ${dir} runs pipeline ${name} on ${net.peerIf} \\(netns ${net.ns}\\) in mode auto from \\S+; this one is ${name} on ${net.peerIf} \\(netns ${net.ns}\\) in mode generic: an upgrade keeps the name and the attach point, nothing was changed — hint: to move it, take it down first \\(tsbpf down --pin ${dir}\\)`,
       ),
     );
     assert.deepEqual(xdpProgIds(net.peerIf, net.ns), [mainId]);

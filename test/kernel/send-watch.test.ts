@@ -1,0 +1,173 @@
+/**
+ * `tsbpf send` at its speed (one repeated packet, a capture of distinct ones), `tsbpf up --watch`
+ * applying each change of its file (and keeping or taking down the pipeline on SIGTERM), and what
+ * a new user gets wrong: swap into a slot that is not there, of a program that is not XDP, send
+ * without an interface or to one that does not exist, stats in the wrong namespace, not root.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { test } from "node:test";
+import { buildPacket } from "../../src/net/build.js";
+import { writePcap } from "../../src/net/pcap.js";
+import { downPipeline, pipelineStatus } from "../../src/pipeline/deploy.js";
+import { AS_NOBODY, createVethNs, runCli, startCli } from "./attach-support.js";
+import { ensureBpffs, hasCommand, kernelSkipReason } from "./support.js";
+
+const OBJ = resolve("test/bpf/upgrade/versioned.bpf.o");
+const BROKEN = resolve("test/bpf/upgrade/broken_stage.bpf.o");
+const skip =
+  kernelSkipReason() ??
+  (hasCommand("ip") && hasCommand("bpftool") && ensureBpffs() ? undefined : "needs ip, bpftool and a bpffs");
+
+function counted(pin: string): bigint {
+  const out = JSON.parse(
+    execFileSync("bpftool", ["-j", "map", "dump", "pinned", `${pin}/main/maps/counters`]).toString(),
+  ) as { formatted?: { key: number; value: number } }[];
+  let n = 0n;
+  for (const { formatted: e } of out) if (e !== undefined && e.key < 2) n += BigInt(e.value);
+  return n;
+}
+
+test("send, up --watch and the mistakes a new user makes", { skip, timeout: 180_000 }, async () => {
+  const net = createVethNs("w");
+  const name = `watch-test-${process.pid}`;
+  const pin = `/sys/fs/bpf/tsbpf/${name}`;
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-watch-"));
+  const file = join(dir, `${name}.yaml`);
+  const write = (version: number, object = OBJ, state = "[counters]"): void =>
+    writeFileSync(
+      file,
+      `name: ${name}\nobject: ${object}\nentry: entry\nslots:\n  stages: {0: stage_a, 1: stage_b}\nglobals: {version: ${version}}\nattach: {iface: ${net.peerIf}, netns: ${net.ns}}\nstate: ${state}\n`,
+    );
+  let watcher: ReturnType<typeof startCli> | undefined;
+  try {
+    write(1);
+    watcher = startCli(["up", file, "--watch"]);
+    await watcher.waitFor(/^watching /m, 20_000);
+    assert.match(watcher.stdout(), /^up: /m);
+
+    // One repeated packet, as fast as it goes: every frame reaches the pipeline and is counted.
+    const one = runCli([
+      "send",
+      "--iface",
+      net.hostIf,
+      "--packet",
+      "udp:dport=9",
+      "--count",
+      "10000000",
+      "--json",
+    ]);
+    assert.equal(one.status, 0, one.stderr);
+    const r = JSON.parse(one.stdout) as { sent: number; packetsPerSecond: number };
+    console.log(
+      `# send: one 42-byte packet, ${r.sent} frames at ${(r.packetsPerSecond / 1e6).toFixed(2)} M packets/s`,
+    );
+    assert.equal(r.sent, 10_000_000);
+    assert.ok(r.packetsPerSecond >= 5e6, `${r.packetsPerSecond} packets/s`);
+    assert.ok(counted(pin) >= 10_000_000n, "the frames reached the pipeline");
+
+    // A capture of distinct packets, in turn, with a rate.
+    const caps = Array.from({ length: 1000 }, (_, i) =>
+      buildPacket([
+        { kind: "eth" },
+        { kind: "ipv4", src: "10.9.0.1", dst: "10.9.0.2" },
+        { kind: "udp", dport: 1000 + i },
+      ]),
+    );
+    const pcap = join(dir, "distinct.pcap");
+    writeFileSync(pcap, writePcap(caps));
+    const before = counted(pin);
+    const many = runCli(["send", "--iface", net.hostIf, "--pcap", pcap, "--count", "20000"]);
+    assert.equal(many.status, 0, many.stderr);
+    assert.match(
+      many.stdout,
+      /^sent 20000 frames \(1000 packets in turn\) out of \S+ in [\d.]+ s: [\d.]+ M packets\/s$/m,
+    );
+    console.log(`# send: ${many.stdout.trim()}`);
+    // The host's own traffic on the veth (IPv6 neighbour discovery) may add a few frames.
+    const got = counted(pin) - before;
+    assert.ok(got >= 20_000n && got <= 20_050n, `${got} counted`);
+    const slow = runCli([
+      "send",
+      "--iface",
+      net.hostIf,
+      "--packet",
+      "udp:dport=9",
+      "--rate",
+      "1000",
+      "--duration",
+      "0.5",
+      "--json",
+    ]);
+    assert.equal(slow.status, 0, slow.stderr);
+    const s = JSON.parse(slow.stdout) as { sent: number };
+    assert.ok(s.sent >= 400 && s.sent <= 600, `--rate 1000 for 0.5 s sent ${s.sent}`);
+
+    // --watch: a change is an upgrade; a broken change is reported and the running version stays.
+    write(2);
+    await watcher.waitFor(/^upgraded: /m, 20_000);
+    assert.match(watcher.stdout(), /^state: counters carried over from the previous version$/m);
+    write(1, BROKEN);
+    await watcher.waitFor(/the running version stays up/, 20_000);
+    assert.match(watcher.stderr(), /^tsbpf: .*(verif|permission|invalid)/im);
+    assert.equal((await pipelineStatus(pin)).running, true);
+    watcher.child.kill("SIGTERM");
+    assert.equal(await watcher.exited, 0, watcher.stderr());
+    assert.match(watcher.stdout(), /exiting; the pipeline stays up under /);
+    assert.equal((await pipelineStatus(pin)).running, true);
+
+    // A state map the running version does not have starts fresh, and says so.
+    write(1, OBJ, "[counters, stages]");
+    const fresh = runCli(["up", file]);
+    assert.equal(fresh.status, 0, fresh.stderr);
+    assert.match(fresh.stdout, /^state: counters carried over/m);
+    assert.match(fresh.stdout, /^state: stages carried over/m);
+    write(1, OBJ, "[nosuch]");
+    const typo = runCli(["up", file]);
+    assert.equal(typo.status, 1);
+    assert.match(typo.stderr, /^tsbpf: \S+: state\.0: main has no map nosuch — hint: its maps: /);
+
+    // Mistakes.
+    const bad: [string[], RegExp][] = [
+      [["swap", file, "stages:7=stage_a"], /stages\[7\]: the prog array has 2 slots/],
+      [["swap", file, "stagez:0=stage_a"], /has no prog array stagez/],
+      [["swap", file, "stages:0=nosuch"], /has no programs nosuch/],
+      [
+        ["swap", file, `stages:0=${resolve("test/bpf/fixtures/sections.bpf.o")}:tc_prog`],
+        /tc_prog is a \S+ program; stages of pipeline \S+ holds XDP programs/,
+      ],
+      [["swap", file, "stages-0=stage_a"], /is not MAP:KEY=\[OBJFILE:\]PROG/],
+      [["send", "--packet", "udp"], /missing --iface/],
+      [["send", "--iface", "tsbpf-nosuch0", "--packet", "udp", "--count", "1"], /no interface tsbpf-nosuch0/],
+      [["send", "--iface", net.hostIf, "--packet", "udp"], /--count N or --duration S/],
+      [["stats", file, "--netns", "tsbpf-nosuch-ns"], /.+/],
+      [["up", file, "--down-on-exit"], /--down-on-exit goes with --watch/],
+    ];
+    for (const [args, re] of bad) {
+      const x = runCli(args);
+      assert.notEqual(x.status, 0, args.join(" "));
+      assert.match(x.stderr, /^tsbpf: [^\n]*\n$/, `${args.join(" ")}: one line`);
+      assert.match(x.stderr, re, args.join(" "));
+    }
+    const nobody = runCli(["send", "--iface", net.hostIf, "--packet", "udp", "--count", "1"], [...AS_NOBODY]);
+    assert.equal(nobody.status, 1);
+    assert.match(nobody.stderr, /^tsbpf: [^\n]*(EPERM|root|CAP_)/);
+
+    // --down-on-exit takes it down on SIGTERM.
+    write(1);
+    watcher = startCli(["up", file, "--watch", "--down-on-exit"]);
+    await watcher.waitFor(/^watching /m, 20_000);
+    watcher.child.kill("SIGTERM");
+    assert.equal(await watcher.exited, 0, watcher.stderr());
+    assert.match(watcher.stdout(), /^detached /m);
+    await assert.rejects(pipelineStatus(pin), /no pinned pipeline/);
+  } finally {
+    watcher?.child.kill("SIGKILL");
+    await downPipeline(pin).catch(() => undefined);
+    net.remove();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
