@@ -31,6 +31,19 @@ const NUMERIC = new Set([
   "etherType",
 ]);
 
+/** The fields a spec may set per layer (what the builder's layers take as text or numbers). */
+const FIELDS: Record<Kind, readonly string[]> = {
+  eth: ["src", "dst", "type"],
+  vlan: ["vid", "pcp", "type"],
+  ipv4: ["src", "dst", "tos", "id", "ttl", "flags"],
+  ipv6: ["src", "dst", "trafficClass", "flowLabel", "hopLimit"],
+  tcp: ["sport", "dport", "seq", "ack", "flags", "window"],
+  udp: ["sport", "dport"],
+  icmp: ["type", "code", "id", "seq"],
+  icmpv6: ["type", "code", "id", "seq"],
+  payload: ["size", "text"],
+};
+
 const bad = (spec: string, why: string): UsageError =>
   new UsageError(`packet spec '${spec}': ${why}`, {
     hint: "LAYER[:field=value,...]/..., e.g. tcp:dport=8080,flags=S or eth/ipv4:dst=10.0.0.2/udp:dport=53",
@@ -49,6 +62,10 @@ export function packetFromSpec(spec: string): Uint8Array {
       if (eq <= 0) throw bad(spec, `'${kv}' is not field=value`);
       const k = kv.slice(0, eq).trim();
       const v = kv.slice(eq + 1).trim();
+      // A misspelt field would otherwise be dropped silently and the packet sent without it.
+      if (!FIELDS[kind].includes(k)) {
+        throw bad(spec, `${kind} has no field '${k}' (it has ${FIELDS[kind].join(", ")})`);
+      }
       if (NUMERIC.has(k)) {
         const n = Number(v);
         if (!Number.isInteger(n) || n < 0) throw bad(spec, `${k}=${v} is not a number`);

@@ -37,3 +37,14 @@ test("typos are named, with the syntax", () => {
     );
   }
 });
+
+test("a misspelt field is refused by name, not dropped from the packet", () => {
+  assert.throws(
+    () => packetFromSpec("tcp:dprt=80"),
+    (e: Error) =>
+      isUsageError(e) &&
+      e.message ===
+        "packet spec 'tcp:dprt=80': tcp has no field 'dprt' (it has sport, dport, seq, ack, flags, window)",
+  );
+  assert.throws(() => packetFromSpec("eth/ipv4:dts=10.0.0.9/udp"), /ipv4 has no field 'dts'/);
+});
