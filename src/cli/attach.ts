@@ -136,6 +136,10 @@ export const attachCommand: Command = async (args, io) => {
   const pinDir = values.pin === undefined ? undefined : resolve(io.cwd, values.pin);
   const progSpec = pipeline.plan.objects[entry.object]?.programs[progName];
   const tcHook = tcHookOf(values.tc, values.mode, progName, progSpec?.type, progSpec?.typeName);
+  if (tcHook !== undefined && pinDir !== undefined) {
+    // status/detach --pin read an XDP attachment through netlink; tcx links are not read there yet.
+    usage("attach: --pin is not supported with --tc yet (status and detach --pin read XDP attachments only)");
+  }
   for (const w of emptySlotWarnings(pipeline.plan)) io.stderr(`${w}\n`);
   if (pinDir !== undefined) {
     // Before loading: refuses a pin directory whose pins would not outlive the command.

@@ -184,6 +184,10 @@ test("attach --tc mistakes are one tsbpf: line each, before anything is loaded",
         /^tsbpf: attach: program tc_main is a tc \(sched_cls\) program: give --tc ingress/,
       ],
       [["--prog", "tc_main", "--tc", "ingress", "--mode", "native"], /^tsbpf: attach: --mode is for XDP/],
+      [
+        ["--prog", "tc_main", "--tc", "ingress", "--pin", "/sys/fs/bpf/tsbpf-tcd-x"],
+        /^tsbpf: attach: --pin is not supported with --tc yet/,
+      ],
     ];
     for (const [args, want] of cases) {
       const r = runCli(["attach", DISPATCH, "--iface", net.peerIf, ...args], inNs(net.ns));
