@@ -135,7 +135,10 @@ export const attachCommand: Command = async (args, io) => {
   if (netns !== undefined) checkNetns(netns);
   const pinDir = values.pin === undefined ? undefined : resolve(io.cwd, values.pin);
   const progSpec = pipeline.plan.objects[entry.object]?.programs[progName];
-  const tcHook = tcHookOf(values.tc, values.mode, progName, progSpec?.type, progSpec?.typeName);
+  // A file's `hook: tc-ingress` is the same as --tc ingress; --tc overrides it.
+  const fileHook = pipeline.attach?.hook;
+  const tc = values.tc ?? (fileHook?.startsWith("tc-") === true ? fileHook.slice(3) : undefined);
+  const tcHook = tcHookOf(tc, values.mode, progName, progSpec?.type, progSpec?.typeName);
   if (tcHook !== undefined && pinDir !== undefined) {
     // status/detach --pin read an XDP attachment through netlink; tcx links are not read there yet.
     usage("attach: --pin is not supported with --tc yet (status and detach --pin read XDP attachments only)");

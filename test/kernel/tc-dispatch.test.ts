@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { test } from "node:test";
 import { interfaceIndex } from "../../src/kernel/netlink-xdp.js";
 import { inNetns } from "../../src/kernel/netns.js";
@@ -216,6 +216,55 @@ test("attach --tc mistakes are one tsbpf: line each, before anything is loaded",
     assert.equal(n.stderr.trim().split("\n").length, 1, n.stderr);
     assert.deepEqual(tcProgs(net.peerIf, net.ns), []);
   } finally {
+    net.remove();
+  }
+});
+
+test("a pipeline file's attach.hook: tc-ingress attaches through tcx; a wrong hook is one line", {
+  skip,
+}, async () => {
+  const net = createVethNs("w");
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-tcd-"));
+  try {
+    const file = (hook: string) => {
+      const f = join(dir, `${hook}.yaml`);
+      writeFileSync(
+        f,
+        [
+          "name: tc-dispatch",
+          `object: ${resolve(DISPATCH)}`,
+          "entry: tc_main",
+          "slots:",
+          "  prog_array:",
+          "    0: tc_port8080",
+          "    1: tc_port22",
+          "attach:",
+          `  iface: ${net.peerIf}`,
+          `  hook: ${hook}`,
+          "",
+        ].join("\n"),
+      );
+      return f;
+    };
+    const bad = runCli(["attach", file("tc-ingres")], inNs(net.ns));
+    assert.notEqual(bad.status, 0);
+    assert.match(
+      bad.stderr,
+      /^tsbpf: .*attach\.hook.*'tc-ingres' is not a hook: expected xdp, tc-ingress, tc-egress/,
+    );
+    assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);
+    const p = startCli(["attach", file("tc-ingress")], inNs(net.ns));
+    try {
+      await p.waitFor(/printing trace lines|running without trace lines/);
+      assert.match(p.stdout(), /^attached tc_main to \S+ \(ifindex \d+, hook tc-ingress\)/);
+      assert.deepEqual(tcProgs(net.peerIf, net.ns), ["ingress:tc_main"]);
+    } finally {
+      p.child.kill("SIGINT");
+    }
+    assert.equal(await p.exited, 0, p.stderr());
+    assert.deepEqual(tcProgs(net.peerIf, net.ns), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
     net.remove();
   }
 });
