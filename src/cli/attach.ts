@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { isTsbpfError, UsageError } from "../errors.js";
 import type { KernelXdpLink } from "../kernel/kernel-link.js";
+import { type KernelTcLink, TC_HOOKS, type TcHook } from "../kernel/tc-link.js";
 import type { XdpMode } from "../kernel/netlink-xdp.js";
 import { checkNetns } from "../kernel/netns.js";
 import { preparePinDir } from "../kernel/pinning.js";
@@ -22,7 +23,7 @@ import { traceText } from "./run-report.js";
 import { type EventsRequest, eventsFlag, formatEvent, openEventReaders } from "./events.js";
 import type { EventReader } from "../backend/event-reader.js";
 
-const HELP = `usage: tsbpf attach OBJ --prog NAME --iface IF [--netns NAME] [--tail MAP:KEY=PROG ...] [--mode MODE]
+const HELP = `usage: tsbpf attach OBJ --prog NAME --iface IF [--netns NAME] [--tail MAP:KEY=PROG ...] [--mode MODE | --tc HOOK]
                     [--pin DIR] [--all-trace] [--stats] [--events MAP [--type STRUCT]]
        tsbpf attach PIPELINE.yaml [--prog NAME] [--iface IF] [--netns NAME] [--mode MODE] [--pin DIR] [--all-trace]
                     [--stats] [--events MAP [--type STRUCT]]
@@ -39,6 +40,8 @@ where its attach: says (the flags override the file); 'tsbpf up' does the same a
                     the XDP link and netlink happen there; pins stay in this host's bpffs
   --tail M:K=P      put program P in slot K of prog array M (repeatable)
   --mode MODE       auto (default), native, generic or offload
+  --tc HOOK         attach a tc (sched_cls) program to the interface's tc ingress or egress
+                    hook, through a tcx link (Linux 6.6+), after what other tools attached there
   --pin DIR         pin the link, maps and programs under DIR (inside bpffs, e.g. /sys/fs/bpf/NAME)
                     so the pipeline keeps running after exit, in the layout of 'tsbpf up':
                     'tsbpf status --pin DIR' shows it, 'tsbpf detach --pin DIR' (the same as
@@ -92,6 +95,7 @@ export const attachCommand: Command = async (args, io) => {
     netns: { type: "string" },
     tail: { type: "string", multiple: true },
     mode: { type: "string" },
+    tc: { type: "string" },
     pin: { type: "string" },
     "all-trace": { type: "boolean" },
     stats: { type: "boolean" },
@@ -131,10 +135,13 @@ export const attachCommand: Command = async (args, io) => {
   if (netns !== undefined) checkNetns(netns);
   const pinDir = values.pin === undefined ? undefined : resolve(io.cwd, values.pin);
   const progSpec = pipeline.plan.objects[entry.object]?.programs[progName];
-  if (progSpec !== undefined && progSpec.type !== ProgType.xdp) {
-    throw new UsageError(
-      `attach: program ${progName} is a ${progSpec.typeName} program; attach takes XDP programs`,
-    );
+  // A file's `hook: tc-ingress` is the same as --tc ingress; --tc overrides it.
+  const fileHook = pipeline.attach?.hook;
+  const tc = values.tc ?? (fileHook?.startsWith("tc-") === true ? fileHook.slice(3) : undefined);
+  const tcHook = tcHookOf(tc, values.mode, progName, progSpec?.type, progSpec?.typeName);
+  if (tcHook !== undefined && pinDir !== undefined) {
+    // status/detach --pin read an XDP attachment through netlink; tcx links are not read there yet.
+    usage("attach: --pin is not supported with --tc yet (status and detach --pin read XDP attachments only)");
   }
   for (const w of emptySlotWarnings(pipeline.plan)) io.stderr(`${w}\n`);
   if (pinDir !== undefined) {
@@ -165,7 +172,7 @@ export const attachCommand: Command = async (args, io) => {
     process.removeListener("SIGTERM", onSignal);
     throw e;
   }
-  let link: KernelXdpLink | undefined;
+  let link: KernelXdpLink | KernelTcLink | undefined;
   let pinned = false;
   let trace: TraceStream | undefined;
   let readers: EventReader<unknown>[] = [];
@@ -204,11 +211,17 @@ export const attachCommand: Command = async (args, io) => {
       if (!isTsbpfError(e)) throw e;
       noTrace = `${e.message}${e.hint === undefined ? "" : ` (hint: ${e.hint})`}`;
     }
-    link = await prog.attachXdp({ iface, mode });
     let shownMode: string = mode;
-    if (mode === "auto") {
-      const now = link.attachment();
-      shownMode = now.attached === "none" || now.attached === "multi" ? "auto" : now.attached;
+    if (tcHook !== undefined) {
+      link = await prog.attachTc({ iface, hook: tcHook });
+      shownMode = `tc-${tcHook}`;
+    } else {
+      const xdp = await prog.attachXdp({ iface, mode });
+      link = xdp;
+      if (mode === "auto") {
+        const now = xdp.attachment();
+        shownMode = now.attached === "none" || now.attached === "multi" ? "auto" : now.attached;
+      }
     }
     const several = Object.keys(pipeline.plan.objects).length > 1;
     const qualify = (object: string, name: string): string => (several ? `${object}:${name}` : name);
@@ -217,7 +230,7 @@ export const attachCommand: Command = async (args, io) => {
     );
     const where = netns === undefined ? "" : `netns ${netns}, `;
     io.stdout(
-      `attached ${progName} to ${iface} (${where}ifindex ${link.ifindex}, mode ${shownMode}); slots: ${slots.length > 0 ? slots.join(", ") : "none"}\n`,
+      `attached ${progName} to ${iface} (${where}ifindex ${link.ifindex}, ${tcHook === undefined ? "mode" : "hook"} ${shownMode}); slots: ${slots.length > 0 ? slots.join(", ") : "none"}\n`,
     );
     if (pinDir !== undefined && (await interrupted())) return 0;
     if (pinDir !== undefined) {
@@ -317,6 +330,46 @@ export const attachCommand: Command = async (args, io) => {
   }
   return 0;
 };
+
+/**
+ * The tc hook of `attach --tc HOOK`, or undefined for XDP; each mismatch between the flag and the
+ * program's type is one usage line.
+ */
+function tcHookOf(
+  tc: string | undefined,
+  mode: string | undefined,
+  progName: string,
+  type: number | undefined,
+  typeName: string | undefined,
+): TcHook | undefined {
+  if (tc !== undefined && !(TC_HOOKS as readonly string[]).includes(tc)) {
+    usage(`attach: --tc must be ${TC_HOOKS.join(" or ")}, not '${tc}'`);
+  }
+  if (tc !== undefined && mode !== undefined) usage("attach: --mode is for XDP; --tc takes no mode");
+  if (type === undefined) return tc as TcHook | undefined;
+  if (type === ProgType.sched_cls) {
+    if (tc === undefined) {
+      throw new UsageError(
+        `attach: program ${progName} is a tc (sched_cls) program: give --tc ingress or --tc egress`,
+      );
+    }
+    return tc as TcHook;
+  }
+  if (type === ProgType.xdp) {
+    if (tc !== undefined) {
+      throw new UsageError(
+        `attach: program ${progName} is an XDP program; --tc takes tc (sched_cls) programs`,
+        {
+          hint: "drop --tc to attach it as XDP",
+        },
+      );
+    }
+    return undefined;
+  }
+  throw new UsageError(
+    `attach: program ${progName} is a ${typeName ?? "non-XDP"} program; attach takes XDP and tc (sched_cls) programs`,
+  );
+}
 
 /** The one-object pipeline of `attach OBJ --prog NAME --tail ...`, each mistake one usage line. */
 async function objectPipeline(

@@ -259,6 +259,25 @@ export function linkUpdateAttr(linkFd: number, newProgFd: number, flags = 0, old
   return new AttrWriter(16).u32(0, linkFd).u32(4, newProgFd).u32(8, flags).u32(12, oldProgFd).done();
 }
 
+/**
+ * BPF_PROG_QUERY (`attr.query`) of an interface's hook: target_ifindex @0, attach_type @4,
+ * prog_ids @16 (out), prog_cnt @24 (in: room, out: count), link_ids @40 (out).
+ */
+export function progQueryAttr(
+  ifindex: number,
+  attachType: number,
+  progIds: Uint32Array,
+  linkIds: Uint32Array,
+): AttrCall {
+  return new AttrWriter(64)
+    .u32(0, ifindex)
+    .u32(4, attachType)
+    .ptr(16, new Uint8Array(progIds.buffer), true)
+    .u32(24, progIds.length)
+    .ptr(40, new Uint8Array(linkIds.buffer), true)
+    .done();
+}
+
 /** BPF_LINK_DETACH: link_fd @0. */
 export function linkDetachAttr(linkFd: number): AttrCall {
   return new AttrWriter(8).u32(0, linkFd).done();

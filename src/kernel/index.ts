@@ -6,12 +6,13 @@
  * and the syscall layer stay internal. This file only re-exports.
  */
 export { KernelCollection } from "./kernel-collection.js";
-export { type KernelAttachXdpOptions, KernelProgram } from "./kernel-program.js";
+export { type KernelAttachTcOptions, type KernelAttachXdpOptions, KernelProgram } from "./kernel-program.js";
 export { KernelMap } from "./kernel-map.js";
 export { readPinnedStats } from "./pinned-stats.js";
 export { type SendOptions, type SendResult, sendFrames } from "./live-frames.js";
 export { waitForRunningPrograms } from "./grace-period.js";
 export { KernelXdpLink } from "./kernel-link.js";
+export { KernelTcLink, type TcAttachment, type TcHook } from "./tc-link.js";
 export type { XdpMode } from "./netlink-xdp.js";
 export type { ProgramInfo } from "./object-ops.js";
 export { DEFAULT_PIN_ROOT } from "./pinning.js";

@@ -40,6 +40,7 @@ import { hostPossibleCpus } from "../backend/possible-cpus.js";
 import { encodeScalar } from "../backend/scalar.js";
 import { KernelMap, kernelMapName } from "./kernel-map.js";
 import type { KernelXdpLink } from "./kernel-link.js";
+import type { KernelTcLink } from "./tc-link.js";
 import { KernelProgram, type ProgramOwner } from "./kernel-program.js";
 import { createMap, freezeMap, updateElem } from "./map-ops.js";
 import { checkNetns } from "./netns.js";
@@ -134,7 +135,7 @@ export class KernelCollection implements LoadedCollection, ProgramOwner {
   readonly netns: string | undefined;
   readonly #sys: Sys;
   readonly #warn: (m: string) => void;
-  readonly #links: KernelXdpLink[] = [];
+  readonly #links: (KernelXdpLink | KernelTcLink)[] = [];
   #btf: Fd | undefined;
   #closed = false;
   readonly #readers = new Set<EventReader<unknown>>();
@@ -168,7 +169,7 @@ export class KernelCollection implements LoadedCollection, ProgramOwner {
   }
 
   /** @internal Links made by this collection's programs, so close() can check what stays attached. */
-  adoptLink(link: KernelXdpLink): void {
+  adoptLink(link: KernelXdpLink | KernelTcLink): void {
     this.#links.push(link);
   }
 

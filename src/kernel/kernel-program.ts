@@ -5,6 +5,7 @@ import { isTsbpfError, UsageError } from "../errors.js";
 import type { ProgramSpec } from "../object/types.js";
 import type { Fd } from "./fd.js";
 import { KernelXdpLink } from "./kernel-link.js";
+import { attachTcxIn, KernelTcLink, type TcHook } from "./tc-link.js";
 import { markKernelObject } from "./kernel-map.js";
 import { interfaceIndex, type XdpMode } from "./netlink-xdp.js";
 import { inNetns } from "./netns.js";
@@ -31,12 +32,23 @@ export interface KernelAttachXdpOptions {
   netns?: string;
 }
 
+/** Options of {@link KernelProgram.attachTc}. */
+export interface KernelAttachTcOptions {
+  /** Interface name (or give `ifindex`). */
+  iface?: string;
+  ifindex?: number;
+  /** The tc hook: packets received (ingress) or sent (egress) by the interface. */
+  hook: TcHook;
+  /** The network namespace of the interface, as for attachXdp. */
+  netns?: string;
+}
+
 /** What a program needs from its collection. */
 export interface ProgramOwner {
   /** Whether any program of the collection may print (so runs collect trace lines). */
   readonly prints: boolean;
   /** Records a link so the collection can warn before closing what the link depends on. */
-  adoptLink(link: KernelXdpLink): void;
+  adoptLink(link: KernelXdpLink | KernelTcLink): void;
   /** The network namespace attachments and test runs happen in (undefined: the caller's). */
   readonly netns: string | undefined;
 }
@@ -156,6 +168,37 @@ export class KernelProgram implements BpfProgram {
       throw isTsbpfError(e) ? e.withContext({ program: this.name }) : e;
     }
     const link = new KernelXdpLink(this.#sys, handle, this.name, iface, netns);
+    this.#owner.adoptLink(link);
+    return link;
+  }
+
+  /**
+   * Attaches this sched_cls program to the tc `hook` of an interface through a tcx link (Linux
+   * 6.6+), after any program other tools attached there (tcx keeps them all; nothing is replaced).
+   */
+  async attachTc(opts: KernelAttachTcOptions): Promise<KernelTcLink> {
+    if (this.spec.type !== ProgType.sched_cls) {
+      throw new UsageError(`program ${this.name} is a ${this.spec.typeName} program, not tc (sched_cls)`);
+    }
+    if (opts.hook !== "ingress" && opts.hook !== "egress") {
+      throw new UsageError(`attachTc: hook must be ingress or egress, not '${String(opts.hook)}'`);
+    }
+    const netns = opts.netns ?? this.#owner.netns;
+    const { iface, hook } = opts;
+    const ifindex =
+      opts.ifindex ??
+      (iface === undefined
+        ? (() => {
+            throw new UsageError("attachTc: give iface or ifindex");
+          })()
+        : inNetns(this.#sys, netns, () => interfaceIndex(this.#sys, iface, netns)));
+    let fd: ReturnType<typeof attachTcxIn>;
+    try {
+      fd = attachTcxIn(this.#sys, netns, this.fd, ifindex, hook);
+    } catch (e) {
+      throw isTsbpfError(e) ? e.withContext({ program: this.name }) : e;
+    }
+    const link = new KernelTcLink(this.#sys, fd, { program: this.name, ifindex, hook, iface, netns });
     this.#owner.adoptLink(link);
     return link;
   }

@@ -118,13 +118,15 @@ export function getMapInfo(sys: Sys, mapFd: number): MapInfo {
   };
 }
 
-/** The parts of `struct bpf_link_info` tsbpf reads (type @0, id @4, prog_id @8; XDP ifindex @16). */
+/** The parts of `struct bpf_link_info` tsbpf reads (type @0, id @4, prog_id @8; XDP/tcx ifindex @16, tcx attach_type @20). */
 export interface LinkInfo {
   type: number;
   id: number;
   progId: number;
-  /** For XDP links, the interface index. */
+  /** For XDP and tcx links, the interface index. */
   ifindex: number;
+  /** For tcx links, the attach type (tcx_ingress or tcx_egress). */
+  attachType: number;
 }
 
 /** Reads link info. */
@@ -135,5 +137,6 @@ export function getLinkInfo(sys: Sys, linkFd: number): LinkInfo {
     id: v.getUint32(4, true),
     progId: v.getUint32(8, true),
     ifindex: v.getUint32(16, true),
+    attachType: v.getUint32(20, true),
   };
 }

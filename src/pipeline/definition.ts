@@ -15,6 +15,7 @@
  * attach:                                      # the kernel only
  *   iface: veth0
  *   mode: auto                                 # auto | native | generic | offload
+ *   hook: xdp                                  # xdp (default) | tc-ingress | tc-egress
  *   netns: NAME                                # the interface's network namespace
  * pin: /sys/fs/bpf/tsbpf/seed                  # default /sys/fs/bpf/tsbpf/<name>
  * stats: true                                  # count runs, verdicts and tail-call misses
@@ -35,6 +36,8 @@ export interface PipelineAttach {
   mode: "auto" | "native" | "generic" | "offload";
   /** The network namespace (`ip netns` name) the interface lives in. */
   netns: string | undefined;
+  /** Where on the interface the entry runs; absent means xdp. */
+  hook?: "xdp" | "tc-ingress" | "tc-egress";
 }
 
 /** A name in the file that may be qualified by an object's alias (`stages:port22_prog`). */
@@ -82,7 +85,8 @@ const TOP_KEYS = [
   "events",
   "state",
 ];
-const ATTACH_KEYS = ["iface", "mode", "netns"];
+const ATTACH_KEYS = ["iface", "mode", "netns", "hook"];
+const HOOKS = ["xdp", "tc-ingress", "tc-egress"] as const;
 const MODES = ["auto", "native", "generic", "offload"] as const;
 
 /** Reads a pipeline file's text; every problem is a {@link PipelineError} naming `file` and the field. */
@@ -245,7 +249,12 @@ class Reader {
       a.netns === undefined
         ? undefined
         : this.string(["attach", "netns"], a.netns, "a network namespace name");
-    return { iface, mode: mode as PipelineAttach["mode"], netns };
+    if (a.hook === undefined) return { iface, mode: mode as PipelineAttach["mode"], netns };
+    const hook = this.string(["attach", "hook"], a.hook, "xdp, tc-ingress or tc-egress");
+    if (!(HOOKS as readonly string[]).includes(hook)) {
+      this.fail(["attach", "hook"], `'${hook}' is not a hook: expected ${HOOKS.join(", ")}`);
+    }
+    return { iface, mode: mode as PipelineAttach["mode"], netns, hook: hook as (typeof HOOKS)[number] };
   }
 
   /** `name` or `alias:name`; with several objects a bare name is resolved later, if unique. */

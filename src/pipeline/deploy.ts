@@ -8,7 +8,7 @@
 import { readFile } from "node:fs/promises";
 import { basename, isAbsolute, join, resolve } from "node:path";
 import { ProgType } from "../abi/index.js";
-import { isTsbpfError, PipelineError, UsageError } from "../errors.js";
+import { isTsbpfError, NotSupportedError, PipelineError, UsageError } from "../errors.js";
 import type { KernelCollection } from "../kernel/kernel-collection.js";
 import type { KernelXdpLink } from "../kernel/kernel-link.js";
 import type { PipelineDescription } from "../kernel/pipeline-meta.js";
@@ -114,6 +114,15 @@ export function attachPointOf(pipeline: Pipeline, netns?: string): AttachPoint {
       { hint: "add attach: { iface: IF, mode: auto } to the pipeline file" },
     );
     e.field = "attach";
+    throw e;
+  }
+  if (a.hook !== undefined && a.hook !== "xdp") {
+    const e = new NotSupportedError(
+      `${basename(pipeline.file ?? pipeline.name)}: attach.hook: ${a.hook}: up, status and down take XDP pipelines; a tc pipeline is not pinned yet`,
+      {
+        hint: `run it with tsbpf attach ${basename(pipeline.file ?? "PIPELINE.yaml")} (it stays attached while the command runs)`,
+      },
+    );
     throw e;
   }
   return { iface: a.iface, mode: a.mode, netns: netns ?? a.netns };

@@ -1,0 +1,212 @@
+/**
+ * tc (sched_cls) attachment through a tcx bpf_link (BPF_LINK_CREATE with BPF_TCX_INGRESS or
+ * BPF_TCX_EGRESS, kernels 6.6+). tcx is multi-attach: the program is appended after whatever
+ * other tools attached to the hook, never replacing them.
+ */
+import { AttachType, Errno } from "../abi/index.js";
+import { BpfCmd } from "../abi/index.js";
+import { isLoadError, NotSupportedError } from "../errors.js";
+import { linkCreateAttr, progQueryAttr } from "./attr.js";
+import { Fd } from "./fd.js";
+import { inNetns } from "./netns.js";
+import { getLinkInfo, pinObject } from "./object-ops.js";
+import type { Sys } from "./sys.js";
+import { loadErrorFrom } from "./wrap-error.js";
+import { detachLink } from "./xdp-link.js";
+
+/** The tc hook of an interface a program runs at. */
+export type TcHook = "ingress" | "egress";
+
+/** The tc hooks, for checking user input. */
+export const TC_HOOKS: readonly TcHook[] = ["ingress", "egress"];
+
+/** The kernel's attach type of tc hook `hook`. */
+export function tcxAttachType(hook: TcHook): number {
+  return hook === "ingress" ? AttachType.tcx_ingress : AttachType.tcx_egress;
+}
+
+const TCX_UNSUPPORTED: ReadonlySet<number> = new Set([Errno.EINVAL, Errno.EOPNOTSUPP, Errno.ENOTSUPP]);
+
+/**
+ * Appends `progFd` to the tc `hook` of interface `ifindex` (looked up in the calling thread's
+ * network namespace) through a tcx link, and returns the link's fd. The program stays attached
+ * while the link fd (or a pin of it) lives.
+ */
+export function attachTcxLink(sys: Sys, progFd: number, ifindex: number, hook: TcHook): Fd {
+  // Flags 0 and no relative fd/id: the program goes last, after what is attached already.
+  const { attr, ptrs } = linkCreateAttr(progFd, ifindex, tcxAttachType(hook), 0);
+  try {
+    return new Fd(sys, sys.bpf(BpfCmd.LINK_CREATE, attr, ptrs), `tcx ${hook} link on ifindex ${ifindex}`);
+  } catch (e) {
+    if (isLoadError(e) && e.errno !== undefined && TCX_UNSUPPORTED.has(e.errno)) {
+      throw new NotSupportedError(`attach tc ${hook} to ifindex ${ifindex}: this kernel has no tcx links`, {
+        hint: "tc attachment needs tcx (Linux 6.6 or later); the clsact/cls_bpf netlink fallback is not implemented",
+      });
+    }
+    throw loadErrorFrom(e, `attach tcx ${hook} link to ifindex ${ifindex}`);
+  }
+}
+
+/** A program on a tcx hook, as BPF_PROG_QUERY lists it. */
+export interface TcxEntry {
+  progId: number;
+  /** The id of the tcx link holding it (0 for one attached without a link). */
+  linkId: number;
+}
+
+/**
+ * What runs on the tc `hook` of interface `ifindex` through tcx (in the calling thread's network
+ * namespace), in run order: ours and other tools'. Classic cls_bpf filters are not listed.
+ */
+export function queryTcx(sys: Sys, ifindex: number, hook: TcHook): TcxEntry[] {
+  const progIds = new Uint32Array(64);
+  const linkIds = new Uint32Array(64);
+  const { attr, ptrs } = progQueryAttr(ifindex, tcxAttachType(hook), progIds, linkIds);
+  try {
+    sys.bpf(BpfCmd.PROG_QUERY, attr, ptrs);
+  } catch (e) {
+    throw loadErrorFrom(e, `query tcx ${hook} of ifindex ${ifindex}`);
+  }
+  const out: TcxEntry[] = [];
+  for (let i = 0; i < progIds.length && progIds[i] !== 0; i++) {
+    out.push({ progId: progIds[i] as number, linkId: linkIds[i] as number });
+  }
+  return out;
+}
+
+/** What the kernel reports about a tcx link (its `bpf_link_info`). */
+export interface TcAttachment {
+  /** The link's id (bpftool link show). */
+  linkId: number;
+  /** The id of the program it runs. */
+  progId: number;
+  /** The interface it is attached to; 0 once detached. */
+  ifindex: number;
+  /** The hook, as the kernel reports it; undefined once detached. */
+  hook: TcHook | undefined;
+}
+
+/** Reads a tcx link's info: its ids, interface and hook. */
+export function tcLinkInfo(sys: Sys, linkFd: number): TcAttachment {
+  const info = getLinkInfo(sys, linkFd);
+  return {
+    linkId: info.id,
+    progId: info.progId,
+    ifindex: info.ifindex,
+    hook:
+      info.attachType === AttachType.tcx_ingress
+        ? "ingress"
+        : info.attachType === AttachType.tcx_egress
+          ? "egress"
+          : undefined,
+  };
+}
+
+/**
+ * One program attached to one tc hook of one interface through a tcx link. `close()` (and
+ * `using`) lets go: an unpinned link detaches, a pinned one stays attached through its pin.
+ * `detach()` always detaches.
+ */
+export class KernelTcLink {
+  /** The program attached. */
+  readonly program: string;
+  readonly ifindex: number;
+  readonly hook: TcHook;
+  /** The interface name, when attached by name. */
+  readonly iface: string | undefined;
+  /** The network namespace the interface is in, when it is not the caller's. */
+  readonly netns: string | undefined;
+  /** Always "link": tc attachments are tcx links. */
+  readonly method = "link" as const;
+  /** Where the link is pinned, when it is. */
+  pinnedAt: string | undefined;
+  readonly #sys: Sys;
+  readonly #link: Fd;
+  #closed = false;
+  #detached = false;
+
+  constructor(
+    sys: Sys,
+    link: Fd,
+    at: {
+      program: string;
+      ifindex: number;
+      hook: TcHook;
+      iface: string | undefined;
+      netns: string | undefined;
+    },
+  ) {
+    this.#sys = sys;
+    this.#link = link;
+    this.program = at.program;
+    this.ifindex = at.ifindex;
+    this.hook = at.hook;
+    this.iface = at.iface;
+    this.netns = at.netns;
+  }
+
+  /** Whether close() or detach() ran. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Whether the program was taken off the hook by this object (a closed pinned link was not). */
+  get detached(): boolean {
+    return this.#detached;
+  }
+
+  /** The link's fd. */
+  get fd(): number {
+    return this.#link.value;
+  }
+
+  /** What the kernel reports about the link now (ids, interface, hook). */
+  attachment(): TcAttachment {
+    return tcLinkInfo(this.#sys, this.#link.value);
+  }
+
+  /** Pins the link at `path` so the program stays attached after this process exits. */
+  pin(path: string): void {
+    pinObject(this.#sys, this.#link.value, path);
+    this.pinnedAt = path;
+  }
+
+  /** Detaches the program from the hook, pinned or not, and releases the link. */
+  detach(): void {
+    if (this.#closed) return;
+    if (this.pinnedAt !== undefined) detachLink(this.#sys, this.#link.value);
+    this.#link.close();
+    this.#detached = true;
+    this.#closed = true;
+  }
+
+  /** Lets go: detaches unless pinned, in which case only this process's fd is closed. */
+  close(): void {
+    if (this.#closed) return;
+    if (this.pinnedAt !== undefined) {
+      this.#link.close();
+      this.#closed = true;
+      return;
+    }
+    this.detach();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+}
+
+/** Attaches in namespace `netns` (the caller's when undefined); see {@link attachTcxLink}. */
+export function attachTcxIn(
+  sys: Sys,
+  netns: string | undefined,
+  progFd: number,
+  ifindex: number,
+  hook: TcHook,
+): Fd {
+  return inNetns(sys, netns, () => attachTcxLink(sys, progFd, ifindex, hook));
+}
