@@ -181,3 +181,35 @@ export function errnoOf(fn: () => void): number {
     throw e;
   }
 }
+
+/**
+ * A map user space cannot read or write element by element (ring buffer, perf event array):
+ * every element operation fails as the kernel's does, syscalls with ENOTSUPP and programs'
+ * lookups, updates and deletes with nothing or -EINVAL; readers go through the map's own API.
+ */
+export abstract class NoElementsMap extends VmMapBase {
+  /** Why the syscall `op` is refused (the error's hint). */
+  protected abstract noElements(op: "lookup" | "update" | "delete" | "next-key"): string;
+
+  protected lookupRaw(): Uint8Array | undefined {
+    throw new MapFailure(Errno.ENOTSUPP, this.noElements("lookup"));
+  }
+  protected updateRaw(): void {
+    throw new MapFailure(Errno.ENOTSUPP, this.noElements("update"));
+  }
+  protected deleteRaw(): void {
+    throw new MapFailure(Errno.ENOTSUPP, this.noElements("delete"));
+  }
+  protected nextKeyRaw(): Uint8Array | undefined {
+    throw new MapFailure(Errno.ENOTSUPP, this.noElements("next-key"));
+  }
+  lookupForProgram(): ValueRef | undefined {
+    return undefined;
+  }
+  updateFromProgram(): number {
+    return -Errno.EINVAL;
+  }
+  deleteFromProgram(): number {
+    return -Errno.EINVAL;
+  }
+}

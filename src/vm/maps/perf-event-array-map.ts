@@ -1,9 +1,8 @@
 import { Errno, PAGE_SIZE, PERF_EVENT_HEADER_SZ } from "../../abi/index.js";
 import { mapErrnoError } from "../../backend/map-error.js";
 import type { MapSpec } from "../../object/types.js";
-import { VmMapBase } from "./base.js";
-import { MapFailure } from "./errno.js";
-import type { ValueRef, VmMapOptions } from "./types.js";
+import { NoElementsMap } from "./base.js";
+import type { VmMapOptions } from "./types.js";
 
 /** Bytes of a `PERF_RECORD_LOST` record: header, id, lost. */
 const LOST_RECORD_SZ = PERF_EVENT_HEADER_SZ + 16;
@@ -29,7 +28,7 @@ interface VmPerfBuffer {
  *
  * From user space the map has no elements to read: the reader opens and closes buffers.
  */
-export class PerfEventArrayMap extends VmMapBase {
+export class PerfEventArrayMap extends NoElementsMap {
   readonly #buffers = new Map<number, VmPerfBuffer>();
 
   constructor(spec: MapSpec, opts: VmMapOptions) {
@@ -103,25 +102,7 @@ export class PerfEventArrayMap extends VmMapBase {
     return n;
   }
 
-  protected lookupRaw(): Uint8Array | undefined {
-    throw new MapFailure(Errno.ENOTSUPP, "a perf event array's slots are opened by its reader");
-  }
-  protected updateRaw(): void {
-    throw new MapFailure(Errno.ENOTSUPP, "a perf event array's slots are opened by its reader (coll.events)");
-  }
-  protected deleteRaw(): void {
-    throw new MapFailure(Errno.ENOTSUPP, "a perf event array's slots are opened by its reader");
-  }
-  protected nextKeyRaw(): Uint8Array | undefined {
-    throw new MapFailure(Errno.ENOTSUPP, "a perf event array's slots are opened by its reader");
-  }
-  lookupForProgram(): ValueRef | undefined {
-    return undefined;
-  }
-  updateFromProgram(): number {
-    return -Errno.EINVAL;
-  }
-  deleteFromProgram(): number {
-    return -Errno.EINVAL;
+  protected noElements(op: string): string {
+    return `a perf event array's slots are opened by its reader${op === "update" ? " (coll.events)" : ""}`;
   }
 }

@@ -1,6 +1,6 @@
 import { Errno } from "../../abi/index.js";
 import type { MapSpec } from "../../object/types.js";
-import { VmMapBase } from "./base.js";
+import { NoElementsMap } from "./base.js";
 import {
   MapFlag,
   PAGE_SIZE,
@@ -10,7 +10,6 @@ import {
   RingbufFlags,
   RingbufQuery,
 } from "../../abi/index.js";
-import { MapFailure } from "./errno.js";
 import { mapErrnoError } from "../../backend/map-error.js";
 import type { ValueRef, VmMapOptions } from "./types.js";
 
@@ -33,7 +32,7 @@ const MAX_RECORD = Math.floor(0xffffffff / 4);
  * From user space the map has no elements: lookup, update, delete and GET_NEXT_KEY fail with
  * ENOTSUPP (524) as the kernel's do. User space reads records with {@link drain}.
  */
-export class RingbufMap extends VmMapBase {
+export class RingbufMap extends NoElementsMap {
   /** The data area, twice the ring size (see the class comment). */
   readonly data: Uint8Array;
   readonly #view: DataView;
@@ -64,27 +63,8 @@ export class RingbufMap extends VmMapBase {
     return this.#size;
   }
 
-  protected lookupRaw(): Uint8Array | undefined {
-    throw new MapFailure(Errno.ENOTSUPP, "ring buffers have no elements");
-  }
-  protected updateRaw(): void {
-    throw new MapFailure(Errno.ENOTSUPP, "ring buffers have no elements");
-  }
-  protected deleteRaw(): void {
-    throw new MapFailure(Errno.ENOTSUPP, "ring buffers have no elements");
-  }
-  protected nextKeyRaw(): Uint8Array | undefined {
-    throw new MapFailure(Errno.ENOTSUPP, "ring buffers have no elements");
-  }
-
-  lookupForProgram(): ValueRef | undefined {
-    return undefined;
-  }
-  updateFromProgram(): number {
-    return -Errno.EINVAL;
-  }
-  deleteFromProgram(): number {
-    return -Errno.EINVAL;
+  protected noElements(): string {
+    return "ring buffers have no elements";
   }
 
   /**
