@@ -70,7 +70,8 @@ export interface PipelineDefinition {
   state: QualifiedName[];
 }
 
-const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+/** No '.': the name is a bpffs directory by default, and bpffs refuses dots in names (EPERM). */
+const NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]*$/;
 const TOP_KEYS = [
   "version",
   "name",
@@ -128,7 +129,13 @@ class Reader {
     }
     const name = this.string(["name"], top.name, "the pipeline's name");
     if (!NAME.test(name))
-      this.fail(["name"], `'${name}' is not a name: use letters, digits, '_', '.' and '-'`);
+      this.fail(
+        ["name"],
+        `'${name}' is not a name: use letters, digits, '_' and '-'`,
+        name.includes(".")
+          ? "the name is the default pin directory, and bpffs refuses '.' in names"
+          : undefined,
+      );
     const objects = this.objects(top);
     const entry = this.qualified(["entry"], top.entry, "the entry program");
     return {
@@ -154,6 +161,14 @@ class Reader {
         ["pin"],
         `'${dir}' is not an absolute path`,
         "pins live in bpffs, e.g. /sys/fs/bpf/tsbpf/NAME",
+      );
+    }
+    const inBpffs = dir.replace(/^\/sys\/fs\/bpf(\/|$)/, "");
+    if (inBpffs !== dir && inBpffs.includes(".")) {
+      this.fail(
+        ["pin"],
+        `'${dir}' has a '.' in a name`,
+        "bpffs refuses '.' in names (EPERM): use '_' or '-'",
       );
     }
     return dir.replace(/(.)\/+$/, "$1");

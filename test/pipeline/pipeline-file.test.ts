@@ -110,6 +110,16 @@ const BAD: [string, string, RegExp][] = [
     /^typo-key\.yaml: slot: unknown key 'slot' \(did you mean 'slots'\?\)/,
   ],
   [
+    "dotted-name",
+    `name: seed.v2\nobject: ${SEED}\nentry: main_prog\n`,
+    /^dotted-name\.yaml: name: 'seed\.v2' is not a name: use letters, digits, '_' and '-'/,
+  ],
+  [
+    "dotted-pin",
+    `name: s\nobject: ${SEED}\nentry: main_prog\npin: /sys/fs/bpf/tsbpf/seed.v2\n`,
+    /^dotted-pin\.yaml: pin: '\/sys\/fs\/bpf\/tsbpf\/seed\.v2' has a '\.' in a name/,
+  ],
+  [
     "no-object",
     "name: s\nentry: main_prog\n",
     /^no-object\.yaml: missing object: \(the path of a \.bpf\.o\) or objects:/,
