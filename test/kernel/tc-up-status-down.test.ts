@@ -118,6 +118,10 @@ test("up of a tc-ingress pipeline pins its tcx link after another tool's program
     const graph = runCli(["graph", file, "--stats", "--format", "dot"]);
     assert.equal(graph.status, 0, graph.stderr);
     assert.match(graph.stdout, /tc_port8080[^\n]*2 runs/);
+    const top = runCli(["top", file, "--iterations", "1", "--interval", "100", "--netns", net.ns]);
+    assert.equal(top.status, 0, top.stderr);
+    assert.match(top.stdout, /chain \(entry tc_main, kernel stats\)/);
+    assert.match(top.stdout, /\ntc_port8080 +2 +\S+ +TC_ACT_OK 2\n/);
 
     const s = statusJson([file]);
     assert.deepEqual(
