@@ -173,6 +173,14 @@ test("up of a tc-ingress pipeline pins its tcx link after another tool's program
     // A namespace the pipeline does not run in: refused before anything is removed.
     const other = createVethNs("l");
     try {
+      // Status looked up in the wrong namespace says so rather than showing the pipeline running.
+      const wrong = statusJson([file, "--netns", other.ns]);
+      assert.equal(wrong.running, false);
+      assert.match(
+        wrong.problems.join("\n"),
+        /no interface has ifindex \d+ in network namespace|the tc-ingress hook of \S+ does not run the pipeline's link/,
+      );
+      assert.equal(statusJson([file, "--netns", net.ns]).running, true);
       oneLine(
         runCli(["down", file, "--netns", other.ns]),
         new RegExp(
@@ -312,6 +320,28 @@ test("tc pipeline mistakes are one line each: an XDP entry on a tc hook, ip netn
       new RegExp(
         `^tsbpf: no bpffs is mounted on /sys/fs/bpf in the private mount namespace of 'ip netns exec ${net.ns}'.* — hint: run 'tsbpf up --netns ${net.ns} \\.\\.\\.' from the host`,
       ),
+    );
+    assert.deepEqual(tcxProgs(net.peerIf, net.ns), []);
+    oneLine(
+      runCli(
+        [
+          ...[
+            "attach",
+            DISPATCH,
+            "--prog",
+            "tc_main",
+            "--iface",
+            net.peerIf,
+            "--tc",
+            "ingress",
+            "--pin",
+            dir,
+          ],
+          ...["--tail", "prog_array:0=tc_port8080", "--tail", "prog_array:1=tc_port22"],
+        ],
+        ["ip", "netns", "exec", net.ns],
+      ),
+      /^tsbpf: no bpffs is mounted on \/sys\/fs\/bpf in the private mount namespace of 'ip netns exec /,
     );
     assert.deepEqual(tcxProgs(net.peerIf, net.ns), []);
     // Up from the host; then status, stats and down from inside `ip netns exec` and as nobody:
