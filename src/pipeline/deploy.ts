@@ -405,6 +405,12 @@ export async function upPipeline(pipeline: Pipeline, opts: Partial<UpOptions> = 
         // A tcx link: appended after what other tools attached to the hook, never replacing it.
         link = await program.attachTc({ iface: at.iface, hook: tcHookOf(at.hook) ?? "ingress" });
       }
+      // Only a link can be pinned and switched in an upgrade; the description says "tcx".
+      if (link.method !== "link") {
+        throw new UsageError(
+          `pipeline ${pipeline.name}: up needs a bpf_link at ${at.hook}, and this kernel attached otherwise`,
+        );
+      }
       if (await aborted(opts.signal)) throw interrupted(dir);
       pinPipeline(
         dir,
