@@ -8,9 +8,10 @@ import { pinnedTarget } from "./down.js";
 const HELP = `usage: tsbpf status (PIPELINE | --pin DIR) [--json] [--netns NAME]
 
 Shows a pipeline that 'tsbpf up' (or 'tsbpf attach --pin DIR') left running: its name and file,
-when it went up, the interface and mode it runs in, each program with its kernel id, and what
-each prog array slot holds now (read from the kernel through the pins), with anything that is not
-as the pipeline left it. Given the pipeline file, it also says whether the file still describes
+when it went up, the interface and XDP mode or tc hook it runs at (for a tc hook, every program
+on it in run order, other tools' too), each program with its kernel id, and what each prog array
+slot holds now (read from the kernel through the pins), with anything that is not as the
+pipeline left it. Given the pipeline file, it also says whether the file still describes
 what runs.
 
   PIPELINE       the pipeline file: its pin: directory, or /sys/fs/bpf/tsbpf/<name>
