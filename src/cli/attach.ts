@@ -42,8 +42,8 @@ where its attach: says (the flags override the file); 'tsbpf up' does the same a
   --mode MODE       auto (default), native, generic or offload
   --tc HOOK         attach a tc (sched_cls) program to the interface's tc ingress or egress
                     hook, through a tcx link (Linux 6.6+), after what other tools attached there
-  --pin DIR         pin the link, maps and programs under DIR (inside bpffs, e.g. /sys/fs/bpf/NAME)
-                    so the pipeline keeps running after exit, in the layout of 'tsbpf up':
+  --pin DIR         pin the link (XDP or tcx), maps and programs under DIR (inside bpffs, e.g.
+                    /sys/fs/bpf/NAME) so the pipeline keeps running after exit, in the layout of 'tsbpf up':
                     'tsbpf status --pin DIR' shows it, 'tsbpf detach --pin DIR' (the same as
                     'tsbpf down --pin DIR') removes it
 
@@ -139,10 +139,6 @@ export const attachCommand: Command = async (args, io) => {
   const fileHook = pipeline.attach?.hook;
   const tc = values.tc ?? (fileHook?.startsWith("tc-") === true ? fileHook.slice(3) : undefined);
   const tcHook = tcHookOf(tc, values.mode, progName, progSpec?.type, progSpec?.typeName);
-  if (tcHook !== undefined && pinDir !== undefined) {
-    // status/detach --pin read an XDP attachment through netlink; tcx links are not read there yet.
-    usage("attach: --pin is not supported with --tc yet (status and detach --pin read XDP attachments only)");
-  }
   for (const w of emptySlotWarnings(pipeline.plan)) io.stderr(`${w}\n`);
   if (pinDir !== undefined) {
     // Before loading: refuses a pin directory whose pins would not outlive the command.
@@ -255,6 +251,7 @@ export const attachCommand: Command = async (args, io) => {
           iface,
           mode,
           netns,
+          hook: tcHook === undefined ? "xdp" : `tc-${tcHook}`,
           ifindex: link.ifindex,
           attachedMode: shownMode,
           by: "tsbpf attach",

@@ -5,8 +5,8 @@ import { formatDown } from "./down.js";
 
 const HELP = `usage: tsbpf detach --pin DIR [--netns NAME]
 
-Removes a pipeline that 'tsbpf attach --pin DIR' (or 'tsbpf up') left running: detaches the XDP
-link, then removes the pinned link, description, maps and programs and the directory itself.
+Removes a pipeline that 'tsbpf attach --pin DIR' (or 'tsbpf up') left running: detaches its link
+(XDP or tcx; other tools' programs on the same tc hook stay), then removes the pinned link, description, maps and programs and the directory itself.
 It is the same operation as 'tsbpf down --pin DIR'.
 
   --netns NAME   the network namespace the pipeline was attached in (attach --netns NAME):

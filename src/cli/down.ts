@@ -8,7 +8,8 @@ import type { CliIo } from "./io.js";
 const HELP = `usage: tsbpf down (PIPELINE | --pin DIR) [--netns NAME]
 
 Takes down a pipeline that 'tsbpf up' (or 'tsbpf attach --pin DIR') left running: detaches its
-XDP link first, so no packet meets a half-removed pipeline, then removes every pin it made (the
+link first (XDP, or tcx: only the pipeline's own link, other programs on that tc hook stay),
+so no packet meets a half-removed pipeline, then removes every pin it made (the
 link, its description, each object's maps and programs, the by_name pins it created) and its
 directory. 'tsbpf detach --pin DIR' is the same operation.
 

@@ -8,9 +8,10 @@ import { pinnedTarget } from "./down.js";
 const HELP = `usage: tsbpf status (PIPELINE | --pin DIR) [--json] [--netns NAME]
 
 Shows a pipeline that 'tsbpf up' (or 'tsbpf attach --pin DIR') left running: its name and file,
-when it went up, the interface and mode it runs in, each program with its kernel id, and what
-each prog array slot holds now (read from the kernel through the pins), with anything that is not
-as the pipeline left it. Given the pipeline file, it also says whether the file still describes
+when it went up, the interface and XDP mode or tc hook it runs at (for a tc hook, every program
+on it in run order, other tools' too), each program with its kernel id, and what each prog array
+slot holds now (read from the kernel through the pins), with anything that is not as the
+pipeline left it. Given the pipeline file, it also says whether the file still describes
 what runs.
 
   PIPELINE       the pipeline file: its pin: directory, or /sys/fs/bpf/tsbpf/<name>
@@ -18,14 +19,31 @@ what runs.
   --json         one JSON object
   --netns NAME   look the interface up in network namespace NAME (default: where it was attached)`;
 
-/** `main_prog on veth0 (netns blue, ifindex 7), mode native` for a pipeline that runs. */
+/**
+ * `main_prog on veth0 (netns blue, ifindex 7), mode native` for a pipeline that runs; for a tc
+ * pipeline `..., hook tc-ingress (tcx link)`.
+ */
 export function describeAttachment(s: PinnedPipelineStatus): string {
   const a = s.meta.attach;
   const where = [
     ...(a.netns === null ? [] : [`netns ${a.netns}`]),
     `ifindex ${s.link?.ifindex ?? a.ifindex}`,
   ];
-  return `${programName(s, s.meta.entry)} on ${s.iface ?? a.iface} (${where.join(", ")}), mode ${liveMode(s)}`;
+  const how =
+    s.hook === "xdp" ? `mode ${liveMode(s)}` : `hook ${s.hook} (${a.attachment?.kind ?? "tcx"} link)`;
+  return `${programName(s, s.meta.entry)} on ${s.iface ?? a.iface} (${where.join(", ")}), ${how}`;
+}
+
+/** `[0] other (id 5), [1] tc_main (id 9, this pipeline's link 12)`: what a tc hook runs, in order. */
+function describeTcx(s: PinnedPipelineStatus): string {
+  const on = s.tcx ?? [];
+  if (on.length === 0) return "nothing";
+  return on
+    .map(
+      (e, i) =>
+        `[${i}] ${e.name ?? "?"} (id ${e.progId}${e.ours ? `, this pipeline's link ${e.linkId}` : e.linkId === 0 ? ", no link" : `, link ${e.linkId}`})`,
+    )
+    .join(", ");
 }
 
 /** `prog_array[0]=port8080_prog, ...`: what the prog arrays hold now. */
@@ -75,8 +93,11 @@ export function statusJson(s: PipelineStatus): Record<string, unknown> {
     iface: s.iface ?? m.attach.iface,
     ifindex: s.link?.ifindex ?? m.attach.ifindex,
     netns: m.attach.netns,
+    hook: s.hook,
+    attachment: m.attach.attachment ?? { kind: "xdp-link" },
     mode: liveMode(s),
     requestedMode: m.attach.mode,
+    tcx: s.tcx ?? null,
     link: s.link === undefined ? null : { id: s.link.id, programId: s.link.progId },
     entry: { object: m.entry.object, program: m.entry.program, id: entry?.id ?? null },
     objects: m.objects,
@@ -118,6 +139,7 @@ export function formatStatus(s: PipelineStatus): string {
   out.push(`  file:      ${m.file ?? "(none)"} (put up by ${m.by})`);
   out.push(`  pinned:    ${s.dir}`);
   out.push(`  attached:  ${describeAttachment(s)}${s.link === undefined ? "" : `, link id ${s.link.id}`}`);
+  if (s.tcx !== undefined) out.push(`  ${s.hook}: ${describeTcx(s)} (in run order)`);
   const same =
     s.current === undefined ? "" : s.current ? " (the file is unchanged)" : " (the file has changed since)";
   out.push(`  content:   sha256 ${m.hash.slice(0, 16)}${same}`);

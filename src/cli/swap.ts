@@ -10,8 +10,8 @@ makes atomically (a packet tail-calls the old program or the new one). For shipp
 stage; 'tsbpf up' of a changed file upgrades the whole pipeline.
 
   MAP:KEY=PROG           put the pipeline's own program PROG (one it pinned) into MAP[KEY]
-  MAP:KEY=OBJFILE:PROG   put PROG of the object file OBJFILE (a .bpf.o) there: it must be an XDP
-                         program and pass 'tsbpf check' without error; its maps named as the
+  MAP:KEY=OBJFILE:PROG   put PROG of the object file OBJFILE (a .bpf.o) there: it must be of the
+                         pipeline's type (XDP, or tc for a tc pipeline) and pass 'tsbpf check' without error; its maps named as the
                          pipeline's maps are the pipeline's (same state, same prog arrays)
   --netns NAME           the network namespace the pipeline runs in (checked)
 

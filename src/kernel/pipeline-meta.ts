@@ -12,6 +12,7 @@ import { LoadError } from "../errors.js";
 import { createMap, freezeMap, lookupElem, updateElem } from "./map-ops.js";
 import { getMapInfo, getPinned, pinObject } from "./object-ops.js";
 import type { Sys } from "./sys.js";
+import type { TcHook } from "./tc-link.js";
 
 /** The `format` of the description this tsbpf writes and reads. */
 export const PIPELINE_META_FORMAT = "tsbpf-pipeline/1";
@@ -23,6 +24,31 @@ export const PIPELINE_META_MAP_NAME = "tsbpf_meta";
 export interface DescribedProgram {
   object: string;
   program: string;
+}
+
+/** Where on its interface a pipeline's entry runs. */
+export type PipelineHook = "xdp" | "tc-ingress" | "tc-egress";
+
+/**
+ * How the entry is attached, as recorded in the description. A tagged object so that other kinds
+ * (a netlink cls_bpf filter, for kernels without tcx) can be recorded later without a new format:
+ * `status`, `down` and upgrades refuse a kind they do not know rather than guess.
+ */
+export type AttachmentKind = { kind: "xdp-link" } | { kind: "tcx" };
+
+/** The hook of a description (descriptions written before tc pipelines have none: XDP). */
+export function hookOf(attach: PipelineDescription["attach"]): PipelineHook {
+  return attach.hook ?? "xdp";
+}
+
+/** The tcx hook of a tc pipeline hook (`tc-ingress` is `ingress`); undefined for XDP. */
+export function tcHookOf(hook: PipelineHook): TcHook | undefined {
+  return hook === "tc-ingress" ? "ingress" : hook === "tc-egress" ? "egress" : undefined;
+}
+
+/** The attachment kind of a description (absent: an XDP link, as before tc pipelines). */
+export function attachmentKindOf(attach: PipelineDescription["attach"]): AttachmentKind {
+  return attach.attachment ?? { kind: "xdp-link" };
 }
 
 /** What the caller knows of a pipeline when it pins it: everything `status` shows that pins cannot tell. */
@@ -44,8 +70,12 @@ export interface PipelineDescription {
     netns: string | null;
     /** The mode asked for. */
     mode: string;
-    /** The mode the kernel reports the program attached in. */
+    /** The mode the kernel reports the program attached in (for tc: the hook). */
     attachedMode: string;
+    /** Where the entry runs; absent for XDP (descriptions older than tc pipelines have none). */
+    hook?: PipelineHook;
+    /** How it is attached; absent for an XDP link. */
+    attachment?: AttachmentKind;
   };
   /** SHA-256 over the objects' bytes and the resolved wiring and attach point. */
   hash: string;

@@ -3,7 +3,7 @@
  * `tsbpf up` and `tsbpf attach --pin` share:
  *
  * ```
- * DIR/link                          the entry program's XDP link (pinned last)
+ * DIR/link                          the entry program's link, XDP or tcx (pinned last)
  * DIR/meta                          what `status` shows (pipeline-meta.ts)
  * DIR/<object alias>/maps/<map>     every map of the object; a prog array's pin keeps its slots
  * DIR/<object alias>/progs/<prog>   every program of the object
@@ -22,9 +22,12 @@ import { inNetns } from "./netns.js";
 import { getLinkInfo, getMapInfo, getPinned } from "./object-ops.js";
 import {
   type ByNamePin,
+  hookOf,
+  tcHookOf,
   type ObjectPin,
   PIPELINE_META_FORMAT,
   type PinnedPipelineMeta,
+  type PipelineHook,
   type PipelineDescription,
   pinMeta,
   readMeta,
@@ -32,9 +35,10 @@ import {
 import type { StatsLayout } from "../stats/layout.js";
 import { pinName } from "./pinning.js";
 import { defaultSys, type Sys } from "./sys.js";
+import { queryTcx } from "./tc-link.js";
 import { detachLink } from "./xdp-link.js";
 
-/** The pin of the entry's XDP link under a pipeline's directory. */
+/** The pin of the entry's link (XDP or tcx) under a pipeline's directory. */
 export const LINK_PIN = "link";
 /** The pin of the pipeline's description under its directory. */
 export const META_PIN = "meta";
@@ -55,7 +59,7 @@ export interface PinnableMap extends Pinnable {
 
 /** What {@link pinPipeline} pins. */
 export interface PipelinePins {
-  /** The entry's XDP link, attached; undefined when an upgrade pins the new version beside the old. */
+  /** The entry's link (XDP or tcx), attached; undefined when an upgrade pins the new version beside the old. */
   link: { pin(path: string): void } | undefined;
   /** Each object's maps and programs, by alias. */
   objects: Record<
@@ -283,17 +287,34 @@ export interface UnpinResult {
   netns?: string;
 }
 
-/** Names the interface `ifindex` in `netns` and checks that program `progId` is attached to it there. */
-function checkAttachedIn(sys: Sys, netns: string, ifindex: number, progId: number, dir: string): string {
-  const { name, ids } = inNetns(sys, netns, () => {
+/**
+ * Names the interface `ifindex` in `netns` and checks that the pipeline's link (`linkId`, running
+ * `progId`) is attached to it there: as its XDP program, or on its tc `hook` through tcx.
+ */
+function checkAttachedIn(
+  sys: Sys,
+  netns: string,
+  at: { ifindex: number; progId: number; linkId: number; hook: PipelineHook },
+  dir: string,
+): string {
+  const { ifindex, progId, linkId, hook } = at;
+  const { name, attached } = inNetns(sys, netns, () => {
     const name = ifindex === 0 ? undefined : sys.ifIndexToName(ifindex);
-    if (name === undefined) return { name, ids: [] as number[] };
+    if (name === undefined) return { name, attached: false };
+    if (hook !== "xdp") {
+      const on = queryTcx(sys, ifindex, tcHookOf(hook) ?? "ingress");
+      return { name, attached: on.some((e) => e.linkId === linkId) };
+    }
     const a = queryXdp(sys, ifindex);
-    return { name, ids: [a.progId, a.nativeProgId, a.genericProgId, a.offloadProgId] };
+    return { name, attached: [a.progId, a.nativeProgId, a.genericProgId, a.offloadProgId].includes(progId) };
   });
-  if (name === undefined || !ids.includes(progId)) {
+  if (name === undefined || !attached) {
     const there =
-      name === undefined ? "which does not exist there" : `which there is ${name}, running another program`;
+      name === undefined
+        ? "which does not exist there"
+        : hook === "xdp"
+          ? `which there is ${name}, running another program`
+          : `which there is ${name}, whose ${hook} hook does not hold the link`;
     throw new UsageError(
       `the pipeline pinned at ${dir} is not attached in network namespace '${netns}' (its link is on ifindex ${ifindex}, ${there})`,
       { hint: "give the namespace it was attached in, or leave the namespace out: detaching needs none" },
@@ -336,7 +357,13 @@ export function unpinPipeline(dir: string, opts: UnpinOptions = {}, sys: Sys = d
       const info = getLinkInfo(sys, link.value);
       ifindex = info.ifindex;
       if (opts.netns !== undefined) {
-        iface = checkAttachedIn(sys, opts.netns, ifindex, info.progId, dir);
+        const hook = meta === undefined ? "xdp" : hookOf(meta.attach);
+        iface = checkAttachedIn(
+          sys,
+          opts.netns,
+          { ifindex, progId: info.progId, linkId: info.id, hook },
+          dir,
+        );
         netns = opts.netns;
       } else if (meta !== undefined && meta.attach.ifindex === ifindex && ifindex !== 0) {
         iface = meta.attach.iface;

@@ -1,7 +1,8 @@
 /**
  * What a pinned pipeline is doing now (`tsbpf status`): its description from `DIR/meta`, then
  * the kernel's view through the pins: each program's id, what each prog array slot holds, the
- * link, and what the interface runs, asked in the interface's network namespace. Anything that
+ * link, and what the interface runs (XDP through netlink, a tc hook through BPF_PROG_QUERY), asked
+ * in the interface's network namespace. Anything that
  * is not as the pipeline left it (a slot emptied, the interface gone, another program on it) is
  * a problem in the report, not an error: status only reads.
  */
@@ -13,7 +14,16 @@ import { lookupElem } from "./map-ops.js";
 import { queryXdp, type XdpAttachment } from "./netlink-xdp.js";
 import { inNetns } from "./netns.js";
 import { getLinkInfo, getMapInfo, getPinned, getProgramInfo, progFdById } from "./object-ops.js";
-import { type DescribedProgram, type PinnedPipelineMeta, readMeta } from "./pipeline-meta.js";
+import {
+  attachmentKindOf,
+  type DescribedProgram,
+  hookOf,
+  tcHookOf,
+  type PinnedPipelineMeta,
+  type PipelineHook,
+  readMeta,
+} from "./pipeline-meta.js";
+import { queryTcx, tcLinkInfo } from "./tc-link.js";
 import { LINK_PIN, META_PIN, readPinDir } from "./pipeline-pins.js";
 import { defaultSys, type Sys } from "./sys.js";
 
@@ -24,6 +34,15 @@ export interface PinnedProgramStatus {
   id: number;
   /** The program's tag (hex), as bpftool shows it. */
   tag: string;
+}
+
+/** A program on a tcx hook: its ids, its kernel name, and whether it is the pipeline's link. */
+export interface TcxProgram {
+  progId: number;
+  linkId: number;
+  name: string | undefined;
+  /** Whether this is the pipeline's own link. */
+  ours: boolean;
 }
 
 /** One slot of a pinned prog array. */
@@ -55,8 +74,15 @@ export interface PinnedPipelineStatus {
   link: { id: number; progId: number; ifindex: number } | undefined;
   /** The interface's name now, in the pipeline's network namespace. */
   iface: string | undefined;
-  /** What the interface runs now (netlink), when it could be asked. */
+  /** Where the entry runs: XDP or a tc hook. */
+  hook: PipelineHook;
+  /** What the interface runs now (netlink), when it could be asked; XDP pipelines only. */
   xdp: XdpAttachment | undefined;
+  /**
+   * What the pipeline's tc hook runs now through tcx, in run order, the pipeline's link and other
+   * tools' programs alike (BPF_PROG_QUERY); tc pipelines only, when it could be asked.
+   */
+  tcx: TcxProgram[] | undefined;
   /** Whether the link's program runs on the interface. */
   running: boolean;
   programs: PinnedProgramStatus[];
@@ -109,37 +135,75 @@ export function readPinnedPipeline(
     }
   };
 
+  const hook = hookOf(meta.attach);
+  const kind = attachmentKindOf(meta.attach).kind;
+  const known = kind === (hook === "xdp" ? "xdp-link" : "tcx");
+  if (!known) {
+    problems.push(`it is attached as '${kind}' at ${hook}, which this tsbpf cannot read`);
+  }
   let link: PinnedPipelineStatus["link"];
   if (entries.includes(LINK_PIN)) {
     link = withPin(LINK_PIN, (fd) => {
-      const i = getLinkInfo(sys, fd);
-      return { id: i.id, progId: i.progId, ifindex: i.ifindex };
+      if (hook === "xdp") {
+        const i = getLinkInfo(sys, fd);
+        return { id: i.id, progId: i.progId, ifindex: i.ifindex };
+      }
+      const i = tcLinkInfo(sys, fd);
+      // A detached tcx link reports no hook; one on another hook is not this pipeline's link.
+      if (i.hook !== undefined && `tc-${i.hook}` !== hook) {
+        problems.push(`the pinned link is on tc-${i.hook}, not on ${hook} where the pipeline went up`);
+      }
+      return { id: i.linkId, progId: i.progId, ifindex: i.ifindex };
     });
   } else problems.push("no link is pinned: the pipeline is not attached (pinning was interrupted)");
 
   const netns = opts.netns ?? meta.attach.netns ?? undefined;
   let iface: string | undefined;
   let xdp: XdpAttachment | undefined;
+  let tcx: TcxProgram[] | undefined;
   if (link !== undefined && link.ifindex === 0) {
     problems.push(`the interface ${meta.attach.iface} is gone: the link no longer attaches anything`);
-  } else if (link !== undefined) {
+  } else if (link !== undefined && known) {
+    const l = link;
     try {
-      ({ iface, xdp } = inNetns(sys, netns, () => {
-        const name = sys.ifIndexToName(link.ifindex);
-        return { iface: name, xdp: name === undefined ? undefined : queryXdp(sys, link.ifindex) };
+      ({ iface, xdp, tcx } = inNetns(sys, netns, () => {
+        const name = sys.ifIndexToName(l.ifindex);
+        if (name === undefined) return { iface: name, xdp: undefined, tcx: undefined };
+        if (hook === "xdp") return { iface: name, xdp: queryXdp(sys, l.ifindex), tcx: undefined };
+        const on = queryTcx(sys, l.ifindex, tcHookOf(hook) ?? "ingress");
+        return {
+          iface: name,
+          xdp: undefined,
+          tcx: on.map((e) => ({
+            progId: e.progId,
+            linkId: e.linkId,
+            name: kernelProgramName(sys, e.progId),
+            ours: e.linkId === l.id,
+          })),
+        };
       }));
       const where = netns === undefined ? "" : ` in network namespace '${netns}'`;
-      if (iface === undefined) problems.push(`no interface has ifindex ${link.ifindex}${where}`);
+      if (iface === undefined) problems.push(`no interface has ifindex ${l.ifindex}${where}`);
     } catch (e) {
       problems.push(`cannot ask what ${meta.attach.iface} runs: ${why(e)}`);
     }
   }
   const attachedIds =
     xdp === undefined ? [] : [xdp.progId, xdp.nativeProgId, xdp.genericProgId, xdp.offloadProgId];
-  const running = link !== undefined && link.ifindex !== 0 && attachedIds.includes(link.progId);
+  const running =
+    link !== undefined &&
+    link.ifindex !== 0 &&
+    (hook === "xdp"
+      ? attachedIds.includes(link.progId)
+      : tcx?.some((e) => e.ours && e.progId === link.progId) === true);
   if (xdp !== undefined && link !== undefined && !running) {
     problems.push(
       `${iface ?? meta.attach.iface} runs another program (id ${xdp.progId}), not the pipeline's`,
+    );
+  }
+  if (tcx !== undefined && link !== undefined && !running) {
+    problems.push(
+      `the ${hook} hook of ${iface ?? meta.attach.iface} does not run the pipeline's link (id ${link.id}${netns === undefined ? "" : `; looked in network namespace '${netns}'`})`,
     );
   }
 
@@ -185,7 +249,7 @@ export function readPinnedPipeline(
       problems.push(`${slot} should hold ${want} but holds program id ${live.programId}`);
     }
   }
-  return { dir, meta, link, iface, xdp, running, programs, progArrays, problems };
+  return { dir, meta, link, iface, hook, xdp, tcx, running, programs, progArrays, problems };
 }
 
 function kernelProgramName(sys: Sys, id: number): string | undefined {

@@ -1,7 +1,7 @@
 /**
  * Changing a pinned pipeline while packets run through it, the way Cilium does: the new version
  * is loaded with fresh prog arrays and every slot filled, pinned beside the old one, then the
- * entry is switched on the existing XDP link in one atomic step (BPF_LINK_UPDATE with
+ * entry is switched on the existing link (XDP or tcx) in one atomic step (BPF_LINK_UPDATE with
  * BPF_F_REPLACE and the old entry, so a concurrent change is detected, not overwritten). Every
  * packet runs the old chain or the new chain entirely: the old entry only ever tail-calls
  * through the old prog arrays, the new entry through the new ones. The old objects are released

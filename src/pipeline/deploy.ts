@@ -8,10 +8,11 @@
 import { readFile } from "node:fs/promises";
 import { basename, isAbsolute, join, resolve } from "node:path";
 import { ProgType } from "../abi/index.js";
-import { isTsbpfError, NotSupportedError, PipelineError, UsageError } from "../errors.js";
+import { isTsbpfError, PipelineError, UsageError } from "../errors.js";
 import type { KernelCollection } from "../kernel/kernel-collection.js";
 import type { KernelXdpLink } from "../kernel/kernel-link.js";
-import type { PipelineDescription } from "../kernel/pipeline-meta.js";
+import type { KernelTcLink } from "../kernel/tc-link.js";
+import type { PipelineDescription, PipelineHook } from "../kernel/pipeline-meta.js";
 import type { UnpinResult } from "../kernel/pipeline-pins.js";
 import type { PinnedPipelineStatus } from "../kernel/pipeline-status.js";
 import type { Sys } from "../kernel/sys.js";
@@ -26,9 +27,12 @@ import { type Pipeline, pinDirOf } from "./pipeline.js";
 /** Where a pipeline attaches, resolved from its file and the caller's options. */
 export interface AttachPoint {
   iface: string;
+  /** The XDP mode (meaningless for a tc hook, where it stays the file's, default `auto`). */
   mode: "auto" | "native" | "generic" | "offload";
   /** The interface's network namespace; undefined for the caller's. */
   netns: string | undefined;
+  /** Where on the interface the entry runs (default xdp). */
+  hook: PipelineHook;
 }
 
 /** Options of {@link upPipeline}. */
@@ -116,16 +120,14 @@ export function attachPointOf(pipeline: Pipeline, netns?: string): AttachPoint {
     e.field = "attach";
     throw e;
   }
-  if (a.hook !== undefined && a.hook !== "xdp") {
-    const e = new NotSupportedError(
-      `${basename(pipeline.file ?? pipeline.name)}: attach.hook: ${a.hook}: up, status and down take XDP pipelines; a tc pipeline is not pinned yet`,
-      {
-        hint: `run it with tsbpf attach ${basename(pipeline.file ?? "PIPELINE.yaml")} (it stays attached while the command runs)`,
-      },
-    );
-    throw e;
-  }
-  return { iface: a.iface, mode: a.mode, netns: netns ?? a.netns };
+  return { iface: a.iface, mode: a.mode, netns: netns ?? a.netns, hook: a.hook ?? "xdp" };
+}
+
+/** The program type a hook runs, as ProgType and as written in messages. */
+export function hookProgType(hook: PipelineHook): { type: number; name: string } {
+  return hook === "xdp"
+    ? { type: ProgType.xdp, name: "XDP" }
+    : { type: ProgType.sched_cls, name: "tc (sched_cls)" };
 }
 
 /** Sorted, for a hash that does not depend on the order things were written in. */
@@ -184,6 +186,8 @@ export function pipelineContentHash(
       entry: [entry.object, entry.program],
       slots,
       attach: [at.iface, at.mode, at.netns ?? null],
+      // XDP pipelines hash as they did before tc hooks existed.
+      ...(at.hook === "xdp" ? {} : { hook: at.hook }),
       // Instrumented programs are other programs: with and without stats are two versions.
       ...(stats ? { stats: true } : {}),
     }),
@@ -222,6 +226,7 @@ export function describePipeline(
       netns: at.netns ?? null,
       mode: at.mode,
       attachedMode: at.attachedMode,
+      ...(at.hook === "xdp" ? {} : { hook: at.hook, attachment: { kind: "tcx" as const } }),
     },
     hash: pipelineContentHash(pipeline, at, at.stats),
   };
@@ -236,7 +241,8 @@ async function aborted(signal: AbortSignal | undefined): Promise<boolean> {
 
 /**
  * Puts `pipeline` up on the kernel (root): loads every object, fills every slot, attaches the
- * entry to `attach.iface` in `attach.mode` through a bpf_link (in `attach.netns`), and pins it
+ * entry to `attach.iface` through a bpf_link (in `attach.netns`): XDP in `attach.mode`, or with
+ * `attach.hook: tc-ingress|tc-egress` a tcx link appended after what other tools attached there, and pins it
  * all under its pin directory, so that it runs on after this process exits. If the same pipeline
  * (same content hash) is up there already, nothing changes (`changed: false`) except slots a
  * swap changed, which are put back (`restored`). Another version of it (same name and attach
@@ -256,15 +262,24 @@ export async function upPipeline(pipeline: Pipeline, opts: Partial<UpOptions> = 
   }
   const entry = pipeline.entry();
   const entrySpec = pipeline.plan.objects[entry.object]?.programs[entry.program];
-  if (entrySpec !== undefined && entrySpec.type !== ProgType.xdp) {
+  const wanted = hookProgType(at.hook);
+  if (entrySpec !== undefined && entrySpec.type !== wanted.type) {
+    const f = basename(pipeline.file ?? pipeline.name);
     throw new UsageError(
-      `pipeline ${pipeline.name}: the entry ${entry.program} is a ${entrySpec.typeName} program; up attaches XDP programs`,
+      `${f}: the entry ${entry.program} is a ${entrySpec.typeName} program; attach.hook ${at.hook} runs ${wanted.name} programs`,
+      {
+        hint:
+          at.hook === "xdp"
+            ? "for a tc program write attach: {hook: tc-ingress} (or tc-egress)"
+            : "for an XDP program leave attach.hook out (or write xdp)",
+      },
     );
   }
   const { checkNetns } = await import("../kernel/netns.js");
   const { preparePinDir, removePin } = await import("../kernel/pinning.js");
   const { checkPinDirFree, holdsPipeline, pinPipeline } = await import("../kernel/pipeline-pins.js");
   const { readPinnedPipeline } = await import("../kernel/pipeline-status.js");
+  const { hookOf, tcHookOf } = await import("../kernel/pipeline-meta.js");
   const { defaultSys } = await import("../kernel/sys.js");
   const sys = opts.sys ?? defaultSys();
   const warn = opts.onWarning ?? ((m: string) => process.emitWarning(m, { code: "TSBPF_UP" }));
@@ -299,11 +314,14 @@ export async function upPipeline(pipeline: Pipeline, opts: Partial<UpOptions> = 
       now.meta.name !== pipeline.name ||
       a.iface !== at.iface ||
       (a.netns ?? undefined) !== at.netns ||
-      a.mode !== at.mode
+      a.mode !== at.mode ||
+      hookOf(a) !== at.hook
     ) {
       const from = now.meta.file === undefined ? "" : ` from ${now.meta.file}`;
+      const how = (hook: PipelineHook, mode: string): string =>
+        hook === "xdp" ? `in mode ${mode}` : `at hook ${hook}`;
       throw new UsageError(
-        `${dir} runs pipeline ${now.meta.name} on ${a.iface}${a.netns === null ? "" : ` (netns ${a.netns})`} in mode ${a.mode}${from}; this one is ${pipeline.name} on ${at.iface}${at.netns === undefined ? "" : ` (netns ${at.netns})`} in mode ${at.mode}: an upgrade keeps the name and the attach point, nothing was changed`,
+        `${dir} runs pipeline ${now.meta.name} on ${a.iface}${a.netns === null ? "" : ` (netns ${a.netns})`} ${how(hookOf(a), a.mode)}${from}; this one is ${pipeline.name} on ${at.iface}${at.netns === undefined ? "" : ` (netns ${at.netns})`} ${how(at.hook, at.mode)}: an upgrade keeps the name and the attach point, nothing was changed`,
         { hint: `to move it, take it down first (tsbpf down --pin ${dir}), then put it up again` },
       );
     }
@@ -334,7 +352,7 @@ export async function upPipeline(pipeline: Pipeline, opts: Partial<UpOptions> = 
     Object.values(c.maps).flatMap((m) => (m.pinnedAt !== undefined && !m.reused ? [m.pinnedAt] : [])),
   );
   let up = false;
-  let link: KernelXdpLink | undefined;
+  let link: KernelXdpLink | KernelTcLink | undefined;
   let upgraded: UpgradeInfo | undefined;
   try {
     const program = collections[entry.object]?.programs[entry.program];
@@ -377,9 +395,22 @@ export async function upPipeline(pipeline: Pipeline, opts: Partial<UpOptions> = 
         graceMs: r.graceMs,
       };
     } else {
-      link = await program.attachXdp({ iface: at.iface, mode: at.mode, method: "link" });
-      const now = link.attachment();
-      const attachedMode = now.attached === "none" || now.attached === "multi" ? at.mode : now.attached;
+      let attachedMode: string = at.hook;
+      if (at.hook === "xdp") {
+        const xdp = await program.attachXdp({ iface: at.iface, mode: at.mode, method: "link" });
+        link = xdp;
+        const now = xdp.attachment();
+        attachedMode = now.attached === "none" || now.attached === "multi" ? at.mode : now.attached;
+      } else {
+        // A tcx link: appended after what other tools attached to the hook, never replacing it.
+        link = await program.attachTc({ iface: at.iface, hook: tcHookOf(at.hook) ?? "ingress" });
+      }
+      // Only a link can be pinned and switched in an upgrade; the description says "tcx".
+      if (link.method !== "link") {
+        throw new UsageError(
+          `pipeline ${pipeline.name}: up needs a bpf_link at ${at.hook}, and this kernel attached otherwise`,
+        );
+      }
       if (await aborted(opts.signal)) throw interrupted(dir);
       pinPipeline(
         dir,
@@ -587,7 +618,7 @@ export interface SwapResult {
 /**
  * Replaces one stage of the pipeline pinned under `target`'s directory in place (`tsbpf swap`):
  * one prog array update, atomic in the kernel. The program is one the pipeline pinned, or one of
- * `objectFile` (checked first: an XDP program, no `check` error; its maps with the names of the
+ * `objectFile` (checked first: a program of the entry's type (XDP or tc), no `check` error; its maps with the names of the
  * pipeline's maps are the pipeline's, so it counts into the same state). The pipeline file stays
  * the truth: `up` of the unchanged file puts the file's program back.
  */
@@ -673,9 +704,11 @@ export async function swapStage(
       hint: `its programs: ${Object.keys(spec.programs).join(", ")}`,
     });
   }
-  if (p.type !== ProgType.xdp) {
+  const { hookOf } = await import("../kernel/pipeline-meta.js");
+  const holds = hookProgType(hookOf(meta.attach));
+  if (p.type !== holds.type) {
     throw new UsageError(
-      `${req.program} is a ${p.typeName} program; ${req.map} of pipeline ${meta.name} holds XDP programs: nothing was changed`,
+      `${req.program} is a ${p.typeName} program; ${req.map} of pipeline ${meta.name} holds ${holds.name} programs: nothing was changed`,
     );
   }
   const errors = checkPlan(planFromObject(spec)).findings.filter(

@@ -184,10 +184,6 @@ test("attach --tc mistakes are one tsbpf: line each, before anything is loaded",
         /^tsbpf: attach: program tc_main is a tc \(sched_cls\) program: give --tc ingress/,
       ],
       [["--prog", "tc_main", "--tc", "ingress", "--mode", "native"], /^tsbpf: attach: --mode is for XDP/],
-      [
-        ["--prog", "tc_main", "--tc", "ingress", "--pin", "/sys/fs/bpf/tsbpf-tcd-x"],
-        /^tsbpf: attach: --pin is not supported with --tc yet/,
-      ],
     ];
     for (const [args, want] of cases) {
       const r = runCli(["attach", DISPATCH, "--iface", net.peerIf, ...args], inNs(net.ns));
@@ -253,12 +249,12 @@ test("a pipeline file's attach.hook: tc-ingress attaches through tcx; a wrong ho
       /^tsbpf: .*attach\.hook.*'tc-ingres' is not a hook: expected xdp, tc-ingress, tc-egress/,
     );
     assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);
-    // up pins XDP pipelines only: a tc pipeline is refused in one line, not attached as XDP.
-    const up = runCli(["up", file("tc-ingress")]);
-    assert.equal(up.status, 1, up.stderr);
+    // A tc program is never attached as XDP: `hook: xdp` with a tc entry is one line.
+    const up = runCli(["up", file("xdp")]);
+    assert.equal(up.status, 2, up.stderr);
     assert.match(
       up.stderr,
-      /^tsbpf: tc-ingress\.yaml: attach\.hook: tc-ingress: up, status and down take XDP pipelines/,
+      /^tsbpf: xdp\.yaml: the entry tc_main is a sched_cls program; attach\.hook xdp runs XDP programs/,
     );
     assert.equal(up.stderr.trim().split("\n").length, 1, up.stderr);
     const p = startCli(["attach", file("tc-ingress")], inNs(net.ns));

@@ -1,6 +1,6 @@
 /**
  * What `up` compares to tell "already up" from "an upgrade": the content hash changes with the
- * objects' bytes, a slot, a global, the entry and the attach point, and with nothing else (the
+ * objects' bytes, a slot, a global, the entry and the attach point (the tc hook included), and with nothing else (the
  * order the file lists things in, comments, where the file is). Also: `pin:` must be absolute,
  * and a pipeline without `attach:` cannot go up.
  */
@@ -61,6 +61,8 @@ pin: /sys/fs/bpf/elsewhere
   mkdirSync(join(dir, "copy"));
   copyFileSync(SEED, join(dir, "copy", "tail_call.bpf.o"));
   assert.equal(await hashOf(seed({ object: join(dir, "copy", "tail_call.bpf.o") })), base);
+  // `hook: xdp` is the default: pipelines pinned before tc hooks existed keep their hash.
+  assert.equal(await hashOf(seed({ extra: "  hook: xdp\n" })), base);
   // Different content.
   const different = [
     await hashOf(seed({ s1: "port8080_prog" })),
@@ -69,6 +71,8 @@ pin: /sys/fs/bpf/elsewhere
     await hashOf(seed({ mode: "generic" })),
     await hashOf(seed(), "blue"),
     await hashOf(seed().replace("    1: port22_prog\n", "")),
+    await hashOf(seed({ extra: "  hook: tc-ingress\n" })),
+    await hashOf(seed({ extra: "  hook: tc-egress\n" })),
   ];
   for (const h of different) assert.notEqual(h, base);
   assert.equal(new Set(different).size, different.length);
