@@ -125,13 +125,13 @@ export function parseReplies(buf: Uint8Array, seq: number, into: NetlinkReply): 
     if (v.getUint32(o + 8, true) === seq) {
       const msg = buf.subarray(o, o + len);
       if (type === Nlmsg.ERROR) {
-        into.error = -v.getInt32(o + 16, true);
+        into.error = -v.getInt32(o + 16, true) | 0;
         // With NETLINK_CAP_ACK only the original header follows the error code.
         if ((flags & NlmFlag.ACK_TLVS) !== 0) readExtAck(msg, 16 + 4 + 16, into);
         done = true;
       } else if (type === Nlmsg.DONE) {
         // A dump's end: an error code, then (with extended acks) its message.
-        if (len >= 20) into.error = -v.getInt32(o + 16, true);
+        if (len >= 20) into.error = -v.getInt32(o + 16, true) | 0;
         if ((flags & NlmFlag.ACK_TLVS) !== 0) readExtAck(msg, 20, into);
         done = true;
       } else {

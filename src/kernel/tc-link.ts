@@ -10,7 +10,7 @@ import { linkCreateAttr, progQueryAttr } from "./attr.js";
 import { Fd } from "./fd.js";
 import { inNetns } from "./netns.js";
 import { getLinkInfo, pinObject } from "./object-ops.js";
-import type { Sys } from "./sys.js";
+import { isSysError, type Sys } from "./sys.js";
 import { loadErrorFrom } from "./wrap-error.js";
 import { detachLink } from "./xdp-link.js";
 
@@ -48,7 +48,9 @@ export function attachTcxLink(sys: Sys, progFd: number, ifindex: number, hook: T
   try {
     return new Fd(sys, sys.bpf(BpfCmd.LINK_CREATE, attr, ptrs), `tcx ${hook} link on ifindex ${ifindex}`);
   } catch (e) {
-    if (isLoadError(e) && e.errno !== undefined && TCX_UNSUPPORTED.has(e.errno)) {
+    // sys.bpf throws a SysError; a LoadError is accepted too, as from a wrapped Sys.
+    const errno = isSysError(e) || isLoadError(e) ? e.errno : undefined;
+    if (errno !== undefined && TCX_UNSUPPORTED.has(errno)) {
       throw new NotSupportedError(`attach tc ${hook} to ifindex ${ifindex}: this kernel has no tcx links`, {
         hint: "tcx needs Linux 6.6 or later; attach in mode 'filter' (--tc-mode filter) for a netlink cls_bpf filter",
       });
