@@ -33,7 +33,7 @@ import {
 } from "./netlink.js";
 import { inNetns } from "./netns.js";
 import { getProgramInfo } from "./object-ops.js";
-import type { Sys } from "./sys.js";
+import { defaultSys, type Sys } from "./sys.js";
 import type { KernelTcLink, TcHook } from "./tc-link.js";
 
 /** The prefix of the cls_bpf name of every filter tsbpf adds (`tsbpf:PROGRAM`), so `detach --tc` finds them. */
@@ -375,7 +375,7 @@ export interface TcFilterRemoval {
  * nothing else is on it. A filter that is gone already (with its interface, or deleted by hand)
  * is not an error. Another process can remove what an earlier one attached, from its description.
  */
-export function removeTcFilter(sys: Sys, d: TcFilterDescription): TcFilterRemoval {
+export function removeTcFilter(d: TcFilterDescription, sys: Sys = defaultSys()): TcFilterRemoval {
   checkPlace(d.prio, d.handle);
   return inNetns(sys, d.netns, () => {
     const removed = deleteOwnFilter(sys, d);
@@ -475,7 +475,7 @@ export class KernelTcFilter {
   detach(): void {
     if (this.#closed) return;
     try {
-      this.qdiscRemoved = removeTcFilter(this.#sys, this.#desc).qdiscRemoved;
+      this.qdiscRemoved = removeTcFilter(this.#desc, this.#sys).qdiscRemoved;
     } catch (e) {
       throw isLoadError(e) ? e.withContext({ program: this.program }) : e;
     }

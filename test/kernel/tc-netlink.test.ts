@@ -12,7 +12,9 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { test } from "node:test";
+import { release } from "node:os";
 import { isLoadError } from "../../src/errors.js";
+import { probeTcx } from "../../src/kernel/features.js";
 import { loadKernelCollection } from "../../src/kernel/kernel-collection.js";
 import { interfaceIndex } from "../../src/kernel/netlink-xdp.js";
 import { inNetns } from "../../src/kernel/netns.js";
@@ -297,7 +299,7 @@ test("iproute2's filter, our library's at another priority and a clsact made bef
     assert.equal(mine.qdiscRemoved, false);
     assert.deepEqual(tcFilters(net.ns, net.peerIf, "ingress"), [theirs]);
     assert.ok(qdiscKinds(net.ns, net.peerIf).includes("clsact"));
-    assert.ok(removeTcFilter(sys, d).removed === false, "removing it again is no error");
+    assert.ok(removeTcFilter(d).removed === false, "removing it again is no error");
   } finally {
     net.remove();
   }
@@ -307,7 +309,7 @@ test("a clsact we made is removed only once empty, and a filter is deleted only 
   skip,
 }, async () => {
   const net = createVethNs("g");
-  const sys = defaultSys();
+  const _sys = defaultSys();
   const spec = loadCollectionSpec(new Uint8Array(readFileSync(DISPATCH)), { file: "tc_dispatch.bpf.o" });
   try {
     using coll = await loadKernelCollection(spec, { netns: net.ns });
@@ -320,7 +322,7 @@ test("a clsact we made is removed only once empty, and a filter is deleted only 
     assert.equal(d.prio, 1);
     // Another tool adds a filter to the qdisc we created: ours goes, the qdisc stays for it.
     iproute2Filter(net.ns, net.peerIf, "ingress");
-    assert.deepEqual(removeTcFilter(sys, d), { removed: true, qdiscRemoved: false });
+    assert.deepEqual(removeTcFilter(d), { removed: true, qdiscRemoved: false });
     assert.deepEqual(tcFilters(net.ns, net.peerIf, "egress"), []);
     assert.equal(tcFilters(net.ns, net.peerIf, "ingress").length, 1);
     assert.ok(qdiscKinds(net.ns, net.peerIf).includes("clsact"));
@@ -365,7 +367,7 @@ test("a clsact we made is removed only once empty, and a filter is deleted only 
     tc(net.ns, "filter", "del", "dev", net.peerIf, "egress");
     tc(net.ns, "filter", "del", "dev", net.peerIf, "ingress");
     // Empty now: the description of the first filter (createdQdisc) removes the qdisc we made.
-    assert.deepEqual(removeTcFilter(sys, d), { removed: false, qdiscRemoved: true });
+    assert.deepEqual(removeTcFilter(d), { removed: false, qdiscRemoved: true });
     assert.equal(qdiscKinds(net.ns, net.peerIf).includes("clsact"), false);
   } finally {
     net.remove();
@@ -483,4 +485,11 @@ test("kill -9 leaves the filter; detach --tc removes tsbpf's only; each mistake 
   } finally {
     net.remove();
   }
+});
+
+test("probeTcx answers as the running kernel's version says (tcx since Linux 6.6)", {
+  skip: kernelSkipReason(),
+}, () => {
+  const [major = 0, minor = 0] = release().split(".").map(Number);
+  assert.equal(probeTcx(defaultSys()), major > 6 || (major === 6 && minor >= 6), release());
 });
