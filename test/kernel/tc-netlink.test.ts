@@ -33,7 +33,7 @@ const skip =
   (hasCommand("ip") && hasCommand("tc") && hasCommand("setpriv") && hasCommand("flock")
     ? undefined
     : "needs ip and tc (iproute2), setpriv and flock");
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const _sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const netnsExec = (ns: string) => ["ip", "netns", "exec", ns];
 
 /** A filter as iproute2 shows it (`tc -j filter show`): priority, handle, name, program id. */
@@ -93,6 +93,16 @@ function tcxCount(ns: string, iface: string): number {
   });
 }
 
+/** The namespace's count of TCP resets sent (`Tcp: OutRsts` of /proc/net/snmp there). */
+function outRsts(ns: string): number {
+  const snmp = execFileSync("ip", ["netns", "exec", ns, "cat", "/proc/net/snmp"], { encoding: "utf8" });
+  const [names, values] = snmp.split("\n").filter((l) => l.startsWith("Tcp:"));
+  const i = names?.split(/\s+/).indexOf("OutRsts") ?? -1;
+  const n = Number(values?.split(/\s+/)[i]);
+  assert.ok(i > 0 && Number.isInteger(n), snmp);
+  return n;
+}
+
 /**
  * The lines of `--stats` at exit for the per-port stages, e.g. `tc_port22: 1 runs (TC_ACT_SHOT 1)`
  * (tc_main also sees the interface's own IPv6 and ARP traffic, which varies from run to run).
@@ -120,6 +130,7 @@ test("the tc dispatcher as a cls_bpf filter (attach --tc-mode filter, ip netns e
   const net = createVethNs("n");
   try {
     const runs: Record<string, { stats: string[]; lines: string[]; first: string; last: string }> = {};
+    const resets: Record<string, number[]> = {};
     for (const mode of ["tcx", "filter"] as const) {
       const p = startCli(
         [
@@ -154,8 +165,16 @@ test("the tc dispatcher as a cls_bpf filter (attach --tc-mode filter, ip netns e
           assert.equal(tcxCount(net.ns, net.peerIf), 1, "tc_main on tcx");
           assert.deepEqual(tcFilters(net.ns, net.peerIf, "ingress"), [], "no filter with tcx");
         }
-        for (const port of [8080, 22, 9999]) sendSyn(undefined, net.peerIp, port);
-        await sleep(800);
+        // The verdict applied to the packet: a SYN the program lets through (TC_ACT_OK) reaches
+        // the namespace's TCP stack, which answers it with a RST (nothing listens); a dropped one
+        // (TC_ACT_SHOT) does not. Counted per port in the namespace's own Tcp OutRsts.
+        const rsts: number[] = [];
+        for (const port of [8080, 22, 9999]) {
+          const before = outRsts(net.ns);
+          sendSyn(undefined, net.peerIp, port);
+          rsts.push(outRsts(net.ns) - before);
+        }
+        resets[mode] = rsts;
       } finally {
         p.child.kill("SIGINT");
       }
@@ -175,6 +194,7 @@ test("the tc dispatcher as a cls_bpf filter (attach --tc-mode filter, ip netns e
     }
     const { tcx, filter } = runs;
     assert.ok(tcx !== undefined && filter !== undefined);
+    assert.deepEqual(resets, { tcx: [1, 0, 1], filter: [1, 0, 1] }, "8080 and 9999 let through, 22 dropped");
     assert.deepEqual(filter.stats, tcx.stats, "the same per-stage runs and verdicts");
     assert.equal(filter.stats.length, 2, filter.stats.join("\n"));
     assert.ok(filter.stats.includes("tc_port8080: 1 runs (TC_ACT_OK 1)"), filter.stats.join("\n"));
@@ -300,6 +320,13 @@ test("iproute2's filter, our library's at another priority and a clsact made bef
     assert.deepEqual(tcFilters(net.ns, net.peerIf, "ingress"), [theirs]);
     assert.ok(qdiscKinds(net.ns, net.peerIf).includes("clsact"));
     assert.ok(removeTcFilter(d).removed === false, "removing it again is no error");
+    // Alone on the clsact made before: our filter goes, the qdisc, not ours, stays even empty.
+    tc(net.ns, "filter", "del", "dev", net.peerIf, "ingress");
+    const alone = await prog.attachTc({ iface: net.peerIf, hook: "ingress", mode: "filter" });
+    assert.equal(tcFilters(net.ns, net.peerIf, "ingress").length, 1);
+    alone.close();
+    assert.deepEqual(tcFilters(net.ns, net.peerIf, "ingress"), []);
+    assert.ok(qdiscKinds(net.ns, net.peerIf).includes("clsact"), "a clsact we did not make is never removed");
   } finally {
     net.remove();
   }
