@@ -20,7 +20,12 @@ import { interfaceIndex } from "../../src/kernel/netlink-xdp.js";
 import { inNetns } from "../../src/kernel/netns.js";
 import { defaultSys } from "../../src/kernel/sys.js";
 import { queryTcx } from "../../src/kernel/tc-link.js";
-import { KernelTcFilter, listTcFilters, removeTcFilter } from "../../src/kernel/tc-netlink.js";
+import {
+  attachTcFilter,
+  KernelTcFilter,
+  listTcFilters,
+  removeTcFilter,
+} from "../../src/kernel/tc-netlink.js";
 import { loadCollectionSpec } from "../../src/object/load-collection-spec.js";
 import { AS_NOBODY, createVethNs, runCli, sendSyn, startCli, traceLock } from "./attach-support.js";
 import { hasCommand, kernelSkipReason } from "./support.js";
@@ -336,7 +341,7 @@ test("a clsact we made is removed only once empty, and a filter is deleted only 
   skip,
 }, async () => {
   const net = createVethNs("g");
-  const _sys = defaultSys();
+  const sys = defaultSys();
   const spec = loadCollectionSpec(new Uint8Array(readFileSync(DISPATCH)), { file: "tc_dispatch.bpf.o" });
   try {
     using coll = await loadKernelCollection(spec, { netns: net.ns });
@@ -396,6 +401,24 @@ test("a clsact we made is removed only once empty, and a filter is deleted only 
     // Empty now: the description of the first filter (createdQdisc) removes the qdisc we made.
     assert.deepEqual(removeTcFilter(d), { removed: false, qdiscRemoved: true });
     assert.equal(qdiscKinds(net.ns, net.peerIf).includes("clsact"), false);
+
+    // A filter the kernel refuses (an XDP program) leaves no clsact behind when we made it.
+    const xdpSpec = loadCollectionSpec(new Uint8Array(readFileSync(XDP_SEED)), { file: "tail_call.bpf.o" });
+    using xdp = await loadKernelCollection(xdpSpec, { netns: net.ns });
+    const xdpFd = xdp.programs.main_prog?.fd ?? -1;
+    assert.throws(
+      () =>
+        inNetns(sys, net.ns, () =>
+          attachTcFilter(sys, xdpFd, interfaceIndex(sys, net.peerIf, net.ns), "ingress", {
+            program: "main_prog",
+            iface: net.peerIf,
+          }),
+        ),
+      (e: unknown) =>
+        isLoadError(e) &&
+        /^attach a tc ingress filter to \S+ \(ifindex \d+\) at priority 1 handle 1: EINVAL/.test(e.message),
+    );
+    assert.equal(qdiscKinds(net.ns, net.peerIf).includes("clsact"), false, "the qdisc made for it is gone");
   } finally {
     net.remove();
   }
