@@ -1,7 +1,7 @@
 /**
  * XDP attachment through rtnetlink (RTM_SETLINK with IFLA_XDP), the fallback for kernels or
- * drivers without bpf_link support, and the query of what is attached (RTM_GETLINK). Messages
- * are built and parsed here; the socket calls go through {@link Sys}.
+ * drivers without bpf_link support, and the query of what is attached (RTM_GETLINK). The link
+ * messages are built and parsed here, on the requests and attributes of netlink.ts.
  */
 import { Errno, IflaXdp, Nlmsg, NlmFlag, Rtm, XdpFlag } from "../abi/index.js";
 import { UsageError } from "../errors.js";
