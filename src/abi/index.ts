@@ -11,6 +11,7 @@ export * from "./helper-id.js";
 export * from "./map-type.js";
 export * from "./page-size.js";
 export * from "./prog-type.js";
+export * from "./netlink.js";
 export * from "./tc.js";
 export * from "./xdp.js";
 export * from "./ringbuf.js";

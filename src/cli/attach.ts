@@ -1,7 +1,8 @@
 import { resolve } from "node:path";
 import { isTsbpfError, UsageError } from "../errors.js";
 import type { KernelXdpLink } from "../kernel/kernel-link.js";
-import { type KernelTcLink, TC_HOOKS, type TcHook } from "../kernel/tc-link.js";
+import { TC_HOOKS, TC_MODES, type TcHook, type TcMode } from "../kernel/tc-link.js";
+import type { KernelTcAttachment } from "../kernel/tc-netlink.js";
 import type { XdpMode } from "../kernel/netlink-xdp.js";
 import { checkNetns } from "../kernel/netns.js";
 import { preparePinDir } from "../kernel/pinning.js";
@@ -23,7 +24,7 @@ import { traceText } from "./run-report.js";
 import { type EventsRequest, eventsFlag, formatEvent, openEventReaders } from "./events.js";
 import type { EventReader } from "../backend/event-reader.js";
 
-const HELP = `usage: tsbpf attach OBJ --prog NAME --iface IF [--netns NAME] [--tail MAP:KEY=PROG ...] [--mode MODE | --tc HOOK]
+const HELP = `usage: tsbpf attach OBJ --prog NAME --iface IF [--netns NAME] [--tail MAP:KEY=PROG ...] [--mode MODE | --tc HOOK [--tc-mode M]]
                     [--pin DIR] [--all-trace] [--stats] [--events MAP [--type STRUCT]]
        tsbpf attach PIPELINE.yaml [--prog NAME] [--iface IF] [--netns NAME] [--mode MODE] [--pin DIR] [--all-trace]
                     [--stats] [--events MAP [--type STRUCT]]
@@ -41,7 +42,12 @@ where its attach: says (the flags override the file); 'tsbpf up' does the same a
   --tail M:K=P      put program P in slot K of prog array M (repeatable)
   --mode MODE       auto (default), native, generic or offload
   --tc HOOK         attach a tc (sched_cls) program to the interface's tc ingress or egress
-                    hook, through a tcx link (Linux 6.6+), after what other tools attached there
+                    hook, after what other tools attached there: through a tcx link (Linux 6.6+),
+                    else as a direct-action cls_bpf filter on the clsact qdisc (netlink)
+  --tc-mode M       auto (default: tcx where the kernel has it, a filter otherwise), tcx, or
+                    filter. A filter is added with a priority of its own, never replacing one,
+                    and removed at exit (with the clsact qdisc if it was created for it and is
+                    empty); after a kill -9, 'tsbpf detach --tc HOOK --iface IF' removes it
   --pin DIR         pin the link (XDP or tcx), maps and programs under DIR (inside bpffs, e.g.
                     /sys/fs/bpf/NAME) so the pipeline keeps running after exit, in the layout of 'tsbpf up':
                     'tsbpf status --pin DIR' shows it, 'tsbpf detach --pin DIR' (the same as
@@ -96,6 +102,7 @@ export const attachCommand: Command = async (args, io) => {
     tail: { type: "string", multiple: true },
     mode: { type: "string" },
     tc: { type: "string" },
+    "tc-mode": { type: "string" },
     pin: { type: "string" },
     "all-trace": { type: "boolean" },
     stats: { type: "boolean" },
@@ -139,6 +146,10 @@ export const attachCommand: Command = async (args, io) => {
   const fileHook = pipeline.attach?.hook;
   const tc = values.tc ?? (fileHook?.startsWith("tc-") === true ? fileHook.slice(3) : undefined);
   const tcHook = tcHookOf(tc, values.mode, progName, progSpec?.type, progSpec?.typeName);
+  const tcMode = tcModeOf(values["tc-mode"], tcHook);
+  if (tcMode === "filter" && pinDir !== undefined) {
+    usage("attach: --pin needs a tcx link; --tc-mode filter cannot be pinned yet", "drop --tc-mode filter");
+  }
   for (const w of emptySlotWarnings(pipeline.plan)) io.stderr(`${w}\n`);
   if (pinDir !== undefined) {
     // Before loading: refuses a pin directory whose pins would not outlive the command.
@@ -168,7 +179,7 @@ export const attachCommand: Command = async (args, io) => {
     process.removeListener("SIGTERM", onSignal);
     throw e;
   }
-  let link: KernelXdpLink | KernelTcLink | undefined;
+  let link: KernelXdpLink | KernelTcAttachment | undefined;
   let pinned = false;
   let trace: TraceStream | undefined;
   let readers: EventReader<unknown>[] = [];
@@ -209,8 +220,12 @@ export const attachCommand: Command = async (args, io) => {
     }
     let shownMode: string = mode;
     if (tcHook !== undefined) {
-      link = await prog.attachTc({ iface, hook: tcHook });
+      const tcLink = await prog.attachTc({ iface, hook: tcHook, mode: tcMode });
+      link = tcLink;
       shownMode = `tc-${tcHook}`;
+      if (tcLink.method === "netlink") {
+        shownMode += `, cls_bpf filter pref ${tcLink.prio} handle 0x${tcLink.handle.toString(16)}`;
+      }
     } else {
       const xdp = await prog.attachXdp({ iface, mode });
       link = xdp;
@@ -314,8 +329,10 @@ export const attachCommand: Command = async (args, io) => {
       if (pinned) link?.close();
       else if (link !== undefined && !link.closed) {
         link.detach();
+        const qdisc =
+          "qdiscRemoved" in link && link.qdiscRemoved ? "; removed the clsact qdisc it added" : "";
         io.stdout(
-          `detached ${progName} from ${iface}${inNs}${hasProgArray ? "; prog arrays released" : ""}\n`,
+          `detached ${progName} from ${iface}${inNs}${qdisc}${hasProgArray ? "; prog arrays released" : ""}\n`,
         );
       }
       // The counts so far, before the counters go with the collection (pinned, they stay).
@@ -366,6 +383,16 @@ function tcHookOf(
   throw new UsageError(
     `attach: program ${progName} is a ${typeName ?? "non-XDP"} program; attach takes XDP and tc (sched_cls) programs`,
   );
+}
+
+/** The tc attach mode of `--tc-mode`, which goes with --tc only. */
+function tcModeOf(mode: string | undefined, hook: TcHook | undefined): TcMode {
+  if (mode === undefined) return "auto";
+  if (hook === undefined) usage("attach: --tc-mode goes with --tc HOOK (a tc program)");
+  if (!(TC_MODES as readonly string[]).includes(mode)) {
+    usage(`attach: --tc-mode must be one of ${TC_MODES.join(", ")}, not '${mode}'`);
+  }
+  return mode as TcMode;
 }
 
 /** The one-object pipeline of `attach OBJ --prog NAME --tail ...`, each mistake one usage line. */

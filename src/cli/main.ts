@@ -13,6 +13,7 @@ commands:
   graph OBJ|PIPELINE [--format F] [-o FILE] [--stats]   draw the tail-call pipeline (mermaid, dot or svg)
   attach OBJ --prog NAME --iface IF ...   load, wire tail calls, attach XDP, print trace lines (--events: ring-buffer records)
   detach --pin DIR [--netns NAME]   remove a pinned pipeline (the same as down --pin DIR)
+  detach --tc HOOK --iface IF       remove the tc filters tsbpf attach left on a hook
   up PIPELINE [--netns NAME]        load, wire, attach and pin a pipeline file; it runs on after exit
   status (PIPELINE | --pin DIR)     what a pipeline that is up runs: programs, slots, interface
   down (PIPELINE | --pin DIR)       detach a pipeline that is up and remove everything it pinned

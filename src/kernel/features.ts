@@ -2,14 +2,17 @@
  * Probes of what the running kernel supports, by trying the smallest possible object. Results
  * are cached per {@link Sys}, because they cannot change while the kernel runs.
  */
-import { Errno, MapFlag, MapType } from "../abi/index.js";
+import { AttachType, BpfCmd, Errno, MapFlag, MapType } from "../abi/index.js";
 import { isLoadError, UsageError } from "../errors.js";
+import { progQueryAttr } from "./attr.js";
 import { type CreateMapOptions, createMap } from "./map-ops.js";
 import { loadProgram } from "./program-ops.js";
-import type { Sys } from "./sys.js";
+import { isSysError, type Sys } from "./sys.js";
+import { loadErrorFrom } from "./wrap-error.js";
 
 const mapCache = new WeakMap<Sys, Map<number, boolean>>();
 const progCache = new WeakMap<Sys, Map<number, boolean>>();
+const attachCache = new WeakMap<Sys, Map<number, boolean>>();
 
 /** Errnos that mean "this kernel does not have it", as opposed to "you may not". */
 const ABSENT: ReadonlySet<number> = new Set([Errno.EINVAL, Errno.EOPNOTSUPP, Errno.ENOTSUPP, Errno.E2BIG]);
@@ -75,4 +78,23 @@ export function probeProgramType(sys: Sys, type: number): boolean {
   return probe(progCache, sys, type, () =>
     loadProgram(sys, { type, insns: RETURN_ZERO, license: "GPL", name: "tsbpf_probe" }).fd.close(),
   );
+}
+
+/**
+ * Whether this kernel has tcx (Linux 6.6+), which tc attachment prefers over a netlink cls_bpf
+ * filter: asked without side effects, by BPF_PROG_QUERY of the loopback interface's tcx ingress
+ * hook (every namespace has `lo` at ifindex 1), which older kernels refuse with EINVAL as an
+ * unknown attach type. Needs CAP_NET_ADMIN (EPERM is thrown, not answered).
+ */
+export function probeTcx(sys: Sys): boolean {
+  return probe(attachCache, sys, AttachType.tcx_ingress, () => {
+    const { attr, ptrs } = progQueryAttr(1, AttachType.tcx_ingress, new Uint32Array(8), new Uint32Array(8));
+    try {
+      sys.bpf(BpfCmd.PROG_QUERY, attr, ptrs);
+    } catch (e) {
+      // ENOSPC: more programs on lo's tcx ingress than the room given; tcx is there.
+      if (isSysError(e) && e.errno === Errno.ENOSPC) return;
+      throw loadErrorFrom(e, "probe tcx: query the tcx ingress hook of lo");
+    }
+  });
 }

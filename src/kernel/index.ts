@@ -12,7 +12,21 @@ export { readPinnedStats } from "./pinned-stats.js";
 export { type SendOptions, type SendResult, sendFrames } from "./live-frames.js";
 export { waitForRunningPrograms } from "./grace-period.js";
 export { KernelXdpLink } from "./kernel-link.js";
-export { KernelTcLink, type TcAttachment, type TcHook } from "./tc-link.js";
+export {
+  KernelTcLink,
+  type TcAttachment,
+  type TcHook,
+  type TcLinkDescription,
+  type TcMode,
+} from "./tc-link.js";
+export {
+  type KernelTcAttachment,
+  KernelTcFilter,
+  removeTcFilter,
+  type TcFilter,
+  type TcFilterDescription,
+  type TcFilterRemoval,
+} from "./tc-netlink.js";
 export type { XdpMode } from "./netlink-xdp.js";
 export type { ProgramInfo } from "./object-ops.js";
 export { DEFAULT_PIN_ROOT } from "./pinning.js";

@@ -40,7 +40,7 @@ import { hostPossibleCpus } from "../backend/possible-cpus.js";
 import { encodeScalar } from "../backend/scalar.js";
 import { KernelMap, kernelMapName } from "./kernel-map.js";
 import type { KernelXdpLink } from "./kernel-link.js";
-import type { KernelTcLink } from "./tc-link.js";
+import type { KernelTcAttachment } from "./tc-netlink.js";
 import { KernelProgram, type ProgramOwner } from "./kernel-program.js";
 import { createMap, freezeMap, updateElem } from "./map-ops.js";
 import { checkNetns } from "./netns.js";
@@ -135,7 +135,7 @@ export class KernelCollection implements LoadedCollection, ProgramOwner {
   readonly netns: string | undefined;
   readonly #sys: Sys;
   readonly #warn: (m: string) => void;
-  readonly #links: (KernelXdpLink | KernelTcLink)[] = [];
+  readonly #links: (KernelXdpLink | KernelTcAttachment)[] = [];
   #btf: Fd | undefined;
   #closed = false;
   readonly #readers = new Set<EventReader<unknown>>();
@@ -169,7 +169,7 @@ export class KernelCollection implements LoadedCollection, ProgramOwner {
   }
 
   /** @internal Links made by this collection's programs, so close() can check what stays attached. */
-  adoptLink(link: KernelXdpLink | KernelTcLink): void {
+  adoptLink(link: KernelXdpLink | KernelTcAttachment): void {
     this.#links.push(link);
   }
 

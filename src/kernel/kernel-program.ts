@@ -5,7 +5,9 @@ import { isTsbpfError, UsageError } from "../errors.js";
 import type { ProgramSpec } from "../object/types.js";
 import type { Fd } from "./fd.js";
 import { KernelXdpLink } from "./kernel-link.js";
-import { attachTcxIn, KernelTcLink, type TcHook } from "./tc-link.js";
+import { probeTcx } from "./features.js";
+import { attachTcxIn, KernelTcLink, type TcHook, type TcMode } from "./tc-link.js";
+import { attachTcFilterIn, type KernelTcAttachment, type KernelTcFilter } from "./tc-netlink.js";
 import { markKernelObject } from "./kernel-map.js";
 import { interfaceIndex, type XdpMode } from "./netlink-xdp.js";
 import { inNetns } from "./netns.js";
@@ -41,6 +43,15 @@ export interface KernelAttachTcOptions {
   hook: TcHook;
   /** The network namespace of the interface, as for attachXdp. */
   netns?: string;
+  /**
+   * "auto" (default): a tcx link where the kernel has tcx (probed once), a netlink cls_bpf
+   * filter otherwise; "tcx" or "filter" to choose.
+   */
+  mode?: TcMode;
+  /** Filter mode: the filter's priority, 1..65535 (default: after every filter on the hook). */
+  prio?: number;
+  /** Filter mode: the filter's handle (default 1). */
+  handle?: number;
 }
 
 /** What a program needs from its collection. */
@@ -48,7 +59,7 @@ export interface ProgramOwner {
   /** Whether any program of the collection may print (so runs collect trace lines). */
   readonly prints: boolean;
   /** Records a link so the collection can warn before closing what the link depends on. */
-  adoptLink(link: KernelXdpLink | KernelTcLink): void;
+  adoptLink(link: KernelXdpLink | KernelTcAttachment): void;
   /** The network namespace attachments and test runs happen in (undefined: the caller's). */
   readonly netns: string | undefined;
 }
@@ -174,9 +185,12 @@ export class KernelProgram implements BpfProgram {
 
   /**
    * Attaches this sched_cls program to the tc `hook` of an interface through a tcx link (Linux
-   * 6.6+), after any program other tools attached there (tcx keeps them all; nothing is replaced).
+   * 6.6+), after any program other tools attached there (tcx keeps them all; nothing is replaced),
+   * or as a direct-action cls_bpf filter on the clsact qdisc where the kernel has no tcx (or
+   * `mode: "filter"`), never replacing another tool's filter. Both kinds of attachment detach and
+   * close alike; `method` says which it is.
    */
-  async attachTc(opts: KernelAttachTcOptions): Promise<KernelTcLink> {
+  async attachTc(opts: KernelAttachTcOptions): Promise<KernelTcLink | KernelTcFilter> {
     if (this.spec.type !== ProgType.sched_cls) {
       throw new UsageError(`program ${this.name} is a ${this.spec.typeName} program, not tc (sched_cls)`);
     }
@@ -192,13 +206,26 @@ export class KernelProgram implements BpfProgram {
             throw new UsageError("attachTc: give iface or ifindex");
           })()
         : inNetns(this.#sys, netns, () => interfaceIndex(this.#sys, iface, netns)));
-    let fd: ReturnType<typeof attachTcxIn>;
+    const mode = opts.mode ?? "auto";
+    if (mode !== "auto" && mode !== "tcx" && mode !== "filter") {
+      throw new UsageError(`attachTc: mode must be auto, tcx or filter, not '${String(mode)}'`);
+    }
+    let link: KernelTcLink | KernelTcFilter;
     try {
-      fd = attachTcxIn(this.#sys, netns, this.fd, ifindex, hook);
+      if (mode === "tcx" || (mode === "auto" && probeTcx(this.#sys))) {
+        const fd = attachTcxIn(this.#sys, netns, this.fd, ifindex, hook);
+        link = new KernelTcLink(this.#sys, fd, { program: this.name, ifindex, hook, iface, netns });
+      } else {
+        link = attachTcFilterIn(this.#sys, netns, this.fd, ifindex, hook, {
+          program: this.name,
+          ...(iface === undefined ? {} : { iface }),
+          ...(opts.prio === undefined ? {} : { prio: opts.prio }),
+          ...(opts.handle === undefined ? {} : { handle: opts.handle }),
+        });
+      }
     } catch (e) {
       throw isTsbpfError(e) ? e.withContext({ program: this.name }) : e;
     }
-    const link = new KernelTcLink(this.#sys, fd, { program: this.name, ifindex, hook, iface, netns });
     this.#owner.adoptLink(link);
     return link;
   }

@@ -10,7 +10,7 @@ import { linkCreateAttr, progQueryAttr } from "./attr.js";
 import { Fd } from "./fd.js";
 import { inNetns } from "./netns.js";
 import { getLinkInfo, pinObject } from "./object-ops.js";
-import type { Sys } from "./sys.js";
+import { isSysError, type Sys } from "./sys.js";
 import { loadErrorFrom } from "./wrap-error.js";
 import { detachLink } from "./xdp-link.js";
 
@@ -19,6 +19,16 @@ export type TcHook = "ingress" | "egress";
 
 /** The tc hooks, for checking user input. */
 export const TC_HOOKS: readonly TcHook[] = ["ingress", "egress"];
+
+/**
+ * How a tc program is attached: a tcx link ("tcx", Linux 6.6+), a netlink cls_bpf filter on the
+ * clsact qdisc ("filter", any kernel), or tcx where the kernel has it and a filter otherwise
+ * ("auto", the default).
+ */
+export type TcMode = "auto" | "tcx" | "filter";
+
+/** The tc attach modes, for checking user input. */
+export const TC_MODES: readonly TcMode[] = ["auto", "tcx", "filter"];
 
 /** The kernel's attach type of tc hook `hook`. */
 export function tcxAttachType(hook: TcHook): number {
@@ -38,9 +48,11 @@ export function attachTcxLink(sys: Sys, progFd: number, ifindex: number, hook: T
   try {
     return new Fd(sys, sys.bpf(BpfCmd.LINK_CREATE, attr, ptrs), `tcx ${hook} link on ifindex ${ifindex}`);
   } catch (e) {
-    if (isLoadError(e) && e.errno !== undefined && TCX_UNSUPPORTED.has(e.errno)) {
+    // sys.bpf throws a SysError; a LoadError is accepted too, as from a wrapped Sys.
+    const errno = isSysError(e) || isLoadError(e) ? e.errno : undefined;
+    if (errno !== undefined && TCX_UNSUPPORTED.has(errno)) {
       throw new NotSupportedError(`attach tc ${hook} to ifindex ${ifindex}: this kernel has no tcx links`, {
-        hint: "tc attachment needs tcx (Linux 6.6 or later); the clsact/cls_bpf netlink fallback is not implemented",
+        hint: "tcx needs Linux 6.6 or later; attach in mode 'filter' (--tc-mode filter) for a netlink cls_bpf filter",
       });
     }
     throw loadErrorFrom(e, `attach tcx ${hook} link to ifindex ${ifindex}`);
@@ -100,6 +112,19 @@ export function tcLinkInfo(sys: Sys, linkFd: number): TcAttachment {
           ? "egress"
           : undefined,
   };
+}
+
+/** What identifies a tcx attachment, JSON-safe, for status. */
+export interface TcLinkDescription {
+  method: "link";
+  ifindex: number;
+  hook: TcHook;
+  linkId: number;
+  progId: number;
+  /** The interface's name when known. */
+  iface?: string;
+  /** The network namespace of the interface, when not the caller's. */
+  netns?: string;
 }
 
 /**
@@ -163,6 +188,20 @@ export class KernelTcLink {
   /** What the kernel reports about the link now (ids, interface, hook). */
   attachment(): TcAttachment {
     return tcLinkInfo(this.#sys, this.#link.value);
+  }
+
+  /** What identifies the attachment (ifindex, hook, link and prog ids), for status. */
+  describe(): TcLinkDescription {
+    const a = this.attachment();
+    return {
+      method: "link",
+      ifindex: this.ifindex,
+      hook: this.hook,
+      linkId: a.linkId,
+      progId: a.progId,
+      ...(this.iface === undefined ? {} : { iface: this.iface }),
+      ...(this.netns === undefined ? {} : { netns: this.netns }),
+    };
   }
 
   /** Pins the link at `path` so the program stays attached after this process exits. */

@@ -403,9 +403,20 @@ export async function upPipeline(pipeline: Pipeline, opts: Partial<UpOptions> = 
         attachedMode = now.attached === "none" || now.attached === "multi" ? at.mode : now.attached;
       } else {
         // A tcx link: appended after what other tools attached to the hook, never replacing it.
-        link = await program.attachTc({ iface: at.iface, hook: tcHookOf(at.hook) ?? "ingress" });
+        const tc = await program.attachTc({
+          iface: at.iface,
+          hook: tcHookOf(at.hook) ?? "ingress",
+          mode: "tcx",
+        });
+        // Only a link can be pinned and switched in an upgrade; the description says "tcx".
+        if (tc.method !== "link") {
+          await tc.detach();
+          throw new UsageError(
+            `pipeline ${pipeline.name}: up needs a bpf_link at ${at.hook}, and this kernel attached otherwise`,
+          );
+        }
+        link = tc;
       }
-      // Only a link can be pinned and switched in an upgrade; the description says "tcx".
       if (link.method !== "link") {
         throw new UsageError(
           `pipeline ${pipeline.name}: up needs a bpf_link at ${at.hook}, and this kernel attached otherwise`,
