@@ -9,7 +9,8 @@ import type { SkbBuffer } from "./skb-buffer.js";
  * The helpers of tc (`sched_cls`) programs, with the kernel's semantics on a test_run skb
  * (net/core/filter.c, kernel/bpf/helpers.c; each checked against kernel 6.18 by
  * test/kernel/vm-vs-kernel-tc.test.ts). A test_run skb is linear, not cloned, and has
- * `ip_summed == CHECKSUM_NONE`, so the checksum helpers only rewrite the packet's field.
+ * `ip_summed == CHECKSUM_NONE`, so the checksum helpers only rewrite the packet's field. The
+ * packet-resizing helpers are the buffer's (skb-buffer.ts).
  */
 export const SKB_HELPERS: readonly string[] = [
   "skb_store_bytes",
@@ -20,6 +21,10 @@ export const SKB_HELPERS: readonly string[] = [
   "strtol",
   "strtoul",
   "probe_read_kernel",
+  "skb_change_head",
+  "skb_change_tail",
+  "skb_pull_data",
+  "skb_adjust_room",
 ];
 
 const EINVAL = -Errno.EINVAL;
@@ -38,7 +43,6 @@ const BPF_F_INGRESS = 1n;
 const USER_HALF_END = 0x0000800000000000n;
 const SKF_NET_OFF = -0x100000;
 const SKF_LL_OFF = -0x200000;
-const ETH_HLEN = 14;
 
 /** What the tc helpers need from the run: its skb and where a redirect is recorded. */
 export interface SkbHelperEnvironment {
@@ -280,7 +284,7 @@ export function addSkbHelpers(table: Map<number, HelperFn>, env: SkbHelperEnviro
       if (k >= 0) {
         if (k > skb.len - width) return EFAULT;
         at = skb.data + k;
-      } else if (k >= SKF_NET_OFF) at = skb.data + ETH_HLEN + (k - SKF_NET_OFF);
+      } else if (k >= SKF_NET_OFF) at = skb.data + skb.netOff + (k - SKF_NET_OFF);
       else if (k >= SKF_LL_OFF) at = skb.data + (k - SKF_LL_OFF);
       else return EFAULT;
       if (at < 0 || at + width > skb.end) return EFAULT;
@@ -289,6 +293,13 @@ export function addSkbHelpers(table: Map<number, HelperFn>, env: SkbHelperEnviro
       return v;
     });
   }
+
+  table.set(HelperId.skb_change_head, (vm) => skbOf(vm).changeHead(vm.argU32(2), vm.arg(3)));
+  table.set(HelperId.skb_change_tail, (vm) => skbOf(vm).changeTail(vm.argU32(2), vm.arg(3)));
+  table.set(HelperId.skb_pull_data, (vm) => skbOf(vm).pullData(vm.argU32(2)));
+  table.set(HelperId.skb_adjust_room, (vm) =>
+    skbOf(vm).adjustRoom(vm.lo[2] as number, vm.argU32(3), vm.arg(4)),
+  );
 
   const xdpRedirect = table.get(HelperId.redirect);
   table.set(HelperId.redirect, (vm) => {
