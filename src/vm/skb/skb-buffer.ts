@@ -65,7 +65,7 @@ const ADJ_ROOM_FLAGS =
 const SHRINK_FLAGS = AdjRoom.FIXED_GSO | DECAP_L3 | AdjRoom.NO_CSUM_RESET;
 /** The region name a packet pointer read before a resizing helper faults with. */
 const STALE =
-  "stale packet pointer (read before a packet-resizing helper; the kernel's verifier requires data/data_end to be read again after it)";
+  "stale packet pointer (read before a helper that may change the packet; the kernel's verifier requires data/data_end to be read again after it)";
 
 /** Offsets of `struct __sk_buff` (include/uapi/linux/bpf.h). */
 export const SK_BUFF = {
@@ -286,12 +286,13 @@ export class SkbBuffer {
   }
 
   /**
-   * What the verifier's invalidation of packet pointers after a resizing helper means here: the
+   * What the verifier's invalidation of packet pointers after a helper that may change the packet
+   * (bpf_helper_changes_pkt_data: the resizing ones, skb_store_bytes, l3/l4_csum_replace) means here: the
    * packet moves to the other of two regions over the same bytes and the old one is emptied, so
    * a pointer kept across the call faults, naming why (the kernel refuses such a program at
    * load). A pointer kept across two such calls is valid again: not caught.
    */
-  private invalidatePointers(): void {
+  invalidatePointers(): void {
     this.swapRegions();
     this.sync();
   }
