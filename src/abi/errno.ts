@@ -33,6 +33,7 @@ export const Errno = {
   EADDRNOTAVAIL: 99,
   ENETDOWN: 100,
   ETIMEDOUT: 110,
+  EALREADY: 114,
   /** Kernel-internal "not supported" (not in the uapi headers) that leaks out of bpf() for some map types. */
   ENOTSUPP: 524,
 } as const;

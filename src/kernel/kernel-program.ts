@@ -1,5 +1,5 @@
 /** A program loaded into the kernel, behind the engine-neutral {@link BpfProgram} API. */
-import { ProgType, SK_BUFF_SIZE } from "../abi/index.js";
+import { ProgType, SK_BUFF_SIZE, SKB_MAX_ALLOC } from "../abi/index.js";
 import type { BpfProgram, RunOptions, RunResult } from "../backend/types.js";
 import { isTsbpfError, UsageError } from "../errors.js";
 import type { ProgramSpec } from "../object/types.js";
@@ -120,6 +120,7 @@ export class KernelProgram implements BpfProgram {
         ...(opts.rxQueueIndex === undefined ? {} : { rxQueueIndex: opts.rxQueueIndex }),
       });
     }
+    const isTc = this.spec.type === ProgType.sched_cls || this.spec.type === ProgType.sched_act;
     const capture = this.#owner.prints ? sharedTraceCapture() : undefined;
     capture?.discard();
     try {
@@ -128,6 +129,8 @@ export class KernelProgram implements BpfProgram {
           dataIn: data,
           ...(opts.repeat === undefined ? {} : { repeat: opts.repeat }),
           ...(ctxIn === undefined ? {} : { ctxIn }),
+          // A tc program may grow the packet to SKB_MAX_ALLOC (bpf_skb_change_tail/head/adjust_room).
+          ...(isTc ? { dataOutSize: Math.max(data.byteLength + 4096, SKB_MAX_ALLOC) } : {}),
           // tc runs give the context back, as the VM does (XDP's would change no caller's view).
           ...(ctxIn === undefined || this.spec.type === ProgType.xdp ? {} : { ctxOutSize: SK_BUFF_SIZE }),
         }),

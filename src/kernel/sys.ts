@@ -6,7 +6,7 @@
 import { bpfCmdName, errnoName } from "../abi/index.js";
 import { createRequire } from "node:module";
 import type koffiModule from "koffi";
-import { TsbpfError, type TsbpfErrorOptions } from "../errors.js";
+import { type ErrorContext, TsbpfError, type TsbpfErrorOptions } from "../errors.js";
 
 type Koffi = typeof koffiModule;
 
@@ -39,6 +39,14 @@ export class SysError extends TsbpfError {
     this.errno = errno;
     this.code = errnoName(errno);
     this.syscall = syscall;
+  }
+
+  /** As {@link TsbpfError.withContext}, through this class's own constructor (it takes the errno, not a message). */
+  override withContext(extra: ErrorContext): this {
+    const opts: TsbpfErrorOptions = { ...extra, ...this.context };
+    if (this.cause !== undefined) opts.cause = this.cause;
+    if (this.hint !== undefined) opts.hint = this.hint;
+    return new SysError(this.syscall, this.errno, opts) as this;
   }
 }
 

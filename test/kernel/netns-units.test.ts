@@ -116,3 +116,15 @@ test("inNetns names an unknown namespace, and explains EPERM without running the
   assert.equal(ran, false);
   assert.equal(denied.setns.length, 1, "never entered, so nothing to go back from");
 });
+
+test("a SysError given context keeps its errno and message (it read `errno [object Object]`)", () => {
+  const e = new SysError("bpf(BPF_PROG_TEST_RUN)", Errno.ENOSPC, { hint: "a larger buffer" }).withContext({
+    program: "resize",
+  });
+  assert.ok(e instanceof SysError);
+  assert.equal(e.message, "bpf(BPF_PROG_TEST_RUN): ENOSPC (errno 28) (program resize)");
+  assert.deepEqual(
+    [e.errno, e.code, e.syscall, e.hint],
+    [28, "ENOSPC", "bpf(BPF_PROG_TEST_RUN)", "a larger buffer"],
+  );
+});

@@ -9,7 +9,8 @@ import type { SkbBuffer } from "./skb-buffer.js";
  * The helpers of tc (`sched_cls`) programs, with the kernel's semantics on a test_run skb
  * (net/core/filter.c, kernel/bpf/helpers.c; each checked against kernel 6.18 by
  * test/kernel/vm-vs-kernel-tc.test.ts). A test_run skb is linear, not cloned, and has
- * `ip_summed == CHECKSUM_NONE`, so the checksum helpers only rewrite the packet's field.
+ * `ip_summed == CHECKSUM_NONE`, so the checksum helpers only rewrite the packet's field. The
+ * packet-resizing helpers are the buffer's (skb-buffer.ts).
  */
 export const SKB_HELPERS: readonly string[] = [
   "skb_store_bytes",
@@ -20,6 +21,10 @@ export const SKB_HELPERS: readonly string[] = [
   "strtol",
   "strtoul",
   "probe_read_kernel",
+  "skb_change_head",
+  "skb_change_tail",
+  "skb_pull_data",
+  "skb_adjust_room",
 ];
 
 const EINVAL = -Errno.EINVAL;
@@ -38,7 +43,6 @@ const BPF_F_INGRESS = 1n;
 const USER_HALF_END = 0x0000800000000000n;
 const SKF_NET_OFF = -0x100000;
 const SKF_LL_OFF = -0x200000;
-const ETH_HLEN = 14;
 
 /** What the tc helpers need from the run: its skb and where a redirect is recorded. */
 export interface SkbHelperEnvironment {
@@ -145,16 +149,21 @@ export function addSkbHelpers(table: Map<number, HelperFn>, env: SkbHelperEnviro
     to.set(skb.page.subarray(skb.data + off, skb.data + off + len));
     return 0;
   });
-  table.set(HelperId.skb_store_bytes, (vm) => {
-    const skb = skbOf(vm);
-    const off = vm.argU32(2);
-    const len = vm.argU32(4);
-    const flags = vm.arg(5);
+  const storeBytes = (skb: SkbBuffer, vm: Interpreter, off: number, len: number, flags: bigint): number => {
     if ((flags & ~(BPF_F_RECOMPUTE_CSUM | BPF_F_INVALIDATE_HASH)) !== 0n) return EINVAL;
     if (off > INT_MAX || off + len > skb.len) return EFAULT;
     skb.page.set(vm.memory.readBytes(vm.arg(3), len), skb.data + off);
     if ((flags & BPF_F_INVALIDATE_HASH) !== 0n) skb.hash = 0;
     return 0;
+  };
+  table.set(HelperId.skb_store_bytes, (vm) => {
+    const skb = skbOf(vm);
+    const off = vm.argU32(2);
+    const len = vm.argU32(4);
+    const flags = vm.arg(5);
+    const r = storeBytes(skb, vm, off, len, flags);
+    skb.invalidatePointers();
+    return r;
   });
   const field = (skb: SkbBuffer, off: number): number => skb.data + off;
   const get16 = (skb: SkbBuffer, at: number): number =>
@@ -163,65 +172,79 @@ export function addSkbHelpers(table: Map<number, HelperFn>, env: SkbHelperEnviro
     skb.page[at] = v & 0xff;
     skb.page[at + 1] = (v >>> 8) & 0xff;
   };
-  table.set(HelperId.l3_csum_replace, (vm) => {
-    const skb = skbOf(vm);
-    const off = vm.argU32(2);
-    const from = Number(vm.arg(3) & 0xffffffffn);
-    const to = Number(vm.arg(4) & 0xffffffffn);
-    const flags = vm.arg(5);
-    if ((flags & ~BPF_F_HDR_FIELD_MASK) !== 0n) return EINVAL;
-    if (off > 0xffff || off & 1) return EFAULT;
-    if (off + 2 > skb.len) return EFAULT;
-    const at = field(skb, off);
-    const sum = get16(skb, at);
-    switch (flags & BPF_F_HDR_FIELD_MASK) {
-      case 0n:
-        if (from !== 0) return EINVAL;
-        set16(skb, at, csumReplaceByDiff(sum, to));
-        return 0;
-      case 2n:
-        set16(skb, at, csumReplace(sum, from & 0xffff, to & 0xffff));
-        return 0;
-      case 4n:
-        set16(skb, at, csumReplace(sum, from, to));
-        return 0;
-      default:
-        return EINVAL;
-    }
-  });
-  table.set(HelperId.l4_csum_replace, (vm) => {
-    const skb = skbOf(vm);
-    const off = vm.argU32(2);
-    const from = Number(vm.arg(3) & 0xffffffffn);
-    const to = Number(vm.arg(4) & 0xffffffffn);
-    const flags = vm.arg(5);
-    const known =
-      BPF_F_MARK_MANGLED_0 | BPF_F_MARK_ENFORCE | BPF_F_PSEUDO_HDR | BPF_F_HDR_FIELD_MASK | BPF_F_IPV6;
-    if ((flags & ~known) !== 0n) return EINVAL;
-    if (off > 0xffff || off & 1) return EFAULT;
-    if (off + 2 > skb.len) return EFAULT;
-    const at = field(skb, off);
-    const sum = get16(skb, at);
-    const mangled0 = (flags & BPF_F_MARK_MANGLED_0) !== 0n;
-    if (mangled0 && (flags & BPF_F_MARK_ENFORCE) === 0n && sum === 0) return 0;
-    let next: number;
-    switch (flags & BPF_F_HDR_FIELD_MASK) {
-      case 0n:
-        if (from !== 0) return EINVAL;
-        next = csumReplaceByDiff(sum, to);
-        break;
-      case 2n:
-        next = csumReplace(sum, from & 0xffff, to & 0xffff);
-        break;
-      case 4n:
-        next = csumReplace(sum, from, to);
-        break;
-      default:
-        return EINVAL;
-    }
-    set16(skb, at, mangled0 && next === 0 ? 0xffff : next);
-    return 0;
-  });
+  // The checksum helpers and skb_store_bytes may change the packet: pointers into it are stale after them.
+  const invalidating =
+    (fn: (vm: Interpreter) => number) =>
+    (vm: Interpreter): number => {
+      const r = fn(vm);
+      skbOf(vm).invalidatePointers();
+      return r;
+    };
+  table.set(
+    HelperId.l3_csum_replace,
+    invalidating((vm) => {
+      const skb = skbOf(vm);
+      const off = vm.argU32(2);
+      const from = Number(vm.arg(3) & 0xffffffffn);
+      const to = Number(vm.arg(4) & 0xffffffffn);
+      const flags = vm.arg(5);
+      if ((flags & ~BPF_F_HDR_FIELD_MASK) !== 0n) return EINVAL;
+      if (off > 0xffff || off & 1) return EFAULT;
+      if (off + 2 > skb.len) return EFAULT;
+      const at = field(skb, off);
+      const sum = get16(skb, at);
+      switch (flags & BPF_F_HDR_FIELD_MASK) {
+        case 0n:
+          if (from !== 0) return EINVAL;
+          set16(skb, at, csumReplaceByDiff(sum, to));
+          return 0;
+        case 2n:
+          set16(skb, at, csumReplace(sum, from & 0xffff, to & 0xffff));
+          return 0;
+        case 4n:
+          set16(skb, at, csumReplace(sum, from, to));
+          return 0;
+        default:
+          return EINVAL;
+      }
+    }),
+  );
+  table.set(
+    HelperId.l4_csum_replace,
+    invalidating((vm) => {
+      const skb = skbOf(vm);
+      const off = vm.argU32(2);
+      const from = Number(vm.arg(3) & 0xffffffffn);
+      const to = Number(vm.arg(4) & 0xffffffffn);
+      const flags = vm.arg(5);
+      const known =
+        BPF_F_MARK_MANGLED_0 | BPF_F_MARK_ENFORCE | BPF_F_PSEUDO_HDR | BPF_F_HDR_FIELD_MASK | BPF_F_IPV6;
+      if ((flags & ~known) !== 0n) return EINVAL;
+      if (off > 0xffff || off & 1) return EFAULT;
+      if (off + 2 > skb.len) return EFAULT;
+      const at = field(skb, off);
+      const sum = get16(skb, at);
+      const mangled0 = (flags & BPF_F_MARK_MANGLED_0) !== 0n;
+      if (mangled0 && (flags & BPF_F_MARK_ENFORCE) === 0n && sum === 0) return 0;
+      let next: number;
+      switch (flags & BPF_F_HDR_FIELD_MASK) {
+        case 0n:
+          if (from !== 0) return EINVAL;
+          next = csumReplaceByDiff(sum, to);
+          break;
+        case 2n:
+          next = csumReplace(sum, from & 0xffff, to & 0xffff);
+          break;
+        case 4n:
+          next = csumReplace(sum, from, to);
+          break;
+        default:
+          return EINVAL;
+      }
+      set16(skb, at, mangled0 && next === 0 ? 0xffff : next);
+      return 0;
+    }),
+  );
   table.set(HelperId.get_hash_recalc, (vm) => {
     const skb = skbOf(vm);
     if (skb.hash === 0) skb.hash = flowHash(skb.output(), env.hashSeed);
@@ -280,7 +303,7 @@ export function addSkbHelpers(table: Map<number, HelperFn>, env: SkbHelperEnviro
       if (k >= 0) {
         if (k > skb.len - width) return EFAULT;
         at = skb.data + k;
-      } else if (k >= SKF_NET_OFF) at = skb.data + ETH_HLEN + (k - SKF_NET_OFF);
+      } else if (k >= SKF_NET_OFF) at = skb.data + skb.netOff + (k - SKF_NET_OFF);
       else if (k >= SKF_LL_OFF) at = skb.data + (k - SKF_LL_OFF);
       else return EFAULT;
       if (at < 0 || at + width > skb.end) return EFAULT;
@@ -289,6 +312,13 @@ export function addSkbHelpers(table: Map<number, HelperFn>, env: SkbHelperEnviro
       return v;
     });
   }
+
+  table.set(HelperId.skb_change_head, (vm) => skbOf(vm).changeHead(vm.argU32(2), vm.arg(3)));
+  table.set(HelperId.skb_change_tail, (vm) => skbOf(vm).changeTail(vm.argU32(2), vm.arg(3)));
+  table.set(HelperId.skb_pull_data, (vm) => skbOf(vm).pullData(vm.argU32(2)));
+  table.set(HelperId.skb_adjust_room, (vm) =>
+    skbOf(vm).adjustRoom(vm.lo[2] as number, vm.argU32(3), vm.arg(4)),
+  );
 
   const xdpRedirect = table.get(HelperId.redirect);
   table.set(HelperId.redirect, (vm) => {

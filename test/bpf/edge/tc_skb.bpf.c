@@ -119,3 +119,55 @@ int legacy(struct __sk_buff *s)
 	out[6] = 1;
 	return 77;
 }
+
+/* The packet-resizing helpers, up to four steps per run: step k is in[k] (1 change_head,
+ * 2 change_tail, 3 pull_data, 4 adjust_room, 0 none) with argument in[4 + k], flags in[8 + k]
+ * and adjust_room's mode in[12 + k]. After each step: its result, len, data_end - data (data
+ * and data_end re-read, as the verifier requires), protocol, and the first and last bytes. Then
+ * gso_size/gso_segs, and through LD_ABS the byte at the network header and the EtherType at the
+ * MAC header, which show where the helpers left those headers. */
+#define SKF_NET_OFF (-0x100000)
+#define SKF_LL_OFF (-0x200000)
+SEC("tc")
+int resize(struct __sk_buff *s)
+{
+#pragma unroll
+	for (int k = 0; k < 4; k++) {
+		__u64 a = in[4 + k], flags = in[8 + k];
+		long r = 0;
+		switch (in[k]) {
+		case 1:
+			r = bpf_skb_change_head(s, a, flags);
+			break;
+		case 2:
+			r = bpf_skb_change_tail(s, a, flags);
+			break;
+		case 3:
+			r = bpf_skb_pull_data(s, a);
+			break;
+		case 4:
+			r = bpf_skb_adjust_room(s, (__s32)a, in[12 + k], flags);
+			break;
+		default:
+			continue;
+		}
+		void *data = (void *)(long)s->data;
+		void *end = (void *)(long)s->data_end;
+		out[k * 6] = r;
+		out[k * 6 + 1] = s->len;
+		out[k * 6 + 2] = end - data;
+		out[k * 6 + 3] = s->protocol;
+		if (data + 1 <= end)
+			out[k * 6 + 4] = *(__u8 *)data;
+		__u8 last = 0;
+		bpf_skb_load_bytes(s, s->len - 1, &last, 1);
+		out[k * 6 + 5] = last;
+	}
+	out[24] = s->gso_size;
+	out[25] = s->gso_segs;
+	out[26] = 1;
+	out[27] = ld_b(s, SKF_NET_OFF);
+	out[28] = ld_h(s, SKF_LL_OFF + 12);
+	out[29] = 2;
+	return s->len & 0xff;
+}
