@@ -3,7 +3,7 @@ import { UsageError } from "./errors.js";
 import type { KernelCollection } from "./kernel/kernel-collection.js";
 import type { CollectionSpec } from "./object/types.js";
 import { instrumentCollection } from "./stats/instrument.js";
-import { loadVmCollection, type VmCollection, type VmCollectionOptions } from "./vm/vm-collection.js";
+import type { VmCollection, VmCollectionOptions } from "./vm/vm-collection.js";
 
 /** Options of {@link Collection.load}. */
 export interface CollectionOptions {
@@ -69,6 +69,8 @@ async function load(
   const o: CollectionOptions = { ...DEFAULTS, ...opts };
   if (o.stats) spec = instrumentCollection(spec).spec;
   if (o.backend === "vm") {
+    // Imported here too: the kernel path (attach, up) need not load and compile the VM.
+    const { loadVmCollection } = await import("./vm/vm-collection.js");
     return loadVmCollection(spec, o.vm);
   }
   if (o.backend === "kernel") {

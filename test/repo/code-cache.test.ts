@@ -69,6 +69,8 @@ function makeInstall(dir: string, withBundle: boolean): string {
   const root = join(dir, "install");
   mkdirSync(join(root, "bin"), { recursive: true });
   copyFileSync("bin/tsbpf.js", join(root, "bin", "tsbpf.js"));
+  // It says bin/tsbpf.js is CommonJS (the package's own type is module).
+  copyFileSync("bin/package.json", join(root, "bin", "package.json"));
   for (const e of ["package.json", "node_modules", "examples"]) symlinkSync(resolve(e), join(root, e));
   mkdirSync(join(root, "dist", "src", "cli"), { recursive: true });
   for (const e of readdirSync("dist/src")) {
