@@ -12,7 +12,9 @@
 // architecture): a file for another bundle or Node is stale and ignored, and V8 itself rejects
 // data it cannot use. A bundle without the SHA-1 line gets no cache. A missing, stale, rejected or unwritable cache only costs
 // the compile; the file is (re)written when the process exits, after the command compiled what
-// it uses. TSBPF_CODE_CACHE_TRACE=1 says on stderr what happened.
+// it uses. A run that fails or prints help compiles little of its command, so its cache is
+// marked partial and replaced by the next run that succeeds. TSBPF_CODE_CACHE_TRACE=1 says on
+// stderr what happened.
 //
 // This file is CommonJS (bin/package.json says so): an ES module entry point makes Node load
 // and run its ES module loader first, about 8 ms of every command's start-up.
@@ -26,6 +28,8 @@ const { Script } = require("node:vm");
 
 const bundle = join(__dirname, "..", "dist", "src", "cli", "tsbpf.bundle.cjs");
 const graph = join(__dirname, "..", "dist", "src", "cli", "main.js");
+/** What follows the key of a cache written by a run that failed or printed help. */
+const PARTIAL = " partial\n";
 
 (async () => {
   let main;
@@ -57,7 +61,12 @@ function loadBundle(file) {
     ? [process.env.TSBPF_CODE_CACHE_DIR]
     : [dirname(file), join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "tsbpf")];
 
+  // A cache written by a run that failed or only printed help holds little of the command's code
+  // (a typo, `attach --help`): it is used, but marked partial, and the first run that succeeds
+  // writes a full one over it. A full cache is never rewritten.
+  const base = key.slice(0, -1);
   let cachedData;
+  let partial = false;
   let state = "missing";
   for (const dir of enabled ? dirs : []) {
     let bytes;
@@ -66,9 +75,11 @@ function loadBundle(file) {
     } catch {
       continue;
     }
-    if (bytes.length > key.length && bytes.toString("latin1", 0, key.length) === key) {
-      cachedData = bytes.subarray(key.length);
-      state = `hit ${join(dir, name)}`;
+    const head = bytes.toString("latin1", 0, base.length + PARTIAL.length);
+    if (head.startsWith(key) || head === base + PARTIAL) {
+      partial = !head.startsWith(key);
+      cachedData = bytes.subarray(partial ? base.length + PARTIAL.length : key.length);
+      state = `hit ${join(dir, name)}${partial ? " (partial)" : ""}`;
       break;
     }
     state = `stale ${join(dir, name)}`;
@@ -82,8 +93,14 @@ function loadBundle(file) {
   );
   if (cachedData !== undefined && script.cachedDataRejected) state = "rejected by V8";
   trace(state);
-  if (enabled && (cachedData === undefined || script.cachedDataRejected)) {
-    process.once("exit", () => trace(writeCache(script.createCachedData(), key, dirs, name)));
+  if (enabled && (cachedData === undefined || script.cachedDataRejected || partial)) {
+    process.once("exit", (code) => {
+      const thisPartial = code !== 0 || process.argv.includes("--help") || process.argv.includes("-h");
+      // A partial cache is replaced by a full one only.
+      if (partial && !script.cachedDataRejected && thisPartial) return;
+      const header = thisPartial ? base + PARTIAL : key;
+      trace(`${writeCache(script.createCachedData(), header, dirs, name)}${thisPartial ? " (partial)" : ""}`);
+    });
   }
   const module = { exports: {} };
   script.runInThisContext()(
