@@ -9,11 +9,13 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { createNetns } from "./netns.js";
 import { median, nowNs } from "./stats.js";
 
 const OBJECT = "examples/tail-call/tail_call.bpf.o";
+/** bench/tsbpf-loader.ts bundled by scripts/bundle.mjs (npm run build). */
+const BUNDLE = "dist/bench/tsbpf-loader.bundle.cjs";
 const ARGS = ["main_prog", "prog_array", "port8080_prog", "port22_prog"];
 
 /** Medians (ms) of one loader's runs. */
@@ -33,6 +35,12 @@ export interface LoaderFigures {
 export interface LoaderResult {
   skipped?: string;
   tsbpf?: LoaderFigures;
+  /**
+   * The same loader bundled as the CLI is (scripts/bundle.mjs) and run through V8's code cache
+   * (bench/code-cache-run.ts), as bin/tsbpf.js runs the CLI: tsbpf's code with no lazy
+   * compilation left. Absent in results written before it existed, or without the bundle.
+   */
+  tsbpfCached?: LoaderFigures;
   libbpf?: LoaderFigures;
   /** Median ms of `ip netns exec NS true`: the launcher cost both loaders pay. */
   netnsExecMs?: number;
@@ -137,6 +145,7 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
   const ns = createNetns();
   try {
     const ts: Parameters<typeof figures>[0] = [];
+    const tsCached: Parameters<typeof figures>[0] = [];
     const c: Parameters<typeof figures>[0] = [];
     const launcher: number[] = [];
     const nodeUp: number[] = [];
@@ -165,10 +174,25 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
     // One untimed run of each warms the page cache (node, koffi, libbpf, the object).
     const tsArgv = [process.execPath, "dist/bench/tsbpf-loader.js", OBJECT, ns.iface, ...ARGS];
     const cArgv = cLoader === undefined ? undefined : [cLoader, OBJECT, ns.iface, ...ARGS];
+    const cachedArgv = existsSync(BUNDLE)
+      ? [
+          process.execPath,
+          "dist/bench/code-cache-run.js",
+          BUNDLE,
+          join(dir, "tsbpf-loader.cache"),
+          resolve("dist/bench/tsbpf-loader.js"),
+          OBJECT,
+          ns.iface,
+          ...ARGS,
+        ]
+      : undefined;
     timeCommand([...ns.exec, ...tsArgv]);
+    // The untimed run of the bundle also writes its code cache.
+    if (cachedArgv !== undefined) timeCommand([...ns.exec, ...cachedArgv]);
     if (cArgv !== undefined) timeCommand([...ns.exec, ...cArgv]);
     for (let i = 0; i < opts.runs; i++) {
       run(tsArgv, ts);
+      if (cachedArgv !== undefined) run(cachedArgv, tsCached);
       if (cArgv !== undefined) run(cArgv, c);
       launcher.push(timeCommand([...ns.exec, "true"]).ms);
       nodeUp.push(timeCommand([process.execPath, "-e", "0"]).ms);
@@ -176,6 +200,7 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
     }
     const result: LoaderResult = {
       tsbpf: figures(ts),
+      ...(tsCached.length > 0 ? { tsbpfCached: figures(tsCached) } : {}),
       netnsExecMs: median(launcher),
       nodeStartupMs: median(nodeUp),
       cliAttachMs: median(cliAttach),

@@ -12,26 +12,40 @@
 // architecture): a file for another bundle or Node is stale and ignored, and V8 itself rejects
 // data it cannot use. A bundle without the SHA-1 line gets no cache. A missing, stale, rejected or unwritable cache only costs
 // the compile; the file is (re)written when the process exits, after the command compiled what
-// it uses. TSBPF_CODE_CACHE_TRACE=1 says on stderr what happened.
-import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { homedir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { Script } from "node:vm";
+// it uses. A run that fails or prints help compiles little of its command, so its cache is
+// marked partial and replaced by the next run that succeeds. TSBPF_CODE_CACHE_TRACE=1 says on
+// stderr what happened.
+//
+// This file is CommonJS (bin/package.json says so): an ES module entry point makes Node load
+// and run its ES module loader first, about 8 ms of every command's start-up.
+"use strict";
+const { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } = require("node:fs");
+const { createRequire } = require("node:module");
+const { homedir } = require("node:os");
+const { dirname, join } = require("node:path");
+const { pathToFileURL } = require("node:url");
+const { Script } = require("node:vm");
 
-const bundle = fileURLToPath(new URL("../dist/src/cli/tsbpf.bundle.cjs", import.meta.url));
-const graph = fileURLToPath(new URL("../dist/src/cli/main.js", import.meta.url));
+const bundle = join(__dirname, "..", "dist", "src", "cli", "tsbpf.bundle.cjs");
+const graph = join(__dirname, "..", "dist", "src", "cli", "main.js");
+/** What follows the key of a cache written by a run that failed or printed help. */
+const PARTIAL = " partial\n";
 
-let main;
-try {
-  if (statSync(bundle).mtimeMs >= statSync(graph).mtimeMs) main = loadBundle(bundle);
-} catch (e) {
-  if (e?.code !== "ENOENT") throw e;
-  // No bundle: the module graph.
-}
-main ??= (await import(pathToFileURL(graph).href)).main;
-process.exitCode = await main(process.argv.slice(2));
+(async () => {
+  let main;
+  try {
+    if (statSync(bundle).mtimeMs >= statSync(graph).mtimeMs) main = loadBundle(bundle);
+  } catch (e) {
+    if (e?.code !== "ENOENT") throw e;
+    // No bundle: the module graph.
+  }
+  main ??= (await import(pathToFileURL(graph).href)).main;
+  process.exitCode = await main(process.argv.slice(2));
+})().catch((e) => {
+  // main() reports its own errors; this is a broken install (no dist/src).
+  process.stderr.write(`tsbpf: cannot start: ${e?.message ?? e}\n`);
+  process.exitCode = 1;
+});
 
 /** Compiles and runs the bundle with the code cache; returns its `main`. */
 function loadBundle(file) {
@@ -47,7 +61,12 @@ function loadBundle(file) {
     ? [process.env.TSBPF_CODE_CACHE_DIR]
     : [dirname(file), join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "tsbpf")];
 
+  // A cache written by a run that failed or only printed help holds little of the command's code
+  // (a typo, `attach --help`): it is used, but marked partial, and the first run that succeeds
+  // writes a full one over it. A full cache is never rewritten.
+  const base = key.slice(0, -1);
   let cachedData;
+  let partial = false;
   let state = "missing";
   for (const dir of enabled ? dirs : []) {
     let bytes;
@@ -56,9 +75,11 @@ function loadBundle(file) {
     } catch {
       continue;
     }
-    if (bytes.length > key.length && bytes.toString("latin1", 0, key.length) === key) {
-      cachedData = bytes.subarray(key.length);
-      state = `hit ${join(dir, name)}`;
+    const head = bytes.toString("latin1", 0, base.length + PARTIAL.length);
+    if (head.startsWith(key) || head === base + PARTIAL) {
+      partial = !head.startsWith(key);
+      cachedData = bytes.subarray(partial ? base.length + PARTIAL.length : key.length);
+      state = `hit ${join(dir, name)}${partial ? " (partial)" : ""}`;
       break;
     }
     state = `stale ${join(dir, name)}`;
@@ -72,8 +93,14 @@ function loadBundle(file) {
   );
   if (cachedData !== undefined && script.cachedDataRejected) state = "rejected by V8";
   trace(state);
-  if (enabled && (cachedData === undefined || script.cachedDataRejected)) {
-    process.once("exit", () => trace(writeCache(script.createCachedData(), key, dirs, name)));
+  if (enabled && (cachedData === undefined || script.cachedDataRejected || partial)) {
+    process.once("exit", (code) => {
+      const thisPartial = code !== 0 || process.argv.includes("--help") || process.argv.includes("-h");
+      // A partial cache is replaced by a full one only.
+      if (partial && !script.cachedDataRejected && thisPartial) return;
+      const header = thisPartial ? base + PARTIAL : key;
+      trace(`${writeCache(script.createCachedData(), header, dirs, name)}${thisPartial ? " (partial)" : ""}`);
+    });
   }
   const module = { exports: {} };
   script.runInThisContext()(

@@ -3,9 +3,7 @@ import { UsageError } from "./errors.js";
 import type { KernelCollection } from "./kernel/kernel-collection.js";
 import type { CollectionSpec } from "./object/types.js";
 import { instrumentCollection } from "./stats/instrument.js";
-import { hostPossibleCpus } from "./backend/possible-cpus.js";
-import { sizePerfEventArrays } from "./gen/event-records.js";
-import { loadVmCollection, type VmCollection, type VmCollectionOptions } from "./vm/vm-collection.js";
+import type { VmCollection, VmCollectionOptions } from "./vm/vm-collection.js";
 
 /** Options of {@link Collection.load}. */
 export interface CollectionOptions {
@@ -70,12 +68,9 @@ async function load(
 ): Promise<CollectionFor<BackendName>> {
   const o: CollectionOptions = { ...DEFAULTS, ...opts };
   if (o.stats) spec = instrumentCollection(spec).spec;
-  // Perf event arrays without max_entries get a slot per CPU, as libbpf sizes them.
-  spec = sizePerfEventArrays(
-    spec,
-    (o.backend === "vm" ? o.vm.possibleCpus : undefined) ?? hostPossibleCpus(),
-  );
   if (o.backend === "vm") {
+    // Imported here too: the kernel path (attach, up) need not load and compile the VM.
+    const { loadVmCollection } = await import("./vm/vm-collection.js");
     return loadVmCollection(spec, o.vm);
   }
   if (o.backend === "kernel") {

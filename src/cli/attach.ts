@@ -8,7 +8,7 @@ import { checkNetns } from "../kernel/netns.js";
 import { preparePinDir } from "../kernel/pinning.js";
 import { checkPinDirFree, pinPipeline } from "../kernel/pipeline-pins.js";
 import { defaultSys } from "../kernel/sys.js";
-import type { TraceStream } from "../kernel/trace-stream.js";
+import { TraceStream } from "../kernel/trace-stream.js";
 import { MapType, ProgType } from "../abi/index.js";
 import { describePipeline } from "../pipeline/deploy.js";
 import { type LoadedPipeline, loadPipeline, Pipeline } from "../pipeline/pipeline.js";
@@ -166,6 +166,8 @@ export const attachCommand: Command = async (args, io) => {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   const statsOn = values.stats === true || pipeline.definition?.stats === true;
+  // The trace instance is made on a worker thread while the programs load (issue 14).
+  TraceStream.prepare();
   let loaded: LoadedPipeline<"kernel">;
   try {
     loaded = await pipeline.load({

@@ -26,12 +26,15 @@ function byteInt(): BtfType {
 }
 
 /**
- * Returns a rewritten copy of `btf` (the input is not modified). Type ids stay the same, so the
- * ids in map specs and func_info remain valid.
+ * Returns a rewritten copy of `btf` (the input is not modified: a changed record is replaced by
+ * a new one, the others are shared). Type ids stay the same, so the ids in map specs and
+ * func_info remain valid.
  */
 export function sanitizeBtf(btf: Btf, level: SanitizeLevel = "load"): SanitizeReport {
   const changes: string[] = [];
-  const types: BtfType[] = btf.types.map((t) => structuredClone(t));
+  // Copied on write: deep-copying every record (structuredClone) was most of this function's
+  // cost on a loader's path, and nearly all records pass unchanged.
+  const types: BtfType[] = btf.types.slice();
   for (let id = 1; id < types.length; id++) {
     const t = types[id] as BtfType;
     switch (t.kind) {
@@ -39,7 +42,7 @@ export function sanitizeBtf(btf: Btf, level: SanitizeLevel = "load"): SanitizeRe
         // The kernel accepts only static and allocated global variables.
         if (t.linkage !== 0 && t.linkage !== 1) {
           changes.push(`VAR ${t.name} (#${id}): extern linkage -> global`);
-          t.linkage = 1;
+          types[id] = { ...t, linkage: 1 };
         }
         if (level === "legacy") {
           types[id] = byteInt();
@@ -49,7 +52,7 @@ export function sanitizeBtf(btf: Btf, level: SanitizeLevel = "load"): SanitizeRe
       case "FUNC":
         if (t.linkage > 1 || (level === "legacy" && t.linkage !== 0)) {
           changes.push(`FUNC ${t.name} (#${id}): linkage ${t.linkage} -> ${level === "legacy" ? 0 : 1}`);
-          t.linkage = level === "legacy" ? 0 : 1;
+          types[id] = { ...t, linkage: level === "legacy" ? 0 : 1 };
         }
         break;
       case "DATASEC": {
@@ -61,7 +64,7 @@ export function sanitizeBtf(btf: Btf, level: SanitizeLevel = "load"): SanitizeRe
           types[id] = { kind: "STRUCT", name: "", kindFlag: false, size: t.size, members: [] };
           changes.push(`DATASEC ${t.name} (#${id}) -> empty STRUCT`);
         } else if (outside.length > 0) {
-          t.vars = t.vars.filter((v) => v.offset + v.size <= t.size);
+          types[id] = { ...t, vars: t.vars.filter((v) => v.offset + v.size <= t.size) };
           changes.push(`DATASEC ${t.name} (#${id}): dropped ${outside.length} variables outside its size`);
         }
         break;

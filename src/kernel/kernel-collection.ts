@@ -32,6 +32,7 @@ import {
 } from "../errors.js";
 import type { ObjectBtf } from "../object/object-types.js";
 import type { CollectionSpec, MapSpec, ProgramSpec } from "../object/types.js";
+import { sizePerfEventArrays } from "../object/size-perf-event-arrays.js";
 import { applyWiring, staticSlots } from "../tailcall/wiring.js";
 import type { TraceLine } from "../trace/trace-line.js";
 import { sanitizeBtf, type SanitizeLevel } from "./btf-sanitize.js";
@@ -535,6 +536,8 @@ export async function loadKernelCollection(
 ): Promise<KernelCollection> {
   const sys = opts.sys ?? defaultSys();
   if (opts.netns !== undefined) checkNetns(opts.netns);
+  // A perf event array without max_entries gets a slot per possible CPU, as libbpf sizes it.
+  spec = sizePerfEventArrays(spec, hostPossibleCpus());
   const coll = new KernelCollection(spec, sys, opts.onWarning ?? defaultWarn, opts.netns);
   try {
     let btf: { fd: Fd; level: SanitizeLevel } | undefined;

@@ -9,12 +9,31 @@
  * are removed by the next tsbpf process that makes one.
  */
 import { mkdirSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import { TsbpfError } from "../errors.js";
 import { ensureTracefs } from "./mounts.js";
 import { defaultSys, type Sys } from "./sys.js";
 
 const live = new Set<TraceInstance>();
+/** Directories {@link TraceInstance.premake} started making that no instance took yet. */
+const premade = new Set<string>();
 let exitHook = false;
+
+/** Removes, at process exit, the instances still live and the premade directories never used. */
+function hookExit(): void {
+  if (exitHook) return;
+  exitHook = true;
+  process.once("exit", () => {
+    for (const i of [...live]) i.remove();
+    for (const d of premade) {
+      try {
+        rmdirSync(d);
+      } catch {
+        // Never made, or already gone.
+      }
+    }
+  });
+}
 
 /** Options of {@link TraceInstance.create}. */
 export interface TraceInstanceOptions {
@@ -42,8 +61,10 @@ export class TraceInstance {
     const root = ensureTracefs(opts.sys ?? defaultSys());
     removeStaleInstances(`${root}/instances`);
     const dir = `${root}/instances/tsbpf-${process.pid}-${tag}`;
+    premade.delete(dir);
     try {
       try {
+        // Premade (or being made by premake's thread: the kernel then makes this call wait).
         mkdirSync(dir);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
@@ -68,13 +89,30 @@ export class TraceInstance {
     }
     const inst = new TraceInstance(dir);
     live.add(inst);
-    if (!exitHook) {
-      exitHook = true;
-      process.once("exit", () => {
-        for (const i of [...live]) i.remove();
-      });
-    }
+    hookExit();
     return inst;
+  }
+
+  /**
+   * Starts making the directory of instance `tag` on a worker thread, so that a later
+   * {@link create} of the same tag finds it made: the kernel takes about 10 ms to make an
+   * instance (its ring buffer and event files), which `tsbpf attach` spends while it loads
+   * instead. Nothing is recorded before {@link create} enables bpf_trace_printk in it. A
+   * directory no instance takes is removed at exit. tracefs is mounted first when missing (as
+   * create would); when that or the directory fails, nothing is premade and create says why.
+   */
+  static premake(tag: string, opts: Pick<TraceInstanceOptions, "sys"> = {}): void {
+    let root: string;
+    try {
+      root = ensureTracefs(opts.sys ?? defaultSys());
+    } catch {
+      return;
+    }
+    const dir = `${root}/instances/tsbpf-${process.pid}-${tag}`;
+    if (premade.has(dir)) return;
+    premade.add(dir);
+    hookExit();
+    mkdir(dir).catch(() => premade.delete(dir));
   }
 
   /**

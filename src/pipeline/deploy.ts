@@ -20,7 +20,6 @@ import type { CollectionSpec } from "../object/types.js";
 import { type StatsReport, statsLayoutOf } from "../stats/read-stats.js";
 import type { PinnedStats } from "../kernel/pinned-stats.js";
 import type { PinnedPipelineMeta } from "../kernel/pipeline-meta.js";
-import { parsePipelineDefinition } from "./definition.js";
 import { readFailure, sha256Hex } from "./files.js";
 import { type Pipeline, pinDirOf } from "./pipeline.js";
 
@@ -574,6 +573,7 @@ export async function pinDirOfFile(file: string): Promise<string> {
   } catch (e) {
     throw new PipelineError(`${file}: cannot read: ${readFailure(e)}`);
   }
+  const { parsePipelineDefinition } = await import("./definition.js");
   return pinDirOf(parsePipelineDefinition(text, basename(file)));
 }
 

@@ -26,13 +26,7 @@ import {
   type ProgramRef,
 } from "../tailcall/plan.js";
 import type { TailSlot } from "../tailcall/wiring.js";
-import { VmSpace } from "../vm/vm-collection.js";
-import {
-  type PipelineAttach,
-  type PipelineDefinition,
-  parsePipelineDefinition,
-  type QualifiedName,
-} from "./definition.js";
+import type { PipelineAttach, PipelineDefinition, QualifiedName } from "./definition.js";
 import { readFailure, sha256Hex } from "./files.js";
 
 /** Where `up` pins a pipeline when the file names no `pin:` directory. */
@@ -44,6 +38,22 @@ export interface ObjectSource {
   file: string;
   /** SHA-256 of the file's bytes, hex. */
   sha256: string;
+}
+
+/**
+ * The {@link ObjectSource} of `bytes` read from `file`, hashed when first asked: only `up` and
+ * `attach --pin` compare contents, and hashing (with loading node:crypto) would cost every
+ * other command's start-up.
+ */
+function lazySource(file: string, bytes: Uint8Array): ObjectSource {
+  let sha256: string | undefined;
+  return {
+    file,
+    get sha256(): string {
+      sha256 ??= sha256Hex(bytes);
+      return sha256;
+    },
+  };
 }
 
 /** The bpffs directory a pipeline file pins under: its `pin:`, or one named after the pipeline. */
@@ -101,7 +111,7 @@ export class Pipeline {
       planFromObject(spec, opts),
       undefined,
       undefined,
-      source === undefined ? {} : { [MAIN_OBJECT]: { file: source.file, sha256: sha256Hex(source.bytes) } },
+      source === undefined ? {} : { [MAIN_OBJECT]: lazySource(source.file, source.bytes) },
     );
   }
 
@@ -159,7 +169,9 @@ export class Pipeline {
     } = {},
   ): Promise<LoadedPipeline<B>> {
     const backend = (opts.backend ?? "vm") as BackendName;
-    const space = backend === "vm" ? new VmSpace(opts.vm) : undefined;
+    // The VM (and the YAML parser, in loadPipeline) are imported when used: not on the kernel's path.
+    const space =
+      backend === "vm" ? new (await import("../vm/vm-collection.js")).VmSpace(opts.vm) : undefined;
     const collections: Record<string, CollectionFor<BackendName>> = {};
     try {
       for (const [alias, spec] of Object.entries(this.plan.objects)) {
@@ -254,6 +266,7 @@ export async function loadPipeline(file: string, opts: Partial<LoadPipelineOptio
   } catch (e) {
     throw new PipelineError(`${file}: cannot read: ${readFailure(e)}`);
   }
+  const { parsePipelineDefinition } = await import("./definition.js");
   const def = parsePipelineDefinition(text, shown);
   const objects: Record<string, CollectionSpec> = {};
   const sources: Record<string, ObjectSource> = {};
@@ -272,7 +285,7 @@ export async function loadPipeline(file: string, opts: Partial<LoadPipelineOptio
         `paths are relative to the pipeline file (${full})`,
       );
     }
-    sources[alias] = { file: full, sha256: sha256Hex(bytes) };
+    sources[alias] = lazySource(full, bytes);
     try {
       objects[alias] = loadCollectionSpec(bytes, { file: basename(path) });
     } catch (e) {

@@ -25,6 +25,7 @@ import { openEventReader } from "../gen/event-records.js";
 import { VmPerfSource, VmRingbufSource } from "./vm-event-source.js";
 import { calleeNamer, formatSourceLocation, sourceLocationAt } from "../object/insn-location.js";
 import type { CollectionSpec, MapSpec, ProgramSpec } from "../object/types.js";
+import { sizePerfEventArrays } from "../object/size-perf-event-arrays.js";
 import type { PacketBatch } from "../net/pcap.js";
 import { applyWiring, staticSlots } from "../tailcall/wiring.js";
 import { faultCode, vmFault } from "./fault.js";
@@ -606,6 +607,8 @@ export function loadVmCollection(
   opts: Partial<VmCollectionOptions> = {},
 ): VmCollection {
   const options: VmCollectionOptions = { ...DEFAULTS, possibleCpus: hostPossibleCpus(), ...opts };
+  // A perf event array without max_entries gets a slot per CPU, as libbpf (and the kernel engine) size it.
+  spec = sizePerfEventArrays(spec, options.possibleCpus);
   const fileCtx: ErrorContext = spec.file === undefined ? {} : { file: spec.file };
   if (spec.byteOrder !== "little") {
     throw new NotSupportedError("the VM runs little-endian objects; this one is big-endian", {

@@ -169,6 +169,10 @@ test("BTF sanitising keeps ids and fixes what the kernel refuses", () => {
   });
   assert.equal(fixed.btf.types[n - 1]?.kind, "STRUCT");
   assert.equal(fixed.changes.length, 2);
+  // Copied on write: the input keeps its records, unchanged ones are shared.
+  assert.deepEqual(b.types[n - 2], { kind: "VAR", name: "CONFIG_X", kindFlag: false, type: 1, linkage: 2 });
+  assert.equal(b.types[n - 1]?.kind, "DATASEC");
+  assert.equal(fixed.btf.types[1], b.types[1]);
   // Round trip: the sanitised BTF marshals and parses back to the same records.
   assert.deepEqual(parseBtf(marshalBtf(fixed.btf)).types, fixed.btf.types);
 });

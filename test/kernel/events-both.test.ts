@@ -13,8 +13,9 @@ import { globals } from "../../src/backend/typed-map.js";
 import type { BackendName } from "../../src/backend/types.js";
 import { Collection } from "../../src/collection.js";
 import { isUsageError } from "../../src/errors.js";
-import type { KernelCollection } from "../../src/kernel/kernel-collection.js";
-import type { VmCollection } from "../../src/vm/vm-collection.js";
+import { hostPossibleCpus } from "../../src/backend/possible-cpus.js";
+import { type KernelCollection, loadKernelCollection } from "../../src/kernel/kernel-collection.js";
+import { loadVmCollection, type VmCollection } from "../../src/vm/vm-collection.js";
 import { Events } from "../bpf/events/events.skel.js";
 import { loadSpec } from "./both-engines.js";
 import { kernelSkipReason } from "./support.js";
@@ -275,6 +276,30 @@ for (const backend of ["vm", "kernel"] as const) {
       p.poll().map((e) => e.seq),
       [3n, 4n],
     );
+  });
+}
+
+for (const backend of ["vm", "kernel"] as const) {
+  test(`each engine's own loader sizes a perf event array without max_entries, not only Collection.load (${backend})`, {
+    skip: backend === "kernel" ? skipKernel : undefined,
+  }, async () => {
+    // The events bench loads through loadKernelCollection; the kernel refused max_entries 0 (EINVAL).
+    const c: Coll =
+      backend === "kernel"
+        ? await loadKernelCollection(loadSpec(FILE), { onWarning: () => {} })
+        : loadVmCollection(loadSpec(FILE), { possibleCpus: 3 });
+    try {
+      assert.equal(loadSpec(FILE).maps.perf_unsized?.maxEntries, 0, "the object leaves max_entries 0");
+      assert.equal(c.maps.perf_unsized?.spec.maxEntries, backend === "vm" ? 3 : hostPossibleCpus());
+      const r = c.events<{ seq: bigint }>("perf_unsized", { type: "event", pages: 1 });
+      await c.programs.perf_unsized_emit?.run(cfg(16, 1));
+      assert.deepEqual(
+        r.poll().map((e) => e.seq),
+        [42n],
+      );
+    } finally {
+      c.close();
+    }
   });
 }
 

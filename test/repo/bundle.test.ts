@@ -1,13 +1,19 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, statSync } from "node:fs";
-import { test } from "node:test";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { after, test } from "node:test";
 
 // The CLI bundle (scripts/bundle.mjs, issue 14's cold start): built with the project, loaded by
 // bin/tsbpf.js, and it behaves as the module graph it is made from.
 
 const BUNDLE = "dist/src/cli/tsbpf.bundle.cjs";
 const GRAPH = "dist/src/cli/main.js";
+/** A pipeline file the YAML parser refuses (an unclosed flow sequence). */
+const BAD_YAML = join(mkdtempSync(join(tmpdir(), "tsbpf-bundle-")), "bad.yaml");
+writeFileSync(BAD_YAML, "name: [unclosed\nobject: x.bpf.o\n");
+after(() => rmSync(dirname(BAD_YAML), { recursive: true, force: true }));
 
 /** Runs the module graph's `main` (entry GRAPH), or bin/tsbpf.js (which loads the bundle). */
 function runWith(entry: string, args: string[]): { code: number | null; stdout: string; stderr: string } {
@@ -35,12 +41,15 @@ test("the build makes the bundle, newer than the modules, and bin/tsbpf.js would
   );
 });
 
-test("the bundle and the module graph print the same for help, demo, inspect and an error", () => {
+test("the bundle and the module graph print the same for help, demo, inspect, a pipeline file and errors", () => {
   for (const args of [
     ["--help"],
     ["--version"],
     ["demo"],
     ["inspect", "examples/tail-call/tail_call.bpf.o", "--json"],
+    // A pipeline file: the YAML parser is a script of its own next to the bundle (tsbpf.yaml.cjs).
+    ["check", "examples/tail-call/seed.yaml"],
+    ["check", BAD_YAML],
     ["run", "examples/tail-call/tail_call.bpf.o", "--prog", "nope", "--data-in", "package.json"],
   ]) {
     const a = runWith(BUNDLE, args);

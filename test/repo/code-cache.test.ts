@@ -32,8 +32,13 @@ interface Run {
   trace: string;
 }
 
-function run(env: Record<string, string | undefined>, prefix: string[] = [], bin = "bin/tsbpf.js"): Run {
-  const [cmd, ...pre] = [...prefix, process.execPath, bin, ...ARGS] as [string, ...string[]];
+function run(
+  env: Record<string, string | undefined>,
+  prefix: string[] = [],
+  bin = "bin/tsbpf.js",
+  args: readonly string[] = ARGS,
+): Run {
+  const [cmd, ...pre] = [...prefix, process.execPath, bin, ...args] as [string, ...string[]];
   const r = spawnSync(cmd, pre, {
     encoding: "utf8",
     env: { ...process.env, TSBPF_CODE_CACHE_TRACE: "1", ...env },
@@ -69,6 +74,8 @@ function makeInstall(dir: string, withBundle: boolean): string {
   const root = join(dir, "install");
   mkdirSync(join(root, "bin"), { recursive: true });
   copyFileSync("bin/tsbpf.js", join(root, "bin", "tsbpf.js"));
+  // It says bin/tsbpf.js is CommonJS (the package's own type is module).
+  copyFileSync("bin/package.json", join(root, "bin", "package.json"));
   for (const e of ["package.json", "node_modules", "examples"]) symlinkSync(resolve(e), join(root, e));
   mkdirSync(join(root, "dist", "src", "cli"), { recursive: true });
   for (const e of readdirSync("dist/src")) {
@@ -103,6 +110,30 @@ test("a missing cache is written at exit, then used; the output is the module gr
     assert.equal(second.stdout, want);
     assert.equal(second.trace, `code cache: hit ${join(dir, NAME)}`);
     assert.deepEqual(readdirSync(dir), [NAME], "one file per command, no temporary file left");
+  });
+});
+
+test("a cache written by a --help or failed run is partial: used, then replaced once by the first run that succeeds", () => {
+  const want = expected();
+  withDir((dir) => {
+    const file = join(dir, NAME);
+    const help = run({ TSBPF_CODE_CACHE_DIR: dir }, [], "bin/tsbpf.js", ["inspect", "--help"]);
+    assert.equal(help.code, 0);
+    assert.equal(help.trace, `code cache: missing\ncode cache: written ${file} (partial)`);
+    const helpSize = readFileSync(file).length;
+    // A failed run neither makes a partial cache full nor writes it again.
+    const failed = run({ TSBPF_CODE_CACHE_DIR: dir }, [], "bin/tsbpf.js", ["inspect", "no-such.bpf.o"]);
+    assert.notEqual(failed.code, 0);
+    assert.equal(failed.trace, `code cache: hit ${file} (partial)`);
+    const ok = run({ TSBPF_CODE_CACHE_DIR: dir });
+    assert.equal(ok.code, 0);
+    assert.equal(ok.stdout, want);
+    assert.equal(ok.trace, `code cache: hit ${file} (partial)\ncode cache: written ${file}`);
+    assert.ok(readFileSync(file).length > helpSize, "the full cache holds the code inspect ran");
+    assert.equal(run({ TSBPF_CODE_CACHE_DIR: dir }).trace, `code cache: hit ${file}`);
+    // A full cache stays as it is after a failed run.
+    const after = run({ TSBPF_CODE_CACHE_DIR: dir }, [], "bin/tsbpf.js", ["inspect", "no-such.bpf.o"]);
+    assert.equal(after.trace, `code cache: hit ${file}`);
   });
 });
 

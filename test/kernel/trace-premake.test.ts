@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { test } from "node:test";
+import { ensureTracefs } from "../../src/kernel/mounts.js";
+import { TraceStream } from "../../src/kernel/trace-stream.js";
+import { kernelSkipReason } from "./support.js";
+
+// TraceStream.prepare (issue 14's cold start): `tsbpf attach` has the kernel make its tracefs
+// instance on a worker thread while it loads, instead of after. The instance must be the one
+// open() then uses, record nothing before open(), and not outlive a process that never opens it.
+
+const skip = kernelSkipReason();
+
+/** Waits (up to 5 s) until `f` holds. */
+async function until(f: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500 && !f(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(f(), what);
+}
+
+test("prepare() makes the instance in the background; open() takes it and only then enables printk", {
+  skip,
+}, async () => {
+  const instances = `${ensureTracefs()}/instances`;
+  const before = new Set(readdirSync(instances));
+  TraceStream.prepare();
+  await until(
+    () => readdirSync(instances).some((n) => n.startsWith(`tsbpf-${process.pid}-`) && !before.has(n)),
+    "prepare() made an instance directory",
+  );
+  const made = readdirSync(instances).filter((n) => n.startsWith(`tsbpf-${process.pid}-`) && !before.has(n));
+  assert.equal(made.length, 1);
+  const dir = `${instances}/${made[0]}`;
+  const enable = `${dir}/events/bpf_trace/bpf_trace_printk/enable`;
+  await until(() => existsSync(enable), "the instance's event files exist");
+  assert.equal(readFileSync(enable, "utf8").trim(), "0", "nothing is recorded before open()");
+  const stream = TraceStream.open();
+  try {
+    assert.equal(stream.dir, dir, "open() uses the prepared instance");
+    assert.equal(readFileSync(enable, "utf8").trim(), "1");
+  } finally {
+    await stream.close();
+  }
+  assert.equal(existsSync(dir), false, "close() removes it");
+});
+
+test("an instance prepared but never opened is removed when the process exits", { skip }, () => {
+  const mod = resolve("dist/src/kernel/trace-stream.js");
+  const r = spawnSync(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      `const { TraceStream } = await import(${JSON.stringify(mod)});
+       const { ensureTracefs } = await import(${JSON.stringify(resolve("dist/src/kernel/mounts.js"))});
+       const { readdirSync } = await import("node:fs");
+       TraceStream.prepare();
+       const dir = ensureTracefs() + "/instances";
+       for (let i = 0; i < 500; i++) {
+         const made = readdirSync(dir).filter((n) => n.startsWith("tsbpf-" + process.pid + "-"));
+         if (made.length > 0) { console.log(dir + "/" + made[0]); break; }
+         await new Promise((r) => setTimeout(r, 10));
+       }`,
+    ],
+    { encoding: "utf8", timeout: 30_000 },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const dir = r.stdout.trim();
+  assert.match(dir, /\/instances\/tsbpf-\d+-s1$/, "the child saw its prepared instance");
+  assert.equal(existsSync(dir), false, "removed at exit");
+});

@@ -1,0 +1,86 @@
+/**
+ * Issue 14's cold start: `tsbpf attach OBJ` (the kernel's path) must not load the YAML parser,
+ * the VM or node:crypto, about 200 KB of code and 10 ms of Node's own start-up it never uses.
+ * Each case runs the CLI's module graph in a child process under test/api/native-watch.ts, told to
+ * record those modules; the counter-cases prove the watch sees each of them when it is used.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { test } from "node:test";
+import { pathToFileURL } from "node:url";
+
+const WATCH = pathToFileURL(resolve("dist/test/api/native-watch.js")).href;
+const MAIN = resolve("dist/src/cli/main.js");
+const OBJ = "examples/tail-call/tail_call.bpf.o";
+
+interface Loads {
+  status: number | null;
+  stderr: string;
+  yaml: boolean;
+  vm: boolean;
+  crypto: boolean;
+}
+
+/** Runs the module graph's `main(args)` and says which of the watched modules it loaded. */
+function loads(args: string[]): Loads {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-lazy-watch-"));
+  const log = join(dir, "log");
+  try {
+    const r = spawnSync(
+      process.execPath,
+      [
+        "--import",
+        WATCH,
+        "--input-type=module",
+        "-e",
+        `const { main } = await import(${JSON.stringify(MAIN)});
+         process.exitCode = await main(${JSON.stringify(args)});
+         process.stderr.write("crypto=" + process.moduleLoadList.includes("NativeModule crypto") + "\\n");`,
+      ],
+      {
+        env: {
+          ...process.env,
+          TSBPF_NATIVE_WATCH: log,
+          TSBPF_NATIVE_WATCH_MODULES: "/node_modules/yaml/,/dist/src/vm/",
+        },
+        encoding: "utf8",
+        timeout: 30_000,
+      },
+    );
+    let lines: string[] = [];
+    try {
+      lines = readFileSync(log, "utf8").split("\n");
+    } catch {
+      // Nothing recorded: the file is created on the first record.
+    }
+    return {
+      status: r.status,
+      stderr: r.stderr,
+      yaml: lines.some((l) => l.includes("/node_modules/yaml/")),
+      vm: lines.some((l) => l.includes("/dist/src/vm/")),
+      crypto: r.stderr.includes("crypto=true"),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("attach OBJ loads neither the YAML parser, nor the VM, nor node:crypto", () => {
+  // Stops at the missing --iface, after attach.ts and everything it imports, and the object, are loaded.
+  const r = loads(["attach", OBJ, "--prog", "main_prog", "--tail", "prog_array:0=port8080_prog"]);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /missing --iface/);
+  assert.deepEqual({ yaml: r.yaml, vm: r.vm, crypto: r.crypto }, { yaml: false, vm: false, crypto: false });
+});
+
+test("the watch sees each when it is used: a pipeline file's YAML, the VM's run", () => {
+  const file = loads(["attach", "examples/tail-call/seed.yaml", "--iface", "lo", "--mode", "nope"]);
+  assert.equal(file.status, 2, file.stderr);
+  assert.equal(file.yaml, true, "a pipeline file is parsed with yaml");
+  const run = loads(["run", OBJ, "--prog", "main_prog", "--data-in", "package.json"]);
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.vm, true, "run loads the VM");
+});
