@@ -1,4 +1,4 @@
-import { watch } from "node:fs";
+import { type FSWatcher, watch } from "node:fs";
 import { relative, resolve } from "node:path";
 import { downPipeline, type UpResult, upPipeline } from "../pipeline/deploy.js";
 import { loadPipeline } from "../pipeline/pipeline.js";
@@ -34,8 +34,8 @@ are put back to the file's programs (it says which).
                     attach.netns); pins stay in this host's bpffs
   --stats           load the programs with per-stage counters (as stats: true in the file does):
                     'tsbpf stats PIPELINE' and 'tsbpf top PIPELINE' read them
-  --watch           stay running: apply the file again (an upgrade) whenever it changes, saying
-                    what was done; on SIGTERM or Ctrl+C leave the pipeline up and exit
+  --watch           stay running: apply the file again (an upgrade) whenever it or one of its
+                    object files changes (a rebuild), saying what was done; on SIGTERM or Ctrl+C leave the pipeline up and exit
   --down-on-exit    with --watch: take the pipeline down on SIGTERM or Ctrl+C
 
 Run it from the host, with --netns, rather than inside 'ip netns exec'.`;
@@ -97,8 +97,11 @@ export const upCommand: Command = async (args, io, flags) => {
   }
   const file = resolve(io.cwd, given);
   const shown = relative(io.cwd, file).startsWith("..") ? file : relative(io.cwd, file);
+  // What --watch watches: the file and, once it has loaded, the object files it names.
+  let watched: string[] = [file];
   const apply = async (signal: AbortSignal): Promise<UpResult> => {
     const pipeline = await loadPipeline(file);
+    watched = [file, ...Object.values(pipeline.sources).map((s) => s.file)];
     const r = await upPipeline(pipeline, {
       ...(values.netns === undefined ? {} : { netns: values.netns }),
       onWarning: (m) => io.stderr(`tsbpf: warning: ${m}\n`),
@@ -111,7 +114,7 @@ export const upCommand: Command = async (args, io, flags) => {
     return r;
   };
   if (values.watch === true)
-    return watchFile(file, apply, values["down-on-exit"] === true, io, flags.verbose);
+    return watchFile(file, () => watched, apply, values["down-on-exit"] === true, io, flags.verbose);
   // Ctrl+C while going up undoes everything rather than leaving half a pipeline behind.
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
@@ -127,12 +130,14 @@ export const upCommand: Command = async (args, io, flags) => {
 };
 
 /**
- * `up --watch`: applies the file, then again whenever it changes (editors and ConfigMap updates
- * replace the file, so its directory is watched), until SIGTERM/SIGINT. A failed application is
- * reported and what runs stays; the first one failing ends the command.
+ * `up --watch`: applies the file, then again whenever it or one of its object files changes (a
+ * rebuilt object is a new version too). Editors and ConfigMap updates replace files rather than
+ * write them, so the directories are watched. A failed application is reported and what runs
+ * stays; the first one failing ends the command.
  */
 async function watchFile(
   file: string,
+  watched: () => string[],
   apply: (signal: AbortSignal) => Promise<UpResult>,
   downOnExit: boolean,
   io: CliIo,
@@ -147,22 +152,59 @@ async function watchFile(
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   const { dirname, basename } = await import("node:path");
-  const { readFile } = await import("node:fs/promises");
-  const read = (): Promise<string> => readFile(file, "utf8").catch(() => "");
+  const { readFile, stat } = await import("node:fs/promises");
+  // The pipeline file by its text (a rewrite with the same text is no change), objects by size and time.
+  const signature = async (files: string[]): Promise<string> => {
+    const parts = await Promise.all(
+      files.map((f, i) =>
+        i === 0
+          ? readFile(f, "utf8").catch(() => "")
+          : stat(f).then(
+              (st) => `${f} ${st.size} ${st.mtimeMs}`,
+              () => `${f} gone`,
+            ),
+      ),
+    );
+    return parts.join("\0");
+  };
   let dirty = false;
-  const watcher = watch(dirname(file), (_event, name) => {
-    if (name === null || name === basename(file) || name.startsWith("..")) {
-      dirty = true;
-      wake?.();
+  const watchers = new Map<string, FSWatcher>();
+  const rewatch = (files: string[]): void => {
+    const names = new Map<string, Set<string>>();
+    for (const f of files) {
+      const d = dirname(f);
+      names.set(d, (names.get(d) ?? new Set()).add(basename(f)));
     }
-  });
-  let last = await read();
+    for (const [d, w] of watchers) {
+      if (!names.has(d)) {
+        w.close();
+        watchers.delete(d);
+      }
+    }
+    for (const [d, wanted] of names) {
+      watchers.get(d)?.close();
+      watchers.set(
+        d,
+        watch(d, (_event, name) => {
+          if (name === null || wanted.has(name) || name.startsWith("..")) {
+            dirty = true;
+            wake?.();
+          }
+        }),
+      );
+    }
+  };
+  rewatch([file]);
+  let last = await signature([file]);
   let dir: string | undefined;
   try {
     const first = await apply(stop.signal);
     dir = first.status.dir;
+    rewatch(watched());
+    last = await signature(watched());
+    const objects = watched().length - 1;
     io.stdout(
-      `watching ${file}: each change is applied (Ctrl+C or SIGTERM ends; the pipeline ${downOnExit ? "goes down" : "stays up"})\n`,
+      `watching ${file}${objects > 0 ? ` and its ${objects === 1 ? "object" : `${objects} objects`}` : ""}: each change is applied (Ctrl+C or SIGTERM ends; the pipeline ${downOnExit ? "goes down" : "stays up"})\n`,
     );
     while (!stop.signal.aborted) {
       await new Promise<void>((r) => {
@@ -172,12 +214,14 @@ async function watchFile(
       wake = undefined;
       if (stop.signal.aborted) break;
       dirty = false;
-      // Let a burst of writes settle, then apply only if the text changed.
+      // Let a burst of writes settle, then apply only if something changed.
       await new Promise((r) => setTimeout(r, 200));
-      const text = await read();
-      if (text === last) continue;
-      last = text;
-      io.stdout(`${new Date().toISOString()}: ${file} changed\n`);
+      const files = watched();
+      const now = await signature(files);
+      if (now === last) continue;
+      const changed = files.filter((_, i) => now.split("\0")[i] !== last.split("\0")[i]);
+      last = now;
+      io.stdout(`${new Date().toISOString()}: ${changed.length > 0 ? changed.join(", ") : file} changed\n`);
       try {
         await apply(new AbortController().signal);
       } catch (e) {
@@ -185,9 +229,14 @@ async function watchFile(
         io.stderr(`tsbpf: ${e.message}${e.hint === undefined || !verbose ? "" : ` — hint: ${e.hint}`}\n`);
         io.stdout("the running version stays up\n");
       }
+      // A new version may name other objects.
+      if (watched().join("\0") !== files.join("\0")) {
+        rewatch(watched());
+        last = await signature(watched());
+      }
     }
   } finally {
-    watcher.close();
+    for (const w of watchers.values()) w.close();
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);
   }

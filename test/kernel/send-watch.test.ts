@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
@@ -21,6 +21,20 @@ const BROKEN = resolve("test/bpf/upgrade/broken_stage.bpf.o");
 const skip =
   kernelSkipReason() ??
   (hasCommand("ip") && hasCommand("bpftool") && ensureBpffs() ? undefined : "needs ip, bpftool and a bpffs");
+
+/** Waits until `re` matches the child's stdout `n` times. */
+async function waitCount(
+  child: ReturnType<typeof startCli>,
+  re: RegExp,
+  n: number,
+  ms = 20_000,
+): Promise<void> {
+  const until = Date.now() + ms;
+  while ((child.stdout().match(re) ?? []).length < n) {
+    if (Date.now() > until) assert.fail(`waited for ${n} × ${re}: ${child.stdout()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 function counted(pin: string): bigint {
   const out = JSON.parse(
@@ -114,6 +128,20 @@ test("send, up --watch and the mistakes a new user makes", { skip, timeout: 180_
     await watcher.waitFor(/the running version stays up/, 20_000);
     assert.match(watcher.stderr(), /^tsbpf: .*(verif|permission|invalid)/im);
     assert.equal((await pipelineStatus(pin)).running, true);
+    // The object files are watched too: a copy the file names, then rebuilt broken, then rebuilt again.
+    const copy = join(dir, "stages.bpf.o");
+    copyFileSync(OBJ, copy);
+    write(3, copy);
+    await waitCount(watcher, /^upgraded: /gm, 2);
+    const seen = watcher.stdout().length;
+    copyFileSync(BROKEN, copy);
+    await waitCount(watcher, /the running version stays up/g, 2);
+    assert.match(watcher.stdout().slice(seen), new RegExp(`: ${copy} changed$`, "m"));
+    assert.equal((await pipelineStatus(pin)).running, true);
+    // Rebuilt as it was: the version running is that one, so nothing changes.
+    copyFileSync(OBJ, copy);
+    await waitCount(watcher, /is already up under .* with the same content .*: nothing changed$/gm, 1);
+    assert.equal((watcher.stdout().match(new RegExp(`: ${copy} changed$`, "gm")) ?? []).length, 2);
     watcher.child.kill("SIGTERM");
     assert.equal(await watcher.exited, 0, watcher.stderr());
     assert.match(watcher.stdout(), /exiting; the pipeline stays up under /);
