@@ -219,7 +219,7 @@ export const attachCommand: Command = async (args, io) => {
     }
     let shownMode: string = mode;
     if (tcHook !== undefined) {
-      const tcLink = await prog.attachTc({ iface, hook: tcHook, mode: tcMode });
+      const tcLink = await prog.attachTc({ iface, hook: tcHook, mode: tcMode, pinned: pinDir !== undefined });
       link = tcLink;
       shownMode = `tc-${tcHook}`;
       if (tcLink.method === "netlink") {

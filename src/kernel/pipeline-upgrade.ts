@@ -30,7 +30,7 @@ import { filterOf, type PinnedPipelineMeta, readMeta, type TcFilterAttachment } 
 import { LINK_PIN, META_PIN, type PipelinePins, pinPipeline } from "./pipeline-pins.js";
 import { pinName } from "./pinning.js";
 import type { Sys } from "./sys.js";
-import { replaceTcFilterProgram, TC_FILTER_NAME_PREFIX } from "./tc-netlink.js";
+import { filterNamePrefix, replaceTcFilterProgram } from "./tc-netlink.js";
 import { updateLink } from "./xdp-link.js";
 
 /** Where an upgrade pins the new version before the switch. */
@@ -186,7 +186,7 @@ function upgradeFilter(
     const attachment: TcFilterAttachment = {
       ...filter,
       progId: getProgramInfo(sys, parts.entryFd).id,
-      name: `${TC_FILTER_NAME_PREFIX}${entry}`,
+      name: `${filterNamePrefix(filter.name)}${entry}`,
     };
     const description = { ...parts.description, attach: { ...parts.description.attach, attachment } };
     const { meta } = pinPipeline(next, { ...parts, description, link: undefined }, sys, {

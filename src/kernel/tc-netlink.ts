@@ -39,6 +39,17 @@ import type { KernelTcLink, TcHook } from "./tc-link.js";
 /** The prefix of the cls_bpf name of every filter tsbpf adds (`tsbpf:PROGRAM`), so `detach --tc` finds them. */
 export const TC_FILTER_NAME_PREFIX = "tsbpf:";
 
+/**
+ * The prefix of the name of a filter a pinned pipeline keeps on purpose (`tsbpf-pin:PROGRAM`):
+ * not a leftover, so `detach --tc` (which removes `tsbpf:` ones) leaves it to `down`.
+ */
+export const TC_PINNED_FILTER_NAME_PREFIX = "tsbpf-pin:";
+
+/** The name prefix of a filter named `name`: pinned or not. */
+export function filterNamePrefix(name: string): string {
+  return name.startsWith(TC_PINNED_FILTER_NAME_PREFIX) ? TC_PINNED_FILTER_NAME_PREFIX : TC_FILTER_NAME_PREFIX;
+}
+
 /** `tcm_parent` of a clsact filter list. */
 function hookParent(hook: TcHook): number {
   return hook === "ingress" ? TcHandle.INGRESS_PARENT : TcHandle.EGRESS_PARENT;
@@ -268,6 +279,8 @@ export interface TcFilterOptions {
   program: string;
   /** The interface's name, for messages. */
   iface?: string;
+  /** For a pinned pipeline: named `tsbpf-pin:NAME`, which `detach --tc` leaves alone. */
+  pinned?: boolean;
 }
 
 /** What identifies a cls_bpf filter tsbpf added, JSON-safe, so a later process can remove it. */
@@ -322,7 +335,7 @@ export function attachTcFilter(
 ): TcFilterDescription {
   checkPlace(opts.prio, opts.handle);
   const { iface } = opts;
-  const name = `${TC_FILTER_NAME_PREFIX}${opts.program}`;
+  const name = `${opts.pinned === true ? TC_PINNED_FILTER_NAME_PREFIX : TC_FILTER_NAME_PREFIX}${opts.program}`;
   const handle = opts.handle ?? 1;
   const progId = getProgramInfo(sys, progFd).id;
   const createdQdisc = ensureClsact(sys, ifindex, iface);
@@ -412,7 +425,8 @@ function deleteOwnFilter(sys: Sys, d: TcFilterDescription): boolean {
 }
 
 /**
- * Switches the filter `d` describes to run `progFd` (named `name`), in its namespace, in one
+ * Switches the filter `d` describes to run `progFd` (program `name`; the filter keeps its name's
+ * prefix), in its namespace, in one
  * step: RTM_NEWTFILTER with NLM_F_REPLACE for the same priority and handle. cls_bpf builds the
  * new filter entry beside the old one and swaps them with list_replace_rcu, freeing the old one
  * only after an RCU grace period (net/sched/cls_bpf.c, cls_bpf_change), so every packet runs the
@@ -430,7 +444,7 @@ export function replaceTcFilterProgram(
   checkPlace(d.prio, d.handle);
   const { ifindex, hook, prio, handle, iface } = d;
   const progId = getProgramInfo(sys, progFd).id;
-  const filterName = `${TC_FILTER_NAME_PREFIX}${name}`;
+  const filterName = `${filterNamePrefix(d.name)}${name}`;
   inNetns(sys, d.netns, () => {
     const op = `switch the tc filter at priority ${prio} handle ${handle} of ${where(ifindex, hook, iface)} to program id ${progId}`;
     const there = dumpFilters(sys, ifindex, hook, iface).find(

@@ -447,6 +447,7 @@ export async function upPipeline(pipeline: Pipeline, opts: Partial<UpOptions> = 
           iface: at.iface,
           hook: tcHookOf(at.hook) ?? "ingress",
           mode: at.tcMode ?? "auto",
+          pinned: true,
         });
         link = tc;
         if (tc.method === "netlink") {

@@ -120,8 +120,14 @@ test("up with tc-mode filter leaves a cls_bpf filter that runs real SYNs per sta
     const ours = tcFilters(net.ns, net.peerIf, "ingress");
     assert.deepEqual(
       ours.map((f) => [f.pref, f.handle, f.name, f.directAction]),
-      [[1, 1, "tsbpf:tc_main", true]],
+      [[1, 1, "tsbpf-pin:tc_main", true]],
     );
+
+    // `detach --tc` removes the `tsbpf:` leftovers of a killed attach, not a pinned pipeline's filter.
+    const leftovers = runCli(["detach", "--tc", "ingress", "--iface", net.peerIf, "--netns", net.ns]);
+    assert.equal(leftovers.status, 0, leftovers.stderr);
+    assert.match(leftovers.stdout, /^no tsbpf filter on /);
+    assert.equal(tcFilters(net.ns, net.peerIf, "ingress").length, 1);
 
     // up has exited; the filter runs on: each stage counts its own SYNs.
     for (const port of [8080, 8080, 22, 9999]) sendSyn(undefined, net.peerIp, port);
@@ -167,7 +173,7 @@ test("up with tc-mode filter leaves a cls_bpf filter that runs real SYNs per sta
     assert.match(
       text.stdout,
       new RegExp(
-        `\n {2}attached: {2}tc_main on ${net.peerIf} \\(netns ${net.ns}, ifindex \\d+\\), hook tc-ingress \\(cls_bpf filter pref 1 handle 0x1\\)\n {2}tc-ingress: pref 1 handle 0x1 bpf tsbpf:tc_main \\(id ${s.entry.id}, this pipeline's\\), pref 100 handle 0x1 bpf ${foreign.name.replace(/[[\]().]/g, "\\$&")} \\(id ${foreign.progId}\\) \\(in priority order\\)\n`,
+        `\n {2}attached: {2}tc_main on ${net.peerIf} \\(netns ${net.ns}, ifindex \\d+\\), hook tc-ingress \\(cls_bpf filter pref 1 handle 0x1\\)\n {2}tc-ingress: pref 1 handle 0x1 bpf tsbpf-pin:tc_main \\(id ${s.entry.id}, this pipeline's\\), pref 100 handle 0x1 bpf ${foreign.name.replace(/[[\]().]/g, "\\$&")} \\(id ${foreign.progId}\\) \\(in priority order\\)\n`,
       ),
     );
     // The same file: nothing changes. Asking for a tcx link instead: refused, nothing changed.
@@ -264,7 +270,7 @@ test("up with tc-mode filter leaves a cls_bpf filter that runs real SYNs per sta
       [true, "tc-filter", 101, false],
     );
     assert.deepEqual(
-      tcFilters(net.ns, net.peerIf, "ingress").map((f) => [f.pref, f.name.startsWith("tsbpf:")]),
+      tcFilters(net.ns, net.peerIf, "ingress").map((f) => [f.pref, f.name.startsWith("tsbpf-pin:")]),
       [
         [100, false],
         [101, true],

@@ -136,7 +136,7 @@ test("tc pipeline on a cls_bpf filter upgrades (the filter replaced in place) an
     const place = () =>
       tcFilters(net.ns, net.peerIf, "egress").map((f) => [f.pref, f.handle, f.name, f.progId]);
     let entryId = first.status.programs.find((p) => p.name === "entry")?.id;
-    assert.deepEqual(place(), [[1, 1, "tsbpf:entry", entryId]]);
+    assert.deepEqual(place(), [[1, 1, "tsbpf-pin:entry", entryId]]);
     const c0 = counters(pin);
     sender = send(0);
     await sleep(500);
@@ -155,7 +155,7 @@ test("tc pipeline on a cls_bpf filter upgrades (the filter replaced in place) an
       const now = r.status.programs.find((p) => p.name === "entry")?.id;
       assert.notEqual(now, entryId);
       entryId = now;
-      assert.deepEqual(place(), [[1, 1, "tsbpf:entry", entryId]]);
+      assert.deepEqual(place(), [[1, 1, "tsbpf-pin:entry", entryId]]);
       assert.equal(r.status.running, true);
     }
     const upgradeS = (performance.now() - t0) / 1000;
