@@ -2,7 +2,8 @@ import { resolve } from "node:path";
 import { isTsbpfError, UsageError } from "../errors.js";
 import type { KernelXdpLink } from "../kernel/kernel-link.js";
 import { TC_HOOKS, TC_MODES, type TcHook, type TcMode } from "../kernel/tc-link.js";
-import type { KernelTcAttachment } from "../kernel/tc-netlink.js";
+import { type KernelTcAttachment, KernelTcFilter } from "../kernel/tc-netlink.js";
+import { filterAttachmentOf } from "../kernel/pipeline-filter.js";
 import type { XdpMode } from "../kernel/netlink-xdp.js";
 import { checkNetns } from "../kernel/netns.js";
 import { preparePinDir } from "../kernel/pinning.js";
@@ -49,7 +50,8 @@ where its attach: says (the flags override the file); 'tsbpf up' does the same a
                     and removed at exit (with the clsact qdisc if it was created for it and is
                     empty); after a kill -9, 'tsbpf detach --tc HOOK --iface IF' removes it
   --pin DIR         pin the link (XDP or tcx), maps and programs under DIR (inside bpffs, e.g.
-                    /sys/fs/bpf/NAME) so the pipeline keeps running after exit, in the layout of 'tsbpf up':
+                    /sys/fs/bpf/NAME) so the pipeline keeps running after exit, in the layout of 'tsbpf up'
+                    (a tc filter has no link: it stays on its hook and DIR/meta records it):
                     'tsbpf status --pin DIR' shows it, 'tsbpf detach --pin DIR' (the same as
                     'tsbpf down --pin DIR') removes it
 
@@ -146,10 +148,7 @@ export const attachCommand: Command = async (args, io) => {
   const fileHook = pipeline.attach?.hook;
   const tc = values.tc ?? (fileHook?.startsWith("tc-") === true ? fileHook.slice(3) : undefined);
   const tcHook = tcHookOf(tc, values.mode, progName, progSpec?.type, progSpec?.typeName);
-  const tcMode = tcModeOf(values["tc-mode"], tcHook);
-  if (tcMode === "filter" && pinDir !== undefined) {
-    usage("attach: --pin needs a tcx link; --tc-mode filter cannot be pinned yet", "drop --tc-mode filter");
-  }
+  const tcMode = tcModeOf(values["tc-mode"] ?? pipeline.attach?.tcMode, tcHook);
   for (const w of emptySlotWarnings(pipeline.plan)) io.stderr(`${w}\n`);
   if (pinDir !== undefined) {
     // Before loading: refuses a pin directory whose pins would not outlive the command.
@@ -222,7 +221,7 @@ export const attachCommand: Command = async (args, io) => {
     }
     let shownMode: string = mode;
     if (tcHook !== undefined) {
-      const tcLink = await prog.attachTc({ iface, hook: tcHook, mode: tcMode });
+      const tcLink = await prog.attachTc({ iface, hook: tcHook, mode: tcMode, pinned: pinDir !== undefined });
       link = tcLink;
       shownMode = `tc-${tcHook}`;
       if (tcLink.method === "netlink") {
@@ -247,13 +246,16 @@ export const attachCommand: Command = async (args, io) => {
     );
     if (pinDir !== undefined && (await interrupted())) return 0;
     if (pinDir !== undefined) {
-      if (link.method !== "link") {
+      // A cls_bpf filter has no link to pin: it stays on its hook once kept, and the description
+      // records where it is.
+      const filter = link instanceof KernelTcFilter ? link : undefined;
+      if (!(link instanceof KernelTcFilter) && link.method !== "link") {
         throw new UsageError(
           "attach: --pin needs a bpf_link attachment, and this kernel attached through netlink",
         );
       }
       pinPipeline(pinDir, {
-        link,
+        link: link instanceof KernelTcFilter ? undefined : link,
         objects: Object.fromEntries(
           Object.entries(loaded.collections).map(([alias, c]) => [
             alias,
@@ -273,8 +275,10 @@ export const attachCommand: Command = async (args, io) => {
           attachedMode: shownMode,
           by: "tsbpf attach",
           stats: statsOn,
+          ...(filter === undefined ? {} : { attachment: filterAttachmentOf(filter.describe()) }),
         }),
       });
+      filter?.keep();
       pinned = true;
       io.stdout(
         `pinned under ${pinDir}: the pipeline keeps running after exit; 'tsbpf status --pin ${pinDir}' shows it, 'tsbpf detach --pin ${pinDir}' removes it\n`,

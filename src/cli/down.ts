@@ -62,6 +62,9 @@ export function formatDown(r: UnpinResult, dir: string): string {
     ? `detached${from}, and removed ${r.removed.length} pins and ${dir}\n`
     : `removed ${r.removed.length} pins and ${dir} (nothing was attached: no link, or its interface is gone)\n`;
   if (r.kept.length > 0) out += `kept the by_name pins it did not create: ${r.kept.join(", ")}\n`;
+  if (r.filter?.left !== undefined) out += `note: ${r.filter.left}\n`;
+  if (r.filter?.qdiscRemoved === true)
+    out += "removed the clsact qdisc up had created (nothing else was on it)\n";
   return out;
 }
 

@@ -9,7 +9,7 @@ const HELP = `usage: tsbpf status (PIPELINE | --pin DIR) [--json] [--netns NAME]
 
 Shows a pipeline that 'tsbpf up' (or 'tsbpf attach --pin DIR') left running: its name and file,
 when it went up, the interface and XDP mode or tc hook it runs at (for a tc hook, every program
-on it in run order, other tools' too), each program with its kernel id, and what each prog array
+on it in run order, or with a cls_bpf filter every filter on it in priority order, other tools' too), each program with its kernel id, and what each prog array
 slot holds now (read from the kernel through the pins), with anything that is not as the
 pipeline left it. Given the pipeline file, it also says whether the file still describes
 what runs.
@@ -29,8 +29,13 @@ export function describeAttachment(s: PinnedPipelineStatus): string {
     ...(a.netns === null ? [] : [`netns ${a.netns}`]),
     `ifindex ${s.link?.ifindex ?? a.ifindex}`,
   ];
+  const f = s.filter;
   const how =
-    s.hook === "xdp" ? `mode ${liveMode(s)}` : `hook ${s.hook} (${a.attachment?.kind ?? "tcx"} link)`;
+    s.hook === "xdp"
+      ? `mode ${liveMode(s)}`
+      : f !== undefined
+        ? `hook ${s.hook} (cls_bpf filter pref ${f.prio} handle 0x${f.handle.toString(16)})`
+        : `hook ${s.hook} (${a.attachment?.kind ?? "tcx"} link)`;
   return `${programName(s, s.meta.entry)} on ${s.iface ?? a.iface} (${where.join(", ")}), ${how}`;
 }
 
@@ -43,6 +48,24 @@ function describeTcx(s: PinnedPipelineStatus): string {
       (e, i) =>
         `[${i}] ${e.name ?? "?"} (id ${e.progId}${e.ours ? `, this pipeline's link ${e.linkId}` : e.linkId === 0 ? ", no link" : `, link ${e.linkId}`})`,
     )
+    .join(", ");
+}
+
+/**
+ * `pref 1 handle 0x1 u32, pref 2 handle 0x1 bpf tsbpf:tc_main (id 9, this pipeline's)`: the
+ * filters on a tc hook, in priority order.
+ */
+function describeFilters(s: PinnedPipelineStatus): string {
+  const on = s.filter?.hookFilters ?? [];
+  if (on.length === 0) return "nothing";
+  return on
+    .map((x) => {
+      const bpf =
+        x.kind === "bpf"
+          ? ` ${x.name ?? "?"} (id ${x.progId ?? "?"}${x.ours ? ", this pipeline's" : ""})`
+          : "";
+      return `pref ${x.prio} handle 0x${x.handle.toString(16)} ${x.kind}${bpf}`;
+    })
     .join(", ");
 }
 
@@ -98,6 +121,7 @@ export function statusJson(s: PipelineStatus): Record<string, unknown> {
     mode: liveMode(s),
     requestedMode: m.attach.mode,
     tcx: s.tcx ?? null,
+    filters: s.filter?.hookFilters ?? null,
     link: s.link === undefined ? null : { id: s.link.id, programId: s.link.progId },
     entry: { object: m.entry.object, program: m.entry.program, id: entry?.id ?? null },
     objects: m.objects,
@@ -140,6 +164,7 @@ export function formatStatus(s: PipelineStatus): string {
   out.push(`  pinned:    ${s.dir}`);
   out.push(`  attached:  ${describeAttachment(s)}${s.link === undefined ? "" : `, link id ${s.link.id}`}`);
   if (s.tcx !== undefined) out.push(`  ${s.hook}: ${describeTcx(s)} (in run order)`);
+  if (s.filter !== undefined) out.push(`  ${s.hook}: ${describeFilters(s)} (in priority order)`);
   const same =
     s.current === undefined ? "" : s.current ? " (the file is unchanged)" : " (the file has changed since)";
   out.push(`  content:   sha256 ${m.hash.slice(0, 16)}${same}`);

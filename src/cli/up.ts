@@ -15,13 +15,16 @@ const HELP = `usage: tsbpf up PIPELINE [--netns NAME] [--stats] [--watch [--down
 Puts a pipeline file up on the kernel (root) so that it keeps running after this command exits:
 loads every object, fills the slots the file names, attaches the entry program to attach.iface
 through a bpf_link (XDP in attach.mode; with attach.hook tc-ingress or tc-egress a tcx link, after
-what other tools attached to that hook, which stay), and pins it all in bpffs under the file's pin: directory
-(default /sys/fs/bpf/tsbpf/<name>): DIR/link, DIR/meta (what 'tsbpf status' shows) and each
-object's maps and programs under DIR/<object>/. Then it exits.
+what other tools attached to that hook, which stay; or with attach.tc-mode filter, or auto on a
+kernel without tcx, a cls_bpf filter at a priority after theirs), and pins it all in bpffs under
+the file's pin: directory (default /sys/fs/bpf/tsbpf/<name>): DIR/link (none for a filter, which
+stays on its hook), DIR/meta (what 'tsbpf status' shows) and each object's maps and programs
+under DIR/<object>/. Then it exits.
 
 If another version of the pipeline is up there (same name and attach point, other content), up
 upgrades it with no packet lost: it loads the new version with fresh prog arrays, fills every
-slot, switches the entry on the existing link (XDP or tcx) in one atomic step, waits until no packet can
+slot, switches the entry on the existing link (XDP or tcx) or filter (replaced in place at its
+priority and handle) in one atomic step, waits until no packet can
 still be inside the old version, moves the pins and releases the old one. Every packet runs the
 old chain or the new one entirely. Maps the file lists under state: are carried over (same type
 and sizes), every other map starts fresh; counters (stats) start at 0 and the old version's final
@@ -54,7 +57,7 @@ function report(r: UpResult, shown: string): string {
   let out = "";
   const u = r.upgraded;
   if (u !== undefined) {
-    out += `upgraded: ${s.meta.name}: the version up since ${u.previous.upAt} replaced in one switch on the link (grace period ${u.graceMs.toFixed(1)} ms)\n`;
+    out += `upgraded: ${s.meta.name}: the version up since ${u.previous.upAt} replaced in one switch on the ${s.filter === undefined ? "link" : "filter"} (grace period ${u.graceMs.toFixed(1)} ms)\n`;
     for (const m of u.state) {
       out += m.carried
         ? `state: ${m.map} carried over from the previous version\n`

@@ -52,6 +52,8 @@ export interface KernelAttachTcOptions {
   prio?: number;
   /** Filter mode: the filter's handle (default 1). */
   handle?: number;
+  /** Filter mode: the filter is for a pinned pipeline (named `tsbpf-pin:`, left by `detach --tc`). */
+  pinned?: boolean;
 }
 
 /** What a program needs from its collection. */
@@ -224,6 +226,7 @@ export class KernelProgram implements BpfProgram {
           ...(iface === undefined ? {} : { iface }),
           ...(opts.prio === undefined ? {} : { prio: opts.prio }),
           ...(opts.handle === undefined ? {} : { handle: opts.handle }),
+          ...(opts.pinned === true ? { pinned: true } : {}),
         });
       }
     } catch (e) {

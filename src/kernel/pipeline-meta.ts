@@ -30,11 +30,36 @@ export interface DescribedProgram {
 export type PipelineHook = "xdp" | "tc-ingress" | "tc-egress";
 
 /**
- * How the entry is attached, as recorded in the description. A tagged object so that other kinds
- * (a netlink cls_bpf filter, for kernels without tcx) can be recorded later without a new format:
- * `status`, `down` and upgrades refuse a kind they do not know rather than guess.
+ * A tc pipeline's entry attached as a netlink cls_bpf filter (no link: the filter itself outlives
+ * the process). Everything needed to find it again and remove exactly it: where it is, the
+ * program it must run (updated by each upgrade) and whether `up` created the clsact qdisc.
  */
-export type AttachmentKind = { kind: "xdp-link" } | { kind: "tcx" };
+export interface TcFilterAttachment {
+  kind: "tc-filter";
+  ifindex: number;
+  hook: TcHook;
+  prio: number;
+  handle: number;
+  /** The id of the entry program the filter runs (status and down check it). */
+  progId: number;
+  /** The filter's cls_bpf name (`tsbpf:ENTRY`). */
+  name: string;
+  /** Whether the clsact qdisc was created for this pipeline (down removes it once empty). */
+  createdQdisc: boolean;
+}
+
+/**
+ * How the entry is attached, as recorded in the description. A tagged object so that other kinds
+ * can be recorded later without a new format: `status`, `down` and upgrades refuse a kind they do
+ * not know rather than guess.
+ */
+export type AttachmentKind = { kind: "xdp-link" } | { kind: "tcx" } | TcFilterAttachment;
+
+/** The cls_bpf filter of a description, when its entry is attached as one. */
+export function filterOf(attach: PipelineDescription["attach"]): TcFilterAttachment | undefined {
+  const a = attach.attachment;
+  return a?.kind === "tc-filter" ? a : undefined;
+}
 
 /** The hook of a description (descriptions written before tc pipelines have none: XDP). */
 export function hookOf(attach: PipelineDescription["attach"]): PipelineHook {

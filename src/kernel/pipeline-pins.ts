@@ -3,7 +3,8 @@
  * `tsbpf up` and `tsbpf attach --pin` share:
  *
  * ```
- * DIR/link                          the entry program's link, XDP or tcx (pinned last)
+ * DIR/link                          the entry program's link, XDP or tcx (pinned last); none
+ *                                   for a cls_bpf filter, which stays on its hook by itself
  * DIR/meta                          what `status` shows (pipeline-meta.ts)
  * DIR/<object alias>/maps/<map>     every map of the object; a prog array's pin keeps its slots
  * DIR/<object alias>/progs/<prog>   every program of the object
@@ -20,8 +21,10 @@ import { BPFFS_MOUNT_POINT, mountNamespaceOfHost, onBpffs } from "./mounts.js";
 import { queryXdp } from "./netlink-xdp.js";
 import { inNetns } from "./netns.js";
 import { getLinkInfo, getMapInfo, getPinned } from "./object-ops.js";
+import { readPipelineFilter, removePipelineFilter } from "./pipeline-filter.js";
 import {
   type ByNamePin,
+  filterOf,
   hookOf,
   tcHookOf,
   type ObjectPin,
@@ -285,6 +288,11 @@ export interface UnpinResult {
   iface?: string;
   /** Its network namespace, when not the caller's. */
   netns?: string;
+  /**
+   * For a pipeline attached as a cls_bpf filter: whether the clsact qdisc went too (`up` made
+   * it and nothing else was on it), and why the filter was left, when it ran another program.
+   */
+  filter?: { qdiscRemoved: boolean; left?: string };
 }
 
 /**
@@ -351,7 +359,43 @@ export function unpinPipeline(dir: string, opts: UnpinOptions = {}, sys: Sys = d
   let ifindex = 0;
   let iface: string | undefined;
   let netns = meta?.attach.netns ?? undefined;
-  if (entries.includes(LINK_PIN)) {
+  let filter: UnpinResult["filter"];
+  const tcFilter = meta === undefined ? undefined : filterOf(meta.attach);
+  if (meta !== undefined && tcFilter !== undefined) {
+    // A filter, not a link: removed first (only while it runs the pipeline's entry), so no
+    // packet meets a half-removed pipeline.
+    ifindex = tcFilter.ifindex;
+    const ns = opts.netns ?? netns;
+    let name: string | undefined;
+    try {
+      name = inNetns(sys, ns, () => sys.ifIndexToName(tcFilter.ifindex));
+    } catch (e) {
+      // The namespace is gone, and its interfaces and their filters with it.
+      if (opts.netns !== undefined) throw e;
+    }
+    if (opts.netns !== undefined) {
+      const on = name === undefined ? undefined : readPipelineFilter(sys, tcFilter, tcFilter.progId, ns);
+      if (on?.runs !== true) {
+        const there =
+          name === undefined
+            ? "which does not exist there"
+            : `which there is ${name}, whose ${hookOf(meta.attach)} hook has no filter of the pipeline at priority ${tcFilter.prio} handle 0x${tcFilter.handle.toString(16)}`;
+        throw new UsageError(
+          `the pipeline pinned at ${dir} is not attached in network namespace '${opts.netns}' (its filter is on ifindex ${tcFilter.ifindex}, ${there})`,
+          { hint: "give the namespace it was attached in, or leave the namespace out" },
+        );
+      }
+      netns = opts.netns;
+    }
+    if (name !== undefined) {
+      const r = removePipelineFilter(sys, meta, tcFilter, ns);
+      detached = r.removed;
+      iface = name;
+      filter = { qdiscRemoved: r.qdiscRemoved, ...(r.left === undefined ? {} : { left: r.left }) };
+    } else {
+      ifindex = 0;
+    }
+  } else if (entries.includes(LINK_PIN)) {
     const link = getPinned(sys, join(dir, LINK_PIN));
     try {
       const info = getLinkInfo(sys, link.value);
@@ -394,6 +438,7 @@ export function unpinPipeline(dir: string, opts: UnpinOptions = {}, sys: Sys = d
     ifindex,
     ...(iface === undefined ? {} : { iface }),
     ...(netns === undefined ? {} : { netns }),
+    ...(filter === undefined ? {} : { filter }),
   };
 }
 

@@ -14,8 +14,11 @@ import { lookupElem } from "./map-ops.js";
 import { queryXdp, type XdpAttachment } from "./netlink-xdp.js";
 import { inNetns } from "./netns.js";
 import { getLinkInfo, getMapInfo, getPinned, getProgramInfo, progFdById } from "./object-ops.js";
+import { type HookFilter, type PipelineFilterState, readPipelineFilter } from "./pipeline-filter.js";
 import {
   attachmentKindOf,
+  filterOf,
+  type TcFilterAttachment,
   type DescribedProgram,
   hookOf,
   tcHookOf,
@@ -83,7 +86,12 @@ export interface PinnedPipelineStatus {
    * tools' programs alike (BPF_PROG_QUERY); tc pipelines only, when it could be asked.
    */
   tcx: TcxProgram[] | undefined;
-  /** Whether the link's program runs on the interface. */
+  /**
+   * For a pipeline attached as a cls_bpf filter: the filter recorded, and every filter on the
+   * hook now in priority order (other tools' too), when it could be asked.
+   */
+  filter: (TcFilterAttachment & { hookFilters: HookFilter[] }) | undefined;
+  /** Whether the link's program (or the filter's) runs on the interface. */
   running: boolean;
   programs: PinnedProgramStatus[];
   progArrays: PinnedProgArrayStatus[];
@@ -137,9 +145,15 @@ export function readPinnedPipeline(
 
   const hook = hookOf(meta.attach);
   const kind = attachmentKindOf(meta.attach).kind;
-  const known = kind === (hook === "xdp" ? "xdp-link" : "tcx");
+  const tcFilter = filterOf(meta.attach);
+  const known = tcFilter !== undefined ? hook !== "xdp" : kind === (hook === "xdp" ? "xdp-link" : "tcx");
   if (!known) {
     problems.push(`it is attached as '${kind}' at ${hook}, which this tsbpf cannot read`);
+  }
+  const netns = opts.netns ?? meta.attach.netns ?? undefined;
+  if (tcFilter !== undefined && known) {
+    const r = readFilterStatus(sys, dir, meta, tcFilter, netns, problems);
+    return { ...r, ...readPrograms(sys, meta, problems, withPin) };
   }
   let link: PinnedPipelineStatus["link"];
   if (entries.includes(LINK_PIN)) {
@@ -157,7 +171,6 @@ export function readPinnedPipeline(
     });
   } else problems.push("no link is pinned: the pipeline is not attached (pinning was interrupted)");
 
-  const netns = opts.netns ?? meta.attach.netns ?? undefined;
   let iface: string | undefined;
   let xdp: XdpAttachment | undefined;
   let tcx: TcxProgram[] | undefined;
@@ -207,6 +220,31 @@ export function readPinnedPipeline(
     );
   }
 
+  return {
+    dir,
+    meta,
+    link,
+    iface,
+    hook,
+    xdp,
+    tcx,
+    filter: undefined,
+    running,
+    ...readPrograms(sys, meta, problems, withPin),
+    problems,
+  };
+}
+
+/** Reads `fd` from pin `path` (relative to the pipeline's directory); a problem when it cannot. */
+type WithPin = <T>(path: string, fn: (fd: number) => T) => T | undefined;
+
+/** The pipeline's programs and prog arrays through their pins, each slot checked against the description. */
+function readPrograms(
+  sys: Sys,
+  meta: PinnedPipelineMeta,
+  problems: string[],
+  withPin: WithPin,
+): { programs: PinnedProgramStatus[]; progArrays: PinnedProgArrayStatus[] } {
   const programs: PinnedProgramStatus[] = [];
   for (const p of meta.pins.filter((x) => x.kind === "program")) {
     const info = withPin(p.path, (fd) => getProgramInfo(sys, fd));
@@ -249,7 +287,7 @@ export function readPinnedPipeline(
       problems.push(`${slot} should hold ${want} but holds program id ${live.programId}`);
     }
   }
-  return { dir, meta, link, iface, hook, xdp, tcx, running, programs, progArrays, problems };
+  return { programs, progArrays };
 }
 
 function kernelProgramName(sys: Sys, id: number): string | undefined {
@@ -263,4 +301,72 @@ function kernelProgramName(sys: Sys, id: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The status of a pipeline attached as a cls_bpf filter: the filters on its hook (in priority
+ * order, other tools' too) and whether the one at its priority and handle runs its entry.
+ */
+function readFilterStatus(
+  sys: Sys,
+  dir: string,
+  meta: PinnedPipelineMeta,
+  f: TcFilterAttachment,
+  netns: string | undefined,
+  problems: string[],
+): Omit<PinnedPipelineStatus, "programs" | "progArrays"> {
+  const hook = hookOf(meta.attach);
+  const base = { dir, meta, link: undefined, hook, xdp: undefined, tcx: undefined, problems };
+  const where = netns === undefined ? "" : ` in network namespace '${netns}'`;
+  const place = `priority ${f.prio} handle 0x${f.handle.toString(16)}`;
+  let iface: string | undefined;
+  try {
+    iface = inNetns(sys, netns, () => sys.ifIndexToName(f.ifindex));
+  } catch (e) {
+    problems.push(`cannot ask what ${meta.attach.iface} runs: ${why(e)}`);
+    return { ...base, iface, filter: undefined, running: false };
+  }
+  if (iface === undefined) {
+    problems.push(
+      `the interface ${meta.attach.iface} is gone (no ifindex ${f.ifindex}${where}), and its filter with it`,
+    );
+    return { ...base, iface, filter: undefined, running: false };
+  }
+  let state: PipelineFilterState;
+  try {
+    state = readPipelineFilter(sys, f, f.progId, netns);
+  } catch (e) {
+    problems.push(`cannot list the filters of ${iface} tc ${f.hook}: ${why(e)}`);
+    return { ...base, iface, filter: undefined, running: false };
+  }
+  // The entry's pin says which program the filter must run (the description too, checked alike).
+  let entryId: number | undefined;
+  const entryPin = meta.pins.find(
+    (p) => p.object === meta.entry.object && p.kind === "program" && p.name === meta.entry.program,
+  );
+  if (entryPin !== undefined) {
+    try {
+      const fd = getPinned(sys, join(dir, entryPin.path));
+      try {
+        entryId = getProgramInfo(sys, fd.value).id;
+      } finally {
+        fd.close();
+      }
+    } catch {
+      // Reported with the programs.
+    }
+  }
+  const running = state.runs && (entryId === undefined || entryId === f.progId);
+  if (state.at === undefined) {
+    problems.push(
+      `the pipeline's filter at ${place} of ${iface} tc ${f.hook} is gone${where}: nothing runs the entry`,
+    );
+  } else if (!state.runs) {
+    problems.push(
+      `the filter at ${place} of ${iface} tc ${f.hook} runs program id ${state.at.progId ?? "?"}, not the pipeline's entry (id ${f.progId}): it was replaced`,
+    );
+  } else if (!running) {
+    problems.push(`the filter runs program id ${f.progId}, but the pinned entry is id ${entryId}`);
+  }
+  return { ...base, iface, filter: { ...f, hookFilters: state.filters }, running };
 }

@@ -9,6 +9,10 @@
  * goes, and packets already inside the old entry still tail-call through it. Then the pins move:
  * `DIR_tsbpf_next` (the new version) becomes DIR, the link pin moves with it.
  *
+ * A pipeline attached as a cls_bpf filter has no link: its filter's program is replaced in place
+ * instead (tc-netlink.ts, replaceTcFilterProgram: cls_bpf swaps the filter entry under RCU), with
+ * the same grace period and pin moves.
+ *
  * Anything that fails before the switch leaves the old pipeline untouched. One slot can also be
  * changed in place ({@link swapSlot}): a single prog array update is atomic in the kernel.
  */
@@ -21,10 +25,12 @@ import type { Fd } from "./fd.js";
 import { waitForRunningPrograms } from "./grace-period.js";
 import { updateElem } from "./map-ops.js";
 import { getLinkInfo, getPinned, getProgramInfo } from "./object-ops.js";
-import { type PinnedPipelineMeta, readMeta } from "./pipeline-meta.js";
+import { filterDescriptionOf } from "./pipeline-filter.js";
+import { filterOf, type PinnedPipelineMeta, readMeta, type TcFilterAttachment } from "./pipeline-meta.js";
 import { LINK_PIN, META_PIN, type PipelinePins, pinPipeline } from "./pipeline-pins.js";
 import { pinName } from "./pinning.js";
 import type { Sys } from "./sys.js";
+import { filterNamePrefix, replaceTcFilterProgram } from "./tc-netlink.js";
 import { updateLink } from "./xdp-link.js";
 
 /** Where an upgrade pins the new version before the switch. */
@@ -92,6 +98,8 @@ export function upgradePinnedPipeline(
   // Left by an upgrade that died half-way: never live (the link pin is only ever in DIR).
   rmSync(next, { recursive: true, force: true });
   rmSync(old, { recursive: true, force: true });
+  const filter = filterOf(previous.attach);
+  if (filter !== undefined) return upgradeFilter(dir, parts, sys, previous, filter, beforeRelease);
   const link = getPinned(sys, join(dir, LINK_PIN));
   const held: Fd[] = [];
   try {
@@ -140,6 +148,70 @@ export function upgradePinnedPipeline(
   } finally {
     for (const fd of held) fd.close();
     link.close();
+  }
+}
+
+/**
+ * {@link upgradePinnedPipeline} for a pipeline whose entry is a cls_bpf filter: the same steps,
+ * with the filter's program replaced in place (same priority and handle, NLM_F_REPLACE, after
+ * checking it still runs the old entry) where a link would be updated. The new description
+ * records the new entry's program id.
+ */
+function upgradeFilter(
+  dir: string,
+  parts: UpgradeParts,
+  sys: Sys,
+  previous: PinnedPipelineMeta,
+  filter: TcFilterAttachment,
+  beforeRelease?: (oldDir: string, previous: PinnedPipelineMeta) => void,
+): UpgradeResult {
+  const next = nextDirOf(dir);
+  const old = oldDirOf(dir);
+  const held: Fd[] = [];
+  try {
+    const oldEntry = getPinned(
+      sys,
+      pinOf(dir, previous, previous.entry.object, "program", previous.entry.program),
+    );
+    held.push(oldEntry);
+    const oldId = getProgramInfo(sys, oldEntry.value).id;
+    if (oldId !== filter.progId) {
+      throw new UsageError(
+        `the pipeline pinned at ${dir} records its filter as running program id ${filter.progId}, but its entry ${previous.entry.program} is id ${oldId}: nothing was switched`,
+        { hint: `look with tsbpf status --pin ${dir}` },
+      );
+    }
+    held.push(...holdAll(sys, dir, previous));
+    const entry = parts.description.entry.program;
+    const attachment: TcFilterAttachment = {
+      ...filter,
+      progId: getProgramInfo(sys, parts.entryFd).id,
+      name: `${filterNamePrefix(filter.name)}${entry}`,
+    };
+    const description = { ...parts.description, attach: { ...parts.description.attach, attachment } };
+    const { meta } = pinPipeline(next, { ...parts, description, link: undefined }, sys, {
+      as: dir,
+      previous,
+    });
+    try {
+      replaceTcFilterProgram(filterDescriptionOf(previous, filter), parts.entryFd, entry, sys);
+    } catch (e) {
+      rmSync(next, { recursive: true, force: true });
+      throw e;
+    }
+    const t0 = performance.now();
+    waitForRunningPrograms(sys);
+    const graceMs = performance.now() - t0;
+    renameSync(dir, old);
+    renameSync(next, dir);
+    try {
+      beforeRelease?.(old, previous);
+    } finally {
+      rmSync(old, { recursive: true, force: true });
+    }
+    return { meta, previous, graceMs };
+  } finally {
+    for (const fd of held) fd.close();
   }
 }
 

@@ -39,6 +39,17 @@ import type { KernelTcLink, TcHook } from "./tc-link.js";
 /** The prefix of the cls_bpf name of every filter tsbpf adds (`tsbpf:PROGRAM`), so `detach --tc` finds them. */
 export const TC_FILTER_NAME_PREFIX = "tsbpf:";
 
+/**
+ * The prefix of the name of a filter a pinned pipeline keeps on purpose (`tsbpf-pin:PROGRAM`):
+ * not a leftover, so `detach --tc` (which removes `tsbpf:` ones) leaves it to `down`.
+ */
+export const TC_PINNED_FILTER_NAME_PREFIX = "tsbpf-pin:";
+
+/** The name prefix of a filter named `name`: pinned or not. */
+export function filterNamePrefix(name: string): string {
+  return name.startsWith(TC_PINNED_FILTER_NAME_PREFIX) ? TC_PINNED_FILTER_NAME_PREFIX : TC_FILTER_NAME_PREFIX;
+}
+
 /** `tcm_parent` of a clsact filter list. */
 function hookParent(hook: TcHook): number {
   return hook === "ingress" ? TcHandle.INGRESS_PARENT : TcHandle.EGRESS_PARENT;
@@ -98,8 +109,16 @@ export interface TcFilterPlace {
 /**
  * The RTM_NEWTFILTER request adding `progFd` as a direct-action cls_bpf filter named `name` at
  * `at`, for every protocol, in chain 0. NLM_F_EXCL: a filter already there is never replaced.
+ * With `replace`, the opposite: NLM_F_REPLACE and no NLM_F_CREATE, so only the filter already at
+ * `at` is changed (to run `progFd`), and none is created when it is gone (ENOENT).
  */
-export function bpfFilterMessage(seq: number, at: TcFilterPlace, progFd: number, name: string): Uint8Array {
+export function bpfFilterMessage(
+  seq: number,
+  at: TcFilterPlace,
+  progFd: number,
+  name: string,
+  replace = false,
+): Uint8Array {
   const options = [
     rtattr(TcaBpf.FD, u32Payload(progFd, true)),
     rtattr(TcaBpf.NAME, stringPayload(name)),
@@ -107,7 +126,7 @@ export function bpfFilterMessage(seq: number, at: TcFilterPlace, progFd: number,
   ];
   return tcMessage(
     Rtm.NEWTFILTER,
-    NlmFlag.REQUEST | NlmFlag.ACK | NlmFlag.CREATE | NlmFlag.EXCL,
+    NlmFlag.REQUEST | NlmFlag.ACK | (replace ? NlmFlag.REPLACE : NlmFlag.CREATE | NlmFlag.EXCL),
     seq,
     { ifindex: at.ifindex, handle: at.handle, parent: hookParent(at.hook), info: filterInfo(at.prio) },
     [rtattr(Tca.KIND, stringPayload("bpf")), rtattr(Tca.OPTIONS | Nlmsg.NLA_F_NESTED, concat(options))],
@@ -260,6 +279,8 @@ export interface TcFilterOptions {
   program: string;
   /** The interface's name, for messages. */
   iface?: string;
+  /** For a pinned pipeline: named `tsbpf-pin:NAME`, which `detach --tc` leaves alone. */
+  pinned?: boolean;
 }
 
 /** What identifies a cls_bpf filter tsbpf added, JSON-safe, so a later process can remove it. */
@@ -314,7 +335,7 @@ export function attachTcFilter(
 ): TcFilterDescription {
   checkPlace(opts.prio, opts.handle);
   const { iface } = opts;
-  const name = `${TC_FILTER_NAME_PREFIX}${opts.program}`;
+  const name = `${opts.pinned === true ? TC_PINNED_FILTER_NAME_PREFIX : TC_FILTER_NAME_PREFIX}${opts.program}`;
   const handle = opts.handle ?? 1;
   const progId = getProgramInfo(sys, progFd).id;
   const createdQdisc = ensureClsact(sys, ifindex, iface);
@@ -401,6 +422,50 @@ function deleteOwnFilter(sys: Sys, d: TcFilterDescription): boolean {
   if (reply.error === Errno.ENOENT || reply.error === Errno.ENODEV) return false;
   checkReply(reply, op);
   return true;
+}
+
+/**
+ * Switches the filter `d` describes to run `progFd` (program `name`; the filter keeps its name's
+ * prefix), in its namespace, in one
+ * step: RTM_NEWTFILTER with NLM_F_REPLACE for the same priority and handle. cls_bpf builds the
+ * new filter entry beside the old one and swaps them with list_replace_rcu, freeing the old one
+ * only after an RCU grace period (net/sched/cls_bpf.c, cls_bpf_change), so every packet runs the
+ * old program or the new one, and none finds the hook empty. Refused (a LoadError, nothing
+ * changed) when the filter is gone or no longer runs `d.progId`; netlink has no compare-and-swap,
+ * so a change by another tool between this check and the replace is not detected. Returns the
+ * new description (the new program's id and name).
+ */
+export function replaceTcFilterProgram(
+  d: TcFilterDescription,
+  progFd: number,
+  name: string,
+  sys: Sys = defaultSys(),
+): TcFilterDescription {
+  checkPlace(d.prio, d.handle);
+  const { ifindex, hook, prio, handle, iface } = d;
+  const progId = getProgramInfo(sys, progFd).id;
+  const filterName = `${filterNamePrefix(d.name)}${name}`;
+  inNetns(sys, d.netns, () => {
+    const op = `switch the tc filter at priority ${prio} handle ${handle} of ${where(ifindex, hook, iface)} to program id ${progId}`;
+    const there = dumpFilters(sys, ifindex, hook, iface).find(
+      (f) => f.kind === "bpf" && f.chain === 0 && f.prio === prio && f.handle === handle,
+    );
+    if (there === undefined) {
+      throw new LoadError(`${op}: the filter is gone; nothing was switched`, {
+        hint: "someone deleted it (or its clsact qdisc); `tc filter show` shows what is there",
+      });
+    }
+    if (there.progId !== d.progId) {
+      throw new LoadError(
+        `${op}: it runs program id ${there.progId ?? "?"}, not ours (${d.progId}); nothing was switched`,
+        { hint: "another tool replaced it; `tc filter show` shows it" },
+      );
+    }
+    const at: TcFilterPlace = { ifindex, hook, prio, handle };
+    const reply = netlinkRequest(sys, (seq) => bpfFilterMessage(seq, at, progFd, filterName, true), op);
+    checkReply(reply, op, {}, { [Errno.ENOENT]: "the filter was deleted meanwhile; nothing was switched" });
+  });
+  return { ...d, progId, name: filterName };
 }
 
 /**

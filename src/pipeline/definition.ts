@@ -16,6 +16,7 @@
  *   iface: veth0
  *   mode: auto                                 # auto | native | generic | offload
  *   hook: xdp                                  # xdp (default) | tc-ingress | tc-egress
+ *   tc-mode: auto                              # tc hooks: auto (default) | tcx | filter
  *   netns: NAME                                # the interface's network namespace
  * pin: /sys/fs/bpf/tsbpf/seed                  # default /sys/fs/bpf/tsbpf/<name>
  * stats: true                                  # count runs, verdicts and tail-call misses
@@ -38,6 +39,11 @@ export interface PipelineAttach {
   netns: string | undefined;
   /** Where on the interface the entry runs; absent means xdp. */
   hook?: "xdp" | "tc-ingress" | "tc-egress";
+  /**
+   * tc hooks: how the entry is attached, a tcx link or a netlink cls_bpf filter (`tc-mode:`);
+   * absent means auto (tcx where the kernel has it).
+   */
+  tcMode?: "auto" | "tcx" | "filter";
 }
 
 /** A name in the file that may be qualified by an object's alias (`stages:port22_prog`). */
@@ -86,8 +92,9 @@ const TOP_KEYS = [
   "events",
   "state",
 ];
-const ATTACH_KEYS = ["iface", "mode", "netns", "hook"];
+const ATTACH_KEYS = ["iface", "mode", "netns", "hook", "tc-mode"];
 const HOOKS = ["xdp", "tc-ingress", "tc-egress"] as const;
+const TC_MODES = ["auto", "tcx", "filter"] as const;
 const MODES = ["auto", "native", "generic", "offload"] as const;
 
 /** Reads a pipeline file's text; every problem is a {@link PipelineError} naming `file` and the field. */
@@ -264,12 +271,37 @@ class Reader {
       a.netns === undefined
         ? undefined
         : this.string(["attach", "netns"], a.netns, "a network namespace name");
+    const tcMode = this.tcMode(a["tc-mode"], a.hook);
     if (a.hook === undefined) return { iface, mode: mode as PipelineAttach["mode"], netns };
     const hook = this.string(["attach", "hook"], a.hook, "xdp, tc-ingress or tc-egress");
     if (!(HOOKS as readonly string[]).includes(hook)) {
       this.fail(["attach", "hook"], `'${hook}' is not a hook: expected ${HOOKS.join(", ")}`);
     }
-    return { iface, mode: mode as PipelineAttach["mode"], netns, hook: hook as (typeof HOOKS)[number] };
+    return {
+      iface,
+      mode: mode as PipelineAttach["mode"],
+      netns,
+      hook: hook as (typeof HOOKS)[number],
+      ...(tcMode === undefined ? {} : { tcMode }),
+    };
+  }
+
+  /** `attach.tc-mode`: one of auto, tcx, filter, and only with a tc hook. */
+  private tcMode(raw: unknown, hook: unknown): PipelineAttach["tcMode"] {
+    if (raw === undefined) return undefined;
+    const path = ["attach", "tc-mode"];
+    const m = this.string(path, raw, TC_MODES.join(", "));
+    if (!(TC_MODES as readonly string[]).includes(m)) {
+      const near = TC_MODES.find((x) => editDistance(x, m) <= 2);
+      this.fail(
+        path,
+        `'${m}' is not a tc mode${near === undefined ? "" : ` (did you mean '${near}'?)`}: expected ${TC_MODES.join(", ")}`,
+      );
+    }
+    if (hook !== "tc-ingress" && hook !== "tc-egress") {
+      this.fail(path, "goes with a tc hook (hook: tc-ingress or tc-egress)");
+    }
+    return m as (typeof TC_MODES)[number];
   }
 
   /** `name` or `alias:name`; with several objects a bare name is resolved later, if unique. */

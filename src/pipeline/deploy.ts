@@ -12,7 +12,8 @@ import { isTsbpfError, PipelineError, UsageError } from "../errors.js";
 import type { KernelCollection } from "../kernel/kernel-collection.js";
 import type { KernelXdpLink } from "../kernel/kernel-link.js";
 import type { KernelTcLink } from "../kernel/tc-link.js";
-import type { PipelineDescription, PipelineHook } from "../kernel/pipeline-meta.js";
+import type { KernelTcFilter } from "../kernel/tc-netlink.js";
+import type { AttachmentKind, PipelineDescription, PipelineHook } from "../kernel/pipeline-meta.js";
 import type { UnpinResult } from "../kernel/pipeline-pins.js";
 import type { PinnedPipelineStatus } from "../kernel/pipeline-status.js";
 import type { Sys } from "../kernel/sys.js";
@@ -32,6 +33,8 @@ export interface AttachPoint {
   netns: string | undefined;
   /** Where on the interface the entry runs (default xdp). */
   hook: PipelineHook;
+  /** tc hooks: a tcx link, a netlink cls_bpf filter, or auto (tcx where the kernel has it); default auto. */
+  tcMode?: "auto" | "tcx" | "filter";
 }
 
 /** Options of {@link upPipeline}. */
@@ -119,7 +122,13 @@ export function attachPointOf(pipeline: Pipeline, netns?: string): AttachPoint {
     e.field = "attach";
     throw e;
   }
-  return { iface: a.iface, mode: a.mode, netns: netns ?? a.netns, hook: a.hook ?? "xdp" };
+  return {
+    iface: a.iface,
+    mode: a.mode,
+    netns: netns ?? a.netns,
+    hook: a.hook ?? "xdp",
+    ...(a.tcMode === undefined ? {} : { tcMode: a.tcMode }),
+  };
 }
 
 /** The program type a hook runs, as ProgType and as written in messages. */
@@ -187,6 +196,8 @@ export function pipelineContentHash(
       attach: [at.iface, at.mode, at.netns ?? null],
       // XDP pipelines hash as they did before tc hooks existed.
       ...(at.hook === "xdp" ? {} : { hook: at.hook }),
+      // A tc mode asked for is part of what goes up (auto, the default, hashes as before).
+      ...(at.tcMode === undefined || at.tcMode === "auto" ? {} : { tcMode: at.tcMode }),
       // Instrumented programs are other programs: with and without stats are two versions.
       ...(stats ? { stats: true } : {}),
     }),
@@ -199,7 +210,14 @@ export function pipelineContentHash(
  */
 export function describePipeline(
   pipeline: Pipeline,
-  at: AttachPoint & { ifindex: number; attachedMode: string; by: string; stats?: boolean },
+  at: AttachPoint & {
+    ifindex: number;
+    attachedMode: string;
+    by: string;
+    stats?: boolean;
+    /** How the entry is attached at a tc hook (default a tcx link). */
+    attachment?: AttachmentKind;
+  },
 ): PipelineDescription {
   const objects: PipelineDescription["objects"] = {};
   for (const [alias, spec] of Object.entries(pipeline.plan.objects)) {
@@ -225,7 +243,7 @@ export function describePipeline(
       netns: at.netns ?? null,
       mode: at.mode,
       attachedMode: at.attachedMode,
-      ...(at.hook === "xdp" ? {} : { hook: at.hook, attachment: { kind: "tcx" as const } }),
+      ...(at.hook === "xdp" ? {} : { hook: at.hook, attachment: at.attachment ?? { kind: "tcx" as const } }),
     },
     hash: pipelineContentHash(pipeline, at, at.stats),
   };
@@ -324,6 +342,15 @@ export async function upPipeline(pipeline: Pipeline, opts: Partial<UpOptions> = 
         { hint: `to move it, take it down first (tsbpf down --pin ${dir}), then put it up again` },
       );
     }
+    const runsAs = now.meta.attach.attachment?.kind;
+    const wants = at.tcMode === "filter" ? "tc-filter" : at.tcMode === "tcx" ? "tcx" : undefined;
+    if (wants !== undefined && runsAs !== undefined && runsAs !== wants) {
+      const name = (k: string): string => (k === "tc-filter" ? "a cls_bpf filter" : "a tcx link");
+      throw new UsageError(
+        `${dir} runs pipeline ${now.meta.name} attached as ${name(runsAs)}; this file asks for ${name(wants)} (tc-mode ${at.tcMode}): an upgrade keeps how it is attached, nothing was changed`,
+        { hint: `to change it, take it down first (tsbpf down --pin ${dir}), then put it up again` },
+      );
+    }
     previous = now.meta;
   } else {
     checkPinDirFree(dir);
@@ -351,7 +378,7 @@ export async function upPipeline(pipeline: Pipeline, opts: Partial<UpOptions> = 
     Object.values(c.maps).flatMap((m) => (m.pinnedAt !== undefined && !m.reused ? [m.pinnedAt] : [])),
   );
   let up = false;
-  let link: KernelXdpLink | KernelTcLink | undefined;
+  let link: KernelXdpLink | KernelTcLink | KernelTcFilter | undefined;
   let upgraded: UpgradeInfo | undefined;
   try {
     const program = collections[entry.object]?.programs[entry.program];
@@ -380,6 +407,8 @@ export async function upPipeline(pipeline: Pipeline, opts: Partial<UpOptions> = 
             attachedMode: prev.attach.attachedMode,
             by,
             stats,
+            // The upgrade records the new entry's program id in a filter's description.
+            ...(prev.attach.attachment === undefined ? {} : { attachment: prev.attach.attachment }),
           }),
         },
         sys,
@@ -395,42 +424,55 @@ export async function upPipeline(pipeline: Pipeline, opts: Partial<UpOptions> = 
       };
     } else {
       let attachedMode: string = at.hook;
+      let attachment: AttachmentKind | undefined;
+      let filter: KernelTcFilter | undefined;
+      // What gets pinned as DIR/link: the link; a filter has none (it stays on its hook once kept).
+      let pinnable: KernelXdpLink | KernelTcLink | undefined;
       if (at.hook === "xdp") {
         const xdp = await program.attachXdp({ iface: at.iface, mode: at.mode, method: "link" });
         link = xdp;
-        const now = xdp.attachment();
-        attachedMode = now.attached === "none" || now.attached === "multi" ? at.mode : now.attached;
-      } else {
-        // A tcx link: appended after what other tools attached to the hook, never replacing it.
-        const tc = await program.attachTc({
-          iface: at.iface,
-          hook: tcHookOf(at.hook) ?? "ingress",
-          mode: "tcx",
-        });
-        // Only a link can be pinned and switched in an upgrade; the description says "tcx".
-        if (tc.method !== "link") {
-          await tc.detach();
+        pinnable = xdp;
+        if (xdp.method !== "link") {
           throw new UsageError(
             `pipeline ${pipeline.name}: up needs a bpf_link at ${at.hook}, and this kernel attached otherwise`,
           );
         }
+        const now = xdp.attachment();
+        attachedMode = now.attached === "none" || now.attached === "multi" ? at.mode : now.attached;
+      } else {
+        // A tcx link appended after what other tools attached to the hook, or a cls_bpf filter
+        // at a priority after theirs: never replacing what is there.
+        const tc = await program.attachTc({
+          iface: at.iface,
+          hook: tcHookOf(at.hook) ?? "ingress",
+          mode: at.tcMode ?? "auto",
+          pinned: true,
+        });
         link = tc;
-      }
-      if (link.method !== "link") {
-        throw new UsageError(
-          `pipeline ${pipeline.name}: up needs a bpf_link at ${at.hook}, and this kernel attached otherwise`,
-        );
+        if (tc.method === "netlink") {
+          const { filterAttachmentOf } = await import("../kernel/pipeline-filter.js");
+          attachment = filterAttachmentOf(tc.describe());
+          filter = tc;
+        } else pinnable = tc;
       }
       if (await aborted(opts.signal)) throw interrupted(dir);
       pinPipeline(
         dir,
         {
-          link,
+          link: pinnable,
           objects,
-          description: describePipeline(pipeline, { ...at, ifindex: link.ifindex, attachedMode, by, stats }),
+          description: describePipeline(pipeline, {
+            ...at,
+            ifindex: link.ifindex,
+            attachedMode,
+            by,
+            stats,
+            ...(attachment === undefined ? {} : { attachment }),
+          }),
         },
         sys,
       );
+      filter?.keep();
     }
     up = true;
   } finally {

@@ -51,6 +51,15 @@ test("RTM_NEWTFILTER: create-exclusive, tcmsg with the clsact ingress parent and
   assert.equal(hex(eg.subarray(28, 32)), "f3ffffff");
 });
 
+test("RTM_NEWTFILTER to replace our filter's program: NLM_F_REPLACE without CREATE or EXCL, same place and options", () => {
+  const at = { ifindex: 7, hook: "ingress" as const, prio: 0x12, handle: 5 };
+  const add = bpfFilterMessage(3, at, 9, "tsbpf:x");
+  const rep = bpfFilterMessage(3, at, 9, "tsbpf:x", true);
+  // REQUEST|ACK|REPLACE (0x105): a filter gone meanwhile is ENOENT, never created again.
+  assert.equal(hex(rep.subarray(6, 8)), "0501");
+  assert.equal(hex(rep.subarray(8)), hex(add.subarray(8)));
+});
+
 test("clsact qdisc: created only when absent (NLM_F_EXCL), deleted by kind; a filter deleted by prio and handle", () => {
   const add = clsactMessage(36, 1, 3);
   // RTM_NEWQDISC, REQUEST|ACK|EXCL|CREATE; handle ffff:0000, parent ffff:fff1 (TC_H_CLSACT); TCA_KIND "clsact".

@@ -29,6 +29,7 @@ import {
 import { loadCollectionSpec } from "../../src/object/load-collection-spec.js";
 import { AS_NOBODY, createVethNs, runCli, sendSyn, startCli, traceLock } from "./attach-support.js";
 import { hasCommand, kernelSkipReason } from "./support.js";
+import { qdiscKinds, tc, tcFilters } from "./tc-support.js";
 
 const DISPATCH = resolve("test/bpf/tc/tc_dispatch.bpf.o");
 const XDP_SEED = "examples/tail-call/tail_call.bpf.o";
@@ -40,49 +41,6 @@ const skip =
     : "needs ip and tc (iproute2), setpriv and flock");
 const _sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const netnsExec = (ns: string) => ["ip", "netns", "exec", ns];
-
-/** A filter as iproute2 shows it (`tc -j filter show`): priority, handle, name, program id. */
-interface ShownFilter {
-  pref: number;
-  handle: number;
-  name: string;
-  progId: number;
-  directAction: boolean;
-}
-
-/** The cls_bpf filters on `hook` of `iface` in namespace `ns`, by iproute2. */
-function tcFilters(ns: string, iface: string, hook: "ingress" | "egress"): ShownFilter[] {
-  const out = execFileSync("ip", ["netns", "exec", ns, "tc", "-j", "filter", "show", "dev", iface, hook], {
-    encoding: "utf8",
-  });
-  const j = JSON.parse(out === "" ? "[]" : out) as {
-    pref: number;
-    kind: string;
-    options?: { handle: string; bpf_name?: string; "direct-action"?: boolean; prog?: { id: number } };
-  }[];
-  return j
-    .filter((f) => f.kind === "bpf" && f.options !== undefined)
-    .map((f) => ({
-      pref: f.pref,
-      handle: Number(f.options?.handle),
-      name: f.options?.bpf_name ?? "",
-      progId: f.options?.prog?.id ?? 0,
-      directAction: f.options?.["direct-action"] === true,
-    }));
-}
-
-/** The kinds of the qdiscs of `iface` in namespace `ns`, by iproute2. */
-function qdiscKinds(ns: string, iface: string): string[] {
-  const out = execFileSync("ip", ["netns", "exec", ns, "tc", "-j", "qdisc", "show", "dev", iface], {
-    encoding: "utf8",
-  });
-  return (JSON.parse(out) as { kind: string }[]).map((q) => q.kind);
-}
-
-/** `tc ...` in namespace `ns`. */
-function tc(ns: string, ...args: string[]): void {
-  execFileSync("ip", ["netns", "exec", ns, "tc", ...args], { stdio: "pipe" });
-}
 
 /** iproute2's own way of adding a tc program: `tc filter add dev IF HOOK [pref P] bpf da obj ... sec tc`. */
 function iproute2Filter(ns: string, iface: string, hook: string, ...pref: string[]): void {

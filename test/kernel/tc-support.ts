@@ -12,6 +12,7 @@ import { getProgramInfo } from "../../src/kernel/object-ops.js";
 import { loadProgram } from "../../src/kernel/program-ops.js";
 import { defaultSys } from "../../src/kernel/sys.js";
 import { attachTcxIn, queryTcx, type TcHook } from "../../src/kernel/tc-link.js";
+import { execFileSync } from "node:child_process";
 import { loadedProgramIds } from "./attach-support.js";
 
 /** The programs on the tcx hooks of `iface` in namespace `ns`, as "hook:name" in run order. */
@@ -59,4 +60,47 @@ export function attachForeignTc(iface: string, ns: string, hook: TcHook): Foreig
     prog.close();
     throw e;
   }
+}
+
+/** A filter as iproute2 shows it (`tc -j filter show`): priority, handle, name, program id. */
+export interface ShownFilter {
+  pref: number;
+  handle: number;
+  name: string;
+  progId: number;
+  directAction: boolean;
+}
+
+/** The cls_bpf filters on `hook` of `iface` in namespace `ns`, by iproute2. */
+export function tcFilters(ns: string, iface: string, hook: "ingress" | "egress"): ShownFilter[] {
+  const out = execFileSync("ip", ["netns", "exec", ns, "tc", "-j", "filter", "show", "dev", iface, hook], {
+    encoding: "utf8",
+  });
+  const j = JSON.parse(out === "" ? "[]" : out) as {
+    pref: number;
+    kind: string;
+    options?: { handle: string; bpf_name?: string; "direct-action"?: boolean; prog?: { id: number } };
+  }[];
+  return j
+    .filter((f) => f.kind === "bpf" && f.options !== undefined)
+    .map((f) => ({
+      pref: f.pref,
+      handle: Number(f.options?.handle),
+      name: f.options?.bpf_name ?? "",
+      progId: f.options?.prog?.id ?? 0,
+      directAction: f.options?.["direct-action"] === true,
+    }));
+}
+
+/** The kinds of the qdiscs of `iface` in namespace `ns`, by iproute2. */
+export function qdiscKinds(ns: string, iface: string): string[] {
+  const out = execFileSync("ip", ["netns", "exec", ns, "tc", "-j", "qdisc", "show", "dev", iface], {
+    encoding: "utf8",
+  });
+  return (JSON.parse(out) as { kind: string }[]).map((q) => q.kind);
+}
+
+/** `tc ...` in namespace `ns`. */
+export function tc(ns: string, ...args: string[]): void {
+  execFileSync("ip", ["netns", "exec", ns, "tc", ...args], { stdio: "pipe" });
 }

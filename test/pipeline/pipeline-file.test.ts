@@ -167,6 +167,16 @@ const BAD: [string, string, RegExp][] = [
     /attach\.mode: 'fast' is not a mode: expected auto, native, generic, offload/,
   ],
   [
+    "bad-tc-mode",
+    `name: s\nobject: ${SEED}\nentry: main_prog\nattach:\n  iface: veth0\n  hook: tc-ingress\n  tc-mode: fiter\n`,
+    /^bad-tc-mode\.yaml: attach\.tc-mode: 'fiter' is not a tc mode \(did you mean 'filter'\?\): expected auto, tcx, filter/,
+  ],
+  [
+    "tc-mode-on-xdp",
+    `name: s\nobject: ${SEED}\nentry: main_prog\nattach:\n  iface: veth0\n  tc-mode: filter\n`,
+    /^tc-mode-on-xdp\.yaml: attach\.tc-mode: goes with a tc hook \(hook: tc-ingress or tc-egress\)/,
+  ],
+  [
     "bad-version",
     `version: 2\nname: s\nobject: ${SEED}\nentry: main_prog\n`,
     /version: version 2 is not one this tsbpf reads \(1\)/,

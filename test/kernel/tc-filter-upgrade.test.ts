@@ -1,0 +1,252 @@
+/**
+ * The upgrade proof for tc pipelines on a cls_bpf filter (`tc-mode: filter`), as
+ * tc-upgrade-under-load.test.ts proves it for a tcx link: test/bpf/upgrade/tc_versioned.bpf.o up
+ * at the tc egress hook of the veth end inside a test-made namespace, a UDP sender in that
+ * namespace sending as fast as it can, and meanwhile upgrades (alternating versions 1 and 2) that
+ * replace our filter's program in place (RTM_NEWTFILTER with NLM_F_REPLACE at the same priority and
+ * handle) and single-stage swaps. tc egress runs in the sender's own sendmsg, so every sent
+ * packet passes the hook exactly once: counted == sent, 0 mixed, 0 missed, the filter stays one
+ * filter at the same place, and down leaves no filter and no clsact qdisc.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { test } from "node:test";
+import { downPipeline, pipelineStats, swapStage, upPipeline } from "../../src/pipeline/deploy.js";
+import { loadPipeline } from "../../src/pipeline/pipeline.js";
+import { createVethNs, runCli, startProcess } from "./attach-support.js";
+import { ensureBpffs, hasCommand, kernelSkipReason } from "./support.js";
+import { qdiscKinds, tcFilters, tcxProgs } from "./tc-support.js";
+
+const OBJ = resolve("test/bpf/upgrade/tc_versioned.bpf.o");
+const UPGRADES = 40;
+const SWAPS = 20;
+const skip =
+  kernelSkipReason() ??
+  (hasCommand("ip") && hasCommand("tc") && hasCommand("bpftool") && hasCommand("sysctl") && ensureBpffs()
+    ? undefined
+    : "needs ip, tc, bpftool, sysctl and a bpffs");
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A UDP sender (run inside the namespace): `count` packets to HOST:9 (0: until SIGTERM, and at
+ * most 60 s whatever happens), 256 in flight at a time; prints {sent, failed, packetsPerSecond}.
+ * A packet the tc program drops still counts as sent (the kernel reports ENOBUFS for it only
+ * with IP_RECVERR). Each batch yields to the event loop, or SIGTERM would never be seen (the
+ * send callbacks of a socket that never blocks keep the loop busy).
+ */
+const SENDER = `
+const [host, count] = [process.argv[1], Number(process.argv[2])];
+const s = require("node:dgram").createSocket("udp4");
+const buf = Buffer.alloc(18);
+let sent = 0, failed = 0, stop = false;
+process.on("SIGTERM", () => { stop = true; });
+const t0 = performance.now();
+(async () => {
+  while (!stop && (count === 0 || sent + failed < count) && performance.now() - t0 < 60000) {
+    await new Promise((r) => setImmediate(r));
+    const n = count === 0 ? 256 : Math.min(256, count - sent - failed);
+    await new Promise((r) => {
+      let left = n;
+      for (let i = 0; i < n; i++)
+        s.send(buf, 9, host, (e) => { if (e) failed++; else sent++; if (--left === 0) r(); });
+    });
+  }
+  const secs = (performance.now() - t0) / 1000;
+  console.log(JSON.stringify({ sent, failed, packetsPerSecond: sent / secs }));
+  process.exit(0);
+})();`;
+
+/** The counters map through its pin: [v1, v2, mixed, missed]. */
+function counters(pin: string): bigint[] {
+  const out = JSON.parse(
+    execFileSync("bpftool", ["-j", "map", "dump", "pinned", `${pin}/main/maps/counters`]).toString(),
+  ) as { formatted?: { key: number; value: number } }[];
+  const r: bigint[] = [0n, 0n, 0n, 0n];
+  for (const { formatted: e } of out) if (e !== undefined && e.key < 4) r[e.key] = BigInt(e.value);
+  return r;
+}
+
+test("tc pipeline on a cls_bpf filter upgrades (the filter replaced in place) and swaps while packets are sent: each sent packet counted by exactly one version, no mixed chain", {
+  skip,
+  timeout: 240_000,
+}, async () => {
+  const net = createVethNs("d");
+  const name = `tc-filter-upgrade-${process.pid}`;
+  const pin = `/sys/fs/bpf/tsbpf/${name}`;
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-tcfupgrade-"));
+  const file = join(dir, `${name}.yaml`);
+  const write = (version: number): void =>
+    writeFileSync(
+      file,
+      `name: ${name}\nobject: ${OBJ}\nentry: entry\nslots:\n  stages: {0: stage_a, 1: stage_b}\nglobals: {version: ${version}}\nattach: {iface: ${net.peerIf}, netns: ${net.ns}, hook: tc-egress, tc-mode: filter}\nstate: [counters]\nstats: true\n`,
+    );
+  const send = (count: number) =>
+    startProcess(
+      [process.execPath, "-e", SENDER, net.hostIp, String(count)],
+      ["ip", "netns", "exec", net.ns],
+    );
+  const result = async (p: ReturnType<typeof send>) => {
+    assert.equal(await p.exited, 0, p.stderr());
+    return JSON.parse(p.stdout().trim().split("\n").at(-1) as string) as {
+      sent: number;
+      failed: number;
+      packetsPerSecond: number;
+    };
+  };
+  let sender: ReturnType<typeof send> | undefined;
+  try {
+    // No traffic out of the namespace but the sender's: no IPv6, the host's address resolved for good.
+    execFileSync("sysctl", ["-qw", `net.ipv6.conf.${net.hostIf}.disable_ipv6=1`]);
+    execFileSync("ip", [
+      "netns",
+      "exec",
+      net.ns,
+      "sysctl",
+      "-qw",
+      `net.ipv6.conf.${net.peerIf}.disable_ipv6=1`,
+    ]);
+    const mac = (
+      JSON.parse(execFileSync("ip", ["-j", "link", "show", "dev", net.hostIf]).toString()) as {
+        address: string;
+      }[]
+    )[0]?.address as string;
+    execFileSync("ip", [
+      "-n",
+      net.ns,
+      "neigh",
+      "replace",
+      net.hostIp,
+      "lladdr",
+      mac,
+      "dev",
+      net.peerIf,
+      "nud",
+      "permanent",
+    ]);
+    write(1);
+    const first = await upPipeline(await loadPipeline(file));
+    assert.equal(first.changed, true);
+    assert.equal(first.status.hook, "tc-egress");
+    assert.equal(first.status.running, true);
+    assert.equal(first.status.filter?.kind, "tc-filter");
+    // One filter of ours on the hook: its place and program id, which each upgrade switches.
+    const place = () =>
+      tcFilters(net.ns, net.peerIf, "egress").map((f) => [f.pref, f.handle, f.name, f.progId]);
+    let entryId = first.status.programs.find((p) => p.name === "entry")?.id;
+    assert.deepEqual(place(), [[1, 1, "tsbpf-pin:entry", entryId]]);
+    const c0 = counters(pin);
+    sender = send(0);
+    await sleep(500);
+    const t0 = performance.now();
+    let graceMs = 0;
+    let finalRuns = 0n;
+    for (let i = 1; i <= UPGRADES; i++) {
+      write(i % 2 === 1 ? 2 : 1);
+      const r = await upPipeline(await loadPipeline(file));
+      assert.ok(r.upgraded, `upgrade ${i}`);
+      assert.deepEqual(r.upgraded.state, [{ object: "main", map: "counters", carried: true }]);
+      assert.ok(r.upgraded.finalStats, "the old version's final counts");
+      finalRuns += BigInt(r.upgraded.finalStats.programs.entry?.runs ?? 0);
+      graceMs += r.upgraded.graceMs;
+      // The filter is switched in place: one filter, same priority and handle, the new entry.
+      const now = r.status.programs.find((p) => p.name === "entry")?.id;
+      assert.notEqual(now, entryId);
+      entryId = now;
+      assert.deepEqual(place(), [[1, 1, "tsbpf-pin:entry", entryId]]);
+      assert.equal(r.status.running, true);
+    }
+    const upgradeS = (performance.now() - t0) / 1000;
+    const t1 = performance.now();
+    for (let i = 1; i <= SWAPS; i++) {
+      await swapStage(pin, { map: "stages", key: 0, program: i % 2 === 1 ? "stage_a2" : "stage_a" });
+    }
+    const swapS = (performance.now() - t1) / 1000;
+    await sleep(300);
+    sender.child.kill("SIGTERM");
+    const sent = await result(sender);
+    sender = undefined;
+    const c = counters(pin);
+    const counted = (c[0] as bigint) + (c[1] as bigint) - (c0[0] as bigint) - (c0[1] as bigint);
+    const figures = `sent ${sent.sent} (${sent.failed} failed) at ${(sent.packetsPerSecond / 1e3).toFixed(0)} k packets/s; counted v1 ${c[0]} + v2 ${c[1]} = ${counted}; mixed ${c[2]}; missed ${c[3]}; ${UPGRADES} upgrades in ${upgradeS.toFixed(1)} s (grace ${(graceMs / UPGRADES).toFixed(2)} ms each); ${SWAPS} swaps in ${swapS.toFixed(2)} s`;
+    console.log(`# ${figures}`);
+    assert.equal(sent.failed, 0, figures);
+    assert.ok(sent.sent >= 10_000, figures);
+    assert.equal(c[2], 0n, figures);
+    assert.equal(c[3], 0n, figures);
+    assert.equal(counted, BigInt(sent.sent), figures);
+    assert.ok((c[0] as bigint) > 0n && (c[1] as bigint) > 0n, figures);
+    // Counts belong to one version: the replaced versions' final counts and the running one's add
+    // up to every packet, none counted twice or lost between versions.
+    const current = BigInt((await pipelineStats(pin)).programs.entry?.runs ?? 0);
+    assert.equal(finalRuns + current, (c[0] as bigint) + (c[1] as bigint), figures);
+
+    // The CLI: an upgrade says what it carried over and the old version's final counts; status
+    // shows the tc hook; swap and the restoring up work on a tc pipeline.
+    write(2);
+    const upgrade = runCli(["up", file]);
+    assert.equal(upgrade.status, 0, upgrade.stderr);
+    assert.match(upgrade.stdout, /^upgraded: .* replaced in one switch on the filter/m);
+    assert.match(upgrade.stdout, /^state: counters carried over from the previous version$/m);
+    assert.match(upgrade.stdout, /^final counts of the previous version:\n {2}entry: \d+ runs/m);
+    assert.match(
+      upgrade.stdout,
+      /^up: .*, hook tc-egress \(cls_bpf filter pref 1 handle 0x1\); slots: stages\[0\]=stage_a, stages\[1\]=stage_b$/m,
+    );
+    const sw = runCli(["swap", "--pin", pin, "stages:0=stage_a2", "--netns", net.ns]);
+    assert.equal(sw.status, 0, sw.stderr);
+    assert.match(sw.stdout, /^swapped stages\[0\]: stage_a -> stage_a2 \(one atomic slot update\)/);
+    const back = runCli(["up", file]);
+    assert.equal(back.status, 0, back.stderr);
+    assert.match(
+      back.stdout,
+      /put the file's programs back in 1 slot\(s\) a swap had changed: stages\[0\]: stage_a2 -> stage_a/,
+    );
+    // A program of the wrong type is refused before anything changes.
+    const xdp = runCli(["swap", file, `stages:0=${resolve("test/bpf/upgrade/versioned.bpf.o")}:stage_a`]);
+    assert.equal(xdp.status, 2, xdp.stderr);
+    assert.match(
+      xdp.stderr,
+      /^tsbpf: stage_a is a xdp program; stages of pipeline \S+ holds tc \(sched_cls\) programs: nothing was changed\n$/,
+    );
+
+    // The detectors detect. A version 1 stage (another object's, sharing the pipeline's maps by
+    // name) swapped into the version 2 chain: every packet runs a mixed chain. An emptied slot:
+    // every packet misses a tail call.
+    const m0 = counters(pin)[2] as bigint;
+    const s1 = runCli(["swap", file, `stages:0=${OBJ}:stage_a`]);
+    assert.equal(s1.status, 0, s1.stderr);
+    assert.match(s1.stdout, /it uses the pipeline's maps stages, counters/);
+    assert.equal((await result(send(1000))).sent, 1000);
+    assert.equal((counters(pin)[2] as bigint) - m0, 1000n, "every packet of the burst ran a mixed chain");
+    execFileSync("bpftool", [
+      "map",
+      "delete",
+      "pinned",
+      `${pin}/main/maps/stages`,
+      "key",
+      "1",
+      "0",
+      "0",
+      "0",
+    ]);
+    const miss0 = counters(pin)[3] as bigint;
+    assert.equal((await result(send(1000))).sent, 1000);
+    assert.equal((counters(pin)[3] as bigint) - miss0, 1000n, "every packet of the burst missed a tail call");
+
+    const down = runCli(["down", file]);
+    assert.equal(down.status, 0, down.stderr);
+    // Nothing of ours is left: no filter, and the clsact qdisc up created is gone with it.
+    assert.deepEqual(tcFilters(net.ns, net.peerIf, "egress"), []);
+    assert.deepEqual(tcFilters(net.ns, net.peerIf, "ingress"), []);
+    assert.ok(!qdiscKinds(net.ns, net.peerIf).includes("clsact"), qdiscKinds(net.ns, net.peerIf).join(","));
+    assert.deepEqual(tcxProgs(net.peerIf, net.ns), []);
+  } finally {
+    sender?.child.kill("SIGKILL");
+    await downPipeline(pin).catch(() => undefined);
+    net.remove();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
