@@ -29,6 +29,7 @@ import type { PacketBatch } from "../net/pcap.js";
 import { applyWiring, staticSlots } from "../tailcall/wiring.js";
 import { faultCode, vmFault } from "./fault.js";
 import { compileProgram, primeProgram } from "./compiler.js";
+import { adoptForWasm, compileWasm, primeWasm } from "./wasm/wasm-tier.js";
 import { createHelpers, mapPointer, newRunState, type RunState } from "./helpers.js";
 import { Interpreter, loadProgram, type Program } from "./interpreter.js";
 import {
@@ -72,8 +73,10 @@ export interface VmCollectionOptions {
    * Execution tier: the compiled tier (src/vm/compiler.ts, the default), which translates each
    * program to JavaScript and runs 1.3-10x faster, or the reference interpreter it is held to:
    * the two agree on every conformance, fixture, generated and random program in the tests.
+   * `"wasm"` translates each program to WebAssembly (src/vm/wasm/), with the compiled tier as
+   * its fallback for what it hands over (faults, the budget's last block, atomics, callx).
    */
-  tier: "interpreter" | "compiled";
+  tier: "interpreter" | "compiled" | "wasm";
   /**
    * The address space to load into. Collections loaded into one space can tail-call each other's
    * programs (a pipeline of several objects); each gets its own space by default. The space's
@@ -135,6 +138,7 @@ function warmUpProgram(tier: VmCollectionOptions["tier"]): Program {
       { name: "warm-up" },
     );
     if (tier === "compiled") compileProgram(p);
+    if (tier === "wasm") compileWasm(p);
     warmUpPrograms[tier] = p;
   }
   return p;
@@ -331,7 +335,9 @@ export class VmCollection implements LoadedCollection {
     vm.hi[1] = xdp.ctx.hi;
     vm.exec(warmUpProgram(this.options.tier));
     xdp.output();
-    for (const p of Object.values(this.programs)) primeProgram(p.compiled, vm);
+    for (const p of Object.values(this.programs)) {
+      if (!primeWasm(p.compiled, vm)) primeProgram(p.compiled, vm);
+    }
     this.isPrepared = true;
   }
 
@@ -614,6 +620,7 @@ export function loadVmCollection(
     });
   }
   const coll = new VmCollection(spec, options);
+  if (options.tier === "wasm") adoptForWasm(coll.space.interpreter, coll.space.xdp);
 
   const vmMaps: Record<string, VmMapBase> = {};
   for (const m of Object.values(spec.maps)) {
@@ -706,6 +713,7 @@ export function loadVmCollection(
         },
       });
       if (options.tier === "compiled") compileProgram(prog.compiled);
+      if (options.tier === "wasm") compileWasm(prog.compiled);
     } catch (e) {
       throw wrapLoad(e, `program ${p.name}`, pctx);
     }
