@@ -154,7 +154,7 @@ class CompiledProgram implements CompiledEntry {
         st.next = undefined;
         vm.current = p;
         // A tail call or a return into a program the tier has not translated yet: translate it now.
-        cp = jsTierOf(p);
+        cp = jsOf(p);
         v = cp.variant(precise);
       } else if (r === PRECISE) {
         precise = true;
@@ -166,10 +166,14 @@ class CompiledProgram implements CompiledEntry {
 }
 
 /**
- * The JavaScript translation of `p`: its `jit`, or the fallback a faster tier (src/vm/wasm/) keeps
- * under it; made now when it has none.
+ * @internal The JavaScript translation of `p`: its `jit`, or the fallback a faster tier
+ * (src/vm/wasm/) keeps under it; made now when it has none.
  */
-function jsTierOf(p: Program): CompiledProgram {
+export function jsTierOf(p: Program): CompiledEntry {
+  return jsOf(p);
+}
+
+function jsOf(p: Program): CompiledProgram {
   const j = p.jit;
   if (j instanceof CompiledProgram) return j;
   if (j?.fallback instanceof CompiledProgram) return j.fallback;
@@ -201,7 +205,7 @@ export function resumeCompiled(
   st.reserve = reserve;
   st.next = undefined;
   vm.current = p;
-  jsTierOf(p).drive(vm, precise, false);
+  jsOf(p).drive(vm, precise, false);
 }
 
 /** Options of {@link compileProgram}. */

@@ -620,7 +620,6 @@ export function loadVmCollection(
     });
   }
   const coll = new VmCollection(spec, options);
-  if (options.tier === "wasm") adoptForWasm(coll.space.interpreter, coll.space.xdp);
 
   const vmMaps: Record<string, VmMapBase> = {};
   for (const m of Object.values(spec.maps)) {
@@ -643,6 +642,7 @@ export function loadVmCollection(
   }
   // Read-only global data is frozen once filled, as libbpf does for .rodata.
   for (const m of Object.values(spec.maps)) if (m.readOnly) vmMaps[m.name]?.freeze();
+  if (options.tier === "wasm") adoptForWasm(coll.space.interpreter, coll.space.xdp, Object.values(vmMaps));
 
   // Global data values are addressed directly by the instructions, so their regions live as long
   // as the collection.

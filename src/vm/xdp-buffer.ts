@@ -142,10 +142,14 @@ export class XdpBuffer {
     return this.ctx.address();
   }
 
+  /** Told the packet region's new window whenever it moves (the wasm tier mirrors it). */
+  onBounds: ((start: number, end: number) => void) | undefined = undefined;
+
   private sync(): void {
     if (this.meta < this.dirtyLo) this.dirtyLo = this.meta;
     if (this.end > this.dirtyHi) this.dirtyHi = this.end;
     this.memory.setBounds(this.packet, this.meta, this.end);
+    if (this.onBounds !== undefined) this.onBounds(this.meta, this.end);
     const w = this.ctxWords;
     const hi = this.packet.hi;
     w[XDP_MD.data >> 1] = REGION_LO_BASE + this.data;

@@ -218,7 +218,8 @@ export function encodeModule(m: ModuleSpec): Uint8Array {
   m.imports.forEach((imp, i) => {
     is.name("env").name(imp.name).byte(0x00).u32(i);
   });
-  is.name("env").name("memory").byte(0x02).byte(0x01).u32(m.memoryPages).u32(m.memoryPages);
+  // Limits: at least `memoryPages`, no maximum (the runtime's memory may be larger).
+  is.name("env").name("memory").byte(0x02).byte(0x00).u32(m.memoryPages);
   section(2, is);
   section(3, new Bytes().u32(1).u32(m.imports.length));
   section(7, new Bytes().u32(1).name(m.func.name).byte(0x00).u32(m.imports.length));

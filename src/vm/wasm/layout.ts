@@ -24,6 +24,20 @@ export const OUT_MAXFRAME = 12;
 export const SCRATCH = 16;
 /** Which program (runtime id) to go on in after a bail-out. */
 export const OUT_PROG = 24;
+/** The XDP packet region's high word (0 and an empty window when there is none). */
+export const FAST_PKT_HI = 32;
+/** Absolute offset of the packet page's byte 0. */
+export const FAST_PKT_BASE = 36;
+/** The packet's window (`data_meta`), kept by the XDP buffer. */
+export const FAST_PKT_START = 40;
+/** The packet's window end (`data_end`). */
+export const FAST_PKT_END = 44;
+/** The XDP context region's high word. */
+export const FAST_CTX_HI = 48;
+/** Absolute offset of the context's words (`Region.loadWords`). */
+export const FAST_CTX_WORDS = 52;
+/** Bytes of the context its words cover (0: none). */
+export const FAST_CTX_LIMIT = 56;
 /** The interpreter's `lo` (r0..r10 low words). */
 export const REGS_LO = 64;
 /** The interpreter's `hi`. */
@@ -60,10 +74,24 @@ export const E_HOOK = 20;
 export const E_WORDS = 24;
 /** The stack frames, {@link STACK_SIZE} bytes each, frame f at `STACKS + f * STACK_SIZE`. */
 export const STACKS = (TABLE + (TABLE_REGIONS << ENTRY_SHIFT) + 4095) & ~4095;
-/** Where adopted regions (packet page, context) are placed. */
-export const HEAP = (STACKS + FRAMES * STACK_SIZE + 4095) & ~4095;
-/** Size of the linear memory, in 64 KiB pages. */
-export const PAGES = 8;
+/**
+ * The array-lookup cache: {@link MAP_CACHE_SLOTS} slots of [map handle, max entries, stride,
+ * offset of the per-element region-high-word table], by handle modulo the slot count.
+ */
+export const MAP_CACHE = (STACKS + FRAMES * STACK_SIZE + 4095) & ~4095;
+/** Slots of the array-lookup cache (a power of 2). */
+export const MAP_CACHE_SLOTS = 256;
+/** Where adopted regions (packet page, context, array values) are placed. */
+export const HEAP = MAP_CACHE + MAP_CACHE_SLOTS * 16;
+/**
+ * Size of the linear memory, in 64 KiB pages: at least MIN_PAGES, more for large array maps up to
+ * MAX_PAGES (a runtime is made per interpreter, and tests make thousands).
+ */
+export const MIN_PAGES = 8;
+/** See {@link MIN_PAGES}. */
+export const MAX_PAGES = 256;
+/** The page count a module declares for its imported memory (any runtime's memory has at least it). */
+export const PAGES = MIN_PAGES;
 /** The high word of region id 0 (signed). */
 export const HI0 = REGION_HI_BASE | 0;
 /** Low address word of byte 0 of a region. */

@@ -1,4 +1,5 @@
 import type { Interpreter } from "../interpreter.js";
+import { ArrayMap } from "../maps/array-map.js";
 import type { Region } from "../memory.js";
 import type { XdpBuffer } from "../xdp-buffer.js";
 import {
@@ -10,11 +11,21 @@ import {
   E_WORDS,
   E_WRITABLE,
   ENTRY_SHIFT,
+  FAST_CTX_HI,
+  FAST_CTX_LIMIT,
+  FAST_CTX_WORDS,
+  FAST_PKT_BASE,
+  FAST_PKT_END,
+  FAST_PKT_HI,
+  FAST_PKT_START,
   FRAME_SIZE,
   FRAMES,
   HEAP,
+  MAP_CACHE,
+  MAP_CACHE_SLOTS,
   OUT_MAXFRAME,
-  PAGES,
+  MAX_PAGES,
+  MIN_PAGES,
   REGS_HI,
   REGS_LO,
   RET_PC,
@@ -50,8 +61,6 @@ export class WasmRuntime {
   readonly u8: Uint8Array;
   /** Programs by runtime id (the `self` a compiled function gets). */
   readonly programs: unknown[] = [];
-  /** Regions whose window can move between runs (the packet): copied to the table on each entry. */
-  private readonly moving: Region[] = [];
   private heap = HEAP;
   private xdp: XdpBuffer | undefined;
   /** The budget beyond `left` of the run under way (see Interpreter's CHUNK). */
@@ -59,12 +68,16 @@ export class WasmRuntime {
   /** The target of the tail call a helper just made. */
   next: unknown = undefined;
 
-  constructor(readonly vm: Interpreter) {
-    this.memory = new wasmApi.Memory({ initial: PAGES, maximum: PAGES });
+  constructor(
+    readonly vm: Interpreter,
+    pages = MIN_PAGES,
+  ) {
+    this.memory = new wasmApi.Memory({ initial: pages, maximum: pages });
     const buf = this.memory.buffer;
     this.i32 = new Int32Array(buf);
     this.u8 = new Uint8Array(buf);
     for (let id = 0; id < TABLE_REGIONS; id++) this.i32[(TABLE >> 2) + (id << (ENTRY_SHIFT - 2))] = -1;
+    for (let s = 0; s < MAP_CACHE_SLOTS; s++) this.i32[(MAP_CACHE >> 2) + s * 4] = -1;
     const move = (name: "lo" | "hi" | "savedLo" | "savedHi" | "retPc", at: number) => {
       const old = vm[name];
       const moved = new Int32Array(buf, at, old.length);
@@ -86,8 +99,94 @@ export class WasmRuntime {
       this.i32[(STACK_HI >> 2) + f] = r.hi;
       this.setEntry(r, at, -1);
       this.i32[this.entry(r) + (E_DIRTY >> 2)] = FRAME_SIZE;
+      this.fixed.add(r);
     });
+    vm.memory.onChange = (r) => this.changed(r);
   }
+
+  /**
+   * Moves array maps' values into this memory, so compiled code reads and writes them directly
+   * (once a slow access has found their region: see {@link register}). A map too large for
+   * what is left stays where it is.
+   */
+  adoptArrays(maps: readonly unknown[]): void {
+    const buf = this.memory.buffer;
+    for (const m of maps) {
+      if (!(m instanceof ArrayMap)) continue;
+      const blocks = m.blocks;
+      for (let c = 0; c < blocks.length; c++) {
+        const old = blocks[c] as Uint8Array;
+        if (old.buffer === buf) continue;
+        const at = this.alloc(old.length);
+        if (at < 0) return;
+        const moved = new Uint8Array(buf, at, old.length);
+        moved.set(old);
+        blocks[c] = moved;
+      }
+    }
+  }
+
+  /**
+   * Lets compiled code reach `r` directly from now on, when its bytes are in this memory and it
+   * has no load hook. Called by the slow access imports; the table entry goes again when the
+   * region is unmapped, rebound or given new bounds (Memory.onChange).
+   */
+  register(r: Region): void {
+    if (r.id >= TABLE_REGIONS || r.onLoad !== undefined || r.bytes.buffer !== this.memory.buffer) return;
+    if (this.vm.memory.regions[r.id] !== r) return;
+    this.setEntry(r, r.bytes.byteOffset, -1);
+  }
+
+  /** Element tables of the lookup cache, by map handle. */
+  private readonly elementTables = new Map<number, number>();
+  /** Per region id recorded in an element table: the table word and the region. */
+  private readonly recorded = new Map<number, [number, Region]>();
+
+  /**
+   * Records what the array-lookup fast path found: map `handle`'s element at `r` (a region of an
+   * ArrayMap), so the next lookups of it are inline (translate.ts, inlineLookup).
+   */
+  recordLookup(handle: number, r: Region): void {
+    const m = r.owner;
+    if (!(m instanceof ArrayMap) || r.id >= TABLE_REGIONS) return;
+    const max = m.spec.maxEntries;
+    if (max > 1 << 16 || r.start % m.stride !== 0) return;
+    const I = this.i32;
+    let table = this.elementTables.get(handle);
+    if (table === undefined) {
+      table = this.alloc(max * 4);
+      if (table < 0) return;
+      this.elementTables.set(handle, table);
+    }
+    const slot = (MAP_CACHE >> 2) + ((handle & (MAP_CACHE_SLOTS - 1)) << 2);
+    if (I[slot] !== handle) {
+      I[slot] = handle;
+      I[slot + 1] = max;
+      I[slot + 2] = m.stride;
+      I[slot + 3] = table;
+    }
+    const word = (table >> 2) + r.start / m.stride;
+    I[word] = r.hi;
+    this.recorded.set(r.id, [word, r]);
+    this.register(r);
+  }
+
+  /** Memory.onChange: a region registered by {@link register} is forgotten. */
+  private changed(r: Region): void {
+    const rec = this.recorded.get(r.id);
+    if (rec !== undefined && rec[1] === r) {
+      this.i32[rec[0]] = 0;
+      this.recorded.delete(r.id);
+    }
+    if (r.id >= TABLE_REGIONS) return;
+    const e = this.entry(r);
+    // Stack frames and the context keep their entries (their bounds never move).
+    if (this.fixed.has(r)) return;
+    this.i32[e + (E_BASE >> 2)] = -1;
+  }
+
+  /** Regions whose table entries stay (stack frames, the XDP context). */
+  private readonly fixed = new Set<Region>();
 
   /** Index (in i32s) of region `r`'s table entry. */
   private entry(r: Region): number {
@@ -130,21 +229,23 @@ export class WasmRuntime {
     const cb = new Uint8Array(buf, ctx, xdp.ctx.bytes.length);
     cb.set(xdp.ctx.bytes);
     this.vm.memory.rebind(xdp.ctx, cb, xdp.ctx.start, xdp.ctx.end);
-    this.setEntry(xdp.packet, page, -1);
+    // The packet is reached through the FAST_PKT_* words only (its table entry stays "not here",
+    // so an access outside its window goes to JavaScript, which faults as the other tiers do).
     this.setEntry(xdp.ctx, ctx, words);
-    this.moving.push(xdp.packet);
-    this.xdp = xdp;
-  }
-
-  /** Copies the windows of regions that move (the packet's, after a reset or adjust_head) to the table. */
-  refresh(): void {
+    this.fixed.add(xdp.ctx);
     const I = this.i32;
-    for (const r of this.moving) {
-      if (r.id >= TABLE_REGIONS) continue;
-      const e = this.entry(r);
-      I[e + (E_START >> 2)] = r.start;
-      I[e + (E_END >> 2)] = r.end;
-    }
+    I[FAST_PKT_HI >> 2] = xdp.packet.hi;
+    I[FAST_PKT_BASE >> 2] = page;
+    I[FAST_CTX_HI >> 2] = xdp.ctx.hi;
+    I[FAST_CTX_WORDS >> 2] = words;
+    I[FAST_CTX_LIMIT >> 2] = 24;
+    const bounds = (start: number, end: number) => {
+      I[FAST_PKT_START >> 2] = start;
+      I[FAST_PKT_END >> 2] = end;
+    };
+    bounds(xdp.packet.start, xdp.packet.end);
+    xdp.onBounds = bounds;
+    this.xdp = xdp;
   }
 
   /**
@@ -188,12 +289,28 @@ export class WasmRuntime {
 
 const runtimes = new WeakMap<Interpreter, WasmRuntime>();
 
-/** The wasm runtime of `vm`, made on first use. */
-export function runtimeOf(vm: Interpreter): WasmRuntime {
+/**
+ * The wasm runtime of `vm`, made on first use with room for `heapBytes` of adopted regions
+ * (within {@link MAX_PAGES}: what does not fit stays in JavaScript, reached through the imports).
+ */
+export function runtimeOf(vm: Interpreter, heapBytes = 0): WasmRuntime | undefined {
   let rt = runtimes.get(vm);
   if (rt === undefined) {
-    rt = new WasmRuntime(vm);
+    if (unavailable.has(vm)) return undefined;
+    const pages = Math.min(MAX_PAGES, Math.max(MIN_PAGES, Math.ceil((HEAP + 16384 + heapBytes) / 65536)));
+    try {
+      rt = new WasmRuntime(vm, pages);
+    } catch (e) {
+      // V8 reserves address space per WebAssembly memory; with too many alive at once it refuses
+      // more. The interpreter then runs its programs on the compiled tier.
+      if (!(e instanceof RangeError)) throw e;
+      unavailable.add(vm);
+      return undefined;
+    }
     runtimes.set(vm, rt);
   }
   return rt;
 }
+
+/** Interpreters whose runtime could not be made. */
+const unavailable = new WeakSet<Interpreter>();

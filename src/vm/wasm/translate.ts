@@ -1,4 +1,6 @@
 import { type Program, sharedConstants } from "../interpreter.js";
+import { HelperId } from "../../abi/helper-id.js";
+import { MAP_POINTER_HI } from "../helpers.js";
 import { Bytes, encodeModule, I32, I64, Op, VOID } from "./encoder.js";
 import {
   E_BASE,
@@ -9,6 +11,15 @@ import {
   E_WORDS,
   E_WRITABLE,
   ENTRY_SHIFT,
+  FAST_CTX_HI,
+  FAST_CTX_LIMIT,
+  FAST_CTX_WORDS,
+  FAST_PKT_BASE,
+  FAST_PKT_END,
+  FAST_PKT_HI,
+  FAST_PKT_START,
+  MAP_CACHE,
+  MAP_CACHE_SLOTS,
   FLAG_FRESH,
   FRAME_SIZE,
   FRAMES,
@@ -83,6 +94,20 @@ export const IMPORTS = [
   { name: "store", type: { params: [I32, I32, I32, I32, I32], results: [I32] } },
 ] as const;
 
+/** A structured program's loops (header block → last block of the loop) and forward targets' scopes. */
+interface Plan {
+  tailOf: Map<number, number>;
+  /** Forward-branch target block → header of the loop its block opens in (-1: the function). */
+  scopeOf: Map<number, number>;
+}
+
+/** An open label of the structured mode: a loop (at its header) or a block ending before block `at`. */
+interface Label {
+  loop: boolean;
+  at: number;
+  tail?: number;
+}
+
 /** What {@link translateProgram} gives. */
 export interface Translation {
   bytes: Uint8Array;
@@ -104,6 +129,10 @@ class Translator {
   private readonly tail: Int32Array;
   /** Lowest stack byte index any r10-relative store writes (FRAME_SIZE when none). */
   private minR10 = FRAME_SIZE;
+  /** Whether control flow is structured (see {@link structure}) rather than a dispatch loop. */
+  private structured = false;
+  /** The structured mode's open labels, outermost first. */
+  private readonly labels: Label[] = [];
   /** Current block and extra nesting, for branch depths. */
   private k = 0;
   private e = 0;
@@ -136,8 +165,139 @@ class Translator {
       i = j;
     }
     const b = this.b;
-    const N = this.blockStart.length;
     this.prologue();
+    const plan = this.structure();
+    if (plan !== undefined) this.emitStructured(plan);
+    else this.emitDispatch();
+    this.epilogue();
+    b.byte(Op.end);
+    const bytes = encodeModule({
+      imports: IMPORTS,
+      memoryPages: PAGES,
+      func: {
+        name: "run",
+        type: { params: [I32, I32, I32, I32, I32], results: [I32] },
+        locals: LOCALS,
+        body: b,
+      },
+    });
+    return { bytes, blockOf: this.blockOf };
+  }
+
+  /**
+   * The loops and forward-branch blocks of a program whose control flow WebAssembly can express
+   * directly (no bpf-to-bpf calls, loops properly nested and entered at their header); undefined
+   * otherwise (then the dispatch loop of {@link emitDispatch} runs it).
+   */
+  private structure(): Plan | undefined {
+    const p = this.p;
+    const code = p.code;
+    const N = this.blockStart.length;
+    const edges: [number, number][] = [];
+    for (let m = 0; m < N; m++) {
+      const bs = this.blockStart[m] as number;
+      const bl = (code[bs] as number) >>> 24;
+      let last = bs;
+      for (let c = 1; c < bl; c++) last += ((code[last] as number) & 0xffff) === 0x18 ? 2 : 1;
+      const o = (code[last] as number) & 0xffff;
+      if (o === CALL_LOCAL) return undefined;
+      const cls = o & 7;
+      if (o < 0x100 && (cls === 0x05 || cls === 0x06) && o !== 0x85 && o !== 0x95 && o !== 0x8d) {
+        const t = p.tgt[last] as number;
+        const tm = this.blockOf[t] as number;
+        if (tm < 0) return undefined;
+        edges.push([m, tm]);
+      }
+    }
+    // Loops: header → last block jumping back to it.
+    const tailOf = new Map<number, number>();
+    for (const [from, to] of edges) if (to <= from) tailOf.set(to, Math.max(tailOf.get(to) ?? to, from));
+    const loops = [...tailOf.entries()].sort((a, b) => a[0] - b[0]);
+    for (let i = 0; i < loops.length; i++) {
+      for (let j = i + 1; j < loops.length; j++) {
+        const [_h1, t1] = loops[i] as [number, number];
+        const [h2, t2] = loops[j] as [number, number];
+        if (h2 <= t1 && t2 > t1) return undefined; // overlapping, not nested
+      }
+    }
+    /** Innermost loop (by header) containing block m, excluding a loop headed at `not`; -1: none. */
+    const innermost = (m: number, not: number): number => {
+      let best = -1;
+      for (const [h, t] of loops) if (h !== not && h <= m && m <= t && h > best) best = h;
+      return best;
+    };
+    const scopeOf = new Map<number, number>();
+    for (const [from, to] of edges) {
+      if (to <= from) continue;
+      const scope = tailOf.has(to) ? innermost(to, to) : innermost(to, -1);
+      if (scope >= 0 && !(scope <= from && from <= (tailOf.get(scope) as number))) return undefined;
+      scopeOf.set(to, scope);
+    }
+    return { tailOf, scopeOf };
+  }
+
+  private emitStructured(plan: Plan): void {
+    const b = this.b;
+    const N = this.blockStart.length;
+    this.structured = true;
+    const labels = this.labels;
+    labels.length = 0;
+    b.byte(Op.block).byte(VOID);
+    labels.push({ loop: false, at: -1 }); // $exit
+    const openBlocks = (scope: number) => {
+      const targets = [...plan.scopeOf.entries()].filter(([, sc]) => sc === scope).map(([t]) => t);
+      targets.sort((x, y) => y - x);
+      for (const t of targets) {
+        b.byte(Op.block).byte(VOID);
+        labels.push({ loop: false, at: t });
+      }
+    };
+    openBlocks(-1);
+    for (let m = 0; m < N; m++) {
+      for (;;) {
+        const top = labels[labels.length - 1] as Label;
+        if (top.loop || top.at !== m) break;
+        b.byte(Op.end);
+        labels.pop();
+      }
+      if (labels.some((l) => !l.loop && l.at === m)) throw new Error(`block ${m}: misnested`);
+      if (plan.tailOf.has(m)) {
+        b.byte(Op.loop).byte(VOID);
+        labels.push({ loop: true, at: m, tail: plan.tailOf.get(m) as number });
+        openBlocks(m);
+      }
+      this.k = m;
+      this.e = 0;
+      this.block(m);
+      for (;;) {
+        const top = labels[labels.length - 1] as Label;
+        if (!top.loop || top.tail !== m) break;
+        b.byte(Op.end);
+        labels.pop();
+      }
+    }
+    if (labels.length !== 1) throw new Error("unbalanced labels");
+    this.i32c(this.n);
+    this.set(L_PC);
+    this.i32c(Status.resume);
+    this.set(L_ST);
+    b.byte(Op.end); // $exit
+    labels.pop();
+  }
+
+  /** Depth of a label on the structured stack from here. */
+  private labelDepth(loop: boolean, at: number): number {
+    const labels = this.labels;
+    for (let i = labels.length - 1; i >= 0; i--) {
+      const l = labels[i] as Label;
+      if (l.loop === loop && l.at === at) return labels.length - 1 - i + this.e;
+    }
+    throw new Error(`no label for ${loop ? "loop" : "block"} ${at}`);
+  }
+
+  private emitDispatch(): void {
+    const b = this.b;
+    const N = this.blockStart.length;
     b.byte(Op.block).byte(VOID); // $exit
     b.byte(Op.loop).byte(VOID); // $top
     for (let m = 0; m < N; m++) b.byte(Op.block).byte(VOID);
@@ -166,19 +326,6 @@ class Translator {
     this.i32c(Status.resume);
     this.set(L_ST);
     b.byte(Op.end); // $exit
-    this.epilogue();
-    b.byte(Op.end);
-    const bytes = encodeModule({
-      imports: IMPORTS,
-      memoryPages: PAGES,
-      func: {
-        name: "run",
-        type: { params: [I32, I32, I32, I32, I32], results: [I32] },
-        locals: LOCALS,
-        body: b,
-      },
-    });
-    return { bytes, blockOf: this.blockOf };
   }
 
   // ---- small emitters ----
@@ -211,6 +358,7 @@ class Translator {
     return this.blockStart.length - 1 - this.k + this.e;
   }
   private get exitDepth(): number {
+    if (this.structured) return this.labels.length - 1 + this.e;
     return this.blockStart.length - this.k + this.e;
   }
   private open(type: number = VOID, o: number = Op.if): void {
@@ -365,6 +513,11 @@ class Translator {
   /** Goes to slot `t` (a block start). */
   private goto(t: number): void {
     const m = this.blockOf[t] as number;
+    if (this.structured) {
+      if (m === this.k + 1 && this.e === 0) return; // falls through
+      this.b.byte(Op.br).u32(this.labelDepth(m <= this.k, m));
+      return;
+    }
     if (m > this.k) {
       if (m === this.k + 1 && this.e === 0) return; // falls through
       this.b.byte(Op.br).u32(this.depthOf(m));
@@ -378,6 +531,10 @@ class Translator {
   /** Jumps to `t` when the i32 on the stack is non-zero. */
   private branchIf(t: number): void {
     const m = this.blockOf[t] as number;
+    if (this.structured) {
+      this.b.byte(Op.brIf).u32(this.labelDepth(m <= this.k, m));
+      return;
+    }
     if (m > this.k) {
       this.b.byte(Op.brIf).u32(this.depthOf(m));
       return;
@@ -856,6 +1013,12 @@ class Translator {
     this.i64c(32n);
     this.op(Op.i64ShrU);
     this.op(Op.i32WrapI64);
+    this.set(L_T);
+  }
+
+  /** From L_T holding the high word: L_T becomes the table entry; pushes whether the id is in the table. */
+  private tableEntry(): void {
+    this.get(L_T);
     this.i32c(HI0);
     this.op(Op.i32Sub);
     this.b.byte(Op.localTee).u32(L_T);
@@ -873,6 +1036,34 @@ class Translator {
     this.op(Op.select);
     this.set(L_T);
     this.get(L_ST);
+  }
+
+  /** Pushes whether L_T (high word) and L_X (index) are `size` bytes inside the XDP packet. */
+  private inPacket(size: number): void {
+    this.get(L_T);
+    this.i32c(0);
+    this.mem(Op.i32Load, FAST_PKT_HI);
+    this.op(Op.i32Eq);
+    this.get(L_X);
+    this.i32c(0);
+    this.mem(Op.i32Load, FAST_PKT_START);
+    this.op(Op.i32GeS);
+    this.op(Op.i32And);
+    this.get(L_X);
+    this.i32c(size);
+    this.op(Op.i32Add);
+    this.i32c(0);
+    this.mem(Op.i32Load, FAST_PKT_END);
+    this.op(Op.i32LeU);
+    this.op(Op.i32And);
+  }
+
+  /** Pushes the packet's address of L_X. */
+  private packetAddress(): void {
+    this.i32c(0);
+    this.mem(Op.i32Load, FAST_PKT_BASE);
+    this.get(L_X);
+    this.op(Op.i32Add);
   }
 
   /** Pushes whether [x, x + size) is inside the entry's window and the region is in memory. */
@@ -919,6 +1110,42 @@ class Translator {
     }
     this.open(VOID, Op.block); // $ok
     this.address(base, off);
+    if (!signed && size === 4) {
+      // The XDP context's fields: the words its owner keeps (full pointers for data/data_end).
+      this.get(L_T);
+      this.i32c(0);
+      this.mem(Op.i32Load, FAST_CTX_HI);
+      this.op(Op.i32Eq);
+      this.get(L_X);
+      this.i32c(0);
+      this.mem(Op.i32Load, FAST_CTX_LIMIT);
+      this.op(Op.i32LtU);
+      this.op(Op.i32And);
+      this.get(L_X);
+      this.i32c(3);
+      this.op(Op.i32And);
+      this.op(Op.i32Eqz);
+      this.op(Op.i32And);
+      this.open();
+      this.i32c(0);
+      this.mem(Op.i32Load, FAST_CTX_WORDS);
+      this.get(L_X);
+      this.i32c(1);
+      this.op(Op.i32Shl);
+      this.op(Op.i32Add);
+      this.mem(Op.i64Load, 0);
+      this.set(rd);
+      this.b.byte(Op.br).u32(1);
+      this.close();
+    }
+    this.inPacket(size);
+    this.open();
+    this.packetAddress();
+    this.mem(op, 0);
+    this.set(rd);
+    this.b.byte(Op.br).u32(1);
+    this.close();
+    this.tableEntry();
     this.open(); // id in table
     this.inWindow(size);
     if (!signed) {
@@ -1008,6 +1235,14 @@ class Translator {
     }
     this.open(VOID, Op.block); // $ok
     this.address(d, off);
+    this.inPacket(size);
+    this.open();
+    this.packetAddress();
+    this.value(sr, isImm, K);
+    this.mem(op, 0);
+    this.b.byte(Op.br).u32(1);
+    this.close();
+    this.tableEntry();
     this.open();
     this.inWindow(size);
     this.get(L_T);
@@ -1058,6 +1293,110 @@ class Translator {
 
   /** A helper call through the register file (the import runs it, and its fast path). */
   private call(s: number): void {
+    const fast = (this.p.helperAt[s] as { fast?: unknown } | undefined)?.fast;
+    if (fast !== undefined && this.p.imm[s] === HelperId.map_lookup_elem) {
+      this.open(VOID, Op.block); // $done
+      this.open(VOID, Op.block); // $slow
+      this.inlineLookup();
+      this.close();
+      this.genericCall(s);
+      this.close();
+      return;
+    }
+    this.genericCall(s);
+  }
+
+  /**
+   * `bpf_map_lookup_elem` on an array map with a 4-byte key on the current frame's stack, inline:
+   * the map's descriptor and each element's region come from the runtime's lookup cache
+   * (MAP_CACHE), filled by the helper's fast path the first time; anything else branches out of
+   * the enclosing block to the call through JavaScript.
+   */
+  private inlineLookup(): void {
+    const slow = () => this.b.byte(Op.brIf).u32(0);
+    // r1: a map pointer whose handle the cache knows.
+    this.get(this.reg(1));
+    this.i64c(32n);
+    this.op(Op.i64ShrU);
+    this.op(Op.i32WrapI64);
+    this.i32c(MAP_POINTER_HI);
+    this.op(Op.i32Ne);
+    slow();
+    this.get(this.reg(1));
+    this.op(Op.i32WrapI64);
+    this.b.byte(Op.localTee).u32(L_V);
+    this.i32c(MAP_CACHE_SLOTS - 1);
+    this.op(Op.i32And);
+    this.i32c(4);
+    this.op(Op.i32Shl);
+    this.i32c(MAP_CACHE);
+    this.op(Op.i32Add);
+    this.b.byte(Op.localTee).u32(L_T);
+    this.mem(Op.i32Load, 0);
+    this.get(L_V);
+    this.op(Op.i32Ne);
+    slow();
+    // r2: 4 bytes inside the current frame.
+    this.get(this.reg(2));
+    this.i64c(32n);
+    this.op(Op.i64ShrU);
+    this.get(this.reg(10));
+    this.i64c(32n);
+    this.op(Op.i64ShrU);
+    this.op(Op.i64Ne);
+    slow();
+    this.get(this.reg(2));
+    this.op(Op.i32WrapI64);
+    this.i32c(LO_BASE);
+    this.op(Op.i32Sub);
+    this.b.byte(Op.localTee).u32(L_X);
+    this.i32c(FRAME_SIZE - 4);
+    this.op(Op.i32GtU);
+    slow();
+    this.get(L_FBASE);
+    this.get(L_X);
+    this.op(Op.i32Add);
+    this.mem(Op.i32Load, 0);
+    this.set(L_X);
+    // Past the end: NULL.
+    this.get(L_X);
+    this.get(L_T);
+    this.mem(Op.i32Load, 4);
+    this.op(Op.i32GeU);
+    this.open();
+    this.i64c(0n);
+    this.set(this.reg(0));
+    this.b.byte(Op.br).u32(2);
+    this.close();
+    // The element's region, once known.
+    this.get(L_T);
+    this.mem(Op.i32Load, 12);
+    this.get(L_X);
+    this.i32c(2);
+    this.op(Op.i32Shl);
+    this.op(Op.i32Add);
+    this.mem(Op.i32Load, 0);
+    this.b.byte(Op.localTee).u32(L_V);
+    this.op(Op.i32Eqz);
+    slow();
+    this.get(L_V);
+    this.op(Op.i64ExtendI32U);
+    this.i64c(32n);
+    this.op(Op.i64Shl);
+    this.get(L_X);
+    this.get(L_T);
+    this.mem(Op.i32Load, 8);
+    this.op(Op.i32Mul);
+    this.i32c(LO_BASE);
+    this.op(Op.i32Add);
+    this.op(Op.i64ExtendI32U);
+    this.op(Op.i64Or);
+    this.set(this.reg(0));
+    this.b.byte(Op.br).u32(1);
+  }
+
+  /** A helper call through the import, with the registers through the register file. */
+  private genericCall(s: number): void {
     for (let r = 0; r <= 5; r++) this.storeReg(r);
     this.i32c(s);
     this.get(P_LEFT);
@@ -1185,11 +1524,17 @@ class Translator {
     this.b.byte(Op.localTee).u32(L_WHO);
     this.get(P_SELF);
     this.op(Op.i32Ne);
+    // Without the dispatch loop a return slot cannot be reached here: the JS tier goes on there.
+    if (this.structured) {
+      this.op(Op.drop);
+      this.i32c(1);
+    }
     this.open();
     this.i32c(Status.resume);
     this.set(L_ST);
     this.b.byte(Op.br).u32(this.exitDepth);
     this.close();
-    this.b.byte(Op.br).u32(this.topDepth);
+    if (this.structured) this.op(Op.unreachable);
+    else this.b.byte(Op.br).u32(this.topDepth);
   }
 }

@@ -1,6 +1,6 @@
 import { HelperId } from "../../abi/helper-id.js";
 import { VerifierError } from "../../errors.js";
-import { resumeCompiled, setReturn } from "../compiler.js";
+import { jsTierOf, resumeCompiled, setReturn } from "../compiler.js";
 import { FAST_R0, type HelperWithFastPath } from "../helpers.js";
 import {
   type CompiledEntry,
@@ -11,6 +11,7 @@ import {
   type Program,
   sharedConstants,
 } from "../interpreter.js";
+import { ArrayMap } from "../maps/array-map.js";
 import type { Region } from "../memory.js";
 import {
   FLAG_FRESH,
@@ -52,17 +53,19 @@ interface Instance {
 class WasmProgram implements CompiledEntry {
   fallback?: CompiledEntry;
   private last: Instance | undefined;
-  private readonly instances = new Map<WasmRuntime, Instance>();
+  // Weak: a program shared by many interpreters (the warm-up program) must not keep their memories.
+  private readonly instances = new WeakMap<WasmRuntime, Instance>();
 
   constructor(
     readonly prog: Program,
     readonly module: object,
   ) {}
 
-  instanceFor(vm: Interpreter): Instance {
+  instanceFor(vm: Interpreter): Instance | undefined {
     const last = this.last;
     if (last !== undefined && last.rt.vm === vm) return last;
     const rt = runtimeOf(vm);
+    if (rt === undefined) return undefined;
     let inst = this.instances.get(rt);
     if (inst === undefined) {
       inst = instantiate(this, rt);
@@ -74,6 +77,10 @@ class WasmProgram implements CompiledEntry {
 
   enter(vm: Interpreter, fresh = false): void {
     const inst = this.instanceFor(vm);
+    if (inst === undefined) {
+      jsTierOf(this.prog).enter(vm, fresh);
+      return;
+    }
     const rt = inst.rt;
     vm.tailCalls = 0;
     vm.pending = 0;
@@ -82,7 +89,6 @@ class WasmProgram implements CompiledEntry {
     const budget = vm.budget;
     const left = Math.min(budget, CHUNK);
     rt.reserve = budget - left;
-    rt.refresh();
     const st = inst.fn(0, 0, left, fresh ? FLAG_FRESH : 0, inst.self);
     if (st === Status.done) {
       vm.executed = budget - rt.reserve - (rt.i32[OUT_LEFT >> 2] as number);
@@ -107,9 +113,9 @@ function drive(vm: Interpreter, rt: WasmRuntime, status: number): void {
       const np = rt.next as Program;
       rt.next = undefined;
       const w = np.jit;
-      if (w instanceof WasmProgram) {
+      const inst = w instanceof WasmProgram ? w.instanceFor(vm) : undefined;
+      if (inst !== undefined) {
         clearFrame(vm.stacks[frame] as Region);
-        const inst = w.instanceFor(vm);
         st = inst.fn(0, frame, left, 0, inst.self);
         continue;
       }
@@ -122,6 +128,9 @@ function drive(vm: Interpreter, rt: WasmRuntime, status: number): void {
   }
 }
 
+/** @internal For tests: how many runs the wasm tier has handed to the JavaScript tier. */
+export const wasmStats = { handOffs: 0 };
+
 /** Goes on with the run on the JavaScript tier. */
 function handOff(
   vm: Interpreter,
@@ -133,6 +142,7 @@ function handOff(
   precise: boolean,
   clear: boolean,
 ): void {
+  wasmStats.handOffs++;
   rt.handOverDirt(false);
   if (clear) clearFrame(vm.stacks[frame] as Region);
   const I = rt.i32;
@@ -164,8 +174,14 @@ function instantiate(wp: WasmProgram, rt: WasmRuntime): Instance {
       const id = P.imm[k];
       if (id === HelperId.map_lookup_elem) {
         if (t === 1) {
-          L[0] = FAST_R0[0] as number;
-          H[0] = FAST_R0[1] as number;
+          const lo = FAST_R0[0] as number;
+          const hi = FAST_R0[1] as number;
+          L[0] = lo;
+          H[0] = hi;
+          if (hi !== 0) {
+            const r = mem.regions[(hi - HI0) >>> 0];
+            if (r !== undefined) rt.recordLookup(L[1] as number, r);
+          }
           return 0;
         }
       } else if (id === HelperId.tail_call) {
@@ -189,7 +205,6 @@ function instantiate(wp: WasmProgram, rt: WasmRuntime): Instance {
     } catch (e) {
       throw vm.locate(e, P, k);
     }
-    rt.refresh();
     rt.takeHelperDirt();
     if (vm.pending !== 0) {
       const what = vm.pending;
@@ -208,6 +223,7 @@ function instantiate(wp: WasmProgram, rt: WasmRuntime): Instance {
     const r = mem.regions[(hi - HI0) >>> 0];
     const i = (lo >>> 0) - LO_BASE;
     if (r === undefined || i < r.start || i + size > r.end) return 0;
+    rt.register(r);
     let vl: number;
     let vh: number;
     try {
@@ -244,6 +260,7 @@ function instantiate(wp: WasmProgram, rt: WasmRuntime): Instance {
     const r = mem.regions[(hi - HI0) >>> 0];
     const i = (lo >>> 0) - LO_BASE;
     if (r === undefined || i < r.start || i + size > r.end || !r.writable) return 0;
+    rt.register(r);
     if (i < r.dirtyFrom) r.dirtyFrom = i;
     const v = r.view;
     if (size === 8) {
@@ -297,9 +314,22 @@ export function primeWasm(prog: Program, vm: Interpreter): boolean {
 }
 
 /**
- * Moves `vm`'s registers and frames, and `xdp`'s packet and context, into the wasm tier's memory
- * (ahead of a collection's first run; a run of a wasm program does the first part by itself).
+ * Moves `vm`'s registers and frames, `xdp`'s packet and context and the array maps' values into
+ * the wasm tier's memory (ahead of a collection's first run; a run of a wasm program does the
+ * first part by itself).
  */
-export function adoptForWasm(vm: Interpreter, xdp: import("../xdp-buffer.js").XdpBuffer): void {
-  runtimeOf(vm).adoptXdp(xdp);
+export function adoptForWasm(
+  vm: Interpreter,
+  xdp: import("../xdp-buffer.js").XdpBuffer,
+  maps: readonly unknown[],
+): void {
+  let bytes = 0;
+  for (const m of maps) {
+    if (m instanceof ArrayMap)
+      bytes += m.blocks.reduce((n, b) => n + b.length + 8, 0) + m.spec.maxEntries * 4 + 8;
+  }
+  const rt = runtimeOf(vm, bytes);
+  if (rt === undefined) return;
+  rt.adoptXdp(xdp);
+  rt.adoptArrays(maps);
 }
