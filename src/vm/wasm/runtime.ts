@@ -63,6 +63,8 @@ export class WasmRuntime {
   readonly programs: unknown[] = [];
   private heap = HEAP;
   private xdp: XdpBuffer | undefined;
+  /** The interpreter's frame 0. */
+  readonly stack0: Region;
   /** The budget beyond `left` of the run under way (see Interpreter's CHUNK). */
   reserve = 0;
   /** The target of the tail call a helper just made. */
@@ -101,7 +103,16 @@ export class WasmRuntime {
       this.i32[this.entry(r) + (E_DIRTY >> 2)] = FRAME_SIZE;
       this.fixed.add(r);
     });
-    vm.memory.onChange = (r) => this.changed(r);
+    // Chained: interpreters sharing one Memory each keep a table.
+    const before = vm.memory.onChange;
+    vm.memory.onChange =
+      before === undefined
+        ? (r) => this.changed(r)
+        : (r) => {
+            before(r);
+            this.changed(r);
+          };
+    this.stack0 = vm.stacks[0] as Region;
   }
 
   /**

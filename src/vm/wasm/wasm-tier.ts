@@ -85,7 +85,9 @@ class WasmProgram implements CompiledEntry {
     vm.tailCalls = 0;
     vm.pending = 0;
     vm.current = this.prog;
-    clearFrame(vm.stacks[0] as Region);
+    // Stores JavaScript made into frame 0 (helpers, the JS tier); compiled code clears its own.
+    const s0 = rt.stack0;
+    if (s0.dirtyFrom < s0.bytes.length) clearFrame(s0);
     const budget = vm.budget;
     const left = Math.min(budget, CHUNK);
     rt.reserve = budget - left;
