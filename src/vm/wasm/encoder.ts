@@ -1,6 +1,6 @@
 /**
  * A minimal WebAssembly binary encoder: just what the wasm tier (translate.ts) emits — one module
- * importing a memory and a few functions and exporting one function, with the opcodes of the
+ * importing a memory, a function table and a few functions and exporting one function, with the opcodes of the
  * MVP plus sign extension and bulk `memory.fill`. Own code rather than a dependency: see
  * docs/dependencies.md (the npm encoders are large toolkits whose import alone costs more than
  * the whole translation of a program).
@@ -26,6 +26,7 @@ export const Op = {
   brTable: 0x0e,
   return: 0x0f,
   call: 0x10,
+  callIndirect: 0x11,
   drop: 0x1a,
   select: 0x1b,
   localGet: 0x20,
@@ -214,12 +215,14 @@ export function encodeModule(m: ModuleSpec): Uint8Array {
     ts.byte(0x60).u32(t.params.length).bytes(t.params).u32(t.results.length).bytes(t.results);
   }
   section(1, ts);
-  const is = new Bytes().u32(m.imports.length + 1);
+  const is = new Bytes().u32(m.imports.length + 2);
   m.imports.forEach((imp, i) => {
     is.name("env").name(imp.name).byte(0x00).u32(i);
   });
   // Limits: at least `memoryPages`, no maximum (the runtime's memory may be larger).
   is.name("env").name("memory").byte(0x02).byte(0x00).u32(m.memoryPages);
+  // A funcref table of functions of the defined function's type (call_indirect's table 0).
+  is.name("env").name("table").byte(0x01).byte(0x70).byte(0x00).u32(0);
   section(2, is);
   section(3, new Bytes().u32(1).u32(m.imports.length));
   section(7, new Bytes().u32(1).name(m.func.name).byte(0x00).u32(m.imports.length));

@@ -24,6 +24,8 @@ export const OUT_MAXFRAME = 12;
 export const SCRATCH = 16;
 /** Which program (runtime id) to go on in after a bail-out. */
 export const OUT_PROG = 24;
+/** The runtime id of the program a tail call goes to, when it is translated (table index). */
+export const OUT_NEXT = 28;
 /** The XDP packet region's high word (0 and an empty window when there is none). */
 export const FAST_PKT_HI = 32;
 /** Absolute offset of the packet page's byte 0. */

@@ -40,8 +40,16 @@ import {
 /** The part of the WebAssembly JS API the wasm tier uses (Node's typings do not declare it). */
 interface WasmApi {
   Memory: new (d: { initial: number; maximum: number }) => { buffer: ArrayBuffer };
+  Table: new (d: { initial: number; element: "anyfunc" }) => WasmTable;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+
+/** A WebAssembly.Table of functions. */
+export interface WasmTable {
+  length: number;
+  grow(n: number): number;
+  set(i: number, f: unknown): void;
 }
 
 /** The global `WebAssembly`. */
@@ -57,6 +65,8 @@ export const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAs
  */
 export class WasmRuntime {
   readonly memory: { buffer: ArrayBuffer };
+  /** Every program's function, at its runtime id: tail calls between them stay in WebAssembly. */
+  readonly table: WasmTable = new wasmApi.Table({ initial: 0, element: "anyfunc" });
   readonly i32: Int32Array;
   readonly u8: Uint8Array;
   /** Programs by runtime id (the `self` a compiled function gets). */

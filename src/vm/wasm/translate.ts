@@ -29,6 +29,7 @@ import {
   OUT_FRAME,
   OUT_LEFT,
   OUT_MAXFRAME,
+  OUT_NEXT,
   OUT_PC,
   OUT_PROG,
   PAGES,
@@ -83,13 +84,13 @@ const L_B = 24; // i64 scratch
 const LOCALS = [...Array(11).fill(I64), I32, I32, I32, I32, I32, I32, I32, I64, I64];
 
 // Imported functions.
-const F_CALL = 0; // (slot, left) -> 0 go on, 1 end the run, 2 tail call
+const F_CALL = 0; // (slot, left, frame) -> 0 go on, 1 end the run, 2 tail call, 3 tail call in wasm
 const F_LOAD = 1; // (hi, lo, size, signed) -> ok; value at SCRATCH
 const F_STORE = 2; // (hi, lo, size, vlo, vhi) -> ok
 
 /** The imports a translated module needs, in order. */
 export const IMPORTS = [
-  { name: "call", type: { params: [I32, I32], results: [I32] } },
+  { name: "call", type: { params: [I32, I32, I32], results: [I32] } },
   { name: "load", type: { params: [I32, I32, I32, I32], results: [I32] } },
   { name: "store", type: { params: [I32, I32, I32, I32, I32], results: [I32] } },
 ] as const;
@@ -1400,6 +1401,7 @@ class Translator {
     for (let r = 0; r <= 5; r++) this.storeReg(r);
     this.i32c(s);
     this.get(P_LEFT);
+    this.get(P_FRAME);
     this.b.byte(Op.call).u32(F_CALL);
     this.b.byte(Op.localTee).u32(L_ST);
     this.open();
@@ -1414,7 +1416,25 @@ class Translator {
     this.i32c(Status.done);
     this.op(Op.return);
     this.close();
-    // 2: a tail call.
+    // 3: a tail call into a program translated here: call it through the runtime's table, in
+    // this frame, and end with what it ends with.
+    this.get(L_ST);
+    this.i32c(3);
+    this.op(Op.i32Eq);
+    this.open();
+    for (let r = 6; r <= 9; r++) this.storeReg(r);
+    this.i32c(0);
+    this.get(P_FRAME);
+    this.get(P_LEFT);
+    this.i32c(0);
+    this.i32c(0);
+    this.mem(Op.i32Load, OUT_NEXT);
+    this.i32c(0);
+    this.mem(Op.i32Load, OUT_NEXT);
+    this.b.byte(Op.callIndirect).u32(IMPORTS.length).u32(0);
+    this.op(Op.return);
+    this.close();
+    // 2: a tail call the run's driver makes.
     this.i32c(0);
     this.set(L_PC);
     for (let r = 0; r <= 5; r++) this.loadReg(r);

@@ -19,6 +19,7 @@ import {
   LO_BASE,
   OUT_FRAME,
   OUT_LEFT,
+  OUT_NEXT,
   OUT_PC,
   OUT_PROG,
   RET_PROG,
@@ -168,7 +169,20 @@ function instantiate(wp: WasmProgram, rt: WasmRuntime): Instance {
   const sh = new Int32Array(1);
   const self = rt.programs.length;
   rt.programs.push(P);
-  const call = (k: number, left: number): number => {
+  /** After a tail call (vm.nextProgram taken): 3 when the target runs here through the table, else 2. */
+  const tail = (np: Program, frame: number): number => {
+    const js = vm.stacks[frame] as Region;
+    if (js.dirtyFrom < js.bytes.length) clearFrame(js);
+    const w = np.jit;
+    const inst = w instanceof WasmProgram ? w.instanceFor(vm) : undefined;
+    if (inst === undefined || inst.rt !== rt) {
+      rt.next = np;
+      return 2;
+    }
+    I[OUT_NEXT >> 2] = inst.self;
+    return 3;
+  };
+  const call = (k: number, left: number, frame: number): number => {
     const fn = helpers[k] as HelperFn & HelperWithFastPath;
     const fast = fn.fast;
     if (fast !== undefined) {
@@ -188,13 +202,12 @@ function instantiate(wp: WasmProgram, rt: WasmRuntime): Instance {
         }
       } else if (id === HelperId.tail_call) {
         if (t === 1) {
-          const np = vm.nextProgram;
+          const np = vm.nextProgram as Program;
           vm.nextProgram = undefined;
           vm.pending = 0;
           vm.current = np;
           vm.tailCalls++;
-          rt.next = np;
-          return 2;
+          return tail(np, frame);
         }
         if (t === 0) return 0;
       }
@@ -212,12 +225,11 @@ function instantiate(wp: WasmProgram, rt: WasmRuntime): Instance {
       const what = vm.pending;
       vm.pending = 0;
       if (what === PENDING_EXIT) return 1;
-      const np = vm.nextProgram;
+      const np = vm.nextProgram as Program;
       vm.nextProgram = undefined;
       vm.current = np;
       vm.tailCalls++;
-      rt.next = np;
-      return 2;
+      return tail(np, frame);
     }
     return 0;
   };
@@ -273,8 +285,13 @@ function instantiate(wp: WasmProgram, rt: WasmRuntime): Instance {
     else v.setInt8(i, vl);
     return 1;
   };
-  const instance = new wasmApi.Instance(wp.module, { env: { memory: rt.memory, call, load, store } });
-  return { rt, fn: instance.exports.run as RunFn, self };
+  const instance = new wasmApi.Instance(wp.module, {
+    env: { memory: rt.memory, table: rt.table, call, load, store },
+  });
+  const fn = instance.exports.run as RunFn;
+  if (rt.table.length <= self) rt.table.grow(self + 1 - rt.table.length);
+  rt.table.set(self, fn);
+  return { rt, fn, self };
 }
 
 /**
