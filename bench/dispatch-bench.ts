@@ -33,6 +33,10 @@ export interface DispatchRow {
   compiledWallNs?: number;
   /** Whether the compiled tier ran the interpreter's chain, action and instruction count. */
   compiledSame?: boolean;
+  /** The VM's wasm tier (src/vm/wasm/): exec ns per packet. */
+  wasmExecNs?: number;
+  /** Whether the wasm tier ran the interpreter's chain, action and instruction count. */
+  wasmSame?: boolean;
   /** Kernel test_run ns per packet with stats instrumentation (`--stats`), timed in the same run. */
   kernelStatsNs?: number;
   /** (kernelStatsNs - kernelNs) / stages entered (the chain's length): the cost of stats per stage. */
@@ -133,7 +137,13 @@ export async function benchDispatch(opts: {
 }): Promise<DispatchRow[]> {
   const loaded = new Map<
     string,
-    { vm: VmCollection; jit: VmCollection; kern?: LoadedCollection; kernStats?: LoadedCollection }
+    {
+      vm: VmCollection;
+      jit: VmCollection;
+      wasm: VmCollection;
+      kern?: LoadedCollection;
+      kernStats?: LoadedCollection;
+    }
   >();
   const rows: DispatchRow[] = [];
   try {
@@ -143,12 +153,15 @@ export async function benchDispatch(opts: {
       wire(vm, object);
       const jit = loadVm(spec, "compiled");
       wire(jit, object);
+      const wasm = loadVm(spec, "wasm");
+      wire(wasm, object);
       const entry: {
         vm: VmCollection;
         jit: VmCollection;
+        wasm: VmCollection;
         kern?: LoadedCollection;
         kernStats?: LoadedCollection;
-      } = { vm, jit };
+      } = { vm, jit, wasm };
       if (opts.kernel) {
         entry.kern = await loadKernel(spec);
         wire(entry.kern, object);
@@ -158,9 +171,10 @@ export async function benchDispatch(opts: {
       loaded.set(object, entry);
     }
     for (const c of CASES) {
-      const { vm, jit, kern, kernStats } = loaded.get(c.object) as {
+      const { vm, jit, wasm, kern, kernStats } = loaded.get(c.object) as {
         vm: VmCollection;
         jit: VmCollection;
+        wasm: VmCollection;
         kern?: LoadedCollection;
         kernStats?: LoadedCollection;
       };
@@ -196,6 +210,19 @@ export async function benchDispatch(opts: {
         jt.last.retval === vt.last.retval &&
         (jt.last.chain ?? []).join() === row.chain.join() &&
         jit.interpreter.executed === row.insns;
+      const wt = await timeVm(programOf(wasm, entry), c.bytes, {
+        // V8 compiles wasm with its baseline compiler first and tiers hot functions up.
+        warmMs: 400,
+        trialMs: opts.trialMs,
+        trials: opts.trials,
+      });
+      if (wt.last.fault !== undefined) throw wt.last.fault;
+      await programOf(wasm, entry).run(c.bytes);
+      row.wasmExecNs = wt.execNs;
+      row.wasmSame =
+        wt.last.retval === vt.last.retval &&
+        (wt.last.chain ?? []).join() === row.chain.join() &&
+        wasm.interpreter.executed === row.insns;
       if (kern !== undefined) {
         const before = c.counter === undefined ? 0n : counter(kern, c.counter.map, c.counter.key);
         const kt = await timeKernel(programOf(kern, entry), c.bytes, {
@@ -223,11 +250,12 @@ export async function benchDispatch(opts: {
       rows.push(row);
     }
   } finally {
-    for (const { vm, jit, kern, kernStats } of loaded.values()) {
+    for (const { vm, jit, wasm, kern, kernStats } of loaded.values()) {
       kern?.close();
       kernStats?.close();
       vm.close();
       jit.close();
+      wasm.close();
     }
   }
   return rows;

@@ -17,7 +17,10 @@ export function readSpec(path: string): CollectionSpec {
 }
 
 /** Loads `spec` into the VM (one CPU: per-CPU maps need no more for a benchmark), on `tier`. */
-export function loadVm(spec: CollectionSpec, tier: "interpreter" | "compiled" = "interpreter"): VmCollection {
+export function loadVm(
+  spec: CollectionSpec,
+  tier: "interpreter" | "compiled" | "wasm" = "interpreter",
+): VmCollection {
   return loadVmCollection(spec, { possibleCpus: 1, tier });
 }
 

@@ -32,6 +32,11 @@ export interface InterpRow {
   compiledNsPerInsn?: number;
   /** Whether the compiled tier returned the interpreter's action after the interpreter's count of instructions. */
   compiledSame?: boolean;
+  /** The VM's wasm tier (src/vm/wasm/): ns per run and per instruction. */
+  wasmNsPerRun?: number;
+  wasmNsPerInsn?: number;
+  /** Whether the wasm tier returned the interpreter's action after the interpreter's count of instructions. */
+  wasmSame?: boolean;
 }
 
 const OBJECT = "test/bpf/bench/loops.bpf.o";
@@ -60,6 +65,8 @@ export async function benchInterpreter(opts: {
   fillTable(vm);
   const jit = loadVm(spec, "compiled");
   fillTable(jit);
+  const wasm = loadVm(spec, "wasm");
+  fillTable(wasm);
   let kern: LoadedCollection | undefined;
   if (opts.kernel) {
     kern = await loadKernel(spec);
@@ -96,6 +103,16 @@ export async function benchInterpreter(opts: {
       row.compiledNsPerRun = jt.execNs;
       row.compiledNsPerInsn = jt.execNs / insns;
       row.compiledSame = jt.last.retval === vt.last.retval && jit.interpreter.executed === insns;
+      const wt = await timeVm(programOf(wasm, c.program), packet, {
+        warmMs: 300,
+        trialMs: opts.trialMs,
+        trials: opts.trials,
+      });
+      if (wt.last.fault !== undefined) throw wt.last.fault;
+      await programOf(wasm, c.program).run(packet);
+      row.wasmNsPerRun = wt.execNs;
+      row.wasmNsPerInsn = wt.execNs / insns;
+      row.wasmSame = wt.last.retval === vt.last.retval && wasm.interpreter.executed === insns;
       if (kern !== undefined) {
         const kp = programOf(kern, c.program);
         const repeat = await kernelRepeatFor(kp, packet, 50);
@@ -112,6 +129,7 @@ export async function benchInterpreter(opts: {
     kern?.close();
     vm.close();
     jit.close();
+    wasm.close();
   }
   return rows;
 }

@@ -88,6 +88,9 @@ function tables(r: BenchResults): Table[] {
         fmt(x.compiledNsPerInsn),
         ratio(x.vmNsPerInsn, x.compiledNsPerInsn),
         x.compiledSame ? "yes" : "NO",
+        fmt(x.wasmNsPerInsn),
+        ratio(x.vmNsPerInsn, x.wasmNsPerInsn),
+        x.wasmSame === undefined ? "-" : x.wasmSame ? "yes" : "NO",
       ]),
     ...r.dispatch
       .filter((x) => x.compiledExecNs !== undefined)
@@ -97,16 +100,20 @@ function tables(r: BenchResults): Table[] {
         fmt(x.compiledExecNs),
         ratio(x.vmExecNs, x.compiledExecNs),
         x.compiledSame ? "yes" : "NO",
+        fmt(x.wasmExecNs),
+        ratio(x.vmExecNs, x.wasmExecNs),
+        x.wasmSame === undefined ? "-" : x.wasmSame ? "yes" : "NO",
       ]),
   ];
   if (jitRows.length > 0) {
     out.push({
       title:
-        "2b. The VM's compiled tier (the default since it matches the interpreter) against the interpreter, ns",
-      head: ["case", "interpreter", "compiled", "speed-up", "same result"],
+        "2b. The VM's compiled tier (the default since it matches the interpreter) and its wasm tier against the interpreter, ns",
+      head: ["case", "interpreter", "compiled", "speed-up", "same result", "wasm", "speed-up", "same result"],
       rows: jitRows,
       notes: [
         "Same objects and packets as tables 1 and 2. Same result: action, chain and executed instruction count agree.",
+        'wasm: tier "wasm" (src/vm/wasm/), BPF translated to WebAssembly; see docs/vm-semantics.md.',
       ],
     });
   }
@@ -136,8 +143,8 @@ function tables(r: BenchResults): Table[] {
       head: ["aim", "figure", "bound", "met"],
       rows: aims,
       notes: [
-        "Ratios divide the VM's compiled tier (durationNs) by the kernel's BPF_PROG_TEST_RUN duration for the same object and packet (tables 1, 2, 2b).",
-        "Array lookup: the compiled tier's map_lookups time per run / its 256 lookups (an upper bound: each also runs the loop's other instructions).",
+        "Ratios divide the VM's compiled (or wasm) tier (durationNs) by the kernel's BPF_PROG_TEST_RUN duration for the same object and packet (tables 1, 2, 2b).",
+        "Array lookup: the tier's map_lookups time per run / its 256 lookups (an upper bound: each also runs the loop's other instructions).",
         "Cold start: the CLI itself (tsbpf attach with two --tail slots, through ip netns exec) until it prints that it attached, minus the launcher and Node's bare start-up; in-process: table 3's open + load + slots + attach, import excluded.",
       ],
     });
@@ -285,13 +292,28 @@ function aimRows(r: BenchResults): string[][] {
       ),
     );
   }
+  for (const x of r.dispatch) {
+    if (x.wasmExecNs === undefined || x.kernelNs === undefined) continue;
+    rows.push(
+      aimRow(
+        `wasm / kernel: ${x.object.replace(/^.*\//, "")} ${x.packet}`,
+        x.wasmExecNs / x.kernelNs,
+        3,
+        "×",
+      ),
+    );
+  }
   for (const x of r.interpreter) {
     if (x.program === "map_lookups") {
       if (x.compiledNsPerRun !== undefined)
         rows.push(aimRow("compiled: one array-map lookup, ns", x.compiledNsPerRun / 256, 10, ""));
+      if (x.wasmNsPerRun !== undefined)
+        rows.push(aimRow("wasm: one array-map lookup, ns", x.wasmNsPerRun / 256, 10, ""));
       continue;
     }
     rows.push(aimRow(`compiled: ${x.program}, ns per insn`, x.compiledNsPerInsn, 0.2, ""));
+    if (x.wasmNsPerInsn !== undefined)
+      rows.push(aimRow(`wasm: ${x.program}, ns per insn`, x.wasmNsPerInsn, 0.2, ""));
     rows.push(aimRow(`interpreter: ${x.program}, ns per insn`, x.vmNsPerInsn, 4.2, ""));
   }
   if (r.replay?.commandS !== undefined)

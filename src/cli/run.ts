@@ -18,7 +18,7 @@ import { checkContextFlags, formatGlobals, jsonValue, readAllGlobals, setGlobalA
 const HELP = `usage: tsbpf run (OBJ --prog NAME [--tail MAP:KEY=PROG ...] | PIPELINE.yaml [--prog NAME])
                 (--data-in FILE | --pcap FILE)
                 [--data-out FILE] [--repeat N] [--ingress-ifindex N] [--rx-queue N]
-                [--backend vm|kernel] [--netns NAME] [--tier compiled|interpreter] [--stats] [--json]
+                [--backend vm|kernel] [--netns NAME] [--tier compiled|wasm|interpreter] [--stats] [--json]
                 [--events MAP [--type STRUCT]] [--summary]
                 [--global SECTION:NAME=VALUE ...] [--show-globals]
 
@@ -37,7 +37,8 @@ in --json); --repeat N gives a steady mean.
 variable before the object is loaded (a number, or JSON for arrays and structs);
 --show-globals prints every global variable of the object after the packets (with --json, a
 last line {"globals": {...}}).
-The VM is the default backend (its compiled tier; --tier interpreter runs the reference
+The VM is the default backend (its compiled tier; --tier wasm translates the programs to
+WebAssembly, faster on loops, lookups and parsers; --tier interpreter runs the reference
 interpreter); --backend kernel uses BPF_PROG_TEST_RUN (root). With --backend kernel, --netns NAME
 runs it in network namespace NAME (ip netns add NAME), where --ingress-ifindex is looked up.
 --stats (or stats: true in the pipeline file) loads the programs instrumented and prints, after
@@ -82,8 +83,8 @@ export const runCommand: Command = async (args, io) => {
   const backend = values.backend ?? "vm";
   if (backend !== "vm" && backend !== "kernel") usage(`run: --backend is vm or kernel, not '${backend}'`);
   const tier = values.tier ?? "compiled";
-  if (tier !== "compiled" && tier !== "interpreter") {
-    usage(`run: --tier is compiled or interpreter, not '${tier}'`);
+  if (tier !== "compiled" && tier !== "interpreter" && tier !== "wasm") {
+    usage(`run: --tier is compiled, wasm or interpreter, not '${tier}'`);
   }
   if (values.tier !== undefined && backend !== "vm") usage("run: --tier applies to --backend vm only");
   if (values.netns !== undefined && backend !== "kernel") {

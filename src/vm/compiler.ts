@@ -135,8 +135,14 @@ class CompiledProgram implements CompiledEntry {
     st.frame = 0;
     st.left = left;
     st.reserve = reserve;
-    let precise = false;
-    let v = this.fast;
+    this.drive(vm, false, fresh);
+  }
+
+  /** Runs from the state in `shared` until the run ends (or throws). */
+  drive(vm: Interpreter, startPrecise: boolean, fresh: boolean): void {
+    const st = shared;
+    let precise = startPrecise;
+    let v = this.variant(precise);
     let cp: CompiledProgram = this;
     let first = fresh;
     for (;;) {
@@ -148,8 +154,7 @@ class CompiledProgram implements CompiledEntry {
         st.next = undefined;
         vm.current = p;
         // A tail call or a return into a program the tier has not translated yet: translate it now.
-        if (!(p.jit instanceof CompiledProgram)) compileProgram(p, { maxSlots: Number.POSITIVE_INFINITY });
-        cp = p.jit as unknown as CompiledProgram;
+        cp = jsOf(p);
         v = cp.variant(precise);
       } else if (r === PRECISE) {
         precise = true;
@@ -158,6 +163,49 @@ class CompiledProgram implements CompiledEntry {
       // JUMP: the same variant, at st.pc.
     }
   }
+}
+
+/**
+ * @internal The JavaScript translation of `p`: its `jit`, or the fallback a faster tier
+ * (src/vm/wasm/) keeps under it; made now when it has none.
+ */
+export function jsTierOf(p: Program): CompiledEntry {
+  return jsOf(p);
+}
+
+function jsOf(p: Program): CompiledProgram {
+  const j = p.jit;
+  if (j instanceof CompiledProgram) return j;
+  if (j?.fallback instanceof CompiledProgram) return j.fallback;
+  const c = new CompiledProgram(p, translate(p, CHUNK_CHARS, false), CHUNK_CHARS);
+  if (j === undefined) p.jit = c;
+  else j.fallback = c;
+  return c;
+}
+
+/**
+ * @internal Goes on with a run on the JavaScript tier from a state another tier (src/vm/wasm/)
+ * left: program `p` at slot `pc` in `frame`, with the budget still in hand; registers and frames
+ * in the interpreter. `precise` runs every instruction as a block of its own (any slot may be
+ * entered then; otherwise `pc` must start a block).
+ */
+export function resumeCompiled(
+  vm: Interpreter,
+  p: Program,
+  pc: number,
+  frame: number,
+  left: number,
+  reserve: number,
+  precise: boolean,
+): void {
+  const st = shared;
+  st.pc = pc;
+  st.frame = frame;
+  st.left = left;
+  st.reserve = reserve;
+  st.next = undefined;
+  vm.current = p;
+  jsOf(p).drive(vm, precise, false);
 }
 
 /** Options of {@link compileProgram}. */
@@ -269,7 +317,7 @@ function slowLoad(
 }
 
 /** Sets r0 from a helper's return value, as the interpreter does. */
-function setReturn(L: Int32Array, H: Int32Array, ret: number | bigint): void {
+export function setReturn(L: Int32Array, H: Int32Array, ret: number | bigint): void {
   if (typeof ret === "number") {
     if (!Number.isSafeInteger(ret)) throw vmFault("helper", `helper returned ${ret}, not an integer`);
     L[0] = ret | 0;

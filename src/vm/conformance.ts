@@ -1,4 +1,5 @@
 import { compileProgram } from "./compiler.js";
+import { compileWasm } from "./wasm/wasm-tier.js";
 import { Interpreter, loadProgram, type HelperFn } from "./interpreter.js";
 
 /**
@@ -72,12 +73,12 @@ export function conformanceHelper(id: number): HelperFn | undefined {
 /**
  * Runs one conformance program (raw little-endian instructions) on a copy of `mem` and returns r0
  * as a u64. Throws a VerifierError when the program is refused, a VmFault when it faults.
- * `tier: "compiled"` runs it on the compiled tier (src/vm/compiler.ts) instead of the interpreter.
+ * `tier: "compiled"` runs it on the compiled tier (src/vm/compiler.ts), `"wasm"` on the wasm tier (src/vm/wasm/), instead of the interpreter.
  */
 export function runConformance(
   programBytes: Uint8Array,
   mem: Uint8Array,
-  opts: { tier?: "interpreter" | "compiled" } = {},
+  opts: { tier?: "interpreter" | "compiled" | "wasm" } = {},
 ): bigint {
   const prog = loadProgram(programBytes, {
     name: "conformance",
@@ -85,6 +86,7 @@ export function runConformance(
     allowCallx: true,
   });
   if (opts.tier === "compiled") compileProgram(prog);
+  if (opts.tier === "wasm") compileWasm(prog);
   const vm = new Interpreter({ budget: CONFORMANCE_BUDGET });
   let r1 = 0n;
   if (mem.length > 0) {

@@ -92,6 +92,8 @@ export class Program {
 export interface CompiledEntry {
   /** `fresh`: r0 and r2..r9 are zero (as {@link Interpreter.execFresh} promises), not read. */
   enter(vm: Interpreter, fresh?: boolean): void;
+  /** The JavaScript tier's translation a faster tier (src/vm/wasm/) hands runs over to. */
+  fallback?: CompiledEntry;
 }
 
 const noHelper: HelperFn = () => {

@@ -104,6 +104,11 @@ export class Memory {
   readonly regions: (Region | undefined)[] = [undefined];
   /** Byte index of the last successful {@link resolve}. */
   index = 0;
+  /**
+   * @internal Told of a region mapped, unmapped, rebound or given new bounds (the wasm tier
+   * keeps a table of regions it reaches directly, src/vm/wasm/runtime.ts).
+   */
+  onChange: ((r: Region) => void) | undefined = undefined;
   private free: number[] = [];
 
   /** Maps `bytes` (shared, not copied) as a new region and returns it. */
@@ -143,6 +148,7 @@ export class Memory {
     if (r === undefined || this.regions[r.id] !== r) return;
     this.regions[r.id] = undefined;
     this.free.push(r.id);
+    if (this.onChange !== undefined) this.onChange(r);
   }
 
   /** Moves the accessible window of `r` (packet bounds after xdp_adjust_head/tail/meta). */
@@ -161,6 +167,7 @@ export class Memory {
     }
     r.start = start;
     r.end = end;
+    if (this.onChange !== undefined) this.onChange(r);
   }
 
   /** Replaces the backing bytes of `r` keeping its id (and so its addresses). */

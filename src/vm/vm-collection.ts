@@ -30,6 +30,7 @@ import type { PacketBatch } from "../net/pcap.js";
 import { applyWiring, staticSlots } from "../tailcall/wiring.js";
 import { faultCode, vmFault } from "./fault.js";
 import { compileProgram, primeProgram } from "./compiler.js";
+import { adoptForWasm, compileWasm, primeWasm } from "./wasm/wasm-tier.js";
 import { createHelpers, mapPointer, newRunState, type RunState } from "./helpers.js";
 import { Interpreter, loadProgram, type Program } from "./interpreter.js";
 import {
@@ -73,8 +74,10 @@ export interface VmCollectionOptions {
    * Execution tier: the compiled tier (src/vm/compiler.ts, the default), which translates each
    * program to JavaScript and runs 1.3-10x faster, or the reference interpreter it is held to:
    * the two agree on every conformance, fixture, generated and random program in the tests.
+   * `"wasm"` translates each program to WebAssembly (src/vm/wasm/), with the compiled tier as
+   * its fallback for what it hands over (faults, the budget's last block, atomics, callx).
    */
-  tier: "interpreter" | "compiled";
+  tier: "interpreter" | "compiled" | "wasm";
   /**
    * The address space to load into. Collections loaded into one space can tail-call each other's
    * programs (a pipeline of several objects); each gets its own space by default. The space's
@@ -136,6 +139,7 @@ function warmUpProgram(tier: VmCollectionOptions["tier"]): Program {
       { name: "warm-up" },
     );
     if (tier === "compiled") compileProgram(p);
+    if (tier === "wasm") compileWasm(p);
     warmUpPrograms[tier] = p;
   }
   return p;
@@ -332,7 +336,9 @@ export class VmCollection implements LoadedCollection {
     vm.hi[1] = xdp.ctx.hi;
     vm.exec(warmUpProgram(this.options.tier));
     xdp.output();
-    for (const p of Object.values(this.programs)) primeProgram(p.compiled, vm);
+    for (const p of Object.values(this.programs)) {
+      if (!primeWasm(p.compiled, vm)) primeProgram(p.compiled, vm);
+    }
     this.isPrepared = true;
   }
 
@@ -639,6 +645,7 @@ export function loadVmCollection(
   }
   // Read-only global data is frozen once filled, as libbpf does for .rodata.
   for (const m of Object.values(spec.maps)) if (m.readOnly) vmMaps[m.name]?.freeze();
+  if (options.tier === "wasm") adoptForWasm(coll.space.interpreter, coll.space.xdp, Object.values(vmMaps));
 
   // Global data values are addressed directly by the instructions, so their regions live as long
   // as the collection.
@@ -709,6 +716,7 @@ export function loadVmCollection(
         },
       });
       if (options.tier === "compiled") compileProgram(prog.compiled);
+      if (options.tier === "wasm") compileWasm(prog.compiled);
     } catch (e) {
       throw wrapLoad(e, `program ${p.name}`, pctx);
     }

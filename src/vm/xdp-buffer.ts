@@ -41,7 +41,8 @@ const XDP_MD = { data: 0, dataEnd: 4, dataMeta: 8, ingressIfindex: 12, rxQueueIn
 
 /** One XDP packet in VM memory, with its context; re-used across runs of a program. */
 export class XdpBuffer {
-  readonly page = new Uint8Array(XDP_PAGE_SIZE);
+  /** The page; moved only by {@link relocate}. */
+  page: Uint8Array = new Uint8Array(XDP_PAGE_SIZE);
   readonly packet: Region;
   readonly ctx: Region;
   meta = XDP_HEADROOM;
@@ -74,7 +75,23 @@ export class XdpBuffer {
   }
 
   /** What {@link loadCtx} gives for each 4-byte field, as words (see `Region.loadWords`). */
-  private readonly ctxWords = new Int32Array(12);
+  private ctxWords: Int32Array = new Int32Array(12);
+
+  /**
+   * Moves the page and the context's words into the given arrays (the wasm tier's linear memory,
+   * src/vm/wasm/runtime.ts), keeping the packet region's id and addresses.
+   */
+  relocate(page: Uint8Array, words: Int32Array): void {
+    page.set(this.page);
+    words.set(this.ctxWords);
+    this.page = page;
+    this.ctxWords = words;
+    this.ctx.loadWords = words;
+    this.memory.rebind(this.packet, page, this.packet.start, this.packet.end);
+    // rebind marks the whole page unknown; what test_run may have left is the dirty window.
+    this.dirtyLo = 0;
+    this.dirtyHi = XDP_PAGE_SIZE;
+  }
 
   /** Lays out `input` for a fresh run, as test_run does. */
   reset(input: Uint8Array, ingressIfindex: number, rxQueueIndex: number): void {
@@ -125,10 +142,14 @@ export class XdpBuffer {
     return this.ctx.address();
   }
 
+  /** Told the packet region's new window whenever it moves (the wasm tier mirrors it). */
+  onBounds: ((start: number, end: number) => void) | undefined = undefined;
+
   private sync(): void {
     if (this.meta < this.dirtyLo) this.dirtyLo = this.meta;
     if (this.end > this.dirtyHi) this.dirtyHi = this.end;
     this.memory.setBounds(this.packet, this.meta, this.end);
+    if (this.onBounds !== undefined) this.onBounds(this.meta, this.end);
     const w = this.ctxWords;
     const hi = this.packet.hi;
     w[XDP_MD.data >> 1] = REGION_LO_BASE + this.data;

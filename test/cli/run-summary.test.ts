@@ -23,12 +23,12 @@ const udp53 = buildPacket([
   udp({ sport: 1, dport: 53 }),
 ]);
 
-test("run --summary counts verdicts and the stage that gave each, on both tiers, text and JSON", async () => {
+test("run --summary counts verdicts and the stage that gave each, on every tier, text and JSON", async () => {
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-summary-"));
   try {
     const pcap = join(dir, "in.pcap");
     writeFileSync(pcap, writePcap([tcpTo(8080), tcpTo(22), tcpTo(8080), udp53, tcpTo(443)]));
-    for (const tier of ["compiled", "interpreter"]) {
+    for (const tier of ["compiled", "wasm", "interpreter"]) {
       const r = await runCli(["run", SEED, "--pcap", pcap, "--summary", "--tier", tier]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, new RegExp(`^packets: 5 \\(VM, ${tier} tier; \\d+ ns per packet\\)\\n`));
@@ -48,6 +48,10 @@ test("run --summary counts verdicts and the stage that gave each, on both tiers,
       assert.equal(s.packets, 5);
       assert.equal(s.faults, 0);
     }
+    // A misspelt tier: one line naming the three.
+    const typo = await runCli(["run", SEED, "--pcap", pcap, "--tier", "wsam"]);
+    assert.notEqual(typo.code, 0);
+    assert.match(typo.stderr, /^tsbpf: run: --tier is compiled, wasm or interpreter, not 'wsam'\n/);
     // The per-packet output agrees.
     const each = await runCli(["run", SEED, "--pcap", pcap]);
     assert.equal(each.stdout.match(/chain: {4}main_prog -> port8080_prog/g)?.length, 2);

@@ -56,6 +56,16 @@ export function pinnedCpu(): number | undefined {
 }
 
 /**
+ * The VM tier the harness compares with the kernel: TSBPF_DIFF_TIER=wasm (or interpreter) runs
+ * the same corpus on that tier; the default is the VM's default, the compiled tier.
+ */
+export function diffTier(): "compiled" | "wasm" | "interpreter" {
+  const v = process.env.TSBPF_DIFF_TIER;
+  if (v === "wasm" || v === "interpreter") return v;
+  return "compiled";
+}
+
+/**
  * A map's contents as one comparable string: entries sorted by key (hash order differs between
  * engines and is not part of the contract). Unpinned, per-CPU values are reduced to their sorted
  * non-zero slots, since the kernel runs on whichever CPU the thread is on (an approximation:
@@ -267,7 +277,7 @@ export async function loadPair(
   try {
     vm = await Collection.load(spec, {
       backend: "vm",
-      vm: { possibleCpus: possibleCpus(), cpu: pinnedCpu() ?? 0, budget: 1_000_000 },
+      vm: { possibleCpus: possibleCpus(), cpu: pinnedCpu() ?? 0, budget: 1_000_000, tier: diffTier() },
       stats,
     });
     applyWiring(kernel, wiring);

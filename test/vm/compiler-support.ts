@@ -65,7 +65,7 @@ export function describeRun(r: RunResult, executed: number): string {
 
 /** Deterministic options: a fixed clock and seed, so both tiers see the same helper results. */
 export function tierOptions(
-  tier: "interpreter" | "compiled",
+  tier: "interpreter" | "compiled" | "wasm",
   extra: Partial<VmCollectionOptions> = {},
 ): Partial<VmCollectionOptions> {
   let t = 1_000_000n;
@@ -88,7 +88,7 @@ export function tierOptions(
  */
 export function loadTier(
   spec: CollectionSpec,
-  tier: "interpreter" | "compiled",
+  tier: "interpreter" | "compiled" | "wasm",
   wiring: readonly TailSlot[] = [],
   extra: Partial<VmCollectionOptions> = {},
   chunkChars?: number,
