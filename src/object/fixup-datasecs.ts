@@ -46,7 +46,10 @@ function symbolsBySectionAndName(symbols: readonly ElfSymbol[]): Map<number, Map
     const y = symbols[i] as ElfSymbol;
     if (y.type !== SymbolType.OBJECT && y.type !== SymbolType.NOTYPE) continue;
     let m = out.get(y.section);
-    if (m === undefined) out.set(y.section, (m = new Map()));
+    if (m === undefined) {
+      m = new Map();
+      out.set(y.section, m);
+    }
     if (!m.has(y.name)) m.set(y.name, y.value);
   }
   return out;
