@@ -35,6 +35,7 @@ import type { CollectionSpec, MapSpec, ProgramSpec } from "../object/types.js";
 import { sizePerfEventArrays } from "../object/size-perf-event-arrays.js";
 import { applyWiring, staticSlots } from "../tailcall/wiring.js";
 import type { TraceLine } from "../trace/trace-line.js";
+import { objNameChars } from "./attr.js";
 import { sanitizeBtf, type SanitizeLevel } from "./btf-sanitize.js";
 import type { Fd } from "./fd.js";
 import { hostPossibleCpus } from "../backend/possible-cpus.js";
@@ -75,7 +76,7 @@ export interface LoadKernelCollectionOptions {
 
 /** libbpf's program name rule: 15 characters from `[A-Za-z0-9_.]`. */
 export function kernelProgramName(name: string): string {
-  return name.replace(/[^A-Za-z0-9_.]/g, "_").slice(0, OBJ_NAME_LEN - 1);
+  return objNameChars(name, "_").slice(0, OBJ_NAME_LEN - 1);
 }
 
 /**
