@@ -188,6 +188,9 @@ function tables(r: BenchResults): Table[] {
     for (const k of ["import_ms", "open_ms", "load_ms", "slots_ms", "attach_ms"])
       phaseRow(`  ${k.replace(/_ms$/, "")}`, (f) => f.phases[k]);
     phaseRow("  open+load+slots+attach", inProcessMs);
+    // Absent from results written before the loader reported it.
+    if (l.tsbpf.phases.gc_ms !== undefined)
+      phaseRow("    of which V8 garbage collection", (f) => f.phases.gc_ms);
   }
   out.push({
     title: "3. Loader: start to attached with slots filled (tail_call.bpf.o on a veth in a netns), ms",
@@ -218,7 +221,7 @@ function tables(r: BenchResults): Table[] {
       ...(l.tsbpf === undefined
         ? []
         : [
-            "import: tsbpf's modules and koffi; open: parse the ELF (libbpf: bpf_object__open); load: BTF, maps, verifier.",
+            "import: tsbpf's modules and koffi; open: parse the ELF (libbpf: bpf_object__open); load: BTF, maps, verifier. Of which V8 garbage collection: the GC pauses from the import's end to attached (perf_hooks 'gc' entries), already counted in the phases above.",
           ]),
       ...(cached === undefined
         ? []

@@ -1,10 +1,10 @@
 import { NotSupportedError } from "../errors.js";
+import { asciiText } from "../internal/bytes.js";
 import { BTF_MAGIC } from "./parse-btf.js";
 import { type Btf, BtfKind, type BtfType } from "./types.js";
 
 const HEADER_LEN = 24;
 const encoder = new TextEncoder();
-const NON_ASCII = /[\u0080-\uffff]/;
 
 /** Builds a string section that starts with `base`, appending strings it lacks. */
 class StringTable {
@@ -13,8 +13,8 @@ class StringTable {
   private length: number;
   constructor(private readonly base: Uint8Array) {
     const decoder = new TextDecoder();
-    const text = decoder.decode(base);
-    if (text.length === base.length && !NON_ASCII.test(text)) {
+    const text = asciiText(base);
+    if (text !== null) {
       // Plain ASCII (what clang writes): one decode, and offsets are string indices.
       for (
         let start = 0, end = text.indexOf("\0");

@@ -84,14 +84,38 @@ export function parseBtf(bytes: Uint8Array, opts: ParseBtfOptions = {}): Btf {
   const str = (off: number, what: string) =>
     off === 0 ? "" : off >= strings.length ? btfString(sr, off, what) : table.at(off, what);
 
+  // Records are read straight from the view once their bounds are checked, and the texts that
+  // name a record in errors are only built when one is raised: no string per record or member
+  // on the path every load takes (where Node runs cold). A record that runs past the end takes
+  // the checked reads, which raise the same errors.
+  const v = r.view;
+  const len = tbytes.byteLength;
+  const u32 = (off: number) => v.getUint32(off, le);
+  const nameOf = (off: number, id: number) => (off === 0 ? "" : str(off, `type ${id} name`));
+  const memberName = (off: number, id: number, kind: string, part: string, i: number) =>
+    off === 0 ? "" : str(off, `type ${id} (${kind}) ${part} ${i}`);
+  /** Checks that `n` more bytes at `at` are in the type area, with the message of record `id`. */
+  const need = (at: number, n: number, id: number, kind: string) => {
+    if (at + n > len) r.check(at, n, `type ${id} (${kind})`);
+  };
+
   const types: BtfType[] = [{ kind: "VOID", name: "", kindFlag: false }];
   let o = 0;
-  while (o < tbytes.byteLength) {
+  while (o < len) {
     const id = types.length;
     const at = o;
-    const nameOff = r.u32(o, `type ${id} name`);
-    const info = r.u32(o + 4, `type ${id} info`);
-    const sizeOrType = r.u32(o + 8, `type ${id} size/type`);
+    let nameOff: number;
+    let info: number;
+    let sizeOrType: number;
+    if (o + 12 <= len) {
+      nameOff = u32(o);
+      info = u32(o + 4);
+      sizeOrType = u32(o + 8);
+    } else {
+      nameOff = r.u32(o, `type ${id} name`);
+      info = r.u32(o + 4, `type ${id} info`);
+      sizeOrType = r.u32(o + 8, `type ${id} size/type`);
+    }
     o += 12;
     const vlen = info & 0xffff;
     const kindNum = (info >>> 24) & 0x1f;
@@ -100,20 +124,20 @@ export function parseBtf(bytes: Uint8Array, opts: ParseBtfOptions = {}): Btf {
     if (kind === undefined) {
       throw new ParseError(`type ${id} has unknown kind ${kindNum}`, { ...ctx, offset: typesBase + at });
     }
-    const name = str(nameOff, `type ${id} name`);
-    const what = `type ${id} (${kind})`;
+    const name = nameOf(nameOff, id);
     switch (kind) {
       case "INT": {
-        const v = r.u32(o, what);
+        need(o, 4, id, kind);
+        const enc = u32(o);
         o += 4;
         types.push({
           kind,
           name,
           kindFlag,
           size: sizeOrType,
-          encoding: (v >>> 24) & 0x0f,
-          bitsOffset: (v >>> 16) & 0xff,
-          bits: v & 0xff,
+          encoding: (enc >>> 24) & 0x0f,
+          bitsOffset: (enc >>> 16) & 0xff,
+          bits: enc & 0xff,
         });
         break;
       }
@@ -126,25 +150,26 @@ export function parseBtf(bytes: Uint8Array, opts: ParseBtfOptions = {}): Btf {
         types.push({ kind, name, kindFlag, type: sizeOrType });
         break;
       case "ARRAY":
+        need(o, 12, id, kind);
         types.push({
           kind,
           name,
           kindFlag,
-          type: r.u32(o, what),
-          indexType: r.u32(o + 4, what),
-          nelems: r.u32(o + 8, what),
+          type: u32(o),
+          indexType: u32(o + 4),
+          nelems: u32(o + 8),
         });
         o += 12;
         break;
       case "STRUCT":
       case "UNION": {
-        r.check(o, vlen * 12, what);
+        need(o, vlen * 12, id, kind);
         const members = [];
         for (let i = 0; i < vlen; i++, o += 12) {
-          const off = r.u32(o + 8, what);
+          const off = u32(o + 8);
           members.push({
-            name: str(r.u32(o, what), `${what} member ${i}`),
-            type: r.u32(o + 4, what),
+            name: memberName(u32(o), id, kind, "member", i),
+            type: u32(o + 4),
             bitOffset: kindFlag ? off & 0xffffff : off,
             bitfieldSize: kindFlag ? off >>> 24 : 0,
           });
@@ -153,25 +178,25 @@ export function parseBtf(bytes: Uint8Array, opts: ParseBtfOptions = {}): Btf {
         break;
       }
       case "ENUM": {
-        r.check(o, vlen * 8, what);
+        need(o, vlen * 8, id, kind);
         const values = [];
         for (let i = 0; i < vlen; i++, o += 8) {
           values.push({
-            name: str(r.u32(o, what), `${what} value ${i}`),
-            value: kindFlag ? r.i32(o + 4, what) : r.u32(o + 4, what),
+            name: memberName(u32(o), id, kind, "value", i),
+            value: kindFlag ? v.getInt32(o + 4, le) : u32(o + 4),
           });
         }
         types.push({ kind, name, kindFlag, size: sizeOrType, values });
         break;
       }
       case "ENUM64": {
-        r.check(o, vlen * 12, what);
+        need(o, vlen * 12, id, kind);
         const values = [];
         for (let i = 0; i < vlen; i++, o += 12) {
-          const lo = r.u32(o + 4, what);
-          const hi = r.u32(o + 8, what);
+          const lo = u32(o + 4);
+          const hi = u32(o + 8);
           values.push({
-            name: str(r.u32(o, what), `${what} value ${i}`),
+            name: memberName(u32(o), id, kind, "value", i),
             value: (BigInt(hi) << 32n) | BigInt(lo),
           });
         }
@@ -185,23 +210,24 @@ export function parseBtf(bytes: Uint8Array, opts: ParseBtfOptions = {}): Btf {
         types.push({ kind, name, kindFlag, type: sizeOrType, linkage: vlen });
         break;
       case "FUNC_PROTO": {
-        r.check(o, vlen * 8, what);
+        need(o, vlen * 8, id, kind);
         const params = [];
         for (let i = 0; i < vlen; i++, o += 8) {
-          params.push({ name: str(r.u32(o, what), `${what} param ${i}`), type: r.u32(o + 4, what) });
+          params.push({ name: memberName(u32(o), id, kind, "param", i), type: u32(o + 4) });
         }
         types.push({ kind, name, kindFlag, returnType: sizeOrType, params });
         break;
       }
       case "VAR":
-        types.push({ kind, name, kindFlag, type: sizeOrType, linkage: r.u32(o, what) });
+        need(o, 4, id, kind);
+        types.push({ kind, name, kindFlag, type: sizeOrType, linkage: u32(o) });
         o += 4;
         break;
       case "DATASEC": {
-        r.check(o, vlen * 12, what);
+        need(o, vlen * 12, id, kind);
         const vars = [];
         for (let i = 0; i < vlen; i++, o += 12) {
-          vars.push({ type: r.u32(o, what), offset: r.u32(o + 4, what), size: r.u32(o + 8, what) });
+          vars.push({ type: u32(o), offset: u32(o + 4), size: u32(o + 8) });
         }
         types.push({ kind, name, kindFlag, size: sizeOrType, vars });
         break;
@@ -210,7 +236,8 @@ export function parseBtf(bytes: Uint8Array, opts: ParseBtfOptions = {}): Btf {
         types.push({ kind, name, kindFlag, size: sizeOrType });
         break;
       case "DECL_TAG":
-        types.push({ kind, name, kindFlag, type: sizeOrType, componentIdx: r.i32(o, what) });
+        need(o, 4, id, kind);
+        types.push({ kind, name, kindFlag, type: sizeOrType, componentIdx: v.getInt32(o, le) });
         o += 4;
         break;
     }

@@ -1,3 +1,4 @@
+import { isAscii } from "node:buffer";
 import { ParseError, type ErrorContext } from "../errors.js";
 
 /** Creates a DataView over exactly the bytes of `b`, even when `b` is a slice of a larger buffer. */
@@ -89,6 +90,15 @@ export class ByteReader {
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: false });
+
+/**
+ * `b` as a string when every byte is ASCII (what clang writes in string tables), else `null`.
+ * Checked natively (node:buffer's isAscii) rather than with a regular expression over the text:
+ * V8 compiles each regular expression on its first use, which every process pays cold.
+ */
+export function asciiText(b: Uint8Array): string | null {
+  return isAscii(b) ? utf8.decode(b) : null;
+}
 
 /** Decodes bytes as UTF-8 (invalid sequences become U+FFFD rather than throwing). */
 export function latin1OrUtf8(b: Uint8Array): string {

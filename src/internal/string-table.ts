@@ -1,7 +1,5 @@
 import type { ErrorContext } from "../errors.js";
-import { ByteReader, latin1OrUtf8 } from "./bytes.js";
-
-const NON_ASCII = /[\u0080-\uffff]/;
+import { asciiText, ByteReader } from "./bytes.js";
 
 /**
  * A section of NUL-terminated strings (ELF section and symbol names, BTF names). clang's names
@@ -20,10 +18,7 @@ export class StringTable {
   /** The NUL-terminated string at `off`, with the same checks as ByteReader.cstring. */
   at(off: number, what: string): string {
     const r = this.#r;
-    if (this.#text === undefined) {
-      const t = latin1OrUtf8(r.bytes);
-      this.#text = NON_ASCII.test(t) ? null : t;
-    }
+    if (this.#text === undefined) this.#text = asciiText(r.bytes);
     const t = this.#text;
     if (t === null || !Number.isInteger(off) || off < 0 || off > t.length) return r.cstring(off, what);
     const end = t.indexOf("\0", off);

@@ -46,12 +46,36 @@ class AttrWriter {
 }
 
 /**
+ * `s` with every character the kernel refuses in an object name (anything but alphanumerics,
+ * `_` and `.`) replaced by `replacement`. A loop rather than a regular expression: V8 compiles
+ * each regular expression on its first use, which every load pays cold; a clean name is
+ * returned as it is.
+ */
+export function objNameChars(s: string, replacement: string): string {
+  let out: string | undefined;
+  let from = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const ok =
+      (c >= 0x61 && c <= 0x7a) ||
+      (c >= 0x41 && c <= 0x5a) ||
+      (c >= 0x30 && c <= 0x39) ||
+      c === 0x5f ||
+      c === 0x2e;
+    if (ok) continue;
+    out = (out ?? "") + s.slice(from, i) + replacement;
+    from = i + 1;
+  }
+  return out === undefined ? s : out + s.slice(from);
+}
+
+/**
  * Encodes an object name for `map_name`/`prog_name`: at most 15 bytes, and only the characters
  * the kernel accepts (alphanumerics, `_` and `.`); others are dropped, as libbpf does, so that an
  * ELF section-derived name never makes a load fail.
  */
 export function objName(name: string): Uint8Array {
-  const clean = name.replace(/[^A-Za-z0-9_.]/g, "").slice(0, OBJ_NAME_LEN - 1);
+  const clean = objNameChars(name, "").slice(0, OBJ_NAME_LEN - 1);
   const out = new Uint8Array(OBJ_NAME_LEN);
   for (let i = 0; i < clean.length; i++) out[i] = clean.charCodeAt(i);
   return out;

@@ -13,7 +13,7 @@ import type { BtfValue } from "../btf/codec.js";
 import { openEventReader } from "../gen/event-records.js";
 import { KernelPerfSource } from "./perf-source.js";
 import { KernelRingbufSource } from "./ringbuf-source.js";
-import { encodeInstructions, helperCalled, type Instruction } from "../asm/instruction.js";
+import { encodeInstructions, helperCalled, INSN_SIZE } from "../asm/instruction.js";
 import { LDDW, PseudoLd } from "../asm/opcodes.js";
 import { marshalBtf } from "../btf/marshal-btf.js";
 import {
@@ -35,6 +35,7 @@ import type { CollectionSpec, MapSpec, ProgramSpec } from "../object/types.js";
 import { sizePerfEventArrays } from "../object/size-perf-event-arrays.js";
 import { applyWiring, staticSlots } from "../tailcall/wiring.js";
 import type { TraceLine } from "../trace/trace-line.js";
+import { objNameChars } from "./attr.js";
 import { sanitizeBtf, type SanitizeLevel } from "./btf-sanitize.js";
 import type { Fd } from "./fd.js";
 import { hostPossibleCpus } from "../backend/possible-cpus.js";
@@ -75,25 +76,27 @@ export interface LoadKernelCollectionOptions {
 
 /** libbpf's program name rule: 15 characters from `[A-Za-z0-9_.]`. */
 export function kernelProgramName(name: string): string {
-  return name.replace(/[^A-Za-z0-9_.]/g, "_").slice(0, OBJ_NAME_LEN - 1);
+  return objNameChars(name, "_").slice(0, OBJ_NAME_LEN - 1);
 }
 
 /**
- * The program's instructions with every map reference patched: `lddw` of a map becomes
- * `BPF_PSEUDO_MAP_FD` with the map's fd; of global data, `BPF_PSEUDO_MAP_VALUE` with the fd in
- * the first slot and the offset into the value in the second.
+ * The program's instructions encoded for the kernel with every map reference patched: `lddw` of
+ * a map becomes `BPF_PSEUDO_MAP_FD` with the map's fd; of global data, `BPF_PSEUDO_MAP_VALUE`
+ * with the fd in the first slot and the offset into the value in the second. The references are
+ * patched in the encoded bytes: no copy of the program's instruction objects.
  */
-export function patchMapReferences(
+export function encodeWithMapReferences(
   p: ProgramSpec,
   fdOf: (map: string) => number,
+  littleEndian: boolean,
   file?: string,
-): Instruction[] {
-  const insns: Instruction[] = new Array(p.instructions.length);
-  for (let k = 0; k < insns.length; k++) insns[k] = { ...(p.instructions[k] as Instruction) };
+): Uint8Array {
+  const insns = p.instructions;
+  const out = encodeInstructions(insns, littleEndian);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   for (const r of p.references) {
     const first = insns[r.insn];
-    const second = insns[r.insn + 1];
-    if (first === undefined || second === undefined || first.opcode !== LDDW) {
+    if (first === undefined || insns[r.insn + 1] === undefined || first.opcode !== LDDW) {
       throw new LoadError(`reference to map ${r.map} is not on a lddw instruction`, {
         ...(file === undefined ? {} : { file }),
         program: p.name,
@@ -101,18 +104,14 @@ export function patchMapReferences(
       });
     }
     const fd = fdOf(r.map);
-    if (r.kind === "map") {
-      first.src = PseudoLd.MAP_FD;
-      first.imm = fd;
-      second.imm = 0;
-    } else {
-      first.src = PseudoLd.MAP_VALUE;
-      first.imm = fd;
-      second.imm = r.offset;
-    }
-    delete first.imm64;
+    const o = r.insn * INSN_SIZE;
+    const src = r.kind === "map" ? PseudoLd.MAP_FD : PseudoLd.MAP_VALUE;
+    const dst = first.dst & 0xf;
+    view.setUint8(o + 1, littleEndian ? dst | (src << 4) : (dst << 4) | src);
+    view.setInt32(o + 4, fd, littleEndian);
+    view.setInt32(o + INSN_SIZE + 4, r.kind === "map" ? 0 : r.offset, littleEndian);
   }
-  return insns;
+  return out;
 }
 
 function printsTrace(spec: CollectionSpec): boolean {
@@ -485,7 +484,7 @@ function loadPrograms(
         hint: 'use a libbpf section name such as SEC("xdp"), SEC("tc") or SEC("tracepoint/<category>/<name>")',
       });
     }
-    const insns = encodeInstructions(patchMapReferences(p, fdOf, file), hostLittle);
+    const insns = encodeWithMapReferences(p, fdOf, hostLittle, file);
     const withBtf = btf !== undefined && btf.level === "load";
     try {
       const loaded = loadProgram(sys, {

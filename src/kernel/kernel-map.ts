@@ -9,6 +9,7 @@ import { encodeScalar } from "../backend/scalar.js";
 import type { BpfMap, BpfProgram } from "../backend/types.js";
 import { isTsbpfError } from "../errors.js";
 import type { ByteOrder, MapSpec } from "../object/types.js";
+import { objNameChars } from "./attr.js";
 import type { Fd } from "./fd.js";
 import { deleteElem, lookupElem, nextKey, updateElem } from "./map-ops.js";
 import { pinObject } from "./object-ops.js";
@@ -25,7 +26,7 @@ export interface HasFd {
  * bpftool shows the same names as for a libbpf loader.
  */
 export function kernelMapName(spec: MapSpec, objectName: string | undefined): string {
-  const clean = (s: string): string => s.replace(/[^A-Za-z0-9_.]/g, "_");
+  const clean = (s: string): string => objNameChars(s, "_");
   if (spec.origin === "global-data" && spec.name.startsWith(".")) {
     const base = objectName === undefined ? "" : clean(objectName.replace(/\..*$/, "")).slice(0, 8);
     return (base + clean(spec.name)).slice(0, OBJ_NAME_LEN - 1);

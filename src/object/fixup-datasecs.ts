@@ -1,5 +1,5 @@
 import type { Btf } from "../btf/index.js";
-import { type ElfFile, SymbolType } from "../elf/index.js";
+import { type ElfFile, type ElfSection, type ElfSymbol, SymbolType } from "../elf/index.js";
 
 /**
  * Fills in what clang leaves for the linker in DATASEC records, as libbpf does before loading:
@@ -8,26 +8,49 @@ import { type ElfFile, SymbolType } from "../elf/index.js";
  * by offset, which the kernel requires.
  */
 export function fixupDatasecs(btf: Btf, elf: ElfFile): void {
-  // One pass over the symbols, so the work stays linear in the object's size.
-  const bySectionAndName = new Map<string, number>();
-  for (const y of elf.symbols) {
-    if (y.type !== SymbolType.OBJECT && y.type !== SymbolType.NOTYPE) continue;
-    const key = `${y.section}\0${y.name}`;
-    if (!bySectionAndName.has(key)) bySectionAndName.set(key, y.value);
-  }
-  const sections = new Map<string, (typeof elf.sections)[number]>();
-  for (const s of elf.sections) if (!sections.has(s.name)) sections.set(s.name, s);
-  for (const t of btf.types) {
-    if (t.kind !== "DATASEC") continue;
+  // Indexed loops (cold code allocates an iterator result per element of a for...of), and the
+  // symbol index is built only when a DATASEC needs it, keyed by section then name.
+  const { types } = btf;
+  let bySection: Map<number, Map<string, number>> | undefined;
+  let sections: Map<string, ElfSection> | undefined;
+  for (let i = 0; i < types.length; i++) {
+    const t = types[i];
+    if (t === undefined || t.kind !== "DATASEC") continue;
+    if (sections === undefined) {
+      sections = new Map();
+      for (let k = 0; k < elf.sections.length; k++) {
+        const s = elf.sections[k] as ElfSection;
+        if (!sections.has(s.name)) sections.set(s.name, s);
+      }
+    }
     const sec = sections.get(t.name);
     if (sec === undefined) continue;
     if (t.size === 0) t.size = sec.size;
-    for (const v of t.vars) {
-      const vt = btf.types[v.type];
+    if (bySection === undefined) bySection = symbolsBySectionAndName(elf.symbols);
+    const named = bySection.get(sec.index);
+    for (let k = 0; k < t.vars.length; k++) {
+      const v = t.vars[k] as (typeof t.vars)[number];
+      const vt = types[v.type];
       if (vt === undefined || vt.kind !== "VAR" || vt.linkage === 2) continue;
-      const value = bySectionAndName.get(`${sec.index}\0${vt.name}`);
+      const value = named?.get(vt.name);
       if (value !== undefined) v.offset = value;
     }
     t.vars.sort((a, b) => a.offset - b.offset);
   }
+}
+
+/** The value of the first OBJECT or NOTYPE symbol of each name, per section. */
+function symbolsBySectionAndName(symbols: readonly ElfSymbol[]): Map<number, Map<string, number>> {
+  const out = new Map<number, Map<string, number>>();
+  for (let i = 0; i < symbols.length; i++) {
+    const y = symbols[i] as ElfSymbol;
+    if (y.type !== SymbolType.OBJECT && y.type !== SymbolType.NOTYPE) continue;
+    let m = out.get(y.section);
+    if (m === undefined) {
+      m = new Map();
+      out.set(y.section, m);
+    }
+    if (!m.has(y.name)) m.set(y.name, y.value);
+  }
+  return out;
 }

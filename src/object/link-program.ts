@@ -1,6 +1,12 @@
 import type { Instruction } from "../asm/instruction.js";
 import { CALL, LDDW, PseudoCall, PseudoLd } from "../asm/opcodes.js";
-import { type BtfExt, type Btf, btfStringAt } from "../btf/index.js";
+import {
+  type BtfExt,
+  type BtfExtFuncInfo,
+  type BtfExtLineInfo,
+  type Btf,
+  btfStringAt,
+} from "../btf/index.js";
 import {
   type ElfRelocation,
   type ElfSection,
@@ -9,6 +15,7 @@ import {
   SectionIndex,
 } from "../elf/index.js";
 import { type ErrorContext, NotSupportedError, ParseError } from "../errors.js";
+import { asciiText } from "../internal/bytes.js";
 import type { FuncInfo, FunctionSpan, LineInfo, MapReference } from "./types.js";
 
 /** One function symbol of an executable section, with that section's decoded instructions. */
@@ -74,7 +81,6 @@ function functionAt(lc: LinkContext, secIdx: number, idx: number): FunctionDef |
   return index.get(secIdx)?.get(idx);
 }
 
-const NON_ASCII = /[\u0080-\uffff]/;
 /** The BTF string reader of each LinkContext, built once per object. */
 const stringReaders = new WeakMap<LinkContext, (off: number) => string>();
 
@@ -85,9 +91,9 @@ const stringReaders = new WeakMap<LinkContext, (off: number) => string>();
 function btfStrings(lc: LinkContext, btf: Btf): (off: number) => string {
   let at = stringReaders.get(lc);
   if (at === undefined) {
-    const text = new TextDecoder().decode(btf.strings);
+    const text = asciiText(btf.strings);
     at =
-      text.length !== btf.strings.length || NON_ASCII.test(text)
+      text === null
         ? (off: number) => btfStringAt(btf, off)
         : (off: number) => {
             if (off <= 0 || off >= text.length) return "";
@@ -148,7 +154,8 @@ export function linkProgram(lc: LinkContext, entry: FunctionDef): LinkedProgram 
       const j = pos + (i - f.start);
       const insn = out[j] as Instruction;
       const rel = relocs?.get(i);
-      if (rel === undefined && insn.opcode !== CALL) continue;
+      // Helper calls (most calls) need nothing either.
+      if (rel === undefined && (insn.opcode !== CALL || insn.src !== PseudoCall.CALL)) continue;
       // Built only for instructions that can fail or refer to data: most need none.
       const ctx: ErrorContext = {
         ...(lc.file === undefined ? {} : { file: lc.file }),
@@ -226,16 +233,22 @@ export function linkProgram(lc: LinkContext, entry: FunctionDef): LinkedProgram 
   if (lc.ext !== undefined && lc.btf !== undefined) {
     const btf = lc.btf;
     const stringAt = btfStrings(lc, btf);
-    for (const f of order) {
+    // Indexed loops: cold code allocates an iterator result per element of a for...of.
+    for (let k = 0; k < order.length; k++) {
+      const f = order[k] as FunctionDef;
       const pos = placed.get(f) as number;
       const rebase = (off: number) =>
         off % 8 === 0 && off / 8 >= f.start && off / 8 < f.end ? pos + off / 8 - f.start : -1;
-      for (const r of lc.ext.funcInfo.get(f.section.name) ?? []) {
+      const fis = lc.ext.funcInfo.get(f.section.name) ?? [];
+      for (let n = 0; n < fis.length; n++) {
+        const r = fis[n] as BtfExtFuncInfo;
         const insn = rebase(r.insnOff);
         if (insn < 0) continue;
         funcInfo.push({ insn, typeId: r.typeId, name: btf.types[r.typeId]?.name ?? "" });
       }
-      for (const r of lc.ext.lineInfo.get(f.section.name) ?? []) {
+      const lis = lc.ext.lineInfo.get(f.section.name) ?? [];
+      for (let n = 0; n < lis.length; n++) {
+        const r = lis[n] as BtfExtLineInfo;
         const insn = rebase(r.insnOff);
         if (insn < 0) continue;
         lineInfo.push({

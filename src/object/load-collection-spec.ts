@@ -30,7 +30,15 @@ import type {
   VariableSpec,
 } from "./types.js";
 
-const GLOBAL_DATA = /^\.(rodata|data|bss)(\.|$)/;
+/** `name` is `base` or `base.<suffix>`. */
+const isOrSuffixed = (name: string, base: string): boolean =>
+  name.startsWith(base) && (name.length === base.length || name.charCodeAt(base.length) === 0x2e);
+/**
+ * `.rodata`, `.data`, `.bss` and their `.name` suffixed forms. Not a regular expression: V8
+ * compiles each one on its first use, which every process pays cold (see asciiText).
+ */
+const isGlobalData = (name: string): boolean =>
+  isOrSuffixed(name, ".rodata") || isOrSuffixed(name, ".data") || isOrSuffixed(name, ".bss");
 const EXECINSTR = BigInt(SectionFlag.EXECINSTR);
 const LEGACY_MAP_DEF_MIN = 20;
 /** A `.bss` larger than this is refused: its size costs nothing in the file but would be allocated. */
@@ -65,7 +73,11 @@ export function loadCollectionSpec(bytes: Uint8Array, opts: LoadCollectionSpecOp
 function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): CollectionSpec {
   const elf = parseElf(bytes, file === undefined ? {} : { file });
   const symbolsBySection = new Map<number, ElfSymbol[]>();
-  for (const y of elf.symbols) {
+  // Indexed loops over symbols and sections: cold code allocates an iterator result per element
+  // of a for...of (issue 14's in-process load).
+  const { symbols, sections } = elf;
+  for (let i = 0; i < symbols.length; i++) {
+    const y = symbols[i] as ElfSymbol;
     const l = symbolsBySection.get(y.section);
     if (l === undefined) symbolsBySection.set(y.section, [y]);
     else l.push(y);
@@ -75,7 +87,10 @@ function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): 
   const used = new Set<number>();
   const skipped: SkippedSection[] = [];
   const firstByName = new Map<string, ElfSection>();
-  for (const s of elf.sections) if (!firstByName.has(s.name)) firstByName.set(s.name, s);
+  for (let i = 0; i < sections.length; i++) {
+    const s = sections[i] as ElfSection;
+    if (!firstByName.has(s.name)) firstByName.set(s.name, s);
+  }
   const byName = (name: string) => firstByName.get(name);
 
   // License and kernel version.
@@ -161,8 +176,9 @@ function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): 
 
   // Global data.
   const dataMaps = new Map<number, string>();
-  for (const s of elf.sections) {
-    if (!GLOBAL_DATA.test(s.name)) continue;
+  for (let i = 0; i < sections.length; i++) {
+    const s = sections[i] as ElfSection;
+    if (!isGlobalData(s.name)) continue;
     if (s.type !== SectionType.PROGBITS && s.type !== SectionType.NOBITS) continue;
     if ((s.flags & EXECINSTR) !== 0n) continue;
     used.add(s.index);
@@ -204,14 +220,17 @@ function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): 
   const code = new Map<number, Instruction[]>();
   const relocs = new Map<number, Map<number, ElfRelocation>>();
   const functions = new Map<number, FunctionDef[]>();
-  for (const s of elf.sections) {
+  for (let i = 0; i < sections.length; i++) {
+    const s = sections[i] as ElfSection;
     if (s.type !== SectionType.PROGBITS || (s.flags & EXECINSTR) === 0n) continue;
     used.add(s.index);
     if (s.size === 0) continue;
     const ctx = { ...fctx, section: s.name };
     code.set(s.index, decodeInstructions(s.data, le, ctx));
     const byInsn = new Map<number, ElfRelocation>();
-    for (const r of elf.relocations.get(s.index) ?? []) {
+    const rels = elf.relocations.get(s.index) ?? [];
+    for (let k = 0; k < rels.length; k++) {
+      const r = rels[k] as ElfRelocation;
       if (r.offset % 8 !== 0 || r.offset >= s.size) {
         throw new ParseError(`relocation at offset ${r.offset} does not point at an instruction`, {
           ...ctx,
@@ -313,7 +332,8 @@ function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): 
   }
 
   // Report what was not used.
-  for (const s of elf.sections) {
+  for (let i = 0; i < sections.length; i++) {
+    const s = sections[i] as ElfSection;
     if (s.index === 0 || used.has(s.index)) continue;
     if (s.type === SectionType.SYMTAB || s.type === SectionType.STRTAB) continue;
     // Relocation sections are consumed with the section they apply to (or skipped with it).
