@@ -13,6 +13,7 @@ import { createMap, freezeMap, lookupElem, updateElem } from "./map-ops.js";
 import { getMapInfo, getPinned, pinObject } from "./object-ops.js";
 import type { Sys } from "./sys.js";
 import type { TcHook } from "./tc-link.js";
+import type { TcFilterDescription } from "./tc-netlink.js";
 
 /** The `format` of the description this tsbpf writes and reads. */
 export const PIPELINE_META_FORMAT = "tsbpf-pipeline/1";
@@ -34,19 +35,7 @@ export type PipelineHook = "xdp" | "tc-ingress" | "tc-egress";
  * the process). Everything needed to find it again and remove exactly it: where it is, the
  * program it must run (updated by each upgrade) and whether `up` created the clsact qdisc.
  */
-export interface TcFilterAttachment {
-  kind: "tc-filter";
-  ifindex: number;
-  hook: TcHook;
-  prio: number;
-  handle: number;
-  /** The id of the entry program the filter runs (status and down check it). */
-  progId: number;
-  /** The filter's cls_bpf name (`tsbpf:ENTRY`). */
-  name: string;
-  /** Whether the clsact qdisc was created for this pipeline (down removes it once empty). */
-  createdQdisc: boolean;
-}
+export type TcFilterAttachment = { kind: "tc-filter" } & Omit<TcFilterDescription, "method" | "iface">;
 
 /**
  * How the entry is attached, as recorded in the description. A tagged object so that other kinds

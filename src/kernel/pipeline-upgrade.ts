@@ -131,24 +131,38 @@ export function upgradePinnedPipeline(
       rmSync(next, { recursive: true, force: true });
       throw e;
     }
-    // Switched: from here on the new version runs. The old one is released once no packet can
-    // still be inside it.
-    const t0 = performance.now();
-    waitForRunningPrograms(sys);
-    const graceMs = performance.now() - t0;
     renameSync(join(dir, LINK_PIN), join(next, LINK_PIN));
-    renameSync(dir, old);
-    renameSync(next, dir);
-    try {
-      beforeRelease?.(old, previous);
-    } finally {
-      rmSync(old, { recursive: true, force: true });
-    }
-    return { meta, previous, graceMs };
+    return { meta, previous, graceMs: afterSwitch(dir, next, sys, previous, beforeRelease) };
   } finally {
     for (const fd of held) fd.close();
     link.close();
   }
+}
+
+/**
+ * After the switch the new version runs; the old one is released once no packet can still be
+ * inside it (an RCU grace period), and the new pins take the pipeline's directory. Returns the
+ * grace period's length in ms.
+ */
+function afterSwitch(
+  dir: string,
+  next: string,
+  sys: Sys,
+  previous: PinnedPipelineMeta,
+  beforeRelease?: (oldDir: string, previous: PinnedPipelineMeta) => void,
+): number {
+  const old = oldDirOf(dir);
+  const t0 = performance.now();
+  waitForRunningPrograms(sys);
+  const graceMs = performance.now() - t0;
+  renameSync(dir, old);
+  renameSync(next, dir);
+  try {
+    beforeRelease?.(old, previous);
+  } finally {
+    rmSync(old, { recursive: true, force: true });
+  }
+  return graceMs;
 }
 
 /**
@@ -166,7 +180,6 @@ function upgradeFilter(
   beforeRelease?: (oldDir: string, previous: PinnedPipelineMeta) => void,
 ): UpgradeResult {
   const next = nextDirOf(dir);
-  const old = oldDirOf(dir);
   const held: Fd[] = [];
   try {
     const oldEntry = getPinned(
@@ -199,17 +212,7 @@ function upgradeFilter(
       rmSync(next, { recursive: true, force: true });
       throw e;
     }
-    const t0 = performance.now();
-    waitForRunningPrograms(sys);
-    const graceMs = performance.now() - t0;
-    renameSync(dir, old);
-    renameSync(next, dir);
-    try {
-      beforeRelease?.(old, previous);
-    } finally {
-      rmSync(old, { recursive: true, force: true });
-    }
-    return { meta, previous, graceMs };
+    return { meta, previous, graceMs: afterSwitch(dir, next, sys, previous, beforeRelease) };
   } finally {
     for (const fd of held) fd.close();
   }
