@@ -157,8 +157,8 @@ async function watchFile(
   const { dirname, basename } = await import("node:path");
   const { readFile, stat } = await import("node:fs/promises");
   // The pipeline file by its text (a rewrite with the same text is no change), objects by size and time.
-  const signature = async (files: string[]): Promise<string> => {
-    const parts = await Promise.all(
+  const signature = (files: string[]): Promise<string[]> =>
+    Promise.all(
       files.map((f, i) =>
         i === 0
           ? readFile(f, "utf8").catch(() => "")
@@ -168,8 +168,6 @@ async function watchFile(
             ),
       ),
     );
-    return parts.join("\0");
-  };
   let dirty = false;
   const watchers = new Map<string, FSWatcher>();
   const rewatch = (files: string[]): void => {
@@ -198,7 +196,7 @@ async function watchFile(
     }
   };
   rewatch([file]);
-  let last = await signature([file]);
+  let last: string[];
   let dir: string | undefined;
   try {
     const first = await apply(stop.signal);
@@ -221,10 +219,10 @@ async function watchFile(
       await new Promise((r) => setTimeout(r, 200));
       const files = watched();
       const now = await signature(files);
-      if (now === last) continue;
-      const changed = files.filter((_, i) => now.split("\0")[i] !== last.split("\0")[i]);
+      const changed = files.filter((_, i) => now[i] !== last[i]);
+      if (changed.length === 0) continue;
       last = now;
-      io.stdout(`${new Date().toISOString()}: ${changed.length > 0 ? changed.join(", ") : file} changed\n`);
+      io.stdout(`${new Date().toISOString()}: ${changed.join(", ")} changed\n`);
       try {
         await apply(new AbortController().signal);
       } catch (e) {
@@ -233,7 +231,7 @@ async function watchFile(
         io.stdout("the running version stays up\n");
       }
       // A new version may name other objects.
-      if (watched().join("\0") !== files.join("\0")) {
+      if (watched().some((f, i) => f !== files[i]) || watched().length !== files.length) {
         rewatch(watched());
         last = await signature(watched());
       }

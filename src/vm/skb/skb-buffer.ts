@@ -108,18 +108,8 @@ const CTX_IN_ALLOWED: readonly [number, number][] = [
   [SK_BUFF.gsoSize, 4],
   [SK_BUFF.hwtstamp, 8],
 ];
-/** The fields ctx_out gives back as the skb has them (convert_skb_to___skb); gso_size is ctx_in's. */
-const CTX_OUT: readonly [number, number][] = [
-  [SK_BUFF.mark, 4],
-  [SK_BUFF.priority, 4],
-  [SK_BUFF.ingressIfindex, 4],
-  [SK_BUFF.ifindex, 4],
-  [SK_BUFF.cb, 20],
-  [SK_BUFF.tstamp, 8],
-  [SK_BUFF.wireLen, 4],
-  [SK_BUFF.gsoSegs, 4],
-  [SK_BUFF.hwtstamp, 8],
-];
+/** The fields ctx_out gives back as the skb has them (convert_skb_to___skb): ctx_in's, but gso_size stays ctx_in's. */
+const CTX_OUT = CTX_IN_ALLOWED.filter(([off]) => off !== SK_BUFF.gsoSize);
 
 /** One skb in VM memory with its `__sk_buff` context; re-used across runs of tc programs. */
 export class SkbBuffer {
