@@ -16,8 +16,17 @@ import type { BpfMap, BpfProgram, MapScalar } from "./types.js";
 export interface MapFrontOptions {
   /** Byte order integers are encoded in: the object's. */
   byteOrder: ByteOrder;
-  /** CPUs a per-CPU map holds values for (see {@link hostPossibleCpus} for the default). */
-  possibleCpus: number;
+  /**
+   * CPUs a per-CPU map holds values for (see {@link hostPossibleCpus} for the default). A function
+   * is called once, when first needed: at once for per-CPU maps, on first read otherwise, so that
+   * loading maps that never ask costs no file read.
+   */
+  possibleCpus: number | (() => number);
+}
+
+function checkCpus(n: number, map: string): void {
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`possibleCpus ${n} must be a positive integer`, { map });
 }
 
 /** Whether `v` is a live program of either engine (what a prog array slot takes). */
@@ -40,26 +49,32 @@ export abstract class MapFront implements BpfMap {
   readonly name: string;
   readonly spec: MapSpec;
   readonly byteOrder: ByteOrder;
-  readonly possibleCpus: number;
+  #possibleCpus: number | (() => number);
   /** Whether each key holds one value per possible CPU. */
   readonly perCpu: boolean;
   /** Bytes of a value in user space: all CPUs' copies for per-CPU maps, 4 for fd maps. */
   readonly valueBufferSize: number;
 
   constructor(spec: MapSpec, opts: MapFrontOptions) {
-    if (!Number.isInteger(opts.possibleCpus) || opts.possibleCpus < 1) {
-      throw new UsageError(`possibleCpus ${opts.possibleCpus} must be a positive integer`, {
-        map: spec.name,
-      });
-    }
     this.name = spec.name;
     this.spec = spec;
     this.byteOrder = opts.byteOrder;
-    this.possibleCpus = opts.possibleCpus;
+    this.#possibleCpus = opts.possibleCpus;
+    if (typeof opts.possibleCpus === "number") checkCpus(opts.possibleCpus, spec.name);
     this.perCpu = isPerCpuMapType(spec.type);
     this.valueBufferSize = this.perCpu
-      ? perCpuValueStride(spec.valueSize) * opts.possibleCpus
+      ? perCpuValueStride(spec.valueSize) * this.possibleCpus
       : spec.valueSize;
+  }
+
+  /** CPUs a per-CPU map holds values for (the host's possible CPUs by default). */
+  get possibleCpus(): number {
+    let n = this.#possibleCpus;
+    if (typeof n === "number") return n;
+    n = n();
+    checkCpus(n, this.spec.name);
+    this.#possibleCpus = n;
+    return n;
   }
 
   // ---- what an engine implements: sizes are already checked; failures throw MapError with errno ----

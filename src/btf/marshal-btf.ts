@@ -8,23 +8,20 @@ const encoder = new TextEncoder();
 
 /** Builds a string section that starts with `base`, appending strings it lacks. */
 class StringTable {
+  /** Offsets of the strings looked up so far (and of those appended). */
   private readonly index = new Map<string, number>();
   private readonly extra: Uint8Array[] = [];
   private length: number;
+  /**
+   * `base` as text when it is plain ASCII (what clang writes): a string is then looked up with
+   * one native search of the text, not by first indexing every string of the section, which
+   * cold code (every load's first) pays string by string.
+   */
+  private readonly text: string | null;
   constructor(private readonly base: Uint8Array) {
-    const decoder = new TextDecoder();
-    const text = asciiText(base);
-    if (text !== null) {
-      // Plain ASCII (what clang writes): one decode, and offsets are string indices.
-      for (
-        let start = 0, end = text.indexOf("\0");
-        end >= 0;
-        start = end + 1, end = text.indexOf("\0", start)
-      ) {
-        const s = text.slice(start, end);
-        if (!this.index.has(s)) this.index.set(s, start);
-      }
-    } else {
+    this.text = asciiText(base);
+    if (this.text === null) {
+      const decoder = new TextDecoder();
       let start = 0;
       for (let i = 0; i < base.length; i++) {
         if (base[i] !== 0) continue;
@@ -36,13 +33,22 @@ class StringTable {
     this.length = base.length;
     if (base.length === 0) this.add("");
   }
+  /** Offset of the first whole NUL-terminated string `s` of an ASCII base, or -1. */
+  private inBase(s: string): number {
+    const t = this.text;
+    if (t === null || s.includes("\0")) return -1;
+    if (t.startsWith(s) && t.charCodeAt(s.length) === 0) return 0;
+    const at = t.indexOf(`\0${s}\0`);
+    return at < 0 ? -1 : at + 1;
+  }
   add(s: string): number {
-    if (s === "") {
-      const e = this.index.get("");
-      if (e !== undefined) return e;
-    }
     const known = this.index.get(s);
     if (known !== undefined) return known;
+    const found = this.inBase(s);
+    if (found >= 0) {
+      this.index.set(s, found);
+      return found;
+    }
     const off = this.length;
     const b = encoder.encode(s);
     const withNul = new Uint8Array(b.length + 1);

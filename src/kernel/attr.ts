@@ -83,6 +83,18 @@ export function objName(name: string): Uint8Array {
 
 /** A NUL-terminated copy of `s` (UTF-8) for path arguments. */
 export function cString(s: string): Uint8Array {
+  // ASCII (licenses, most paths) is copied as is: a TextEncoder and a typed-array search are
+  // each tens of microseconds on their first use in a process, which every load pays.
+  const ascii = new Uint8Array(s.length + 1);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0 || c > 0x7f) return utf8CString(s);
+    ascii[i] = c;
+  }
+  return ascii;
+}
+
+function utf8CString(s: string): Uint8Array {
   const enc = new TextEncoder().encode(s);
   if (enc.includes(0)) throw new UsageError(`path ${JSON.stringify(s)} contains a NUL byte`);
   const out = new Uint8Array(enc.byteLength + 1);

@@ -429,7 +429,7 @@ function createMaps(
     }
     const km = new KernelMap(sys, fd, m, {
       order,
-      possibleCpus: hostPossibleCpus(),
+      possibleCpus: hostPossibleCpus,
       kernelName: name,
       reused,
       ...(pinnedAt === undefined ? {} : { pinnedAt }),
@@ -536,7 +536,7 @@ export async function loadKernelCollection(
   const sys = opts.sys ?? defaultSys();
   if (opts.netns !== undefined) checkNetns(opts.netns);
   // A perf event array without max_entries gets a slot per possible CPU, as libbpf sizes it.
-  spec = sizePerfEventArrays(spec, hostPossibleCpus());
+  spec = sizePerfEventArrays(spec, hostPossibleCpus);
   const coll = new KernelCollection(spec, sys, opts.onWarning ?? defaultWarn, opts.netns);
   try {
     let btf: { fd: Fd; level: SanitizeLevel } | undefined;

@@ -28,10 +28,26 @@ export interface HasFd {
 export function kernelMapName(spec: MapSpec, objectName: string | undefined): string {
   const clean = (s: string): string => objNameChars(s, "_");
   if (spec.origin === "global-data" && spec.name.startsWith(".")) {
-    const base = objectName === undefined ? "" : clean(objectName.replace(/\..*$/, "")).slice(0, 8);
+    const base = objectName === undefined ? "" : clean(beforeDot(objectName)).slice(0, 8);
     return (base + clean(spec.name)).slice(0, OBJ_NAME_LEN - 1);
   }
   return clean(spec.name).slice(0, OBJ_NAME_LEN - 1);
+}
+
+/**
+ * `s` without its first `.` and all after it, as `s.replace(/\..*$/, "")` (a dot followed by a
+ * line break on the way to the end does not count), without a regular expression: V8 compiles
+ * each one on its first use in a process, which every load would pay.
+ */
+function beforeDot(s: string): string {
+  const eol = Math.max(
+    s.lastIndexOf("\n"),
+    s.lastIndexOf("\r"),
+    s.lastIndexOf("\u2028"),
+    s.lastIndexOf("\u2029"),
+  );
+  const dot = s.indexOf(".", eol + 1);
+  return dot < 0 ? s : s.slice(0, dot);
 }
 
 /** Objects whose fd a kernel map slot may take: the kernel engine's own programs and maps. */
@@ -57,7 +73,13 @@ export class KernelMap extends MapFront {
     sys: Sys,
     fd: Fd,
     spec: MapSpec,
-    opts: { order: ByteOrder; possibleCpus: number; kernelName: string; pinnedAt?: string; reused?: boolean },
+    opts: {
+      order: ByteOrder;
+      possibleCpus: number | (() => number);
+      kernelName: string;
+      pinnedAt?: string;
+      reused?: boolean;
+    },
   ) {
     super(spec, { byteOrder: opts.order, possibleCpus: opts.possibleCpus });
     this.#sys = sys;

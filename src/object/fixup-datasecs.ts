@@ -1,5 +1,6 @@
 import type { Btf } from "../btf/index.js";
 import { type ElfFile, type ElfSection, type ElfSymbol, SymbolType } from "../elf/index.js";
+import { sortedInPlace } from "../internal/sorted.js";
 
 /**
  * Fills in what clang leaves for the linker in DATASEC records, as libbpf does before loading:
@@ -35,7 +36,7 @@ export function fixupDatasecs(btf: Btf, elf: ElfFile): void {
       const value = named?.get(vt.name);
       if (value !== undefined) v.offset = value;
     }
-    t.vars.sort((a, b) => a.offset - b.offset);
+    sortedInPlace(t.vars, (a, b) => a.offset - b.offset);
   }
 }
 

@@ -17,6 +17,7 @@ import {
 import { type ErrorContext, NotSupportedError, ParseError } from "../errors.js";
 import { asciiText } from "../internal/bytes.js";
 import type { FuncInfo, FunctionSpan, LineInfo, MapReference } from "./types.js";
+import { sortedInPlace } from "../internal/sorted.js";
 
 /** One function symbol of an executable section, with that section's decoded instructions. */
 export interface FunctionDef {
@@ -222,7 +223,7 @@ export function linkProgram(lc: LinkContext, entry: FunctionDef): LinkedProgram 
       references.push({ insn: j, ...ref });
     }
   }
-  references.sort((a, b) => a.insn - b.insn);
+  sortedInPlace(references, (a, b) => a.insn - b.insn);
 
   const functions: FunctionSpan[] = order.map((f) => {
     const start = placed.get(f) as number;
@@ -262,8 +263,8 @@ export function linkProgram(lc: LinkContext, entry: FunctionDef): LinkedProgram 
         });
       }
     }
-    funcInfo.sort((a, b) => a.insn - b.insn);
-    lineInfo.sort((a, b) => a.insn - b.insn);
+    sortedInPlace(funcInfo, (a, b) => a.insn - b.insn);
+    sortedInPlace(lineInfo, (a, b) => a.insn - b.insn);
   }
   return { instructions: out, references, functions, funcInfo, lineInfo };
 }

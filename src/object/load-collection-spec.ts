@@ -29,6 +29,7 @@ import type {
   TailCallSite,
   VariableSpec,
 } from "./types.js";
+import { sortedInPlace } from "../internal/sorted.js";
 
 /** `name` is `base` or `base.<suffix>`. */
 const isOrSuffixed = (name: string, base: string): boolean =>
@@ -482,7 +483,10 @@ function lazyTailCalls(p: ProgramSpec): void {
 /** The function symbols of an executable section, with sizes, checked against the section. */
 function sectionFunctions(symbols: ElfSymbol[], s: ElfSection, ctx: ErrorContext): FunctionDef[] {
   const n = s.size / 8;
-  const syms = symbols.filter((y) => y.type === SymbolType.FUNC).sort((a, b) => a.value - b.value);
+  const syms = sortedInPlace(
+    symbols.filter((y) => y.type === SymbolType.FUNC),
+    (a, b) => a.value - b.value,
+  );
   const out: FunctionDef[] = [];
   for (let k = 0; k < syms.length; k++) {
     const y = syms[k] as ElfSymbol;
@@ -528,7 +532,7 @@ function dataVariables(symbols: ElfSymbol[], s: ElfSection, btf: Btf | undefined
         linkage: linkages[vt.linkage] ?? "global",
       });
     }
-    return out.sort((a, b) => a.offset - b.offset);
+    return sortedInPlace(out, (a, b) => a.offset - b.offset);
   }
   return symbols
     .filter((y) => y.type === SymbolType.OBJECT && y.name !== "")

@@ -191,7 +191,12 @@ function matchPattern(pattern: string, name: string): string | undefined | null 
  * sections libbpf does not know. Returns `undefined` for those.
  */
 export function matchSection(name: string): SectionMatch | undefined {
-  for (const d of SECTION_DEFS) {
+  // Every rule needs the name to start with the pattern's first character: testing it first
+  // skips most of the table's 116 rows, which cold code (every load's first) pays row by row.
+  const first = name.charCodeAt(0);
+  for (let i = 0; i < SECTION_DEFS.length; i++) {
+    const d = SECTION_DEFS[i] as SectionDef;
+    if (d.pattern.charCodeAt(0) !== first) continue;
     const target = matchPattern(d.pattern, name);
     if (target === null) continue;
     return {
