@@ -146,13 +146,19 @@ function u64n(r: ByteReader, off: number, what: string): number {
       offset: r.baseOffset + off,
     });
   }
-  return hi * 0x100000000 + lo;
+  // `lo` alone when it is all (nearly always): V8 keeps it a small integer, whereas the sum is a
+  // heap number, and a heap number stored in a field that held small integers makes V8 rebuild
+  // the object's shape and every shape derived from it (offsets and sizes flow from here into
+  // symbols, functions, instruction indexes, line info and map specs).
+  return hi === 0 ? lo : hi * 0x100000000 + lo;
 }
 
 /** A u64 field as the nearest JS number (alignment and entry sizes, which are small). */
 function u64f(r: ByteReader, off: number): number {
   const le = r.littleEndian;
-  return r.view.getUint32(le ? off + 4 : off, le) * 0x100000000 + r.view.getUint32(le ? off : off + 4, le);
+  const hi = r.view.getUint32(le ? off + 4 : off, le);
+  const lo = r.view.getUint32(le ? off : off + 4, le);
+  return hi === 0 ? lo : hi * 0x100000000 + lo;
 }
 
 /**

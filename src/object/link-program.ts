@@ -132,25 +132,32 @@ export function linkProgram(lc: LinkContext, entry: FunctionDef): LinkedProgram 
   };
   // libbpf's order: a callee is appended when first met and relocated at once, before the
   // caller's scan resumes (depth first). An explicit stack keeps hostile call graphs off the JS stack.
-  const stack: { f: FunctionDef; i: number }[] = [{ f: entry, i: entry.start }];
-  place(entry);
+  // Each frame keeps where its function was placed and its section's relocations: looked up
+  // once per function rather than once per instruction.
+  type Frame = { f: FunctionDef; i: number; pos: number; relocs: Map<number, ElfRelocation> | undefined };
+  const frameOf = (f: FunctionDef, pos: number): Frame => ({
+    f,
+    i: f.start,
+    pos,
+    relocs: lc.relocs.get(f.section.index),
+  });
+  const stack: Frame[] = [frameOf(entry, place(entry))];
   const enter = (callee: FunctionDef): number => {
     const known = placed.get(callee);
     if (known !== undefined) return known;
     const pos = place(callee);
-    stack.push({ f: callee, i: callee.start });
+    stack.push(frameOf(callee, pos));
     return pos;
   };
   while (stack.length > 0) {
-    const frame = stack[stack.length - 1] as { f: FunctionDef; i: number };
+    const frame = stack[stack.length - 1] as Frame;
     const f = frame.f;
     if (frame.i >= f.end) {
       stack.pop();
       continue;
     }
     const i = frame.i++;
-    const pos = placed.get(f) as number;
-    const relocs = lc.relocs.get(f.section.index);
+    const { pos, relocs } = frame;
     {
       const j = pos + (i - f.start);
       const insn = out[j] as Instruction;

@@ -208,11 +208,9 @@ function load(bytes: Uint8Array, file: string | undefined, fctx: ErrorContext): 
     // libbpf's flags on any kernel since 5.5; a backend may drop MMAPABLE where unsupported.
     m.flags = MapFlag.MMAPABLE | (m.readOnly ? MapFlag.RDONLY_PROG : 0);
     m.initialData = s.type === SectionType.NOBITS ? new Uint8Array(s.size) : s.data.slice();
-    m.variables = dataVariables(symbolsIn(s.index), s, btf);
-    if (btf !== undefined) {
-      const ds = btf.types.findIndex((t) => t.kind === "DATASEC" && t.name === s.name);
-      if (ds > 0) m.valueTypeId = ds;
-    }
+    const ds = btf === undefined ? -1 : datasecId(btf, s.name);
+    m.variables = dataVariables(symbolsIn(s.index), btf, ds);
+    if (ds > 0) m.valueTypeId = ds;
     addMap(m, { ...fctx, section: s.name });
     dataMaps.set(s.index, m.name);
   }
@@ -515,10 +513,23 @@ function sectionFunctions(symbols: ElfSymbol[], s: ElfSection, ctx: ErrorContext
   return out;
 }
 
-/** The variables of a global data section, from BTF when it describes the section, else symbols. */
-function dataVariables(symbols: ElfSymbol[], s: ElfSection, btf: Btf | undefined): VariableSpec[] {
+/** The id of the first DATASEC called `name`, or -1 (one indexed pass: no closure per type). */
+function datasecId(btf: Btf, name: string): number {
+  const { types } = btf;
+  for (let i = 0; i < types.length; i++) {
+    const t = types[i];
+    if (t !== undefined && t.kind === "DATASEC" && t.name === name) return i;
+  }
+  return -1;
+}
+
+/**
+ * The variables of a global data section, from BTF when it describes the section (DATASEC `dsId`,
+ * -1 when none), else symbols.
+ */
+function dataVariables(symbols: ElfSymbol[], btf: Btf | undefined, dsId: number): VariableSpec[] {
   const linkages = ["static", "global", "extern"] as const;
-  const ds = btf?.types.find((t) => t.kind === "DATASEC" && t.name === s.name);
+  const ds = dsId < 0 ? undefined : btf?.types[dsId];
   if (btf !== undefined && ds !== undefined && ds.kind === "DATASEC") {
     const out: VariableSpec[] = [];
     for (const v of ds.vars) {
