@@ -106,6 +106,11 @@ function btfStrings(lc: LinkContext, btf: Btf): (off: number) => string {
   return at;
 }
 
+/** A byte offset into `f`'s section as a slot of the linked program (`f` placed at `pos`), or -1. */
+function rebase(off: number, f: FunctionDef, pos: number): number {
+  return off % 8 === 0 && off / 8 >= f.start && off / 8 < f.end ? pos + off / 8 - f.start : -1;
+}
+
 /**
  * Links `entry` with every function it calls, transitively (libbpf's order: callees appended
  * after the caller in the order first met), fixing `call` immediates and resolving each `lddw`
@@ -245,19 +250,17 @@ export function linkProgram(lc: LinkContext, entry: FunctionDef): LinkedProgram 
     for (let k = 0; k < order.length; k++) {
       const f = order[k] as FunctionDef;
       const pos = placed.get(f) as number;
-      const rebase = (off: number) =>
-        off % 8 === 0 && off / 8 >= f.start && off / 8 < f.end ? pos + off / 8 - f.start : -1;
       const fis = lc.ext.funcInfo.get(f.section.name) ?? [];
       for (let n = 0; n < fis.length; n++) {
         const r = fis[n] as BtfExtFuncInfo;
-        const insn = rebase(r.insnOff);
+        const insn = rebase(r.insnOff, f, pos);
         if (insn < 0) continue;
         funcInfo.push({ insn, typeId: r.typeId, name: btf.types[r.typeId]?.name ?? "" });
       }
       const lis = lc.ext.lineInfo.get(f.section.name) ?? [];
       for (let n = 0; n < lis.length; n++) {
         const r = lis[n] as BtfExtLineInfo;
-        const insn = rebase(r.insnOff);
+        const insn = rebase(r.insnOff, f, pos);
         if (insn < 0) continue;
         lineInfo.push({
           insn,

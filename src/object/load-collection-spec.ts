@@ -466,17 +466,29 @@ function staticValues(
  * plain data property then (or when assigned). Line info gives each site its C source line.
  */
 function lazyTailCalls(p: ProgramSpec): void {
-  const settle = (value: TailCallSite[]): TailCallSite[] => {
-    Object.defineProperty(p, "tailCalls", { value, writable: true, enumerable: true, configurable: true });
-    return value;
-  };
-  Object.defineProperty(p, "tailCalls", {
-    get: () => settle(findTailCalls(p.instructions, p.references, p.functions, p.lineInfo)),
-    set: settle,
-    enumerable: true,
-    configurable: true,
-  });
+  Object.defineProperty(p, "tailCalls", LAZY_TAIL_CALLS);
 }
+
+/** Makes `tailCalls` a plain data property of `p` holding `value`. */
+function settleTailCalls(p: ProgramSpec, value: TailCallSite[]): TailCallSite[] {
+  Object.defineProperty(p, "tailCalls", { value, writable: true, enumerable: true, configurable: true });
+  return value;
+}
+
+/** One accessor shared by every program (its receiver is the program): no closures per program. */
+const LAZY_TAIL_CALLS: PropertyDescriptor = {
+  get(this: ProgramSpec): TailCallSite[] {
+    return settleTailCalls(
+      this,
+      findTailCalls(this.instructions, this.references, this.functions, this.lineInfo),
+    );
+  },
+  set(this: ProgramSpec, value: TailCallSite[]): void {
+    settleTailCalls(this, value);
+  },
+  enumerable: true,
+  configurable: true,
+};
 
 /** The function symbols of an executable section, with sizes, checked against the section. */
 function sectionFunctions(symbols: ElfSymbol[], s: ElfSection, ctx: ErrorContext): FunctionDef[] {
