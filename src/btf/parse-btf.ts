@@ -91,9 +91,11 @@ export function parseBtf(bytes: Uint8Array, opts: ParseBtfOptions = {}): Btf {
   const v = r.view;
   const len = tbytes.byteLength;
   const u32 = (off: number) => v.getUint32(off, le);
-  const nameOf = (off: number, id: number) => (off === 0 ? "" : str(off, `type ${id} name`));
+  // The texts naming a record are built only when the fast read fails (and str may raise).
+  const fast = (off: number) => (off < strings.length ? table.tryAt(off) : undefined);
+  const nameOf = (off: number, id: number) => (off === 0 ? "" : (fast(off) ?? str(off, `type ${id} name`)));
   const memberName = (off: number, id: number, kind: string, part: string, i: number) =>
-    off === 0 ? "" : str(off, `type ${id} (${kind}) ${part} ${i}`);
+    off === 0 ? "" : (fast(off) ?? str(off, `type ${id} (${kind}) ${part} ${i}`));
   /** Checks that `n` more bytes at `at` are in the type area, with the message of record `id`. */
   const need = (at: number, n: number, id: number, kind: string) => {
     if (at + n > len) r.check(at, n, `type ${id} (${kind})`);

@@ -101,7 +101,9 @@ export function parseElf(bytes: Uint8Array, opts: ParseElfOptions = {}): ElfFile
   );
   for (let i = 0; i < shnum; i++) {
     const s = sections[i] as ElfSection;
-    if (i !== 0) s.name = names.at(nameOffs[i] as number, `name of section ${i}`);
+    // The text naming the section for errors is built only when the fast read fails.
+    if (i !== 0)
+      s.name = names.tryAt(nameOffs[i] as number) ?? names.at(nameOffs[i] as number, `name of section ${i}`);
     if (s.type !== SectionType.NOBITS && s.type !== SectionType.NULL) s.data = sectionBytes(r, s, s.name);
   }
 
@@ -292,7 +294,7 @@ function readSymbols(sections: ElfSection[], littleEndian: boolean, ctx: ErrorCo
     const info = v.getUint8(o + 4);
     out[i] = {
       index: i,
-      name: nameOff === 0 ? "" : strs.at(nameOff, `name of symbol ${i}`),
+      name: nameOff === 0 ? "" : (strs.tryAt(nameOff) ?? strs.at(nameOff, `name of symbol ${i}`)),
       type: info & 0xf,
       binding: info >> 4,
       visibility: v.getUint8(o + 5) & 0x3,

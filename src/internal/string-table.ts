@@ -17,11 +17,19 @@ export class StringTable {
 
   /** The NUL-terminated string at `off`, with the same checks as ByteReader.cstring. */
   at(off: number, what: string): string {
-    const r = this.#r;
-    if (this.#text === undefined) this.#text = asciiText(r.bytes);
+    return this.tryAt(off) ?? this.#r.cstring(off, what);
+  }
+
+  /**
+   * The string at `off` when the table is ASCII and `off` starts a terminated string in it, else
+   * `undefined` (then {@link at} decodes it or raises the error). Callers with many names use it
+   * first, so that the text naming each one in errors is built only when needed.
+   */
+  tryAt(off: number): string | undefined {
+    if (this.#text === undefined) this.#text = asciiText(this.#r.bytes);
     const t = this.#text;
-    if (t === null || !Number.isInteger(off) || off < 0 || off > t.length) return r.cstring(off, what);
+    if (t === null || !Number.isInteger(off) || off < 0 || off > t.length) return undefined;
     const end = t.indexOf("\0", off);
-    return end < 0 ? r.cstring(off, what) : t.slice(off, end);
+    return end < 0 ? undefined : t.slice(off, end);
   }
 }

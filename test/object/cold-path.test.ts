@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { type Btf, type BtfType, marshalBtf, parseBtf } from "../../src/btf/index.js";
 import { sortedInPlace } from "../../src/internal/sorted.js";
+import { StringTable } from "../../src/internal/string-table.js";
 import { loadCollectionSpec } from "../../src/object/load-collection-spec.js";
 import { matchSection } from "../../src/object/sec-table.js";
 import { fixtureObjects } from "../elf/fixture-objects.js";
@@ -164,4 +165,26 @@ test("parsing an object leaves every section and symbol of one shape (sizes and 
     return;
   }
   assert.deepEqual(JSON.parse(out), { sections: true, symbols: true, sectionInts: true, symbolInts: true });
+});
+
+test("StringTable.tryAt gives at()'s string where it can, undefined where at() decodes or raises", () => {
+  const enc = (s: string) => new TextEncoder().encode(s);
+  for (const text of ["\0abc\0de\0", "x\0y", "\0é\0a\0", ""]) {
+    const t = new StringTable(enc(text), {}, 0);
+    for (let off = -1; off <= text.length + 2; off++) {
+      const fast = t.tryAt(off);
+      let slow: string | undefined;
+      try {
+        slow = t.at(off, "name");
+      } catch {
+        slow = undefined;
+      }
+      if (fast !== undefined) assert.equal(fast, slow, `${JSON.stringify(text)} at ${off}`);
+      else if (/^[\x00-\x7f]*$/.test(text) && slow !== undefined)
+        assert.fail(
+          `${JSON.stringify(text)} at ${off}: at() read ${JSON.stringify(slow)} where tryAt gave up`,
+        );
+    }
+  }
+  assert.equal(new StringTable(enc("\0é\0"), {}, 0).tryAt(1), undefined, "non-ASCII tables take at()");
 });
