@@ -21,33 +21,30 @@ export interface HasFd {
 }
 
 /**
- * The kernel name of a map: at most 15 characters from `[A-Za-z0-9_.]`. Global data maps get
- * libbpf's shape, the object name's first 8 characters then the section (`tail_cal.rodata`), so
- * bpftool shows the same names as for a libbpf loader.
+ * The kernel name of a map: at most 15 characters from `[A-Za-z0-9_.]`. Global data maps are
+ * named as libbpf names them, so bpftool shows the same names as for a libbpf loader: the object
+ * file's base name up to its first dot, cut to leave room for the section (`tail_cal.rodata`,
+ * `globals.kconfig`), and no prefix for a section with a dot of its own (`.data.custom`,
+ * `.rodata.str1.1`).
  */
 export function kernelMapName(spec: MapSpec, objectName: string | undefined): string {
   const clean = (s: string): string => objNameChars(s, "_");
-  if (spec.origin === "global-data" && spec.name.startsWith(".")) {
-    const base = objectName === undefined ? "" : clean(beforeDot(objectName)).slice(0, 8);
-    return (base + clean(spec.name)).slice(0, OBJ_NAME_LEN - 1);
+  const max = OBJ_NAME_LEN - 1;
+  const name = spec.name;
+  if (spec.origin === "global-data" && name.startsWith(".")) {
+    const section = Math.min(Math.max(7, name.length), max);
+    const custom = name.indexOf(".", 1) >= 0;
+    const base = custom || objectName === undefined ? "" : objectStem(objectName);
+    return clean(base.slice(0, OBJ_NAME_LEN - section - 1) + name.slice(0, section));
   }
-  return clean(spec.name).slice(0, OBJ_NAME_LEN - 1);
+  return clean(name).slice(0, max);
 }
 
-/**
- * `s` without its first `.` and all after it, as `s.replace(/\..*$/, "")` (a dot followed by a
- * line break on the way to the end does not count), without a regular expression: V8 compiles
- * each one on its first use in a process, which every load would pay.
- */
-function beforeDot(s: string): string {
-  const eol = Math.max(
-    s.lastIndexOf("\n"),
-    s.lastIndexOf("\r"),
-    s.lastIndexOf("\u2028"),
-    s.lastIndexOf("\u2029"),
-  );
-  const dot = s.indexOf(".", eol + 1);
-  return dot < 0 ? s : s.slice(0, dot);
+/** An object path's file name up to its first dot (`build/tail_call.bpf.o` → `tail_call`), as libbpf's object name. */
+function objectStem(path: string): string {
+  const file = path.slice(path.lastIndexOf("/") + 1);
+  const dot = file.indexOf(".");
+  return dot < 0 ? file : file.slice(0, dot);
 }
 
 /** Objects whose fd a kernel map slot may take: the kernel engine's own programs and maps. */

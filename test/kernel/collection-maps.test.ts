@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { test } from "node:test";
 import { loadKernelCollection } from "../../src/kernel/kernel-collection.js";
 import { createMap } from "../../src/kernel/map-ops.js";
@@ -136,12 +136,56 @@ test("global data is filled from the object, and .rodata is frozen", { skip }, a
       const km = coll.maps[m.name];
       assert.ok(km && m.initialData, m.name);
       assert.deepEqual(km.get(0), m.initialData, `${m.name}: contents`);
-      assert.match(km.kernelName, /^globals\./);
+      // libbpf's prefix, except for sections with a dot of their own (see the bpftool test below).
+      assert.match(km.kernelName, m.name.indexOf(".", 1) > 0 ? /^\.(data|rodata)\./ : /^globals\./);
       if (m.readOnly)
         assert.throws(() => km.set(0, new Uint8Array(m.valueSize)), { name: "MapError", code: "EPERM" });
       else km.set(0, new Uint8Array(m.valueSize));
     }
   } finally {
     coll.close();
+  }
+});
+
+test("maps get the kernel names libbpf gives them (bpftool loads the same object)", {
+  skip: skip ?? (hasCommand("bpftool") ? undefined : "needs bpftool (libbpf) to compare with"),
+}, async () => {
+  const progDir = `/sys/fs/bpf/tsbpf-mapnames-${process.pid}`;
+  const mapDir = `${progDir}-maps`;
+  try {
+    // libbpf names global data in the kernel from the object file's base name, whatever directory
+    // the file is in; bpftool pins each map of the object in mapDir.
+    execFileSync("bpftool", [
+      "prog",
+      "loadall",
+      "test/bpf/fixtures/globals.bpf.o",
+      progDir,
+      "pinmaps",
+      mapDir,
+    ]);
+    const libbpf = readdirSync(mapDir).map(
+      (f) =>
+        (
+          JSON.parse(
+            execFileSync("bpftool", ["-j", "map", "show", "pinned", `${mapDir}/${f}`], { encoding: "utf8" }),
+          ) as { name: string }
+        ).name,
+    );
+    assert.ok(libbpf.includes(".rodata.str1.1") && libbpf.includes("globals.rodata"), libbpf.join(" "));
+    for (const file of ["test/bpf/fixtures/globals.bpf.o", "./globals.bpf.o", "globals.bpf.o"]) {
+      const spec = loadCollectionSpec(new Uint8Array(readFileSync("test/bpf/fixtures/globals.bpf.o")), {
+        file,
+      });
+      const coll = await loadKernelCollection(spec);
+      try {
+        const ours = Object.values(coll.maps).map((m) => m.kernelName);
+        assert.deepEqual(ours.sort(), libbpf.sort(), file);
+      } finally {
+        coll.close();
+      }
+    }
+  } finally {
+    rmSync(progDir, { recursive: true, force: true });
+    rmSync(mapDir, { recursive: true, force: true });
   }
 });

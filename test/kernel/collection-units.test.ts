@@ -124,7 +124,11 @@ test("EPERM while loading BTF is the privilege error, not a BTF fallback", async
 test("kernel names follow libbpf: 15 characters, object prefix for global data", () => {
   const m = (name: string, origin: MapSpec["origin"]) => ({ name, origin }) as MapSpec;
   assert.equal(kernelMapName(m(".rodata", "global-data"), "tail_call.bpf.o"), "tail_cal.rodata");
-  assert.equal(kernelMapName(m(".rodata.str1.1", "global-data"), "globals.bpf.o"), "globals.rodata.");
+  assert.equal(kernelMapName(m(".rodata.str1.1", "global-data"), "globals.bpf.o"), ".rodata.str1.1");
+  assert.equal(kernelMapName(m(".data.custom", "global-data"), "globals.bpf.o"), ".data.custom");
+  assert.equal(kernelMapName(m(".kconfig", "global-data"), "tail_call.bpf.o"), "tail_ca.kconfig");
+  assert.equal(kernelMapName(m(".rodata", "global-data"), "./examples/tail_call.bpf.o"), "tail_cal.rodata");
+  assert.equal(kernelMapName(m(".rodata", "global-data"), "dir.v2/my-prog.o"), "my_prog.rodata");
   assert.equal(kernelMapName(m(".bss", "global-data"), undefined), ".bss");
   assert.equal(kernelMapName(m("a-very-long-map-name", "btf"), "x.o"), "a_very_long_map");
   assert.equal(kernelProgramName("port8080_prog_with_long_name"), "port8080_prog_w");
