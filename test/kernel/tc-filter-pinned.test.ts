@@ -189,6 +189,22 @@ test("up with tc-mode filter leaves a cls_bpf filter that runs real SYNs per sta
     try {
       const wrong = statusJson([file, "--netns", other.ns]);
       assert.equal(wrong.running, false);
+      // It says where the pipeline is not, not that its interface is gone.
+      assert.match(
+        wrong.problems.join("\n"),
+        new RegExp(
+          `^the pipeline is not attached in network namespace '${other.ns}': no interface has ifindex \\d+ there \\(it went up in '${net.ns}'\\)$`,
+          "m",
+        ),
+      );
+      assert.doesNotMatch(wrong.problems.join("\n"), /is gone/);
+      const text = runCli(["status", file, "--netns", other.ns]);
+      assert.equal(text.status, 0, text.stderr);
+      assert.match(text.stdout, /NOT RUNNING/);
+      assert.match(
+        text.stdout,
+        new RegExp(`^ {4}the pipeline is not attached in network namespace '${other.ns}'`, "m"),
+      );
       oneLine(
         runCli(["down", file, "--netns", other.ns]),
         new RegExp(
