@@ -36,7 +36,7 @@ const NETNS = /^tsbpf-att-(\d+)[a-z]+$/;
 const VETH = /^ts[abs](\d+)[a-z]*$/;
 const BPFFS = /^tsbpf-(?:[a-z][a-z0-9]*-)+(\d+)(?:-[a-z]+)?$/;
 const PIPELINE =
-  /^(?:tc-)?(?:upgrade-test|upgrade-race|watch-test|stats-test|send-refused|tc-filter-upgrade)-(\d+)$/;
+  /^(?:tc-)?(?:upgrade-test|upgrade-race|watch-test|stats-test|send-refused|upgrade-grace|tc-filter-upgrade)-(\d+)$/;
 /** Namespace and veth names keep the pid modulo this (interface names have 15 characters). */
 const SHORT_PID = 100_000;
 
