@@ -25,5 +25,17 @@ if (files.length === 0) {
   console.error("run-tests: no test files found under dist/test (did the build run?)");
   process.exit(1);
 }
+// Leftovers of killed runs (namespaces, veths, pins named after a pid that no longer runs) go
+// first; those of live processes (other worktrees' runs) stay. Root only: nobody else made any.
+if (process.getuid?.() === 0) {
+  try {
+    const { sweepLeftovers } = await import("../dist/test/kernel/leftovers.js");
+    const gone = sweepLeftovers();
+    const all = [...gone.netns, ...gone.veths, ...gone.pins];
+    if (all.length > 0) console.error(`run-tests: removed leftovers of killed runs: ${all.join(", ")}`);
+  } catch (e) {
+    console.error(`run-tests: warning: the sweep of leftovers failed: ${e instanceof Error ? e.message : e}`);
+  }
+}
 const r = spawnSync(process.execPath, ["--test", "--test-concurrency=1", ...files], { stdio: "inherit" });
 process.exit(r.status ?? 1);

@@ -69,6 +69,15 @@ export const IflaXdp = {
   EXPECTED_FD: 8,
 } as const;
 
+/**
+ * `IFLA_STATS64` (if_link.h): an interface's counters as `struct rtnl_link_stats64`, u64 each, and
+ * the byte offset of the one tsbpf reads (`tx_dropped`, the 8th).
+ */
+export const IflaStats = {
+  IFLA_STATS64: 23,
+  TX_DROPPED_OFFSET: 56,
+} as const;
+
 /** `TCA_*`: the attributes of a qdisc or filter message (rtnetlink.h) that tsbpf reads or writes. */
 export const Tca = { KIND: 1, OPTIONS: 2, CHAIN: 11 } as const;
 

@@ -178,6 +178,8 @@ export const attachCommand: Command = async (args, io) => {
   } catch (e) {
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);
+    // Nothing will be traced: what prepare made (an instance, a tracefs mount) goes.
+    await TraceStream.unprepare();
     throw e;
   }
   let link: KernelXdpLink | KernelTcAttachment | undefined;

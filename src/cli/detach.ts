@@ -5,8 +5,9 @@ import { defaultSys } from "../kernel/sys.js";
 import { TC_HOOKS, type TcHook } from "../kernel/tc-link.js";
 import { removeTsbpfFilters } from "../kernel/tc-netlink.js";
 import { downPipeline } from "../pipeline/deploy.js";
-import { type Command, parseCommandArgs, usage } from "./args.js";
+import { type Command, usage } from "./args.js";
 import { formatDown } from "./down.js";
+import { pipelineArgs } from "./pipeline-args.js";
 
 const HELP = `usage: tsbpf detach --pin DIR [--netns NAME]
        tsbpf detach --tc HOOK --iface IF [--netns NAME]
@@ -27,17 +28,9 @@ kill -9; other tools' filters, and the clsact qdisc, stay.`;
 
 /** `tsbpf detach --pin DIR [--netns NAME]`: `tsbpf down --pin DIR`. */
 export const detachCommand: Command = async (args, io) => {
-  const { values, positionals } = parseCommandArgs("detach", args, {
-    pin: { type: "string" },
-    netns: { type: "string" },
-    tc: { type: "string" },
-    iface: { type: "string" },
-    help: { type: "boolean", short: "h" },
-  });
-  if (values.help) {
-    io.stdout(`${HELP}\n`);
-    return 0;
-  }
+  const a = pipelineArgs("detach", args, io, HELP, { tc: { type: "string" }, iface: { type: "string" } });
+  if (a === undefined) return 0;
+  const { values, positionals } = a;
   if (positionals.length > 0)
     usage(`detach: unexpected argument '${positionals[0]}'`, "tsbpf detach --pin DIR [--netns NAME]");
   if (values.tc !== undefined || values.iface !== undefined) {
@@ -47,7 +40,7 @@ export const detachCommand: Command = async (args, io) => {
   if (values.pin === undefined)
     usage("detach: missing --pin DIR (the directory given to tsbpf attach --pin)");
   const dir = resolve(io.cwd, values.pin);
-  const r = await downPipeline(dir, values.netns === undefined ? {} : { netns: values.netns });
+  const r = await downPipeline(dir, a.netnsOption);
   io.stdout(formatDown(r, dir));
   return 0;
 };

@@ -1,9 +1,7 @@
-import { resolve } from "node:path";
 import type { UnpinResult } from "../kernel/pipeline-pins.js";
-import { downPipeline, pinDirOfFile, pipelineStatus } from "../pipeline/deploy.js";
-import { UsageError } from "../errors.js";
-import { type Command, parseCommandArgs, usage } from "./args.js";
-import type { CliIo } from "./io.js";
+import { downPipeline } from "../pipeline/deploy.js";
+import type { Command } from "./args.js";
+import { pipelineArgs } from "./pipeline-args.js";
 
 const HELP = `usage: tsbpf down (PIPELINE | --pin DIR) [--netns NAME]
 
@@ -19,40 +17,6 @@ directory. 'tsbpf detach --pin DIR' is the same operation.
                  there is refused, and nothing is removed. Taking it down needs no namespace.
 
 Run it from the host, not inside 'ip netns exec': that hides the host's bpffs and its pins.`;
-
-/** Which pin directory `PIPELINE | --pin DIR` names. */
-export async function pinnedTarget(
-  command: string,
-  positionals: string[],
-  pin: string | undefined,
-  io: CliIo,
-): Promise<{ dir: string; file: string | undefined }> {
-  const synopsis = `tsbpf ${command} (PIPELINE | --pin DIR)`;
-  if (positionals.length > 1)
-    usage(`${command}: one pipeline file expected, got ${positionals.length}`, synopsis);
-  const [file] = positionals;
-  if (file !== undefined && pin !== undefined)
-    usage(`${command}: give a pipeline file or --pin DIR, not both`);
-  if (pin !== undefined) return { dir: resolve(io.cwd, pin), file: undefined };
-  if (file === undefined) usage(`${command}: missing the pipeline file or --pin DIR`, synopsis);
-  const path = resolve(io.cwd, file);
-  return { dir: await pinDirOfFile(path), file: path };
-}
-
-/**
- * `--netns NAME` of stats and top, which read pins only: a check that the pipeline under `dir`
- * runs in that namespace, so a wrong name is said rather than ignored.
- */
-export async function checkRunsIn(dir: string, netns: string | undefined): Promise<void> {
-  if (netns === undefined) return;
-  const s = await pipelineStatus(dir, { netns });
-  if (!s.running || (s.meta.attach.netns ?? undefined) !== netns) {
-    throw new UsageError(
-      `the pipeline pinned at ${dir} does not run in network namespace '${netns}' (it went up in ${s.meta.attach.netns === null ? "the host's" : `'${s.meta.attach.netns}'`})`,
-      { hint: "leave --netns out: the counts are read through the pins, from any namespace" },
-    );
-  }
-}
 
 /** What `down` and `detach` print. */
 export function formatDown(r: UnpinResult, dir: string): string {
@@ -70,17 +34,10 @@ export function formatDown(r: UnpinResult, dir: string): string {
 
 /** `tsbpf down (PIPELINE | --pin DIR) [--netns NAME]`. */
 export const downCommand: Command = async (args, io) => {
-  const { values, positionals } = parseCommandArgs("down", args, {
-    pin: { type: "string" },
-    netns: { type: "string" },
-    help: { type: "boolean", short: "h" },
-  });
-  if (values.help) {
-    io.stdout(`${HELP}\n`);
-    return 0;
-  }
-  const { dir } = await pinnedTarget("down", positionals, values.pin, io);
-  const r = await downPipeline(dir, values.netns === undefined ? {} : { netns: values.netns });
+  const a = pipelineArgs("down", args, io, HELP);
+  if (a === undefined) return 0;
+  const { dir } = await a.target();
+  const r = await downPipeline(dir, a.netnsOption);
   io.stdout(formatDown(r, dir));
   return 0;
 };

@@ -1,7 +1,7 @@
 import { pipelineStats } from "../pipeline/deploy.js";
 import { formatStats } from "../stats/read-stats.js";
-import { type Command, parseCommandArgs } from "./args.js";
-import { checkRunsIn, pinnedTarget } from "./down.js";
+import type { Command } from "./args.js";
+import { checkRunsIn, pipelineArgs } from "./pipeline-args.js";
 
 const HELP = `usage: tsbpf stats (PIPELINE | --pin DIR) [--json]
 
@@ -17,19 +17,11 @@ Counts belong to the version that is up: they start at 0 when it goes up.
 
 /** `tsbpf stats (PIPELINE | --pin DIR) [--json] [--netns NAME]`. */
 export const statsCommand: Command = async (args, io) => {
-  const { values, positionals } = parseCommandArgs("stats", args, {
-    pin: { type: "string" },
-    netns: { type: "string" },
-    json: { type: "boolean" },
-    help: { type: "boolean", short: "h" },
-  });
-  if (values.help) {
-    io.stdout(`${HELP}\n`);
-    return 0;
-  }
-  const { dir } = await pinnedTarget("stats", positionals, values.pin, io);
-  await checkRunsIn(dir, values.netns);
+  const a = pipelineArgs("stats", args, io, HELP, { json: { type: "boolean" } });
+  if (a === undefined) return 0;
+  const { dir } = await a.target();
+  await checkRunsIn(dir, a.netns);
   const report = await pipelineStats(dir);
-  io.stdout(values.json ? `${JSON.stringify(report)}\n` : `${formatStats(report)}\n`);
+  io.stdout(a.values.json ? `${JSON.stringify(report)}\n` : `${formatStats(report)}\n`);
   return 0;
 };

@@ -2,8 +2,8 @@ import { type PinnedPipelineStatus, shownName } from "../kernel/pipeline-status.
 import { type PipelineStatus, pipelineStatus } from "../pipeline/deploy.js";
 import { loadPipeline } from "../pipeline/pipeline.js";
 import { isTsbpfError } from "../errors.js";
-import { type Command, parseCommandArgs } from "./args.js";
-import { pinnedTarget } from "./down.js";
+import type { Command } from "./args.js";
+import { pipelineArgs } from "./pipeline-args.js";
 
 const HELP = `usage: tsbpf status (PIPELINE | --pin DIR) [--json] [--netns NAME]
 
@@ -195,20 +195,12 @@ export function formatStatus(s: PipelineStatus): string {
 
 /** `tsbpf status (PIPELINE | --pin DIR) [--json] [--netns NAME]`. */
 export const statusCommand: Command = async (args, io) => {
-  const { values, positionals } = parseCommandArgs("status", args, {
-    pin: { type: "string" },
-    netns: { type: "string" },
-    json: { type: "boolean" },
-    help: { type: "boolean", short: "h" },
-  });
-  if (values.help) {
-    io.stdout(`${HELP}\n`);
-    return 0;
-  }
-  const { netns } = values;
+  const a = pipelineArgs("status", args, io, HELP, { json: { type: "boolean" } });
+  if (a === undefined) return 0;
+  const { values, netns } = a;
   if (netns !== undefined) (await import("../kernel/netns.js")).checkNetns(netns);
-  const { dir, file } = await pinnedTarget("status", positionals, values.pin, io);
-  const opts = netns === undefined ? {} : { netns };
+  const { dir, file } = await a.target();
+  const opts = a.netnsOption;
   let s: PipelineStatus;
   if (file === undefined) s = await pipelineStatus(dir, opts);
   else {

@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { swapStage } from "../pipeline/deploy.js";
-import { type Command, parseCommandArgs, usage } from "./args.js";
-import { pinnedTarget } from "./down.js";
+import { type Command, usage } from "./args.js";
+import { pipelineArgs } from "./pipeline-args.js";
 
 const HELP = `usage: tsbpf swap (PIPELINE | --pin DIR) MAP:KEY=[OBJFILE:]PROG [--netns NAME]
 
@@ -20,15 +20,9 @@ file's, and a later 'tsbpf up PIPELINE' of the unchanged file puts the file's pr
 
 /** `tsbpf swap (PIPELINE | --pin DIR) MAP:KEY=[OBJFILE:]PROG [--netns NAME]`. */
 export const swapCommand: Command = async (args, io) => {
-  const { values, positionals } = parseCommandArgs("swap", args, {
-    pin: { type: "string" },
-    netns: { type: "string" },
-    help: { type: "boolean", short: "h" },
-  });
-  if (values.help) {
-    io.stdout(`${HELP}\n`);
-    return 0;
-  }
+  const a = pipelineArgs("swap", args, io, HELP);
+  if (a === undefined) return 0;
+  const { positionals } = a;
   const synopsis = "tsbpf swap (PIPELINE | --pin DIR) MAP:KEY=[OBJFILE:]PROG";
   const assignment = positionals.at(-1);
   const m = assignment === undefined ? null : /^([^:=\s]+):(\d+)=(?:(.+\.o):)?([^:=\s]+)$/.exec(assignment);
@@ -40,7 +34,7 @@ export const swapCommand: Command = async (args, io) => {
       synopsis,
     );
   }
-  const { dir } = await pinnedTarget("swap", positionals.slice(0, -1), values.pin, io);
+  const { dir } = await a.target(positionals.slice(0, -1));
   const r = await swapStage(
     dir,
     {
@@ -50,7 +44,7 @@ export const swapCommand: Command = async (args, io) => {
       ...(m[3] === undefined ? {} : { objectFile: resolve(io.cwd, m[3]) }),
     },
     {
-      ...(values.netns === undefined ? {} : { netns: values.netns }),
+      ...a.netnsOption,
       onWarning: (w) => io.stderr(`tsbpf: warning: ${w}\n`),
     },
   );

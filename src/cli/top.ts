@@ -2,8 +2,8 @@ import { shownName } from "../kernel/pipeline-status.js";
 import type { ProgramRunStats } from "../kernel/run-stats.js";
 import { openPipelineStats } from "../pipeline/deploy.js";
 import type { StatsReport } from "../stats/read-stats.js";
-import { type Command, intFlag, parseCommandArgs } from "./args.js";
-import { checkRunsIn, pinnedTarget } from "./down.js";
+import { type Command, intFlag } from "./args.js";
+import { checkRunsIn, pipelineArgs } from "./pipeline-args.js";
 
 const HELP = `usage: tsbpf top (PIPELINE | --pin DIR) [--interval MS] [--iterations N] [--netns NAME]
 
@@ -70,19 +70,14 @@ function screen(
 
 /** `tsbpf top (PIPELINE | --pin DIR) [--interval MS] [--iterations N]`. */
 export const topCommand: Command = async (args, io) => {
-  const { values, positionals } = parseCommandArgs("top", args, {
-    pin: { type: "string" },
-    netns: { type: "string" },
+  const a = pipelineArgs("top", args, io, HELP, {
     interval: { type: "string" },
     iterations: { type: "string" },
-    help: { type: "boolean", short: "h" },
   });
-  if (values.help) {
-    io.stdout(`${HELP}\n`);
-    return 0;
-  }
-  const { dir } = await pinnedTarget("top", positionals, values.pin, io);
-  await checkRunsIn(dir, values.netns);
+  if (a === undefined) return 0;
+  const { values } = a;
+  const { dir } = await a.target();
+  await checkRunsIn(dir, a.netns);
   const intervalMs = Math.max(100, intFlag("interval", values.interval, 1000, 3_600_000));
   const iterations =
     values.iterations === undefined ? undefined : intFlag("iterations", values.iterations, 1, 1e9);

@@ -1,4 +1,4 @@
-/** An XDP attachment made through a kernel program, as a disposable object. */
+/** Attachments made through a kernel program, as disposable objects: the common base and the XDP link. */
 import { NotSupportedError } from "../errors.js";
 import { queryXdp, type XdpAttachment, type XdpMode } from "./netlink-xdp.js";
 import { inNetns } from "./netns.js";
@@ -8,11 +8,11 @@ import type { XdpAttachHandle } from "./xdp-attach.js";
 import { detachLink } from "./xdp-link.js";
 
 /**
- * One program attached to one interface. `close()` (and `using`/`await using`) lets go of the
- * attachment: an unpinned link detaches, a pinned one stays attached through its pin.
- * `detach()` always detaches.
+ * What every attachment of a program to an interface has in common (an XDP link, a tcx link, a tc
+ * filter): where it is, whether it was closed or detached, and `close()`/`using` letting go of it.
+ * Subclasses say how to detach and whether closing leaves the program attached (pinned or kept).
  */
-export class KernelXdpLink {
+export abstract class KernelAttachment {
   /** The program attached. */
   readonly program: string;
   readonly ifindex: number;
@@ -20,24 +20,19 @@ export class KernelXdpLink {
   readonly iface: string | undefined;
   /** The network namespace the interface is in, when it is not the caller's. */
   readonly netns: string | undefined;
-  readonly method: "link" | "netlink";
-  readonly mode: XdpMode;
-  /** Where the link is pinned, when it is. */
-  pinnedAt: string | undefined;
-  readonly #sys: Sys;
-  readonly #handle: XdpAttachHandle;
   #closed = false;
   #detached = false;
 
-  constructor(sys: Sys, handle: XdpAttachHandle, program: string, iface: string | undefined, netns?: string) {
-    this.#sys = sys;
-    this.#handle = handle;
-    this.program = program;
-    this.iface = iface;
-    this.netns = netns;
-    this.ifindex = handle.ifindex;
-    this.method = handle.method;
-    this.mode = handle.mode;
+  constructor(at: {
+    program: string;
+    ifindex: number;
+    iface: string | undefined;
+    netns: string | undefined;
+  }) {
+    this.program = at.program;
+    this.ifindex = at.ifindex;
+    this.iface = at.iface;
+    this.netns = at.netns;
   }
 
   /** Whether close() or detach() ran. */
@@ -46,11 +41,68 @@ export class KernelXdpLink {
   }
 
   /**
-   * Whether the program was taken off the interface by this object. A pinned link that was only
-   * closed is `closed` but not `detached`: its pin keeps the program attached.
+   * Whether the program was taken off the interface by this object. An attachment that outlives
+   * the object (a pinned link, a kept filter) and was only closed is `closed` but not `detached`.
    */
   get detached(): boolean {
     return this.#detached;
+  }
+
+  /** Takes the program off the interface, pinned or not, and releases what holds it. */
+  protected abstract detachNow(): void;
+
+  /**
+   * Lets go of this object's hold without detaching when the attachment outlives it (pinned or
+   * kept), and says whether it did; false means close() detaches.
+   */
+  protected abstract releaseIfOutliving(): boolean;
+
+  /** Detaches the program, pinned or not, and releases the attachment. */
+  detach(): void {
+    if (this.#closed) return;
+    this.detachNow();
+    this.#detached = true;
+    this.#closed = true;
+  }
+
+  /** Lets go of the attachment: detaches unless it outlives this object (pinned or kept). */
+  close(): void {
+    if (this.#closed) return;
+    if (this.releaseIfOutliving()) {
+      this.#closed = true;
+      return;
+    }
+    this.detach();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+}
+
+/**
+ * One program attached to one interface. `close()` (and `using`/`await using`) lets go of the
+ * attachment: an unpinned link detaches, a pinned one stays attached through its pin.
+ * `detach()` always detaches.
+ */
+export class KernelXdpLink extends KernelAttachment {
+  readonly method: "link" | "netlink";
+  readonly mode: XdpMode;
+  /** Where the link is pinned, when it is. */
+  pinnedAt: string | undefined;
+  readonly #sys: Sys;
+  readonly #handle: XdpAttachHandle;
+
+  constructor(sys: Sys, handle: XdpAttachHandle, program: string, iface: string | undefined, netns?: string) {
+    super({ program, ifindex: handle.ifindex, iface, netns });
+    this.#sys = sys;
+    this.#handle = handle;
+    this.method = handle.method;
+    this.mode = handle.mode;
   }
 
   /** The link's fd (bpf_link attachments only). */
@@ -84,9 +136,8 @@ export class KernelXdpLink {
     this.pinnedAt = path;
   }
 
-  /** Detaches the program from the interface, pinned or not, and releases the link. */
-  detach(): void {
-    if (this.#closed) return;
+  /** Detaches the program (BPF_LINK_DETACH first when pinned) and closes the link, or detaches through netlink. */
+  protected detachNow(): void {
     const link = this.#handle.link;
     if (link !== undefined) {
       if (this.pinnedAt !== undefined) detachLink(this.#sys, link.value);
@@ -94,29 +145,12 @@ export class KernelXdpLink {
     } else {
       this.#handle.detach();
     }
-    this.#detached = true;
-    this.#closed = true;
   }
 
-  /**
-   * Lets go of the attachment: detaches unless the link is pinned, in which case only this
-   * process's fd is closed and the pin keeps the program attached.
-   */
-  close(): void {
-    if (this.#closed) return;
-    if (this.pinnedAt !== undefined && this.#handle.link !== undefined) {
-      this.#handle.link.close();
-      this.#closed = true;
-      return;
-    }
-    this.detach();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.close();
+  /** A pinned link: only this process's fd is closed, the pin keeps the program attached. */
+  protected releaseIfOutliving(): boolean {
+    if (this.pinnedAt === undefined || this.#handle.link === undefined) return false;
+    this.#handle.link.close();
+    return true;
   }
 }

@@ -14,6 +14,7 @@ import { assemble } from "../asm/assemble.js";
 import { encodeInstructions } from "../asm/instruction.js";
 import { isLoadError, UsageError } from "../errors.js";
 import type { Fd } from "./fd.js";
+import { linkTxDropped } from "./link-stats.js";
 import { checkNetns, inNetns } from "./netns.js";
 import { loadProgram, testRun, xdpContext } from "./program-ops.js";
 import { defaultSys, type Sys } from "./sys.js";
@@ -45,8 +46,15 @@ export interface SendOptions {
 
 /** What {@link sendFrames} sent. */
 export interface SendResult {
-  /** Frames handed to the interface. */
+  /** Frames handed to the interface, `refused` ones included. */
   sent: number;
+  /**
+   * Frames the interface counted as transmit drops while sending (its `tx_dropped`): on a veth,
+   * those its peer refused because its XDP ring was full (the sender outran the peer's NAPI).
+   * They never reached the peer. (Other traffic dropped on the interface meanwhile counts too;
+   * frames a peer without an XDP program drops are not counted anywhere.)
+   */
+  refused: number;
   /** Wall time of the sending (ms). */
   elapsedMs: number;
   /** sent / elapsed. */
@@ -88,6 +96,7 @@ export async function sendFrames(opts: SendOptions): Promise<SendResult> {
     }
     return i;
   });
+  const txDropped = (): bigint => inNetns(sys, opts.netns, () => linkTxDropped(sys, ifindex));
   const prog: Fd = loadProgram(sys, {
     type: ProgType.xdp,
     insns: encodeInstructions(assemble(`mov %r0, ${XdpAction.TX}\nexit`)),
@@ -101,6 +110,7 @@ export async function sendFrames(opts: SendOptions): Promise<SendResult> {
   let sent = 0;
   let bytes = 0;
   let unconfirmed = 0;
+  const dropped0 = txDropped();
   const t0 = performance.now();
   try {
     const one = opts.packets.length === 1;
@@ -150,8 +160,12 @@ export async function sendFrames(opts: SendOptions): Promise<SendResult> {
     prog.close();
   }
   const elapsedMs = performance.now() - t0;
+  // The peer refuses a frame in the syscall that hands it over (the flush of its batch): the
+  // count is complete when the last run returns.
+  const refused = Number(txDropped() - dropped0);
   return {
     sent,
+    refused,
     elapsedMs,
     packetsPerSecond: elapsedMs > 0 ? (sent / elapsedMs) * 1000 : 0,
     bytes,

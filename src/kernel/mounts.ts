@@ -84,6 +84,9 @@ export function findTracefs(mounts: readonly MountEntry[] = readMounts()): strin
   return undefined;
 }
 
+/** Where this process mounted tracefs itself ({@link ensureTracefs}), until {@link unmountOwnTracefs}. */
+let ownTracefs: string | undefined;
+
 /**
  * The tracefs directory, mounting tracefs on /sys/kernel/tracing first when it is not mounted
  * (as bpftool does; needs root). Throws a TsbpfError saying why when there is none to be had.
@@ -107,12 +110,30 @@ export function ensureTracefs(sys: Sys = defaultSys()): string {
       hint: `mounting needs root (CAP_SYS_ADMIN); or mount it yourself: ${manual}`,
     });
   }
+  ownTracefs = dir;
   if (!existsSync(`${dir}/trace_pipe`)) {
     throw new TsbpfError(`tracefs mounted on ${dir} has no trace_pipe`, {
       hint: "this kernel may be built without tracing support (CONFIG_TRACING)",
     });
   }
   return dir;
+}
+
+/**
+ * Unmounts the tracefs this process mounted ({@link ensureTracefs}), so a command that failed
+ * leaves no mount it made (in the private mount namespace of `ip netns exec`, say). Returns
+ * whether it did; a mount still in use (EBUSY) or made by someone else stays.
+ */
+export function unmountOwnTracefs(sys: Sys = defaultSys()): boolean {
+  const dir = ownTracefs;
+  if (dir === undefined) return false;
+  try {
+    sys.umount(dir);
+  } catch {
+    return false;
+  }
+  ownTracefs = undefined;
+  return true;
 }
 
 /** Whether `path` (absolute) lies inside a mounted bpffs. */

@@ -152,7 +152,9 @@ export function readPinnedPipeline(
   }
   const netns = opts.netns ?? meta.attach.netns ?? undefined;
   if (tcFilter !== undefined && known) {
-    const r = readFilterStatus(sys, dir, meta, tcFilter, netns, problems);
+    // A namespace other than the pipeline's: what is missing there says where it is not, not that it is gone.
+    const elsewhere = opts.netns !== undefined && opts.netns !== (meta.attach.netns ?? undefined);
+    const r = readFilterStatus(sys, dir, meta, tcFilter, { netns, elsewhere }, problems);
     return { ...r, ...readPrograms(sys, meta, problems, withPin) };
   }
   let link: PinnedPipelineStatus["link"];
@@ -312,9 +314,10 @@ function readFilterStatus(
   dir: string,
   meta: PinnedPipelineMeta,
   f: TcFilterAttachment,
-  netns: string | undefined,
+  at: { netns: string | undefined; elsewhere: boolean },
   problems: string[],
 ): Omit<PinnedPipelineStatus, "programs" | "progArrays"> {
+  const { netns, elsewhere } = at;
   const hook = hookOf(meta.attach);
   const base = { dir, meta, link: undefined, hook, xdp: undefined, tcx: undefined, problems };
   const where = netns === undefined ? "" : ` in network namespace '${netns}'`;
@@ -326,9 +329,12 @@ function readFilterStatus(
     problems.push(`cannot ask what ${meta.attach.iface} runs: ${why(e)}`);
     return { ...base, iface, filter: undefined, running: false };
   }
+  const wentUp = meta.attach.netns === null ? "the host's" : `'${meta.attach.netns}'`;
   if (iface === undefined) {
     problems.push(
-      `the interface ${meta.attach.iface} is gone (no ifindex ${f.ifindex}${where}), and its filter with it`,
+      elsewhere
+        ? `the pipeline is not attached in network namespace '${netns}': no interface has ifindex ${f.ifindex} there (it went up in ${wentUp})`
+        : `the interface ${meta.attach.iface} is gone (no ifindex ${f.ifindex}${where}), and its filter with it`,
     );
     return { ...base, iface, filter: undefined, running: false };
   }
@@ -359,7 +365,9 @@ function readFilterStatus(
   const running = state.runs && (entryId === undefined || entryId === f.progId);
   if (state.at === undefined) {
     problems.push(
-      `the pipeline's filter at ${place} of ${iface} tc ${f.hook} is gone${where}: nothing runs the entry`,
+      elsewhere
+        ? `the pipeline is not attached in network namespace '${netns}': ${iface} there has no filter at ${place} tc ${f.hook} (it went up in ${wentUp})`
+        : `the pipeline's filter at ${place} of ${iface} tc ${f.hook} is gone${where}: nothing runs the entry`,
     );
   } else if (!state.runs) {
     problems.push(

@@ -85,6 +85,8 @@ export interface Sys {
   setns(fd: number, nstype: number): void;
   /** `mount(source, target, fstype, flags, data)`, for tracefs and bpffs when they are missing. */
   mount(source: string, target: string, fstype: string, flags: number, data?: string): void;
+  /** `umount2(target, 0)`: takes back a mount tsbpf made (tracefs mounted for a load that then failed). */
+  umount(target: string): void;
 }
 
 /** The bpf(2) syscall number by CPU architecture (Linux). */
@@ -330,6 +332,7 @@ function createNativeSys(): Sys {
   const mount = lazy(
     "int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)",
   );
+  const umount2 = lazy("int umount2(const char *target, int flags)");
 
   /**
    * Native memory reused by every call: one koffi.alloc and one view of it, grown on demand up
@@ -507,6 +510,10 @@ function createNativeSys(): Sys {
     mount(source, target, fstype, flags, data) {
       koffi.errno(0);
       check(`mount(${fstype} on ${target})`, mount()(source, target, fstype, flags, data ?? null));
+    },
+    umount(target) {
+      koffi.errno(0);
+      check(`umount(${target})`, umount2()(target, 0));
     },
   };
 }

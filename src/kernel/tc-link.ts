@@ -8,6 +8,7 @@ import { BpfCmd } from "../abi/index.js";
 import { isLoadError, NotSupportedError } from "../errors.js";
 import { linkCreateAttr, progQueryAttr } from "./attr.js";
 import { Fd } from "./fd.js";
+import { KernelAttachment } from "./kernel-link.js";
 import { inNetns } from "./netns.js";
 import { getLinkInfo, pinObject } from "./object-ops.js";
 import { isSysError, type Sys } from "./sys.js";
@@ -132,23 +133,14 @@ export interface TcLinkDescription {
  * `using`) lets go: an unpinned link detaches, a pinned one stays attached through its pin.
  * `detach()` always detaches.
  */
-export class KernelTcLink {
-  /** The program attached. */
-  readonly program: string;
-  readonly ifindex: number;
+export class KernelTcLink extends KernelAttachment {
   readonly hook: TcHook;
-  /** The interface name, when attached by name. */
-  readonly iface: string | undefined;
-  /** The network namespace the interface is in, when it is not the caller's. */
-  readonly netns: string | undefined;
   /** Always "link": tc attachments are tcx links. */
   readonly method = "link" as const;
   /** Where the link is pinned, when it is. */
   pinnedAt: string | undefined;
   readonly #sys: Sys;
   readonly #link: Fd;
-  #closed = false;
-  #detached = false;
 
   constructor(
     sys: Sys,
@@ -161,23 +153,10 @@ export class KernelTcLink {
       netns: string | undefined;
     },
   ) {
+    super(at);
     this.#sys = sys;
     this.#link = link;
-    this.program = at.program;
-    this.ifindex = at.ifindex;
     this.hook = at.hook;
-    this.iface = at.iface;
-    this.netns = at.netns;
-  }
-
-  /** Whether close() or detach() ran. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** Whether the program was taken off the hook by this object (a closed pinned link was not). */
-  get detached(): boolean {
-    return this.#detached;
   }
 
   /** The link's fd. */
@@ -210,32 +189,17 @@ export class KernelTcLink {
     this.pinnedAt = path;
   }
 
-  /** Detaches the program from the hook, pinned or not, and releases the link. */
-  detach(): void {
-    if (this.#closed) return;
+  /** Detaches the program from the hook (BPF_LINK_DETACH first when pinned) and closes the link. */
+  protected detachNow(): void {
     if (this.pinnedAt !== undefined) detachLink(this.#sys, this.#link.value);
     this.#link.close();
-    this.#detached = true;
-    this.#closed = true;
   }
 
-  /** Lets go: detaches unless pinned, in which case only this process's fd is closed. */
-  close(): void {
-    if (this.#closed) return;
-    if (this.pinnedAt !== undefined) {
-      this.#link.close();
-      this.#closed = true;
-      return;
-    }
-    this.detach();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.close();
+  /** A pinned link: only this process's fd is closed, the pin keeps the program attached. */
+  protected releaseIfOutliving(): boolean {
+    if (this.pinnedAt === undefined) return false;
+    this.#link.close();
+    return true;
   }
 }
 

@@ -31,6 +31,7 @@ import {
   stringPayload,
   u32Payload,
 } from "./netlink.js";
+import { KernelAttachment } from "./kernel-link.js";
 import { inNetns } from "./netns.js";
 import { getProgramInfo } from "./object-ops.js";
 import { defaultSys, type Sys } from "./sys.js";
@@ -474,33 +475,21 @@ export function replaceTcFilterProgram(
  * filter (and the clsact qdisc when it was created for it and is empty) unless {@link keep} was
  * called. A filter does not go with the process: a foreground attach must close it on exit.
  */
-export class KernelTcFilter {
-  /** The program attached. */
-  readonly program: string;
-  readonly ifindex: number;
+export class KernelTcFilter extends KernelAttachment {
   readonly hook: TcHook;
-  /** The interface name, when attached by name. */
-  readonly iface: string | undefined;
-  /** The network namespace the interface is in, when it is not the caller's. */
-  readonly netns: string | undefined;
   /** Always "netlink": a cls_bpf filter added through rtnetlink. */
   readonly method = "netlink" as const;
   /** Never set: a filter has no link to pin ({@link keep} leaves it attached instead). */
   readonly pinnedAt: string | undefined = undefined;
   readonly #sys: Sys;
   readonly #desc: TcFilterDescription;
-  #closed = false;
-  #detached = false;
   #kept = false;
 
   constructor(sys: Sys, desc: TcFilterDescription, program: string) {
+    super({ program, ifindex: desc.ifindex, iface: desc.iface, netns: desc.netns });
     this.#sys = sys;
     this.#desc = desc;
-    this.program = program;
-    this.ifindex = desc.ifindex;
     this.hook = desc.hook;
-    this.iface = desc.iface;
-    this.netns = desc.netns;
   }
 
   /** The filter's priority on the hook. */
@@ -511,16 +500,6 @@ export class KernelTcFilter {
   /** The filter's handle. */
   get handle(): number {
     return this.#desc.handle;
-  }
-
-  /** Whether close() or detach() ran. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** Whether the filter was deleted by this object. */
-  get detached(): boolean {
-    return this.#detached;
   }
 
   /** Whether the clsact qdisc was removed when the filter was (it was created for it and left empty). */
@@ -537,33 +516,17 @@ export class KernelTcFilter {
   }
 
   /** Deletes the filter (only while it runs our program), and the clsact qdisc if ours and empty. */
-  detach(): void {
-    if (this.#closed) return;
+  protected detachNow(): void {
     try {
       this.qdiscRemoved = removeTcFilter(this.#desc, this.#sys).qdiscRemoved;
     } catch (e) {
       throw isLoadError(e) ? e.withContext({ program: this.program }) : e;
     }
-    this.#detached = true;
-    this.#closed = true;
   }
 
-  /** Lets go: deletes the filter unless {@link keep} was called. */
-  close(): void {
-    if (this.#closed) return;
-    if (this.#kept) {
-      this.#closed = true;
-      return;
-    }
-    this.detach();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.close();
+  /** A kept filter stays attached: closing lets go of nothing else. */
+  protected releaseIfOutliving(): boolean {
+    return this.#kept;
   }
 }
 

@@ -15,8 +15,8 @@ import { ensureTracefs } from "./mounts.js";
 import { defaultSys, type Sys } from "./sys.js";
 
 const live = new Set<TraceInstance>();
-/** Directories {@link TraceInstance.premake} started making that no instance took yet. */
-const premade = new Set<string>();
+/** Directories {@link TraceInstance.premake} started making that no instance took yet, with their making. */
+const premade = new Map<string, Promise<unknown>>();
 let exitHook = false;
 
 /** Removes, at process exit, the instances still live and the premade directories never used. */
@@ -25,7 +25,7 @@ function hookExit(): void {
   exitHook = true;
   process.once("exit", () => {
     for (const i of [...live]) i.remove();
-    for (const d of premade) {
+    for (const d of premade.keys()) {
       try {
         rmdirSync(d);
       } catch {
@@ -110,9 +110,27 @@ export class TraceInstance {
     }
     const dir = `${root}/instances/tsbpf-${process.pid}-${tag}`;
     if (premade.has(dir)) return;
-    premade.add(dir);
     hookExit();
-    mkdir(dir).catch(() => premade.delete(dir));
+    premade.set(
+      dir,
+      mkdir(dir).catch(() => premade.delete(dir)),
+    );
+  }
+
+  /**
+   * Removes the directories {@link premake} made that no instance took (once their making is
+   * done), as when the load they were made for failed.
+   */
+  static async dropPremade(): Promise<void> {
+    for (const [dir, making] of [...premade]) {
+      await making;
+      premade.delete(dir);
+      try {
+        rmdirSync(dir);
+      } catch {
+        // Never made, or already gone.
+      }
+    }
   }
 
   /**

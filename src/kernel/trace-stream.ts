@@ -8,6 +8,7 @@
 import { UsageError } from "../errors.js";
 import type { TraceLine } from "../trace/trace-line.js";
 import { TracePipeReader } from "../trace/trace-pipe.js";
+import { unmountOwnTracefs } from "./mounts.js";
 import type { Sys } from "./sys.js";
 import { TraceInstance } from "./trace-instance.js";
 
@@ -59,6 +60,16 @@ export class TraceStream implements AsyncIterable<TraceLine> {
    */
   static prepare(opts: Pick<TraceStreamOptions, "sys"> = {}): void {
     TraceInstance.premake(`s${streams + 1}`, opts);
+  }
+
+  /**
+   * Undoes {@link prepare} when no stream will be opened (the load it was for failed): removes
+   * the premade instance and unmounts tracefs when this process mounted it, so nothing it made
+   * stays. Instances already open keep tracefs busy, and it stays mounted.
+   */
+  static async unprepare(opts: Pick<TraceStreamOptions, "sys"> = {}): Promise<void> {
+    await TraceInstance.dropPremade();
+    unmountOwnTracefs(opts.sys);
   }
 
   /** Where the lines are read from (the instance directory). */

@@ -111,6 +111,9 @@ export function fakeSys(
     mount: () => {
       throw new SysError("mount", Errno.EPERM);
     },
+    umount: () => {
+      throw new SysError("umount", Errno.EPERM);
+    },
     socket: () => {
       throw new SysError("socket", Errno.EPERM);
     },

@@ -10,13 +10,12 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { after, test } from "node:test";
+import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { test } from "node:test";
 import { AS_NOBODY, createVethNs, runCli, sendSyn, startCli } from "./attach-support.js";
 import { ensureBpffs, hasCommand, kernelSkipReason } from "./support.js";
-import { qdiscKinds, tc, tcFilters, tcxProgs } from "./tc-support.js";
+import { qdiscKinds, tc, tcFilters, tcxProgs, oneLine, pinnedTcPlace } from "./tc-support.js";
 
 const DISPATCH = resolve("test/bpf/tc/tc_dispatch.bpf.o");
 const skip =
@@ -25,11 +24,7 @@ const skip =
     ? undefined
     : "needs ip and tc (iproute2), setpriv and a bpffs at /sys/fs/bpf");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const tmp = mkdtempSync(join(tmpdir(), "tsbpf-tcfilterpin-"));
-chmodSync(tmp, 0o755);
-after(() => rmSync(tmp, { recursive: true, force: true }));
-/** A bpffs directory of this test run: every pin dir below lives under it, and it must vanish. */
-const ROOT = `/sys/fs/bpf/tsbpf-tcfilterpin-${process.pid}`;
+const { root: ROOT, pipelineFile } = pinnedTcPlace("tcfilterpin");
 
 const yaml = (name: string, iface: string, ns: string, tcMode = "filter") =>
   `name: ${name}
@@ -41,21 +36,6 @@ attach: {iface: ${iface}, netns: ${ns}, hook: tc-ingress, tc-mode: ${tcMode}}
 stats: true
 pin: ${ROOT}/${name}
 `;
-
-function pipelineFile(name: string, text: string): string {
-  const p = join(tmp, `${name}.yaml`);
-  writeFileSync(p, text, { mode: 0o644 });
-  return p;
-}
-
-/** The one stderr line of a failed command. */
-function oneLine(r: { status: number | null; stderr: string }, re: RegExp): void {
-  assert.notEqual(r.status, 0, r.stderr);
-  const lines = r.stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0] ?? "", re);
-  assert.doesNotMatch(r.stderr, /\n\s+at /);
-}
 
 interface StatusJson {
   running: boolean;
@@ -209,6 +189,22 @@ test("up with tc-mode filter leaves a cls_bpf filter that runs real SYNs per sta
     try {
       const wrong = statusJson([file, "--netns", other.ns]);
       assert.equal(wrong.running, false);
+      // It says where the pipeline is not, not that its interface is gone.
+      assert.match(
+        wrong.problems.join("\n"),
+        new RegExp(
+          `^the pipeline is not attached in network namespace '${other.ns}': no interface has ifindex \\d+ there \\(it went up in '${net.ns}'\\)$`,
+          "m",
+        ),
+      );
+      assert.doesNotMatch(wrong.problems.join("\n"), /is gone/);
+      const text = runCli(["status", file, "--netns", other.ns]);
+      assert.equal(text.status, 0, text.stderr);
+      assert.match(text.stdout, /NOT RUNNING/);
+      assert.match(
+        text.stdout,
+        new RegExp(`^ {4}the pipeline is not attached in network namespace '${other.ns}'`, "m"),
+      );
       oneLine(
         runCli(["down", file, "--netns", other.ns]),
         new RegExp(

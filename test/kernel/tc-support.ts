@@ -1,7 +1,9 @@
 /**
  * Pieces of the tc pipeline tests: what runs on a tcx hook (BPF_PROG_QUERY; this machine's
  * bpftool predates tcx), and a program of "another tool" attached to a hook by other means than
- * tsbpf's pipeline code (a two-instruction sched_cls program on a tcx link of its own).
+ * tsbpf's pipeline code (a two-instruction sched_cls program on a tcx link of its own); the UDP
+ * sender and quiet namespace of the upgrade-under-load tests; the pin root and pipeline files of
+ * the pinned up/status/down tests.
  */
 import { ProgType, TcAction } from "../../src/abi/index.js";
 import { assemble } from "../../src/asm/assemble.js";
@@ -12,8 +14,13 @@ import { getProgramInfo } from "../../src/kernel/object-ops.js";
 import { loadProgram } from "../../src/kernel/program-ops.js";
 import { defaultSys } from "../../src/kernel/sys.js";
 import { attachTcxIn, queryTcx, type TcHook } from "../../src/kernel/tc-link.js";
+import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { loadedProgramIds } from "./attach-support.js";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after } from "node:test";
+import { type CliProcess, loadedProgramIds, startProcess, type VethNs } from "./attach-support.js";
 
 /** The programs on the tcx hooks of `iface` in namespace `ns`, as "hook:name" in run order. */
 export function tcxProgs(iface: string, ns: string): string[] {
@@ -103,4 +110,133 @@ export function qdiscKinds(ns: string, iface: string): string[] {
 /** `tc ...` in namespace `ns`. */
 export function tc(ns: string, ...args: string[]): void {
   execFileSync("ip", ["netns", "exec", ns, "tc", ...args], { stdio: "pipe" });
+}
+
+/**
+ * A UDP sender (run inside the namespace): `count` packets to HOST:9 (0: until SIGTERM, and at
+ * most 60 s whatever happens), 256 in flight at a time; prints {sent, failed, packetsPerSecond}.
+ * A packet the tc program drops still counts as sent (the kernel reports ENOBUFS for it only
+ * with IP_RECVERR). Each batch yields to the event loop, or SIGTERM would never be seen (the
+ * send callbacks of a socket that never blocks keep the loop busy).
+ */
+const SENDER = `
+const [host, count] = [process.argv[1], Number(process.argv[2])];
+const s = require("node:dgram").createSocket("udp4");
+const buf = Buffer.alloc(18);
+let sent = 0, failed = 0, stop = false;
+process.on("SIGTERM", () => { stop = true; });
+const t0 = performance.now();
+(async () => {
+  while (!stop && (count === 0 || sent + failed < count) && performance.now() - t0 < 60000) {
+    await new Promise((r) => setImmediate(r));
+    const n = count === 0 ? 256 : Math.min(256, count - sent - failed);
+    await new Promise((r) => {
+      let left = n;
+      for (let i = 0; i < n; i++)
+        s.send(buf, 9, host, (e) => { if (e) failed++; else sent++; if (--left === 0) r(); });
+    });
+  }
+  const secs = (performance.now() - t0) / 1000;
+  console.log(JSON.stringify({ sent, failed, packetsPerSecond: sent / secs }));
+  process.exit(0);
+})();`;
+
+/** What a UDP sender reports when it ends. */
+export interface SentUdp {
+  sent: number;
+  failed: number;
+  packetsPerSecond: number;
+}
+
+/** Starts a UDP sender in `net`'s namespace to its host end: `count` packets, 0 until SIGTERM. */
+export function sendUdp(net: VethNs, count: number): CliProcess {
+  return startProcess(
+    [process.execPath, "-e", SENDER, net.hostIp, String(count)],
+    ["ip", "netns", "exec", net.ns],
+  );
+}
+
+/** Waits for a sender to exit (status 0) and reads its report. */
+export async function sentUdp(p: CliProcess): Promise<SentUdp> {
+  assert.equal(await p.exited, 0, p.stderr());
+  return JSON.parse(p.stdout().trim().split("\n").at(-1) as string) as SentUdp;
+}
+
+/**
+ * No traffic out of `net`'s namespace but a sender's: IPv6 off on both ends, the host's address
+ * resolved for good (a permanent neighbour entry), so no ARP or router solicitation passes the hook.
+ */
+export function quietVeth(net: VethNs): void {
+  execFileSync("sysctl", ["-qw", `net.ipv6.conf.${net.hostIf}.disable_ipv6=1`]);
+  execFileSync("ip", [
+    "netns",
+    "exec",
+    net.ns,
+    "sysctl",
+    "-qw",
+    `net.ipv6.conf.${net.peerIf}.disable_ipv6=1`,
+  ]);
+  const mac = (
+    JSON.parse(execFileSync("ip", ["-j", "link", "show", "dev", net.hostIf]).toString()) as {
+      address: string;
+    }[]
+  )[0]?.address as string;
+  execFileSync("ip", [
+    "-n",
+    net.ns,
+    "neigh",
+    "replace",
+    net.hostIp,
+    "lladdr",
+    mac,
+    "dev",
+    net.peerIf,
+    "nud",
+    "permanent",
+  ]);
+}
+
+/** The versioned objects' counters map through its pin: [v1, v2, mixed, missed]. */
+export function versionCounters(pin: string): bigint[] {
+  const out = JSON.parse(
+    execFileSync("bpftool", ["-j", "map", "dump", "pinned", `${pin}/main/maps/counters`]).toString(),
+  ) as { formatted?: { key: number; value: number } }[];
+  const r: bigint[] = [0n, 0n, 0n, 0n];
+  for (const { formatted: e } of out) if (e !== undefined && e.key < 4) r[e.key] = BigInt(e.value);
+  return r;
+}
+
+/** Where a pinned tc test keeps its pipeline files and pins, both removed when the file's tests end. */
+export interface PinnedTcPlace {
+  /** A bpffs directory of this test run: every pin dir lives under it, and it must vanish. */
+  root: string;
+  /** Writes pipeline file `NAME.yaml` (readable by nobody too) and returns its path. */
+  pipelineFile(name: string, text: string): string;
+}
+
+/**
+ * A temporary directory (mode 755, for the tests run as nobody) and a bpffs root named
+ * `/sys/fs/bpf/tsbpf-TAG-PID`, for pinned tc tests; the directory is removed after the file's tests.
+ */
+export function pinnedTcPlace(tag: string): PinnedTcPlace {
+  const tmp = mkdtempSync(join(tmpdir(), `tsbpf-${tag}-`));
+  chmodSync(tmp, 0o755);
+  after(() => rmSync(tmp, { recursive: true, force: true }));
+  return {
+    root: `/sys/fs/bpf/tsbpf-${tag}-${process.pid}`,
+    pipelineFile: (name, text) => {
+      const p = join(tmp, `${name}.yaml`);
+      writeFileSync(p, text, { mode: 0o644 });
+      return p;
+    },
+  };
+}
+
+/** Asserts a failed command's stderr is one line matching `re`, and no stack. */
+export function oneLine(r: { status: number | null; stderr: string }, re: RegExp): void {
+  assert.notEqual(r.status, 0, r.stderr);
+  const lines = r.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0] ?? "", re);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
 }

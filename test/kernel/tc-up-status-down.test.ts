@@ -8,13 +8,12 @@
  * wrong type, `ip netns exec`, no privilege) as one line each.
  */
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { after, test } from "node:test";
+import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { test } from "node:test";
 import { AS_NOBODY, createVethNs, loadedProgramIds, runCli, sendSyn, startCli } from "./attach-support.js";
 import { ensureBpffs, hasCommand, kernelSkipReason } from "./support.js";
-import { attachForeignTc, type ForeignTc, tcxProgs } from "./tc-support.js";
+import { attachForeignTc, type ForeignTc, tcxProgs, oneLine, pinnedTcPlace } from "./tc-support.js";
 
 const DISPATCH = resolve("test/bpf/tc/tc_dispatch.bpf.o");
 const SEED = resolve("examples/tail-call/tail_call.bpf.o");
@@ -24,11 +23,7 @@ const skip =
     ? undefined
     : "needs ip (iproute2), bpftool, setpriv and a bpffs at /sys/fs/bpf");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const tmp = mkdtempSync(join(tmpdir(), "tsbpf-tcup-"));
-chmodSync(tmp, 0o755);
-after(() => rmSync(tmp, { recursive: true, force: true }));
-/** A bpffs directory of this test run: every pin dir below lives under it, and it must vanish. */
-const ROOT = `/sys/fs/bpf/tsbpf-tcup-${process.pid}`;
+const { root: ROOT, pipelineFile } = pinnedTcPlace("tcup");
 
 const tcYaml = (name: string, iface: string, ns: string, hook = "tc-ingress", object = DISPATCH) =>
   `name: ${name}
@@ -40,21 +35,6 @@ attach: {iface: ${iface}, netns: ${ns}, hook: ${hook}}
 stats: true
 pin: ${ROOT}/${name}
 `;
-
-function pipelineFile(name: string, text: string): string {
-  const p = join(tmp, `${name}.yaml`);
-  writeFileSync(p, text, { mode: 0o644 });
-  return p;
-}
-
-/** The one stderr line of a failed command. */
-function oneLine(r: { status: number | null; stderr: string }, re: RegExp): void {
-  assert.notEqual(r.status, 0, r.stderr);
-  const lines = r.stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0] ?? "", re);
-  assert.doesNotMatch(r.stderr, /\n\s+at /);
-}
 
 interface StatusJson {
   running: boolean;

@@ -16,9 +16,9 @@ import { join, resolve } from "node:path";
 import { test } from "node:test";
 import { downPipeline, pipelineStats, swapStage, upPipeline } from "../../src/pipeline/deploy.js";
 import { loadPipeline } from "../../src/pipeline/pipeline.js";
-import { createVethNs, runCli, startProcess } from "./attach-support.js";
+import { type CliProcess, createVethNs, runCli } from "./attach-support.js";
 import { ensureBpffs, hasCommand, kernelSkipReason } from "./support.js";
-import { tcxProgs } from "./tc-support.js";
+import { tcxProgs, quietVeth, sendUdp, sentUdp, versionCounters } from "./tc-support.js";
 
 const OBJ = resolve("test/bpf/upgrade/tc_versioned.bpf.o");
 const UPGRADES = 50;
@@ -29,45 +29,6 @@ const skip =
     ? undefined
     : "needs ip, bpftool, sysctl and a bpffs");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * A UDP sender (run inside the namespace): `count` packets to HOST:9 (0: until SIGTERM, and at
- * most 60 s whatever happens), 256 in flight at a time; prints {sent, failed, packetsPerSecond}.
- * A packet the tc program drops still counts as sent (the kernel reports ENOBUFS for it only
- * with IP_RECVERR). Each batch yields to the event loop, or SIGTERM would never be seen (the
- * send callbacks of a socket that never blocks keep the loop busy).
- */
-const SENDER = `
-const [host, count] = [process.argv[1], Number(process.argv[2])];
-const s = require("node:dgram").createSocket("udp4");
-const buf = Buffer.alloc(18);
-let sent = 0, failed = 0, stop = false;
-process.on("SIGTERM", () => { stop = true; });
-const t0 = performance.now();
-(async () => {
-  while (!stop && (count === 0 || sent + failed < count) && performance.now() - t0 < 60000) {
-    await new Promise((r) => setImmediate(r));
-    const n = count === 0 ? 256 : Math.min(256, count - sent - failed);
-    await new Promise((r) => {
-      let left = n;
-      for (let i = 0; i < n; i++)
-        s.send(buf, 9, host, (e) => { if (e) failed++; else sent++; if (--left === 0) r(); });
-    });
-  }
-  const secs = (performance.now() - t0) / 1000;
-  console.log(JSON.stringify({ sent, failed, packetsPerSecond: sent / secs }));
-  process.exit(0);
-})();`;
-
-/** The counters map through its pin: [v1, v2, mixed, missed]. */
-function counters(pin: string): bigint[] {
-  const out = JSON.parse(
-    execFileSync("bpftool", ["-j", "map", "dump", "pinned", `${pin}/main/maps/counters`]).toString(),
-  ) as { formatted?: { key: number; value: number } }[];
-  const r: bigint[] = [0n, 0n, 0n, 0n];
-  for (const { formatted: e } of out) if (e !== undefined && e.key < 4) r[e.key] = BigInt(e.value);
-  return r;
-}
 
 test("tc pipeline upgrades and swaps while packets are sent: each sent packet counted by exactly one version, no mixed chain", {
   skip,
@@ -83,55 +44,16 @@ test("tc pipeline upgrades and swaps while packets are sent: each sent packet co
       file,
       `name: ${name}\nobject: ${OBJ}\nentry: entry\nslots:\n  stages: {0: stage_a, 1: stage_b}\nglobals: {version: ${version}}\nattach: {iface: ${net.peerIf}, netns: ${net.ns}, hook: tc-egress}\nstate: [counters]\nstats: true\n`,
     );
-  const send = (count: number) =>
-    startProcess(
-      [process.execPath, "-e", SENDER, net.hostIp, String(count)],
-      ["ip", "netns", "exec", net.ns],
-    );
-  const result = async (p: ReturnType<typeof send>) => {
-    assert.equal(await p.exited, 0, p.stderr());
-    return JSON.parse(p.stdout().trim().split("\n").at(-1) as string) as {
-      sent: number;
-      failed: number;
-      packetsPerSecond: number;
-    };
-  };
-  let sender: ReturnType<typeof send> | undefined;
+  const send = (count: number) => sendUdp(net, count);
+  let sender: CliProcess | undefined;
   try {
-    // No traffic out of the namespace but the sender's: no IPv6, the host's address resolved for good.
-    execFileSync("sysctl", ["-qw", `net.ipv6.conf.${net.hostIf}.disable_ipv6=1`]);
-    execFileSync("ip", [
-      "netns",
-      "exec",
-      net.ns,
-      "sysctl",
-      "-qw",
-      `net.ipv6.conf.${net.peerIf}.disable_ipv6=1`,
-    ]);
-    const mac = (
-      JSON.parse(execFileSync("ip", ["-j", "link", "show", "dev", net.hostIf]).toString()) as {
-        address: string;
-      }[]
-    )[0]?.address as string;
-    execFileSync("ip", [
-      "-n",
-      net.ns,
-      "neigh",
-      "replace",
-      net.hostIp,
-      "lladdr",
-      mac,
-      "dev",
-      net.peerIf,
-      "nud",
-      "permanent",
-    ]);
+    quietVeth(net);
     write(1);
     const first = await upPipeline(await loadPipeline(file));
     assert.equal(first.changed, true);
     assert.equal(first.status.hook, "tc-egress");
     assert.equal(first.status.running, true);
-    const c0 = counters(pin);
+    const c0 = versionCounters(pin);
     sender = send(0);
     await sleep(500);
     const t0 = performance.now();
@@ -156,9 +78,9 @@ test("tc pipeline upgrades and swaps while packets are sent: each sent packet co
     const swapS = (performance.now() - t1) / 1000;
     await sleep(300);
     sender.child.kill("SIGTERM");
-    const sent = await result(sender);
+    const sent = await sentUdp(sender);
     sender = undefined;
-    const c = counters(pin);
+    const c = versionCounters(pin);
     const counted = (c[0] as bigint) + (c[1] as bigint) - (c0[0] as bigint) - (c0[1] as bigint);
     const figures = `sent ${sent.sent} (${sent.failed} failed) at ${(sent.packetsPerSecond / 1e3).toFixed(0)} k packets/s; counted v1 ${c[0]} + v2 ${c[1]} = ${counted}; mixed ${c[2]}; missed ${c[3]}; ${UPGRADES} upgrades in ${upgradeS.toFixed(1)} s (grace ${(graceMs / UPGRADES).toFixed(2)} ms each); ${SWAPS} swaps in ${swapS.toFixed(2)} s`;
     console.log(`# ${figures}`);
@@ -205,12 +127,16 @@ test("tc pipeline upgrades and swaps while packets are sent: each sent packet co
     // The detectors detect. A version 1 stage (another object's, sharing the pipeline's maps by
     // name) swapped into the version 2 chain: every packet runs a mixed chain. An emptied slot:
     // every packet misses a tail call.
-    const m0 = counters(pin)[2] as bigint;
+    const m0 = versionCounters(pin)[2] as bigint;
     const s1 = runCli(["swap", file, `stages:0=${OBJ}:stage_a`]);
     assert.equal(s1.status, 0, s1.stderr);
     assert.match(s1.stdout, /it uses the pipeline's maps stages, counters/);
-    assert.equal((await result(send(1000))).sent, 1000);
-    assert.equal((counters(pin)[2] as bigint) - m0, 1000n, "every packet of the burst ran a mixed chain");
+    assert.equal((await sentUdp(send(1000))).sent, 1000);
+    assert.equal(
+      (versionCounters(pin)[2] as bigint) - m0,
+      1000n,
+      "every packet of the burst ran a mixed chain",
+    );
     execFileSync("bpftool", [
       "map",
       "delete",
@@ -222,9 +148,13 @@ test("tc pipeline upgrades and swaps while packets are sent: each sent packet co
       "0",
       "0",
     ]);
-    const miss0 = counters(pin)[3] as bigint;
-    assert.equal((await result(send(1000))).sent, 1000);
-    assert.equal((counters(pin)[3] as bigint) - miss0, 1000n, "every packet of the burst missed a tail call");
+    const miss0 = versionCounters(pin)[3] as bigint;
+    assert.equal((await sentUdp(send(1000))).sent, 1000);
+    assert.equal(
+      (versionCounters(pin)[3] as bigint) - miss0,
+      1000n,
+      "every packet of the burst missed a tail call",
+    );
 
     const down = runCli(["down", file]);
     assert.equal(down.status, 0, down.stderr);

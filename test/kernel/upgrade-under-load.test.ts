@@ -134,13 +134,14 @@ test("100 upgrades and 100 swaps under load: no packet missed, none ran a mixed 
     await sender.exited;
     const sent = JSON.parse(sender.stdout().trim().split("\n").at(-1) as string) as {
       sent: number;
+      refused: number;
       packetsPerSecond: number;
     };
     await sleep(300);
     const c = counters(pin);
     const reached = xdpPackets(net.ns, net.peerIf) - xdp0;
     const counted = (c[0] as bigint) + (c[1] as bigint) - (c0[0] as bigint) - (c0[1] as bigint);
-    const figures = `sent ${sent.sent} at ${(sent.packetsPerSecond / 1e6).toFixed(2)} Mpps; reached XDP ${reached}; counted v1 ${c[0]} + v2 ${c[1]} = ${counted}; mixed ${c[2]}; missed ${c[3]}; no meta ${c[4]}; 100 upgrades in ${upgradeS.toFixed(1)} s (grace ${(graceMs / 100).toFixed(2)} ms each); 100 swaps in ${swapS.toFixed(2)} s`;
+    const figures = `sent ${sent.sent} at ${(sent.packetsPerSecond / 1e6).toFixed(2)} Mpps (${sent.refused} refused: ring full); reached XDP ${reached}; counted v1 ${c[0]} + v2 ${c[1]} = ${counted}; mixed ${c[2]}; missed ${c[3]}; no meta ${c[4]}; 100 upgrades in ${upgradeS.toFixed(1)} s (grace ${(graceMs / 100).toFixed(2)} ms each); 100 swaps in ${swapS.toFixed(2)} s`;
     console.log(`# ${figures}`);
     assert.ok(sent.packetsPerSecond >= 1e6, figures);
     assert.equal(c[2], 0n, figures);
