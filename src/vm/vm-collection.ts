@@ -413,7 +413,7 @@ export class VmCollection implements LoadedCollection {
     const asked = this.options.tier;
     if ((asked !== "compiled" && asked !== "wasm") || this.tierOf(p) !== "js") return undefined;
     return isWasm(p.compiled)
-      ? "no WebAssembly memory was free (the process holds as many as it may)"
+      ? "no WebAssembly memory was free: a process may hold only so many"
       : "the wasm tier could not translate it";
   }
 
