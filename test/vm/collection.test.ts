@@ -303,6 +303,8 @@ test("a repeated run that meets a new map value each iteration does not run out 
   const c = loadVmCollection(spec("test/bpf/vm/value_churn.bpf.o"));
   const p = c.programs.churn_values;
   assert.ok(p);
+  // Preparing maps what every run uses (the wasm tier lays out every stack frame a run can reach).
+  c.prepare();
   const mapped = c.memory.regions.filter((r) => r !== undefined).length;
   const r = await p.run(new Uint8Array(60), { repeat: 70_000 });
   assert.equal(r.fault, undefined, r.fault?.message);
