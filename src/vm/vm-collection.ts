@@ -485,7 +485,6 @@ export class VmCollection implements LoadedCollection {
       prepareNs = Number(clock() - p0);
     }
     const { state, memory, xdp, skb } = this.space;
-    const pinned = this.pin();
     const isTc = prog.spec.type !== ProgType.xdp;
     if (isTc) {
       skb.reset(data, opts.ctxIn);
@@ -498,6 +497,7 @@ export class VmCollection implements LoadedCollection {
     state.chain = [];
     state.redirect = undefined;
     const chain = state.chain;
+    const pinned = this.pin();
     const t0 = clock();
     let retval: number;
     try {
@@ -597,7 +597,6 @@ export class VmCollection implements LoadedCollection {
     const clock = this.options.clock;
     const prepareNs = this.prepare();
     const { state, xdp } = this.space;
-    const pinned = this.pin();
     const packed = isPacketBatch(packets) ? packets : undefined;
     const list = packed === undefined ? (packets as readonly Uint8Array[]) : undefined;
     const n = packed === undefined ? (list as readonly Uint8Array[]).length : packed.count;
@@ -612,6 +611,8 @@ export class VmCollection implements LoadedCollection {
     state.chain = [prog.name];
     state.skb = undefined;
     const chain = state.chain;
+    // Before the view: getting a wasm memory moves the XDP page.
+    const pinned = this.pin();
     const view: BatchPacket = {
       bytes: xdp.page,
       start: 0,

@@ -111,6 +111,22 @@ test("past the pool's limit, interpreters take the memory in turn, with the inte
       }
     }
     assert.ok(wasmMemoryPool.stats.evicted >= evicted + 5, "each turn took the other's memory");
+    // Batches too: each packet's outcome as the packet callback sees it.
+    const batch = (c: VmCollection) => {
+      const seen: string[] = [];
+      const r = c.programs.main_prog?.runBatch(PACKETS.slice(0, 4), {
+        onPacket: (i, retval, p) =>
+          seen.push(
+            `${i} ${retval} ${p.chain.join(">")} ${Buffer.from(p.bytes.subarray(p.start, p.end)).toString("hex")}`,
+          ),
+      });
+      return `${seen.join("\n")}\n${r?.tier}\nmaps: ${dumpMaps(c)}`;
+    };
+    const dispatch = colls[1] as VmCollection;
+    for (let round = 0; round < 2; round++) {
+      step(colls[0] as VmCollection, PACKETS[0] as Uint8Array); // takes the memory
+      assert.equal(batch(dispatch), batch(refs[1] as VmCollection).replace(/\ninterpreter\n/, "\nwasm\n"));
+    }
     assert.ok(wasmMemoryPool.slots.length <= 1);
     for (const c of [...refs, ...colls]) c.close();
   });
