@@ -132,6 +132,21 @@ test("past the pool's limit, interpreters take the memory in turn, with the inte
   });
 });
 
+test("a run refused before it starts (a runt packet) leaves its memory free to be taken", async () => {
+  await withLimit(1, async () => {
+    const a = load(DISPATCH, "compiled");
+    const b = load(DISPATCH, "compiled");
+    const main = a.programs.main_prog;
+    assert.ok(main);
+    assert.equal((await main.run(tcp4(22))).tier, "wasm");
+    await assert.rejects(main.run(new Uint8Array(13)), /shorter than the 14 bytes/);
+    assert.throws(() => main.runBatch([tcp4(22)], { retvals: new Uint32Array(0) }), /retvals holds 0/);
+    assert.equal((await b.programs.main_prog?.run(tcp4(22)))?.tier, "wasm", "b took a's memory");
+    a.close();
+    b.close();
+  });
+});
+
 test("with no WebAssembly memory to be had, the JS tier runs the programs and the tier says so", async () => {
   await withLimit(0, async () => {
     const ref = load(DISPATCH, "interpreter");
