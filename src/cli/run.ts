@@ -40,9 +40,10 @@ variable before the object is loaded (a number, or JSON for arrays and structs);
 last line {"globals": {...}}).
 The VM is the default backend, on its compiled tier: the programs translated to WebAssembly,
 with the JS tier (the programs translated to JavaScript) as the fallback when the process can
-have no more WebAssembly memories; the tier that ran is printed with the duration. --tier wasm
-refuses a program the wasm tier cannot translate instead of running it on the JS tier; --tier js
-runs the JS tier; --tier interpreter runs the reference interpreter. --backend kernel uses
+have no more WebAssembly memories, and for a single run (one packet, no --repeat), which the JS
+tier starts sooner; the tier that ran is printed with the duration. --tier wasm always uses the
+wasm tier, and refuses a program it cannot translate instead of running it on the JS tier;
+--tier js runs the JS tier; --tier interpreter runs the reference interpreter. --backend kernel uses
 BPF_PROG_TEST_RUN (root). With --backend kernel, --netns NAME
 runs it in network namespace NAME (ip netns add NAME), where --ingress-ifindex is looked up.
 --stats (or stats: true in the pipeline file) loads the programs instrumented and prints, after
@@ -158,9 +159,12 @@ export const runCommand: Command = async (args, io) => {
     if ((batch?.count ?? packets.length) === 0) usage(`--pcap ${path}: the capture holds no packets`);
   }
 
+  // One run in all: the JS tier starts it sooner than the wasm tier, whose WebAssembly engine,
+  // translation and compilation cost more than the run saves (docs/benchmarks.md).
+  const oneRun = (batch?.count ?? packets.length) * repeat === 1;
   const loaded = await pipeline.load({
     backend,
-    vm: { tier },
+    vm: { tier: tier === "compiled" && oneRun ? "js" : tier },
     onWarning: (m) => io.stderr(`tsbpf: warning: ${m}\n`),
     ...(netns === undefined ? {} : { netns }),
     ...(values.stats === true ? { stats: true } : {}),

@@ -176,17 +176,33 @@ test("run prints the JS tier as the wasm tier's fallback when no memory is to be
     const pkt = `${dir}/p.bin`;
     writeFileSync(pkt, tcp4(8080));
     await withLimit(0, async () => {
-      const r = await runCli(["run", "examples/tail-call/seed.yaml", "--data-in", pkt]);
+      const r = await runCli(["run", "examples/tail-call/seed.yaml", "--data-in", pkt, "--repeat", "2"]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(
         r.stdout,
         /\n {2}duration: \d+ ns per run \(VM, js tier, the wasm tier's fallback: no WebAssembly memory was free[^)]*\)\n/,
       );
-      const j = await runCli(["run", "examples/tail-call/seed.yaml", "--data-in", pkt, "--json"]);
+      const j = await runCli([
+        "run",
+        "examples/tail-call/seed.yaml",
+        "--data-in",
+        pkt,
+        "--json",
+        "--tier",
+        "wasm",
+      ]);
       assert.equal((JSON.parse(j.stdout) as { tier: string }).tier, "js");
     });
-    const r = await runCli(["run", "examples/tail-call/seed.yaml", "--data-in", pkt, "--json"]);
-    assert.equal((JSON.parse(r.stdout) as { tier: string }).tier, "wasm");
+    const tierOf = async (...more: string[]) => {
+      const r = await runCli(["run", "examples/tail-call/seed.yaml", "--data-in", pkt, "--json", ...more]);
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as { tier: string }).tier;
+    };
+    assert.equal(await tierOf("--repeat", "2"), "wasm");
+    assert.equal(await tierOf("--tier", "wasm"), "wasm");
+    // A single run of the default engine: the JS tier, which starts sooner.
+    assert.equal(await tierOf(), "js");
+    assert.equal(await tierOf("--tier", "compiled"), "js");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
