@@ -91,11 +91,15 @@ export class WasmRuntime {
   /** The memory's pool entry. */
   private readonly slot: Slot;
 
+  /**
+   * The interpreter laid out in the memory; none once {@link release}d (the pool may hold the
+   * runtime a while: it must not keep the interpreter, its programs and their code alive).
+   */
+  vm: Interpreter;
+
   /** Lays `vm` out in `slot`'s memory, which must be zero (fresh, or cleared by the pool). */
-  constructor(
-    readonly vm: Interpreter,
-    slot: Slot,
-  ) {
+  constructor(vm: Interpreter, slot: Slot) {
+    this.vm = vm;
     this.slot = slot;
     this.memory = slot.memory;
     this.heap = HEAP;
@@ -198,6 +202,14 @@ export class WasmRuntime {
     for (const p of this.programs)
       (p as { jit?: { forget?: (rt: WasmRuntime) => void } }).jit?.forget?.(this);
     this.programs.length = 0;
+    // What would keep the interpreter's graph alive: the instances' functions (their imports
+    // close over the interpreter), the regions, and the interpreter itself.
+    for (let i = 0; i < this.table.length; i++) this.table.set(i, null);
+    this.fixed.clear();
+    this.recorded.clear();
+    this.elementTables.clear();
+    this.next = undefined;
+    this.vm = DETACHED;
     giveBack(this.slot, this);
   }
 
@@ -398,6 +410,9 @@ export class WasmRuntime {
     }
   }
 }
+
+/** What a released runtime's `vm` is: an interpreter of no one, so no program's cached instance matches. */
+const DETACHED = Object.freeze({}) as Interpreter;
 
 /**
  * `bytes`' counterpart in a moved block (`moved`: pairs of the block before and after the move),
