@@ -336,7 +336,6 @@ export class VmCollection implements LoadedCollection {
     readonly options: VmCollectionOptions,
   ) {
     this.space = options.space ?? new VmSpace(options);
-    this.space.open++;
   }
 
   /** The address space's memory (global data, map values, packets). */
@@ -823,6 +822,8 @@ export function loadVmCollection(
     }
   }
   applyWiring(coll, staticSlots(spec));
+  // Counted once loaded: a load that failed is never closed.
+  coll.space.open++;
   return coll;
 }
 

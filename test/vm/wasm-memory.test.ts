@@ -8,7 +8,8 @@ import { runInNewContext } from "node:vm";
 import { buildPacket, eth, ipv4, tcp, udp, vlan } from "../../src/net/index.js";
 import { loadCollectionSpec } from "../../src/object/load-collection-spec.js";
 import type { CollectionSpec } from "../../src/object/types.js";
-import type { VmCollection } from "../../src/vm/vm-collection.js";
+import { applyWiring } from "../../src/tailcall/wiring.js";
+import { loadVmCollection, type VmCollection, VmSpace } from "../../src/vm/vm-collection.js";
 import { setWasmMemoryLimit, wasmMemoryPool } from "../../src/vm/wasm/runtime.js";
 import { runCli } from "../support/cli.js";
 import { dumpMaps, loadTier, runTier } from "./compiler-support.js";
@@ -145,6 +146,22 @@ test("a run refused before it starts (a runt packet) leaves its memory free to b
     a.close();
     b.close();
   });
+});
+
+test("a space's memory goes back when its last loaded collection closes, a failed load not counted", async () => {
+  const space = new VmSpace();
+  const a = loadVmCollection(DISPATCH, { space });
+  applyWiring(a, WIRING);
+  assert.equal((await a.programs.main_prog?.run(tcp4(22)))?.tier, "wasm");
+  const b = loadVmCollection(DISPATCH, { space });
+  // Refused at load (a map the VM does not support), after its collection was made.
+  assert.throws(() => loadVmCollection(spec("test/bpf/fixtures/maps.bpf.o"), { space }), /lpm_trie/);
+  const mine = wasmMemoryPool.slots.find((slot) => slot.owner?.deref()?.vm === space.interpreter);
+  assert.ok(mine, "the space has a memory");
+  a.close();
+  assert.ok(mine.owner !== undefined, "b still uses the space's memory");
+  b.close();
+  assert.equal(mine.owner, undefined, "the last one closed gave it back");
 });
 
 test("with no WebAssembly memory to be had, the JS tier runs the programs and the tier says so", async () => {
