@@ -151,9 +151,10 @@ export async function benchDispatch(opts: {
       const spec = readSpec(object);
       const vm = loadVm(spec);
       wire(vm, object);
-      const jit = loadVm(spec, "compiled");
+      // The JS tier, and the default compiled engine (the wasm tier).
+      const jit = loadVm(spec, "js");
       wire(jit, object);
-      const wasm = loadVm(spec, "wasm");
+      const wasm = loadVm(spec, "compiled");
       wire(wasm, object);
       const entry: {
         vm: VmCollection;

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import type { BpfProgram, LoadedCollection, RunResult } from "../src/backend/types.js";
 import { loadCollectionSpec } from "../src/object/load-collection-spec.js";
 import type { CollectionSpec } from "../src/object/types.js";
-import { loadVmCollection, type VmCollection } from "../src/vm/vm-collection.js";
+import { loadVmCollection, type VmCollection, type VmTierOption } from "../src/vm/vm-collection.js";
 import { median, nowNs } from "./stats.js";
 
 /** Reads and parses a BPF object relative to the repository root. */
@@ -17,10 +17,7 @@ export function readSpec(path: string): CollectionSpec {
 }
 
 /** Loads `spec` into the VM (one CPU: per-CPU maps need no more for a benchmark), on `tier`. */
-export function loadVm(
-  spec: CollectionSpec,
-  tier: "interpreter" | "compiled" | "wasm" = "interpreter",
-): VmCollection {
+export function loadVm(spec: CollectionSpec, tier: VmTierOption = "interpreter"): VmCollection {
   return loadVmCollection(spec, { possibleCpus: 1, tier });
 }
 

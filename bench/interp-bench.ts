@@ -63,9 +63,10 @@ export async function benchInterpreter(opts: {
   const packet = udpPacket(1100);
   const vm = loadVm(spec) as VmCollection;
   fillTable(vm);
-  const jit = loadVm(spec, "compiled");
+  // The JS tier, and the default compiled engine (the wasm tier).
+  const jit = loadVm(spec, "js");
   fillTable(jit);
-  const wasm = loadVm(spec, "wasm");
+  const wasm = loadVm(spec, "compiled");
   fillTable(wasm);
   let kern: LoadedCollection | undefined;
   if (opts.kernel) {

@@ -30,6 +30,8 @@ export {
   VmProgram,
   VmSpace,
   type VmCollectionOptions,
+  type VmTier,
+  type VmTierOption,
 } from "./vm/vm-collection.js";
 export { SUPPORTED_HELPERS, MAX_TAIL_CALL_CNT } from "./vm/helpers.js";
 export * as asm from "./asm/index.js";

@@ -100,6 +100,8 @@ export interface RunResult {
   chain?: string[];
   /** VM only: the fault that aborted the run. */
   fault?: Error;
+  /** VM only: the tier the run ran on ("wasm", "js" or "interpreter"; see VmProgram.tier). */
+  tier?: "wasm" | "js" | "interpreter";
 }
 
 /** A live program on either engine. */

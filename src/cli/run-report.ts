@@ -24,6 +24,8 @@ export interface RunJson {
   chain?: string[];
   redirect?: object;
   fault?: FaultJson;
+  /** VM: the tier the run ran on. */
+  tier?: string;
 }
 
 /** A VM fault in `--json` output: where it happened, as text and as numbers. */
@@ -65,6 +67,7 @@ export function runJson(index: number, r: RunResult, progType: number): RunJson 
   if (r.chain !== undefined) out.chain = r.chain;
   if (r.redirect !== undefined) out.redirect = { ...r.redirect, flags: r.redirect.flags.toString() };
   if (r.fault !== undefined) out.fault = faultJson(r.fault);
+  if (r.tier !== undefined) out.tier = r.tier;
   return out;
 }
 

@@ -16,6 +16,8 @@ export interface RunSummary {
   firstFault?: { packet: number; message: string };
   /** Time of running every packet, ns (on the VM, without the one-off preparation). */
   wallNs: number;
+  /** VM only: the tier the packets ran on (see VmProgram.tier). */
+  tier?: string;
 }
 
 /**
@@ -48,6 +50,7 @@ export async function summarizeRuns(
     });
     // The batch's own time: the collection's one-off preparation is not in it.
     out.wallNs = res.durationNs;
+    out.tier = res.tier;
     return out;
   } else {
     for (let i = 0; i < count; i++) {
@@ -60,6 +63,7 @@ export async function summarizeRuns(
     }
   }
   out.wallNs = Number(process.hrtime.bigint() - t0);
+  if (program instanceof VmProgram) out.tier = program.tier;
   return out;
 }
 
@@ -104,6 +108,7 @@ export function summaryJson(s: RunSummary, progType: number): object {
       faults: s.faults,
       ...(s.firstFault === undefined ? {} : { firstFault: s.firstFault }),
       wallNs: s.wallNs,
+      ...(s.tier === undefined ? {} : { tier: s.tier }),
     },
   };
 }

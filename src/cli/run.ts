@@ -13,12 +13,13 @@ import { isPipelineFile, pipelineProgram } from "./target.js";
 import { faultJson, runJson, traceText, verdictName } from "./run-report.js";
 import { eventsFlag, formatEvent, openEventReaders, recordJson } from "./events.js";
 import { formatSummary, summarizeRuns, summaryJson } from "./run-summary.js";
+import { VM_TIERS, type VmTierOption, VmProgram } from "../vm/vm-collection.js";
 import { checkContextFlags, formatGlobals, jsonValue, readAllGlobals, setGlobalArg } from "./run-globals.js";
 
 const HELP = `usage: tsbpf run (OBJ --prog NAME [--tail MAP:KEY=PROG ...] | PIPELINE.yaml [--prog NAME])
                 (--data-in FILE | --pcap FILE)
                 [--data-out FILE] [--repeat N] [--ingress-ifindex N] [--rx-queue N]
-                [--backend vm|kernel] [--netns NAME] [--tier compiled|wasm|interpreter] [--stats] [--json]
+                [--backend vm|kernel] [--netns NAME] [--tier compiled|wasm|js|interpreter] [--stats] [--json]
                 [--events MAP [--type STRUCT]] [--summary]
                 [--global SECTION:NAME=VALUE ...] [--show-globals]
 
@@ -37,9 +38,13 @@ in --json); --repeat N gives a steady mean.
 variable before the object is loaded (a number, or JSON for arrays and structs);
 --show-globals prints every global variable of the object after the packets (with --json, a
 last line {"globals": {...}}).
-The VM is the default backend (its compiled tier; --tier wasm translates the programs to
-WebAssembly, faster on loops, lookups and parsers; --tier interpreter runs the reference
-interpreter); --backend kernel uses BPF_PROG_TEST_RUN (root). With --backend kernel, --netns NAME
+The VM is the default backend, on its compiled tier: the programs translated to WebAssembly,
+with the JS tier (the programs translated to JavaScript) as the fallback when the process can
+have no more WebAssembly memories, and for a single run (one packet, no --repeat), which the JS
+tier starts sooner; the tier that ran is printed with the duration. --tier wasm always uses the
+wasm tier, and refuses a program it cannot translate instead of running it on the JS tier;
+--tier js runs the JS tier; --tier interpreter runs the reference interpreter. --backend kernel uses
+BPF_PROG_TEST_RUN (root). With --backend kernel, --netns NAME
 runs it in network namespace NAME (ip netns add NAME), where --ingress-ifindex is looked up.
 --stats (or stats: true in the pipeline file) loads the programs instrumented and prints, after
 the packets, each program's runs and verdicts and each tail-call site's calls and misses per key
@@ -82,10 +87,9 @@ export const runCommand: Command = async (args, io) => {
   }
   const backend = values.backend ?? "vm";
   if (backend !== "vm" && backend !== "kernel") usage(`run: --backend is vm or kernel, not '${backend}'`);
-  const tier = values.tier ?? "compiled";
-  if (tier !== "compiled" && tier !== "interpreter" && tier !== "wasm") {
-    usage(`run: --tier is compiled, wasm or interpreter, not '${tier}'`);
-  }
+  const tier = (values.tier ?? "compiled") as VmTierOption;
+  if (!VM_TIERS.includes(tier))
+    usage(`run: --tier is ${VM_TIERS.slice(0, -1).join(", ")} or ${VM_TIERS.at(-1)}, not '${tier}'`);
   if (values.tier !== undefined && backend !== "vm") usage("run: --tier applies to --backend vm only");
   if (values.netns !== undefined && backend !== "kernel") {
     usage("run: --netns applies to --backend kernel only", "the VM has no network namespaces");
@@ -155,19 +159,27 @@ export const runCommand: Command = async (args, io) => {
     if ((batch?.count ?? packets.length) === 0) usage(`--pcap ${path}: the capture holds no packets`);
   }
 
+  // One run in all: the JS tier starts it sooner than the wasm tier, whose WebAssembly engine,
+  // translation and compilation cost more than the run saves (docs/benchmarks.md).
+  const oneRun = (batch?.count ?? packets.length) * repeat === 1;
   const loaded = await pipeline.load({
     backend,
-    vm: { tier },
+    vm: { tier: tier === "compiled" && oneRun ? "js" : tier },
     onWarning: (m) => io.stderr(`tsbpf: warning: ${m}\n`),
     ...(netns === undefined ? {} : { netns }),
     ...(values.stats === true ? { stats: true } : {}),
   });
   const withStats = values.stats === true || pipeline.definition?.stats === true;
-  const engine = backend === "vm" ? `VM, ${tier} tier` : "kernel";
   // Output goes out in large writes: one write per packet costs more than its run.
   const out = new OutputBuffer(io);
   try {
     const program = loaded.program(entry);
+    // The tier that ran, and why it is the JS tier when the wasm tier was asked for.
+    const engine = (ran: string | undefined): string => {
+      if (backend !== "vm") return "kernel";
+      const why = program instanceof VmProgram ? program.tierFallback : undefined;
+      return `VM, ${ran ?? tier} tier${why === undefined ? "" : `, the wasm tier's fallback: ${why}`}`;
+    };
     // --events, else the pipeline file's events: key.
     const readers = openEventReaders(
       loaded.collections,
@@ -181,7 +193,9 @@ export const runCommand: Command = async (args, io) => {
     if (values.summary === true) {
       const s = await summarizeRuns(program, batch ?? packets, ctx);
       out.write(
-        values.json ? `${JSON.stringify(summaryJson(s, progType))}\n` : formatSummary(s, engine, progType),
+        values.json
+          ? `${JSON.stringify(summaryJson(s, progType))}\n`
+          : formatSummary(s, engine(s.tier), progType),
       );
       packets = [];
     }
@@ -191,7 +205,7 @@ export const runCommand: Command = async (args, io) => {
       out.write(
         values.json
           ? `${JSON.stringify(runJson(i + 1, r, progType))}\n`
-          : formatRun(i + 1, pkt, r, repeat, engine, progType),
+          : formatRun(i + 1, pkt, r, repeat, engine(r.tier), progType),
       );
       for (const reader of readers) {
         for (const rec of reader.poll()) {

@@ -73,20 +73,21 @@ export function conformanceHelper(id: number): HelperFn | undefined {
 /**
  * Runs one conformance program (raw little-endian instructions) on a copy of `mem` and returns r0
  * as a u64. Throws a VerifierError when the program is refused, a VmFault when it faults.
- * `tier: "compiled"` runs it on the compiled tier (src/vm/compiler.ts), `"wasm"` on the wasm tier (src/vm/wasm/), instead of the interpreter.
+ * `tier: "js"` runs it on the JS tier (src/vm/compiler.ts), `"wasm"` (or `"compiled"`, the default compiled
+ * engine) on the wasm tier (src/vm/wasm/), instead of the interpreter.
  */
 export function runConformance(
   programBytes: Uint8Array,
   mem: Uint8Array,
-  opts: { tier?: "interpreter" | "compiled" | "wasm" } = {},
+  opts: { tier?: "interpreter" | "js" | "compiled" | "wasm" } = {},
 ): bigint {
   const prog = loadProgram(programBytes, {
     name: "conformance",
     helpers: conformanceHelper,
     allowCallx: true,
   });
-  if (opts.tier === "compiled") compileProgram(prog);
-  if (opts.tier === "wasm") compileWasm(prog);
+  if (opts.tier === "js") compileProgram(prog);
+  if (opts.tier === "wasm" || opts.tier === "compiled") compileWasm(prog);
   const vm = new Interpreter({ budget: CONFORMANCE_BUDGET });
   let r1 = 0n;
   if (mem.length > 0) {

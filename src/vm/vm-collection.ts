@@ -30,7 +30,8 @@ import type { PacketBatch } from "../net/pcap.js";
 import { applyWiring, staticSlots } from "../tailcall/wiring.js";
 import { faultCode, vmFault } from "./fault.js";
 import { compileProgram, primeProgram } from "./compiler.js";
-import { adoptForWasm, compileWasm, primeWasm } from "./wasm/wasm-tier.js";
+import { adoptForWasm, compileWasm, isWasm, primeWasm } from "./wasm/wasm-tier.js";
+import { lacksMemory, pinRuntime, releaseRuntime, unpinRuntime } from "./wasm/runtime.js";
 import { createHelpers, mapPointer, newRunState, type RunState } from "./helpers.js";
 import { Interpreter, loadProgram, type Program } from "./interpreter.js";
 import {
@@ -71,19 +72,46 @@ export interface VmCollectionOptions {
   /** Most trace messages kept per run (a `repeat` of a million printk calls stays bounded). */
   maxTrace: number;
   /**
-   * Execution tier: the compiled tier (src/vm/compiler.ts, the default), which translates each
-   * program to JavaScript and runs 1.3-10x faster, or the reference interpreter it is held to:
-   * the two agree on every conformance, fixture, generated and random program in the tests.
-   * `"wasm"` translates each program to WebAssembly (src/vm/wasm/), with the compiled tier as
-   * its fallback for what it hands over (faults, the budget's last block, atomics, callx).
+   * Execution tier. `"compiled"` (the default) translates each program to WebAssembly (the wasm
+   * tier, src/vm/wasm/), with the JS tier below it; `"wasm"` is the same but a program the wasm
+   * tier cannot translate fails the load instead of running on the JS tier; `"js"` translates
+   * each program to JavaScript (src/vm/compiler.ts); `"interpreter"` runs the reference
+   * interpreter. All agree on every conformance, fixture, generated and random program in the
+   * tests. The wasm tier hands a run to the JS tier for what it does not do (faults, the
+   * budget's last block, atomics, callx), and runs whole on it when no WebAssembly memory can be
+   * had (V8 allows a process only so many: see docs/vm-semantics.md); {@link VmProgram.tier} and
+   * `RunResult.tier` say which tier ran.
    */
-  tier: "interpreter" | "compiled" | "wasm";
+  tier: VmTierOption;
   /**
    * The address space to load into. Collections loaded into one space can tail-call each other's
    * programs (a pipeline of several objects); each gets its own space by default. The space's
    * budget, CPU and trace limit are those of the first collection loaded into it.
    */
   space: VmSpace | undefined;
+}
+
+/** The tiers {@link VmCollectionOptions.tier} names. */
+export type VmTierOption = "compiled" | "wasm" | "js" | "interpreter";
+
+/** The tiers {@link VmCollectionOptions.tier} accepts, the default first. */
+export const VM_TIERS: readonly VmTierOption[] = ["compiled", "wasm", "js", "interpreter"];
+
+/** The tier a program runs on: see {@link VmProgram.tier}. */
+export type VmTier = "wasm" | "js" | "interpreter";
+
+/** Readies `prog` for `tier` (see {@link VmCollectionOptions.tier}). */
+function compileFor(prog: Program, tier: VmTierOption): void {
+  if (tier === "js") compileProgram(prog);
+  else if (tier === "wasm") compileWasm(prog);
+  else if (tier === "compiled") {
+    try {
+      compileWasm(prog);
+    } catch {
+      // What the wasm tier cannot translate runs on the JS tier (VmProgram.tierFallback says so).
+      compileProgram(prog);
+    }
+  }
 }
 
 const DEFAULTS: Omit<VmCollectionOptions, "possibleCpus"> = Object.freeze({
@@ -138,8 +166,7 @@ function warmUpProgram(tier: VmCollectionOptions["tier"]): Program {
       ],
       { name: "warm-up" },
     );
-    if (tier === "compiled") compileProgram(p);
-    if (tier === "wasm") compileWasm(p);
+    compileFor(p, tier);
     warmUpPrograms[tier] = p;
   }
   return p;
@@ -206,6 +233,8 @@ export interface BatchResult {
   prepareNs: number;
   /** Trace messages of the whole batch, in order (at most the VM's maxTrace). */
   trace: string[];
+  /** The tier the batch ran on (see {@link VmProgram.tier}). */
+  tier: VmTier;
 }
 
 /** A program loaded into the VM. */
@@ -221,6 +250,21 @@ export class VmProgram implements BpfProgram {
 
   get name(): string {
     return this.spec.name;
+  }
+
+  /**
+   * The tier the program runs on now: `"wasm"`, or `"js"` when it is on the JS tier (asked for,
+   * or the wasm tier's fallback: the program could not be translated, or no WebAssembly memory
+   * was to be had; see {@link tierFallback}), or `"interpreter"`. A wasm program's memory is
+   * taken at its collection's first run: before it, the wasm tier is reported.
+   */
+  get tier(): VmTier {
+    return this.coll.tierOf(this);
+  }
+
+  /** Why the program runs on the JS tier when the wasm tier was asked for; undefined otherwise. */
+  get tierFallback(): string | undefined {
+    return this.coll.tierFallbackOf(this);
   }
 
   /** @internal Whether this program lives in `space` (its global-data addresses are that memory's). */
@@ -256,6 +300,8 @@ export class VmSpace {
   readonly memory = new Memory();
   /** One interpreter for the space: runs never overlap, so its registers are reused. */
   readonly interpreter: Interpreter;
+  /** @internal Collections loaded into the space and not closed: the last one to close frees its wasm memory. */
+  open = 0;
   /** @internal The state helpers see during a run. */
   readonly state: RunState;
   /** @internal The XDP frame runs lay packets out in. */
@@ -342,10 +388,38 @@ export class VmCollection implements LoadedCollection {
     this.isPrepared = true;
   }
 
-  /** Releases the collection; later runs fail, and its event readers close. */
+  /**
+   * Releases the collection; later runs fail, and its event readers close. Its maps stay readable.
+   * When it is the last open collection of its address space, the space's WebAssembly memory
+   * goes back to the pool for the next collection (see src/vm/wasm/runtime.ts).
+   */
   close(): void {
+    if (!this.closed && --this.space.open === 0) releaseRuntime(this.space.interpreter);
     this.closed = true;
     for (const r of this.readers) void r.close();
+  }
+
+  /** @internal See {@link VmProgram.tier}. */
+  tierOf(p: VmProgram): VmTier {
+    const c = p.compiled;
+    if (c.jit === undefined) return "interpreter";
+    if (!isWasm(c)) return "js";
+    return lacksMemory(this.space.interpreter) ? "js" : "wasm";
+  }
+
+  /** @internal See {@link VmProgram.tierFallback}. */
+  tierFallbackOf(p: VmProgram): string | undefined {
+    const asked = this.options.tier;
+    if ((asked !== "compiled" && asked !== "wasm") || this.tierOf(p) !== "js") return undefined;
+    return isWasm(p.compiled)
+      ? "no WebAssembly memory was free: a process may hold only so many"
+      : "the wasm tier could not translate it";
+  }
+
+  /** The wasm runtime pinned for the runs under way (see pinRuntime), if the tier uses one. */
+  private pin(): ReturnType<typeof pinRuntime> {
+    const t = this.options.tier;
+    return t === "compiled" || t === "wasm" ? pinRuntime(this.space.interpreter) : undefined;
   }
 
   private readonly readers = new Set<EventReader<unknown>>();
@@ -422,12 +496,14 @@ export class VmCollection implements LoadedCollection {
     state.chain = [];
     state.redirect = undefined;
     const chain = state.chain;
+    const pinned = this.pin();
     const t0 = clock();
     let retval: number;
     try {
       chain.push(prog.name);
       retval = this.iterate(prog.compiled, repeat, isTc ? skb.ctx.hi : xdp.ctx.hi, isTc);
     } finally {
+      unpinRuntime(pinned);
       this.releaseValueRegions();
       for (const r of state.records) memory.unmap(r);
       state.records.length = 0;
@@ -440,6 +516,7 @@ export class VmCollection implements LoadedCollection {
       durationNs: Number(total / BigInt(repeat)),
       trace: state.trace,
       chain: chain.slice(),
+      tier: this.tierOf(prog),
     };
     if (prepareNs !== undefined) result.prepareNs = prepareNs;
     const ctxOut = isTc ? skb.ctxOut() : undefined;
@@ -533,6 +610,8 @@ export class VmCollection implements LoadedCollection {
     state.chain = [prog.name];
     state.skb = undefined;
     const chain = state.chain;
+    // Before the view: getting a wasm memory moves the XDP page.
+    const pinned = this.pin();
     const view: BatchPacket = {
       bytes: xdp.page,
       start: 0,
@@ -565,9 +644,19 @@ export class VmCollection implements LoadedCollection {
         // until there are many of them; iterate releases them then.
       }
     } finally {
+      unpinRuntime(pinned);
       this.releaseValueRegions();
     }
-    return { packets: n, retvals, faults, durationNs: Number(clock() - t0), prepareNs, trace: state.trace };
+    const durationNs = Number(clock() - t0);
+    return {
+      packets: n,
+      retvals,
+      faults,
+      durationNs,
+      prepareNs,
+      trace: state.trace,
+      tier: this.tierOf(prog),
+    };
   }
 
   /** Refuses a run on a closed collection or of a program the VM cannot run. */
@@ -645,7 +734,8 @@ export function loadVmCollection(
   }
   // Read-only global data is frozen once filled, as libbpf does for .rodata.
   for (const m of Object.values(spec.maps)) if (m.readOnly) vmMaps[m.name]?.freeze();
-  if (options.tier === "wasm") adoptForWasm(coll.space.interpreter, coll.space.xdp, Object.values(vmMaps));
+  if (options.tier === "compiled" || options.tier === "wasm")
+    adoptForWasm(coll.space.interpreter, coll.space.xdp, Object.values(vmMaps));
 
   // Global data values are addressed directly by the instructions, so their regions live as long
   // as the collection.
@@ -715,8 +805,7 @@ export function loadVmCollection(
           return mapPointer((vmMaps[m.name] as VmMapBase).handle);
         },
       });
-      if (options.tier === "compiled") compileProgram(prog.compiled);
-      if (options.tier === "wasm") compileWasm(prog.compiled);
+      compileFor(prog.compiled, options.tier);
     } catch (e) {
       throw wrapLoad(e, `program ${p.name}`, pctx);
     }
@@ -733,6 +822,8 @@ export function loadVmCollection(
     }
   }
   applyWiring(coll, staticSlots(spec));
+  // Counted once loaded: a load that failed is never closed.
+  coll.space.open++;
   return coll;
 }
 

@@ -217,7 +217,10 @@ test("run reports the first run's preparation apart from its duration, and which
       2,
     );
     const c = spawnCli(["run", OBJ, "--prog", "main_prog", "--pcap", pcap]);
-    assert.match(c.stdout, /\n +duration: \d+ ns per run \(VM, compiled tier\)\n/);
+    // The default compiled engine is the wasm tier; --tier js asks for the JS tier.
+    assert.match(c.stdout, /\n +duration: \d+ ns per run \(VM, wasm tier\)\n/);
+    const js = spawnCli(["run", OBJ, "--prog", "main_prog", "--pcap", pcap, "--tier", "js"]);
+    assert.match(js.stdout, /\n +duration: \d+ ns per run \(VM, js tier\)\n/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -28,10 +28,17 @@ test("run --summary counts verdicts and the stage that gave each, on every tier,
   try {
     const pcap = join(dir, "in.pcap");
     writeFileSync(pcap, writePcap([tcpTo(8080), tcpTo(22), tcpTo(8080), udp53, tcpTo(443)]));
-    for (const tier of ["compiled", "wasm", "interpreter"]) {
+    // compiled, the default engine, is the wasm tier here: the tier that ran is printed.
+    const ran: Record<string, string> = {
+      compiled: "wasm",
+      wasm: "wasm",
+      js: "js",
+      interpreter: "interpreter",
+    };
+    for (const tier of ["compiled", "wasm", "js", "interpreter"]) {
       const r = await runCli(["run", SEED, "--pcap", pcap, "--summary", "--tier", tier]);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, new RegExp(`^packets: 5 \\(VM, ${tier} tier; \\d+ ns per packet\\)\\n`));
+      assert.match(r.stdout, new RegExp(`^packets: 5 \\(VM, ${ran[tier]} tier; \\d+ ns per packet\\)\\n`));
       assert.match(r.stdout, /\nverdicts:\n {2}XDP_PASS \(2\): 5\n/);
       assert.match(
         r.stdout,
@@ -47,11 +54,12 @@ test("run --summary counts verdicts and the stage that gave each, on every tier,
       assert.deepEqual(s.stages, { main_prog: 2, port8080_prog: 2, port22_prog: 1 });
       assert.equal(s.packets, 5);
       assert.equal(s.faults, 0);
+      assert.equal(s.tier, ran[tier]);
     }
-    // A misspelt tier: one line naming the three.
+    // A misspelt tier: one line naming the four.
     const typo = await runCli(["run", SEED, "--pcap", pcap, "--tier", "wsam"]);
     assert.notEqual(typo.code, 0);
-    assert.match(typo.stderr, /^tsbpf: run: --tier is compiled, wasm or interpreter, not 'wsam'\n/);
+    assert.match(typo.stderr, /^tsbpf: run: --tier is compiled, wasm, js or interpreter, not 'wsam'\n/);
     // The per-packet output agrees.
     const each = await runCli(["run", SEED, "--pcap", pcap]);
     assert.equal(each.stdout.match(/chain: {4}main_prog -> port8080_prog/g)?.length, 2);

@@ -56,12 +56,13 @@ export function pinnedCpu(): number | undefined {
 }
 
 /**
- * The VM tier the harness compares with the kernel: TSBPF_DIFF_TIER=wasm (or interpreter) runs
- * the same corpus on that tier; the default is the VM's default, the compiled tier.
+ * The VM tier the harness compares with the kernel: TSBPF_DIFF_TIER=js (or wasm, interpreter)
+ * runs the same corpus on that tier; the default is the VM's default, the compiled tier (wasm
+ * over the JS tier).
  */
-export function diffTier(): "compiled" | "wasm" | "interpreter" {
+export function diffTier(): "compiled" | "wasm" | "js" | "interpreter" {
   const v = process.env.TSBPF_DIFF_TIER;
-  if (v === "wasm" || v === "interpreter") return v;
+  if (v === "wasm" || v === "js" || v === "interpreter") return v;
   return "compiled";
 }
 

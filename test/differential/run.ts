@@ -8,8 +8,8 @@
  * --count: random packets beside the crafted ones (default 200; quick 40); --programs: generated
  * programs (default 2000, or 10 × --count when only --count is given; quick 300); --details:
  * mismatches printed in full (default 3). Exit status: 0 when every mismatch is a listed open
- * issue, 1 otherwise, 2 on usage errors or when not root. TSBPF_DIFF_TIER=wasm (or interpreter)
- * compares that VM tier with the kernel instead of the compiled tier.
+ * issue, 1 otherwise, 2 on usage errors or when not root. TSBPF_DIFF_TIER=js (or wasm, interpreter)
+ * compares that VM tier with the kernel instead of the default (compiled: wasm over the JS tier).
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";

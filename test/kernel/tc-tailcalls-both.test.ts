@@ -15,9 +15,10 @@ import { loadSpec } from "./both-engines.js";
 import { kernelSkipReason } from "./support.js";
 
 const FILE = "test/bpf/tc/tc_tailcalls.bpf.o";
-const ENGINES: { backend: BackendName; tier?: "interpreter" | "compiled" }[] = [
+const ENGINES: { backend: BackendName; tier?: "interpreter" | "js" | "compiled" }[] = [
   { backend: "kernel" },
   { backend: "vm", tier: "interpreter" },
+  { backend: "vm", tier: "js" },
   { backend: "vm", tier: "compiled" },
 ];
 const skipKernel = kernelSkipReason();

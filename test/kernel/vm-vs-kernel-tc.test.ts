@@ -18,9 +18,10 @@ import { kernelSkipReason } from "./support.js";
 
 const skip = kernelSkipReason();
 const FILE = "test/bpf/edge/tc_skb.bpf.o";
-const ENGINES: { backend: BackendName; tier?: "interpreter" | "compiled" }[] = [
+const ENGINES: { backend: BackendName; tier?: "interpreter" | "js" | "compiled" }[] = [
   { backend: "kernel" },
   { backend: "vm", tier: "interpreter" },
+  { backend: "vm", tier: "js" },
   { backend: "vm", tier: "compiled" },
 ];
 
@@ -614,7 +615,7 @@ test("a packet pointer kept across a helper that may change the packet: the kern
       assert.match(e.message, /invalid mem access/, name);
       return true;
     });
-    for (const tier of ["interpreter", "compiled"] as const) {
+    for (const tier of ["interpreter", "js", "compiled"] as const) {
       const c = await Collection.load(only(), { backend: "vm", vm: { tier } });
       try {
         const r = await c.programs[name]?.run(pkt(60));

@@ -4,7 +4,12 @@ import type { CollectionSpec } from "../../src/object/types.js";
 import { applyWiring, type TailSlot } from "../../src/tailcall/wiring.js";
 import { compileProgram, uncompileProgram } from "../../src/vm/compiler.js";
 import { faultCode } from "../../src/vm/fault.js";
-import { loadVmCollection, type VmCollection, type VmCollectionOptions } from "../../src/vm/vm-collection.js";
+import {
+  loadVmCollection,
+  type VmCollection,
+  type VmCollectionOptions,
+  type VmTierOption,
+} from "../../src/vm/vm-collection.js";
 
 /**
  * Runs the same collections on the interpreter and the compiled tier and reduces each step (load,
@@ -65,7 +70,7 @@ export function describeRun(r: RunResult, executed: number): string {
 
 /** Deterministic options: a fixed clock and seed, so both tiers see the same helper results. */
 export function tierOptions(
-  tier: "interpreter" | "compiled" | "wasm",
+  tier: VmTierOption,
   extra: Partial<VmCollectionOptions> = {},
 ): Partial<VmCollectionOptions> {
   let t = 1_000_000n;
@@ -88,14 +93,14 @@ export function tierOptions(
  */
 export function loadTier(
   spec: CollectionSpec,
-  tier: "interpreter" | "compiled" | "wasm",
+  tier: VmTierOption,
   wiring: readonly TailSlot[] = [],
   extra: Partial<VmCollectionOptions> = {},
   chunkChars?: number,
 ): VmCollection | string {
   try {
     const c = loadVmCollection(spec, tierOptions(tier, extra));
-    if (chunkChars !== undefined && tier === "compiled") {
+    if (chunkChars !== undefined && tier === "js") {
       for (const p of Object.values(c.programs)) {
         uncompileProgram(p.compiled);
         compileProgram(p.compiled, { chunkChars });

@@ -25,7 +25,7 @@ import { describeError, dumpMaps, loadTier, runTier } from "./compiler-support.j
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ""), "hex"));
 
-function conformanceOutcome(prog: Uint8Array, mem: Uint8Array, tier: "interpreter" | "compiled"): string {
+function conformanceOutcome(prog: Uint8Array, mem: Uint8Array, tier: "interpreter" | "js"): string {
   try {
     return `r0=0x${runConformance(prog, mem, { tier }).toString(16)}`;
   } catch (e) {
@@ -55,7 +55,7 @@ test("bpf_conformance: every program gives the same r0 (or the same fault) on bo
   let expected = 0;
   for (const c of cases) {
     const a = conformanceOutcome(hex(c.program_hex), hex(c.mem_hex), "interpreter");
-    const b = conformanceOutcome(hex(c.program_hex), hex(c.mem_hex), "compiled");
+    const b = conformanceOutcome(hex(c.program_hex), hex(c.mem_hex), "js");
     if (a !== b) diffs.push(`${c.name}: interpreter ${a}, compiled ${b}`);
     const ch = conformanceChunked(hex(c.program_hex), hex(c.mem_hex));
     if (a !== ch) diffs.push(`${c.name}: interpreter ${a}, compiled per block ${ch}`);
@@ -125,7 +125,7 @@ test("every repository object's XDP programs agree on the crafted and random pac
     // Default chunks, and a function per block (jumps, calls and returns all cross functions).
     for (const chunkChars of [undefined, 1]) {
       const a = loadTier(spec, "interpreter", obj.wiring);
-      const b = loadTier(spec, "compiled", obj.wiring, {}, chunkChars);
+      const b = loadTier(spec, "js", obj.wiring, {}, chunkChars);
       const list = progs.flatMap((prog) => packets.map((p) => ({ prog, data: p.bytes, what: p.label })));
       compareCollections(`${obj.path} (chunks of ${chunkChars ?? "default"})`, a, b, list, diffs);
       runs += list.length;
@@ -150,7 +150,7 @@ test("3000 generated programs agree, with the default budget and with a small ra
     const budget = i % 3 === 0 ? rng.range(1, 120) : 1_000_000;
     const a = loadTier(spec, "interpreter", [], { budget });
     // Every other collection runs cut into a function per block.
-    const b = loadTier(spec, "compiled", [], { budget }, i % 2 === 0 ? 1 : undefined);
+    const b = loadTier(spec, "js", [], { budget }, i % 2 === 0 ? 1 : undefined);
     // Every 5th: the tail-call targets are left uncompiled; the compiled tier translates them
     // when the first tail call reaches them.
     if (i % 5 === 1 && typeof b !== "string") {
@@ -195,14 +195,14 @@ test("8000 random bytecode programs: only typed errors, and the same result or f
       continue;
     }
     const a = loadTier(spec, "interpreter", [], { budget: FUZZ_BUDGET });
-    const b = loadTier(spec, "compiled", [], { budget: FUZZ_BUDGET });
+    const b = loadTier(spec, "js", [], { budget: FUZZ_BUDGET });
     for (const x of [a, b]) if (typeof x === "string") assert.ok(!x.startsWith("UNTYPED"), x);
     if (typeof b !== "string") {
       loaded++;
       if (runTier(b, "fuzz", packet).includes('"fault":"')) faulted++;
       // Fresh collections for the comparison (the run above changed b's maps).
       const a2 = loadTier(spec, "interpreter", [], { budget: FUZZ_BUDGET });
-      const b2 = loadTier(spec, "compiled", [], { budget: FUZZ_BUDGET }, i % 2 === 0 ? 1 : undefined);
+      const b2 = loadTier(spec, "js", [], { budget: FUZZ_BUDGET }, i % 2 === 0 ? 1 : undefined);
       const label = `bytecode #${i} ${Buffer.from(code).toString("hex")}`;
       compareCollections(label, a2, b2, [{ prog: "fuzz", data: packet, what: "" }], diffs, true);
     } else compareCollections(`bytecode #${i}`, a, b, [], diffs);

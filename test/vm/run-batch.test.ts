@@ -42,7 +42,7 @@ const PACKETS = [
   new Uint8Array(13), // too short: refused, as run() refuses it
 ];
 
-function load(tier: "compiled" | "interpreter", object: string, entry: string): VmCollection {
+function load(tier: "compiled" | "js" | "interpreter", object: string, entry: string): VmCollection {
   const c = loadVmCollection(loadCollectionSpec(new Uint8Array(readFileSync(object)), { file: object }), {
     tier,
     possibleCpus: 2,
@@ -63,7 +63,7 @@ const CASES = [
 ];
 
 for (const { object, entry, counters } of CASES) {
-  for (const tier of ["compiled", "interpreter"] as const) {
+  for (const tier of ["compiled", "js", "interpreter"] as const) {
     test(`runBatch on ${object} (${tier}) gives each packet run()'s verdict, output and chain, and the same counters`, async () => {
       const good = PACKETS.slice(0, -1);
       const one = load(tier, object, entry);

@@ -39,10 +39,15 @@ import {
 
 /** The part of the WebAssembly JS API the wasm tier uses (Node's typings do not declare it). */
 interface WasmApi {
-  Memory: new (d: { initial: number; maximum: number }) => { buffer: ArrayBuffer };
+  Memory: new (d: { initial: number; maximum: number }) => WasmMemory;
   Table: new (d: { initial: number; element: "anyfunc" }) => WasmTable;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+
+/** A WebAssembly.Memory. */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
 }
 
 /** A WebAssembly.Table of functions. */
@@ -64,14 +69,14 @@ export const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAs
  * without calling out: the stack frames and the regions adopted with {@link adoptXdp}.
  */
 export class WasmRuntime {
-  readonly memory: { buffer: ArrayBuffer };
+  readonly memory: WasmMemory;
   /** Every program's function, at its runtime id: tail calls between them stay in WebAssembly. */
   readonly table: WasmTable = new wasmApi.Table({ initial: 0, element: "anyfunc" });
   readonly i32: Int32Array;
   readonly u8: Uint8Array;
   /** Programs by runtime id (the `self` a compiled function gets). */
   readonly programs: unknown[] = [];
-  private heap = HEAP;
+  private heap: number;
   private xdp: XdpBuffer | undefined;
   /** The interpreter's frame 0. */
   readonly stack0: Region;
@@ -79,12 +84,26 @@ export class WasmRuntime {
   reserve = 0;
   /** The target of the tail call a helper just made. */
   next: unknown = undefined;
+  /** Set by {@link release}: the memory is no longer this runtime's. */
+  released = false;
+  /** Runs under way on this runtime ({@link pinRuntime}): it is not taken away while any is. */
+  pins = 0;
+  /** The memory's pool entry. */
+  private readonly slot: Slot;
 
-  constructor(
-    readonly vm: Interpreter,
-    pages = MIN_PAGES,
-  ) {
-    this.memory = new wasmApi.Memory({ initial: pages, maximum: pages });
+  /**
+   * The interpreter laid out in the memory; none once {@link release}d (the pool may hold the
+   * runtime a while: it must not keep the interpreter, its programs and their code alive).
+   */
+  vm: Interpreter;
+
+  /** Lays `vm` out in `slot`'s memory, which must be zero (fresh, or cleared by the pool). */
+  constructor(vm: Interpreter, slot: Slot) {
+    this.vm = vm;
+    this.slot = slot;
+    this.memory = slot.memory;
+    this.heap = HEAP;
+    slot.used = HEAP;
     const buf = this.memory.buffer;
     this.i32 = new Int32Array(buf);
     this.u8 = new Uint8Array(buf);
@@ -115,14 +134,83 @@ export class WasmRuntime {
     });
     // Chained: interpreters sharing one Memory each keep a table.
     const before = vm.memory.onChange;
-    vm.memory.onChange =
+    this.before = before;
+    this.listener =
       before === undefined
         ? (r) => this.changed(r)
         : (r) => {
             before(r);
             this.changed(r);
           };
+    vm.memory.onChange = this.listener;
     this.stack0 = vm.stacks[0] as Region;
+  }
+
+  /** The Memory.onChange listener this runtime installed, and the one it chained to. */
+  private readonly listener: (r: Region) => void;
+  private readonly before: ((r: Region) => void) | undefined;
+
+  /**
+   * Gives the memory back: everything the runtime moved into it (registers, frames, the XDP
+   * buffer, array values, and the regions viewing them) is copied out into JavaScript arrays of
+   * its own, so the interpreter, its maps and their regions go on as if nothing had moved, and
+   * the memory can serve another interpreter. The interpreter gets a runtime again on its next
+   * wasm run. Called when its collections are closed, or when the pool hands the memory to
+   * another interpreter (see {@link Slot}).
+   */
+  release(): void {
+    if (this.released) return;
+    this.handOverDirt(false);
+    this.released = true;
+    const vm = this.vm;
+    const buf = this.memory.buffer;
+    const own = vm as unknown as Record<string, Int32Array>;
+    for (const name of ["lo", "hi", "savedLo", "savedHi", "retPc"]) {
+      const a = own[name] as Int32Array;
+      if (a.buffer === buf) own[name] = a.slice();
+    }
+    const xdp = this.xdp;
+    if (xdp !== undefined) {
+      xdp.onBounds = undefined;
+      xdp.relocate(new Uint8Array(xdp.page.length), new Int32Array(12));
+      this.xdp = undefined;
+    }
+    // Array values: each block gets a buffer of its own again.
+    const moved: [Uint8Array, Uint8Array][] = [];
+    for (const m of plans.get(vm)?.maps ?? []) {
+      const blocks = (m as ArrayMap).blocks;
+      for (let c = 0; c < blocks.length; c++) {
+        const old = blocks[c] as Uint8Array;
+        if (old.buffer !== buf) continue;
+        const copy = old.slice();
+        blocks[c] = copy;
+        moved.push([old, copy]);
+      }
+    }
+    // Every region still viewing the memory: a view of a moved block follows it; any other
+    // (the stack frames, the XDP context) gets a copy of its bytes.
+    if (vm.memory.onChange === this.listener) vm.memory.onChange = this.before;
+    for (const r of vm.memory.regions) {
+      if (r === undefined || r.bytes.buffer !== buf) continue;
+      const to = follow(r.bytes, moved) ?? r.bytes.slice();
+      const dirty = r.dirtyFrom;
+      vm.memory.rebind(r, to, r.start, r.end);
+      r.dirtyFrom = dirty;
+    }
+    if (runtimes.get(vm) === this) runtimes.delete(vm);
+    // Programs keep their last instance at hand: it must not be entered again.
+    for (const p of this.programs)
+      (p as { jit?: { forget?: (rt: WasmRuntime) => void } }).jit?.forget?.(this);
+    this.programs.length = 0;
+    // What would keep the interpreter's graph alive: the instances' functions (their imports
+    // close over the interpreter), the regions, and the interpreter itself.
+    for (let i = 0; i < this.table.length; i++) this.table.set(i, null);
+    this.fixed.clear();
+    this.recorded.clear();
+    this.elementTables.clear();
+    this.next = undefined;
+    this.vm = DETACHED;
+    giveBack(this.slot, this);
   }
 
   /**
@@ -132,18 +220,31 @@ export class WasmRuntime {
    */
   adoptArrays(maps: readonly unknown[]): void {
     const buf = this.memory.buffer;
-    for (const m of maps) {
+    const moved: [Uint8Array, Uint8Array][] = [];
+    out: for (const m of maps) {
       if (!(m instanceof ArrayMap)) continue;
       const blocks = m.blocks;
       for (let c = 0; c < blocks.length; c++) {
         const old = blocks[c] as Uint8Array;
         if (old.buffer === buf) continue;
         const at = this.alloc(old.length);
-        if (at < 0) return;
-        const moved = new Uint8Array(buf, at, old.length);
-        moved.set(old);
-        blocks[c] = moved;
+        if (at < 0) break out;
+        const copy = new Uint8Array(buf, at, old.length);
+        copy.set(old);
+        blocks[c] = copy;
+        moved.push([old, copy]);
       }
+    }
+    if (moved.length === 0) return;
+    // Regions mapped over the blocks before they moved (global data) follow them.
+    const mem = this.vm.memory;
+    for (const r of mem.regions) {
+      if (r === undefined) continue;
+      const to = follow(r.bytes, moved);
+      if (to === undefined) continue;
+      const dirty = r.dirtyFrom;
+      mem.rebind(r, to, r.start, r.end);
+      r.dirtyFrom = dirty;
     }
   }
 
@@ -194,6 +295,7 @@ export class WasmRuntime {
 
   /** Memory.onChange: a region registered by {@link register} is forgotten. */
   private changed(r: Region): void {
+    if (this.released) return;
     const rec = this.recorded.get(r.id);
     if (rec !== undefined && rec[1] === r) {
       this.i32[rec[0]] = 0;
@@ -232,6 +334,7 @@ export class WasmRuntime {
     const end = (at + size + 7) & ~7;
     if (end > this.u8.length) return -1;
     this.heap = end;
+    this.slot.used = end;
     return at;
   }
 
@@ -308,30 +411,260 @@ export class WasmRuntime {
   }
 }
 
-const runtimes = new WeakMap<Interpreter, WasmRuntime>();
+/** What a released runtime's `vm` is: an interpreter of no one, so no program's cached instance matches. */
+const DETACHED = Object.freeze({}) as Interpreter;
 
 /**
- * The wasm runtime of `vm`, made on first use with room for `heapBytes` of adopted regions
- * (within {@link MAX_PAGES}: what does not fit stays in JavaScript, reached through the imports).
+ * `bytes`' counterpart in a moved block (`moved`: pairs of the block before and after the move),
+ * when it lies within one.
  */
-export function runtimeOf(vm: Interpreter, heapBytes = 0): WasmRuntime | undefined {
-  let rt = runtimes.get(vm);
-  if (rt === undefined) {
-    if (unavailable.has(vm)) return undefined;
-    const pages = Math.min(MAX_PAGES, Math.max(MIN_PAGES, Math.ceil((HEAP + 16384 + heapBytes) / 65536)));
-    try {
-      rt = new WasmRuntime(vm, pages);
-    } catch (e) {
-      // V8 reserves address space per WebAssembly memory; with too many alive at once it refuses
-      // more. The interpreter then runs its programs on the compiled tier.
-      if (!(e instanceof RangeError)) throw e;
-      unavailable.add(vm);
-      return undefined;
-    }
-    runtimes.set(vm, rt);
+function follow(bytes: Uint8Array, moved: readonly [Uint8Array, Uint8Array][]): Uint8Array | undefined {
+  for (const [old, copy] of moved) {
+    if (bytes.buffer !== old.buffer) continue;
+    const at = bytes.byteOffset - old.byteOffset;
+    if (at >= 0 && at + bytes.length <= old.length) return copy.subarray(at, at + bytes.length);
+  }
+  return undefined;
+}
+
+/**
+ * One WebAssembly memory of the pool, and the runtime it serves (none: free). V8 reserves a large
+ * guarded address range for every WebAssembly memory, whatever its size (10 GiB on x64), so a
+ * process can hold only so many at once: about 13 000 in 128 TiB of address space, and as few as
+ * one under `ulimit -v`. Past that `new WebAssembly.Memory` throws a RangeError. The pool keeps the
+ * memories the wasm tier holds, gives free ones (their collections closed, or their interpreter
+ * collected) to the next interpreter, and past {@link wasmMemoryPool}'s limit takes the memory of
+ * the interpreter that got its own longest ago.
+ */
+export interface Slot {
+  readonly memory: WasmMemory;
+  /** Its size in 64 KiB pages. */
+  readonly pages: number;
+  /** Bytes from offset 0 the last runtime may have written (cleared before the next one). */
+  used: number;
+  /** The runtime using it; held weakly, so an interpreter nobody keeps frees its memory. */
+  owner: WeakRef<WasmRuntime> | undefined;
+}
+
+/** What goes into an interpreter's memory when it gets one: its XDP buffer and its array maps. */
+interface Plan {
+  xdp: XdpBuffer | undefined;
+  maps: unknown[];
+  /** Heap bytes the array maps need. */
+  bytes: number;
+}
+
+const plans = new WeakMap<Interpreter, Plan>();
+const runtimes = new WeakMap<Interpreter, WasmRuntime>();
+/** Interpreters refused a memory, with the pool's {@link wasmMemoryPool.epoch} then. */
+const refused = new WeakMap<Interpreter, number>();
+
+/**
+ * Default limit of WebAssembly memories the wasm tier holds at once (in use and free): far below
+ * what V8 allows on a 64-bit host (about 13 000), and about 60 MB of touched pages at most.
+ */
+export const DEFAULT_MEMORY_LIMIT = 256;
+/** Free memories kept for reuse; past that a freed one is dropped (V8 unmaps it). */
+const KEEP_FREE = 8;
+
+/** @internal The wasm tier's memory pool (see {@link Slot}); tests lower its limit. */
+export const wasmMemoryPool = {
+  /** Most memories held at once, in use and free; 0: none (every program runs on the JS tier). */
+  limit: DEFAULT_MEMORY_LIMIT,
+  /** The memories held, the longest-held first. */
+  slots: [] as Slot[],
+  /** Bumped when a memory becomes free or the limit changes: a refused interpreter tries again. */
+  epoch: 0,
+  /** Memories made, reused, taken from an interpreter still alive, and interpreters refused one. */
+  stats: { created: 0, reused: 0, evicted: 0, refused: 0 },
+};
+
+/** @internal Sets the pool's limit (tests: 0 or 1 forces the fallback or the reuse); returns the previous one. */
+export function setWasmMemoryLimit(limit: number): number {
+  const before = wasmMemoryPool.limit;
+  wasmMemoryPool.limit = limit;
+  wasmMemoryPool.epoch++;
+  const slots = wasmMemoryPool.slots;
+  // Free memories past the new limit go now.
+  for (let i = slots.length - 1; i >= 0 && slots.length > limit; i--) {
+    if (ownerOf(slots[i] as Slot) === undefined) slots.splice(i, 1);
+  }
+  return before;
+}
+
+/** A collected runtime's memory is free. */
+const registry = new FinalizationRegistry<Slot>((slot) => {
+  if (slot.owner !== undefined && slot.owner.deref() === undefined) freed(slot);
+});
+
+/** The live runtime using `slot`, if any (a collected one frees it). */
+function ownerOf(slot: Slot): WasmRuntime | undefined {
+  const owner = slot.owner;
+  if (owner === undefined) return undefined;
+  const rt = owner.deref();
+  if (rt === undefined) slot.owner = undefined;
+  return rt;
+}
+
+/** `slot` no longer serves a runtime: kept for reuse, or dropped when enough are. */
+function freed(slot: Slot): void {
+  slot.owner = undefined;
+  wasmMemoryPool.epoch++;
+  const slots = wasmMemoryPool.slots;
+  let free = 0;
+  for (const s of slots) if (s.owner === undefined) free++;
+  if (free > KEEP_FREE) {
+    const i = slots.indexOf(slot);
+    if (i >= 0) slots.splice(i, 1);
+  }
+}
+
+/** Called by {@link WasmRuntime.release}. */
+function giveBack(slot: Slot, rt: WasmRuntime): void {
+  registry.unregister(rt);
+  if (slot.owner?.deref() === rt) freed(slot);
+}
+
+/** A zeroed memory of at least `pages` pages for a new runtime, or none to be had. */
+function acquire(pages: number): Slot | undefined {
+  const pool = wasmMemoryPool;
+  const slots = pool.slots;
+  if (pool.limit <= 0) return undefined;
+  // A free one, the smallest that fits.
+  let best: Slot | undefined;
+  for (const s of slots) {
+    if (s.pages >= pages && ownerOf(s) === undefined && (best === undefined || s.pages < best.pages))
+      best = s;
+  }
+  if (best !== undefined) return reuse(best);
+  if (slots.length < pool.limit) {
+    const s = create(pages);
+    if (s !== undefined) return s;
+  }
+  // The memory of the interpreter that got one longest ago and is not running.
+  for (const s of [...slots]) {
+    const rt = ownerOf(s);
+    if (rt === undefined || rt.pins > 0) continue;
+    rt.release();
+    pool.stats.evicted++;
+    if (s.pages >= pages && slots.includes(s)) return reuse(s);
+    const i = slots.indexOf(s);
+    if (i >= 0) slots.splice(i, 1);
+    const made = create(pages);
+    if (made !== undefined) return made;
+  }
+  return undefined;
+}
+
+function reuse(s: Slot): Slot {
+  new Uint8Array(s.memory.buffer, 0, s.used).fill(0);
+  s.used = 0;
+  const slots = wasmMemoryPool.slots;
+  slots.splice(slots.indexOf(s), 1);
+  slots.push(s);
+  wasmMemoryPool.stats.reused++;
+  return s;
+}
+
+function create(pages: number): Slot | undefined {
+  let memory: WasmMemory;
+  try {
+    memory = new wasmApi.Memory({ initial: pages, maximum: pages });
+  } catch (e) {
+    // V8 refuses past its limit of live memories (see Slot).
+    if (e instanceof RangeError) return undefined;
+    throw e;
+  }
+  const s: Slot = { memory, pages, used: 0, owner: undefined };
+  wasmMemoryPool.slots.push(s);
+  wasmMemoryPool.stats.created++;
+  return s;
+}
+
+/**
+ * The wasm runtime of `vm`: made on first use, in a memory from the pool, with `vm`'s XDP buffer
+ * and array maps moved in as {@link planAdoption} recorded (within {@link MAX_PAGES}: what does
+ * not fit stays in JavaScript, reached through the imports). None when no memory can be had: the
+ * interpreter then runs its programs on the JS tier (compiler.ts), with the same results.
+ */
+export function runtimeOf(vm: Interpreter): WasmRuntime | undefined {
+  const rt = runtimes.get(vm);
+  return rt === undefined ? makeRuntime(vm) : rt;
+}
+
+function makeRuntime(vm: Interpreter): WasmRuntime | undefined {
+  const pool = wasmMemoryPool;
+  if (refused.get(vm) === pool.epoch) return undefined;
+  const plan = plans.get(vm);
+  const heapBytes = plan?.bytes ?? 0;
+  const pages = Math.min(MAX_PAGES, Math.max(MIN_PAGES, Math.ceil((HEAP + 16384 + heapBytes) / 65536)));
+  const slot = acquire(pages);
+  if (slot === undefined) {
+    refused.set(vm, pool.epoch);
+    pool.stats.refused++;
+    return undefined;
+  }
+  refused.delete(vm);
+  const rt = new WasmRuntime(vm, slot);
+  slot.owner = new WeakRef(rt);
+  registry.register(rt, slot, rt);
+  runtimes.set(vm, rt);
+  if (plan !== undefined) {
+    if (plan.xdp !== undefined) rt.adoptXdp(plan.xdp);
+    rt.adoptArrays(plan.maps);
   }
   return rt;
 }
 
-/** Interpreters whose runtime could not be made. */
-const unavailable = new WeakSet<Interpreter>();
+/**
+ * Records what `vm`'s runtime moves into its memory: the XDP buffer runs lay packets out in and
+ * `maps`' array values (a collection's, at load). Done at once when `vm` has a runtime, else when
+ * it gets one (its first wasm run), and again whenever it gets a memory back.
+ */
+export function planAdoption(vm: Interpreter, xdp: XdpBuffer, maps: readonly unknown[]): void {
+  let plan = plans.get(vm);
+  if (plan === undefined) {
+    plan = { xdp, maps: [], bytes: 0 };
+    plans.set(vm, plan);
+  }
+  plan.xdp = xdp;
+  for (const m of maps) {
+    if (!(m instanceof ArrayMap)) continue;
+    plan.maps.push(m);
+    plan.bytes += m.blocks.reduce((n, b) => n + b.length + 8, 0) + m.spec.maxEntries * 4 + 8;
+  }
+  const rt = runtimes.get(vm);
+  if (rt !== undefined) {
+    rt.adoptXdp(xdp);
+    rt.adoptArrays(maps);
+  }
+}
+
+/** Gives `vm`'s memory back to the pool (its collections are closed); see {@link WasmRuntime.release}. */
+export function releaseRuntime(vm: Interpreter): void {
+  runtimes.get(vm)?.release();
+}
+
+/**
+ * Gets `vm` its runtime for runs about to start (see {@link runtimeOf}) and keeps it until
+ * {@link unpinRuntime}: the pool does not take a memory from an interpreter in the middle of
+ * runs (a batch's packet callback may run another collection).
+ */
+export function pinRuntime(vm: Interpreter): WasmRuntime | undefined {
+  const rt = runtimeOf(vm);
+  if (rt !== undefined) rt.pins++;
+  return rt;
+}
+
+/** Ends a {@link pinRuntime}. */
+export function unpinRuntime(rt: WasmRuntime | undefined): void {
+  if (rt !== undefined) rt.pins--;
+}
+
+/**
+ * Whether `vm`'s wasm programs run on the JS tier for want of a memory: it has none, and was
+ * refused one at its last try (it tries again at its next run once a memory has become free).
+ */
+export function lacksMemory(vm: Interpreter): boolean {
+  return !runtimes.has(vm) && refused.has(vm);
+}

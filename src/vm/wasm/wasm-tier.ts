@@ -11,7 +11,6 @@ import {
   type Program,
   sharedConstants,
 } from "../interpreter.js";
-import { ArrayMap } from "../maps/array-map.js";
 import type { Region } from "../memory.js";
 import {
   FLAG_FRESH,
@@ -26,7 +25,7 @@ import {
   SCRATCH,
   Status,
 } from "./layout.js";
-import { runtimeOf, type WasmRuntime, wasmApi } from "./runtime.js";
+import { planAdoption, runtimeOf, type WasmRuntime, wasmApi } from "./runtime.js";
 import { translateProgram } from "./translate.js";
 
 /**
@@ -61,6 +60,11 @@ class WasmProgram implements CompiledEntry {
     readonly prog: Program,
     readonly module: object,
   ) {}
+
+  /** The runtime gave its memory back ({@link WasmRuntime.release}): its instance is no longer to be entered. */
+  forget(rt: WasmRuntime): void {
+    if (this.last?.rt === rt) this.last = undefined;
+  }
 
   instanceFor(vm: Interpreter): Instance | undefined {
     const last = this.last;
@@ -333,22 +337,14 @@ export function primeWasm(prog: Program, vm: Interpreter): boolean {
 }
 
 /**
- * Moves `vm`'s registers and frames, `xdp`'s packet and context and the array maps' values into
- * the wasm tier's memory (ahead of a collection's first run; a run of a wasm program does the
- * first part by itself).
+ * Has `vm`'s wasm runtime hold `xdp`'s packet and context and the array maps' values in its
+ * memory, besides `vm`'s registers and frames (at once when it has a runtime, else when it gets
+ * one: see runtime.ts, planAdoption).
  */
 export function adoptForWasm(
   vm: Interpreter,
   xdp: import("../xdp-buffer.js").XdpBuffer,
   maps: readonly unknown[],
 ): void {
-  let bytes = 0;
-  for (const m of maps) {
-    if (m instanceof ArrayMap)
-      bytes += m.blocks.reduce((n, b) => n + b.length + 8, 0) + m.spec.maxEntries * 4 + 8;
-  }
-  const rt = runtimeOf(vm, bytes);
-  if (rt === undefined) return;
-  rt.adoptXdp(xdp);
-  rt.adoptArrays(maps);
+  planAdoption(vm, xdp, maps);
 }
