@@ -1,8 +1,17 @@
 import { type Program, sharedConstants } from "../interpreter.js";
 import { HelperId } from "../../abi/helper-id.js";
-import { MAP_POINTER_HI } from "../helpers.js";
+import { MAP_POINTER_HI, MAX_TAIL_CALL_CNT } from "../helpers.js";
 import { Bytes, encodeModule, I32, I64, Op, VOID } from "./encoder.js";
 import {
+  CHAIN,
+  CHAIN_N,
+  CHAIN_STALE,
+  NEED_JS,
+  OUT_STATUS,
+  OUT_TAILCALLS,
+  PROG_CACHE,
+  PROG_CACHE_SLOTS,
+  TAIL_INLINE,
   E_BASE,
   E_DIRTY,
   E_END,
@@ -116,9 +125,84 @@ export interface Translation {
   blockOf: Int32Array;
 }
 
-/** The wasm module of `p`, exporting `run(entry, frame, left, flags, self) -> status`. */
+/**
+ * The wasm module of `p`, exporting `run(entry, frame, left, flags, self) -> status` and
+ * `many(n, left, self) -> runs` (see {@link repeatLoop}).
+ */
 export function translateProgram(p: Program): Translation {
   return new Translator(p).translate();
+}
+
+/**
+ * `many(n, left, self)`: runs the program up to `n` times from its start on the same context, as
+ * BPF_PROG_TEST_RUN repeats a run: each run with r1 as the register file held it when `many` was
+ * called and the other registers zero, a fresh tail-call count and chain, and `left` budget.
+ * Returns the runs begun; it stops early after a run that did not end in WebAssembly (its status
+ * at OUT_STATUS: JavaScript goes on with it) or that ran a helper in JavaScript (NEED_JS: what
+ * that helper left — records, value regions — is the caller's to release between runs).
+ */
+function repeatLoop(): Bytes {
+  const b = new Bytes();
+  const [N, LEFT, SELF, I, ST, R1L, R1H] = [0, 1, 2, 3, 4, 5, 6];
+  const get = (l: number) => b.byte(Op.localGet).u32(l);
+  const set = (l: number) => b.byte(Op.localSet).u32(l);
+  const c = (v: number) => b.byte(Op.i32Const).s32(v);
+  const store = (at: number) => b.byte(Op.i32Store).u32(2).u32(at);
+  const load = (at: number) => b.byte(Op.i32Load).u32(2).u32(at);
+  c(0);
+  load(REGS_LO + 4);
+  set(R1L);
+  c(0);
+  load(REGS_HI + 4);
+  set(R1H);
+  c(0);
+  c(0);
+  store(NEED_JS);
+  b.byte(Op.block).byte(VOID);
+  b.byte(Op.loop).byte(VOID);
+  c(0);
+  get(R1L);
+  store(REGS_LO + 4);
+  c(0);
+  get(R1H);
+  store(REGS_HI + 4);
+  c(0);
+  c(0);
+  store(OUT_TAILCALLS);
+  c(0);
+  c(0);
+  store(CHAIN_N);
+  c(0);
+  c(1);
+  store(CHAIN_STALE);
+  c(0);
+  c(0);
+  get(LEFT);
+  c(FLAG_FRESH);
+  get(SELF);
+  b.byte(Op.call).u32(IMPORTS.length);
+  set(ST);
+  get(I);
+  c(1);
+  b.byte(Op.i32Add);
+  set(I);
+  get(ST);
+  b.byte(Op.brIf).u32(1);
+  c(0);
+  load(NEED_JS);
+  b.byte(Op.brIf).u32(1);
+  get(I);
+  get(N);
+  b.byte(Op.i32LtU);
+  b.byte(Op.brIf).u32(0);
+  b.byte(Op.end);
+  b.byte(Op.end);
+  c(0);
+  get(ST);
+  store(OUT_STATUS);
+  get(I);
+  b.byte(Op.end);
+  return b;
 }
 
 class Translator {
@@ -181,6 +265,14 @@ class Translator {
         locals: LOCALS,
         body: b,
       },
+      more: [
+        {
+          name: "many",
+          type: { params: [I32, I32, I32], results: [I32] },
+          locals: [I32, I32, I32, I32],
+          body: repeatLoop(),
+        },
+      ],
     });
     return { bytes, blockOf: this.blockOf };
   }
@@ -1295,16 +1387,116 @@ class Translator {
   /** A helper call through the register file (the import runs it, and its fast path). */
   private call(s: number): void {
     const fast = (this.p.helperAt[s] as { fast?: unknown } | undefined)?.fast;
-    if (fast !== undefined && this.p.imm[s] === HelperId.map_lookup_elem) {
+    const id = this.p.imm[s];
+    if (fast !== undefined && (id === HelperId.map_lookup_elem || id === HelperId.tail_call)) {
       this.open(VOID, Op.block); // $done
       this.open(VOID, Op.block); // $slow
-      this.inlineLookup();
+      if (id === HelperId.tail_call) this.inlineTail();
+      else this.inlineLookup();
       this.close();
       this.genericCall(s);
       this.close();
       return;
     }
     this.genericCall(s);
+  }
+
+  /**
+   * `bpf_tail_call(ctx, prog_array, index)` inside WebAssembly, while the run allows it
+   * (TAIL_INLINE, set by a repeat loop) and the runtime's mirror of the prog array knows the
+   * slot (tail-calls.ts): an index past the end, the 33-call limit and an empty slot fall
+   * through as the helper does; a target is called through the table in this frame with every
+   * register, as the status-3 path of {@link genericCall} does, and its id goes to the chain.
+   * Anything else branches out of the enclosing block to the call through JavaScript.
+   */
+  private inlineTail(): void {
+    const slow = () => this.b.byte(Op.brIf).u32(0);
+    const done = () => this.b.byte(Op.brIf).u32(1);
+    this.i32c(0);
+    this.mem(Op.i32Load, TAIL_INLINE);
+    this.op(Op.i32Eqz);
+    slow();
+    // r2: a prog array whose handle the mirror knows.
+    this.get(this.reg(2));
+    this.i64c(32n);
+    this.op(Op.i64ShrU);
+    this.op(Op.i32WrapI64);
+    this.i32c(MAP_POINTER_HI);
+    this.op(Op.i32Ne);
+    slow();
+    this.get(this.reg(2));
+    this.op(Op.i32WrapI64);
+    this.b.byte(Op.localTee).u32(L_V);
+    this.i32c(PROG_CACHE_SLOTS - 1);
+    this.op(Op.i32And);
+    this.i32c(4);
+    this.op(Op.i32Shl);
+    this.i32c(PROG_CACHE);
+    this.op(Op.i32Add);
+    this.b.byte(Op.localTee).u32(L_T);
+    this.mem(Op.i32Load, 0);
+    this.get(L_V);
+    this.op(Op.i32Ne);
+    slow();
+    // r3 (u32) past max_entries, or the limit reached: the call falls through.
+    this.get(this.reg(3));
+    this.op(Op.i32WrapI64);
+    this.b.byte(Op.localTee).u32(L_X);
+    this.get(L_T);
+    this.mem(Op.i32Load, 4);
+    this.op(Op.i32GeU);
+    done();
+    this.i32c(0);
+    this.mem(Op.i32Load, OUT_TAILCALLS);
+    this.i32c(MAX_TAIL_CALL_CNT);
+    this.op(Op.i32GeS);
+    done();
+    // The slot: 0 not known, -1 empty, else 1 + the target's runtime id.
+    this.get(L_T);
+    this.mem(Op.i32Load, 8);
+    this.get(L_X);
+    this.i32c(2);
+    this.op(Op.i32Shl);
+    this.op(Op.i32Add);
+    this.mem(Op.i32Load, 0);
+    this.b.byte(Op.localTee).u32(L_V);
+    this.op(Op.i32Eqz);
+    slow();
+    this.get(L_V);
+    this.i32c(0);
+    this.op(Op.i32LtS);
+    done();
+    this.get(L_V);
+    this.i32c(1);
+    this.op(Op.i32Sub);
+    this.set(L_V);
+    this.i32c(0);
+    this.i32c(0);
+    this.mem(Op.i32Load, OUT_TAILCALLS);
+    this.i32c(1);
+    this.op(Op.i32Add);
+    this.mem(Op.i32Store, OUT_TAILCALLS);
+    this.i32c(0);
+    this.mem(Op.i32Load, CHAIN_N);
+    this.i32c(2);
+    this.op(Op.i32Shl);
+    this.get(L_V);
+    this.mem(Op.i32Store, CHAIN);
+    this.i32c(0);
+    this.i32c(0);
+    this.mem(Op.i32Load, CHAIN_N);
+    this.i32c(1);
+    this.op(Op.i32Add);
+    this.mem(Op.i32Store, CHAIN_N);
+    for (let r = 0; r <= 9; r++) this.storeReg(r);
+    this.i32c(0);
+    this.get(P_FRAME);
+    this.get(P_LEFT);
+    this.i32c(0);
+    this.get(L_V);
+    this.get(L_V);
+    this.b.byte(Op.callIndirect).u32(IMPORTS.length).u32(0);
+    this.op(Op.return);
   }
 
   /**
