@@ -90,7 +90,10 @@ const L_ST = 21; // status
 const L_WHO = 22; // program to go on in
 const L_A = 23; // i64 scratch
 const L_B = 24; // i64 scratch
-const LOCALS = [...Array(11).fill(I64), I32, I32, I32, I32, I32, I32, I32, I64, I64];
+/** The body's parameters: entry, frame, left, flags, self, then r0..r9 (locals 5..14). */
+const BODY_PARAMS = [I32, I32, I32, I32, I32, ...Array(10).fill(I64)];
+/** The body's locals: r10, then the scratch locals above. */
+const LOCALS = [I64, I32, I32, I32, I32, I32, I32, I32, I64, I64];
 
 // Imported functions.
 const F_CALL = 0; // (slot, left, frame) -> 0 go on, 1 end the run, 2 tail call, 3 tail call in wasm
@@ -134,6 +137,39 @@ export function translateProgram(p: Program): Translation {
 }
 
 /**
+ * `run(entry, frame, left, flags, self)`, the entry JavaScript calls: the body with r0..r9 from
+ * the register file (r0 and r2..r9 zero when `flags` has {@link FLAG_FRESH}).
+ */
+function runEntry(): Bytes {
+  const b = new Bytes();
+  const get = (l: number) => b.byte(Op.localGet).u32(l);
+  for (let l = 0; l < 5; l++) get(l);
+  for (let r = 0; r <= 9; r++) {
+    b.byte(Op.i32Const).s32(0);
+    b.byte(Op.i64Load32U)
+      .u32(2)
+      .u32(REGS_LO + 4 * r);
+    b.byte(Op.i32Const).s32(0);
+    b.byte(Op.i64Load32U)
+      .u32(2)
+      .u32(REGS_HI + 4 * r);
+    b.byte(Op.i64Const).s64(32n);
+    b.byte(Op.i64Shl);
+    b.byte(Op.i64Or);
+    if (r === 1) continue;
+    b.byte(Op.i64Const).s64(0n);
+    get(P_FLAGS);
+    b.byte(Op.i32Const).s32(FLAG_FRESH);
+    b.byte(Op.i32And);
+    b.byte(Op.i32Eqz);
+    b.byte(Op.select);
+  }
+  b.byte(Op.call).u32(IMPORTS.length);
+  b.byte(Op.end);
+  return b;
+}
+
+/**
  * `many(n, left, self)`: runs the program up to `n` times from its start on the same context, as
  * BPF_PROG_TEST_RUN repeats a run: each run with r1 as the register file held it when `many` was
  * called and the other registers zero, a fresh tail-call count and chain, and `left` budget.
@@ -161,12 +197,6 @@ function repeatLoop(): Bytes {
   b.byte(Op.block).byte(VOID);
   b.byte(Op.loop).byte(VOID);
   c(0);
-  get(R1L);
-  store(REGS_LO + 4);
-  c(0);
-  get(R1H);
-  store(REGS_HI + 4);
-  c(0);
   c(0);
   store(OUT_TAILCALLS);
   c(0);
@@ -178,8 +208,21 @@ function repeatLoop(): Bytes {
   c(0);
   c(0);
   get(LEFT);
-  c(FLAG_FRESH);
+  c(0);
   get(SELF);
+  for (let r = 0; r <= 9; r++) {
+    if (r !== 1) {
+      b.byte(Op.i64Const).s64(0n);
+      continue;
+    }
+    get(R1L);
+    b.byte(Op.i64ExtendI32U);
+    get(R1H);
+    b.byte(Op.i64ExtendI32U);
+    b.byte(Op.i64Const).s64(32n);
+    b.byte(Op.i64Shl);
+    b.byte(Op.i64Or);
+  }
   b.byte(Op.call).u32(IMPORTS.length);
   set(ST);
   get(I);
@@ -260,12 +303,18 @@ class Translator {
       imports: IMPORTS,
       memoryPages: PAGES,
       func: {
-        name: "run",
-        type: { params: [I32, I32, I32, I32, I32], results: [I32] },
+        name: "body",
+        type: { params: BODY_PARAMS, results: [I32] },
         locals: LOCALS,
         body: b,
       },
       more: [
+        {
+          name: "run",
+          type: { params: [I32, I32, I32, I32, I32], results: [I32] },
+          locals: [],
+          body: runEntry(),
+        },
         {
           name: "many",
           type: { params: [I32, I32, I32], results: [I32] },
@@ -561,14 +610,6 @@ class Translator {
     this.set(L_WHO);
     this.enterFrame();
     this.clearFrame();
-    this.loadReg(1);
-    this.get(P_FLAGS);
-    this.i32c(FLAG_FRESH);
-    this.op(Op.i32And);
-    this.op(Op.i32Eqz);
-    this.open();
-    for (const r of [0, 2, 3, 4, 5, 6, 7, 8, 9]) this.loadReg(r);
-    this.close();
   }
 
   /** After $exit: every register, slot, budget, frame and program to memory; return the status. */
@@ -1488,12 +1529,22 @@ class Translator {
     this.i32c(1);
     this.op(Op.i32Add);
     this.mem(Op.i32Store, CHAIN_N);
-    for (let r = 0; r <= 9; r++) this.storeReg(r);
+    this.get(L_V);
+    this.tailInto();
+  }
+
+  /**
+   * Calls the program whose runtime id is on the stack through the table at insn 0 in this frame,
+   * with every register, and returns what it returns (a tail call).
+   */
+  private tailInto(): void {
+    this.set(L_V);
     this.i32c(0);
     this.get(P_FRAME);
     this.get(P_LEFT);
     this.i32c(0);
     this.get(L_V);
+    for (let r = 0; r <= 9; r++) this.get(this.reg(r));
     this.get(L_V);
     this.b.byte(Op.callIndirect).u32(IMPORTS.length).u32(0);
     this.op(Op.return);
@@ -1614,17 +1665,10 @@ class Translator {
     this.i32c(3);
     this.op(Op.i32Eq);
     this.open();
-    for (let r = 6; r <= 9; r++) this.storeReg(r);
-    this.i32c(0);
-    this.get(P_FRAME);
-    this.get(P_LEFT);
-    this.i32c(0);
+    for (let r = 0; r <= 5; r++) this.loadReg(r);
     this.i32c(0);
     this.mem(Op.i32Load, OUT_NEXT);
-    this.i32c(0);
-    this.mem(Op.i32Load, OUT_NEXT);
-    this.b.byte(Op.callIndirect).u32(IMPORTS.length).u32(0);
-    this.op(Op.return);
+    this.tailInto();
     this.close();
     // 2: a tail call the run's driver makes.
     this.i32c(0);

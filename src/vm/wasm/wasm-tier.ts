@@ -360,7 +360,8 @@ function instantiate(wp: WasmProgram, rt: WasmRuntime): Instance {
   const fn = instance.exports.run as RunFn;
   const many = instance.exports.many as ManyFn;
   if (rt.table.length <= self) rt.table.grow(self + 1 - rt.table.length);
-  rt.table.set(self, fn);
+  // The body (registers as parameters): what tail calls inside WebAssembly call.
+  rt.table.set(self, instance.exports.body);
   return { rt, fn, many, self, tails };
 }
 
