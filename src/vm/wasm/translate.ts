@@ -261,6 +261,8 @@ class Translator {
   private structured = false;
   /** The structured mode's open labels, outermost first. */
   private readonly labels: Label[] = [];
+  /** Instructions of a loop-free structured body (-1: it has loops, or is not structured). */
+  private loopFree = -1;
   /** Current block and extra nesting, for branch depths. */
   private k = 0;
   private e = 0;
@@ -382,6 +384,13 @@ class Translator {
     const b = this.b;
     const N = this.blockStart.length;
     this.structured = true;
+    if (plan.tailOf.size === 0) {
+      // No loop: a run of the body executes each block at most once, so one check on entry that
+      // the budget covers them all stands for every block's (see block()).
+      this.loopFree = 0;
+      for (let m = 0; m < N; m++)
+        this.loopFree += (this.p.code[this.blockStart[m] as number] as number) >>> 24;
+    }
     const labels = this.labels;
     labels.length = 0;
     b.byte(Op.block).byte(VOID);
@@ -683,17 +692,21 @@ class Translator {
     const code = p.code;
     const bs = this.blockStart[m] as number;
     const bl = (code[bs] as number) >>> 24;
-    // Budget: the whole block on entry; when it cannot be covered, the JS tier refills or goes precise.
-    this.get(P_LEFT);
-    this.i32c(bl);
-    this.op(Op.i32LtS);
-    this.open();
-    this.i32c(bs);
-    this.set(L_PC);
-    this.i32c(Status.resume);
-    this.set(L_ST);
-    this.b.byte(Op.br).u32(this.exitDepth);
-    this.close();
+    // Budget: the whole block on entry; when it cannot be covered, the JS tier refills or goes
+    // precise. A loop-free body checks once, in its first block, for all of its blocks.
+    const guard = this.loopFree < 0 ? bl : m === 0 ? this.loopFree : 0;
+    if (guard > 0) {
+      this.get(P_LEFT);
+      this.i32c(guard);
+      this.op(Op.i32LtS);
+      this.open();
+      this.i32c(bs);
+      this.set(L_PC);
+      this.i32c(Status.resume);
+      this.set(L_ST);
+      this.b.byte(Op.br).u32(this.exitDepth);
+      this.close();
+    }
     this.get(P_LEFT);
     this.i32c(bl);
     this.op(Op.i32Sub);

@@ -189,8 +189,11 @@ function drive(vm: Interpreter, rt: WasmRuntime, status: number): void {
   }
 }
 
-/** @internal For tests: how many runs the wasm tier has handed to the JavaScript tier. */
-export const wasmStats = { handOffs: 0 };
+/**
+ * @internal For tests: how many runs the wasm tier has handed to the JavaScript tier, and how
+ * many helper calls (tail calls included) it has made through JavaScript.
+ */
+export const wasmStats = { handOffs: 0, helperCalls: 0 };
 
 /** Goes on with the run on the JavaScript tier. */
 function handOff(
@@ -246,6 +249,7 @@ function instantiate(wp: WasmProgram, rt: WasmRuntime): Instance {
   const call = (k: number, left: number, frame: number): number => {
     const fn = helpers[k] as HelperFn & HelperWithFastPath;
     const fast = fn.fast;
+    wasmStats.helperCalls++;
     // What tail calls inside WebAssembly did, for the helpers' limit and the chain's order.
     tails.sync(vm);
     if (fast !== undefined) {
