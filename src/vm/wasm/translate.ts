@@ -93,7 +93,12 @@ const L_B = 24; // i64 scratch
 /** The body's parameters: entry, frame, left, flags, self, then r0..r9 (locals 5..14). */
 const BODY_PARAMS = [I32, I32, I32, I32, I32, ...Array(10).fill(I64)];
 /** The body's locals: r10, then the scratch locals above. */
-const LOCALS = [I64, I32, I32, I32, I32, I32, I32, I32, I64, I64];
+const LOCALS = [I64, I32, I32, I32, I32, I32, I32, I32, I64, I64, I64, I32, I32, I32];
+// The element the last inline array lookup found (-1: none since the last call into JavaScript):
+const L_P0 = 25; // the pointer it returned (i64)
+const L_A0 = 26; // the element's address in linear memory
+const L_S0 = 27; // its value size
+const L_W0 = 28; // 1 when stores to it are allowed
 
 // Imported functions.
 const F_CALL = 0; // (slot, left, frame) -> 0 go on, 1 end the run, 2 tail call, 3 tail call in wasm
@@ -112,6 +117,12 @@ interface Plan {
   tailOf: Map<number, number>;
   /** Forward-branch target block → header of the loop its block opens in (-1: the function). */
   scopeOf: Map<number, number>;
+  /**
+   * The blocks in the order they are emitted (all of them in slot order, or for a program
+   * without cycles the reachable ones in a topological order: see {@link Translator.acyclic}).
+   * Labels, `tailOf` and `scopeOf` are in positions of this order.
+   */
+  order: number[];
 }
 
 /** An open label of the structured mode: a loop (at its header) or a block ending before block `at`. */
@@ -261,6 +272,16 @@ class Translator {
   private structured = false;
   /** The structured mode's open labels, outermost first. */
   private readonly labels: Label[] = [];
+  /**
+   * Per register, what the current block has made it so far: a constant (`c`, u64) or r10 plus
+   * a constant (`fp`); undefined when not known. Lets a helper call use what its arguments
+   * provably are (a map pointer from `lddw`, a key on the stack).
+   */
+  private readonly known: ({ c: bigint } | { fp: number } | undefined)[] = new Array(11).fill(undefined);
+  /** Per slot of a load or store: 1 when its base register likely holds a lookup's result (see {@link viaLookup}). */
+  private lookedUp: Uint8Array = new Uint8Array(0);
+  /** Per block: its position in the structured mode's order (see Plan.order). */
+  private readonly pos: Int32Array = new Int32Array(0);
   /** Instructions of a loop-free structured body (-1: it has loops, or is not structured). */
   private loopFree = -1;
   /** Current block and extra nesting, for branch depths. */
@@ -270,6 +291,7 @@ class Translator {
   constructor(private readonly p: Program) {
     this.n = p.length;
     this.blockOf = new Int32Array(this.n + 1).fill(-1);
+    this.pos = new Int32Array(this.n + 1);
     this.tail = new Int32Array(this.n + 1);
   }
 
@@ -295,6 +317,7 @@ class Translator {
       i = j;
     }
     const b = this.b;
+    this.lookedUp = this.viaLookup();
     this.prologue();
     const plan = this.structure();
     if (plan !== undefined) this.emitStructured(plan);
@@ -329,6 +352,106 @@ class Translator {
   }
 
   /**
+   * Which loads and stores go through what `bpf_map_lookup_elem` returned (r0, or a copy of it),
+   * by a straight scan of the code in slot order: a guess only (control flow ignored), deciding
+   * where {@link viaElement}'s check is worth emitting.
+   */
+  private viaLookup(): Uint8Array {
+    const p = this.p;
+    const code = p.code;
+    const out = new Uint8Array(this.n);
+    const kind = new Uint8Array(11);
+    for (let i = 0; i < this.n; ) {
+      const c = code[i] as number;
+      const o = c & 0xffff;
+      const d = (c >>> 16) & 15;
+      const sr = (c >>> 20) & 15;
+      const cls = o & 7;
+      if (o === 0x18) {
+        kind[d] = 0;
+        i += 2;
+        continue;
+      }
+      if (o < 0x100 && (cls === 0x01 || cls === 0x02 || cls === 0x03)) {
+        out[i] = kind[cls === 0x01 ? sr : d] as number;
+        if (cls === 0x01) kind[d] = 0;
+      } else if (o === 0x85) {
+        kind[0] = p.imm[i] === HelperId.map_lookup_elem ? 1 : 0;
+        for (let r = 1; r <= 5; r++) kind[r] = 0;
+      } else if (o === 0xbf) {
+        kind[d] = kind[sr] as number;
+      } else if (o < 0x100 && (cls === 0x04 || cls === 0x07)) {
+        kind[d] = 0;
+      } else if (o >= 0x100) kind.fill(0);
+      i++;
+    }
+    return out;
+  }
+
+  /**
+   * Pushes whether register `base` is the pointer the last inline lookup returned (L_P0) with
+   * [off, off + size) inside its value (and, for a store, the value writable): then the access
+   * goes to the element's address straight away (no region table). A region only goes away
+   * through JavaScript, after which L_P0 is -1. False (nothing pushed) for a negative offset.
+   */
+  private viaElement(base: number, off: number, size: number, store: boolean): boolean {
+    if (off < 0) return false;
+    this.get(this.reg(base));
+    this.get(L_P0);
+    this.op(Op.i64Eq);
+    this.i32c(off + size);
+    this.get(L_S0);
+    this.op(Op.i32LeU);
+    this.op(Op.i32And);
+    if (store) {
+      this.get(L_W0);
+      this.op(Op.i32And);
+    }
+    return true;
+  }
+
+  /**
+   * After an inline lookup set r0 (not NULL) from the element's high word in L_V: L_P0, L_A0,
+   * L_S0, L_W0 from its table entry (L_P0 -1 when the element is not in linear memory).
+   */
+  private stashElement(): void {
+    // L_T = the element region's table entry (its id is below TABLE_REGIONS: recordLookup).
+    this.get(L_V);
+    this.i32c(HI0);
+    this.op(Op.i32Sub);
+    this.i32c(ENTRY_SHIFT);
+    this.op(Op.i32Shl);
+    this.i32c(TABLE);
+    this.op(Op.i32Add);
+    this.b.byte(Op.localTee).u32(L_T);
+    this.mem(Op.i32Load, E_BASE);
+    this.i32c(0);
+    this.op(Op.i32GeS);
+    this.open();
+    this.get(this.reg(0));
+    this.set(L_P0);
+    this.get(L_T);
+    this.mem(Op.i32Load, E_BASE);
+    this.get(L_T);
+    this.mem(Op.i32Load, E_START);
+    this.op(Op.i32Add);
+    this.set(L_A0);
+    this.get(L_T);
+    this.mem(Op.i32Load, E_END);
+    this.get(L_T);
+    this.mem(Op.i32Load, E_START);
+    this.op(Op.i32Sub);
+    this.set(L_S0);
+    this.get(L_T);
+    this.mem(Op.i32Load, E_WRITABLE);
+    this.set(L_W0);
+    this.op(Op.else);
+    this.i64c(-1n);
+    this.set(L_P0);
+    this.close();
+  }
+
+  /**
    * The loops and forward-branch blocks of a program whose control flow WebAssembly can express
    * directly (no bpf-to-bpf calls, loops properly nested and entered at their header); undefined
    * otherwise (then the dispatch loop of {@link emitDispatch} runs it).
@@ -337,6 +460,8 @@ class Translator {
     const p = this.p;
     const code = p.code;
     const N = this.blockStart.length;
+    const acyclic = this.acyclic();
+    if (acyclic !== undefined) return acyclic;
     const edges: [number, number][] = [];
     for (let m = 0; m < N; m++) {
       const bs = this.blockStart[m] as number;
@@ -377,19 +502,99 @@ class Translator {
       if (scope >= 0 && !(scope <= from && from <= (tailOf.get(scope) as number))) return undefined;
       scopeOf.set(to, scope);
     }
-    return { tailOf, scopeOf };
+    return { tailOf, scopeOf, order: Array.from({ length: N }, (_, m) => m) };
+  }
+
+  /** Successors of block `m`: its jump's target block, and the next block when it falls through (-1 past the end). */
+  private successors(m: number): { target: number; next: number | undefined } | undefined {
+    const p = this.p;
+    const code = p.code;
+    const bs = this.blockStart[m] as number;
+    const bl = (code[bs] as number) >>> 24;
+    let last = bs;
+    for (let c = 1; c < bl; c++) last += ((code[last] as number) & 0xffff) === 0x18 ? 2 : 1;
+    const o = (code[last] as number) & 0xffff;
+    if (o === CALL_LOCAL) return undefined;
+    const cls = o & 7;
+    let target = -1;
+    if (o < 0x100 && (cls === 0x05 || cls === 0x06) && o !== 0x85 && o !== 0x95 && o !== 0x8d) {
+      target = this.blockOf[p.tgt[last] as number] as number;
+      if (target < 0) return undefined;
+    }
+    const ends = o === 0x05 || o === 0x06 || o === 0x95;
+    const next = ends ? undefined : m + 1 < this.blockStart.length ? m + 1 : -1;
+    return { target, next };
+  }
+
+  /**
+   * For a program whose blocks form no cycle (no loop, though jumps may go backwards in slot
+   * order, as compilers lay out shared exits): the blocks reachable from the entry in reverse
+   * post-order (a block's fall-through successor right after it where possible), where every
+   * jump goes forward. Undefined when there is a cycle or a bpf-to-bpf call.
+   */
+  private acyclic(): Plan | undefined {
+    const N = this.blockStart.length;
+    const succ: { target: number; next: number | undefined }[] = [];
+    for (let m = 0; m < N; m++) {
+      const s = this.successors(m);
+      if (s === undefined) return undefined;
+      succ.push(s);
+    }
+    // Iterative depth-first search from block 0: 1 on the stack, 2 done.
+    const state = new Uint8Array(N);
+    const post: number[] = [];
+    const stack: [number, number][] = [[0, 0]];
+    state[0] = 1;
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1] as [number, number];
+      const [m, k] = top;
+      const s = succ[m] as { target: number; next: number | undefined };
+      // Children: the jump target first, the fall-through last (it then follows m in the order).
+      const kids = [s.target, s.next ?? -1];
+      if (k < 2) {
+        top[1] = k + 1;
+        const c = kids[k] as number;
+        if (c < 0) continue;
+        if (state[c] === 1) return undefined; // a cycle
+        if (state[c] === 0) {
+          state[c] = 1;
+          stack.push([c, 0]);
+        }
+        continue;
+      }
+      state[m] = 2;
+      post.push(m);
+      stack.pop();
+    }
+    const order = post.reverse();
+    const pos = this.pos;
+    order.forEach((m, i) => {
+      pos[m] = i;
+    });
+    const scopeOf = new Map<number, number>();
+    for (const m of order) {
+      const s = succ[m] as { target: number; next: number | undefined };
+      if (s.target >= 0) scopeOf.set(pos[s.target] as number, -1);
+      if (s.next !== undefined && s.next >= 0 && pos[s.next] !== (pos[m] as number) + 1)
+        scopeOf.set(pos[s.next] as number, -1);
+    }
+    return { tailOf: new Map(), scopeOf, order };
   }
 
   private emitStructured(plan: Plan): void {
     const b = this.b;
-    const N = this.blockStart.length;
+    const _N = this.blockStart.length;
     this.structured = true;
+    const order = plan.order;
+    const pos = this.pos;
+    order.forEach((m, i) => {
+      pos[m] = i;
+    });
     if (plan.tailOf.size === 0) {
       // No loop: a run of the body executes each block at most once, so one check on entry that
       // the budget covers them all stands for every block's (see block()).
       this.loopFree = 0;
-      for (let m = 0; m < N; m++)
-        this.loopFree += (this.p.code[this.blockStart[m] as number] as number) >>> 24;
+      for (const m of order) this.loopFree += (this.p.code[this.blockStart[m] as number] as number) >>> 24;
     }
     const labels = this.labels;
     labels.length = 0;
@@ -404,7 +609,7 @@ class Translator {
       }
     };
     openBlocks(-1);
-    for (let m = 0; m < N; m++) {
+    for (let m = 0; m < order.length; m++) {
       for (;;) {
         const top = labels[labels.length - 1] as Label;
         if (top.loop || top.at !== m) break;
@@ -419,7 +624,19 @@ class Translator {
       }
       this.k = m;
       this.e = 0;
-      this.block(m);
+      const blk = order[m] as number;
+      this.block(blk);
+      // Falling through to the next block in slot order, when the order put another one here.
+      const s = this.successors(blk);
+      if (s?.next !== undefined && (s.next < 0 ? m !== order.length - 1 : pos[s.next] !== m + 1)) {
+        if (s.next < 0) {
+          this.i32c(this.n);
+          this.set(L_PC);
+          this.i32c(Status.resume);
+          this.set(L_ST);
+          b.byte(Op.br).u32(this.exitDepth);
+        } else this.goto(this.blockStart[s.next] as number);
+      }
       for (;;) {
         const top = labels[labels.length - 1] as Label;
         if (!top.loop || top.tail !== m) break;
@@ -619,6 +836,8 @@ class Translator {
     this.set(L_WHO);
     this.enterFrame();
     this.clearFrame();
+    this.i64c(-1n);
+    this.set(L_P0);
   }
 
   /** After $exit: every register, slot, budget, frame and program to memory; return the status. */
@@ -657,8 +876,9 @@ class Translator {
   private goto(t: number): void {
     const m = this.blockOf[t] as number;
     if (this.structured) {
-      if (m === this.k + 1 && this.e === 0) return; // falls through
-      this.b.byte(Op.br).u32(this.labelDepth(m <= this.k, m));
+      const i = this.pos[m] as number;
+      if (i === this.k + 1 && this.e === 0) return; // falls through
+      this.b.byte(Op.br).u32(this.labelDepth(i <= this.k, i));
       return;
     }
     if (m > this.k) {
@@ -675,7 +895,8 @@ class Translator {
   private branchIf(t: number): void {
     const m = this.blockOf[t] as number;
     if (this.structured) {
-      this.b.byte(Op.brIf).u32(this.labelDepth(m <= this.k, m));
+      const i = this.pos[m] as number;
+      this.b.byte(Op.brIf).u32(this.labelDepth(i <= this.k, i));
       return;
     }
     if (m > this.k) {
@@ -712,8 +933,10 @@ class Translator {
     this.op(Op.i32Sub);
     this.set(P_LEFT);
     let s = bs;
+    this.known.fill(undefined);
     for (let c = 0; c < bl; c++) {
       this.insn(s);
+      this.track(s);
       s += ((code[s] as number) & 0xffff) === 0x18 ? 2 : 1;
     }
     // A block ending without a jump falls into the next one, whose code follows.
@@ -852,6 +1075,32 @@ class Translator {
     }
     // Atomics, callx, anything else: the JS tier runs it (and the rest of the run).
     this.bail(s);
+  }
+
+  /** Updates {@link known} after slot `s`. */
+  private track(s: number): void {
+    const p = this.p;
+    const c = p.code[s] as number;
+    const o = c & 0xffff;
+    const d = (c >>> 16) & 15;
+    const sr = (c >>> 20) & 15;
+    const K = p.imm[s] as number;
+    const kn = this.known;
+    if (o >= 0x100 || o === 0x85) {
+      // Calls clobber r0..r5; internal opcodes (calls, atomics, signed ops...) are not followed.
+      for (let r = 0; r <= (o === 0x85 ? 5 : 9); r++) kn[r] = undefined;
+      return;
+    }
+    if (o === 0x18) kn[d] = { c: (BigInt((p.imm2[s] as number) >>> 0) << 32n) | BigInt(K >>> 0) };
+    else if (o === 0xb7) kn[d] = { c: BigInt.asUintN(64, BigInt(K)) };
+    else if (o === 0xbf) kn[d] = sr === 10 ? { fp: 0 } : kn[sr];
+    else if (o === 0x07) {
+      const k = kn[d];
+      kn[d] = k !== undefined && "fp" in k ? { fp: k.fp + K } : undefined;
+    } else {
+      const cls = o & 7;
+      if (cls === 0x04 || cls === 0x07 || cls === 0x01) kn[d] = undefined;
+    }
   }
 
   /** Pushes the i32 condition of a conditional jump; false when `jop` is none. */
@@ -1256,6 +1505,14 @@ class Translator {
       return;
     }
     this.open(VOID, Op.block); // $ok
+    if (this.lookedUp[s] === 1 && this.viaElement(base, off, size, false)) {
+      this.open();
+      this.get(L_A0);
+      this.mem(op, off);
+      this.set(rd);
+      this.b.byte(Op.br).u32(1);
+      this.close();
+    }
     this.address(base, off);
     if (!signed && size === 4) {
       // The XDP context's fields: the words its owner keeps (full pointers for data/data_end).
@@ -1381,6 +1638,14 @@ class Translator {
       return;
     }
     this.open(VOID, Op.block); // $ok
+    if (this.lookedUp[s] === 1 && this.viaElement(d, off, size, true)) {
+      this.open();
+      this.get(L_A0);
+      this.value(sr, isImm, K);
+      this.mem(op, off);
+      this.b.byte(Op.br).u32(1);
+      this.close();
+    }
     this.address(d, off);
     this.inPacket(size);
     this.open();
@@ -1446,7 +1711,17 @@ class Translator {
       this.open(VOID, Op.block); // $done
       this.open(VOID, Op.block); // $slow
       if (id === HelperId.tail_call) this.inlineTail();
-      else this.inlineLookup();
+      else {
+        const m = this.known[1];
+        const k = this.known[2];
+        const handle =
+          m !== undefined && "c" in m && m.c >> 32n === BigInt(MAP_POINTER_HI >>> 0)
+            ? Number(m.c & 0xffffffffn)
+            : -1;
+        if (handle >= 0 && k !== undefined && "fp" in k && k.fp >= -FRAME_SIZE && k.fp <= -4)
+          this.knownLookup(handle, k.fp);
+        else this.inlineLookup();
+      }
       this.close();
       this.genericCall(s);
       this.close();
@@ -1649,6 +1924,58 @@ class Translator {
     this.op(Op.i64ExtendI32U);
     this.op(Op.i64Or);
     this.set(this.reg(0));
+    this.stashElement();
+    this.b.byte(Op.br).u32(1);
+  }
+
+  /**
+   * {@link inlineLookup} where r1 is known to be the pointer of map `handle` and r2 to be
+   * r10 + `off` (a key on this frame): the cache slot is a constant address and the key a load
+   * at a fixed offset of the frame. Same results, same way out to the helper otherwise.
+   */
+  private knownLookup(handle: number, off: number): void {
+    const slow = () => this.b.byte(Op.brIf).u32(0);
+    const slot = MAP_CACHE + ((handle & (MAP_CACHE_SLOTS - 1)) << 4);
+    this.i32c(0);
+    this.mem(Op.i32Load, slot);
+    this.i32c(handle | 0);
+    this.op(Op.i32Ne);
+    slow();
+    this.get(L_FBASE);
+    this.mem(Op.i32Load, FRAME_SIZE + off);
+    this.b.byte(Op.localTee).u32(L_X);
+    this.i32c(0);
+    this.mem(Op.i32Load, slot + 4);
+    this.op(Op.i32GeU);
+    this.open();
+    this.i64c(0n);
+    this.set(this.reg(0));
+    this.b.byte(Op.br).u32(2);
+    this.close();
+    this.i32c(0);
+    this.mem(Op.i32Load, slot + 12);
+    this.get(L_X);
+    this.i32c(2);
+    this.op(Op.i32Shl);
+    this.op(Op.i32Add);
+    this.mem(Op.i32Load, 0);
+    this.b.byte(Op.localTee).u32(L_V);
+    this.op(Op.i32Eqz);
+    slow();
+    this.get(L_V);
+    this.op(Op.i64ExtendI32U);
+    this.i64c(32n);
+    this.op(Op.i64Shl);
+    this.get(L_X);
+    this.i32c(0);
+    this.mem(Op.i32Load, slot + 8);
+    this.op(Op.i32Mul);
+    this.i32c(LO_BASE);
+    this.op(Op.i32Add);
+    this.op(Op.i64ExtendI32U);
+    this.op(Op.i64Or);
+    this.set(this.reg(0));
+    this.stashElement();
     this.b.byte(Op.br).u32(1);
   }
 
@@ -1659,6 +1986,9 @@ class Translator {
     this.get(P_LEFT);
     this.get(P_FRAME);
     this.b.byte(Op.call).u32(F_CALL);
+    // JavaScript may have unmapped or moved regions: forget the last lookup's element.
+    this.i64c(-1n);
+    this.set(L_P0);
     this.b.byte(Op.localTee).u32(L_ST);
     this.open();
     // 1: the run ends (bpf_exit-like helpers), r0 already set.
