@@ -284,6 +284,12 @@ class Translator {
   private readonly pos: Int32Array = new Int32Array(0);
   /** Instructions of a loop-free structured body (-1: it has loops, or is not structured). */
   private loopFree = -1;
+  /**
+   * Per block of a structured body with loops: the budget its entry checks (-1: its own length).
+   * An innermost loop's header checks for every block of the loop, whose others check nothing:
+   * one pass through the loop runs each of them at most once.
+   */
+  private guards: Int32Array | undefined;
   /** Current block and extra nesting, for branch depths. */
   private k = 0;
   private e = 0;
@@ -583,7 +589,7 @@ class Translator {
 
   private emitStructured(plan: Plan): void {
     const b = this.b;
-    const _N = this.blockStart.length;
+    const N = this.blockStart.length;
     this.structured = true;
     const order = plan.order;
     const pos = this.pos;
@@ -595,6 +601,22 @@ class Translator {
       // the budget covers them all stands for every block's (see block()).
       this.loopFree = 0;
       for (const m of order) this.loopFree += (this.p.code[this.blockStart[m] as number] as number) >>> 24;
+    } else {
+      // Blocks in slot order here (order is the identity when there are loops).
+      const guards = new Int32Array(N).fill(-1);
+      const len = (m: number) => (this.p.code[this.blockStart[m] as number] as number) >>> 24;
+      for (const [h, t] of plan.tailOf) {
+        let inner = false;
+        for (const h2 of plan.tailOf.keys()) if (h2 > h && h2 <= t) inner = true;
+        if (inner) continue;
+        let sum = 0;
+        for (let m = h; m <= t; m++) {
+          sum += len(m);
+          if (m > h) guards[m] = 0;
+        }
+        guards[h] = sum;
+      }
+      this.guards = guards;
     }
     const labels = this.labels;
     labels.length = 0;
@@ -915,7 +937,8 @@ class Translator {
     const bl = (code[bs] as number) >>> 24;
     // Budget: the whole block on entry; when it cannot be covered, the JS tier refills or goes
     // precise. A loop-free body checks once, in its first block, for all of its blocks.
-    const guard = this.loopFree < 0 ? bl : m === 0 ? this.loopFree : 0;
+    const g = this.guards === undefined ? -1 : (this.guards[m] as number);
+    const guard = this.loopFree >= 0 ? (m === 0 ? this.loopFree : 0) : g >= 0 ? g : bl;
     if (guard > 0) {
       this.get(P_LEFT);
       this.i32c(guard);
