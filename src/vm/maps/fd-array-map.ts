@@ -57,7 +57,7 @@ export class FdArrayMap<T extends object> extends VmMapBase {
 
   /**
    * Calls `fn` after every change of a slot: the wasm tier mirrors prog-array slots in its memory
-   * (src/vm/wasm/runtime.ts) and forgets them then.
+   * (src/vm/wasm/tail-calls.ts) and forgets them then.
    */
   watch(fn: () => void): void {
     this.#watchers.push(fn);

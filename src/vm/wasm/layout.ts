@@ -89,7 +89,7 @@ export const MAP_CACHE_SLOTS = 256;
  * The prog-array mirror: {@link PROG_CACHE_SLOTS} slots of [map handle, max entries, offset of
  * the slot table, 0], by handle modulo the slot count. A slot table holds per index 0 (not known:
  * ask JavaScript), -1 (empty: the tail call falls through) or 1 + the target's runtime id. Filled
- * by the tail-call import as it meets slots, emptied when the map changes (runtime.ts).
+ * by the tail-call import as it meets slots, emptied when the map changes (tail-calls.ts).
  */
 export const PROG_CACHE = MAP_CACHE + MAP_CACHE_SLOTS * 16;
 /** Slots of the prog-array mirror (a power of 2). */
