@@ -175,3 +175,42 @@ test("wasm tier: a fault on run k of a repeat stops there, with the interpreter'
   assert.equal(runRepeat(b, "fuzz", pkt, 10), runRepeat(a, "fuzz", pkt, 10));
   assert.match(dumpMaps(b), /array\{00000000=0f00000000000000/);
 });
+
+test("wasm tier: accesses through an inline lookup's pointer fault outside the value, as on the interpreter", () => {
+  // Counts runs in array[0]; on the third run reads past its 8-byte value (after, before, across its end).
+  for (const off of [8, -8, 4]) {
+    const spec = bytecodeCollection([
+      I(0x18, 1, 1, 0, 0), // r1 = &array (an lddw at insn 0 refers to the array)
+      I(0x00, 0, 0, 0, 0),
+      I(0x62, 10, 0, -4, 0), // *(u32 *)(r10 - 4) = 0
+      I(0xbf, 2, 10, 0, 0), // r2 = r10
+      I(0x07, 2, 0, 0, -4), // r2 += -4
+      I(0x85, 0, 0, 0, 1), // bpf_map_lookup_elem
+      I(0x15, 0, 0, 6, 0), // if r0 == 0 goto exit
+      I(0x79, 1, 0, 0, 0), // r1 = *(u64 *)(r0 + 0)
+      I(0x07, 1, 0, 0, 1), // r1 += 1
+      I(0x7b, 0, 1, 0, 0), // *(u64 *)(r0 + 0) = r1
+      I(0x55, 1, 0, 2, 3), // if r1 != 3 goto +2
+      I(0x79, 3, 0, off, 0), // r3 = *(u64 *)(r0 + off): past the value
+      I(0x7b, 0, 3, off, 0), // *(u64 *)(r0 + off) = r3
+      I(0xb7, 0, 0, 0, 2),
+      EXIT,
+    ]);
+    const [a, b] = both(spec);
+    const pkt = new Uint8Array(64);
+    const calls = wasmStats.helperCalls;
+    const ra = runRepeat(a, "fuzz", pkt, 10);
+    const rb = runRepeat(b, "fuzz", pkt, 10);
+    // The fault's address names the value's region, whose id differs: the wasm tier's
+    // interpreter maps all its stack frames first.
+    const masked = (r: string) => r.replace(/0x[0-9a-f]+/g, "0x?");
+    assert.equal(masked(rb), masked(ra), `off ${off}`);
+    assert.equal(dumpMaps(b), dumpMaps(a), `off ${off}`);
+    assert.match(rb, /"fault":"\[/, rb);
+    // Only the first runs' lookups went through JavaScript (the helper, then its fast path once).
+    assert.ok(
+      wasmStats.helperCalls - calls <= 2,
+      `off ${off}: ${wasmStats.helperCalls - calls} helper calls`,
+    );
+  }
+});
