@@ -30,7 +30,7 @@ import type { PacketBatch } from "../net/pcap.js";
 import { applyWiring, staticSlots } from "../tailcall/wiring.js";
 import { faultCode, vmFault } from "./fault.js";
 import { compileProgram, primeProgram } from "./compiler.js";
-import { adoptForWasm, compileWasm, isWasm, primeWasm } from "./wasm/wasm-tier.js";
+import { adoptForWasm, compileWasm, execFreshMany, isWasm, primeWasm } from "./wasm/wasm-tier.js";
 import { lacksMemory, pinRuntime, releaseRuntime, unpinRuntime } from "./wasm/runtime.js";
 import { createHelpers, mapPointer, newRunState, type RunState } from "./helpers.js";
 import { Interpreter, loadProgram, type Program } from "./interpreter.js";
@@ -546,6 +546,8 @@ export class VmCollection implements LoadedCollection {
     const L = vm.lo;
     const H = vm.hi;
     const ctxLo = REGION_LO_BASE | 0;
+    // The wasm tier repeats runs inside WebAssembly, back here only when a run needs JavaScript.
+    const wasm = repeat > 1 && isWasm(code);
     let retval = 0;
     this.fault = undefined;
     for (let i = 0; i < repeat; i++) {
@@ -555,7 +557,8 @@ export class VmCollection implements LoadedCollection {
       L[1] = ctxLo;
       H[1] = ctxHi;
       try {
-        vm.execFresh(code);
+        if (wasm) i += execFreshMany(vm, code, repeat - i, chain) - 1;
+        else vm.execFresh(code);
         retval = (L[0] as number) >>> 0;
       } catch (e) {
         if (faultCode(e) === undefined) throw e;

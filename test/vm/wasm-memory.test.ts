@@ -256,3 +256,30 @@ test("a collection nobody closes gives its memory back once it is collected", as
     c.close();
   });
 });
+
+test("a prog array updated after its interpreter lost its memory leaves the memory's new owner alone", async () => {
+  await withLimit(1, () => {
+    const a = load(DISPATCH, "compiled");
+    const b = load(MAPS, "compiled");
+    try {
+      const main = a.programs.main_prog;
+      assert.ok(main);
+      // In-wasm tail calls: the prog array's slots are mirrored in a's memory.
+      assert.equal(a.runSync(main, tcp4(8080), { repeat: 5 }).chain?.join(">"), "main_prog>port8080_prog");
+      for (const p of PACKETS) step(b, p); // b takes the memory
+      assert.equal(wasmMemoryPool.slots.length, 1);
+      const memory = (wasmMemoryPool.slots[0] as { memory: { buffer: ArrayBuffer } }).memory;
+      const before = new Uint8Array(memory.buffer).slice();
+      // What a's mirror must forget; b's memory must not hear of it.
+      const jump = a.maps.prog_array;
+      assert.ok(jump);
+      jump.delete(new Uint8Array(4)); // slot 0
+      assert.ok(Buffer.from(new Uint8Array(memory.buffer)).equals(before), "b's memory changed");
+      // a sees the update when it runs again (in a memory of its own again).
+      assert.equal(a.runSync(main, tcp4(8080), { repeat: 5 }).chain?.join(">"), "main_prog");
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+});

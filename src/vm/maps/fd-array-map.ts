@@ -31,6 +31,7 @@ export class FdArrayMap<T extends object> extends VmMapBase {
   /** Filled slots only: a prog array may declare billions of entries and fill two. */
   readonly #slots = new Map<number, T>();
   readonly #policy: SlotPolicy<T>;
+  readonly #watchers: (() => void)[] = [];
 
   constructor(spec: MapSpec, opts: VmMapOptions, policy: SlotPolicy<T>) {
     super(spec, opts);
@@ -51,6 +52,24 @@ export class FdArrayMap<T extends object> extends VmMapBase {
   /** Empties every slot (what the kernel does when the last user reference to a prog array goes). */
   clear(): void {
     this.#slots.clear();
+    this.changed();
+  }
+
+  /**
+   * Calls `fn` after every change of a slot: the wasm tier mirrors prog-array slots in its memory
+   * (src/vm/wasm/tail-calls.ts) and forgets them then. A watcher returns false once it no longer
+   * needs to hear (its memory went to another interpreter), and is dropped.
+   */
+  watch(fn: () => boolean): void {
+    this.#watchers.push(fn);
+  }
+
+  private changed(): void {
+    const ws = this.#watchers;
+    for (let i = 0; i < ws.length; ) {
+      if ((ws[i] as () => boolean)()) i++;
+      else ws.splice(i, 1);
+    }
   }
 
   protected lookupRaw(key: Uint8Array): Uint8Array | undefined {
@@ -74,6 +93,7 @@ export class FdArrayMap<T extends object> extends VmMapBase {
     const o = obj();
     this.checkSlot(o);
     this.#slots.set(i, o);
+    this.changed();
   }
 
   protected deleteRaw(key: Uint8Array): void {
@@ -82,6 +102,7 @@ export class FdArrayMap<T extends object> extends VmMapBase {
       throw new MapFailure(Errno.E2BIG, `index past max_entries ${this.spec.maxEntries}`);
     }
     if (!this.#slots.delete(i)) throw new MapFailure(Errno.ENOENT, "slot is empty");
+    this.changed();
   }
 
   protected nextKeyRaw(key: Uint8Array | undefined): Uint8Array | undefined {

@@ -1,6 +1,6 @@
 /**
  * A minimal WebAssembly binary encoder: just what the wasm tier (translate.ts) emits — one module
- * importing a memory, a function table and a few functions and exporting one function, with the opcodes of the
+ * importing a memory, a function table and a few functions and exporting its functions, with the opcodes of the
  * MVP plus sign extension and bulk `memory.fill`. Own code rather than a dependency: see
  * docs/dependencies.md (the npm encoders are large toolkits whose import alone costs more than
  * the whole translation of a program).
@@ -201,15 +201,26 @@ export interface ModuleSpec {
   imports: readonly { name: string; type: FuncType }[];
   /** The memory imported as env.memory, in 64 KiB pages. */
   memoryPages: number;
-  /** The one defined function (index `imports.length`), exported as `name`. */
-  func: { name: string; type: FuncType; locals: readonly number[]; body: Bytes };
+  /** The first defined function (index `imports.length`), exported as `name`. */
+  func: FuncSpec;
+  /** Further functions (indices after it, each with a type of its own), exported by name. */
+  more?: readonly FuncSpec[];
+}
+
+/** A defined function of {@link ModuleSpec}. */
+export interface FuncSpec {
+  name: string;
+  type: FuncType;
+  locals: readonly number[];
+  body: Bytes;
 }
 
 /** The module's binary. */
 export function encodeModule(m: ModuleSpec): Uint8Array {
   const out = new Bytes().bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
   const section = (id: number, body: Bytes) => out.byte(id).sized(body);
-  const types = [...m.imports.map((i) => i.type), m.func.type];
+  const funcs = [m.func, ...(m.more ?? [])];
+  const types = [...m.imports.map((i) => i.type), ...funcs.map((f) => f.type)];
   const ts = new Bytes().u32(types.length);
   for (const t of types) {
     ts.byte(0x60).u32(t.params.length).bytes(t.params).u32(t.results.length).bytes(t.results);
@@ -224,20 +235,29 @@ export function encodeModule(m: ModuleSpec): Uint8Array {
   // A funcref table of functions of the defined function's type (call_indirect's table 0).
   is.name("env").name("table").byte(0x01).byte(0x70).byte(0x00).u32(0);
   section(2, is);
-  section(3, new Bytes().u32(1).u32(m.imports.length));
-  section(7, new Bytes().u32(1).name(m.func.name).byte(0x00).u32(m.imports.length));
-  // Locals, run-length encoded by type.
-  const groups: [number, number][] = [];
-  for (const t of m.func.locals) {
-    const last = groups[groups.length - 1];
-    if (last !== undefined && last[1] === t) last[0]++;
-    else groups.push([1, t]);
-  }
-  const func = new Bytes();
-  func.u32(groups.length);
-  for (const [n, t] of groups) func.u32(n).byte(t);
-  const body = m.func.body.toArray();
-  func.bytes(body);
-  section(10, new Bytes().u32(1).sized(func));
+  const fs = new Bytes().u32(funcs.length);
+  const es = new Bytes().u32(funcs.length);
+  const cs = new Bytes().u32(funcs.length);
+  funcs.forEach((f, i) => {
+    fs.u32(m.imports.length + i);
+    es.name(f.name)
+      .byte(0x00)
+      .u32(m.imports.length + i);
+    // Locals, run-length encoded by type.
+    const groups: [number, number][] = [];
+    for (const t of f.locals) {
+      const last = groups[groups.length - 1];
+      if (last !== undefined && last[1] === t) last[0]++;
+      else groups.push([1, t]);
+    }
+    const func = new Bytes();
+    func.u32(groups.length);
+    for (const [n, t] of groups) func.u32(n).byte(t);
+    func.bytes(f.body.toArray());
+    cs.sized(func);
+  });
+  section(3, fs);
+  section(7, es);
+  section(10, cs);
   return out.toArray();
 }

@@ -40,6 +40,8 @@ export const FAST_CTX_HI = 48;
 export const FAST_CTX_WORDS = 52;
 /** Bytes of the context its words cover (0: none). */
 export const FAST_CTX_LIMIT = 56;
+/** Tail calls the run under way has made (the kernel's limit is 33): the wasm side of `vm.tailCalls`. */
+export const OUT_TAILCALLS = 60;
 /** The interpreter's `lo` (r0..r10 low words). */
 export const REGS_LO = 64;
 /** The interpreter's `hi`. */
@@ -83,8 +85,31 @@ export const STACKS = (TABLE + (TABLE_REGIONS << ENTRY_SHIFT) + 4095) & ~4095;
 export const MAP_CACHE = (STACKS + FRAMES * STACK_SIZE + 4095) & ~4095;
 /** Slots of the array-lookup cache (a power of 2). */
 export const MAP_CACHE_SLOTS = 256;
+/**
+ * The prog-array mirror: {@link PROG_CACHE_SLOTS} slots of [map handle, max entries, offset of
+ * the slot table, 0], by handle modulo the slot count. A slot table holds per index 0 (not known:
+ * ask JavaScript), -1 (empty: the tail call falls through) or 1 + the target's runtime id. Filled
+ * by the tail-call import as it meets slots, emptied when the map changes (tail-calls.ts).
+ */
+export const PROG_CACHE = MAP_CACHE + MAP_CACHE_SLOTS * 16;
+/** Slots of the prog-array mirror (a power of 2). */
+export const PROG_CACHE_SLOTS = 64;
+/** Most slots a prog array may have to be mirrored (larger ones tail-call through JavaScript). */
+export const PROG_MIRROR_MAX = 4096;
+/** 1 while a run may tail-call inside WebAssembly (its chain then goes to {@link CHAIN}). */
+export const TAIL_INLINE = PROG_CACHE + PROG_CACHE_SLOTS * 16;
+/** Entries at {@link CHAIN} not yet given to the run's chain of program names. */
+export const CHAIN_N = TAIL_INLINE + 4;
+/** 1 when a repeat loop has begun a new run since the chain of names was last brought up to date. */
+export const CHAIN_STALE = TAIL_INLINE + 8;
+/** Set by the helper import when a helper ran in JavaScript: a repeat loop returns after that run. */
+export const NEED_JS = TAIL_INLINE + 12;
+/** The status of the run a repeat loop stopped at (see `many` in translate.ts). */
+export const OUT_STATUS = TAIL_INLINE + 16;
+/** Runtime ids of the programs tail calls made in WebAssembly went to, in order (at most 33 a run). */
+export const CHAIN = TAIL_INLINE + 32;
 /** Where adopted regions (packet page, context, array values) are placed. */
-export const HEAP = MAP_CACHE + MAP_CACHE_SLOTS * 16;
+export const HEAP = CHAIN + 64 * 4;
 /**
  * Size of the linear memory, in 64 KiB pages: at least MIN_PAGES, more for large array maps up to
  * MAX_PAGES (a runtime is made per interpreter, and tests make thousands).

@@ -329,7 +329,8 @@ export class WasmRuntime {
     I[e + (E_WORDS >> 2)] = words;
   }
 
-  private alloc(size: number): number {
+  /** @internal Bytes of the heap (8-aligned), or -1 when they do not fit. */
+  alloc(size: number): number {
     const at = this.heap;
     const end = (at + size + 7) & ~7;
     if (end > this.u8.length) return -1;

@@ -1,8 +1,17 @@
 import { type Program, sharedConstants } from "../interpreter.js";
 import { HelperId } from "../../abi/helper-id.js";
-import { MAP_POINTER_HI } from "../helpers.js";
+import { MAP_POINTER_HI, MAX_TAIL_CALL_CNT } from "../helpers.js";
 import { Bytes, encodeModule, I32, I64, Op, VOID } from "./encoder.js";
 import {
+  CHAIN,
+  CHAIN_N,
+  CHAIN_STALE,
+  NEED_JS,
+  OUT_STATUS,
+  OUT_TAILCALLS,
+  PROG_CACHE,
+  PROG_CACHE_SLOTS,
+  TAIL_INLINE,
   E_BASE,
   E_DIRTY,
   E_END,
@@ -81,7 +90,15 @@ const L_ST = 21; // status
 const L_WHO = 22; // program to go on in
 const L_A = 23; // i64 scratch
 const L_B = 24; // i64 scratch
-const LOCALS = [...Array(11).fill(I64), I32, I32, I32, I32, I32, I32, I32, I64, I64];
+/** The body's parameters: entry, frame, left, flags, self, then r0..r9 (locals 5..14). */
+const BODY_PARAMS = [I32, I32, I32, I32, I32, ...Array(10).fill(I64)];
+/** The body's locals: r10, then the scratch locals above. */
+const LOCALS = [I64, I32, I32, I32, I32, I32, I32, I32, I64, I64, I64, I32, I32, I32];
+// The element the last inline array lookup found (-1: none since the last call into JavaScript):
+const L_P0 = 25; // the pointer it returned (i64)
+const L_A0 = 26; // the element's address in linear memory
+const L_S0 = 27; // its value size
+const L_W0 = 28; // 1 when stores to it are allowed
 
 // Imported functions.
 const F_CALL = 0; // (slot, left, frame) -> 0 go on, 1 end the run, 2 tail call, 3 tail call in wasm
@@ -100,6 +117,12 @@ interface Plan {
   tailOf: Map<number, number>;
   /** Forward-branch target block → header of the loop its block opens in (-1: the function). */
   scopeOf: Map<number, number>;
+  /**
+   * The blocks in the order they are emitted (all of them in slot order, or for a program
+   * without cycles the reachable ones in a topological order: see {@link Translator.acyclic}).
+   * Labels, `tailOf` and `scopeOf` are in positions of this order.
+   */
+  order: number[];
 }
 
 /** An open label of the structured mode: a loop (at its header) or a block ending before block `at`. */
@@ -116,9 +139,124 @@ export interface Translation {
   blockOf: Int32Array;
 }
 
-/** The wasm module of `p`, exporting `run(entry, frame, left, flags, self) -> status`. */
+/**
+ * The wasm module of `p`, exporting `run(entry, frame, left, flags, self) -> status` and
+ * `many(n, left, self) -> runs` (see {@link repeatLoop}).
+ */
 export function translateProgram(p: Program): Translation {
   return new Translator(p).translate();
+}
+
+/**
+ * `run(entry, frame, left, flags, self)`, the entry JavaScript calls: the body with r0..r9 from
+ * the register file (r0 and r2..r9 zero when `flags` has {@link FLAG_FRESH}).
+ */
+function runEntry(): Bytes {
+  const b = new Bytes();
+  const get = (l: number) => b.byte(Op.localGet).u32(l);
+  for (let l = 0; l < 5; l++) get(l);
+  for (let r = 0; r <= 9; r++) {
+    b.byte(Op.i32Const).s32(0);
+    b.byte(Op.i64Load32U)
+      .u32(2)
+      .u32(REGS_LO + 4 * r);
+    b.byte(Op.i32Const).s32(0);
+    b.byte(Op.i64Load32U)
+      .u32(2)
+      .u32(REGS_HI + 4 * r);
+    b.byte(Op.i64Const).s64(32n);
+    b.byte(Op.i64Shl);
+    b.byte(Op.i64Or);
+    if (r === 1) continue;
+    b.byte(Op.i64Const).s64(0n);
+    get(P_FLAGS);
+    b.byte(Op.i32Const).s32(FLAG_FRESH);
+    b.byte(Op.i32And);
+    b.byte(Op.i32Eqz);
+    b.byte(Op.select);
+  }
+  b.byte(Op.call).u32(IMPORTS.length);
+  b.byte(Op.end);
+  return b;
+}
+
+/**
+ * `many(n, left, self)`: runs the program up to `n` times from its start on the same context, as
+ * BPF_PROG_TEST_RUN repeats a run: each run with r1 as the register file held it when `many` was
+ * called and the other registers zero, a fresh tail-call count and chain, and `left` budget.
+ * Returns the runs begun; it stops early after a run that did not end in WebAssembly (its status
+ * at OUT_STATUS: JavaScript goes on with it) or that ran a helper in JavaScript (NEED_JS: what
+ * that helper left — records, value regions — is the caller's to release between runs).
+ */
+function repeatLoop(): Bytes {
+  const b = new Bytes();
+  const [N, LEFT, SELF, I, ST, R1L, R1H] = [0, 1, 2, 3, 4, 5, 6];
+  const get = (l: number) => b.byte(Op.localGet).u32(l);
+  const set = (l: number) => b.byte(Op.localSet).u32(l);
+  const c = (v: number) => b.byte(Op.i32Const).s32(v);
+  const store = (at: number) => b.byte(Op.i32Store).u32(2).u32(at);
+  const load = (at: number) => b.byte(Op.i32Load).u32(2).u32(at);
+  c(0);
+  load(REGS_LO + 4);
+  set(R1L);
+  c(0);
+  load(REGS_HI + 4);
+  set(R1H);
+  c(0);
+  c(0);
+  store(NEED_JS);
+  b.byte(Op.block).byte(VOID);
+  b.byte(Op.loop).byte(VOID);
+  c(0);
+  c(0);
+  store(OUT_TAILCALLS);
+  c(0);
+  c(0);
+  store(CHAIN_N);
+  c(0);
+  c(1);
+  store(CHAIN_STALE);
+  c(0);
+  c(0);
+  get(LEFT);
+  c(0);
+  get(SELF);
+  for (let r = 0; r <= 9; r++) {
+    if (r !== 1) {
+      b.byte(Op.i64Const).s64(0n);
+      continue;
+    }
+    get(R1L);
+    b.byte(Op.i64ExtendI32U);
+    get(R1H);
+    b.byte(Op.i64ExtendI32U);
+    b.byte(Op.i64Const).s64(32n);
+    b.byte(Op.i64Shl);
+    b.byte(Op.i64Or);
+  }
+  b.byte(Op.call).u32(IMPORTS.length);
+  set(ST);
+  get(I);
+  c(1);
+  b.byte(Op.i32Add);
+  set(I);
+  get(ST);
+  b.byte(Op.brIf).u32(1);
+  c(0);
+  load(NEED_JS);
+  b.byte(Op.brIf).u32(1);
+  get(I);
+  get(N);
+  b.byte(Op.i32LtU);
+  b.byte(Op.brIf).u32(0);
+  b.byte(Op.end);
+  b.byte(Op.end);
+  c(0);
+  get(ST);
+  store(OUT_STATUS);
+  get(I);
+  b.byte(Op.end);
+  return b;
 }
 
 class Translator {
@@ -134,6 +272,24 @@ class Translator {
   private structured = false;
   /** The structured mode's open labels, outermost first. */
   private readonly labels: Label[] = [];
+  /**
+   * Per register, what the current block has made it so far: a constant (`c`, u64) or r10 plus
+   * a constant (`fp`); undefined when not known. Lets a helper call use what its arguments
+   * provably are (a map pointer from `lddw`, a key on the stack).
+   */
+  private readonly known: ({ c: bigint } | { fp: number } | undefined)[] = new Array(11).fill(undefined);
+  /** Per slot of a load or store: 1 when its base register likely holds a lookup's result (see {@link viaLookup}). */
+  private lookedUp: Uint8Array = new Uint8Array(0);
+  /** Per block: its position in the structured mode's order (see Plan.order). */
+  private readonly pos: Int32Array = new Int32Array(0);
+  /** Instructions of a loop-free structured body (-1: it has loops, or is not structured). */
+  private loopFree = -1;
+  /**
+   * Per block of a structured body with loops: the budget its entry checks (-1: its own length).
+   * An innermost loop's header checks for every block of the loop, whose others check nothing:
+   * one pass through the loop runs each of them at most once.
+   */
+  private guards: Int32Array | undefined;
   /** Current block and extra nesting, for branch depths. */
   private k = 0;
   private e = 0;
@@ -141,6 +297,7 @@ class Translator {
   constructor(private readonly p: Program) {
     this.n = p.length;
     this.blockOf = new Int32Array(this.n + 1).fill(-1);
+    this.pos = new Int32Array(this.n + 1);
     this.tail = new Int32Array(this.n + 1);
   }
 
@@ -166,6 +323,7 @@ class Translator {
       i = j;
     }
     const b = this.b;
+    this.lookedUp = this.viaLookup();
     this.prologue();
     const plan = this.structure();
     if (plan !== undefined) this.emitStructured(plan);
@@ -176,13 +334,127 @@ class Translator {
       imports: IMPORTS,
       memoryPages: PAGES,
       func: {
-        name: "run",
-        type: { params: [I32, I32, I32, I32, I32], results: [I32] },
+        name: "body",
+        type: { params: BODY_PARAMS, results: [I32] },
         locals: LOCALS,
         body: b,
       },
+      more: [
+        {
+          name: "run",
+          type: { params: [I32, I32, I32, I32, I32], results: [I32] },
+          locals: [],
+          body: runEntry(),
+        },
+        {
+          name: "many",
+          type: { params: [I32, I32, I32], results: [I32] },
+          locals: [I32, I32, I32, I32],
+          body: repeatLoop(),
+        },
+      ],
     });
     return { bytes, blockOf: this.blockOf };
+  }
+
+  /**
+   * Which loads and stores go through what `bpf_map_lookup_elem` returned (r0, or a copy of it),
+   * by a straight scan of the code in slot order: a guess only (control flow ignored), deciding
+   * where {@link viaElement}'s check is worth emitting.
+   */
+  private viaLookup(): Uint8Array {
+    const p = this.p;
+    const code = p.code;
+    const out = new Uint8Array(this.n);
+    const kind = new Uint8Array(11);
+    for (let i = 0; i < this.n; ) {
+      const c = code[i] as number;
+      const o = c & 0xffff;
+      const d = (c >>> 16) & 15;
+      const sr = (c >>> 20) & 15;
+      const cls = o & 7;
+      if (o === 0x18) {
+        kind[d] = 0;
+        i += 2;
+        continue;
+      }
+      if (o < 0x100 && (cls === 0x01 || cls === 0x02 || cls === 0x03)) {
+        out[i] = kind[cls === 0x01 ? sr : d] as number;
+        if (cls === 0x01) kind[d] = 0;
+      } else if (o === 0x85) {
+        kind[0] = p.imm[i] === HelperId.map_lookup_elem ? 1 : 0;
+        for (let r = 1; r <= 5; r++) kind[r] = 0;
+      } else if (o === 0xbf) {
+        kind[d] = kind[sr] as number;
+      } else if (o < 0x100 && (cls === 0x04 || cls === 0x07)) {
+        kind[d] = 0;
+      } else if (o >= 0x100) kind.fill(0);
+      i++;
+    }
+    return out;
+  }
+
+  /**
+   * Pushes whether register `base` is the pointer the last inline lookup returned (L_P0) with
+   * [off, off + size) inside its value (and, for a store, the value writable): then the access
+   * goes to the element's address straight away (no region table). A region only goes away
+   * through JavaScript, after which L_P0 is -1. False (nothing pushed) for a negative offset.
+   */
+  private viaElement(base: number, off: number, size: number, store: boolean): boolean {
+    if (off < 0) return false;
+    this.get(this.reg(base));
+    this.get(L_P0);
+    this.op(Op.i64Eq);
+    this.i32c(off + size);
+    this.get(L_S0);
+    this.op(Op.i32LeU);
+    this.op(Op.i32And);
+    if (store) {
+      this.get(L_W0);
+      this.op(Op.i32And);
+    }
+    return true;
+  }
+
+  /**
+   * After an inline lookup set r0 (not NULL) from the element's high word in L_V: L_P0, L_A0,
+   * L_S0, L_W0 from its table entry (L_P0 -1 when the element is not in linear memory).
+   */
+  private stashElement(): void {
+    // L_T = the element region's table entry (its id is below TABLE_REGIONS: recordLookup).
+    this.get(L_V);
+    this.i32c(HI0);
+    this.op(Op.i32Sub);
+    this.i32c(ENTRY_SHIFT);
+    this.op(Op.i32Shl);
+    this.i32c(TABLE);
+    this.op(Op.i32Add);
+    this.b.byte(Op.localTee).u32(L_T);
+    this.mem(Op.i32Load, E_BASE);
+    this.i32c(0);
+    this.op(Op.i32GeS);
+    this.open();
+    this.get(this.reg(0));
+    this.set(L_P0);
+    this.get(L_T);
+    this.mem(Op.i32Load, E_BASE);
+    this.get(L_T);
+    this.mem(Op.i32Load, E_START);
+    this.op(Op.i32Add);
+    this.set(L_A0);
+    this.get(L_T);
+    this.mem(Op.i32Load, E_END);
+    this.get(L_T);
+    this.mem(Op.i32Load, E_START);
+    this.op(Op.i32Sub);
+    this.set(L_S0);
+    this.get(L_T);
+    this.mem(Op.i32Load, E_WRITABLE);
+    this.set(L_W0);
+    this.op(Op.else);
+    this.i64c(-1n);
+    this.set(L_P0);
+    this.close();
   }
 
   /**
@@ -194,6 +466,8 @@ class Translator {
     const p = this.p;
     const code = p.code;
     const N = this.blockStart.length;
+    const acyclic = this.acyclic();
+    if (acyclic !== undefined) return acyclic;
     const edges: [number, number][] = [];
     for (let m = 0; m < N; m++) {
       const bs = this.blockStart[m] as number;
@@ -234,13 +508,116 @@ class Translator {
       if (scope >= 0 && !(scope <= from && from <= (tailOf.get(scope) as number))) return undefined;
       scopeOf.set(to, scope);
     }
-    return { tailOf, scopeOf };
+    return { tailOf, scopeOf, order: Array.from({ length: N }, (_, m) => m) };
+  }
+
+  /** Successors of block `m`: its jump's target block, and the next block when it falls through (-1 past the end). */
+  private successors(m: number): { target: number; next: number | undefined } | undefined {
+    const p = this.p;
+    const code = p.code;
+    const bs = this.blockStart[m] as number;
+    const bl = (code[bs] as number) >>> 24;
+    let last = bs;
+    for (let c = 1; c < bl; c++) last += ((code[last] as number) & 0xffff) === 0x18 ? 2 : 1;
+    const o = (code[last] as number) & 0xffff;
+    if (o === CALL_LOCAL) return undefined;
+    const cls = o & 7;
+    let target = -1;
+    if (o < 0x100 && (cls === 0x05 || cls === 0x06) && o !== 0x85 && o !== 0x95 && o !== 0x8d) {
+      target = this.blockOf[p.tgt[last] as number] as number;
+      if (target < 0) return undefined;
+    }
+    const ends = o === 0x05 || o === 0x06 || o === 0x95;
+    const next = ends ? undefined : m + 1 < this.blockStart.length ? m + 1 : -1;
+    return { target, next };
+  }
+
+  /**
+   * For a program whose blocks form no cycle (no loop, though jumps may go backwards in slot
+   * order, as compilers lay out shared exits): the blocks reachable from the entry in reverse
+   * post-order (a block's fall-through successor right after it where possible), where every
+   * jump goes forward. Undefined when there is a cycle or a bpf-to-bpf call.
+   */
+  private acyclic(): Plan | undefined {
+    const N = this.blockStart.length;
+    const succ: { target: number; next: number | undefined }[] = [];
+    for (let m = 0; m < N; m++) {
+      const s = this.successors(m);
+      if (s === undefined) return undefined;
+      succ.push(s);
+    }
+    // Iterative depth-first search from block 0: 1 on the stack, 2 done.
+    const state = new Uint8Array(N);
+    const post: number[] = [];
+    const stack: [number, number][] = [[0, 0]];
+    state[0] = 1;
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1] as [number, number];
+      const [m, k] = top;
+      const s = succ[m] as { target: number; next: number | undefined };
+      // Children: the jump target first, the fall-through last (it then follows m in the order).
+      const kids = [s.target, s.next ?? -1];
+      if (k < 2) {
+        top[1] = k + 1;
+        const c = kids[k] as number;
+        if (c < 0) continue;
+        if (state[c] === 1) return undefined; // a cycle
+        if (state[c] === 0) {
+          state[c] = 1;
+          stack.push([c, 0]);
+        }
+        continue;
+      }
+      state[m] = 2;
+      post.push(m);
+      stack.pop();
+    }
+    const order = post.reverse();
+    const pos = this.pos;
+    order.forEach((m, i) => {
+      pos[m] = i;
+    });
+    const scopeOf = new Map<number, number>();
+    for (const m of order) {
+      const s = succ[m] as { target: number; next: number | undefined };
+      if (s.target >= 0) scopeOf.set(pos[s.target] as number, -1);
+      if (s.next !== undefined && s.next >= 0 && pos[s.next] !== (pos[m] as number) + 1)
+        scopeOf.set(pos[s.next] as number, -1);
+    }
+    return { tailOf: new Map(), scopeOf, order };
   }
 
   private emitStructured(plan: Plan): void {
     const b = this.b;
     const N = this.blockStart.length;
     this.structured = true;
+    const order = plan.order;
+    const pos = this.pos;
+    order.forEach((m, i) => {
+      pos[m] = i;
+    });
+    if (plan.tailOf.size === 0) {
+      // No loop: a run of the body executes each block at most once, so one check on entry that
+      // the budget covers them all stands for every block's (see block()).
+      this.loopFree = 0;
+      for (const m of order) this.loopFree += (this.p.code[this.blockStart[m] as number] as number) >>> 24;
+    } else {
+      // Blocks in slot order here (order is the identity when there are loops).
+      const guards = new Int32Array(N).fill(-1);
+      const len = (m: number) => (this.p.code[this.blockStart[m] as number] as number) >>> 24;
+      for (const [h, t] of plan.tailOf) {
+        let inner = false;
+        for (const h2 of plan.tailOf.keys()) if (h2 > h && h2 <= t) inner = true;
+        if (inner) continue;
+        let sum = 0;
+        for (let m = h; m <= t; m++) {
+          sum += len(m);
+          if (m > h) guards[m] = 0;
+        }
+        guards[h] = sum;
+      }
+      this.guards = guards;
+    }
     const labels = this.labels;
     labels.length = 0;
     b.byte(Op.block).byte(VOID);
@@ -254,7 +631,7 @@ class Translator {
       }
     };
     openBlocks(-1);
-    for (let m = 0; m < N; m++) {
+    for (let m = 0; m < order.length; m++) {
       for (;;) {
         const top = labels[labels.length - 1] as Label;
         if (top.loop || top.at !== m) break;
@@ -269,7 +646,19 @@ class Translator {
       }
       this.k = m;
       this.e = 0;
-      this.block(m);
+      const blk = order[m] as number;
+      this.block(blk);
+      // Falling through to the next block in slot order, when the order put another one here.
+      const s = this.successors(blk);
+      if (s?.next !== undefined && (s.next < 0 ? m !== order.length - 1 : pos[s.next] !== m + 1)) {
+        if (s.next < 0) {
+          this.i32c(this.n);
+          this.set(L_PC);
+          this.i32c(Status.resume);
+          this.set(L_ST);
+          b.byte(Op.br).u32(this.exitDepth);
+        } else this.goto(this.blockStart[s.next] as number);
+      }
       for (;;) {
         const top = labels[labels.length - 1] as Label;
         if (!top.loop || top.tail !== m) break;
@@ -469,14 +858,8 @@ class Translator {
     this.set(L_WHO);
     this.enterFrame();
     this.clearFrame();
-    this.loadReg(1);
-    this.get(P_FLAGS);
-    this.i32c(FLAG_FRESH);
-    this.op(Op.i32And);
-    this.op(Op.i32Eqz);
-    this.open();
-    for (const r of [0, 2, 3, 4, 5, 6, 7, 8, 9]) this.loadReg(r);
-    this.close();
+    this.i64c(-1n);
+    this.set(L_P0);
   }
 
   /** After $exit: every register, slot, budget, frame and program to memory; return the status. */
@@ -515,8 +898,9 @@ class Translator {
   private goto(t: number): void {
     const m = this.blockOf[t] as number;
     if (this.structured) {
-      if (m === this.k + 1 && this.e === 0) return; // falls through
-      this.b.byte(Op.br).u32(this.labelDepth(m <= this.k, m));
+      const i = this.pos[m] as number;
+      if (i === this.k + 1 && this.e === 0) return; // falls through
+      this.b.byte(Op.br).u32(this.labelDepth(i <= this.k, i));
       return;
     }
     if (m > this.k) {
@@ -533,7 +917,8 @@ class Translator {
   private branchIf(t: number): void {
     const m = this.blockOf[t] as number;
     if (this.structured) {
-      this.b.byte(Op.brIf).u32(this.labelDepth(m <= this.k, m));
+      const i = this.pos[m] as number;
+      this.b.byte(Op.brIf).u32(this.labelDepth(i <= this.k, i));
       return;
     }
     if (m > this.k) {
@@ -550,24 +935,31 @@ class Translator {
     const code = p.code;
     const bs = this.blockStart[m] as number;
     const bl = (code[bs] as number) >>> 24;
-    // Budget: the whole block on entry; when it cannot be covered, the JS tier refills or goes precise.
-    this.get(P_LEFT);
-    this.i32c(bl);
-    this.op(Op.i32LtS);
-    this.open();
-    this.i32c(bs);
-    this.set(L_PC);
-    this.i32c(Status.resume);
-    this.set(L_ST);
-    this.b.byte(Op.br).u32(this.exitDepth);
-    this.close();
+    // Budget: the whole block on entry; when it cannot be covered, the JS tier refills or goes
+    // precise. A loop-free body checks once, in its first block, for all of its blocks.
+    const g = this.guards === undefined ? -1 : (this.guards[m] as number);
+    const guard = this.loopFree >= 0 ? (m === 0 ? this.loopFree : 0) : g >= 0 ? g : bl;
+    if (guard > 0) {
+      this.get(P_LEFT);
+      this.i32c(guard);
+      this.op(Op.i32LtS);
+      this.open();
+      this.i32c(bs);
+      this.set(L_PC);
+      this.i32c(Status.resume);
+      this.set(L_ST);
+      this.b.byte(Op.br).u32(this.exitDepth);
+      this.close();
+    }
     this.get(P_LEFT);
     this.i32c(bl);
     this.op(Op.i32Sub);
     this.set(P_LEFT);
     let s = bs;
+    this.known.fill(undefined);
     for (let c = 0; c < bl; c++) {
       this.insn(s);
+      this.track(s);
       s += ((code[s] as number) & 0xffff) === 0x18 ? 2 : 1;
     }
     // A block ending without a jump falls into the next one, whose code follows.
@@ -706,6 +1098,32 @@ class Translator {
     }
     // Atomics, callx, anything else: the JS tier runs it (and the rest of the run).
     this.bail(s);
+  }
+
+  /** Updates {@link known} after slot `s`. */
+  private track(s: number): void {
+    const p = this.p;
+    const c = p.code[s] as number;
+    const o = c & 0xffff;
+    const d = (c >>> 16) & 15;
+    const sr = (c >>> 20) & 15;
+    const K = p.imm[s] as number;
+    const kn = this.known;
+    if (o >= 0x100 || o === 0x85) {
+      // Calls clobber r0..r5; internal opcodes (calls, atomics, signed ops...) are not followed.
+      for (let r = 0; r <= (o === 0x85 ? 5 : 9); r++) kn[r] = undefined;
+      return;
+    }
+    if (o === 0x18) kn[d] = { c: (BigInt((p.imm2[s] as number) >>> 0) << 32n) | BigInt(K >>> 0) };
+    else if (o === 0xb7) kn[d] = { c: BigInt.asUintN(64, BigInt(K)) };
+    else if (o === 0xbf) kn[d] = sr === 10 ? { fp: 0 } : kn[sr];
+    else if (o === 0x07) {
+      const k = kn[d];
+      kn[d] = k !== undefined && "fp" in k ? { fp: k.fp + K } : undefined;
+    } else {
+      const cls = o & 7;
+      if (cls === 0x04 || cls === 0x07 || cls === 0x01) kn[d] = undefined;
+    }
   }
 
   /** Pushes the i32 condition of a conditional jump; false when `jop` is none. */
@@ -1110,6 +1528,14 @@ class Translator {
       return;
     }
     this.open(VOID, Op.block); // $ok
+    if (this.lookedUp[s] === 1 && this.viaElement(base, off, size, false)) {
+      this.open();
+      this.get(L_A0);
+      this.mem(op, off);
+      this.set(rd);
+      this.b.byte(Op.br).u32(1);
+      this.close();
+    }
     this.address(base, off);
     if (!signed && size === 4) {
       // The XDP context's fields: the words its owner keeps (full pointers for data/data_end).
@@ -1235,6 +1661,14 @@ class Translator {
       return;
     }
     this.open(VOID, Op.block); // $ok
+    if (this.lookedUp[s] === 1 && this.viaElement(d, off, size, true)) {
+      this.open();
+      this.get(L_A0);
+      this.value(sr, isImm, K);
+      this.mem(op, off);
+      this.b.byte(Op.br).u32(1);
+      this.close();
+    }
     this.address(d, off);
     this.inPacket(size);
     this.open();
@@ -1295,16 +1729,136 @@ class Translator {
   /** A helper call through the register file (the import runs it, and its fast path). */
   private call(s: number): void {
     const fast = (this.p.helperAt[s] as { fast?: unknown } | undefined)?.fast;
-    if (fast !== undefined && this.p.imm[s] === HelperId.map_lookup_elem) {
+    const id = this.p.imm[s];
+    if (fast !== undefined && (id === HelperId.map_lookup_elem || id === HelperId.tail_call)) {
       this.open(VOID, Op.block); // $done
       this.open(VOID, Op.block); // $slow
-      this.inlineLookup();
+      if (id === HelperId.tail_call) this.inlineTail();
+      else {
+        const m = this.known[1];
+        const k = this.known[2];
+        const handle =
+          m !== undefined && "c" in m && m.c >> 32n === BigInt(MAP_POINTER_HI >>> 0)
+            ? Number(m.c & 0xffffffffn)
+            : -1;
+        if (handle >= 0 && k !== undefined && "fp" in k && k.fp >= -FRAME_SIZE && k.fp <= -4)
+          this.knownLookup(handle, k.fp);
+        else this.inlineLookup();
+      }
       this.close();
       this.genericCall(s);
       this.close();
       return;
     }
     this.genericCall(s);
+  }
+
+  /**
+   * `bpf_tail_call(ctx, prog_array, index)` inside WebAssembly, while the run allows it
+   * (TAIL_INLINE, set by a repeat loop) and the runtime's mirror of the prog array knows the
+   * slot (tail-calls.ts): an index past the end, the 33-call limit and an empty slot fall
+   * through as the helper does; a target is called through the table in this frame with every
+   * register, as the status-3 path of {@link genericCall} does, and its id goes to the chain.
+   * Anything else branches out of the enclosing block to the call through JavaScript.
+   */
+  private inlineTail(): void {
+    const slow = () => this.b.byte(Op.brIf).u32(0);
+    const done = () => this.b.byte(Op.brIf).u32(1);
+    this.i32c(0);
+    this.mem(Op.i32Load, TAIL_INLINE);
+    this.op(Op.i32Eqz);
+    slow();
+    // r2: a prog array whose handle the mirror knows.
+    this.get(this.reg(2));
+    this.i64c(32n);
+    this.op(Op.i64ShrU);
+    this.op(Op.i32WrapI64);
+    this.i32c(MAP_POINTER_HI);
+    this.op(Op.i32Ne);
+    slow();
+    this.get(this.reg(2));
+    this.op(Op.i32WrapI64);
+    this.b.byte(Op.localTee).u32(L_V);
+    this.i32c(PROG_CACHE_SLOTS - 1);
+    this.op(Op.i32And);
+    this.i32c(4);
+    this.op(Op.i32Shl);
+    this.i32c(PROG_CACHE);
+    this.op(Op.i32Add);
+    this.b.byte(Op.localTee).u32(L_T);
+    this.mem(Op.i32Load, 0);
+    this.get(L_V);
+    this.op(Op.i32Ne);
+    slow();
+    // r3 (u32) past max_entries, or the limit reached: the call falls through.
+    this.get(this.reg(3));
+    this.op(Op.i32WrapI64);
+    this.b.byte(Op.localTee).u32(L_X);
+    this.get(L_T);
+    this.mem(Op.i32Load, 4);
+    this.op(Op.i32GeU);
+    done();
+    this.i32c(0);
+    this.mem(Op.i32Load, OUT_TAILCALLS);
+    this.i32c(MAX_TAIL_CALL_CNT);
+    this.op(Op.i32GeS);
+    done();
+    // The slot: 0 not known, -1 empty, else 1 + the target's runtime id.
+    this.get(L_T);
+    this.mem(Op.i32Load, 8);
+    this.get(L_X);
+    this.i32c(2);
+    this.op(Op.i32Shl);
+    this.op(Op.i32Add);
+    this.mem(Op.i32Load, 0);
+    this.b.byte(Op.localTee).u32(L_V);
+    this.op(Op.i32Eqz);
+    slow();
+    this.get(L_V);
+    this.i32c(0);
+    this.op(Op.i32LtS);
+    done();
+    this.get(L_V);
+    this.i32c(1);
+    this.op(Op.i32Sub);
+    this.set(L_V);
+    this.i32c(0);
+    this.i32c(0);
+    this.mem(Op.i32Load, OUT_TAILCALLS);
+    this.i32c(1);
+    this.op(Op.i32Add);
+    this.mem(Op.i32Store, OUT_TAILCALLS);
+    this.i32c(0);
+    this.mem(Op.i32Load, CHAIN_N);
+    this.i32c(2);
+    this.op(Op.i32Shl);
+    this.get(L_V);
+    this.mem(Op.i32Store, CHAIN);
+    this.i32c(0);
+    this.i32c(0);
+    this.mem(Op.i32Load, CHAIN_N);
+    this.i32c(1);
+    this.op(Op.i32Add);
+    this.mem(Op.i32Store, CHAIN_N);
+    this.get(L_V);
+    this.tailInto();
+  }
+
+  /**
+   * Calls the program whose runtime id is on the stack through the table at insn 0 in this frame,
+   * with every register, and returns what it returns (a tail call).
+   */
+  private tailInto(): void {
+    this.set(L_V);
+    this.i32c(0);
+    this.get(P_FRAME);
+    this.get(P_LEFT);
+    this.i32c(0);
+    this.get(L_V);
+    for (let r = 0; r <= 9; r++) this.get(this.reg(r));
+    this.get(L_V);
+    this.b.byte(Op.callIndirect).u32(IMPORTS.length).u32(0);
+    this.op(Op.return);
   }
 
   /**
@@ -1393,6 +1947,58 @@ class Translator {
     this.op(Op.i64ExtendI32U);
     this.op(Op.i64Or);
     this.set(this.reg(0));
+    this.stashElement();
+    this.b.byte(Op.br).u32(1);
+  }
+
+  /**
+   * {@link inlineLookup} where r1 is known to be the pointer of map `handle` and r2 to be
+   * r10 + `off` (a key on this frame): the cache slot is a constant address and the key a load
+   * at a fixed offset of the frame. Same results, same way out to the helper otherwise.
+   */
+  private knownLookup(handle: number, off: number): void {
+    const slow = () => this.b.byte(Op.brIf).u32(0);
+    const slot = MAP_CACHE + ((handle & (MAP_CACHE_SLOTS - 1)) << 4);
+    this.i32c(0);
+    this.mem(Op.i32Load, slot);
+    this.i32c(handle | 0);
+    this.op(Op.i32Ne);
+    slow();
+    this.get(L_FBASE);
+    this.mem(Op.i32Load, FRAME_SIZE + off);
+    this.b.byte(Op.localTee).u32(L_X);
+    this.i32c(0);
+    this.mem(Op.i32Load, slot + 4);
+    this.op(Op.i32GeU);
+    this.open();
+    this.i64c(0n);
+    this.set(this.reg(0));
+    this.b.byte(Op.br).u32(2);
+    this.close();
+    this.i32c(0);
+    this.mem(Op.i32Load, slot + 12);
+    this.get(L_X);
+    this.i32c(2);
+    this.op(Op.i32Shl);
+    this.op(Op.i32Add);
+    this.mem(Op.i32Load, 0);
+    this.b.byte(Op.localTee).u32(L_V);
+    this.op(Op.i32Eqz);
+    slow();
+    this.get(L_V);
+    this.op(Op.i64ExtendI32U);
+    this.i64c(32n);
+    this.op(Op.i64Shl);
+    this.get(L_X);
+    this.i32c(0);
+    this.mem(Op.i32Load, slot + 8);
+    this.op(Op.i32Mul);
+    this.i32c(LO_BASE);
+    this.op(Op.i32Add);
+    this.op(Op.i64ExtendI32U);
+    this.op(Op.i64Or);
+    this.set(this.reg(0));
+    this.stashElement();
     this.b.byte(Op.br).u32(1);
   }
 
@@ -1403,6 +2009,9 @@ class Translator {
     this.get(P_LEFT);
     this.get(P_FRAME);
     this.b.byte(Op.call).u32(F_CALL);
+    // JavaScript may have unmapped or moved regions: forget the last lookup's element.
+    this.i64c(-1n);
+    this.set(L_P0);
     this.b.byte(Op.localTee).u32(L_ST);
     this.open();
     // 1: the run ends (bpf_exit-like helpers), r0 already set.
@@ -1422,17 +2031,10 @@ class Translator {
     this.i32c(3);
     this.op(Op.i32Eq);
     this.open();
-    for (let r = 6; r <= 9; r++) this.storeReg(r);
-    this.i32c(0);
-    this.get(P_FRAME);
-    this.get(P_LEFT);
-    this.i32c(0);
+    for (let r = 0; r <= 5; r++) this.loadReg(r);
     this.i32c(0);
     this.mem(Op.i32Load, OUT_NEXT);
-    this.i32c(0);
-    this.mem(Op.i32Load, OUT_NEXT);
-    this.b.byte(Op.callIndirect).u32(IMPORTS.length).u32(0);
-    this.op(Op.return);
+    this.tailInto();
     this.close();
     // 2: a tail call the run's driver makes.
     this.i32c(0);

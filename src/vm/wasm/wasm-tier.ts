@@ -16,16 +16,20 @@ import {
   FLAG_FRESH,
   HI0,
   LO_BASE,
+  NEED_JS,
   OUT_FRAME,
   OUT_LEFT,
   OUT_NEXT,
   OUT_PC,
   OUT_PROG,
+  OUT_STATUS,
+  OUT_TAILCALLS,
   RET_PROG,
   SCRATCH,
   Status,
 } from "./layout.js";
 import { planAdoption, runtimeOf, type WasmRuntime, wasmApi } from "./runtime.js";
+import { WasmTails } from "./tail-calls.js";
 import { translateProgram } from "./translate.js";
 
 /**
@@ -41,12 +45,27 @@ import { translateProgram } from "./translate.js";
 const { CHUNK, PENDING_EXIT } = sharedConstants();
 
 type RunFn = (entry: number, frame: number, left: number, flags: number, self: number) => number;
+type ManyFn = (n: number, left: number, self: number) => number;
 
 /** One program's module instantiated on one runtime. */
 interface Instance {
   rt: WasmRuntime;
   fn: RunFn;
+  many: ManyFn;
   self: number;
+  tails: WasmTails;
+}
+
+const tailsOf = new WeakMap<WasmRuntime, WasmTails>();
+
+/** The runtime's in-wasm tail-call state, made on first use. */
+function tailsFor(rt: WasmRuntime): WasmTails {
+  let t = tailsOf.get(rt);
+  if (t === undefined) {
+    t = new WasmTails(rt);
+    tailsOf.set(rt, t);
+  }
+  return t;
 }
 
 /** A program translated to WebAssembly; set as `Program.jit`. */
@@ -88,6 +107,7 @@ class WasmProgram implements CompiledEntry {
     }
     const rt = inst.rt;
     vm.tailCalls = 0;
+    rt.i32[OUT_TAILCALLS >> 2] = 0;
     vm.pending = 0;
     vm.current = this.prog;
     // Stores JavaScript made into frame 0 (helpers, the JS tier); compiled code clears its own.
@@ -102,6 +122,44 @@ class WasmProgram implements CompiledEntry {
       return;
     }
     drive(vm, rt, st);
+  }
+
+  /**
+   * Runs the program up to `n` times as {@link enter}(vm, true) would, r1 as the register file
+   * holds it for each, without coming back to JavaScript between runs (translate.ts, `many`):
+   * tail calls between programs translated here stay in WebAssembly, their names going to
+   * `chain` (the run's chain, entry first; each run's replaces the last's). Returns how many
+   * runs it made, the last one complete: fewer than `n` when a run needed JavaScript (a helper
+   * that ran there, a hand-over to the JS tier); a fault is thrown from the run that made it.
+   */
+  enterMany(vm: Interpreter, n: number, chain: string[]): number {
+    const inst = this.instanceFor(vm);
+    if (inst === undefined) {
+      jsTierOf(this.prog).enter(vm, true);
+      return 1;
+    }
+    const rt = inst.rt;
+    const tails = inst.tails;
+    vm.pending = 0;
+    vm.current = this.prog;
+    const s0 = rt.stack0;
+    if (s0.dirtyFrom < s0.bytes.length) clearFrame(s0);
+    const budget = vm.budget;
+    const left = Math.min(budget, CHUNK);
+    rt.reserve = budget - left;
+    tails.open(chain);
+    try {
+      const runs = inst.many(n, left, inst.self);
+      const I = rt.i32;
+      const st = I[OUT_STATUS >> 2] as number;
+      tails.sync(vm);
+      if (st === Status.done) vm.executed = budget - rt.reserve - (I[OUT_LEFT >> 2] as number);
+      else drive(vm, rt, st);
+      return runs;
+    } finally {
+      tails.sync(vm);
+      tails.open(undefined);
+    }
   }
 }
 
@@ -135,8 +193,11 @@ function drive(vm: Interpreter, rt: WasmRuntime, status: number): void {
   }
 }
 
-/** @internal For tests: how many runs the wasm tier has handed to the JavaScript tier. */
-export const wasmStats = { handOffs: 0 };
+/**
+ * @internal For tests: how many runs the wasm tier has handed to the JavaScript tier, and how
+ * many helper calls (tail calls included) it has made through JavaScript.
+ */
+export const wasmStats = { handOffs: 0, helperCalls: 0 };
 
 /** Goes on with the run on the JavaScript tier. */
 function handOff(
@@ -150,6 +211,7 @@ function handOff(
   clear: boolean,
 ): void {
   wasmStats.handOffs++;
+  tailsFor(rt).sync(vm);
   rt.handOverDirt(false);
   if (clear) clearFrame(vm.stacks[frame] as Region);
   const I = rt.i32;
@@ -157,6 +219,7 @@ function handOff(
   try {
     resumeCompiled(vm, p, pc, frame, left, rt.reserve, precise);
   } finally {
+    rt.i32[OUT_TAILCALLS >> 2] = vm.tailCalls;
     rt.handOverDirt(true);
   }
 }
@@ -173,6 +236,7 @@ function instantiate(wp: WasmProgram, rt: WasmRuntime): Instance {
   const sh = new Int32Array(1);
   const self = rt.programs.length;
   rt.programs.push(P);
+  const tails = tailsFor(rt);
   /** After a tail call (vm.nextProgram taken): 3 when the target runs here through the table, else 2. */
   const tail = (np: Program, frame: number): number => {
     const js = vm.stacks[frame] as Region;
@@ -189,6 +253,9 @@ function instantiate(wp: WasmProgram, rt: WasmRuntime): Instance {
   const call = (k: number, left: number, frame: number): number => {
     const fn = helpers[k] as HelperFn & HelperWithFastPath;
     const fast = fn.fast;
+    wasmStats.helperCalls++;
+    // What tail calls inside WebAssembly did, for the helpers' limit and the chain's order.
+    tails.sync(vm);
     if (fast !== undefined) {
       const t = fast(vm, H[1] as number, L[1] as number, H[2] as number, L[2] as number, L[3] as number);
       const id = P.imm[k];
@@ -210,12 +277,18 @@ function instantiate(wp: WasmProgram, rt: WasmRuntime): Instance {
           vm.nextProgram = undefined;
           vm.pending = 0;
           vm.current = np;
-          vm.tailCalls++;
-          return tail(np, frame);
+          I[OUT_TAILCALLS >> 2] = ++vm.tailCalls;
+          const st = tail(np, frame);
+          if (st === 3) tails.record(L[2] as number, L[3] as number, I[OUT_NEXT >> 2] as number);
+          return st;
         }
-        if (t === 0) return 0;
+        if (t === 0) {
+          tails.record(L[2] as number, L[3] as number, -1);
+          return 0;
+        }
       }
     }
+    I[NEED_JS >> 2] = 1;
     vm.pc = k;
     vm.executed = vm.budget - rt.reserve - left;
     try {
@@ -232,7 +305,7 @@ function instantiate(wp: WasmProgram, rt: WasmRuntime): Instance {
       const np = vm.nextProgram as Program;
       vm.nextProgram = undefined;
       vm.current = np;
-      vm.tailCalls++;
+      I[OUT_TAILCALLS >> 2] = ++vm.tailCalls;
       return tail(np, frame);
     }
     return 0;
@@ -293,9 +366,11 @@ function instantiate(wp: WasmProgram, rt: WasmRuntime): Instance {
     env: { memory: rt.memory, table: rt.table, call, load, store },
   });
   const fn = instance.exports.run as RunFn;
+  const many = instance.exports.many as ManyFn;
   if (rt.table.length <= self) rt.table.grow(self + 1 - rt.table.length);
-  rt.table.set(self, fn);
-  return { rt, fn, self };
+  // The body (registers as parameters): what tail calls inside WebAssembly call.
+  rt.table.set(self, instance.exports.body);
+  return { rt, fn, many, self, tails };
 }
 
 /**
@@ -319,6 +394,18 @@ export function compileWasm(prog: Program): boolean {
   if (prog.jit !== undefined) w.fallback = prog.jit;
   prog.jit = w;
   return true;
+}
+
+/**
+ * Runs `prog` up to `n` times from fresh registers (r1 as set) on `vm`, as `vm.execFresh` would
+ * each time, and returns how many runs it made (at least 1; see WasmProgram.enterMany). Programs
+ * not on the wasm tier run once.
+ */
+export function execFreshMany(vm: Interpreter, prog: Program, n: number, chain: string[]): number {
+  const w = prog.jit;
+  if (w instanceof WasmProgram) return w.enterMany(vm, n, chain);
+  vm.execFresh(prog);
+  return 1;
 }
 
 /** Whether `prog` runs on the wasm tier. */
