@@ -24,10 +24,8 @@ process.argv.splice(2, 3);
 void rest;
 const source = readFileSync(bundle, "utf8");
 const cachedData = existsSync(cache) ? readFileSync(cache) : undefined;
-const script = new Script(
-  `(function (exports, require, module, __filename, __dirname, __tsbpfMetaUrl, __tsbpfImport) {${source}\n})`,
-  { filename: bundle, ...(cachedData === undefined ? {} : { cachedData }) },
-);
+// scripts/bundle.mjs makes the bundle the function called below (as bin/tsbpf.js expects it).
+const script = new Script(source, { filename: bundle, ...(cachedData === undefined ? {} : { cachedData }) });
 if (cachedData === undefined || script.cachedDataRejected) {
   if (cachedData !== undefined) console.error("code-cache-run: the cache was rejected; rewriting it");
   process.once("exit", () => writeFileSync(cache, script.createCachedData()));

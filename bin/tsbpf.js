@@ -9,7 +9,8 @@
 // $XDG_CACHE_HOME/tsbpf (~/.cache/tsbpf); TSBPF_CODE_CACHE_DIR chooses the directory instead,
 // and TSBPF_CODE_CACHE=0 turns it off. A file starts with a key line (the SHA-1 of the bundle's
 // content, which scripts/bundle.mjs writes on its first line, its length, Node's version and the
-// architecture): a file for another bundle or Node is stale and ignored, and V8 itself rejects
+// architecture; padded with spaces so that the data after it is 8-byte aligned, which V8 would
+// otherwise copy): a file for another bundle or Node is stale and ignored, and V8 itself rejects
 // data it cannot use. A bundle without the SHA-1 line gets no cache. A missing, stale, rejected or unwritable cache only costs
 // the compile; the file is (re)written when the process exits, after the command compiled what
 // it uses. A run that fails or prints help compiles little of its command, so its cache is
@@ -21,7 +22,6 @@
 "use strict";
 const { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } = require("node:fs");
 const { createRequire } = require("node:module");
-const { homedir } = require("node:os");
 const { dirname, join } = require("node:path");
 const { pathToFileURL } = require("node:url");
 const { Script } = require("node:vm");
@@ -29,7 +29,9 @@ const { Script } = require("node:vm");
 const bundle = join(__dirname, "..", "dist", "src", "cli", "tsbpf.bundle.cjs");
 const graph = join(__dirname, "..", "dist", "src", "cli", "main.js");
 /** What follows the key of a cache written by a run that failed or printed help. */
-const PARTIAL = " partial\n";
+const PARTIAL = " partial";
+/** How scripts/bundle.mjs starts the bundle (after its SHA-1 line): the function called below. */
+const HEAD = "(function (exports, require, module, __filename, __dirname, __tsbpfMetaUrl, __tsbpfImport) {";
 
 (async () => {
   let main;
@@ -54,43 +56,52 @@ function loadBundle(file) {
     process.env.TSBPF_CODE_CACHE_TRACE === "1" ? (m) => process.stderr.write(`code cache: ${m}\n`) : () => {};
   const sha1 = /^\/\/ tsbpf-bundle sha1=([0-9a-f]{40})\n/.exec(source)?.[1];
   const enabled = process.env.TSBPF_CODE_CACHE !== "0" && sha1 !== undefined;
-  const key = `${sha1} ${source.length} ${process.version} ${process.arch}\n`;
+  const base = `${sha1} ${source.length} ${process.version} ${process.arch}`;
   const command = /^[a-z][a-z-]{0,23}$/.test(process.argv[2] ?? "") ? process.argv[2] : "other";
   const name = `tsbpf.bundle.${command}.cache`;
-  const dirs = process.env.TSBPF_CODE_CACHE_DIR
-    ? [process.env.TSBPF_CODE_CACHE_DIR]
-    : [dirname(file), join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "tsbpf")];
+  // The home directory only when the first directory has no cache (node:os is not loaded).
+  const dirAt = (i) =>
+    process.env.TSBPF_CODE_CACHE_DIR
+      ? [process.env.TSBPF_CODE_CACHE_DIR][i]
+      : i === 0
+        ? dirname(file)
+        : i === 1
+          ? join(
+              process.env.XDG_CACHE_HOME || join(process.env.HOME || require("node:os").homedir(), ".cache"),
+              "tsbpf",
+            )
+          : undefined;
 
   // A cache written by a run that failed or only printed help holds little of the command's code
   // (a typo, `attach --help`): it is used, but marked partial, and the first run that succeeds
   // writes a full one over it. A full cache is never rewritten.
-  const base = key.slice(0, -1);
   let cachedData;
   let partial = false;
   let state = "missing";
-  for (const dir of enabled ? dirs : []) {
+  for (let i = 0; enabled && dirAt(i) !== undefined; i++) {
+    const dir = dirAt(i);
     let bytes;
     try {
       bytes = readFileSync(join(dir, name));
     } catch {
       continue;
     }
-    const head = bytes.toString("latin1", 0, base.length + PARTIAL.length);
-    if (head.startsWith(key) || head === base + PARTIAL) {
-      partial = !head.startsWith(key);
-      cachedData = bytes.subarray(partial ? base.length + PARTIAL.length : key.length);
+    const end = bytes.indexOf(10, 0);
+    const line = end < 0 ? "" : bytes.toString("latin1", 0, end).trimEnd();
+    if (line === base || line === base + PARTIAL) {
+      partial = line !== base;
+      cachedData = bytes.subarray(end + 1);
       state = `hit ${join(dir, name)}${partial ? " (partial)" : ""}`;
       break;
     }
     state = `stale ${join(dir, name)}`;
   }
-  const script = new Script(
-    `(function (exports, require, module, __filename, __dirname, __tsbpfMetaUrl, __tsbpfImport) {${source}\n})`,
-    {
-      filename: file,
-      ...(cachedData === undefined ? {} : { cachedData }),
-    },
-  );
+  // The bundle is the function to call; another script (not made by scripts/bundle.mjs) is wrapped.
+  const wrapped = source.startsWith(HEAD, sha1 === undefined ? 0 : source.indexOf("\n") + 1);
+  const script = new Script(wrapped ? source : `${HEAD}${source}\n})`, {
+    filename: file,
+    ...(cachedData === undefined ? {} : { cachedData }),
+  });
   if (cachedData !== undefined && script.cachedDataRejected) state = "rejected by V8";
   trace(state);
   if (enabled && (cachedData === undefined || script.cachedDataRejected || partial)) {
@@ -98,7 +109,9 @@ function loadBundle(file) {
       const thisPartial = code !== 0 || process.argv.includes("--help") || process.argv.includes("-h");
       // A partial cache is replaced by a full one only.
       if (partial && !script.cachedDataRejected && thisPartial) return;
-      const header = thisPartial ? base + PARTIAL : key;
+      const dirs = [];
+      for (let i = 0; dirAt(i) !== undefined; i++) dirs.push(dirAt(i));
+      const header = headerLine(thisPartial ? base + PARTIAL : base);
       trace(`${writeCache(script.createCachedData(), header, dirs, name)}${thisPartial ? " (partial)" : ""}`);
     });
   }
@@ -113,6 +126,11 @@ function loadBundle(file) {
     (specifier) => import(specifier),
   );
   return module.exports.main;
+}
+
+/** A cache file's first line: `key`, then spaces up to a multiple of 8 bytes with the newline. */
+function headerLine(key) {
+  return `${key.padEnd(Math.ceil((key.length + 1) / 8) * 8 - 1)}\n`;
 }
 
 /** Writes the cache to the first directory that takes it (atomically); says where, or why not. */

@@ -1,7 +1,7 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs";
 import { basename } from "node:path";
 import { UsageError } from "../errors.js";
-import { readFailure } from "../pipeline/files.js";
+import { readFailure, readFileAsync } from "../pipeline/files.js";
 import { loadCollectionSpec } from "../object/load-collection-spec.js";
 import type { CollectionSpec } from "../object/types.js";
 
@@ -19,7 +19,7 @@ export async function readObject(
 /** Reads a file named on the command line; failures are one-line usage errors naming it. */
 export async function readInputFile(path: string, what: string): Promise<Uint8Array> {
   try {
-    const b = await readFile(path);
+    const b = await readFileAsync(path);
     // The file's own buffer when it has one to itself (a large capture is not copied again).
     return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength
       ? new Uint8Array(b.buffer, 0, b.byteLength)
@@ -35,7 +35,9 @@ export async function readInputFile(path: string, what: string): Promise<Uint8Ar
  */
 export async function writeOutputFile(path: string, data: Uint8Array | string, what: string): Promise<void> {
   try {
-    await writeFile(path, data);
+    await new Promise<void>((resolvePromise, reject) =>
+      writeFile(path, data, (e) => (e === null ? resolvePromise() : reject(e))),
+    );
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why =

@@ -5,7 +5,6 @@
  * this layer decides what goes up where, and whether what is up already is the same pipeline:
  * a content hash over the objects' bytes, the resolved wiring and the attach point.
  */
-import { readFile } from "node:fs/promises";
 import { basename, isAbsolute, join, resolve } from "node:path";
 import { ProgType } from "../abi/index.js";
 import { isTsbpfError, PipelineError, UsageError } from "../errors.js";
@@ -21,7 +20,7 @@ import type { CollectionSpec } from "../object/types.js";
 import { type StatsReport, statsLayoutOf } from "../stats/read-stats.js";
 import type { PinnedStats } from "../kernel/pinned-stats.js";
 import type { PinnedPipelineMeta } from "../kernel/pipeline-meta.js";
-import { readFailure, sha256Hex } from "./files.js";
+import { readFailure, readFileAsync, sha256Hex } from "./files.js";
 import { type Pipeline, pinDirOf } from "./pipeline.js";
 
 /** Where a pipeline attaches, resolved from its file and the caller's options. */
@@ -611,7 +610,7 @@ export async function downPipeline(dir: string, opts: Partial<PinnedOptions> = {
 export async function pinDirOfFile(file: string): Promise<string> {
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    text = await readFileAsync(file, "utf8");
   } catch (e) {
     throw new PipelineError(`${file}: cannot read: ${readFailure(e)}`);
   }
@@ -743,7 +742,7 @@ export async function swapStage(
   // A program from another object: checked as `check` would, before anything is loaded.
   let bytes: Uint8Array;
   try {
-    bytes = new Uint8Array(await readFile(req.objectFile));
+    bytes = new Uint8Array(await readFileAsync(req.objectFile));
   } catch (e) {
     throw new UsageError(`${req.objectFile}: cannot read: ${readFailure(e)}`);
   }

@@ -3,7 +3,6 @@
  * from one object with `--tail` slots. It resolves every name the file gives against the
  * objects, and loads the whole pipeline on either engine with every slot filled.
  */
-import { readFile } from "node:fs/promises";
 import { mergeStats, readStats, type StatsReport } from "../stats/read-stats.js";
 import { basename, dirname, resolve } from "node:path";
 import { MapType } from "../abi/index.js";
@@ -27,7 +26,7 @@ import {
 } from "../tailcall/plan.js";
 import type { TailSlot } from "../tailcall/wiring.js";
 import type { PipelineAttach, PipelineDefinition, QualifiedName } from "./definition.js";
-import { readFailure, sha256Hex } from "./files.js";
+import { readFailure, readFileAsync, sha256Hex } from "./files.js";
 
 /** Where `up` pins a pipeline when the file names no `pin:` directory. */
 export const PIPELINE_PIN_ROOT = "/sys/fs/bpf/tsbpf";
@@ -262,7 +261,7 @@ export async function loadPipeline(file: string, opts: Partial<LoadPipelineOptio
   const shown = basename(file);
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    text = await readFileAsync(file, "utf8");
   } catch (e) {
     throw new PipelineError(`${file}: cannot read: ${readFailure(e)}`);
   }
@@ -276,7 +275,7 @@ export async function loadPipeline(file: string, opts: Partial<LoadPipelineOptio
     const full = resolve(dirname(file), path);
     let bytes: Uint8Array;
     try {
-      bytes = new Uint8Array(await readFile(full));
+      bytes = new Uint8Array(await readFileAsync(full));
     } catch (e) {
       throw fieldError(
         shown,

@@ -105,6 +105,9 @@ test("a missing cache is written at exit, then used; the output is the module gr
     assert.equal(first.code, 0);
     assert.equal(first.stdout, want);
     assert.equal(first.trace, `code cache: missing\ncode cache: written ${join(dir, NAME)}`);
+    // The data after the key line starts 8-byte aligned: V8 copies data that does not.
+    const bytes = readFileSync(join(dir, NAME));
+    assert.equal((bytes.indexOf(10) + 1) % 8, 0, "key line padded to a multiple of 8 bytes");
     const second = run({ TSBPF_CODE_CACHE_DIR: dir });
     assert.equal(second.code, 0);
     assert.equal(second.stdout, want);

@@ -3,10 +3,12 @@
  * the VM or node:crypto, about 200 KB of code and 10 ms of Node's own start-up it never uses.
  * Each case runs the CLI's module graph in a child process under test/api/native-watch.ts, told to
  * record those modules; the counter-cases prove the watch sees each of them when it is used.
+ * From bin/tsbpf.js (the bundle), it must not load Node's stream modules (its output is written
+ * with write(2)) or node:fs/promises either: 30 of Node's modules, about 8 ms.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
@@ -83,4 +85,45 @@ test("the watch sees each when it is used: a pipeline file's YAML, the VM's run"
   const run = loads(["run", OBJ, "--prog", "main_prog", "--data-in", "package.json"]);
   assert.equal(run.status, 0, run.stderr);
   assert.equal(run.vm, true, "run loads the VM");
+});
+
+/** Runs bin/tsbpf.js with `args` and returns Node's modules it had loaded at exit. */
+function binLoads(
+  args: string[],
+  env: Record<string, string> = {},
+): { status: number | null; stderr: string; list: string[] } {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-lazy-bin-"));
+  const out = join(dir, "list");
+  const pre = join(dir, "list.cjs");
+  try {
+    writeFileSync(
+      pre,
+      `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(out)}, process.moduleLoadList.join("\\n")));`,
+    );
+    const r = spawnSync(process.execPath, ["-r", pre, "bin/tsbpf.js", ...args], {
+      env: { ...process.env, TSBPF_CODE_CACHE: "0", ...env },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    return { status: r.status, stderr: r.stderr, list: readFileSync(out, "utf8").split("\n") };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const STREAMS = "NativeModule internal/streams/writable";
+const FS_PROMISES = "NativeModule internal/fs/promises";
+
+test("attach OBJ from the bin loads neither Node's stream modules nor node:fs/promises", () => {
+  // Its error goes to stderr (a pipe here) after the object was read and parsed.
+  const r = binLoads(["attach", OBJ, "--prog", "main_prog", "--tail", "prog_array:0=port8080_prog"]);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /missing --iface/);
+  assert.deepEqual(
+    { streams: r.list.includes(STREAMS), fsPromises: r.list.includes(FS_PROMISES) },
+    { streams: false, fsPromises: false },
+  );
+  // The counter-cases: process.stderr (the code cache's trace) and --version's node:fs/promises.
+  assert.equal(binLoads(["attach", "--help"], { TSBPF_CODE_CACHE_TRACE: "1" }).list.includes(STREAMS), true);
+  assert.equal(binLoads(["--version"]).list.includes(FS_PROMISES), true);
 });
