@@ -108,20 +108,26 @@ class WasmProgram implements CompiledEntry {
     const rt = inst.rt;
     vm.tailCalls = 0;
     rt.i32[OUT_TAILCALLS >> 2] = 0;
-    vm.pending = 0;
-    vm.current = this.prog;
-    // Stores JavaScript made into frame 0 (helpers, the JS tier); compiled code clears its own.
-    const s0 = rt.stack0;
-    if (s0.dirtyFrom < s0.bytes.length) clearFrame(s0);
     const budget = vm.budget;
-    const left = Math.min(budget, CHUNK);
-    rt.reserve = budget - left;
+    const left = this.begin(vm, rt);
     const st = inst.fn(0, 0, left, fresh ? FLAG_FRESH : 0, inst.self);
     if (st === Status.done) {
       vm.executed = budget - rt.reserve - (rt.i32[OUT_LEFT >> 2] as number);
       return;
     }
     drive(vm, rt, st);
+  }
+
+  /** What every run from JavaScript starts with; returns the budget the first chunk gives it. */
+  private begin(vm: Interpreter, rt: WasmRuntime): number {
+    vm.pending = 0;
+    vm.current = this.prog;
+    // Stores JavaScript made into frame 0 (helpers, the JS tier); compiled code clears its own.
+    const s0 = rt.stack0;
+    if (s0.dirtyFrom < s0.bytes.length) clearFrame(s0);
+    const left = Math.min(vm.budget, CHUNK);
+    rt.reserve = vm.budget - left;
+    return left;
   }
 
   /**
@@ -140,13 +146,8 @@ class WasmProgram implements CompiledEntry {
     }
     const rt = inst.rt;
     const tails = inst.tails;
-    vm.pending = 0;
-    vm.current = this.prog;
-    const s0 = rt.stack0;
-    if (s0.dirtyFrom < s0.bytes.length) clearFrame(s0);
     const budget = vm.budget;
-    const left = Math.min(budget, CHUNK);
-    rt.reserve = budget - left;
+    const left = this.begin(vm, rt);
     tails.open(chain);
     try {
       const runs = inst.many(n, left, inst.self);
