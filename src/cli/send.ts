@@ -12,9 +12,10 @@ out of IF, one end of a veth, so that the XDP program on its peer receives them.
 BPF_PROG_TEST_RUN's live-frames mode (BPF_F_TEST_XDP_LIVE_FRAMES): a two-instruction XDP_TX
 program runs on the packet, and the kernel transmits each frame out of IF. One repeated packet
 goes out at millions of packets per second; a capture's distinct packets take one syscall each.
-Without an XDP program on the peer, veth drops the frames silently. Frames the peer refuses
-because its XDP ring is full (the sender outran it) are counted by IF as transmit drops
-(tx_dropped): the summary says how many of the frames sent never reached the peer.
+Without an XDP program on the peer, veth drops the frames silently. Frames the peer refuses,
+because its XDP ring is full (the sender outran it) or they are over its MTU, are counted by IF
+as transmit drops (tx_dropped): the summary says how many of the frames sent never reached the
+peer.
 It sends only where it is told: give it a test interface, never a production one.
 
   --iface IF       the interface the frames leave through
@@ -92,7 +93,7 @@ export const sendCommand: Command = async (args, io) => {
           ? `one ${packets[0]?.byteLength}-byte packet, repeated`
           : `${packets.length} packets in turn`;
       io.stdout(
-        `sent ${r.sent} frames (${what}) out of ${values.iface}${values.netns === undefined ? "" : ` (netns ${values.netns})`} in ${(r.elapsedMs / 1000).toFixed(3)} s: ${(r.packetsPerSecond / 1e6).toFixed(2)} M packets/s${r.unconfirmed > 0 ? ` (interrupted: up to ${r.unconfirmed} more of a last batch went out)` : ""}${r.refused > 0 ? `; ${r.refused} of them refused by the peer (its XDP ring was full: ${values.iface}'s tx_dropped)` : ""}\n`,
+        `sent ${r.sent} frames (${what}) out of ${values.iface}${values.netns === undefined ? "" : ` (netns ${values.netns})`} in ${(r.elapsedMs / 1000).toFixed(3)} s: ${(r.packetsPerSecond / 1e6).toFixed(2)} M packets/s${r.unconfirmed > 0 ? ` (interrupted: up to ${r.unconfirmed} more of a last batch went out)` : ""}${r.refused > 0 ? `; ${r.refused} of them refused by the peer (its XDP ring was full, or the frame is over its MTU: ${values.iface}'s tx_dropped)` : ""}\n`,
       );
     }
   } finally {
