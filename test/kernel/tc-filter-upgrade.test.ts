@@ -9,7 +9,6 @@
  * filter at the same place, and down leaves no filter and no clsact qdisc.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -25,6 +24,7 @@ import {
   quietVeth,
   sendUdp,
   sentUdp,
+  upgradeSwapAndDetect,
   versionCounters,
 } from "./tc-support.js";
 
@@ -116,63 +116,7 @@ test("tc pipeline on a cls_bpf filter upgrades (the filter replaced in place) an
     // The CLI: an upgrade says what it carried over and the old version's final counts; status
     // shows the tc hook; swap and the restoring up work on a tc pipeline.
     write(2);
-    const upgrade = runCli(["up", file]);
-    assert.equal(upgrade.status, 0, upgrade.stderr);
-    assert.match(upgrade.stdout, /^upgraded: .* replaced in one switch on the filter/m);
-    assert.match(upgrade.stdout, /^state: counters carried over from the previous version$/m);
-    assert.match(upgrade.stdout, /^final counts of the previous version:\n {2}entry: \d+ runs/m);
-    assert.match(
-      upgrade.stdout,
-      /^up: .*, hook tc-egress \(cls_bpf filter pref 1 handle 0x1\); slots: stages\[0\]=stage_a, stages\[1\]=stage_b$/m,
-    );
-    const sw = runCli(["swap", "--pin", pin, "stages:0=stage_a2", "--netns", net.ns]);
-    assert.equal(sw.status, 0, sw.stderr);
-    assert.match(sw.stdout, /^swapped stages\[0\]: stage_a -> stage_a2 \(one atomic slot update\)/);
-    const back = runCli(["up", file]);
-    assert.equal(back.status, 0, back.stderr);
-    assert.match(
-      back.stdout,
-      /put the file's programs back in 1 slot\(s\) a swap had changed: stages\[0\]: stage_a2 -> stage_a/,
-    );
-    // A program of the wrong type is refused before anything changes.
-    const xdp = runCli(["swap", file, `stages:0=${resolve("test/bpf/upgrade/versioned.bpf.o")}:stage_a`]);
-    assert.equal(xdp.status, 2, xdp.stderr);
-    assert.match(
-      xdp.stderr,
-      /^tsbpf: stage_a is a xdp program; stages of pipeline \S+ holds tc \(sched_cls\) programs: nothing was changed\n$/,
-    );
-
-    // The detectors detect. A version 1 stage (another object's, sharing the pipeline's maps by
-    // name) swapped into the version 2 chain: every packet runs a mixed chain. An emptied slot:
-    // every packet misses a tail call.
-    const m0 = versionCounters(pin)[2] as bigint;
-    const s1 = runCli(["swap", file, `stages:0=${OBJ}:stage_a`]);
-    assert.equal(s1.status, 0, s1.stderr);
-    assert.match(s1.stdout, /it uses the pipeline's maps stages, counters/);
-    assert.equal((await sentUdp(send(1000))).sent, 1000);
-    assert.equal(
-      (versionCounters(pin)[2] as bigint) - m0,
-      1000n,
-      "every packet of the burst ran a mixed chain",
-    );
-    execFileSync("bpftool", [
-      "map",
-      "delete",
-      "pinned",
-      `${pin}/main/maps/stages`,
-      "key",
-      "1",
-      "0",
-      "0",
-      "0",
-    ]);
-    const miss0 = versionCounters(pin)[3] as bigint;
-    assert.equal((await sentUdp(send(1000))).sent, 1000);
-    assert.equal(
-      (versionCounters(pin)[3] as bigint) - miss0,
-      1000n,
-      "every packet of the burst missed a tail call",
-    );
+    await upgradeSwapAndDetect(net, file, pin, OBJ, "filter");
 
     const down = runCli(["down", file]);
     assert.equal(down.status, 0, down.stderr);

@@ -18,9 +18,9 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { after } from "node:test";
-import { type CliProcess, loadedProgramIds, startProcess, type VethNs } from "./attach-support.js";
+import { type CliProcess, loadedProgramIds, runCli, startProcess, type VethNs } from "./attach-support.js";
 
 /** The programs on the tcx hooks of `iface` in namespace `ns`, as "hook:name" in run order. */
 export function tcxProgs(iface: string, ns: string): string[] {
@@ -239,4 +239,76 @@ export function oneLine(r: { status: number | null; stderr: string }, re: RegExp
   assert.equal(lines.length, 1, r.stderr);
   assert.match(lines[0] ?? "", re);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
+}
+
+/** What `up` prints when it upgrades a tc pipeline, by what the pipeline is attached through. */
+const ATTACHED = {
+  link: {
+    upgraded: /^upgraded: .* replaced in one switch on the link/m,
+    up: /^up: .*, hook tc-egress \(tcx link\); slots: stages\[0\]=stage_a, stages\[1\]=stage_b$/m,
+  },
+  filter: {
+    upgraded: /^upgraded: .* replaced in one switch on the filter/m,
+    up: /^up: .*, hook tc-egress \(cls_bpf filter pref 1 handle 0x1\); slots: stages\[0\]=stage_a, stages\[1\]=stage_b$/m,
+  },
+};
+
+/**
+ * The CLI half of the tc upgrade tests, once `file` holds version 2 of `obj`'s pipeline pinned at
+ * `pin`: an upgrade says what it carried over and the old version's final counts; swap and the
+ * restoring up work; a stage of the wrong type is refused; and the version detectors detect (a
+ * version 1 stage in the version 2 chain, an emptied slot).
+ */
+export async function upgradeSwapAndDetect(
+  net: VethNs,
+  file: string,
+  pin: string,
+  obj: string,
+  attachment: keyof typeof ATTACHED,
+): Promise<void> {
+  const send = (count: number) => sendUdp(net, count);
+  const upgrade = runCli(["up", file]);
+  assert.equal(upgrade.status, 0, upgrade.stderr);
+  assert.match(upgrade.stdout, ATTACHED[attachment].upgraded);
+  assert.match(upgrade.stdout, /^state: counters carried over from the previous version$/m);
+  assert.match(upgrade.stdout, /^final counts of the previous version:\n {2}entry: \d+ runs/m);
+  assert.match(upgrade.stdout, ATTACHED[attachment].up);
+  const sw = runCli(["swap", "--pin", pin, "stages:0=stage_a2", "--netns", net.ns]);
+  assert.equal(sw.status, 0, sw.stderr);
+  assert.match(sw.stdout, /^swapped stages\[0\]: stage_a -> stage_a2 \(one atomic slot update\)/);
+  const back = runCli(["up", file]);
+  assert.equal(back.status, 0, back.stderr);
+  assert.match(
+    back.stdout,
+    /put the file's programs back in 1 slot\(s\) a swap had changed: stages\[0\]: stage_a2 -> stage_a/,
+  );
+  // A program of the wrong type is refused before anything changes.
+  const xdp = runCli(["swap", file, `stages:0=${resolve("test/bpf/upgrade/versioned.bpf.o")}:stage_a`]);
+  assert.equal(xdp.status, 2, xdp.stderr);
+  assert.match(
+    xdp.stderr,
+    /^tsbpf: stage_a is a xdp program; stages of pipeline \S+ holds tc \(sched_cls\) programs: nothing was changed\n$/,
+  );
+
+  // The detectors detect. A version 1 stage (another object's, sharing the pipeline's maps by
+  // name) swapped into the version 2 chain: every packet runs a mixed chain. An emptied slot:
+  // every packet misses a tail call.
+  const m0 = versionCounters(pin)[2] as bigint;
+  const s1 = runCli(["swap", file, `stages:0=${obj}:stage_a`]);
+  assert.equal(s1.status, 0, s1.stderr);
+  assert.match(s1.stdout, /it uses the pipeline's maps stages, counters/);
+  assert.equal((await sentUdp(send(1000))).sent, 1000);
+  assert.equal(
+    (versionCounters(pin)[2] as bigint) - m0,
+    1000n,
+    "every packet of the burst ran a mixed chain",
+  );
+  execFileSync("bpftool", ["map", "delete", "pinned", `${pin}/main/maps/stages`, "key", "1", "0", "0", "0"]);
+  const miss0 = versionCounters(pin)[3] as bigint;
+  assert.equal((await sentUdp(send(1000))).sent, 1000);
+  assert.equal(
+    (versionCounters(pin)[3] as bigint) - miss0,
+    1000n,
+    "every packet of the burst missed a tail call",
+  );
 }
