@@ -37,7 +37,7 @@ export interface LoaderResult {
   tsbpf?: LoaderFigures;
   /**
    * The same loader bundled as the CLI is (scripts/bundle.mjs) and run through V8's code cache
-   * (bench/code-cache-run.ts), as bin/tsbpf.js runs the CLI: tsbpf's code with no lazy
+   * (bench/code-cache-run.cts), as bin/tsbpf.js runs the CLI: tsbpf's code with no lazy
    * compilation left. Absent in results written before it existed, or without the bundle.
    */
   tsbpfCached?: LoaderFigures;
@@ -177,7 +177,7 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
     const cachedArgv = existsSync(BUNDLE)
       ? [
           process.execPath,
-          "dist/bench/code-cache-run.js",
+          "dist/bench/code-cache-run.cjs",
           BUNDLE,
           join(dir, "tsbpf-loader.cache"),
           resolve("dist/bench/tsbpf-loader.js"),

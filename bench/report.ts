@@ -226,7 +226,7 @@ function tables(r: BenchResults): Table[] {
       ...(cached === undefined
         ? []
         : [
-            "ES modules: bench/tsbpf-loader.ts importing dist/src (what a library user's program does; Node 20 compiles every function afresh in each process). Bundle, code cache: the same loader bundled by scripts/bundle.mjs and compiled with V8's code cache (bench/code-cache-run.ts), as bin/tsbpf.js runs the CLI; its import excludes the cache's deserialization (spawn → attached includes it).",
+            "ES modules: bench/tsbpf-loader.ts importing dist/src (what a library user's program does; Node 20 compiles every function afresh in each process). Bundle, code cache: the same loader bundled by scripts/bundle.mjs and compiled with V8's code cache (bench/code-cache-run.cts), as bin/tsbpf.js runs the CLI; its import excludes the cache's deserialization (spawn → attached includes it).",
           ]),
     ],
   });

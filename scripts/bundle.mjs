@@ -21,7 +21,7 @@ try {
 
 /**
  * How the bundle starts: a function of what a CommonJS module gets, plus `import.meta.url` and
- * `import()` (below), which bin/tsbpf.js and bench/code-cache-run.ts call.
+ * `import()` (below), which bin/tsbpf.js and bench/code-cache-run.cts call.
  */
 const WRAPPER_HEAD =
   "(function (exports, require, module, __filename, __dirname, __tsbpfMetaUrl, __tsbpfImport) {";
