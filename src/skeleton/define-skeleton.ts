@@ -22,6 +22,7 @@ import { findRecordType, skeletonMapKind } from "../gen/skeleton-model.js";
 import type { KernelXdpLink } from "../kernel/kernel-link.js";
 import type { KernelAttachXdpOptions } from "../kernel/kernel-program.js";
 import { loadCollectionSpec } from "../object/load-collection-spec.js";
+import { openPreparedSpec } from "../object/prepared-spec.js";
 import type { CollectionSpec } from "../object/types.js";
 import type {
   SkeletonDescriptor,
@@ -52,7 +53,11 @@ export function defineSkeleton<K, V, O>(descriptor: SkeletonDescriptor): Skeleto
 /** The opened skeleton: the spec, the global views over it, and `load`. */
 function openSkeleton(d: SkeletonDescriptor, opts: SkeletonOpenOptions) {
   const { bytes, file } = objectBytes(d, opts.object);
-  const spec = loadCollectionSpec(bytes, { file });
+  // The prepared spec when the skeleton carries one made from this object; else parsed.
+  const prepared = d.prepared === undefined ? undefined : preparedText(d.prepared.base64());
+  const spec =
+    (prepared === undefined ? undefined : openPreparedSpec(bytes, prepared, { file })) ??
+    loadCollectionSpec(bytes, { file });
   checkObject(d, spec);
   let loaded = false;
   const handle: Record<string, unknown> = {
@@ -104,6 +109,11 @@ function openSkeleton(d: SkeletonDescriptor, opts: SkeletonOpenOptions) {
     handle[key] = view;
   }
   return handle as { load(o?: SkeletonLoadOptions): Promise<unknown> };
+}
+
+/** The prepared spec's text from its base64 lines. */
+function preparedText(lines: readonly string[]): string {
+  return Buffer.from(lines.join(""), "base64").toString("utf8");
 }
 
 /** The object's bytes and file name: given in `open`, else embedded, else read from the skeleton's URL. */
