@@ -174,7 +174,8 @@ function checkObject(d: SkeletonDescriptor, spec: CollectionSpec): void {
 
 /** The loaded skeleton over a live collection. */
 function loadedSkeleton(d: SkeletonDescriptor, coll: CollectionFor<"vm" | "kernel">): unknown {
-  const btf = specBtf(coll.spec);
+  // Read only for views that decode values: a skeleton's spec decodes its BTF when first read.
+  const btf = () => specBtf(coll.spec);
   const le = coll.spec.byteOrder === "little";
   const progs: Record<string, BpfProgram> = {};
   // A `?` section's program is absent unless it was asked for (autoload), as in the collection.
@@ -224,7 +225,7 @@ function loadedSkeleton(d: SkeletonDescriptor, coll: CollectionFor<"vm" | "kerne
 function mapView(
   map: BpfMap,
   d: SkeletonMapDescriptor,
-  btf: Btf | undefined,
+  btf: () => Btf | undefined,
   le: boolean,
   coll: LoadedCollection,
 ): unknown {
@@ -234,9 +235,9 @@ function mapView(
     case "map-of-maps":
       return new SlotMap(map, undefined);
     case "records":
-      return new RecordView(map, d.record, btf, le, coll);
+      return new RecordView(map, d.record, btf(), le, coll);
     default:
-      return typedMap(map, btf);
+      return typedMap(map, btf());
   }
 }
 
