@@ -243,11 +243,11 @@ export function generateSkeleton(
   if (prepared !== undefined) {
     decls.push([
       docComment(
-        `What opening ${file} gives that does not depend on the kernel (its maps, and its programs prepared for loading), as JSON in base64: read instead of parsing the object when the object is the one it was made from.`,
+        `What opening ${file} gives that does not depend on the kernel (its maps, and its programs prepared for loading), as JSON: read instead of parsing the object when the object is the one it was made from.`,
       ),
       hardline,
       `const ${PREPARED_CONST} = `,
-      embeddedObject(new TextEncoder().encode(prepared)),
+      arrayGroup(textLines(prepared)),
       ";",
     ]);
   }
@@ -460,7 +460,7 @@ function descriptor(
     objectEntry("file", stringLiteral(file)),
     objectEntry("object", object),
     ...(prepared
-      ? [objectEntry("prepared", objectGroup([objectEntry("base64", `() => ${PREPARED_CONST}`)]))]
+      ? [objectEntry("prepared", objectGroup([objectEntry("json", `() => ${PREPARED_CONST}`)]))]
       : []),
     objectEntry(
       "programs",
@@ -505,6 +505,23 @@ function descriptor(
 /** `callee(a, b)`, the arguments one a line when they do not fit. */
 function callGroup(callee: string, args: readonly Doc[]): Doc {
   return group([`${callee}(`, indent([softline, join([",", line], args)]), ifBreak(","), softline, ")"]);
+}
+
+/**
+ * `text` cut into string literals of {@link BASE64_LINE} characters, each quoted as Biome
+ * quotes it (double quotes unless the piece holds more of them than single quotes).
+ */
+function textLines(text: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += BASE64_LINE) {
+    const piece = text.slice(i, i + BASE64_LINE);
+    const doubles = piece.split('"').length - 1;
+    const singles = piece.split("'").length - 1;
+    out.push(
+      doubles > singles ? `'${piece.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'` : stringLiteral(piece),
+    );
+  }
+  return out;
 }
 
 /** The object as an array of base64 lines. */

@@ -14,30 +14,52 @@
  * gives undefined, and the caller parses the object instead.
  */
 import { Buffer } from "node:buffer";
+import { ParseError } from "../errors.js";
 import { loadCollectionSpec, lazyTailCalls } from "./load-collection-spec.js";
 import { carryBtf, carryProgram, type PreparedProgram, prepareBtf, prepareProgram } from "./prepared.js";
 import type { CollectionSpec, MapSpec, ProgramSpec } from "./types.js";
 
 /** The layout of the text; a skeleton with another is not read (its object is parsed). */
-const FORMAT = 1;
+const FORMAT = 2;
 
 /** The program fields decoded from the object on first use. */
 const LAZY_PROGRAM_FIELDS = ["instructions", "references", "functions", "funcInfo", "lineInfo"] as const;
 
-/** What {@link encodePreparedSpec} writes, before its values are made JSON. */
+/** A byte range of the text's `bin` (offset, length). */
+type BinRange = [number, number];
+
+/**
+ * A map spec as the text holds it: `undefined` is `null` (JSON has no undefined; no field of a
+ * map spec holds null), `mapExtra` a decimal string, initial data a range of `bin`.
+ */
+type WireMap = Omit<MapSpec, "mapExtra" | "initialData" | "innerMap"> & {
+  mapExtra: string;
+  initialData: BinRange | null;
+  innerMap: WireMap | null;
+};
+
+/** What {@link encodePreparedSpec} writes, as JSON. */
 interface PreparedText {
   format: number;
   /** {@link objectHash} of the object. */
   object: number;
-  file: string | undefined;
   byteOrder: CollectionSpec["byteOrder"];
   license: string;
-  kernelVersion: number | undefined;
+  kernelVersion: number | null;
   skippedSections: CollectionSpec["skippedSections"];
-  maps: MapSpec[];
-  programs: { spec: Record<string, unknown>; prepared: PreparedProgram }[];
+  /** Every byte array of the text, in base64, one after the other. */
+  bin: string;
+  maps: WireMap[];
+  /** Each program's fields but the lazy ones (`undefined` as `null`), and its prepared form. */
+  programs: {
+    spec: Record<string, unknown>;
+    insns: BinRange;
+    refs: [number, string][];
+    funcInfo: BinRange;
+    lineInfo: BinRange;
+  }[];
   /** The load-level BTF blob; null when the object has no BTF. */
-  btf: Uint8Array | null;
+  btf: BinRange | null;
 }
 
 /**
@@ -62,6 +84,20 @@ export function objectHash(bytes: Uint8Array): number {
  */
 export function encodePreparedSpec(spec: CollectionSpec, bytes: Uint8Array): string {
   const le = spec.byteOrder === "little";
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  const bin = (b: Uint8Array): BinRange => {
+    parts.push(b);
+    size += b.byteLength;
+    return [size - b.byteLength, b.byteLength];
+  };
+  const wireMap = (m: MapSpec): WireMap => ({
+    ...m,
+    mapExtra: m.mapExtra.toString(),
+    initialData: m.initialData === undefined ? null : bin(m.initialData),
+    innerMap: m.innerMap === undefined ? null : wireMap(m.innerMap),
+  });
+  const maps = Object.values(spec.maps).map(wireMap);
   const programs = Object.values(spec.programs).map((p) => {
     const eager: Record<string, unknown> = {};
     // Keys, not entries: reading `tailCalls` would run its analysis.
@@ -69,48 +105,66 @@ export function encodePreparedSpec(spec: CollectionSpec, bytes: Uint8Array): str
       if (k === "tailCalls" || (LAZY_PROGRAM_FIELDS as readonly string[]).includes(k)) continue;
       eager[k] = (p as unknown as Record<string, unknown>)[k];
     }
-    return { spec: eager, prepared: prepareProgram(p, le, spec.file) };
+    const prepared = prepareProgram(p, le, spec.file);
+    return {
+      spec: eager,
+      insns: bin(prepared.insns),
+      refs: prepared.refs.map((r): [number, string] => [r.insn, r.map]),
+      funcInfo: bin(prepared.funcInfo),
+      lineInfo: bin(prepared.lineInfo),
+    };
   });
+  const btf = prepareBtf(spec);
+  const btfRange = btf === undefined ? null : bin(btf);
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const b of parts) {
+    all.set(b, at);
+    at += b.byteLength;
+  }
   const text: PreparedText = {
     format: FORMAT,
     object: objectHash(bytes),
-    file: spec.file,
     byteOrder: spec.byteOrder,
     license: spec.license,
-    kernelVersion: spec.kernelVersion,
+    kernelVersion: spec.kernelVersion ?? null,
     skippedSections: spec.skippedSections,
-    maps: Object.values(spec.maps),
+    bin: Buffer.from(all.buffer, all.byteOffset, all.byteLength).toString("base64"),
+    maps,
     programs,
-    btf: prepareBtf(spec) ?? null,
+    btf: btfRange,
   };
-  return JSON.stringify(text, (_key, v: unknown) => {
-    if (v === undefined) return { $: "u" };
-    if (typeof v === "bigint") return { $: "n", v: v.toString() };
-    if (v instanceof Uint8Array)
-      return { $: "b", v: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64") };
-    return v;
-  });
+  return JSON.stringify(text, (_key, v: unknown) => (v === undefined ? null : v));
 }
 
-/** The values JSON cannot hold, back from their `{ $: ... }` forms, in place. */
-function revive(v: unknown): unknown {
-  if (typeof v !== "object" || v === null) return v;
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) v[i] = revive(v[i]);
-    return v;
+/** The map spec `w` stands for, in place (see {@link WireMap}). */
+function mapOf(w: WireMap, bin: Uint8Array): MapSpec {
+  const m = w as unknown as MapSpec;
+  m.mapExtra = BigInt(w.mapExtra);
+  m.initialData = w.initialData === null ? undefined : rangeOf(bin, w.initialData).slice();
+  m.innerMap = w.innerMap === null ? undefined : mapOf(w.innerMap, bin);
+  if (w.keyTypeId === null) m.keyTypeId = undefined;
+  if (w.valueTypeId === null) m.valueTypeId = undefined;
+  if (w.section === null) m.section = undefined;
+  const vars = m.variables;
+  for (let i = 0; i < vars.length; i++) {
+    const v = vars[i] as { typeId: number | undefined | null };
+    if (v.typeId === null) v.typeId = undefined;
   }
-  const o = v as Record<string, unknown>;
-  const tag = o.$;
-  if (tag === "u") return undefined;
-  if (tag === "n") return BigInt(o.v as string);
-  if (tag === "b") return new Uint8Array(Buffer.from(o.v as string, "base64"));
-  for (const k of Object.keys(o)) o[k] = revive(o[k]);
-  return o;
+  return m;
+}
+
+function rangeOf(bin: Uint8Array, [off, len]: BinRange): Uint8Array {
+  if (off < 0 || len < 0 || off + len > bin.byteLength) throw new RangeError("range outside bin");
+  return bin.subarray(off, off + len);
 }
 
 /** Per lazy spec: its object, and the spec parsed from it once something lazy is read. */
 interface LazySource {
-  bytes: Uint8Array;
+  /** The object, or how to get it (checked against the text's hash then). */
+  bytes: Uint8Array | (() => Uint8Array);
+  /** The text's hash of its object. */
+  hash: number;
   file: string | undefined;
   parsed: CollectionSpec | undefined;
 }
@@ -120,7 +174,18 @@ const lazyPrograms = new WeakMap<ProgramSpec, LazySource>();
 const lazySpecs = new WeakMap<CollectionSpec, LazySource>();
 
 function parsedSpec(src: LazySource): CollectionSpec {
-  src.parsed ??= loadCollectionSpec(src.bytes, src.file === undefined ? {} : { file: src.file });
+  if (src.parsed !== undefined) return src.parsed;
+  let bytes = src.bytes;
+  if (typeof bytes === "function") {
+    bytes = bytes();
+    if (objectHash(bytes) !== src.hash) {
+      throw new ParseError("the skeleton's embedded object is not the one its prepared spec was made from", {
+        ...(src.file === undefined ? {} : { file: src.file }),
+        hint: "the skeleton was edited by hand: generate it again (tsbpf gen skeleton)",
+      });
+    }
+  }
+  src.parsed = loadCollectionSpec(bytes, src.file === undefined ? {} : { file: src.file });
   return src.parsed;
 }
 
@@ -188,51 +253,80 @@ function settleBtf(spec: CollectionSpec): void {
  * The spec a skeleton's `text` (from {@link encodePreparedSpec}) describes for `bytes`, its
  * costly parts decoded from `bytes` when first used; undefined when the text was made from
  * another object or cannot be read (then parse `bytes` with `loadCollectionSpec`).
+ *
+ * `bytes` may be a function giving the object: an object embedded in the same module as the text
+ * (a generated skeleton), decoded only when something lazy is first read. Its hash is checked
+ * then, and a mismatch (a module edited by hand) is a ParseError saying so; the kernel engine
+ * loads from the text alone, which is self-consistent.
  */
 export function openPreparedSpec(
-  bytes: Uint8Array,
+  bytes: Uint8Array | (() => Uint8Array),
   text: string,
   opts: { file?: string } = {},
 ): CollectionSpec | undefined {
-  let t: PreparedText;
   try {
-    t = revive(JSON.parse(text)) as PreparedText;
+    const t = JSON.parse(text) as PreparedText;
+    if (typeof t !== "object" || t === null || t.format !== FORMAT) return undefined;
+    if (typeof bytes !== "function" && t.object !== objectHash(bytes)) {
+      return undefined;
+    }
+    return specOf(t, bytes, opts.file);
   } catch {
     return undefined;
   }
-  if (typeof t !== "object" || t === null || t.format !== FORMAT || t.object !== objectHash(bytes)) {
-    return undefined;
-  }
-  const file = opts.file ?? t.file;
-  const src: LazySource = { bytes, file, parsed: undefined };
-  const programs: Record<string, ProgramSpec> = {};
-  for (let i = 0; i < t.programs.length; i++) {
-    const { spec: eager, prepared } = t.programs[i] as PreparedText["programs"][number];
-    const p = eager as unknown as ProgramSpec;
-    Object.defineProperties(p, LAZY_PROGRAM);
-    lazyPrograms.set(p, src);
-    carryProgram(p, prepared);
-    programs[p.name] = p;
-  }
+}
+
+/** The lazy spec `t` describes (throws on a text that does not have the layout). */
+function specOf(
+  t: PreparedText,
+  bytes: Uint8Array | (() => Uint8Array),
+  file: string | undefined,
+): CollectionSpec {
+  const bin = new Uint8Array(Buffer.from(t.bin, "base64"));
+  const src: LazySource = { bytes, hash: t.object, file, parsed: undefined };
   const maps: Record<string, MapSpec> = {};
   for (let i = 0; i < t.maps.length; i++) {
-    const m = t.maps[i] as MapSpec;
+    const m = mapOf(t.maps[i] as WireMap, bin);
     maps[m.name] = m;
+  }
+  const programs: Record<string, ProgramSpec> = {};
+  const carried: [ProgramSpec, PreparedProgram][] = [];
+  for (let i = 0; i < t.programs.length; i++) {
+    const w = t.programs[i] as PreparedText["programs"][number];
+    const eager = w.spec;
+    for (const k in eager) if (eager[k] === null) eager[k] = undefined;
+    const refs = w.refs;
+    const prepared: PreparedProgram = {
+      insns: rangeOf(bin, w.insns),
+      refs: refs.map(([insn, map]) => ({ insn, map })),
+      funcInfo: rangeOf(bin, w.funcInfo),
+      lineInfo: rangeOf(bin, w.lineInfo),
+    };
+    const p = eager as unknown as ProgramSpec;
+    Object.defineProperties(p, LAZY_PROGRAM);
+    programs[p.name] = p;
+    carried.push([p, prepared]);
+  }
+  const btf = t.btf === null ? undefined : rangeOf(bin, t.btf);
+  // Registered only once the whole text was read: a text that fails half-way carries nothing.
+  for (const [p, prepared] of carried) {
+    lazyPrograms.set(p, src);
+    carryProgram(p, prepared);
   }
   const spec = {
     file,
     byteOrder: t.byteOrder,
     license: t.license,
-    kernelVersion: t.kernelVersion,
+    kernelVersion: t.kernelVersion ?? undefined,
     programs,
     maps,
     btf: undefined,
     skippedSections: t.skippedSections,
   } as CollectionSpec;
-  if (t.btf !== null) {
+  if (btf !== undefined) {
     Object.defineProperty(spec, "btf", LAZY_BTF);
     lazySpecs.set(spec, src);
-    carryBtf(spec, t.btf);
+    carryBtf(spec, btf);
   }
   return spec;
 }

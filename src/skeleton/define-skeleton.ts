@@ -52,12 +52,18 @@ export function defineSkeleton<K, V, O>(descriptor: SkeletonDescriptor): Skeleto
 
 /** The opened skeleton: the spec, the global views over it, and `load`. */
 function openSkeleton(d: SkeletonDescriptor, opts: SkeletonOpenOptions) {
-  const { bytes, file } = objectBytes(d, opts.object);
-  // The prepared spec when the skeleton carries one made from this object; else parsed.
-  const prepared = d.prepared === undefined ? undefined : preparedText(d.prepared.base64());
+  // The prepared spec when the skeleton carries one made from this object; else parsed. An
+  // embedded object is decoded only when the spec needs it (see openPreparedSpec).
+  const prepared = d.prepared?.json().join("");
+  const embedded = opts.object === undefined && "base64" in d.object;
+  const source = embedded ? undefined : objectBytes(d, opts.object);
   const spec =
-    (prepared === undefined ? undefined : openPreparedSpec(bytes, prepared, { file })) ??
-    loadCollectionSpec(bytes, { file });
+    (prepared === undefined
+      ? undefined
+      : openPreparedSpec(source?.bytes ?? (() => objectBytes(d, undefined).bytes), prepared, {
+          file: source?.file ?? d.file,
+        })) ??
+    loadCollectionSpec(source?.bytes ?? objectBytes(d, undefined).bytes, { file: source?.file ?? d.file });
   checkObject(d, spec);
   let loaded = false;
   const handle: Record<string, unknown> = {
@@ -109,11 +115,6 @@ function openSkeleton(d: SkeletonDescriptor, opts: SkeletonOpenOptions) {
     handle[key] = view;
   }
   return handle as { load(o?: SkeletonLoadOptions): Promise<unknown> };
-}
-
-/** The prepared spec's text from its base64 lines. */
-function preparedText(lines: readonly string[]): string {
-  return Buffer.from(lines.join(""), "base64").toString("utf8");
 }
 
 /** The object's bytes and file name: given in `open`, else embedded, else read from the skeleton's URL. */

@@ -208,10 +208,10 @@ export interface SkeletonDescriptor {
   readonly object: { readonly base64: () => readonly string[] } | { readonly url: URL };
   /**
    * What `tsbpf gen skeleton` worked out of the object that does not depend on the kernel (its
-   * maps, its programs prepared for loading), so that opening parses nothing: JSON in base64
-   * lines. Used while the object is the one it was made from; otherwise the object is parsed.
+   * maps, its programs prepared for loading), so that opening parses nothing: JSON, in pieces.
+   * Used while the object is the one it was made from; otherwise the object is parsed.
    */
-  readonly prepared?: { readonly base64: () => readonly string[] };
+  readonly prepared?: { readonly json: () => readonly string[] };
   /** Program name → program type name. */
   readonly programs: Readonly<Record<string, string>>;
   /** Map name → what the module's types assume of it. */
