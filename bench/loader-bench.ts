@@ -7,10 +7,11 @@
  * as is Node's bare start-up (`node -e 0`).
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createNetns } from "./netns.js";
+import { bundleSkelLoader } from "./skel-bundle.js";
 import { median, nowNs } from "./stats.js";
 
 const OBJECT = "examples/tail-call/tail_call.bpf.o";
@@ -51,6 +52,12 @@ export interface LoaderResult {
    * (through `ip netns exec`) to its line saying it attached with the slots filled (issue 14).
    */
   cliAttachMs?: number;
+  /**
+   * The skeleton path (table 3b): bench/tsbpf-skel-loader.ts through the seed's generated
+   * skeleton, as ES modules and bundled with the code cache, against bench/c/loader_skel.c on
+   * bpftool's skeleton of the same object.
+   */
+  skel?: { tsbpf?: LoaderFigures; tsbpfCached?: LoaderFigures; libbpf?: LoaderFigures; skipped?: string };
   /** tsbpf spawn->attached / libbpf spawn->attached. */
   ratioSpawnToAttached?: number;
   /** tsbpf main->attached / libbpf main->attached (in-process, without Node's start-up). */
@@ -69,6 +76,19 @@ function buildCLoader(dir: string): string {
   });
   if (cc === undefined) throw new Error("no C compiler (cc or clang)");
   execFileSync(cc, ["-O2", "bench/c/loader.c", "-lbpf", "-lelf", "-lz", "-o", out], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  return out;
+}
+
+/** bench/c/loader_skel.c on `bpftool gen skeleton` of the object, built in `dir`. */
+function buildCSkelLoader(dir: string): string {
+  const header = execFileSync("bpftool", ["gen", "skeleton", OBJECT, "name", "tail_call"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  writeFileSync(join(dir, "tail_call.skel.h"), header);
+  const out = join(dir, "loader_skel");
+  execFileSync("cc", ["-O2", `-I${dir}`, "bench/c/loader_skel.c", "-lbpf", "-lelf", "-lz", "-o", out], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   return out;
@@ -142,6 +162,24 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
   } catch (e) {
     cSkip = `C loader not built: ${e instanceof Error ? e.message.split("\n")[0] : String(e)} (needs cc and libbpf-dev)`;
   }
+  // The skeleton path (table 3b): each side is left out, with the reason, when it cannot be built.
+  const skelSkips: string[] = [];
+  const skelTry = async <T>(what: string, fn: () => T | Promise<T>): Promise<T | undefined> => {
+    try {
+      return await fn();
+    } catch (e) {
+      skelSkips.push(`${what}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`);
+      return undefined;
+    }
+  };
+  const cSkel = await skelTry("libbpf skeleton loader not built (needs bpftool, cc, libbpf-dev)", () =>
+    buildCSkelLoader(dir),
+  );
+  const skelBundle = join(dir, "tsbpf-skel-loader.bundle.cjs");
+  const skelBundled = await skelTry("skeleton loader not bundled", async () => {
+    await bundleSkelLoader(skelBundle);
+    return true;
+  });
   const ns = createNetns();
   try {
     const ts: Parameters<typeof figures>[0] = [];
@@ -190,6 +228,26 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
     // The untimed run of the bundle also writes its code cache.
     if (cachedArgv !== undefined) timeCommand([...ns.exec, ...cachedArgv]);
     if (cArgv !== undefined) timeCommand([...ns.exec, ...cArgv]);
+    const skelArgv = existsSync("dist/bench/tsbpf-skel-loader.js")
+      ? [process.execPath, "dist/bench/tsbpf-skel-loader.js", ns.iface]
+      : undefined;
+    const skelCachedArgv =
+      skelBundled === undefined
+        ? undefined
+        : [
+            process.execPath,
+            "dist/bench/code-cache-run.js",
+            skelBundle,
+            join(dir, "tsbpf-skel-loader.cache"),
+            resolve("dist/bench/tsbpf-skel-loader.js"),
+            ns.iface,
+          ];
+    const cSkelArgv = cSkel === undefined ? undefined : [cSkel, ns.iface];
+    for (const argv of [skelArgv, skelCachedArgv, cSkelArgv])
+      if (argv !== undefined) timeCommand([...ns.exec, ...argv]);
+    const skelTs: typeof ts = [];
+    const skelCached: typeof ts = [];
+    const skelC: typeof ts = [];
     for (let i = 0; i < opts.runs; i++) {
       run(tsArgv, ts);
       if (cachedArgv !== undefined) run(cachedArgv, tsCached);
@@ -197,6 +255,9 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
       launcher.push(timeCommand([...ns.exec, "true"]).ms);
       nodeUp.push(timeCommand([process.execPath, "-e", "0"]).ms);
       cliAttach.push(await timeUntilOutput(cliArgv, "attached main_prog"));
+      if (skelArgv !== undefined) run(skelArgv, skelTs);
+      if (skelCachedArgv !== undefined) run(skelCachedArgv, skelCached);
+      if (cSkelArgv !== undefined) run(cSkelArgv, skelC);
     }
     const result: LoaderResult = {
       tsbpf: figures(ts),
@@ -204,6 +265,12 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
       netnsExecMs: median(launcher),
       nodeStartupMs: median(nodeUp),
       cliAttachMs: median(cliAttach),
+      skel: {
+        ...(skelTs.length > 0 ? { tsbpf: figures(skelTs) } : {}),
+        ...(skelCached.length > 0 ? { tsbpfCached: figures(skelCached) } : {}),
+        ...(skelC.length > 0 ? { libbpf: figures(skelC) } : {}),
+        ...(skelSkips.length > 0 ? { skipped: skelSkips.join("; ") } : {}),
+      },
     };
     if (c.length > 0 && result.tsbpf !== undefined) {
       result.libbpf = figures(c);

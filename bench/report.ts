@@ -230,6 +230,37 @@ function tables(r: BenchResults): Table[] {
           ]),
     ],
   });
+  const sk = l.skel;
+  if (sk !== undefined && (sk.tsbpf ?? sk.tsbpfCached ?? sk.libbpf) !== undefined) {
+    const srows: string[][] = [];
+    const srow = (name: string, pick: (f: NonNullable<LoaderResult["tsbpf"]>) => number | undefined) => {
+      const [a, c, b] = [sk.tsbpf, sk.tsbpfCached, sk.libbpf].map((f) =>
+        f === undefined ? undefined : pick(f),
+      );
+      srows.push([name, fmt(a), fmt(c), fmt(b), ratio(a, b), ratio(c, b)]);
+    };
+    srow("main → attached (in-process)", (f) => f.mainToAttachedMs);
+    for (const k of ["import_ms", "open_ms", "load_ms", "slots_ms", "attach_ms"])
+      srow(`  ${k.replace(/_ms$/, "")}`, (f) => f.phases[k]);
+    srow("  open+load+slots+attach", inProcessMs);
+    srow("    of which V8 garbage collection", (f) => f.phases.gc_ms);
+    out.push({
+      title: "3b. Loader through a generated skeleton (the same job, tail_call.bpf.o embedded), ms",
+      head: [
+        "phase",
+        "tsbpf skeleton (ES modules)",
+        "tsbpf skeleton (bundle, code cache)",
+        "libbpf skeleton (C)",
+        "modules/libbpf",
+        "cached/libbpf",
+      ],
+      rows: srows,
+      notes: [
+        ...(sk.skipped === undefined ? [] : [`Left out: ${sk.skipped}`]),
+        "tsbpf: bench/tsbpf-skel-loader.ts through examples/tail-call/tail_call.skel.ts (TailCall.open(), load, slots, attach), which carries what open and load's JavaScript make of the object (object/prepared-spec.ts); bundled for the code cache by bench/skel-bundle.ts. libbpf: bench/c/loader_skel.c on `bpftool gen skeleton` of the same object (tail_call__open, tail_call__load). Runs alternate with table 3's.",
+      ],
+    });
+  }
   const ev = r.events;
   if (ev !== undefined) {
     const rate = (ns: number | undefined): string => (ns === undefined ? "-" : `${fmt(1000 / ns)} M/s`);
@@ -353,6 +384,23 @@ function aimRows(r: BenchResults): string[][] {
         "×",
       ),
     );
+  }
+  const sk = l.skel;
+  if (sk?.libbpf !== undefined) {
+    for (const [f, how] of [
+      [sk.tsbpfCached, "bundle, code cache"],
+      [sk.tsbpf, "ES modules"],
+    ] as const) {
+      if (f === undefined) continue;
+      rows.push(
+        aimRow(
+          `skeleton: in-process open+load+fill+attach / libbpf's skeleton (${how})`,
+          inProcessMs(f) / inProcessMs(sk.libbpf),
+          1.5,
+          "×",
+        ),
+      );
+    }
   }
   return rows;
 }

@@ -6,7 +6,8 @@
  * object model and BTF in, text out; the same object and options give the same bytes.
  */
 import { Buffer } from "node:buffer";
-import { UsageError } from "../errors.js";
+import { isTsbpfError, UsageError } from "../errors.js";
+import { encodePreparedSpec } from "../object/prepared-spec.js";
 import type { CollectionSpec, MapSpec } from "../object/types.js";
 import { BtfTsTypes } from "./btf-ts-types.js";
 import { type Doc, group, hardline, ifBreak, indent, join, line, printDoc, softline } from "./doc.js";
@@ -76,6 +77,8 @@ type ImportName = (typeof IMPORTS)[number];
 const VALUE_IMPORTS: ReadonlySet<ImportName> = new Set(["defineSkeleton"]);
 /** The constant holding the embedded object. */
 const OBJECT_CONST = "OBJECT";
+/** The constant holding the prepared spec (object/prepared-spec.ts). */
+const PREPARED_CONST = "PREPARED";
 /** Characters of base64 per line of the embedded object. */
 const BASE64_LINE = 100;
 
@@ -99,6 +102,14 @@ export function generateSkeleton(
   opts: GenerateSkeletonOptions,
 ): string {
   const name = skeletonName(opts);
+  // What a skeleton can carry prepared; an object the kernel engine could not load gets none
+  // (its skeleton parses the object at open, and loading says why).
+  let prepared: string | undefined;
+  try {
+    prepared = encodePreparedSpec(spec, object);
+  } catch (e) {
+    if (!isTsbpfError(e)) throw e;
+  }
   const btf = spec.btf?.btf;
   const types = new BtfTsTypes(btf);
   const maps = planMaps(spec, opts);
@@ -116,7 +127,7 @@ export function generateSkeleton(
   for (const s of sections) for (const v of s.variables) if (types.hasBtf && v.typeId) types.use(v.typeId);
 
   const names = new NameAllocator();
-  names.reserve(...IMPORTS, OBJECT_CONST);
+  names.reserve(...IMPORTS, OBJECT_CONST, PREPARED_CONST);
   const typeNames = {
     programs: `${name}Programs`,
     maps: `${name}Maps`,
@@ -217,7 +228,7 @@ export function generateSkeleton(
       typeNames.open,
     ]),
     " = defineSkeleton(",
-    descriptor(name, file, opts.objectPath, spec, maps, sections),
+    descriptor(name, file, opts.objectPath, spec, maps, sections, prepared !== undefined),
     ");",
   ]);
   if (opts.objectPath === undefined) {
@@ -226,6 +237,17 @@ export function generateSkeleton(
       hardline,
       `const ${OBJECT_CONST} = `,
       embeddedObject(object),
+      ";",
+    ]);
+  }
+  if (prepared !== undefined) {
+    decls.push([
+      docComment(
+        `What opening ${file} gives that does not depend on the kernel (its maps, and its programs prepared for loading), as JSON: read instead of parsing the object when the object is the one it was made from.`,
+      ),
+      hardline,
+      `const ${PREPARED_CONST} = `,
+      arrayGroup(textLines(prepared)),
       ";",
     ]);
   }
@@ -425,6 +447,7 @@ function descriptor(
   spec: CollectionSpec,
   maps: MapPlan[],
   sections: SkeletonSection[],
+  prepared: boolean,
 ): Doc {
   const object =
     objectPath === undefined
@@ -436,6 +459,9 @@ function descriptor(
     objectEntry("name", stringLiteral(name)),
     objectEntry("file", stringLiteral(file)),
     objectEntry("object", object),
+    ...(prepared
+      ? [objectEntry("prepared", objectGroup([objectEntry("json", `() => ${PREPARED_CONST}`)]))]
+      : []),
     objectEntry(
       "programs",
       objectExpanded(Object.values(spec.programs).map((p) => objectEntry(p.name, stringLiteral(p.typeName)))),
@@ -479,6 +505,23 @@ function descriptor(
 /** `callee(a, b)`, the arguments one a line when they do not fit. */
 function callGroup(callee: string, args: readonly Doc[]): Doc {
   return group([`${callee}(`, indent([softline, join([",", line], args)]), ifBreak(","), softline, ")"]);
+}
+
+/**
+ * `text` cut into string literals of {@link BASE64_LINE} characters, each quoted as Biome
+ * quotes it (double quotes unless the piece holds more of them than single quotes).
+ */
+function textLines(text: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += BASE64_LINE) {
+    const piece = text.slice(i, i + BASE64_LINE);
+    const doubles = piece.split('"').length - 1;
+    const singles = piece.split("'").length - 1;
+    out.push(
+      doubles > singles ? `'${piece.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'` : stringLiteral(piece),
+    );
+  }
+  return out;
 }
 
 /** The object as an array of base64 lines. */

@@ -13,15 +13,9 @@ import type { BtfValue } from "../btf/codec.js";
 import { openEventReader } from "../gen/event-records.js";
 import { KernelPerfSource } from "./perf-source.js";
 import { KernelRingbufSource } from "./ringbuf-source.js";
-import { encodeInstructions, helperCalled, INSN_SIZE } from "../asm/instruction.js";
-import { LDDW, PseudoLd } from "../asm/opcodes.js";
+import { helperCalled } from "../asm/instruction.js";
 import { marshalBtf } from "../btf/marshal-btf.js";
-import {
-  FUNC_INFO_REC_SIZE,
-  LINE_INFO_REC_SIZE,
-  marshalFuncInfo,
-  marshalLineInfo,
-} from "../btf/marshal-ext.js";
+import { FUNC_INFO_REC_SIZE, LINE_INFO_REC_SIZE } from "../btf/marshal-ext.js";
 import {
   isLoadError,
   isTsbpfError,
@@ -32,11 +26,19 @@ import {
 } from "../errors.js";
 import type { ObjectBtf } from "../object/object-types.js";
 import type { CollectionSpec, MapSpec, ProgramSpec } from "../object/types.js";
+import {
+  carriedBtfBlob,
+  hasBtf,
+  prepareBtf,
+  preparedProgram,
+  prepareProgram,
+  withMapFds,
+} from "../object/prepared.js";
 import { sizePerfEventArrays } from "../object/size-perf-event-arrays.js";
 import { applyWiring, staticSlots } from "../tailcall/wiring.js";
 import type { TraceLine } from "../trace/trace-line.js";
 import { objNameChars } from "./attr.js";
-import { sanitizeBtf, type SanitizeLevel } from "./btf-sanitize.js";
+import { sanitizeBtf, type SanitizeLevel } from "../btf/btf-sanitize.js";
 import type { Fd } from "./fd.js";
 import { hostPossibleCpus } from "../backend/possible-cpus.js";
 import { encodeScalar } from "../backend/scalar.js";
@@ -82,8 +84,8 @@ export function kernelProgramName(name: string): string {
 /**
  * The program's instructions encoded for the kernel with every map reference patched: `lddw` of
  * a map becomes `BPF_PSEUDO_MAP_FD` with the map's fd; of global data, `BPF_PSEUDO_MAP_VALUE`
- * with the fd in the first slot and the offset into the value in the second. The references are
- * patched in the encoded bytes: no copy of the program's instruction objects.
+ * with the fd in the first slot and the offset into the value in the second. What the kernel
+ * engine loads (object/prepared.ts): the prepared program with its fds filled in.
  */
 export function encodeWithMapReferences(
   p: ProgramSpec,
@@ -91,27 +93,7 @@ export function encodeWithMapReferences(
   littleEndian: boolean,
   file?: string,
 ): Uint8Array {
-  const insns = p.instructions;
-  const out = encodeInstructions(insns, littleEndian);
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  for (const r of p.references) {
-    const first = insns[r.insn];
-    if (first === undefined || insns[r.insn + 1] === undefined || first.opcode !== LDDW) {
-      throw new LoadError(`reference to map ${r.map} is not on a lddw instruction`, {
-        ...(file === undefined ? {} : { file }),
-        program: p.name,
-        insn: r.insn,
-      });
-    }
-    const fd = fdOf(r.map);
-    const o = r.insn * INSN_SIZE;
-    const src = r.kind === "map" ? PseudoLd.MAP_FD : PseudoLd.MAP_VALUE;
-    const dst = first.dst & 0xf;
-    view.setUint8(o + 1, littleEndian ? dst | (src << 4) : (dst << 4) | src);
-    view.setInt32(o + 4, fd, littleEndian);
-    view.setInt32(o + INSN_SIZE + 4, r.kind === "map" ? 0 : r.offset, littleEndian);
-  }
-  return out;
+  return withMapFds(prepareProgram(p, littleEndian, file), fdOf, littleEndian);
 }
 
 function printsTrace(spec: CollectionSpec): boolean {
@@ -303,13 +285,18 @@ function defaultWarn(message: string): void {
 function loadObjectBtf(
   sys: Sys,
   coll: KernelCollection,
-  objBtf: ObjectBtf,
+  spec: CollectionSpec,
 ): { fd: Fd; level: SanitizeLevel } | undefined {
   let lastError: unknown;
   for (const level of ["load", "legacy"] as const) {
     try {
-      const { btf } = sanitizeBtf(objBtf.btf, level);
-      const { fd } = loadBtf(sys, marshalBtf(btf));
+      // The load level is the prepared form's (carried by a skeleton, or worked out now); the
+      // legacy level, for kernels that refused it, rewrites the decoded BTF further.
+      const blob =
+        level === "load"
+          ? (carriedBtfBlob(spec) ?? (prepareBtf(spec) as Uint8Array))
+          : marshalBtf(sanitizeBtf((spec.btf as ObjectBtf).btf, level).btf);
+      const { fd } = loadBtf(sys, blob);
       return { fd, level };
     } catch (e) {
       // Without the privilege to load BTF nothing else will load either: say that, not "BTF".
@@ -484,7 +471,8 @@ function loadPrograms(
         hint: 'use a libbpf section name such as SEC("xdp"), SEC("tc") or SEC("tracepoint/<category>/<name>")',
       });
     }
-    const insns = encodeWithMapReferences(p, fdOf, hostLittle, file);
+    const prepared = preparedProgram(p, hostLittle, file);
+    const insns = withMapFds(prepared, fdOf, hostLittle);
     const withBtf = btf !== undefined && btf.level === "load";
     try {
       const loaded = loadProgram(sys, {
@@ -498,11 +486,11 @@ function loadPrograms(
         ...(withBtf && btf !== undefined
           ? {
               btfFd: btf.fd.value,
-              ...(p.funcInfo.length > 0
-                ? { funcInfo: marshalFuncInfo(p.funcInfo, hostLittle), funcInfoRecSize: FUNC_INFO_REC_SIZE }
+              ...(prepared.funcInfo.byteLength > 0
+                ? { funcInfo: prepared.funcInfo, funcInfoRecSize: FUNC_INFO_REC_SIZE }
                 : {}),
-              ...(p.lineInfo.length > 0
-                ? { lineInfo: marshalLineInfo(p.lineInfo, hostLittle), lineInfoRecSize: LINE_INFO_REC_SIZE }
+              ...(prepared.lineInfo.byteLength > 0
+                ? { lineInfo: prepared.lineInfo, lineInfoRecSize: LINE_INFO_REC_SIZE }
                 : {}),
             }
           : {}),
@@ -540,8 +528,8 @@ export async function loadKernelCollection(
   const coll = new KernelCollection(spec, sys, opts.onWarning ?? defaultWarn, opts.netns);
   try {
     let btf: { fd: Fd; level: SanitizeLevel } | undefined;
-    if (spec.btf !== undefined) {
-      btf = loadObjectBtf(sys, coll, spec.btf);
+    if (hasBtf(spec)) {
+      btf = loadObjectBtf(sys, coll, spec);
       coll.setBtf(btf?.fd);
       coll.btfStatus = btf === undefined ? "dropped" : btf.level === "load" ? "loaded" : "sanitised";
     }

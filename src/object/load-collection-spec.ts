@@ -465,7 +465,7 @@ function staticValues(
  * instructions, references and functions as they are when first asked; the property becomes a
  * plain data property then (or when assigned). Line info gives each site its C source line.
  */
-function lazyTailCalls(p: ProgramSpec): void {
+export function lazyTailCalls(p: ProgramSpec): void {
   Object.defineProperty(p, "tailCalls", LAZY_TAIL_CALLS);
 }
 

@@ -22,6 +22,7 @@ import { findRecordType, skeletonMapKind } from "../gen/skeleton-model.js";
 import type { KernelXdpLink } from "../kernel/kernel-link.js";
 import type { KernelAttachXdpOptions } from "../kernel/kernel-program.js";
 import { loadCollectionSpec } from "../object/load-collection-spec.js";
+import { openPreparedSpec } from "../object/prepared-spec.js";
 import type { CollectionSpec } from "../object/types.js";
 import type {
   SkeletonDescriptor,
@@ -51,8 +52,18 @@ export function defineSkeleton<K, V, O>(descriptor: SkeletonDescriptor): Skeleto
 
 /** The opened skeleton: the spec, the global views over it, and `load`. */
 function openSkeleton(d: SkeletonDescriptor, opts: SkeletonOpenOptions) {
-  const { bytes, file } = objectBytes(d, opts.object);
-  const spec = loadCollectionSpec(bytes, { file });
+  // The prepared spec when the skeleton carries one made from this object; else parsed. An
+  // embedded object is decoded only when the spec needs it (see openPreparedSpec).
+  const prepared = d.prepared?.json().join("");
+  const embedded = opts.object === undefined && "base64" in d.object;
+  const source = embedded ? undefined : objectBytes(d, opts.object);
+  const spec =
+    (prepared === undefined
+      ? undefined
+      : openPreparedSpec(source?.bytes ?? (() => objectBytes(d, undefined).bytes), prepared, {
+          file: source?.file ?? d.file,
+        })) ??
+    loadCollectionSpec(source?.bytes ?? objectBytes(d, undefined).bytes, { file: source?.file ?? d.file });
   checkObject(d, spec);
   let loaded = false;
   const handle: Record<string, unknown> = {
@@ -164,7 +175,8 @@ function checkObject(d: SkeletonDescriptor, spec: CollectionSpec): void {
 
 /** The loaded skeleton over a live collection. */
 function loadedSkeleton(d: SkeletonDescriptor, coll: CollectionFor<"vm" | "kernel">): unknown {
-  const btf = specBtf(coll.spec);
+  // Read only for views that decode values: a skeleton's spec decodes its BTF when first read.
+  const btf = () => specBtf(coll.spec);
   const le = coll.spec.byteOrder === "little";
   const progs: Record<string, BpfProgram> = {};
   // A `?` section's program is absent unless it was asked for (autoload), as in the collection.
@@ -214,7 +226,7 @@ function loadedSkeleton(d: SkeletonDescriptor, coll: CollectionFor<"vm" | "kerne
 function mapView(
   map: BpfMap,
   d: SkeletonMapDescriptor,
-  btf: Btf | undefined,
+  btf: () => Btf | undefined,
   le: boolean,
   coll: LoadedCollection,
 ): unknown {
@@ -224,9 +236,9 @@ function mapView(
     case "map-of-maps":
       return new SlotMap(map, undefined);
     case "records":
-      return new RecordView(map, d.record, btf, le, coll);
+      return new RecordView(map, d.record, btf(), le, coll);
     default:
-      return typedMap(map, btf);
+      return typedMap(map, btf());
   }
 }
 

@@ -206,6 +206,12 @@ export interface SkeletonDescriptor {
   readonly file: string;
   /** Where the object is: embedded (base64 lines), or at a URL read when it is opened. */
   readonly object: { readonly base64: () => readonly string[] } | { readonly url: URL };
+  /**
+   * What `tsbpf gen skeleton` worked out of the object that does not depend on the kernel (its
+   * maps, its programs prepared for loading), so that opening parses nothing: JSON, in pieces.
+   * Used while the object is the one it was made from; otherwise the object is parsed.
+   */
+  readonly prepared?: { readonly json: () => readonly string[] };
   /** Program name → program type name. */
   readonly programs: Readonly<Record<string, string>>;
   /** Map name → what the module's types assume of it. */

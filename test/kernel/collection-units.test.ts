@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { marshalBtf } from "../../src/btf/marshal-btf.js";
 import { parseBtf } from "../../src/btf/parse-btf.js";
-import { sanitizeBtf } from "../../src/kernel/btf-sanitize.js";
+import { sanitizeBtf } from "../../src/btf/btf-sanitize.js";
 import { BpfCmd } from "../../src/abi/index.js";
 import { kernelProgramName, loadKernelCollection } from "../../src/kernel/kernel-collection.js";
 import { encodeScalar } from "../../src/backend/scalar.js";

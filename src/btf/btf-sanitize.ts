@@ -4,7 +4,7 @@
  * checker refuses; libbpf rewrites them before loading, and so does tsbpf. A second, harsher
  * level replaces kinds that older kernels do not know, for when the first attempt is refused.
  */
-import type { Btf, BtfType } from "../btf/types.js";
+import type { Btf, BtfType } from "./types.js";
 
 /** How much to rewrite: `"load"` is always needed; `"legacy"` also replaces newer kinds. */
 export type SanitizeLevel = "load" | "legacy";

@@ -1,0 +1,66 @@
+/**
+ * tsbpf's side of the loader benchmark's skeleton path: the same job as bench/tsbpf-loader.ts,
+ * through the seed's generated skeleton (examples/tail-call/tail_call.skel.ts, the object
+ * embedded), as examples/tail-call/loader.ts does it; the counterpart of bench/c/loader_skel.c.
+ * Prints its own timings as one JSON line, detaches and exits.
+ *
+ *   node dist/bench/tsbpf-skel-loader.js IFACE
+ *
+ * The skeleton (and with it the library, through the package's entry) is imported after the
+ * first clock reading, as tsbpf-loader.ts imports the library, so the import is measured apart.
+ */
+const t0 = process.hrtime.bigint();
+
+async function main(): Promise<void> {
+  const iface = process.argv[2];
+  if (iface === undefined) {
+    console.error("usage: tsbpf-skel-loader IFACE");
+    process.exit(2);
+  }
+  const { TailCall } = await import("../examples/tail-call/tail_call.skel.js");
+  // As tsbpf-loader.ts: the kernel engine and koffi's binary are loaded before the clock starts.
+  const { defaultSys } = await import("../src/kernel/sys.js");
+  await import("../src/kernel/kernel-collection.js");
+  defaultSys();
+  const gcs = new PerformanceObserver(() => undefined);
+  gcs.observe({ entryTypes: ["gc"] });
+  const pImport = performance.now();
+  const tImport = process.hrtime.bigint();
+
+  const open = TailCall.open();
+  const tOpen = process.hrtime.bigint();
+  const skel = await open.load({ backend: "kernel" });
+  const tLoad = process.hrtime.bigint();
+
+  skel.maps.prog_array.set(0, skel.progs.port8080_prog).set(1, skel.progs.port22_prog);
+  const tSlots = process.hrtime.bigint();
+
+  await skel.attach({ main_prog: { iface } });
+  const tAttached = process.hrtime.bigint();
+  const pAttached = performance.now();
+  await new Promise((resolve) => setImmediate(resolve));
+  let gcMs = 0;
+  for (const e of gcs.takeRecords())
+    if (e.startTime >= pImport && e.startTime < pAttached) gcMs += e.duration;
+  gcs.disconnect();
+
+  const ns = (a: bigint, b: bigint): number => Number(b - a);
+  console.log(
+    JSON.stringify({
+      import_ns: ns(t0, tImport),
+      open_ns: ns(tImport, tOpen),
+      load_ns: ns(tOpen, tLoad),
+      slots_ns: ns(tLoad, tSlots),
+      attach_ns: ns(tSlots, tAttached),
+      gc_ns: Math.round(gcMs * 1e6),
+      main_to_attached_ns: ns(t0, tAttached),
+      attached_at_ns: Number(tAttached),
+    }),
+  );
+  skel.close();
+}
+
+main().catch((e: unknown) => {
+  console.error(`tsbpf-skel-loader: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
