@@ -236,7 +236,7 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
         ? undefined
         : [
             process.execPath,
-            "dist/bench/code-cache-run.js",
+            "dist/bench/code-cache-run.cjs",
             skelBundle,
             join(dir, "tsbpf-skel-loader.cache"),
             resolve("dist/bench/tsbpf-skel-loader.js"),

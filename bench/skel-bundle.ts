@@ -1,13 +1,13 @@
 /**
  * Bundles bench/tsbpf-skel-loader.ts the way scripts/bundle.mjs bundles the CLI and
  * bench/tsbpf-loader.ts (one minified CommonJS script that is the function
- * bench/code-cache-run.ts calls), so table 3 can time the skeleton path as the CLI's code runs
+ * bench/code-cache-run.cts calls), so table 3 can time the skeleton path as the CLI's code runs
  * too. The skeleton imports the package by name (`tsbpf`): here that is dist/src/index.js.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 
-/** The head scripts/bundle.mjs gives a bundle: what code-cache-run.ts calls it with. */
+/** The head scripts/bundle.mjs gives a bundle: what code-cache-run.cts calls it with. */
 const WRAPPER_HEAD =
   "(function (exports, require, module, __filename, __dirname, __tsbpfMetaUrl, __tsbpfImport) {";
 

@@ -53,11 +53,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	libbpf_set_print(quiet);
-	unsigned int ifindex = if_nametoindex(argv[1]);
-	if (ifindex == 0) {
-		perror("loader_skel: if_nametoindex");
-		return 1;
-	}
 
 	struct tail_call *skel = tail_call__open();
 	if (!skel) {
@@ -76,6 +71,12 @@ int main(int argc, char **argv)
 		return 1;
 	long long t_slots = now_ns();
 
+	/* The interface's name is resolved in the attach phase, as tsbpf's attach({ iface }) does. */
+	unsigned int ifindex = if_nametoindex(argv[1]);
+	if (ifindex == 0) {
+		perror("loader_skel: if_nametoindex");
+		return 1;
+	}
 	skel->links.main_prog = bpf_program__attach_xdp(skel->progs.main_prog, (int)ifindex);
 	if (!skel->links.main_prog) {
 		perror("loader_skel: bpf_program__attach_xdp");
