@@ -98,37 +98,36 @@ export abstract class MapFront implements BpfMap {
   /** Raw lookup; `undefined` when the key is absent. Per-CPU maps give all CPUs' values concatenated. */
   lookup(key: Uint8Array): Uint8Array | undefined {
     const k = this.#checkKey(key);
-    return this.#engine(`lookup key ${this.#keyText(k)}`, () => this.rawLookup(k));
+    return this.#engine("lookup key", k, () => this.rawLookup(k));
   }
 
   /** Raw update with the kernel's flag semantics (`UpdateFlag`). */
   update(key: Uint8Array, value: Uint8Array, flags = 0n): void {
     const k = this.#checkKey(key);
-    const op = `update key ${this.#keyText(k)}`;
     if (!(value instanceof Uint8Array) || value.byteLength !== this.valueBufferSize) {
       throw this.#usage(
-        `${op}: value is ${value instanceof Uint8Array ? `${value.byteLength} bytes` : kindOf(value)}, the map needs ${this.valueBufferSize} bytes`,
+        `${this.#opText("update key", k)}: value is ${value instanceof Uint8Array ? `${value.byteLength} bytes` : kindOf(value)}, the map needs ${this.valueBufferSize} bytes`,
         this.perCpu
           ? `a per-CPU value holds ${this.possibleCpus} copies of ${perCpuValueStride(this.spec.valueSize)} bytes`
           : undefined,
       );
     }
-    if (typeof flags !== "bigint") throw this.#usage(`${op}: flags must be a bigint (UpdateFlag)`);
-    this.#engine(op, () => this.rawUpdate(k, value, flags));
+    if (typeof flags !== "bigint") {
+      throw this.#usage(`${this.#opText("update key", k)}: flags must be a bigint (UpdateFlag)`);
+    }
+    this.#engine("update key", k, () => this.rawUpdate(k, value, flags));
   }
 
   /** Raw delete: the engine's ENOENT when absent, EINVAL for arrays. */
   delete(key: Uint8Array): void {
     const k = this.#checkKey(key);
-    this.#engine(`delete key ${this.#keyText(k)}`, () => this.rawDelete(k));
+    this.#engine("delete key", k, () => this.rawDelete(k));
   }
 
   /** BPF_MAP_GET_NEXT_KEY: the key after `key` (the first for `undefined`), `undefined` at the end. */
   nextKey(key: Uint8Array | undefined): Uint8Array | undefined {
     const k = key === undefined ? undefined : this.#checkKey(key);
-    return this.#engine(`next key after ${k === undefined ? "none" : this.#keyText(k)}`, () =>
-      this.rawNextKey(k),
-    );
+    return this.#engine("next key after", k, () => this.rawNextKey(k));
   }
 
   /** Keys in the engine's order (BPF_MAP_GET_NEXT_KEY). */
@@ -189,22 +188,24 @@ export abstract class MapFront implements BpfMap {
   }
 
   #encodeValue(value: MapScalar | BpfProgram | BpfMap, key: Uint8Array): Uint8Array {
-    const op = `update key ${this.#keyText(key)}`;
+    // The operation's text is made only for an error: a set on a warm path builds no string.
+    const op = (): string => this.#opText("update key", key);
     const fdMap = isFdValuedMapType(this.spec.type);
     const wants = this.spec.type === MapType.prog_array ? "program" : "map";
     if (typeof value === "object" && !(value instanceof Uint8Array)) {
       if (!fdMap) {
         throw this.#usage(
-          `${op}: a ${this.spec.typeName} holds bytes, not a ${describe(value)}`,
+          `${op()}: a ${this.spec.typeName} holds bytes, not a ${describe(value)}`,
           "only prog arrays and maps of maps take programs or maps",
         );
       }
       const ok = wants === "program" ? isBpfProgram(value) : isBpfMap(value);
-      if (!ok) throw this.#usage(`${op}: a ${this.spec.typeName} takes a ${wants}, not a ${describe(value)}`);
+      if (!ok)
+        throw this.#usage(`${op()}: a ${this.spec.typeName} takes a ${wants}, not a ${describe(value)}`);
       const slot = this.slotValue(value);
       if (slot === undefined) {
         throw this.#usage(
-          `${op}: ${value.name} is a ${wants} of another engine`,
+          `${op()}: ${value.name} is a ${wants} of another engine`,
           `a ${this.spec.typeName} holds ${wants}s loaded into the same engine (the VM or the kernel) as itself`,
         );
       }
@@ -212,7 +213,7 @@ export abstract class MapFront implements BpfMap {
     }
     if (fdMap && !(value instanceof Uint8Array)) {
       throw this.#usage(
-        `${op}: a ${this.spec.typeName} takes a ${wants}, not a number`,
+        `${op()}: a ${this.spec.typeName} takes a ${wants}, not a number`,
         `set(key, coll.${wants === "program" ? "programs" : "maps"}.NAME), or the raw 4-byte ${wants === "program" ? "program" : "map"} fd as bytes`,
       );
     }
@@ -261,10 +262,20 @@ export abstract class MapFront implements BpfMap {
   }
 
   /** Runs an engine operation; its errno becomes the one MapError shape, whichever engine said it. */
-  #engine<T>(op: string, fn: () => T): T {
+  /** "update key 7", "next key after none": how errors name the operation. */
+  #opText(verb: string, key: Uint8Array | undefined): string {
+    return `${verb} ${key === undefined ? "none" : this.#keyText(key)}`;
+  }
+
+  /**
+   * Runs an engine operation, naming it (`verb` and the key, made into text only when it fails)
+   * in the map's errors.
+   */
+  #engine<T>(verb: string, key: Uint8Array | undefined, fn: () => T): T {
     try {
       return fn();
     } catch (e) {
+      const op = this.#opText(verb, key);
       if (isMapError(e) && e.errno !== undefined) {
         throw mapErrnoError(this.name, op, e.errno, { hint: e.hint, cause: e.cause ?? e });
       }
