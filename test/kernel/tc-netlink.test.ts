@@ -28,7 +28,15 @@ import {
   removeTcFilter,
 } from "../../src/kernel/tc-netlink.js";
 import { loadCollectionSpec } from "../../src/object/load-collection-spec.js";
-import { AS_NOBODY, createVethNs, runCli, sendSyn, startCli, traceLock } from "./attach-support.js";
+import {
+  AS_NOBODY,
+  createVethNs,
+  runCli,
+  sendSyn,
+  startCli,
+  traceLock,
+  type VethNs,
+} from "./attach-support.js";
 import { hasCommand, kernelSkipReason } from "./support.js";
 import { attachForeignTc, qdiscKinds, tc, tcFilters, tcxProgs } from "./tc-support.js";
 
@@ -85,6 +93,32 @@ function printed(out: string): string[] {
     .split("\n")
     .map((l) => / \[\d{3}\] (tc: .*)$/.exec(l)?.[1])
     .filter((m) => m !== undefined);
+}
+
+/** `tsbpf attach --tc ingress --tc-mode filter` on `net`'s peer end (ip netns exec), killed with SIGKILL once attached. */
+async function attachFilterAndKill(net: VethNs): Promise<void> {
+  const p = startCli(
+    [
+      "attach",
+      DISPATCH,
+      "--prog",
+      "tc_main",
+      "--iface",
+      net.peerIf,
+      "--tc",
+      "ingress",
+      "--tc-mode",
+      "filter",
+      ...TAILS,
+    ],
+    netnsExec(net.ns),
+  );
+  try {
+    await p.waitFor(/printing trace lines|running without trace lines/);
+  } finally {
+    p.child.kill("SIGKILL");
+  }
+  await p.exited;
 }
 
 test("the tc dispatcher as a cls_bpf filter (attach --tc-mode filter, ip netns exec) gives tcx's verdicts on real SYNs", {
@@ -390,28 +424,7 @@ test("kill -9 leaves the filter; detach --tc removes tsbpf's only; each mistake 
   try {
     tc(net.ns, "qdisc", "add", "dev", net.peerIf, "clsact");
     iproute2Filter(net.ns, net.peerIf, "ingress");
-    const p = startCli(
-      [
-        "attach",
-        DISPATCH,
-        "--prog",
-        "tc_main",
-        "--iface",
-        net.peerIf,
-        "--tc",
-        "ingress",
-        "--tc-mode",
-        "filter",
-        ...TAILS,
-      ],
-      netnsExec(net.ns),
-    );
-    try {
-      await p.waitFor(/printing trace lines|running without trace lines/);
-    } finally {
-      p.child.kill("SIGKILL");
-    }
-    await p.exited;
+    await attachFilterAndKill(net);
     const left = tcFilters(net.ns, net.peerIf, "ingress");
     assert.deepEqual(
       left.map((f) => `${f.pref}:${f.name}`),
@@ -502,31 +515,7 @@ test("kill -9 of an attach that made the clsact: detach --tc removes it once not
   const net = createVethNs("Q");
   const foreign = attachForeignTc(net.peerIf, net.ns, "ingress");
   try {
-    /** `tsbpf attach --tc ingress --tc-mode filter`, killed with SIGKILL once attached. */
-    const attachAndKill = async (): Promise<void> => {
-      const p = startCli(
-        [
-          "attach",
-          DISPATCH,
-          "--prog",
-          "tc_main",
-          "--iface",
-          net.peerIf,
-          "--tc",
-          "ingress",
-          "--tc-mode",
-          "filter",
-          ...TAILS,
-        ],
-        netnsExec(net.ns),
-      );
-      try {
-        await p.waitFor(/printing trace lines|running without trace lines/);
-      } finally {
-        p.child.kill("SIGKILL");
-      }
-      await p.exited;
-    };
+    const attachAndKill = () => attachFilterAndKill(net);
     const detach = () => runCli(["detach", "--tc", "ingress", "--iface", net.peerIf, "--netns", net.ns]);
     const hasClsact = () => qdiscKinds(net.ns, net.peerIf).includes("clsact");
 
