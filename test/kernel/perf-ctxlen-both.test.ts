@@ -33,8 +33,15 @@ interface Outcome {
   samples: string[];
 }
 
-async function runAll(backend: BackendName, prog: "xdp_ctxlen" | "tc_ctxlen"): Promise<Outcome[]> {
-  const c = await Collection.load(loadSpec(FILE), { backend });
+async function runAll(
+  backend: BackendName,
+  prog: "xdp_ctxlen" | "tc_ctxlen",
+  tier?: "interpreter" | "js" | "wasm",
+): Promise<Outcome[]> {
+  const c =
+    backend === "vm"
+      ? await Collection.load(loadSpec(FILE), { backend, ...(tier === undefined ? {} : { vm: { tier } }) })
+      : await Collection.load(loadSpec(FILE), { backend });
   try {
     const r = c.events("perf", { pages: 1 });
     const out: Outcome[] = [];
@@ -78,22 +85,7 @@ for (const prog of ["xdp_ctxlen", "tc_ctxlen"] as const) {
 
   test(`perf output with BPF_F_CTXLEN_MASK on the VM, each tier (${prog})`, async () => {
     for (const tier of ["interpreter", "js", "wasm"] as const) {
-      const c = await Collection.load(loadSpec(FILE), { backend: "vm", vm: { tier } });
-      try {
-        const r = c.events("perf", { pages: 1 });
-        const got: Outcome[] = [];
-        for (const hi of HIS) {
-          await c.programs[prog]?.run(packet(hi));
-          const samples: string[] = [];
-          r.consume((rec) => {
-            samples.push(hex(rec));
-          });
-          got.push({ hi, ret: globals(c, ".bss").get("last_ret") as bigint, samples });
-        }
-        assert.deepEqual(got, HIS.map(expected), tier);
-      } finally {
-        c.close();
-      }
+      assert.deepEqual(await runAll("vm", prog, tier), HIS.map(expected), tier);
     }
   });
 }
