@@ -40,6 +40,8 @@ export const HelperId = {
   ringbuf_discard: 133,
   ringbuf_query: 134,
   trace_vprintk: 177,
+  xdp_get_buff_len: 188,
+  xdp_store_bytes: 190,
 } as const;
 
 const helperNames = nameLookup(HelperId);

@@ -24,7 +24,8 @@ Run it from the host, not inside 'ip netns exec': that hides the host's bpffs an
 
 With --tc HOOK (ingress or egress) it removes the cls_bpf filters tsbpf attach added to that tc
 hook of interface IF (those named tsbpf:PROGRAM), such as one left by an attach killed with
-kill -9; other tools' filters, and the clsact qdisc, stay.`;
+kill -9; other tools' filters stay. The clsact qdisc goes too when that attach created it (its
+filter is named tsbpf:PROGRAM+clsact) and nothing else is on it; one that was there before stays.`;
 
 /** `tsbpf detach --pin DIR [--netns NAME]`: `tsbpf down --pin DIR`. */
 export const detachCommand: Command = async (args, io) => {
@@ -60,7 +61,7 @@ function detachTcFilters(
   const hook = tc as TcHook;
   if (netns !== undefined) checkNetns(netns);
   const sys = defaultSys();
-  const removed = inNetns(sys, netns, () =>
+  const { removed, qdiscRemoved } = inNetns(sys, netns, () =>
     removeTsbpfFilters(sys, interfaceIndex(sys, iface, netns), hook, iface),
   );
   const where = `${iface}${netns === undefined ? "" : ` in netns ${netns}`} tc ${hook}`;
@@ -70,5 +71,7 @@ function detachTcFilters(
       `removed filter ${f.name ?? "?"} (pref ${f.prio} handle 0x${f.handle.toString(16)}, prog id ${f.progId ?? "?"}) from ${where}\n`,
     );
   }
+  if (qdiscRemoved)
+    out(`removed the clsact qdisc of ${iface} the attach had created (nothing else was on it)\n`);
   return 0;
 }

@@ -11,7 +11,8 @@ A traffic generator for testing pipelines on test interfaces and namespaces (roo
 out of IF, one end of a veth, so that the XDP program on its peer receives them. It uses
 BPF_PROG_TEST_RUN's live-frames mode (BPF_F_TEST_XDP_LIVE_FRAMES): a two-instruction XDP_TX
 program runs on the packet, and the kernel transmits each frame out of IF. One repeated packet
-goes out at millions of packets per second; a capture's distinct packets take one syscall each.
+goes out at millions of packets per second, and so do a capture's distinct packets (up to 2048
+bytes; the program rewrites each frame into the next packet of the capture).
 Without an XDP program on the peer, veth drops the frames silently. Frames the peer refuses,
 because its XDP ring is full (the sender outran it) or they are over its MTU, are counted by IF
 as transmit drops (tx_dropped): the summary says how many of the frames sent never reached the

@@ -89,10 +89,11 @@ export const topCommand: Command = async (args, io) => {
   process.on("SIGTERM", onSignal);
   let runTime: { close(): void } | undefined;
   try {
-    let prev = pinned.read();
+    let prev: StatsReport | undefined = pinned.read();
     runTime = pinned.enableRunTime();
-    const chainFirst = pinned.entryRunStats();
-    let chainPrev = chainFirst;
+    let chainFirst = pinned.entryRunStats();
+    let chainPrev: ProgramRunStats | undefined = chainFirst;
+    let generation = pinned.generation;
     let last = Date.now();
     for (let n = 0; iterations === undefined || n < iterations; n++) {
       await new Promise<void>((res) => {
@@ -105,6 +106,13 @@ export const topCommand: Command = async (args, io) => {
       if (stop.signal.aborted) break;
       const now = pinned.read();
       const chainNow = pinned.entryRunStats();
+      if (pinned.generation !== generation) {
+        // Upgraded (or put up again): new counters and a new entry, counted from zero.
+        generation = pinned.generation;
+        prev = undefined;
+        chainPrev = undefined;
+        chainFirst = { runCount: 0n, runTimeNs: 0n };
+      }
       const t = Date.now();
       io.stdout(
         `\x1b[H\x1b[2J${screen(`${pinned.meta.name} (${dir})`, entry, now, prev, (t - last) / 1000, { now: chainNow, prev: chainPrev, first: chainFirst })}`,

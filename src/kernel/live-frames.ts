@@ -4,8 +4,9 @@
  * XDP_TX on a packet `repeat` times, and the kernel transmits each frame out of the context's
  * `ingress_ifindex`. Out of one end of a veth, the frames arrive at the peer, where an XDP
  * program sees them (without one, veth drops them silently). No socket, no copy per packet: one
- * repeated packet goes out at millions per second; distinct packets (a capture) take one
- * syscall each.
+ * repeated packet goes out at millions per second, and so do distinct packets (a capture): a
+ * program cycling through them rewrites each repeated frame (live-frames-cycle.ts); only a
+ * packet over its 2048 bytes, or a kernel that refuses it, takes one syscall a packet.
  *
  * It sends only where it is told: the interface and network namespace are the caller's.
  */
@@ -15,6 +16,7 @@ import { encodeInstructions } from "../asm/instruction.js";
 import { isLoadError, UsageError } from "../errors.js";
 import type { Fd } from "./fd.js";
 import { linkTxDropped } from "./link-stats.js";
+import { CYCLE_MAX_FRAME, type FrameCycle, loadFrameCycle } from "./live-frames-cycle.js";
 import { checkNetns, inNetns } from "./netns.js";
 import { loadProgram, testRun, xdpContext } from "./program-ops.js";
 import { defaultSys, type Sys } from "./sys.js";
@@ -71,6 +73,21 @@ export interface SendResult {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * The cycling program for distinct packets (live-frames-cycle.ts), when every packet fits it and
+ * the kernel takes it; undefined otherwise (then one syscall a packet, as before).
+ */
+function tryFrameCycle(sys: Sys, packets: readonly Uint8Array[]): FrameCycle | undefined {
+  if (packets.some((p) => p.byteLength > CYCLE_MAX_FRAME)) return undefined;
+  try {
+    return loadFrameCycle(sys, packets);
+  } catch (e) {
+    // A kernel without bpf_xdp_store_bytes (or a refusing verifier): the per-packet path.
+    if (isLoadError(e)) return undefined;
+    throw e;
+  }
+}
+
+/**
  * Sends `packets` out of `iface` (in `netns`) until `count` frames or `durationS` seconds (one of
  * them, or both: whichever comes first), at most `rate` per second. One packet is sent with
  * `repeat` runs; several, one run each, in turn.
@@ -97,12 +114,32 @@ export async function sendFrames(opts: SendOptions): Promise<SendResult> {
     return i;
   });
   const txDropped = (): bigint => inNetns(sys, opts.netns, () => linkTxDropped(sys, ifindex));
-  const prog: Fd = loadProgram(sys, {
-    type: ProgType.xdp,
-    insns: encodeInstructions(assemble(`mov %r0, ${XdpAction.TX}\nexit`)),
-    license: "GPL",
-    name: "tsbpf_send",
-  }).fd;
+  const cycle = opts.packets.length > 1 ? tryFrameCycle(sys, opts.packets) : undefined;
+  const prog: Fd =
+    cycle?.prog ??
+    loadProgram(sys, {
+      type: ProgType.xdp,
+      insns: encodeInstructions(assemble(`mov %r0, ${XdpAction.TX}\nexit`)),
+      license: "GPL",
+      name: "tsbpf_send",
+    }).fd;
+  // Bytes of the first k packets of the turn, for the bytes of any run of frames.
+  const lengths = opts.packets.map((p) => p.byteLength);
+  const prefix = [0];
+  for (const l of lengths) prefix.push((prefix.at(-1) as number) + l);
+  const cycleBytes = prefix.at(-1) as number;
+  const bytesOf = (from: number, n: number): number => {
+    const k = lengths.length;
+    const start = from % k;
+    const whole = Math.floor(n / k);
+    const rest = n % k;
+    const end = start + rest;
+    const partial =
+      end <= k
+        ? (prefix[end] as number) - (prefix[start] as number)
+        : cycleBytes - (prefix[start] as number) + (prefix[end - k] as number);
+    return whole * cycleBytes + partial;
+  };
   const limit = opts.count ?? Number.POSITIVE_INFINITY;
   const deadline = opts.durationS === undefined ? Number.POSITIVE_INFINITY : opts.durationS * 1000;
   // With a rate, each step sends 10 ms worth of frames, then waits for the clock.
@@ -113,7 +150,8 @@ export async function sendFrames(opts: SendOptions): Promise<SendResult> {
   const dropped0 = txDropped();
   const t0 = performance.now();
   try {
-    const one = opts.packets.length === 1;
+    // One syscall repeats a frame: the one packet, or the cycling program's template.
+    const one = opts.packets.length === 1 || cycle !== undefined;
     let i = 0;
     while (sent < limit && !opts.signal?.aborted) {
       const elapsed = performance.now() - t0;
@@ -141,7 +179,8 @@ export async function sendFrames(opts: SendOptions): Promise<SendResult> {
               flags: TestRunFlag.XDP_LIVE_FRAMES,
               batchSize: BATCH,
             });
-            bytes += (one ? n : 1) * pkt.byteLength;
+            bytes += bytesOf(i - 1, one ? n : 1);
+            if (cycle !== undefined) i += n - 1;
             done += one ? n : 1;
           }
         });
@@ -157,7 +196,8 @@ export async function sendFrames(opts: SendOptions): Promise<SendResult> {
       await new Promise((r) => setImmediate(r));
     }
   } finally {
-    prog.close();
+    if (cycle !== undefined) cycle.close();
+    else prog.close();
   }
   const elapsedMs = performance.now() - t0;
   // The peer refuses a frame in the syscall that hands it over (the flush of its batch): the

@@ -46,6 +46,14 @@ export const TC_FILTER_NAME_PREFIX = "tsbpf:";
  */
 export const TC_PINNED_FILTER_NAME_PREFIX = "tsbpf-pin:";
 
+/**
+ * The end of the name of an unpinned filter whose attach created the clsact qdisc
+ * (`tsbpf:PROGRAM+clsact`): the one record of who made the qdisc that outlives an attach killed
+ * with SIGKILL, so `detach --tc` removes the qdisc with the filter once nothing else is on it. A
+ * pinned pipeline records it in its description instead (and an upgrade renames its filter).
+ */
+export const TC_MADE_CLSACT_SUFFIX = "+clsact";
+
 /** The name prefix of a filter named `name`: pinned or not. */
 export function filterNamePrefix(name: string): string {
   return name.startsWith(TC_PINNED_FILTER_NAME_PREFIX) ? TC_PINNED_FILTER_NAME_PREFIX : TC_FILTER_NAME_PREFIX;
@@ -251,8 +259,11 @@ export function ensureClsact(sys: Sys, ifindex: number, iface?: string): boolean
 }
 
 /**
- * Removes the clsact qdisc of `ifindex` if no filter is left on either hook; true when removed.
- * Call it only for a qdisc this program created ({@link ensureClsact} returned true).
+ * Removes the clsact qdisc of `ifindex` if no filter is left on either hook, whatever its kind
+ * or chain; true when removed. Call it only for a qdisc this program created ({@link ensureClsact}
+ * returned true). tcx programs do not hold it: they do not run through the qdisc, and since 6.6
+ * the kernel keeps the hook's tcx entry, and its programs running, when the clsact that shares it
+ * goes (net/sched/sch_ingress.c, clsact_destroy: the entry is freed only once inactive).
  */
 export function removeClsactIfEmpty(sys: Sys, ifindex: number, iface?: string): boolean {
   for (const hook of ["ingress", "egress"] as const) {
@@ -336,10 +347,13 @@ export function attachTcFilter(
 ): TcFilterDescription {
   checkPlace(opts.prio, opts.handle);
   const { iface } = opts;
-  const name = `${opts.pinned === true ? TC_PINNED_FILTER_NAME_PREFIX : TC_FILTER_NAME_PREFIX}${opts.program}`;
   const handle = opts.handle ?? 1;
   const progId = getProgramInfo(sys, progFd).id;
   const createdQdisc = ensureClsact(sys, ifindex, iface);
+  const name =
+    opts.pinned === true
+      ? `${TC_PINNED_FILTER_NAME_PREFIX}${opts.program}`
+      : `${TC_FILTER_NAME_PREFIX}${opts.program}${createdQdisc ? TC_MADE_CLSACT_SUFFIX : ""}`;
   const op = `attach a tc ${hook} filter to ${where(ifindex, undefined, iface)}`;
   try {
     // A priority of our choosing can be taken between the listing and the add (another tsbpf at
@@ -546,17 +560,32 @@ export function attachTcFilterIn(
   return new KernelTcFilter(sys, netns === undefined ? desc : { ...desc, netns }, opts.program);
 }
 
+/** What {@link removeTsbpfFilters} did. */
+export interface TsbpfFiltersRemoval {
+  /** The filters deleted. */
+  removed: TcFilter[];
+  /** Whether the clsact qdisc went too: one of them had made it, and nothing else is on it now. */
+  qdiscRemoved: boolean;
+}
+
 /**
  * Deletes every cls_bpf filter tsbpf added (named `tsbpf:...`, chain 0) on the tc `hook` of
  * `ifindex`, in the calling thread's network namespace: what `tsbpf detach --tc` removes, such as
- * the filter of an attach that was killed with SIGKILL. Other filters are left alone, and so is
- * the clsact qdisc (nothing records who created it). Returns the filters deleted.
+ * the filter of an attach that was killed with SIGKILL. Other filters are left alone. The clsact
+ * qdisc goes too when one of the filters deleted had made it (its name ends in
+ * {@link TC_MADE_CLSACT_SUFFIX}) and nothing else is left on either hook; a qdisc that was there
+ * before stays.
  */
-export function removeTsbpfFilters(sys: Sys, ifindex: number, hook: TcHook, iface?: string): TcFilter[] {
+export function removeTsbpfFilters(
+  sys: Sys,
+  ifindex: number,
+  hook: TcHook,
+  iface?: string,
+): TsbpfFiltersRemoval {
   const ours = listTcFilters(sys, ifindex, hook, iface === undefined ? {} : { iface }).filter(
     (f) => f.chain === 0 && f.name?.startsWith(TC_FILTER_NAME_PREFIX) === true,
   );
-  return ours.filter((f) =>
+  const removed = ours.filter((f) =>
     deleteOwnFilter(sys, {
       method: "netlink",
       ifindex,
@@ -569,4 +598,6 @@ export function removeTsbpfFilters(sys: Sys, ifindex: number, hook: TcHook, ifac
       ...(iface === undefined ? {} : { iface }),
     }),
   );
+  const madeQdisc = removed.some((f) => f.name?.endsWith(TC_MADE_CLSACT_SUFFIX) === true);
+  return { removed, qdiscRemoved: madeQdisc && removeClsactIfEmpty(sys, ifindex, iface) };
 }

@@ -488,19 +488,52 @@ export function createHelpers(env: HelperEnvironment): (id: number) => HelperFn 
   };
   table.set(HelperId.ringbuf_submit, finish(true));
   table.set(HelperId.ringbuf_discard, finish(false));
+  /**
+   * The first `n` bytes of the running program's packet (from `data`, as bpf_xdp_copy and
+   * skb_copy_bits copy them), undefined when it has fewer (the kernel's -EFAULT) or there is no
+   * packet.
+   */
+  const packetPrefix = (n: number): Uint8Array | undefined => {
+    // The skb is set only while a tc program runs; the XDP buffer is there in any run.
+    const { xdp, skb } = env.state();
+    if (skb !== undefined) return n <= skb.len ? skb.page.subarray(skb.data, skb.data + n) : undefined;
+    if (xdp !== undefined) {
+      const linear = xdp.end - xdp.data;
+      if (n > linear + xdp.frags.length) return undefined;
+      if (n <= linear) return xdp.page.subarray(xdp.data, xdp.data + n);
+      const out = new Uint8Array(n);
+      out.set(xdp.page.subarray(xdp.data, xdp.end));
+      out.set(xdp.frags.subarray(0, n - linear), linear);
+      return out;
+    }
+    return undefined;
+  };
   table.set(HelperId.perf_event_output, (vm) => {
     // bpf_perf_event_output(ctx, map, flags, data, size): the slot is the flags' low 32 bits,
-    // BPF_F_CURRENT_CPU for the running CPU's. Appending packet bytes (BPF_F_CTXLEN_MASK) is
-    // refused with -EINVAL here, a difference the VM's docs name.
+    // BPF_F_CURRENT_CPU for the running CPU's; bits 32..51 (BPF_F_CTXLEN_MASK) ask for that many
+    // packet bytes after the data, in the same sample (net/core/filter.c, bpf_xdp_event_output
+    // and bpf_skb_event_output: -EINVAL for other flag bits, -EFAULT for more bytes than the
+    // packet has, both before the slot is looked at).
     const m = mapOf(vm, 2);
     if (!(m instanceof PerfEventArrayMap)) throw vmFault("helper", `map ${m.name} is not a perf event array`);
     const flags = vm.arg(3);
-    if ((flags & ~(BPF_F_INDEX_MASK | BPF_F_CTXLEN_MASK)) !== 0n || (flags & BPF_F_CTXLEN_MASK) !== 0n)
-      return EINVAL;
+    if ((flags & ~(BPF_F_INDEX_MASK | BPF_F_CTXLEN_MASK)) !== 0n) return EINVAL;
+    const ctxLen = Number((flags & BPF_F_CTXLEN_MASK) >> 32n);
+    let packet: Uint8Array | undefined;
+    if (ctxLen !== 0) {
+      const { xdp, skb } = env.state();
+      if (xdp === undefined && skb === undefined) return EINVAL;
+      packet = packetPrefix(ctxLen);
+      if (packet === undefined) return -Errno.EFAULT;
+    }
     const index = flags & BPF_F_INDEX_MASK;
     const cpu = index === BPF_F_CURRENT_CPU ? env.state().cpu : Number(index);
-    const size = Number(vm.arg(5));
-    return m.output(cpu, readArg(vm, 4, size));
+    const data = readArg(vm, 4, Number(vm.arg(5)));
+    if (packet === undefined) return m.output(cpu, data);
+    const sample = new Uint8Array(data.length + ctxLen);
+    sample.set(data);
+    sample.set(packet, data.length);
+    return m.output(cpu, sample);
   });
   table.set(HelperId.ringbuf_query, (vm) => {
     return ringbufOf(vm, 1).query(vm.arg(2));

@@ -3,6 +3,7 @@
  * of the test's own, TCP SYNs sent across it, and the trace lock every trace_pipe user holds.
  */
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn, spawnSync } from "node:child_process";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { resolve } from "node:path";
 
 /** The argv that runs the tsbpf CLI as a real process. */
@@ -98,22 +99,38 @@ export interface VethNs {
   remove(): void;
 }
 
-/** Creates a namespace and a veth pair with unique names derived from the pid and `tag`. */
+/** The `10.x.y` prefixes of the IPv4 addresses of the root namespace's interfaces. */
+function hostSubnets(): Set<string> {
+  const out = execFileSync("ip", ["-4", "-j", "addr", "show"], { encoding: "utf8" });
+  const links = JSON.parse(out || "[]") as { addr_info?: { local?: string }[] }[];
+  return new Set(
+    links.flatMap((l) => (l.addr_info ?? []).map((a) => /^10\.\d+\.\d+/.exec(a.local ?? "")?.[0] ?? "")),
+  );
+}
+
+/**
+ * Creates a namespace and a veth pair with unique names derived from the pid and `tag`, on a
+ * /24 no other interface of the host has: two host interfaces on one prefix (another test's, one
+ * a killed run left) would route one's packets into the other's namespace, and a test counting
+ * its packets would count another's.
+ */
 export function createVethNs(tag: string): VethNs {
   const id = `${process.pid % 100000}${tag}`;
   const ns = `tsbpf-att-${id}`;
   const hostIf = `tsa${id}`.slice(0, 15);
   const peerIf = `tsb${id}`.slice(0, 15);
-  const octet = (process.pid % 200) + 20;
-  const third = tag.charCodeAt(0) % 250;
-  const hostIp = `10.${octet}.${third}.1`;
-  const peerIp = `10.${octet}.${third}.2`;
   const ip = (...a: string[]) => execFileSync("ip", a, { stdio: "pipe" });
   const remove = (): void => {
     spawnSync("ip", ["link", "del", hostIf], { stdio: "ignore" });
     spawnSync("ip", ["netns", "del", ns], { stdio: "ignore" });
   };
   remove();
+  const octet = (process.pid % 200) + 20;
+  let third = tag.charCodeAt(0) % 250;
+  const used = hostSubnets();
+  for (let i = 0; i < 250 && used.has(`10.${octet}.${third}`); i++) third = (third + 1) % 250;
+  const hostIp = `10.${octet}.${third}.1`;
+  const peerIp = `10.${octet}.${third}.2`;
   try {
     ip("netns", "add", ns);
     ip("link", "add", hostIf, "type", "veth", "peer", "name", peerIf);
@@ -189,6 +206,33 @@ export function xdpProgIds(iface: string, ns?: string): number[] {
 export function loadedProgramIds(): { id: number; name?: string; tag?: string }[] {
   const out = execFileSync("bpftool", ["-j", "prog", "show"], { encoding: "utf8" });
   return JSON.parse(out) as { id: number; name?: string; tag?: string }[];
+}
+
+/**
+ * The ids of the BPF programs some process holds an fd of (a program's or a link's; from every
+ * `/proc/PID/fdinfo`): programs another process is using, such as a benchmark or another
+ * worktree's run loading the same objects, which a system-wide listing shows too.
+ */
+export function programsHeldByProcesses(): Set<number> {
+  const held = new Set<number>();
+  for (const pid of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fdinfo`);
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    for (const fd of fds) {
+      try {
+        if (!/bpf-prog|bpf_link/.test(readlinkSync(`/proc/${pid}/fd/${fd}`))) continue;
+        const m = /^prog_id:\s*(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8"));
+        if (m?.[1] !== undefined) held.add(Number(m[1]));
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return held;
 }
 
 /** The command prefix that runs a command as uid 65534 with no capabilities at all (a new user). */

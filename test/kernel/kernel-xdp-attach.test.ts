@@ -4,7 +4,6 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { isLoadError } from "../../src/errors.js";
 import { ProgType } from "../../src/abi/index.js";
@@ -21,6 +20,8 @@ import { loadProgram } from "../../src/kernel/program-ops.js";
 import { defaultSys } from "../../src/kernel/sys.js";
 import { attachXdp } from "../../src/kernel/xdp-attach.js";
 import { attachXdpLink } from "../../src/kernel/xdp-link.js";
+import { createVethNs, type VethNs } from "./attach-support.js";
+import { leftoverPid } from "./leftovers.js";
 import { asm, hasCommand, kernelSkipReason, program } from "./support.js";
 
 const skip =
@@ -28,6 +29,17 @@ const skip =
 
 const ip = (...args: string[]): string =>
   execFileSync("ip", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+
+/**
+ * The namespace and both veth ends are named so that the leftovers sweep (leftovers.ts) knows
+ * them as this process's, and removes them once it is gone (a test killed before its `finally`).
+ */
+function assertSweepable(net: VethNs): void {
+  const mine = process.pid % 100_000;
+  assert.equal(leftoverPid("netns", net.ns), mine, net.ns);
+  assert.equal(leftoverPid("veth", net.hostIf), mine, net.hostIf);
+  assert.equal(leftoverPid("veth", net.peerIf), mine, net.peerIf);
+}
 
 /** The XDP program id iproute2 sees on `dev`, or 0. */
 function ipXdpProgId(dev: string): number {
@@ -48,18 +60,12 @@ function errnoOf(f: () => unknown): number | undefined {
 }
 
 test("XDP attach by bpf_link and by netlink on a veth, with queries and refusals", { skip }, () => {
-  const tag = randomBytes(3).toString("hex");
-  const ns = `tsbpf-k-${tag}`;
-  const host = `tk${tag}a`;
-  const peer = `tk${tag}b`;
+  const net = createVethNs("aa");
+  const { hostIf: host } = net;
   const sys = defaultSys();
   const fds: Fd[] = [];
-  ip("netns", "add", ns);
   try {
-    ip("link", "add", host, "type", "veth", "peer", "name", peer);
-    ip("link", "set", peer, "netns", ns);
-    ip("link", "set", host, "up");
-    ip("-n", ns, "link", "set", peer, "up");
+    assertSweepable(net);
     const ifindex = interfaceIndex(sys, host);
     assert.equal(queryXdp(sys, ifindex).attached, "none");
 
@@ -154,12 +160,7 @@ test("XDP attach by bpf_link and by netlink on a veth, with queries and refusals
     assert.equal(queryXdp(sys, ifindex).attached, "none");
   } finally {
     for (const fd of fds.reverse()) fd.close();
-    try {
-      ip("link", "del", host);
-    } catch {
-      // Already gone with its peer.
-    }
-    ip("netns", "del", ns);
+    net.remove();
   }
 });
 
@@ -172,15 +173,12 @@ test("netlink requests on a missing interface fail with ENODEV", { skip }, () =>
 });
 
 test("attachXdp prefers a link, can be told to use netlink, and detaches only its program", { skip }, () => {
-  const tag = randomBytes(3).toString("hex");
-  const ns = `tsbpf-k-${tag}`;
-  const host = `tk${tag}a`;
+  const net = createVethNs("ab");
+  const { hostIf: host } = net;
   const sys = defaultSys();
   const fds: Fd[] = [];
-  ip("netns", "add", ns);
   try {
-    ip("link", "add", host, "type", "veth", "peer", "name", `tk${tag}b`, "netns", ns);
-    ip("link", "set", host, "up");
+    assertSweepable(net);
     const ifindex = interfaceIndex(sys, host);
     const prog = loadProgram(sys, {
       type: ProgType.xdp,
@@ -215,11 +213,6 @@ test("attachXdp prefers a link, can be told to use netlink, and detaches only it
     assert.equal(queryXdp(sys, ifindex).attached, "none", "leaving the using block detached it");
   } finally {
     for (const fd of fds.reverse()) fd.close();
-    try {
-      ip("link", "del", host);
-    } catch {
-      // Already gone with its peer.
-    }
-    ip("netns", "del", ns);
+    net.remove();
   }
 });

@@ -40,6 +40,15 @@ const PIPELINE =
 /** Namespace and veth names keep the pid modulo this (interface names have 15 characters). */
 const SHORT_PID = 100_000;
 
+/**
+ * The pid a test's namespace or veth name carries (pid % 100000, as the tests shorten it), or
+ * undefined when the sweep does not know the name (it is then never removed).
+ */
+export function leftoverPid(kind: "netns" | "veth", name: string): number | undefined {
+  const m = (kind === "netns" ? NETNS : VETH).exec(name);
+  return m?.[1] === undefined ? undefined : Number(m[1]);
+}
+
 /** The pids running now. */
 function livePids(): number[] {
   return readdirSync("/proc")

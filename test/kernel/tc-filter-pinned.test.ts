@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { test } from "node:test";
 import { AS_NOBODY, createVethNs, runCli, sendSyn, startCli } from "./attach-support.js";
@@ -24,7 +24,7 @@ const skip =
     ? undefined
     : "needs ip and tc (iproute2), setpriv and a bpffs at /sys/fs/bpf");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const { root: ROOT, pipelineFile } = pinnedTcPlace("tcfilterpin");
+const { root: ROOT, pipeline } = pinnedTcPlace("tcfilterpin");
 
 const yaml = (name: string, iface: string, ns: string, tcMode = "filter") =>
   `name: ${name}
@@ -79,10 +79,8 @@ function iproute2Filter(ns: string, iface: string, hook: string, pref: number, v
 test("up with tc-mode filter leaves a cls_bpf filter that runs real SYNs per stage; status lists the hook's filters in priority order; down removes ours, iproute2's and the clsact stay", {
   skip,
 }, async () => {
-  const net = createVethNs("j");
-  const name = `tcfpin${process.pid}`;
-  const dir = `${ROOT}/${name}`;
-  const file = pipelineFile(name, yaml(name, net.peerIf, net.ns));
+  const t = pipeline("j", "tcfpin", (name, net) => yaml(name, net.peerIf, net.ns));
+  const { net, name, dir, file } = t;
   let att: ReturnType<typeof startCli> | undefined;
   try {
     const up = runCli(["up", file]);
@@ -294,19 +292,16 @@ test("up with tc-mode filter leaves a cls_bpf filter that runs real SYNs per sta
     assert.equal(existsSync(ROOT), false);
   } finally {
     att?.child.kill("SIGKILL");
-    for (const d of [dir, `${ROOT}/attached`]) if (existsSync(d)) runCli(["down", "--pin", d]);
-    rmSync(ROOT, { recursive: true, force: true });
-    net.remove();
+    if (existsSync(`${ROOT}/attached`)) runCli(["down", "--pin", `${ROOT}/attached`]);
+    t.remove();
   }
 });
 
 test("a filter pipeline on a hook with no clsact: down removes the filter and the clsact up made; the interface gone is a problem, not an error", {
   skip,
 }, async () => {
-  const net = createVethNs("i");
-  const name = `tcfgone${process.pid}`;
-  const dir = `${ROOT}/${name}`;
-  const file = pipelineFile(name, yaml(name, net.peerIf, net.ns));
+  const t = pipeline("i", "tcfgone", (name, net) => yaml(name, net.peerIf, net.ns));
+  const { net, file } = t;
   try {
     assert.ok(!qdiscKinds(net.ns, net.peerIf).includes("clsact"));
     const up = runCli(["up", file]);
@@ -331,8 +326,6 @@ test("a filter pipeline on a hook with no clsact: down removes the filter and th
     assert.match(gone.stdout, /nothing was attached/);
     assert.equal(existsSync(ROOT), false);
   } finally {
-    if (existsSync(dir)) runCli(["down", "--pin", dir]);
-    rmSync(ROOT, { recursive: true, force: true });
-    net.remove();
+    t.remove();
   }
 });

@@ -4,7 +4,8 @@
  * same per-port verdicts and lines on real SYNs as through tcx; filters other tools put there
  * (iproute2's `tc filter add ... bpf da obj`, our own library's at another priority) and a clsact
  * qdisc that was there before are never replaced or removed; deletion checks the program id; a
- * filter left by `kill -9` is removed by `detach --tc`; every mistake is one `tsbpf:` line.
+ * filter left by `kill -9` is removed by `detach --tc`, with the clsact qdisc when that attach
+ * made it and nothing else is on it; every mistake is one `tsbpf:` line.
  * iproute2's own `tc -j filter show` is the witness of what is on the hook.
  */
 import assert from "node:assert/strict";
@@ -27,9 +28,17 @@ import {
   removeTcFilter,
 } from "../../src/kernel/tc-netlink.js";
 import { loadCollectionSpec } from "../../src/object/load-collection-spec.js";
-import { AS_NOBODY, createVethNs, runCli, sendSyn, startCli, traceLock } from "./attach-support.js";
+import {
+  AS_NOBODY,
+  createVethNs,
+  runCli,
+  sendSyn,
+  startCli,
+  traceLock,
+  type VethNs,
+} from "./attach-support.js";
 import { hasCommand, kernelSkipReason } from "./support.js";
-import { qdiscKinds, tc, tcFilters } from "./tc-support.js";
+import { attachForeignTc, qdiscKinds, tc, tcFilters, tcxProgs } from "./tc-support.js";
 
 const DISPATCH = resolve("test/bpf/tc/tc_dispatch.bpf.o");
 const XDP_SEED = "examples/tail-call/tail_call.bpf.o";
@@ -86,6 +95,32 @@ function printed(out: string): string[] {
     .filter((m) => m !== undefined);
 }
 
+/** `tsbpf attach --tc ingress --tc-mode filter` on `net`'s peer end (ip netns exec), killed with SIGKILL once attached. */
+async function attachFilterAndKill(net: VethNs): Promise<void> {
+  const p = startCli(
+    [
+      "attach",
+      DISPATCH,
+      "--prog",
+      "tc_main",
+      "--iface",
+      net.peerIf,
+      "--tc",
+      "ingress",
+      "--tc-mode",
+      "filter",
+      ...TAILS,
+    ],
+    netnsExec(net.ns),
+  );
+  try {
+    await p.waitFor(/printing trace lines|running without trace lines/);
+  } finally {
+    p.child.kill("SIGKILL");
+  }
+  await p.exited;
+}
+
 test("the tc dispatcher as a cls_bpf filter (attach --tc-mode filter, ip netns exec) gives tcx's verdicts on real SYNs", {
   skip,
 }, async () => {
@@ -121,7 +156,7 @@ test("the tc dispatcher as a cls_bpf filter (attach --tc-mode filter, ip netns e
           assert.equal(shown.length, 1, JSON.stringify(shown));
           assert.deepEqual(
             { ...shown[0], progId: 0 },
-            { pref: 1, handle: 1, name: "tsbpf:tc_main", progId: 0, directAction: true },
+            { pref: 1, handle: 1, name: "tsbpf:tc_main+clsact", progId: 0, directAction: true },
           );
           assert.deepEqual(qdiscKinds(net.ns, net.peerIf).includes("clsact"), true, "clsact was created");
         } else {
@@ -389,28 +424,7 @@ test("kill -9 leaves the filter; detach --tc removes tsbpf's only; each mistake 
   try {
     tc(net.ns, "qdisc", "add", "dev", net.peerIf, "clsact");
     iproute2Filter(net.ns, net.peerIf, "ingress");
-    const p = startCli(
-      [
-        "attach",
-        DISPATCH,
-        "--prog",
-        "tc_main",
-        "--iface",
-        net.peerIf,
-        "--tc",
-        "ingress",
-        "--tc-mode",
-        "filter",
-        ...TAILS,
-      ],
-      netnsExec(net.ns),
-    );
-    try {
-      await p.waitFor(/printing trace lines|running without trace lines/);
-    } finally {
-      p.child.kill("SIGKILL");
-    }
-    await p.exited;
+    await attachFilterAndKill(net);
     const left = tcFilters(net.ns, net.peerIf, "ingress");
     assert.deepEqual(
       left.map((f) => `${f.pref}:${f.name}`),
@@ -491,6 +505,68 @@ test("kill -9 leaves the filter; detach --tc removes tsbpf's only; each mistake 
     }
     assert.deepEqual(tcFilters(net.ns, net.peerIf, "ingress"), [left[0]], "no mistake attached anything");
   } finally {
+    net.remove();
+  }
+});
+
+test("kill -9 of an attach that made the clsact: detach --tc removes it once nothing else is on it; a tcx program stays", {
+  skip,
+}, async () => {
+  const net = createVethNs("Q");
+  const foreign = attachForeignTc(net.peerIf, net.ns, "ingress");
+  try {
+    const attachAndKill = () => attachFilterAndKill(net);
+    const detach = () => runCli(["detach", "--tc", "ingress", "--iface", net.peerIf, "--netns", net.ns]);
+    const hasClsact = () => qdiscKinds(net.ns, net.peerIf).includes("clsact");
+
+    // The attach made the qdisc (a tcx program does not need one) and its filter's name says so.
+    assert.equal(hasClsact(), false);
+    await attachAndKill();
+    assert.deepEqual(
+      tcFilters(net.ns, net.peerIf, "ingress").map((f) => `${f.pref}:${f.name}`),
+      ["1:tsbpf:tc_main+clsact"],
+    );
+    // Another tool's filter on the other hook holds the qdisc: only our filter goes.
+    iproute2Filter(net.ns, net.peerIf, "egress");
+    const held = detach();
+    assert.equal(held.status, 0, held.stderr);
+    assert.match(
+      held.stdout,
+      /^removed filter tsbpf:tc_main\+clsact \(pref 1 handle 0x1, prog id \d+\) from \S+ in netns \S+ tc ingress\n$/,
+    );
+    assert.ok(hasClsact(), "iproute2's egress filter is still on it");
+    assert.equal(tcFilters(net.ns, net.peerIf, "egress").length, 1);
+
+    // Nothing but a tcx program on it: the filter and the qdisc go, the tcx program stays.
+    tc(net.ns, "filter", "del", "dev", net.peerIf, "egress");
+    tc(net.ns, "qdisc", "del", "dev", net.peerIf, "clsact");
+    await attachAndKill();
+    assert.ok(hasClsact());
+    const d = detach();
+    assert.equal(d.status, 0, d.stderr);
+    assert.match(
+      d.stdout,
+      new RegExp(
+        `^removed filter tsbpf:tc_main\\+clsact \\(pref 1 handle 0x1, prog id \\d+\\) from ${net.peerIf} in netns ${net.ns} tc ingress\nremoved the clsact qdisc of ${net.peerIf} the attach had created \\(nothing else was on it\\)\n$`,
+      ),
+    );
+    assert.equal(hasClsact(), false, "the clsact the attach made is gone");
+    assert.deepEqual(tcFilters(net.ns, net.peerIf, "ingress"), []);
+    assert.deepEqual(tcxProgs(net.peerIf, net.ns), ["ingress:foreign_tc"], "the tcx program stays attached");
+
+    // A clsact that was there before the attach is not named for and stays, empty or not.
+    tc(net.ns, "qdisc", "add", "dev", net.peerIf, "clsact");
+    await attachAndKill();
+    assert.deepEqual(
+      tcFilters(net.ns, net.peerIf, "ingress").map((f) => `${f.pref}:${f.name}`),
+      ["1:tsbpf:tc_main"],
+    );
+    const kept = detach();
+    assert.equal(kept.status, 0, kept.stderr);
+    assert.doesNotMatch(kept.stdout, /clsact qdisc/);
+    assert.ok(hasClsact(), "a clsact made before stays");
+  } finally {
+    foreign.close();
     net.remove();
   }
 });

@@ -16,11 +16,26 @@ import { defaultSys } from "../../src/kernel/sys.js";
 import { attachTcxIn, queryTcx, type TcHook } from "../../src/kernel/tc-link.js";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after } from "node:test";
-import { type CliProcess, loadedProgramIds, runCli, startProcess, type VethNs } from "./attach-support.js";
+import {
+  downPipeline,
+  pipelineStats,
+  swapStage,
+  type UpResult,
+  upPipeline,
+} from "../../src/pipeline/deploy.js";
+import { loadPipeline } from "../../src/pipeline/pipeline.js";
+import {
+  type CliProcess,
+  createVethNs,
+  loadedProgramIds,
+  runCli,
+  startProcess,
+  type VethNs,
+} from "./attach-support.js";
 
 /** The programs on the tcx hooks of `iface` in namespace `ns`, as "hook:name" in run order. */
 export function tcxProgs(iface: string, ns: string): string[] {
@@ -212,6 +227,23 @@ export interface PinnedTcPlace {
   root: string;
   /** Writes pipeline file `NAME.yaml` (readable by nobody too) and returns its path. */
   pipelineFile(name: string, text: string): string;
+  /**
+   * A veth in a namespace of its own (`createVethNs(tag)`) and pipeline `NAME<pid>` for it, its
+   * file written from `text(name, net)` and pinned at `root/NAME<pid>`.
+   */
+  pipeline(tag: string, name: string, text: (name: string, net: VethNs) => string): PinnedTcPipeline;
+}
+
+/** One test's pinned tc pipeline and its veth (see {@link PinnedTcPlace.pipeline}). */
+export interface PinnedTcPipeline {
+  net: VethNs;
+  name: string;
+  /** Its pin directory. */
+  dir: string;
+  /** Its pipeline file. */
+  file: string;
+  /** Takes it down if it is still up, removes the pin root and the namespace (for `finally`). */
+  remove(): void;
 }
 
 /**
@@ -222,12 +254,30 @@ export function pinnedTcPlace(tag: string): PinnedTcPlace {
   const tmp = mkdtempSync(join(tmpdir(), `tsbpf-${tag}-`));
   chmodSync(tmp, 0o755);
   after(() => rmSync(tmp, { recursive: true, force: true }));
+  const root = `/sys/fs/bpf/tsbpf-${tag}-${process.pid}`;
+  const pipelineFile = (name: string, text: string): string => {
+    const p = join(tmp, `${name}.yaml`);
+    writeFileSync(p, text, { mode: 0o644 });
+    return p;
+  };
   return {
-    root: `/sys/fs/bpf/tsbpf-${tag}-${process.pid}`,
-    pipelineFile: (name, text) => {
-      const p = join(tmp, `${name}.yaml`);
-      writeFileSync(p, text, { mode: 0o644 });
-      return p;
+    root,
+    pipelineFile,
+    pipeline: (netTag, prefix, text) => {
+      const net = createVethNs(netTag);
+      const name = `${prefix}${process.pid}`;
+      const dir = `${root}/${name}`;
+      return {
+        net,
+        name,
+        dir,
+        file: pipelineFile(name, text(name, net)),
+        remove: () => {
+          if (existsSync(dir)) runCli(["down", "--pin", dir]);
+          rmSync(root, { recursive: true, force: true });
+          net.remove();
+        },
+      };
     },
   };
 }
@@ -311,4 +361,128 @@ export async function upgradeSwapAndDetect(
     1000n,
     "every packet of the burst missed a tail call",
   );
+}
+
+/**
+ * A versioned tc pipeline of the upgrade tests, on the egress hook of the veth end in a quiet
+ * namespace of its own (see {@link quietVeth}): its pipeline file, rewritten for each version.
+ */
+export interface VersionedTcPipeline {
+  net: VethNs;
+  name: string;
+  /** The pin directory, /sys/fs/bpf/tsbpf/NAME. */
+  pin: string;
+  /** The pipeline file. */
+  file: string;
+  /** Writes the file for `version` (its `version` global). */
+  write(version: number): void;
+  /** Puts the file up through the library. */
+  up(): Promise<UpResult>;
+  /** The sender running in the namespace, killed by {@link remove}. */
+  sender: CliProcess | undefined;
+  /** Kills the sender, takes the pipeline down, removes the namespace and the file. */
+  remove(): Promise<void>;
+}
+
+/**
+ * Sets up {@link VersionedTcPipeline} `name` (suffixed with the pid, as the leftovers sweep knows
+ * it) of object `obj` with `slots` of prog array `stages`, `state: [counters]`, at tc egress
+ * (`attach` adds to the attach point, e.g. `tc-mode: filter`).
+ */
+export function versionedTcPipeline(o: {
+  tag: string;
+  name: string;
+  obj: string;
+  slots: string;
+  globals?: string;
+  attach?: string;
+  stats?: boolean;
+}): VersionedTcPipeline {
+  const net = createVethNs(o.tag);
+  const name = `${o.name}-${process.pid}`;
+  const dir = mkdtempSync(join(tmpdir(), `tsbpf-${o.name}-`));
+  const file = join(dir, `${name}.yaml`);
+  const p: VersionedTcPipeline = {
+    net,
+    name,
+    pin: `/sys/fs/bpf/tsbpf/${name}`,
+    file,
+    write: (version) =>
+      writeFileSync(
+        file,
+        `name: ${name}\nobject: ${o.obj}\nentry: entry\nslots:\n  stages: {${o.slots}}\nglobals: {version: ${version}${o.globals === undefined ? "" : `, ${o.globals}`}}\nattach: {iface: ${net.peerIf}, netns: ${net.ns}, hook: tc-egress${o.attach === undefined ? "" : `, ${o.attach}`}}\nstate: [counters]\n${o.stats === true ? "stats: true\n" : ""}`,
+      ),
+    up: async () => upPipeline(await loadPipeline(file)),
+    sender: undefined,
+    remove: async () => {
+      p.sender?.child.kill("SIGKILL");
+      await downPipeline(p.pin).catch(() => undefined);
+      net.remove();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    quietVeth(net);
+  } catch (e) {
+    net.remove();
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return p;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The proof of the tc upgrade-under-load tests, on `p` up at version 1 with stats: a sender in
+ * the namespace sends as fast as it can while `upgrades` upgrades alternate versions 2 and 1
+ * (`onUpgrade` checks each: what the attachment looks like) and `swaps` single-stage swaps run;
+ * then every sent packet was counted by exactly one version, none ran a mixed chain or missed a
+ * tail call, and the replaced versions' final counts plus the running one's add up.
+ */
+export async function upgradesUnderLoad(
+  p: VersionedTcPipeline,
+  n: { upgrades: number; swaps: number },
+  onUpgrade: (r: UpResult, i: number) => void,
+): Promise<void> {
+  const c0 = versionCounters(p.pin);
+  p.sender = sendUdp(p.net, 0);
+  await sleep(500);
+  const t0 = performance.now();
+  let graceMs = 0;
+  let finalRuns = 0n;
+  for (let i = 1; i <= n.upgrades; i++) {
+    p.write(i % 2 === 1 ? 2 : 1);
+    const r = await p.up();
+    assert.ok(r.upgraded, `upgrade ${i}`);
+    assert.deepEqual(r.upgraded.state, [{ object: "main", map: "counters", carried: true }]);
+    assert.ok(r.upgraded.finalStats, "the old version's final counts");
+    finalRuns += BigInt(r.upgraded.finalStats.programs.entry?.runs ?? 0);
+    graceMs += r.upgraded.graceMs;
+    onUpgrade(r, i);
+  }
+  const upgradeS = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  for (let i = 1; i <= n.swaps; i++) {
+    await swapStage(p.pin, { map: "stages", key: 0, program: i % 2 === 1 ? "stage_a2" : "stage_a" });
+  }
+  const swapS = (performance.now() - t1) / 1000;
+  await sleep(300);
+  p.sender.child.kill("SIGTERM");
+  const sent = await sentUdp(p.sender);
+  p.sender = undefined;
+  const c = versionCounters(p.pin);
+  const counted = (c[0] as bigint) + (c[1] as bigint) - (c0[0] as bigint) - (c0[1] as bigint);
+  const figures = `sent ${sent.sent} (${sent.failed} failed) at ${(sent.packetsPerSecond / 1e3).toFixed(0)} k packets/s; counted v1 ${c[0]} + v2 ${c[1]} = ${counted}; mixed ${c[2]}; missed ${c[3]}; ${n.upgrades} upgrades in ${upgradeS.toFixed(1)} s (grace ${(graceMs / n.upgrades).toFixed(2)} ms each); ${n.swaps} swaps in ${swapS.toFixed(2)} s`;
+  console.log(`# ${figures}`);
+  assert.equal(sent.failed, 0, figures);
+  assert.ok(sent.sent >= 10_000, figures);
+  assert.equal(c[2], 0n, figures);
+  assert.equal(c[3], 0n, figures);
+  assert.equal(counted, BigInt(sent.sent), figures);
+  assert.ok((c[0] as bigint) > 0n && (c[1] as bigint) > 0n, figures);
+  // Counts belong to one version: the replaced versions' final counts and the running one's add
+  // up to every packet, none counted twice or lost between versions.
+  const current = BigInt((await pipelineStats(p.pin)).programs.entry?.runs ?? 0);
+  assert.equal(finalRuns + current, (c[0] as bigint) + (c[1] as bigint), figures);
 }

@@ -23,7 +23,7 @@ const skip =
     ? undefined
     : "needs ip (iproute2), bpftool, setpriv and a bpffs at /sys/fs/bpf");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const { root: ROOT, pipelineFile } = pinnedTcPlace("tcup");
+const { root: ROOT, pipelineFile, pipeline } = pinnedTcPlace("tcup");
 
 const tcYaml = (name: string, iface: string, ns: string, hook = "tc-ingress", object = DISPATCH) =>
   `name: ${name}
@@ -59,10 +59,8 @@ function statusJson(args: string[]): StatusJson {
 test("up of a tc-ingress pipeline pins its tcx link after another tool's program, runs on real SYNs, status and stats read it, down leaves the other program", {
   skip,
 }, async () => {
-  const net = createVethNs("k");
-  const name = `tcseed${process.pid}`;
-  const dir = `${ROOT}/${name}`;
-  const file = pipelineFile(name, tcYaml(name, net.peerIf, net.ns));
+  const t = pipeline("k", "tcseed", (name, net) => tcYaml(name, net.peerIf, net.ns));
+  const { net, name, dir, file } = t;
   let foreign: ForeignTc | undefined;
   try {
     // Another tool was there first, on the same hook.
@@ -194,10 +192,8 @@ test("up of a tc-ingress pipeline pins its tcx link after another tool's program
       "the pipeline's programs are unloaded",
     );
   } finally {
-    if (existsSync(dir)) runCli(["down", "--pin", dir]);
+    t.remove();
     foreign?.close();
-    rmSync(ROOT, { recursive: true, force: true });
-    net.remove();
   }
 });
 
@@ -274,10 +270,8 @@ test("attach --tc egress --pin keeps a tc pipeline after exit; status --pin show
 test("tc pipeline mistakes are one line each: an XDP entry on a tc hook, ip netns exec, no privilege", {
   skip,
 }, async () => {
-  const net = createVethNs("n");
-  const name = `tcuser${process.pid}`;
-  const dir = `${ROOT}/${name}`;
-  const file = pipelineFile(name, tcYaml(name, net.peerIf, net.ns));
+  const t = pipeline("n", "tcuser", (name, net) => tcYaml(name, net.peerIf, net.ns));
+  const { net, name, dir, file } = t;
   try {
     // The seed's XDP programs on a tc hook, and a tc program as XDP: said before anything loads.
     oneLine(
@@ -343,8 +337,6 @@ test("tc pipeline mistakes are one line each: an XDP entry on a tc hook, ip netn
     assert.deepEqual(tcxProgs(net.peerIf, net.ns), []);
     assert.equal(existsSync(ROOT), false);
   } finally {
-    if (existsSync(dir)) runCli(["down", "--pin", dir]);
-    rmSync(ROOT, { recursive: true, force: true });
-    net.remove();
+    t.remove();
   }
 });

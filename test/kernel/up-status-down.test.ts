@@ -18,9 +18,11 @@ import { loadPipeline } from "../../src/pipeline/pipeline.js";
 import {
   createVethNs,
   loadedProgramIds,
+  programsHeldByProcesses,
   runCli,
   sendSyn,
   startCli,
+  startProcess,
   traceLock,
   xdpProgIds,
   AS_NOBODY,
@@ -57,6 +59,17 @@ attach:
   netns: ${ns}
 pin: ${ROOT}/${name}
 `;
+
+/** Loads the object named by its argument into the kernel and holds it until killed, as another process would. */
+const BYSTANDER = `
+const { readFileSync } = await import("node:fs");
+const { Collection } = await import(${JSON.stringify(resolve("dist/src/collection.js"))});
+const { loadCollectionSpec } = await import(${JSON.stringify(resolve("dist/src/object/load-collection-spec.js"))});
+const file = process.argv[1];
+const c = await Collection.load(loadCollectionSpec(new Uint8Array(readFileSync(file)), { file }), { backend: "kernel" });
+console.log("loaded");
+// Gone after two minutes whatever happens (the test kills it sooner).
+setTimeout(() => { c.close(); process.exit(0); }, 120000);`;
 
 /** The one stderr line of a failed command. */
 function oneLine(r: { status: number | null; stderr: string }, status: number, re: RegExp): void {
@@ -461,6 +474,7 @@ test("an up that fails leaves nothing behind: no pin, no program, nothing attach
   const net = createVethNs("s");
   const name = `fail${process.pid}`;
   const dir = `${ROOT}/${name}`;
+  let bystander: ReturnType<typeof startProcess> | undefined;
   // Another program holds the interface: up's attach fails after its load.
   const holder = startCli(["attach", SEED, "--prog", "main_prog", "--iface", net.peerIf, "--netns", net.ns]);
   try {
@@ -468,10 +482,24 @@ test("an up that fails leaves nothing behind: no pin, no program, nothing attach
     const taken = xdpProgIds(net.peerIf, net.ns);
     assert.equal(taken.length, 1);
     const before = new Set(loadedProgramIds().map((p) => p.id));
-    const ours = () =>
-      loadedProgramIds().filter(
-        (p) => !before.has(p.id) && ["main_prog", "port8080_prog", "port22_prog"].includes(p.name ?? ""),
+    // Programs of the same names that other processes load meanwhile (a benchmark, another
+    // worktree's run: the listing is the whole system's) are theirs, not a leftover of up: a
+    // process holds them. One of those stands by here for the whole test.
+    bystander = startProcess([process.execPath, "--input-type=module", "-e", BYSTANDER, SEED]);
+    await bystander.waitFor(/^loaded$/m);
+    const ours = () => {
+      const held = programsHeldByProcesses();
+      return loadedProgramIds().filter(
+        (p) =>
+          !before.has(p.id) &&
+          !held.has(p.id) &&
+          ["main_prog", "port8080_prog", "port22_prog"].includes(p.name ?? ""),
       );
+    };
+    assert.ok(
+      loadedProgramIds().some((p) => !before.has(p.id) && p.name === "main_prog"),
+      "the bystander's main_prog is in the listing",
+    );
     const file = pipelineFile(`${name}.yaml`, seedYaml(name, net.peerIf, net.ns));
     oneLine(
       runCli(["up", file]),
@@ -503,6 +531,7 @@ test("an up that fails leaves nothing behind: no pin, no program, nothing attach
     assert.deepEqual(xdpProgIds(net.hostIf), []);
     assert.deepEqual(ours(), []);
   } finally {
+    bystander?.child.kill("SIGKILL");
     holder.child.kill("SIGINT");
     await holder.exited;
     if (existsSync(dir)) runCli(["down", "--pin", dir]);

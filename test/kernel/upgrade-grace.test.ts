@@ -14,15 +14,11 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { test } from "node:test";
-import { downPipeline, upPipeline } from "../../src/pipeline/deploy.js";
-import { loadPipeline } from "../../src/pipeline/pipeline.js";
-import { createVethNs, startProcess } from "./attach-support.js";
+import { startProcess } from "./attach-support.js";
 import { ensureBpffs, hasCommand, kernelSkipReason } from "./support.js";
-import { quietVeth } from "./tc-support.js";
+import { versionedTcPipeline } from "./tc-support.js";
 
 const OBJ = resolve("test/bpf/upgrade/tc_slow_entry.bpf.o");
 /** bpf_loop iterations of the entry (at most 1 << 23): about 10 ms here. */
@@ -58,28 +54,29 @@ test("an upgrade of a filter pipeline waits for the packet inside the old entry:
   skip,
   timeout: 120_000,
 }, async () => {
-  const net = createVethNs("g");
-  const name = `upgrade-grace-${process.pid}`;
-  const pin = `/sys/fs/bpf/tsbpf/${name}`;
-  const dir = mkdtempSync(join(tmpdir(), "tsbpf-grace-"));
-  const file = join(dir, `${name}.yaml`);
-  const write = (version: number): void =>
-    writeFileSync(
-      file,
-      `name: ${name}\nobject: ${OBJ}\nentry: entry\nslots:\n  stages: {0: stage}\nglobals: {version: ${version}, spin: ${SPIN}}\nattach: {iface: ${net.peerIf}, netns: ${net.ns}, hook: tc-egress, tc-mode: filter}\nstate: [counters]\n`,
-    );
-  let sender: ReturnType<typeof startProcess> | undefined;
+  const p = versionedTcPipeline({
+    tag: "g",
+    name: "upgrade-grace",
+    obj: OBJ,
+    slots: "0: stage",
+    globals: `spin: ${SPIN}`,
+    attach: "tc-mode: filter",
+  });
+  const { net, pin } = p;
   try {
-    quietVeth(net);
-    write(1);
-    assert.equal((await upPipeline(await loadPipeline(file))).changed, true);
+    p.write(1);
+    assert.equal((await p.up()).changed, true);
     // 50 packets/s of about 10 ms each: the sending CPU is inside the entry half the time.
-    sender = startProcess([process.execPath, "-e", SLOW_SENDER, net.hostIp], ["ip", "netns", "exec", net.ns]);
+    const sender = startProcess(
+      [process.execPath, "-e", SLOW_SENDER, net.hostIp],
+      ["ip", "netns", "exec", net.ns],
+    );
+    p.sender = sender;
     await sleep(300);
     const graces: number[] = [];
     for (let i = 1; i <= UPGRADES; i++) {
-      write(i % 2 === 1 ? 2 : 1);
-      const r = await upPipeline(await loadPipeline(file));
+      p.write(i % 2 === 1 ? 2 : 1);
+      const r = await p.up();
       assert.ok(r.upgraded, `upgrade ${i}`);
       graces.push(r.upgraded.graceMs);
       await sleep(20);
@@ -88,7 +85,7 @@ test("an upgrade of a filter pipeline waits for the packet inside the old entry:
     sender.child.kill("SIGTERM");
     assert.equal(await sender.exited, 0, sender.stderr());
     const { sent } = JSON.parse(sender.stdout().trim().split("\n").at(-1) as string) as { sent: number };
-    sender = undefined;
+    p.sender = undefined;
     await sleep(100);
     const c = counters(pin);
     const figures = `sent ${sent}; counted v1 ${c[0]} + v2 ${c[1]}; missed ${c[2]}; grace periods ${graces.map((g) => g.toFixed(1)).join(", ")} ms`;
@@ -104,9 +101,6 @@ test("an upgrade of a filter pipeline waits for the packet inside the old entry:
     // 2 ms on an idle machine; one that waits for a spinning packet takes longer).
     assert.ok(Math.max(...graces) >= 1, figures);
   } finally {
-    sender?.child.kill("SIGKILL");
-    await downPipeline(pin).catch(() => undefined);
-    net.remove();
-    rmSync(dir, { recursive: true, force: true });
+    await p.remove();
   }
 });
