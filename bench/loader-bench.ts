@@ -41,6 +41,12 @@ export interface LoaderResult {
    * compilation left. Absent in results written before it existed, or without the bundle.
    */
   tsbpfCached?: LoaderFigures;
+  /**
+   * The same job imported as a user's program does, `import("tsbpf")` through package.json's
+   * "exports": the package entry's bundle and code cache (bench/package-entry-loader.ts).
+   * Absent in results written before it existed.
+   */
+  tsbpfEntry?: LoaderFigures;
   libbpf?: LoaderFigures;
   /** Median ms of `ip netns exec NS true`: the launcher cost both loaders pay. */
   netnsExecMs?: number;
@@ -74,9 +80,15 @@ function buildCLoader(dir: string): string {
   return out;
 }
 
-function timeCommand(argv: readonly string[]): { ms: number; stdout: string; startNs: number } {
+function timeCommand(
+  argv: readonly string[],
+  env?: NodeJS.ProcessEnv,
+): { ms: number; stdout: string; startNs: number } {
   const startNs = nowNs();
-  const r = spawnSync(argv[0] as string, argv.slice(1), { encoding: "utf8" });
+  const r = spawnSync(argv[0] as string, argv.slice(1), {
+    encoding: "utf8",
+    ...(env === undefined ? {} : { env }),
+  });
   const ms = (nowNs() - startNs) / 1e6;
   if (r.status !== 0) {
     throw new Error(`${argv.join(" ")} failed (${r.status ?? r.signal}): ${(r.stderr ?? "").trim()}`);
@@ -146,6 +158,7 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
   try {
     const ts: Parameters<typeof figures>[0] = [];
     const tsCached: Parameters<typeof figures>[0] = [];
+    const tsEntry: Parameters<typeof figures>[0] = [];
     const c: Parameters<typeof figures>[0] = [];
     const launcher: number[] = [];
     const nodeUp: number[] = [];
@@ -166,8 +179,8 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
       "prog_array:1=port22_prog",
     ];
     await timeUntilOutput(cliArgv, "attached main_prog");
-    const run = (argv: string[], into: typeof ts): void => {
-      const r = timeCommand([...ns.exec, ...argv]);
+    const run = (argv: string[], into: typeof ts, env?: NodeJS.ProcessEnv): void => {
+      const r = timeCommand([...ns.exec, ...argv], env);
       const line = r.stdout.trim().split("\n").pop() ?? "";
       into.push({ spawnNs: r.startNs, exitMs: r.ms, report: JSON.parse(line) as Record<string, number> });
     };
@@ -186,12 +199,19 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
           ...ARGS,
         ]
       : undefined;
+    // The package entry keeps its code cache in this run's directory (the untimed run writes it).
+    const entryArgv = [process.execPath, "dist/bench/package-entry-loader.js", OBJECT, ns.iface, ...ARGS];
+    const entryEnv: NodeJS.ProcessEnv = { ...process.env, TSBPF_CODE_CACHE_DIR: dir };
+    delete entryEnv.TSBPF_BUNDLE;
+    delete entryEnv.TSBPF_CODE_CACHE;
     timeCommand([...ns.exec, ...tsArgv]);
+    timeCommand([...ns.exec, ...entryArgv], entryEnv);
     // The untimed run of the bundle also writes its code cache.
     if (cachedArgv !== undefined) timeCommand([...ns.exec, ...cachedArgv]);
     if (cArgv !== undefined) timeCommand([...ns.exec, ...cArgv]);
     for (let i = 0; i < opts.runs; i++) {
       run(tsArgv, ts);
+      run(entryArgv, tsEntry, entryEnv);
       if (cachedArgv !== undefined) run(cachedArgv, tsCached);
       if (cArgv !== undefined) run(cArgv, c);
       launcher.push(timeCommand([...ns.exec, "true"]).ms);
@@ -201,6 +221,7 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
     const result: LoaderResult = {
       tsbpf: figures(ts),
       ...(tsCached.length > 0 ? { tsbpfCached: figures(tsCached) } : {}),
+      tsbpfEntry: figures(tsEntry),
       netnsExecMs: median(launcher),
       nodeStartupMs: median(nodeUp),
       cliAttachMs: median(cliAttach),
