@@ -22,7 +22,8 @@ const YAML_SCRIPT = "dist/src/cli/tsbpf.yaml.cjs";
 const CLI_BUNDLE = "dist/src/cli/tsbpf.bundle.cjs";
 
 // The package entry, written first: it must exist with or without esbuild.
-const names = Object.keys(await import(pathToFileURL(resolve("dist/src/index.js")).href)).sort();
+const graph = await import(pathToFileURL(resolve("dist/src/index.js")).href);
+const names = Object.keys(graph).sort();
 for (const name of names)
   if (!/^[A-Za-z_$][\w$]*$/.test(name) || name === "default")
     throw new Error(`bundle: src/index.ts exports '${name}', which the package entry cannot re-export`);
@@ -73,9 +74,10 @@ const WRAPPER_HEAD =
 
 /**
  * Bundles `entry` into the CommonJS script `out`, with the SHA-1 line bin/tsbpf.js keys its code
- * cache on; `external` lists `[module, file]` pairs left out and required from `./file` instead.
+ * cache on; `external` lists `[module, file]` pairs left out and required from `./file` instead;
+ * `options` are more of esbuild's.
  */
-async function bundle(entry, out, external = []) {
+async function bundle(entry, out, external = [], options = {}) {
   await build({
     entryPoints: [entry],
     outfile: out,
@@ -92,6 +94,7 @@ async function bundle(entry, out, external = []) {
     // Error classes, which are told apart by name, set their `name` themselves (src/errors.ts).
     minify: true,
     define: { "import.meta.url": "__tsbpfMetaUrl" },
+    ...options,
   });
   // A dynamic import() inside a script compiled with a code cache fails in Node 20 (the cached code
   // has lost its importer), so the external ones call bin/tsbpf.js's `__tsbpfImport` instead.
@@ -131,7 +134,10 @@ await build({
 });
 await bundle("dist/src/cli/main.js", CLI_BUNDLE, [["yaml", "tsbpf.yaml.cjs"]]);
 // The library for the package entry, requiring the same YAML script.
-await bundle("dist/src/index.js", LIB_BUNDLE, [["yaml", "cli/tsbpf.yaml.cjs"]]);
+// package.json's `"sideEffects": false` (for users' bundlers) made esbuild drop the start of
+// modules that the library both re-exports and imports dynamically (pipeline/definition.js: its
+// constants and its YAML parser were undefined); the library's bundle ignores it.
+await bundle("dist/src/index.js", LIB_BUNDLE, [["yaml", "cli/tsbpf.yaml.cjs"]], { ignoreAnnotations: true });
 {
   // Its exports are the package entry's names, or the build fails.
   process.env.TSBPF_CODE_CACHE = "0";
@@ -146,6 +152,16 @@ await bundle("dist/src/index.js", LIB_BUNDLE, [["yaml", "cli/tsbpf.yaml.cjs"]]);
     throw new Error(
       `bundle: ${LIB_BUNDLE} exports [${got.filter((n) => !names.includes(n))}] more and [${names.filter((n) => !got.includes(n))}] fewer than dist/src/index.js`,
     );
+  // And each export, and each member of the namespaces and objects it exports, is of the same type
+  // as the module graph's: a module whose start the bundle skipped leaves its constants undefined.
+  const drift = [];
+  const compare = (a, b, path, depth) => {
+    if (typeof a !== typeof b) drift.push(`${path} is ${typeof b}, not ${typeof a}`);
+    else if (depth > 0 && typeof a === "object" && a !== null)
+      for (const k of Object.keys(a)) compare(a[k], b?.[k], `${path}.${k}`, depth - 1);
+  };
+  for (const name of names) compare(graph[name], lib[name], name, 2);
+  if (drift.length > 0) throw new Error(`bundle: in ${LIB_BUNDLE}, ${drift.join("; ")}`);
 }
 // The loader benchmark's tsbpf side, bundled the same way: bench/loader-bench.ts times it through
 // the code cache as well as from dist/src's modules (docs/benchmarks.md).
