@@ -30,17 +30,24 @@ const PARTIAL = " partial";
 const HEAD = "(function (exports, require, module, __filename, __dirname, __tsbpfMetaUrl, __tsbpfImport) {";
 
 /**
- * Whether `bundle` exists and is at least as new as every file of `built` (what the build wrote
- * before it: an older bundle is stale). Other errors than a missing file are thrown.
+ * Whether `bundle` exists and is not stale: older than `buildInfo`, the record tsc rewrites each
+ * time it emits (a working tree where tsc ran after the bundle was made). An install has none
+ * (npm pack leaves it out) and its files' times say nothing: npm writes them in any order. Errors
+ * other than a missing file are thrown.
  */
-function bundleIsFresh(bundle, built) {
-  try {
-    const at = statSync(bundle).mtimeMs;
-    return built.every((f) => at >= statSync(f).mtimeMs);
-  } catch (e) {
-    if (e?.code !== "ENOENT") throw e;
-    return false;
-  }
+function bundleIsFresh(bundle, buildInfo) {
+  const mtime = (file) => {
+    try {
+      return statSync(file).mtimeMs;
+    } catch (e) {
+      if (e?.code !== "ENOENT") throw e;
+      return undefined;
+    }
+  };
+  const at = mtime(bundle);
+  if (at === undefined) return false;
+  const built = mtime(buildInfo);
+  return built === undefined || at >= built;
 }
 
 /**

@@ -2,8 +2,8 @@
 // Starts the CLI. The CLI bundled into one CommonJS script (scripts/bundle.mjs) starts faster than
 // dist/src's ~180 modules, and faster again when V8 need not parse and compile its 500 KB:
 // bin/load-bundle.js compiles it through vm.Script with V8's code cache, one cache file per
-// command (docs/code-cache.md). The module graph is used when there is no bundle or it is older
-// than the build. A run that fails or prints help compiles little of its command, so its cache is
+// command (docs/code-cache.md). The module graph is used when there is no bundle or tsc built
+// after it. A run that fails or prints help compiles little of its command, so its cache is
 // partial and replaced by the next run that succeeds.
 //
 // This file is CommonJS (bin/package.json says so): an ES module entry point makes Node load
@@ -15,10 +15,11 @@ const { bundleIsFresh, loadBundle } = require("./load-bundle.js");
 
 const bundle = join(__dirname, "..", "dist", "src", "cli", "tsbpf.bundle.cjs");
 const graph = join(__dirname, "..", "dist", "src", "cli", "main.js");
+const buildInfo = join(__dirname, "..", "dist", "tsconfig.tsbuildinfo");
 
 (async () => {
   let main;
-  if (bundleIsFresh(bundle, [graph])) {
+  if (bundleIsFresh(bundle, buildInfo)) {
     const command = /^[a-z][a-z-]{0,23}$/.test(process.argv[2] ?? "") ? process.argv[2] : "other";
     main = loadBundle(bundle, {
       name: `tsbpf.bundle.${command}.cache`,
