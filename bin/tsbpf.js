@@ -1,37 +1,199 @@
 #!/usr/bin/env node
-// Starts the CLI. The CLI bundled into one CommonJS script (scripts/bundle.mjs) starts faster than
-// dist/src's ~180 modules, and faster again when V8 need not parse and compile its 500 KB:
-// bin/load-bundle.js compiles it through vm.Script with V8's code cache, one cache file per
-// command (docs/code-cache.md). The module graph is used when there is no bundle or tsc built
-// after it. A run that fails or prints help compiles little of its command, so its cache is
-// partial and replaced by the next run that succeeds.
+// Starts the CLI, and is the one home of loading tsbpf's bundles (scripts/bundle.mjs) through V8's
+// code cache: the CLI's, dist/src/cli/tsbpf.bundle.cjs, run from here, and the library's,
+// dist/src/tsbpf.lib.bundle.cjs, which the package entry dist/src/package-entry.js requires this
+// file for (it starts the CLI only as the main program). docs/code-cache.md says more.
+//
+// The CLI bundled into one CommonJS script starts faster than dist/src's ~180 modules, and faster
+// again when V8 need not parse and compile its 500 KB: the script is compiled through vm.Script
+// with V8's code cache (cachedData), which Node 20 offers for no module, one cache file per
+// command. The module graph is used when there is no bundle or tsc built after it.
+//
+// A cache file is kept next to the bundle or, when that directory is not writable (a read-only
+// install, another user), in $XDG_CACHE_HOME/tsbpf (~/.cache/tsbpf); TSBPF_CODE_CACHE_DIR chooses
+// the directory instead, and TSBPF_CODE_CACHE=0 turns it off. A file starts with a key line (the
+// SHA-1 of the bundle's content, which scripts/bundle.mjs writes on its first line, its length,
+// Node's version and the architecture; padded with spaces so that the data after it is 8-byte
+// aligned, which V8 would otherwise copy): a file for another bundle or Node is stale and ignored,
+// and V8 itself rejects data it cannot use. A bundle without the SHA-1 line gets no cache. A
+// missing, stale, rejected or unwritable cache only costs the compile; the file is (re)written
+// when the process exits, after the program compiled what it uses, and writing it never fails the
+// program. A run that is partial (the CLI: one that fails or prints help) compiles little, so its
+// cache is marked partial and replaced by the next full run; a full cache is never rewritten.
+// TSBPF_CODE_CACHE_TRACE=1 says on stderr what happened.
 //
 // This file is CommonJS (bin/package.json says so): an ES module entry point makes Node load
-// and run its ES module loader first, about 8 ms of every command's start-up.
+// and run its ES module loader first, about 8 ms of every command's start-up. The loading lives
+// here rather than in a module of its own, which would cost every command about 1 ms more to
+// resolve, read and compile.
 "use strict";
-const { join } = require("node:path");
+const { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } = require("node:fs");
+const { createRequire } = require("node:module");
+const { dirname, join } = require("node:path");
 const { pathToFileURL } = require("node:url");
-const { bundleIsFresh, loadBundle } = require("./load-bundle.js");
+const { Script } = require("node:vm");
 
-const bundle = join(__dirname, "..", "dist", "src", "cli", "tsbpf.bundle.cjs");
-const graph = join(__dirname, "..", "dist", "src", "cli", "main.js");
-const buildInfo = join(__dirname, "..", "dist", "tsconfig.tsbuildinfo");
+/** What follows the key of a cache written by a partial run. */
+const PARTIAL = " partial";
+/** How scripts/bundle.mjs starts a bundle (after its SHA-1 line): the function called below. */
+const HEAD = "(function (exports, require, module, __filename, __dirname, __tsbpfMetaUrl, __tsbpfImport) {";
 
-(async () => {
-  let main;
-  if (bundleIsFresh(bundle, buildInfo)) {
-    const command = /^[a-z][a-z-]{0,23}$/.test(process.argv[2] ?? "") ? process.argv[2] : "other";
-    main = loadBundle(bundle, {
-      name: `tsbpf.bundle.${command}.cache`,
-      importer: (specifier) => import(specifier),
-      isPartial: (code) => code !== 0 || process.argv.includes("--help") || process.argv.includes("-h"),
-    }).main;
+/**
+ * Whether `bundle` exists and is not stale: older than `buildInfo`, the record tsc rewrites each
+ * time it emits (a working tree where tsc ran after the bundle was made). An install has none
+ * (npm pack leaves it out) and its files' times say nothing: npm writes them in any order. Errors
+ * other than a missing file are thrown.
+ */
+function bundleIsFresh(bundle, buildInfo) {
+  const mtime = (file) => {
+    try {
+      return statSync(file).mtimeMs;
+    } catch (e) {
+      if (e?.code !== "ENOENT") throw e;
+      return undefined;
+    }
+  };
+  const at = mtime(bundle);
+  if (at === undefined) return false;
+  const built = mtime(buildInfo);
+  return built === undefined || at >= built;
+}
+
+/**
+ * Compiles and runs `file` with the code cache `name` and returns its exports. `importer` serves
+ * the bundle's dynamic imports of external modules (a script restored from a code cache has lost
+ * its importer in Node 20); `isPartial(exitCode)` says whether a run's cache is partial.
+ */
+function loadBundle(file, { name, importer, isPartial }) {
+  const source = readFileSync(file, "utf8");
+  const trace =
+    process.env.TSBPF_CODE_CACHE_TRACE === "1" ? (m) => process.stderr.write(`code cache: ${m}\n`) : () => {};
+  const sha1 = /^\/\/ tsbpf-bundle sha1=([0-9a-f]{40})\n/.exec(source)?.[1];
+  const enabled = process.env.TSBPF_CODE_CACHE !== "0" && sha1 !== undefined;
+  const base = `${sha1} ${source.length} ${process.version} ${process.arch}`;
+  // The home directory only when the first directory has no cache (node:os is not loaded).
+  const dirAt = (i) =>
+    process.env.TSBPF_CODE_CACHE_DIR
+      ? [process.env.TSBPF_CODE_CACHE_DIR][i]
+      : i === 0
+        ? dirname(file)
+        : i === 1
+          ? join(
+              process.env.XDG_CACHE_HOME || join(process.env.HOME || require("node:os").homedir(), ".cache"),
+              "tsbpf",
+            )
+          : undefined;
+
+  // A partial cache (a typo, `attach --help`) is used, and the first full run writes over it.
+  let cachedData;
+  let partial = false;
+  let state = "missing";
+  for (let i = 0; enabled && dirAt(i) !== undefined; i++) {
+    const dir = dirAt(i);
+    let bytes;
+    try {
+      bytes = readFileSync(join(dir, name));
+    } catch {
+      continue;
+    }
+    const end = bytes.indexOf(10, 0);
+    const line = end < 0 ? "" : bytes.toString("latin1", 0, end).trimEnd();
+    if (line === base || line === base + PARTIAL) {
+      partial = line !== base;
+      cachedData = bytes.subarray(end + 1);
+      state = `hit ${join(dir, name)}${partial ? " (partial)" : ""}`;
+      break;
+    }
+    state = `stale ${join(dir, name)}`;
   }
-  // No bundle: the module graph.
-  main ??= (await import(pathToFileURL(graph).href)).main;
-  process.exitCode = await main(process.argv.slice(2));
-})().catch((e) => {
-  // main() reports its own errors; this is a broken install (no dist/src).
-  process.stderr.write(`tsbpf: cannot start: ${e?.message ?? e}\n`);
-  process.exitCode = 1;
-});
+  // The bundle is the function to call; another script (not made by scripts/bundle.mjs) is wrapped.
+  const wrapped = source.startsWith(HEAD, sha1 === undefined ? 0 : source.indexOf("\n") + 1);
+  const script = new Script(wrapped ? source : `${HEAD}${source}\n})`, {
+    filename: file,
+    ...(cachedData === undefined ? {} : { cachedData }),
+  });
+  if (cachedData !== undefined && script.cachedDataRejected) state = "rejected by V8";
+  trace(state);
+  if (enabled && (cachedData === undefined || script.cachedDataRejected || partial)) {
+    process.once("exit", (code) => {
+      // Whatever happens here, the program's exit stays as it was.
+      try {
+        const thisPartial = isPartial(code);
+        // A partial cache is replaced by a full one only.
+        if (partial && !script.cachedDataRejected && thisPartial) return;
+        const dirs = [];
+        for (let i = 0; dirAt(i) !== undefined; i++) dirs.push(dirAt(i));
+        const header = headerLine(thisPartial ? base + PARTIAL : base);
+        trace(
+          `${writeCache(script.createCachedData(), header, dirs, name)}${thisPartial ? " (partial)" : ""}`,
+        );
+      } catch (e) {
+        trace(`not written (${e?.code ?? e?.message ?? e})`);
+      }
+    });
+  }
+  const module = { exports: {} };
+  script.runInThisContext()(
+    module.exports,
+    createRequire(file),
+    module,
+    file,
+    dirname(file),
+    pathToFileURL(file).href,
+    importer,
+  );
+  return module.exports;
+}
+
+/** A cache file's first line: `key`, then spaces up to a multiple of 8 bytes with the newline. */
+function headerLine(key) {
+  return `${key.padEnd(Math.ceil((key.length + 1) / 8) * 8 - 1)}\n`;
+}
+
+/** Writes the cache to the first directory that takes it (atomically); says where, or why not. */
+function writeCache(data, key, dirs, name) {
+  const reasons = [];
+  for (const dir of dirs) {
+    const tmp = join(dir, `${name}.${process.pid}.tmp`);
+    try {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(tmp, Buffer.concat([Buffer.from(key, "latin1"), data]));
+      renameSync(tmp, join(dir, name));
+      return `written ${join(dir, name)}`;
+    } catch (e) {
+      reasons.push(`${dir}: ${e?.code ?? e}`);
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // Never written.
+      }
+    }
+  }
+  return `not written (${reasons.join("; ")})`;
+}
+
+module.exports = { bundleIsFresh, loadBundle };
+
+if (require.main === module) {
+  const bundle = join(__dirname, "..", "dist", "src", "cli", "tsbpf.bundle.cjs");
+  const graph = join(__dirname, "..", "dist", "src", "cli", "main.js");
+  const buildInfo = join(__dirname, "..", "dist", "tsconfig.tsbuildinfo");
+  (async () => {
+    let main;
+    if (bundleIsFresh(bundle, buildInfo)) {
+      const command = /^[a-z][a-z-]{0,23}$/.test(process.argv[2] ?? "") ? process.argv[2] : "other";
+      main = loadBundle(bundle, {
+        name: `tsbpf.bundle.${command}.cache`,
+        importer: (specifier) => import(specifier),
+        isPartial: (code) => code !== 0 || process.argv.includes("--help") || process.argv.includes("-h"),
+      }).main;
+    }
+    // No bundle: the module graph.
+    main ??= (await import(pathToFileURL(graph).href)).main;
+    process.exitCode = await main(process.argv.slice(2));
+  })().catch((e) => {
+    // main() reports its own errors; this is a broken install (no dist/src).
+    process.stderr.write(`tsbpf: cannot start: ${e?.message ?? e}\n`);
+    process.exitCode = 1;
+  });
+}

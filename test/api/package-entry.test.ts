@@ -1,6 +1,6 @@
 /**
  * The package entry (`import ... from "tsbpf"`, dist/src/package-entry.js): the library bundled
- * and compiled through V8's code cache (bin/load-bundle.js, docs/code-cache.md), with the module
+ * and compiled through V8's code cache (bin/tsbpf.js, docs/code-cache.md), with the module
  * graph's exports; one instance of every class for a generated skeleton and the user's own
  * import; the bundle's dynamic imports (kernel engine, koffi, YAML, Graphviz); the module graph
  * when the bundle is missing or stale; a cache that cannot be written never failing the program,
@@ -234,7 +234,7 @@ test("the packed package: a skeleton and the user's import share one instance; d
     );
 
     await t.test("the installed CLI runs its bundle too", () => {
-      const r = node([join(pkg, "bin", "tsbpf.js"), "inspect", "tail_call.bpf.o"], dir);
+      const r = node([join(dir, "node_modules", ".bin", "tsbpf"), "inspect", "tail_call.bpf.o"], dir);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^tail_call\.bpf\.o: little-endian/);
       const cache = join(pkg, "dist", "src", "cli", "tsbpf.bundle.inspect.cache");

@@ -37,7 +37,7 @@ test("the build makes the bundle, newer than tsc's build info, and bin/tsbpf.js 
   assert.ok(existsSync(BUNDLE), "npm run build bundles the CLI");
   assert.ok(
     statSync(BUNDLE).mtimeMs >= statSync("dist/tsconfig.tsbuildinfo").mtimeMs,
-    "bin/load-bundle.js takes a bundle at least as new as tsc's last build",
+    "bin/tsbpf.js takes a bundle at least as new as tsc's last build",
   );
 });
 

@@ -73,8 +73,7 @@ function expected(): string {
 function makeInstall(dir: string, withBundle: boolean): string {
   const root = join(dir, "install");
   mkdirSync(join(root, "bin"), { recursive: true });
-  // bin/tsbpf.js, the code cache's loader it requires, and bin/package.json, which says they are
-  // CommonJS (the package's own type is module).
+  // bin/tsbpf.js and bin/package.json, which says it is CommonJS (the package's own type is module).
   for (const e of readdirSync("bin")) copyFileSync(join("bin", e), join(root, "bin", e));
   for (const e of ["package.json", "node_modules", "examples"]) symlinkSync(resolve(e), join(root, e));
   mkdirSync(join(root, "dist", "src", "cli"), { recursive: true });
