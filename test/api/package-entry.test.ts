@@ -233,6 +233,35 @@ test("the packed package: a skeleton and the user's import share one instance; d
       },
     );
 
+    await t.test(
+      'a bundler resolves the package to the module graph (the "module" condition), Node to the entry',
+      async () => {
+        const { build } = await import("esbuild");
+        const r = await build({
+          entryPoints: [join(dir, "user.mjs")],
+          bundle: true,
+          platform: "node",
+          format: "esm",
+          write: false,
+          metafile: true,
+          logLevel: "silent",
+          external: ["koffi", "@hpcc-js/wasm-graphviz", "yaml"],
+        });
+        const inputs = Object.keys(r.metafile.inputs);
+        assert.ok(
+          inputs.some((f) => f.endsWith("node_modules/tsbpf/dist/src/index.js")),
+          "the bundler takes dist/src/index.js",
+        );
+        assert.ok(!inputs.some((f) => f.includes("package-entry")), "and not the package entry");
+        const node = spawnSync(
+          process.execPath,
+          ["--input-type=module", "-e", 'console.log(import.meta.resolve("tsbpf"))'],
+          { cwd: dir, encoding: "utf8" },
+        );
+        assert.match(node.stdout, /node_modules\/tsbpf\/dist\/src\/package-entry\.js$/m, node.stderr);
+      },
+    );
+
     await t.test("the installed CLI runs its bundle too", () => {
       const r = node([join(dir, "node_modules", ".bin", "tsbpf"), "inspect", "tail_call.bpf.o"], dir);
       assert.equal(r.code, 0, r.stderr);
