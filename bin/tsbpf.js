@@ -33,6 +33,8 @@ const { dirname, join } = require("node:path");
 const { pathToFileURL } = require("node:url");
 const { Script } = require("node:vm");
 
+/** The exports of each bundle loaded in this process, by file. */
+const bundles = new Map();
 /** What follows the key of a cache written by a partial run. */
 const PARTIAL = " partial";
 /** How scripts/bundle.mjs starts a bundle (after its SHA-1 line): the function called below. */
@@ -65,6 +67,9 @@ function bundleIsFresh(bundle, buildInfo) {
  * its importer in Node 20); `isPartial(exitCode)` says whether a run's cache is partial.
  */
 function loadBundle(file, { name, importer, isPartial }) {
+  // Once per process: the package's ES module and CommonJS entries share one instance.
+  const loaded = bundles.get(file);
+  if (loaded !== undefined) return loaded;
   const source = readFileSync(file, "utf8");
   const trace =
     process.env.TSBPF_CODE_CACHE_TRACE === "1" ? (m) => process.stderr.write(`code cache: ${m}\n`) : () => {};
@@ -142,6 +147,7 @@ function loadBundle(file, { name, importer, isPartial }) {
     pathToFileURL(file).href,
     importer,
   );
+  bundles.set(file, module.exports);
   return module.exports;
 }
 

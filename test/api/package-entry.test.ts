@@ -195,6 +195,26 @@ test("the packed package: a skeleton and the user's import share one instance; d
       },
     );
 
+    await t.test(
+      'require("tsbpf") (the "require" condition) gets the same instance as the skeleton\'s import',
+      () => {
+        project.write({
+          "user.cjs": `const tsbpf = require("tsbpf");
+import("./tail_call.skel.js").then(async ({ TailCall }) => {
+  const skel = await TailCall.openAndLoad({ backend: "vm" });
+  const e = (() => { try { skel.maps.prog_array.set(0, skel.maps.prog_array); } catch (e) { return e; } })();
+  console.log(JSON.stringify([skel.collection instanceof tsbpf.VmCollection, e instanceof tsbpf.UsageError, (await import("tsbpf")).Collection === tsbpf.Collection]));
+  skel.collection.close();
+});
+`,
+        });
+        const r = node(["user.cjs"], dir);
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(JSON.parse(r.stdout), [true, true, true]);
+        assert.equal(r.trace, `code cache: hit ${installed}`, "one bundle, loaded once");
+      },
+    );
+
     await t.test("the kernel engine and koffi from the bundle, with the same classes", (tt) => {
       if (!root) return tt.skip("needs root to load programs into the kernel");
       const r = node(["user.mjs", "kernel"], dir);
