@@ -93,7 +93,8 @@ const WRAPPER_HEAD =
 
 /**
  * Bundles `entry` into the CommonJS script `out`, with the SHA-1 line bin/tsbpf.js keys its code
- * cache on; `external` lists `[module, file]` pairs left out and required from `./file` instead;
+ * cache on; `external` lists `[module, file, lazy]` left out and required from `./file` instead
+ * (when `lazy`, on first use);
  * `options` are more of esbuild's.
  */
 async function bundle(entry, out, external = [], options = {}) {
@@ -119,10 +120,15 @@ async function bundle(entry, out, external = [], options = {}) {
   // has lost its importer), so the external ones call bin/tsbpf.js's `__tsbpfImport` instead.
   let code = readFileSync(out, "utf8").replace(/\bimport\((?="[^"]+"\))/g, "__tsbpfImport(");
   // Each external of ours is a script next to the bundle (`[name, file]`).
-  for (const [name, file] of external) {
+  for (const [name, file, lazy] of external) {
     if (!code.includes(`require("${name}")`))
       throw new Error(`bundle: no require("${name}") to point at ./${file}`);
-    code = code.replaceAll(`require("${name}")`, `require("./${file}")`);
+    // A lazy one is required when one of its exports is first read (esbuild reads an external's
+    // exports from the object require gave at each use), not when the module importing it starts.
+    const required = lazy
+      ? `((m)=>new Proxy({},{get:(_,k)=>(m??=require("./${file}"))[k]}))()`
+      : `require("./${file}")`;
+    code = code.replaceAll(`require("${name}")`, required);
   }
   const left = code.match(/\bimport\(/g)?.length ?? 0;
   if (left > 0)
@@ -156,7 +162,11 @@ await bundle("dist/src/cli/main.js", CLI_BUNDLE, [["yaml", "tsbpf.yaml.cjs"]]);
 // package.json's `"sideEffects": false` (for users' bundlers) made esbuild drop the start of
 // modules that the library both re-exports and imports dynamically (pipeline/definition.js: its
 // constants and its YAML parser were undefined); the library's bundle ignores it.
-await bundle("dist/src/index.js", LIB_BUNDLE, [["yaml", "cli/tsbpf.yaml.cjs"]], { ignoreAnnotations: true });
+// Its YAML parser is required on first use: src/index.ts re-exports pipeline/definition.js,
+// so the library starts that module at import (the CLI only when it parses a pipeline file).
+await bundle("dist/src/index.js", LIB_BUNDLE, [["yaml", "cli/tsbpf.yaml.cjs", true]], {
+  ignoreAnnotations: true,
+});
 {
   // Its exports are the package entry's names, or the build fails.
   process.env.TSBPF_CODE_CACHE = "0";

@@ -401,3 +401,25 @@ ${kernel ? 'await Collection.load(spec, { backend: "kernel", onWarning: () => {}
     );
   });
 });
+
+test("through the bundle, the YAML parser is read and compiled when a pipeline is first parsed, not at import", () => {
+  withDir((dir) => {
+    const r = node(
+      [
+        "--input-type=module",
+        "-e",
+        `import { createRequire } from "node:module";
+import { parsePipelineDefinition } from "tsbpf";
+const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((f) => f.endsWith("tsbpf.yaml.cjs"));
+const before = loaded();
+const def = parsePipelineDefinition("name: p\\nobject: a.bpf.o\\nentry: main_prog\\n", "p.yaml");
+console.log(JSON.stringify([before, loaded(), def.name]));`,
+      ],
+      ".",
+      { TSBPF_CODE_CACHE_DIR: dir },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.trace, /^code cache: missing/, "the bundle was loaded");
+    assert.deepEqual(JSON.parse(r.stdout), [false, true, "p"]);
+  });
+});
