@@ -11,7 +11,6 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createNetns } from "./netns.js";
-import { bundleSkelLoader } from "./skel-bundle.js";
 import { median, nowNs } from "./stats.js";
 
 const OBJECT = "examples/tail-call/tail_call.bpf.o";
@@ -42,6 +41,12 @@ export interface LoaderResult {
    * compilation left. Absent in results written before it existed, or without the bundle.
    */
   tsbpfCached?: LoaderFigures;
+  /**
+   * The same job imported as a user's program does, `import("tsbpf")` through package.json's
+   * "exports": the package entry's bundle and code cache (bench/package-entry-loader.ts).
+   * Absent in results written before it existed.
+   */
+  tsbpfEntry?: LoaderFigures;
   libbpf?: LoaderFigures;
   /** Median ms of `ip netns exec NS true`: the launcher cost both loaders pay. */
   netnsExecMs?: number;
@@ -54,10 +59,11 @@ export interface LoaderResult {
   cliAttachMs?: number;
   /**
    * The skeleton path (table 3b): bench/tsbpf-skel-loader.ts through the seed's generated
-   * skeleton, as ES modules and bundled with the code cache, against bench/c/loader_skel.c on
+   * skeleton, which imports "tsbpf": the package entry (`tsbpfEntry`, as a user's loader runs)
+   * and the module graph (`tsbpf`, TSBPF_BUNDLE=0, informative), against bench/c/loader_skel.c on
    * bpftool's skeleton of the same object.
    */
-  skel?: { tsbpf?: LoaderFigures; tsbpfCached?: LoaderFigures; libbpf?: LoaderFigures; skipped?: string };
+  skel?: { tsbpf?: LoaderFigures; tsbpfEntry?: LoaderFigures; libbpf?: LoaderFigures; skipped?: string };
   /** tsbpf spawn->attached / libbpf spawn->attached. */
   ratioSpawnToAttached?: number;
   /** tsbpf main->attached / libbpf main->attached (in-process, without Node's start-up). */
@@ -94,9 +100,15 @@ function buildCSkelLoader(dir: string): string {
   return out;
 }
 
-function timeCommand(argv: readonly string[]): { ms: number; stdout: string; startNs: number } {
+function timeCommand(
+  argv: readonly string[],
+  env?: NodeJS.ProcessEnv,
+): { ms: number; stdout: string; startNs: number } {
   const startNs = nowNs();
-  const r = spawnSync(argv[0] as string, argv.slice(1), { encoding: "utf8" });
+  const r = spawnSync(argv[0] as string, argv.slice(1), {
+    encoding: "utf8",
+    ...(env === undefined ? {} : { env }),
+  });
   const ms = (nowNs() - startNs) / 1e6;
   if (r.status !== 0) {
     throw new Error(`${argv.join(" ")} failed (${r.status ?? r.signal}): ${(r.stderr ?? "").trim()}`);
@@ -175,15 +187,11 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
   const cSkel = await skelTry("libbpf skeleton loader not built (needs bpftool, cc, libbpf-dev)", () =>
     buildCSkelLoader(dir),
   );
-  const skelBundle = join(dir, "tsbpf-skel-loader.bundle.cjs");
-  const skelBundled = await skelTry("skeleton loader not bundled", async () => {
-    await bundleSkelLoader(skelBundle);
-    return true;
-  });
   const ns = createNetns();
   try {
     const ts: Parameters<typeof figures>[0] = [];
     const tsCached: Parameters<typeof figures>[0] = [];
+    const tsEntry: Parameters<typeof figures>[0] = [];
     const c: Parameters<typeof figures>[0] = [];
     const launcher: number[] = [];
     const nodeUp: number[] = [];
@@ -204,8 +212,8 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
       "prog_array:1=port22_prog",
     ];
     await timeUntilOutput(cliArgv, "attached main_prog");
-    const run = (argv: string[], into: typeof ts): void => {
-      const r = timeCommand([...ns.exec, ...argv]);
+    const run = (argv: string[], into: typeof ts, env?: NodeJS.ProcessEnv): void => {
+      const r = timeCommand([...ns.exec, ...argv], env);
       const line = r.stdout.trim().split("\n").pop() ?? "";
       into.push({ spawnNs: r.startNs, exitMs: r.ms, report: JSON.parse(line) as Record<string, number> });
     };
@@ -224,50 +232,55 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
           ...ARGS,
         ]
       : undefined;
+    // The package entry keeps its code cache in this run's directory (the untimed run writes it).
+    const entryArgv = [process.execPath, "dist/bench/package-entry-loader.js", OBJECT, ns.iface, ...ARGS];
+    const entryEnv: NodeJS.ProcessEnv = { ...process.env, TSBPF_CODE_CACHE_DIR: dir };
+    delete entryEnv.TSBPF_BUNDLE;
+    delete entryEnv.TSBPF_CODE_CACHE;
     timeCommand([...ns.exec, ...tsArgv]);
+    timeCommand([...ns.exec, ...entryArgv], entryEnv);
     // The untimed run of the bundle also writes its code cache.
     if (cachedArgv !== undefined) timeCommand([...ns.exec, ...cachedArgv]);
     if (cArgv !== undefined) timeCommand([...ns.exec, ...cArgv]);
     const skelArgv = existsSync("dist/bench/tsbpf-skel-loader.js")
       ? [process.execPath, "dist/bench/tsbpf-skel-loader.js", ns.iface]
       : undefined;
-    const skelCachedArgv =
-      skelBundled === undefined
-        ? undefined
-        : [
-            process.execPath,
-            "dist/bench/code-cache-run.cjs",
-            skelBundle,
-            join(dir, "tsbpf-skel-loader.cache"),
-            resolve("dist/bench/tsbpf-skel-loader.js"),
-            ns.iface,
-          ];
+    // The skeleton imports "tsbpf": the package entry as a user's loader gets it, and the module
+    // graph (TSBPF_BUNDLE=0) for comparison.
+    const modulesEnv: NodeJS.ProcessEnv = { ...process.env, TSBPF_BUNDLE: "0" };
     const cSkelArgv = cSkel === undefined ? undefined : [cSkel, ns.iface];
-    for (const argv of [skelArgv, skelCachedArgv, cSkelArgv])
-      if (argv !== undefined) timeCommand([...ns.exec, ...argv]);
+    if (skelArgv !== undefined) {
+      timeCommand([...ns.exec, ...skelArgv], modulesEnv);
+      timeCommand([...ns.exec, ...skelArgv], entryEnv);
+    }
+    if (cSkelArgv !== undefined) timeCommand([...ns.exec, ...cSkelArgv]);
     const skelTs: typeof ts = [];
-    const skelCached: typeof ts = [];
+    const skelEntry: typeof ts = [];
     const skelC: typeof ts = [];
     for (let i = 0; i < opts.runs; i++) {
       run(tsArgv, ts);
+      run(entryArgv, tsEntry, entryEnv);
       if (cachedArgv !== undefined) run(cachedArgv, tsCached);
       if (cArgv !== undefined) run(cArgv, c);
       launcher.push(timeCommand([...ns.exec, "true"]).ms);
       nodeUp.push(timeCommand([process.execPath, "-e", "0"]).ms);
       cliAttach.push(await timeUntilOutput(cliArgv, "attached main_prog"));
-      if (skelArgv !== undefined) run(skelArgv, skelTs);
-      if (skelCachedArgv !== undefined) run(skelCachedArgv, skelCached);
+      if (skelArgv !== undefined) {
+        run(skelArgv, skelTs, modulesEnv);
+        run(skelArgv, skelEntry, entryEnv);
+      }
       if (cSkelArgv !== undefined) run(cSkelArgv, skelC);
     }
     const result: LoaderResult = {
       tsbpf: figures(ts),
       ...(tsCached.length > 0 ? { tsbpfCached: figures(tsCached) } : {}),
+      tsbpfEntry: figures(tsEntry),
       netnsExecMs: median(launcher),
       nodeStartupMs: median(nodeUp),
       cliAttachMs: median(cliAttach),
       skel: {
         ...(skelTs.length > 0 ? { tsbpf: figures(skelTs) } : {}),
-        ...(skelCached.length > 0 ? { tsbpfCached: figures(skelCached) } : {}),
+        ...(skelEntry.length > 0 ? { tsbpfEntry: figures(skelEntry) } : {}),
         ...(skelC.length > 0 ? { libbpf: figures(skelC) } : {}),
         ...(skelSkips.length > 0 ? { skipped: skelSkips.join("; ") } : {}),
       },

@@ -6,8 +6,9 @@
  *
  *   node dist/bench/tsbpf-skel-loader.js IFACE
  *
- * The skeleton (and with it the library, through the package's entry) is imported after the
- * first clock reading, as tsbpf-loader.ts imports the library, so the import is measured apart.
+ * The skeleton (and with it the library, through the package's entry: its bundle with V8's code
+ * cache, or the module graph with TSBPF_BUNDLE=0) is imported after the first clock reading, as
+ * tsbpf-loader.ts imports the library, so the import is measured apart.
  */
 const t0 = process.hrtime.bigint();
 
@@ -18,10 +19,11 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const { TailCall } = await import("../examples/tail-call/tail_call.skel.js");
-  // As tsbpf-loader.ts: the kernel engine and koffi's binary are loaded before the clock starts.
-  const { defaultSys } = await import("../src/kernel/sys.js");
-  await import("../src/kernel/kernel-collection.js");
-  defaultSys();
+  // The skeleton imports "tsbpf", the package entry (or the module graph with TSBPF_BUNDLE=0):
+  // the same instance here. As tsbpf-loader.ts: koffi and libc are loaded before the clock starts.
+  const { kernel } = await import("tsbpf");
+  const { loadNativeLayer } = await import("./native-layer.js");
+  loadNativeLayer(kernel);
   const gcs = new PerformanceObserver(() => undefined);
   gcs.observe({ entryTypes: ["gc"] });
   const pImport = performance.now();

@@ -1,24 +1,31 @@
 #!/usr/bin/env node
-// Starts the CLI. The CLI bundled into one CommonJS script (scripts/bundle.mjs) starts faster than
-// dist/src's ~180 modules, and faster again when V8 need not parse and compile its 500 KB: the
-// script is compiled through vm.Script with V8's code cache (cachedData), which Node 20 offers for
-// no module. The module graph is used when there is no bundle or it is older than the build.
+// Starts the CLI, and is the one home of loading tsbpf's bundles (scripts/bundle.mjs) through V8's
+// code cache: the CLI's, dist/src/cli/tsbpf.bundle.cjs, run from here, and the library's,
+// dist/src/tsbpf.lib.bundle.cjs, which the package entry dist/src/package-entry.js requires this
+// file for (it starts the CLI only as the main program). docs/code-cache.md says more.
 //
-// The code cache (issue 14's cold start; docs/benchmarks.md) is one file per command, kept next to
-// the bundle or, when that directory is not writable (a read-only install, another user), in
-// $XDG_CACHE_HOME/tsbpf (~/.cache/tsbpf); TSBPF_CODE_CACHE_DIR chooses the directory instead,
-// and TSBPF_CODE_CACHE=0 turns it off. A file starts with a key line (the SHA-1 of the bundle's
-// content, which scripts/bundle.mjs writes on its first line, its length, Node's version and the
-// architecture; padded with spaces so that the data after it is 8-byte aligned, which V8 would
-// otherwise copy): a file for another bundle or Node is stale and ignored, and V8 itself rejects
-// data it cannot use. A bundle without the SHA-1 line gets no cache. A missing, stale, rejected or unwritable cache only costs
-// the compile; the file is (re)written when the process exits, after the command compiled what
-// it uses. A run that fails or prints help compiles little of its command, so its cache is
-// marked partial and replaced by the next run that succeeds. TSBPF_CODE_CACHE_TRACE=1 says on
-// stderr what happened.
+// The CLI bundled into one CommonJS script starts faster than dist/src's ~180 modules, and faster
+// again when V8 need not parse and compile its 500 KB: the script is compiled through vm.Script
+// with V8's code cache (cachedData), which Node 20 offers for no module, one cache file per
+// command. The module graph is used when there is no bundle or tsc built after it.
+//
+// A cache file is kept next to the bundle or, when that directory is not writable (a read-only
+// install, another user), in $XDG_CACHE_HOME/tsbpf (~/.cache/tsbpf); TSBPF_CODE_CACHE_DIR chooses
+// the directory instead, and TSBPF_CODE_CACHE=0 turns it off. A file starts with a key line (the
+// SHA-1 of the bundle's content, which scripts/bundle.mjs writes on its first line, its length,
+// Node's version and the architecture; padded with spaces so that the data after it is 8-byte
+// aligned, which V8 would otherwise copy): a file for another bundle or Node is stale and ignored,
+// and V8 itself rejects data it cannot use. A bundle without the SHA-1 line gets no cache. A
+// missing, stale, rejected or unwritable cache only costs the compile; the file is (re)written
+// when the process exits, after the program compiled what it uses, and writing it never fails the
+// program. A run that is partial (the CLI: one that fails or prints help) compiles little, so its
+// cache is marked partial and replaced by the next full run; a full cache is never rewritten.
+// TSBPF_CODE_CACHE_TRACE=1 says on stderr what happened.
 //
 // This file is CommonJS (bin/package.json says so): an ES module entry point makes Node load
-// and run its ES module loader first, about 8 ms of every command's start-up.
+// and run its ES module loader first, about 8 ms of every command's start-up. The loading lives
+// here rather than in a module of its own, which would cost every command about 1 ms more to
+// resolve, read and compile.
 "use strict";
 const { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } = require("node:fs");
 const { createRequire } = require("node:module");
@@ -26,39 +33,49 @@ const { dirname, join } = require("node:path");
 const { pathToFileURL } = require("node:url");
 const { Script } = require("node:vm");
 
-const bundle = join(__dirname, "..", "dist", "src", "cli", "tsbpf.bundle.cjs");
-const graph = join(__dirname, "..", "dist", "src", "cli", "main.js");
-/** What follows the key of a cache written by a run that failed or printed help. */
+/** The exports of each bundle loaded in this process, by file. */
+const bundles = new Map();
+/** What follows the key of a cache written by a partial run. */
 const PARTIAL = " partial";
-/** How scripts/bundle.mjs starts the bundle (after its SHA-1 line): the function called below. */
+/** How scripts/bundle.mjs starts a bundle (after its SHA-1 line): the function called below. */
 const HEAD = "(function (exports, require, module, __filename, __dirname, __tsbpfMetaUrl, __tsbpfImport) {";
 
-(async () => {
-  let main;
-  try {
-    if (statSync(bundle).mtimeMs >= statSync(graph).mtimeMs) main = loadBundle(bundle);
-  } catch (e) {
-    if (e?.code !== "ENOENT") throw e;
-    // No bundle: the module graph.
-  }
-  main ??= (await import(pathToFileURL(graph).href)).main;
-  process.exitCode = await main(process.argv.slice(2));
-})().catch((e) => {
-  // main() reports its own errors; this is a broken install (no dist/src).
-  process.stderr.write(`tsbpf: cannot start: ${e?.message ?? e}\n`);
-  process.exitCode = 1;
-});
+/**
+ * Whether `bundle` exists and is not stale: older than `buildInfo`, the record tsc rewrites each
+ * time it emits (a working tree where tsc ran after the bundle was made). An install has none
+ * (npm pack leaves it out) and its files' times say nothing: npm writes them in any order. Errors
+ * other than a missing file are thrown.
+ */
+function bundleIsFresh(bundle, buildInfo) {
+  const mtime = (file) => {
+    try {
+      return statSync(file).mtimeMs;
+    } catch (e) {
+      if (e?.code !== "ENOENT") throw e;
+      return undefined;
+    }
+  };
+  const at = mtime(bundle);
+  if (at === undefined) return false;
+  const built = mtime(buildInfo);
+  return built === undefined || at >= built;
+}
 
-/** Compiles and runs the bundle with the code cache; returns its `main`. */
-function loadBundle(file) {
+/**
+ * Compiles and runs `file` with the code cache `name` and returns its exports. `importer` serves
+ * the bundle's dynamic imports of external modules (a script restored from a code cache has lost
+ * its importer in Node 20); `isPartial(exitCode)` says whether a run's cache is partial.
+ */
+function loadBundle(file, { name, importer, isPartial }) {
+  // Once per process: the package's ES module and CommonJS entries share one instance.
+  const loaded = bundles.get(file);
+  if (loaded !== undefined) return loaded;
   const source = readFileSync(file, "utf8");
   const trace =
     process.env.TSBPF_CODE_CACHE_TRACE === "1" ? (m) => process.stderr.write(`code cache: ${m}\n`) : () => {};
   const sha1 = /^\/\/ tsbpf-bundle sha1=([0-9a-f]{40})\n/.exec(source)?.[1];
   const enabled = process.env.TSBPF_CODE_CACHE !== "0" && sha1 !== undefined;
   const base = `${sha1} ${source.length} ${process.version} ${process.arch}`;
-  const command = /^[a-z][a-z-]{0,23}$/.test(process.argv[2] ?? "") ? process.argv[2] : "other";
-  const name = `tsbpf.bundle.${command}.cache`;
   // The home directory only when the first directory has no cache (node:os is not loaded).
   const dirAt = (i) =>
     process.env.TSBPF_CODE_CACHE_DIR
@@ -72,9 +89,7 @@ function loadBundle(file) {
             )
           : undefined;
 
-  // A cache written by a run that failed or only printed help holds little of the command's code
-  // (a typo, `attach --help`): it is used, but marked partial, and the first run that succeeds
-  // writes a full one over it. A full cache is never rewritten.
+  // A partial cache (a typo, `attach --help`) is used, and the first full run writes over it.
   let cachedData;
   let partial = false;
   let state = "missing";
@@ -106,13 +121,20 @@ function loadBundle(file) {
   trace(state);
   if (enabled && (cachedData === undefined || script.cachedDataRejected || partial)) {
     process.once("exit", (code) => {
-      const thisPartial = code !== 0 || process.argv.includes("--help") || process.argv.includes("-h");
-      // A partial cache is replaced by a full one only.
-      if (partial && !script.cachedDataRejected && thisPartial) return;
-      const dirs = [];
-      for (let i = 0; dirAt(i) !== undefined; i++) dirs.push(dirAt(i));
-      const header = headerLine(thisPartial ? base + PARTIAL : base);
-      trace(`${writeCache(script.createCachedData(), header, dirs, name)}${thisPartial ? " (partial)" : ""}`);
+      // Whatever happens here, the program's exit stays as it was.
+      try {
+        const thisPartial = isPartial(code);
+        // A partial cache is replaced by a full one only.
+        if (partial && !script.cachedDataRejected && thisPartial) return;
+        const dirs = [];
+        for (let i = 0; dirAt(i) !== undefined; i++) dirs.push(dirAt(i));
+        const header = headerLine(thisPartial ? base + PARTIAL : base);
+        trace(
+          `${writeCache(script.createCachedData(), header, dirs, name)}${thisPartial ? " (partial)" : ""}`,
+        );
+      } catch (e) {
+        trace(`not written (${e?.code ?? e?.message ?? e})`);
+      }
     });
   }
   const module = { exports: {} };
@@ -123,9 +145,10 @@ function loadBundle(file) {
     file,
     dirname(file),
     pathToFileURL(file).href,
-    (specifier) => import(specifier),
+    importer,
   );
-  return module.exports.main;
+  bundles.set(file, module.exports);
+  return module.exports;
 }
 
 /** A cache file's first line: `key`, then spaces up to a multiple of 8 bytes with the newline. */
@@ -153,4 +176,30 @@ function writeCache(data, key, dirs, name) {
     }
   }
   return `not written (${reasons.join("; ")})`;
+}
+
+module.exports = { bundleIsFresh, loadBundle };
+
+if (require.main === module) {
+  const bundle = join(__dirname, "..", "dist", "src", "cli", "tsbpf.bundle.cjs");
+  const graph = join(__dirname, "..", "dist", "src", "cli", "main.js");
+  const buildInfo = join(__dirname, "..", "dist", "tsconfig.tsbuildinfo");
+  (async () => {
+    let main;
+    if (bundleIsFresh(bundle, buildInfo)) {
+      const command = /^[a-z][a-z-]{0,23}$/.test(process.argv[2] ?? "") ? process.argv[2] : "other";
+      main = loadBundle(bundle, {
+        name: `tsbpf.bundle.${command}.cache`,
+        importer: (specifier) => import(specifier),
+        isPartial: (code) => code !== 0 || process.argv.includes("--help") || process.argv.includes("-h"),
+      }).main;
+    }
+    // No bundle: the module graph.
+    main ??= (await import(pathToFileURL(graph).href)).main;
+    process.exitCode = await main(process.argv.slice(2));
+  })().catch((e) => {
+    // main() reports its own errors; this is a broken install (no dist/src).
+    process.stderr.write(`tsbpf: cannot start: ${e?.message ?? e}\n`);
+    process.exitCode = 1;
+  });
 }

@@ -37,5 +37,11 @@ if (process.getuid?.() === 0) {
     console.error(`run-tests: warning: the sweep of leftovers failed: ${e instanceof Error ? e.message : e}`);
   }
 }
-const r = spawnSync(process.execPath, ["--test", "--test-concurrency=1", ...files], { stdio: "inherit" });
+// The tests import dist/src's modules and the committed skeletons, which import "tsbpf": the
+// package entry must give them the same module graph (one instance of each class), not the
+// bundle. Tests of the bundled entry (test/api/package-entry.test.ts) clear it in their children.
+const r = spawnSync(process.execPath, ["--test", "--test-concurrency=1", ...files], {
+  stdio: "inherit",
+  env: { ...process.env, TSBPF_BUNDLE: process.env.TSBPF_BUNDLE ?? "0" },
+});
 process.exit(r.status ?? 1);

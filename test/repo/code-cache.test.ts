@@ -73,9 +73,8 @@ function expected(): string {
 function makeInstall(dir: string, withBundle: boolean): string {
   const root = join(dir, "install");
   mkdirSync(join(root, "bin"), { recursive: true });
-  copyFileSync("bin/tsbpf.js", join(root, "bin", "tsbpf.js"));
-  // It says bin/tsbpf.js is CommonJS (the package's own type is module).
-  copyFileSync("bin/package.json", join(root, "bin", "package.json"));
+  // bin/tsbpf.js and bin/package.json, which says it is CommonJS (the package's own type is module).
+  for (const e of readdirSync("bin")) copyFileSync(join("bin", e), join(root, "bin", e));
   for (const e of ["package.json", "node_modules", "examples"]) symlinkSync(resolve(e), join(root, e));
   mkdirSync(join(root, "dist", "src", "cli"), { recursive: true });
   for (const e of readdirSync("dist/src")) {
