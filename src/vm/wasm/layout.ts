@@ -108,8 +108,20 @@ export const NEED_JS = TAIL_INLINE + 12;
 export const OUT_STATUS = TAIL_INLINE + 16;
 /** Runtime ids of the programs tail calls made in WebAssembly went to, in order (at most 33 a run). */
 export const CHAIN = TAIL_INLINE + 32;
+/**
+ * The XDP packet's window as the translated code's one-compare check wants it (translate.ts,
+ * `packetFast`), rewritten by the runtime whenever the window moves: at {@link PKT_PTR} the
+ * pointer (i64) of its first byte, at {@link PKT_ABS} that byte's absolute offset, at
+ * {@link PKT_LIM} + 8 * k (k = 0..3 for 1, 2, 4, 8 bytes) how many start offsets an access of
+ * that size fits at (i64; 0: none). All zero while no packet is adopted: nothing passes.
+ */
+export const PKT_PTR = CHAIN + 64 * 4;
+/** See {@link PKT_PTR}. */
+export const PKT_ABS = PKT_PTR + 8;
+/** See {@link PKT_PTR}. */
+export const PKT_LIM = PKT_PTR + 16;
 /** Where adopted regions (packet page, context, array values) are placed. */
-export const HEAP = CHAIN + 64 * 4;
+export const HEAP = PKT_LIM + 32;
 /**
  * Size of the linear memory, in 64 KiB pages: at least MIN_PAGES, more for large array maps up to
  * MAX_PAGES (a runtime is made per interpreter, and tests make thousands).

@@ -42,6 +42,9 @@ import {
   OUT_PC,
   OUT_PROG,
   PAGES,
+  PKT_ABS,
+  PKT_LIM,
+  PKT_PTR,
   REGS_HI,
   REGS_LO,
   RET_PC,
@@ -862,6 +865,37 @@ class Translator {
     this.set(L_P0);
   }
 
+  /**
+   * Opens an `if` taken when [base + off, + size) lies inside the XDP packet's window, with the
+   * access's absolute address on the stack: one subtraction and one unsigned compare of the
+   * 64-bit pointer against the words the runtime keeps at PKT_PTR and PKT_LIM, where the general
+   * path ({@link inPacket}) splits the pointer and compares three words. It takes a subset of
+   * what that path takes, to the same address (an offset above LO_BASE could carry into the high
+   * word, so such an access is left to it); false, with nothing emitted, when it does not apply.
+   */
+  private packetFast(base: number, off: number, size: number): boolean {
+    if (off > LO_BASE) return false;
+    this.get(this.reg(base));
+    if (off !== 0) {
+      this.i64c(BigInt(off));
+      this.op(Op.i64Add);
+    }
+    this.i32c(0);
+    this.mem(Op.i64Load, PKT_PTR);
+    this.op(Op.i64Sub);
+    this.b.byte(Op.localTee).u32(L_A);
+    this.i32c(0);
+    this.mem(Op.i64Load, PKT_LIM + 8 * Math.log2(size));
+    this.op(Op.i64LtU);
+    this.open();
+    this.i32c(0);
+    this.mem(Op.i32Load, PKT_ABS);
+    this.get(L_A);
+    this.op(Op.i32WrapI64);
+    this.op(Op.i32Add);
+    return true;
+  }
+
   /** After $exit: every register, slot, budget, frame and program to memory; return the status. */
   private epilogue(): void {
     for (let r = 0; r <= 10; r++) this.storeReg(r);
@@ -1536,6 +1570,12 @@ class Translator {
       this.b.byte(Op.br).u32(1);
       this.close();
     }
+    if (this.packetFast(base, off, size)) {
+      this.mem(op, 0);
+      this.set(rd);
+      this.b.byte(Op.br).u32(1);
+      this.close();
+    }
     this.address(base, off);
     if (!signed && size === 4) {
       // The XDP context's fields: the words its owner keeps (full pointers for data/data_end).
@@ -1666,6 +1706,12 @@ class Translator {
       this.get(L_A0);
       this.value(sr, isImm, K);
       this.mem(op, off);
+      this.b.byte(Op.br).u32(1);
+      this.close();
+    }
+    if (this.packetFast(d, off, size)) {
+      this.value(sr, isImm, K);
+      this.mem(op, 0);
       this.b.byte(Op.br).u32(1);
       this.close();
     }
