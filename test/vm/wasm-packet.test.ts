@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Instruction } from "../../src/asm/instruction.js";
 import { HelperId } from "../../src/abi/helper-id.js";
-import { isWasm } from "../../src/vm/wasm/wasm-tier.js";
+import { isWasm, wasmStats } from "../../src/vm/wasm/wasm-tier.js";
 import { bytecodeCollection } from "../fuzz/harness.js";
 import { insn as I } from "../support/insn.js";
 import { loadTier, runTier } from "./compiler-support.js";
@@ -172,4 +172,43 @@ test("wasm tier: after bpf_xdp_adjust_head and _tail the packet check follows th
   // Tail cut by 8: the last byte left reads, the old last byte faults.
   assert.equal(agree("tail -8, end[-1]", afterHelper(HelperId.xdp_adjust_tail, -8, 4, -1)), 0);
   assert.equal(agree("tail -8, old end[-1]", afterHelper(HelperId.xdp_adjust_tail, -8, 4, 7)), n);
+});
+
+test("wasm tier: a loop reading the stack through a copied pointer leaves the loop-fast variant once, then runs the general one in wasm", () => {
+  // Writes i at r10 - 64 + 8i, then sums the eight words back (28), through r3 = r10 - 64 + 8i.
+  const slots = (access: Instruction): Instruction[] => [
+    I(0xbf, 3, 10),
+    I(0x07, 3, 0, 0, -64),
+    I(0xbf, 5, 4),
+    I(0x67, 5, 0, 0, 3),
+    I(0x0f, 3, 5),
+    access,
+  ];
+  const insns = [
+    I(0xb7, 4, 0, 0, 0),
+    I(0xb7, 0, 0, 0, 0),
+    ...slots(I(0x7b, 3, 4, 0)),
+    I(0x07, 4, 0, 0, 1),
+    I(0xa5, 4, 0, -8, 8),
+    I(0xb7, 4, 0, 0, 0),
+    ...slots(I(0x79, 6, 3, 0)),
+    I(0x0f, 0, 6),
+    I(0x07, 4, 0, 0, 1),
+    I(0xa5, 4, 0, -9, 8),
+    EXIT,
+  ];
+  const deopts = wasmStats.deopts;
+  const handOffs = wasmStats.handOffs;
+  assert.equal(agree("stack through a pointer", insns), 0);
+  const ref = loadTier(bytecodeCollection(insns), "interpreter");
+  assert.ok(typeof ref !== "string");
+  assert.match(runTier(ref, "fuzz", packet(60)), /^\{"retval":28,/);
+  ref.close();
+  // The first run leaves at the first store (the rest of it runs on the JS tier); the others stay in wasm.
+  assert.equal(wasmStats.deopts - deopts, 1);
+  assert.equal(wasmStats.handOffs - handOffs, 1);
+  // A packet loop that stays in the packet never leaves.
+  const before = [wasmStats.deopts, wasmStats.handOffs];
+  assert.equal(agree("packet loop", loop({ check: 1, off: 0, size: 1 })), 0);
+  assert.deepEqual([wasmStats.deopts, wasmStats.handOffs], before);
 });

@@ -106,6 +106,11 @@ export const CHAIN_STALE = TAIL_INLINE + 8;
 export const NEED_JS = TAIL_INLINE + 12;
 /** The status of the run a repeat loop stopped at (see `many` in translate.ts). */
 export const OUT_STATUS = TAIL_INLINE + 16;
+/**
+ * Set by a loop-fast body (translate.ts) when it left for the JS tier at an access that was not
+ * the packet: the program it left (OUT_PROG) runs its general variant from then on.
+ */
+export const DEOPT = TAIL_INLINE + 20;
 /** Runtime ids of the programs tail calls made in WebAssembly went to, in order (at most 33 a run). */
 export const CHAIN = TAIL_INLINE + 32;
 /**

@@ -1,11 +1,12 @@
 import { type Program, sharedConstants } from "../interpreter.js";
 import { HelperId } from "../../abi/helper-id.js";
 import { MAP_POINTER_HI, MAX_TAIL_CALL_CNT } from "../helpers.js";
-import { Bytes, encodeModule, I32, I64, Op, VOID } from "./encoder.js";
+import { Bytes, encodeModule, type FuncSpec, I32, I64, Op, VOID } from "./encoder.js";
 import {
   CHAIN,
   CHAIN_N,
   CHAIN_STALE,
+  DEOPT,
   NEED_JS,
   OUT_STATUS,
   OUT_TAILCALLS,
@@ -140,21 +141,52 @@ export interface Translation {
   bytes: Uint8Array;
   /** Per slot: block index (-1 inside a block). */
   blockOf: Int32Array;
+  /** Whether the module also exports the general variant (`bodyG`, `runG`, `manyG`). */
+  general: boolean;
 }
 
+/** The body's type. */
+const BODY_TYPE = { params: BODY_PARAMS, results: [I32] };
+
 /**
- * The wasm module of `p`, exporting `run(entry, frame, left, flags, self) -> status` and
- * `many(n, left, self) -> runs` (see {@link repeatLoop}).
+ * The wasm module of `p`, exporting `body`, `run(entry, frame, left, flags, self) -> status`
+ * and `many(n, left, self) -> runs` (see {@link repeatLoop}). When its loops access memory
+ * through registers, that body is the loop-fast variant: each such access inside a loop checks
+ * for the XDP packet only, and anything else leaves for the JS tier at that instruction with
+ * DEOPT set (see {@link Translator.load}); the module then also exports the general variant as
+ * `bodyG`, `runG` and `manyG`, which the wasm tier switches the program to for later runs.
  */
 export function translateProgram(p: Program): Translation {
-  return new Translator(p).translate();
+  const fast = new Translator(p, true);
+  const body = fast.body();
+  const funcs = (b: Bytes, suffix: string, at: number) => [
+    { name: `body${suffix}`, type: BODY_TYPE, locals: LOCALS, body: b },
+    {
+      name: `run${suffix}`,
+      type: { params: [I32, I32, I32, I32, I32], results: [I32] },
+      locals: [],
+      body: runEntry(at),
+    },
+    {
+      name: `many${suffix}`,
+      type: { params: [I32, I32, I32], results: [I32] },
+      locals: [I32, I32, I32, I32],
+      body: repeatLoop(at),
+    },
+  ];
+  const list = funcs(body, "", IMPORTS.length);
+  const general = fast.deopts > 0;
+  if (general) list.push(...funcs(new Translator(p, false).body(), "G", IMPORTS.length + 3));
+  const [func, ...more] = list;
+  const bytes = encodeModule({ imports: IMPORTS, memoryPages: PAGES, func: func as FuncSpec, more });
+  return { bytes, blockOf: fast.blockOf, general };
 }
 
 /**
  * `run(entry, frame, left, flags, self)`, the entry JavaScript calls: the body with r0..r9 from
  * the register file (r0 and r2..r9 zero when `flags` has {@link FLAG_FRESH}).
  */
-function runEntry(): Bytes {
+function runEntry(body: number): Bytes {
   const b = new Bytes();
   const get = (l: number) => b.byte(Op.localGet).u32(l);
   for (let l = 0; l < 5; l++) get(l);
@@ -178,7 +210,7 @@ function runEntry(): Bytes {
     b.byte(Op.i32Eqz);
     b.byte(Op.select);
   }
-  b.byte(Op.call).u32(IMPORTS.length);
+  b.byte(Op.call).u32(body);
   b.byte(Op.end);
   return b;
 }
@@ -191,7 +223,7 @@ function runEntry(): Bytes {
  * at OUT_STATUS: JavaScript goes on with it) or that ran a helper in JavaScript (NEED_JS: what
  * that helper left — records, value regions — is the caller's to release between runs).
  */
-function repeatLoop(): Bytes {
+function repeatLoop(body: number): Bytes {
   const b = new Bytes();
   const [N, LEFT, SELF, I, ST, R1L, R1H] = [0, 1, 2, 3, 4, 5, 6];
   const get = (l: number) => b.byte(Op.localGet).u32(l);
@@ -237,7 +269,7 @@ function repeatLoop(): Bytes {
     b.byte(Op.i64Shl);
     b.byte(Op.i64Or);
   }
-  b.byte(Op.call).u32(IMPORTS.length);
+  b.byte(Op.call).u32(body);
   set(ST);
   get(I);
   c(1);
@@ -266,7 +298,7 @@ class Translator {
   private readonly b = new Bytes();
   private readonly n: number;
   private readonly blockStart: number[] = [];
-  private readonly blockOf: Int32Array;
+  readonly blockOf: Int32Array;
   /** Per slot: instructions of its block from it to the block's end (it included). */
   private readonly tail: Int32Array;
   /** Lowest stack byte index any r10-relative store writes (FRAME_SIZE when none). */
@@ -297,14 +329,24 @@ class Translator {
   private k = 0;
   private e = 0;
 
-  constructor(private readonly p: Program) {
+  /** Accesses the loop-fast variant leaves to the JS tier when not in the packet (see {@link load}). */
+  deopts = 0;
+  /** Per block of a structured body: 1 when it is inside a loop. */
+  private inLoop: Uint8Array = new Uint8Array(0);
+
+  /** `fast`: the loop-fast variant (see {@link translateProgram}). */
+  constructor(
+    private readonly p: Program,
+    private readonly fast = false,
+  ) {
     this.n = p.length;
     this.blockOf = new Int32Array(this.n + 1).fill(-1);
     this.pos = new Int32Array(this.n + 1);
     this.tail = new Int32Array(this.n + 1);
   }
 
-  translate(): Translation {
+  /** The body function's code (see {@link translateProgram}). */
+  body(): Bytes {
     const p = this.p;
     const code = p.code;
     for (let i = 0; i < this.n; ) {
@@ -333,31 +375,7 @@ class Translator {
     else this.emitDispatch();
     this.epilogue();
     b.byte(Op.end);
-    const bytes = encodeModule({
-      imports: IMPORTS,
-      memoryPages: PAGES,
-      func: {
-        name: "body",
-        type: { params: BODY_PARAMS, results: [I32] },
-        locals: LOCALS,
-        body: b,
-      },
-      more: [
-        {
-          name: "run",
-          type: { params: [I32, I32, I32, I32, I32], results: [I32] },
-          locals: [],
-          body: runEntry(),
-        },
-        {
-          name: "many",
-          type: { params: [I32, I32, I32], results: [I32] },
-          locals: [I32, I32, I32, I32],
-          body: repeatLoop(),
-        },
-      ],
-    });
-    return { bytes, blockOf: this.blockOf };
+    return b;
   }
 
   /**
@@ -607,6 +625,8 @@ class Translator {
     } else {
       // Blocks in slot order here (order is the identity when there are loops).
       const guards = new Int32Array(N).fill(-1);
+      this.inLoop = new Uint8Array(N);
+      for (const [h, t] of plan.tailOf) this.inLoop.fill(1, h, t + 1);
       const len = (m: number) => (this.p.code[this.blockStart[m] as number] as number) >>> 24;
       for (const [h, t] of plan.tailOf) {
         let inner = false;
@@ -893,6 +913,25 @@ class Translator {
     this.get(L_A);
     this.op(Op.i32WrapI64);
     this.op(Op.i32Add);
+    return true;
+  }
+
+  /**
+   * In the loop-fast variant, inside a loop, for an access not through a lookup's result: what
+   * is not the packet leaves for the JS tier at slot `s` (it runs the access, or faults, and the
+   * rest of the run), with DEOPT set so the wasm tier runs the general variant from then on.
+   * Closes the access's block and returns true then; false (nothing emitted) otherwise. The
+   * general path's code and its call into JavaScript are what make V8 keep a loop's registers
+   * on the stack: without them a packet loop runs about twice as fast.
+   */
+  private deopt(s: number): boolean {
+    if (!this.fast || this.inLoop[this.k] !== 1 || this.lookedUp[s] === 1) return false;
+    this.deopts++;
+    this.i32c(0);
+    this.i32c(1);
+    this.mem(Op.i32Store, DEOPT);
+    this.bail(s);
+    this.close();
     return true;
   }
 
@@ -1575,6 +1614,7 @@ class Translator {
       this.set(rd);
       this.b.byte(Op.br).u32(1);
       this.close();
+      if (this.deopt(s)) return;
     }
     this.address(base, off);
     if (!signed && size === 4) {
@@ -1714,6 +1754,7 @@ class Translator {
       this.mem(op, 0);
       this.b.byte(Op.br).u32(1);
       this.close();
+      if (this.deopt(s)) return;
     }
     this.address(d, off);
     this.inPacket(size);

@@ -13,6 +13,7 @@ import {
 } from "../interpreter.js";
 import type { Region } from "../memory.js";
 import {
+  DEOPT,
   FLAG_FRESH,
   HI0,
   LO_BASE,
@@ -54,6 +55,26 @@ interface Instance {
   many: ManyFn;
   self: number;
   tails: WasmTails;
+  /** The general variant, while the loop-fast one runs (see translateProgram). */
+  general?: { fn: RunFn; many: ManyFn; body: unknown };
+}
+
+/**
+ * After a loop-fast body left for the JS tier at an access that was not the packet (DEOPT set):
+ * the program it left runs its general variant from now on, here and through tail calls.
+ */
+function deoptimize(vm: Interpreter, rt: WasmRuntime): void {
+  const I = rt.i32;
+  I[DEOPT >> 2] = 0;
+  const w = (rt.programs[I[OUT_PROG >> 2] as number] as Program).jit;
+  const inst = w instanceof WasmProgram ? w.instanceFor(vm) : undefined;
+  const g = inst?.general;
+  if (inst === undefined || g === undefined) return;
+  wasmStats.deopts++;
+  inst.fn = g.fn;
+  inst.many = g.many;
+  delete inst.general;
+  rt.table.set(inst.self, g.body);
 }
 
 const tailsOf = new WeakMap<WasmRuntime, WasmTails>();
@@ -188,6 +209,7 @@ function drive(vm: Interpreter, rt: WasmRuntime, status: number): void {
       handOff(vm, rt, np, 0, frame, left, false, true);
       return;
     }
+    if (I[DEOPT >> 2] !== 0) deoptimize(vm, rt);
     const who = rt.programs[I[OUT_PROG >> 2] as number] as Program;
     handOff(vm, rt, who, I[OUT_PC >> 2] as number, frame, left, st === Status.bail, false);
     return;
@@ -195,10 +217,11 @@ function drive(vm: Interpreter, rt: WasmRuntime, status: number): void {
 }
 
 /**
- * @internal For tests: how many runs the wasm tier has handed to the JavaScript tier, and how
- * many helper calls (tail calls included) it has made through JavaScript.
+ * @internal For tests: how many runs the wasm tier has handed to the JavaScript tier, how many
+ * helper calls (tail calls included) it has made through JavaScript, and how many programs went
+ * from their loop-fast variant to the general one.
  */
-export const wasmStats = { handOffs: 0, helperCalls: 0 };
+export const wasmStats = { handOffs: 0, helperCalls: 0, deopts: 0 };
 
 /** Goes on with the run on the JavaScript tier. */
 function handOff(
@@ -366,12 +389,16 @@ function instantiate(wp: WasmProgram, rt: WasmRuntime): Instance {
   const instance = new wasmApi.Instance(wp.module, {
     env: { memory: rt.memory, table: rt.table, call, load, store },
   });
-  const fn = instance.exports.run as RunFn;
-  const many = instance.exports.many as ManyFn;
+  const ex = instance.exports;
+  const fn = ex.run as RunFn;
+  const many = ex.many as ManyFn;
   if (rt.table.length <= self) rt.table.grow(self + 1 - rt.table.length);
   // The body (registers as parameters): what tail calls inside WebAssembly call.
-  rt.table.set(self, instance.exports.body);
-  return { rt, fn, many, self, tails };
+  rt.table.set(self, ex.body);
+  const inst: Instance = { rt, fn, many, self, tails };
+  if (ex.bodyG !== undefined)
+    inst.general = { fn: ex.runG as RunFn, many: ex.manyG as ManyFn, body: ex.bodyG };
+  return inst;
 }
 
 /**
