@@ -104,6 +104,7 @@ test("wasm tier: a loop's packet loads and stores inside the window checked by t
 
 test("wasm tier: an access just outside the range the loop checked faults at its instruction, as on the interpreter", () => {
   const n = PACKETS.length;
+  const deopts = wasmStats.deopts;
   // One byte past what the check covers: the last pass reads or writes data_end.
   assert.equal(agree("load past the check", loop({ check: 1, off: 1, size: 1 })), n);
   assert.equal(agree("store past the check", loop({ check: 1, off: 1, size: 1, store: true })), n);
@@ -117,6 +118,8 @@ test("wasm tier: an access just outside the range the loop checked faults at its
     agree("store through another register", loop({ check: 1, off: 0, size: 1, other: true, store: true })),
     n,
   );
+  // Faults through packet pointers leave the loop-fast variant in place.
+  assert.equal(wasmStats.deopts, deopts);
 });
 
 test("wasm tier: packet accesses at each end of the window, every size, agree", () => {

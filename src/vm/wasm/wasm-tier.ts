@@ -14,6 +14,7 @@ import {
 import type { Region } from "../memory.js";
 import {
   DEOPT,
+  FAST_PKT_HI,
   FLAG_FRESH,
   HI0,
   LO_BASE,
@@ -66,7 +67,12 @@ interface Instance {
 function deoptimize(vm: Interpreter, rt: WasmRuntime): void {
   const I = rt.i32;
   I[DEOPT >> 2] = 0;
-  const w = (rt.programs[I[OUT_PROG >> 2] as number] as Program).jit;
+  const p = rt.programs[I[OUT_PROG >> 2] as number] as Program;
+  // Through a packet pointer, outside the window: a fault, which the variant does not change.
+  const c = p.code[I[OUT_PC >> 2] as number] as number;
+  const base = (c & 7) === 0x01 ? (c >>> 20) & 15 : (c >>> 16) & 15;
+  if (vm.hi[base] === I[FAST_PKT_HI >> 2]) return;
+  const w = p.jit;
   const inst = w instanceof WasmProgram ? w.instanceFor(vm) : undefined;
   const g = inst?.general;
   if (inst === undefined || g === undefined) return;
