@@ -215,3 +215,26 @@ test("wasm tier: a loop reading the stack through a copied pointer leaves the lo
   assert.equal(agree("packet loop", loop({ check: 1, off: 0, size: 1 })), 0);
   assert.deepEqual([wasmStats.deopts, wasmStats.handOffs], before);
 });
+
+test("wasm tier: 4-byte context loads at every offset, through r1, a copy of it and another block, agree", () => {
+  let faults = 0;
+  let runs = 0;
+  for (let off = -8; off <= 32; off++) {
+    const via = [
+      // r1 itself, in the entry block
+      [I(0xb7, 0, 0, 0, 9), I(0x61, 0, 1, off), EXIT],
+      // a copy of r1 (what clang does: r6 = r1)
+      [I(0xbf, 6, 1), I(0xb7, 0, 0, 0, 9), I(0x61, 0, 6, off), EXIT],
+      // in a block of its own, after a jump
+      [I(0xb7, 0, 0, 0, 9), I(0x05, 0, 0, 0), I(0x61, 0, 1, off), EXIT],
+      // a byte load, which the context's words do not serve
+      [I(0xb7, 0, 0, 0, 9), I(0x71, 0, 1, off), EXIT],
+    ];
+    for (const insns of via) {
+      faults += agree(`ctx ${off}`, insns);
+      runs += PACKETS.length;
+    }
+  }
+  // Offsets outside the context fault; the fields (and whatever else the interpreter allows) read.
+  assert.ok(faults > 0 && faults < runs, `${faults} of ${runs} runs faulted`);
+});

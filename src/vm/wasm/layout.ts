@@ -111,6 +111,8 @@ export const OUT_STATUS = TAIL_INLINE + 16;
  * the packet: the program it left (OUT_PROG) runs its general variant from then on.
  */
 export const DEOPT = TAIL_INLINE + 20;
+/** The run a repeat loop is making, from 1 (see `many` in translate.ts): read when a run throws. */
+export const OUT_RUNS = TAIL_INLINE + 24;
 /** Runtime ids of the programs tail calls made in WebAssembly went to, in order (at most 33 a run). */
 export const CHAIN = TAIL_INLINE + 32;
 /**
@@ -125,8 +127,16 @@ export const PKT_PTR = CHAIN + 64 * 4;
 export const PKT_ABS = PKT_PTR + 8;
 /** See {@link PKT_PTR}. */
 export const PKT_LIM = PKT_PTR + 16;
+/**
+ * The XDP context as the one-compare check of a 4-byte context load wants it (translate.ts,
+ * `ctxFast`): at {@link CTX_PTR} the pointer (i64) of its byte 0, at {@link CTX_N} how many
+ * 4-byte fields the words at FAST_CTX_WORDS hold (i64; 0 while no context is adopted).
+ */
+export const CTX_PTR = PKT_LIM + 32;
+/** See {@link CTX_PTR}. */
+export const CTX_N = CTX_PTR + 8;
 /** Where adopted regions (packet page, context, array values) are placed. */
-export const HEAP = PKT_LIM + 32;
+export const HEAP = CTX_N + 8;
 /**
  * Size of the linear memory, in 64 KiB pages: at least MIN_PAGES, more for large array maps up to
  * MAX_PAGES (a runtime is made per interpreter, and tests make thousands).

@@ -3,6 +3,8 @@ import { ArrayMap } from "../maps/array-map.js";
 import type { Region } from "../memory.js";
 import type { XdpBuffer } from "../xdp-buffer.js";
 import {
+  CTX_N,
+  CTX_PTR,
   E_BASE,
   E_DIRTY,
   E_END,
@@ -368,6 +370,9 @@ export class WasmRuntime {
     I[FAST_CTX_HI >> 2] = xdp.ctx.hi;
     I[FAST_CTX_WORDS >> 2] = words;
     I[FAST_CTX_LIMIT >> 2] = 24;
+    I[CTX_PTR >> 2] = LO_BASE;
+    I[(CTX_PTR >> 2) + 1] = xdp.ctx.hi;
+    I[CTX_N >> 2] = 24 / 4;
     const hi = xdp.packet.hi;
     const bounds = (start: number, end: number) => {
       I[FAST_PKT_START >> 2] = start;

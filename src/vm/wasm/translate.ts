@@ -6,6 +6,8 @@ import {
   CHAIN,
   CHAIN_N,
   CHAIN_STALE,
+  CTX_N,
+  CTX_PTR,
   DEOPT,
   NEED_JS,
   OUT_STATUS,
@@ -42,6 +44,7 @@ import {
   OUT_NEXT,
   OUT_PC,
   OUT_PROG,
+  OUT_RUNS,
   PAGES,
   PKT_ABS,
   PKT_LIM,
@@ -219,7 +222,8 @@ function runEntry(body: number): Bytes {
  * `many(n, left, self)`: runs the program up to `n` times from its start on the same context, as
  * BPF_PROG_TEST_RUN repeats a run: each run with r1 as the register file held it when `many` was
  * called and the other registers zero, a fresh tail-call count and chain, and `left` budget.
- * Returns the runs begun; it stops early after a run that did not end in WebAssembly (its status
+ * Returns the runs begun, and keeps the one under way (from 1) at OUT_RUNS, for when a run
+ * throws; it stops early after a run that did not end in WebAssembly (its status
  * at OUT_STATUS: JavaScript goes on with it) or that ran a helper in JavaScript (NEED_JS: what
  * that helper left — records, value regions — is the caller's to release between runs).
  */
@@ -242,6 +246,11 @@ function repeatLoop(body: number): Bytes {
   store(NEED_JS);
   b.byte(Op.block).byte(VOID);
   b.byte(Op.loop).byte(VOID);
+  c(0);
+  get(I);
+  c(1);
+  b.byte(Op.i32Add);
+  store(OUT_RUNS);
   c(0);
   c(0);
   store(OUT_TAILCALLS);
@@ -313,6 +322,8 @@ class Translator {
    * provably are (a map pointer from `lddw`, a key on the stack).
    */
   private readonly known: ({ c: bigint } | { fp: number } | undefined)[] = new Array(11).fill(undefined);
+  /** Per register, in the current block: 1 when it is the entry block's r1 or a copy of it (likely the context). */
+  private readonly ctxAlias = new Uint8Array(11);
   /** Per slot of a load or store: 1 when its base register likely holds a lookup's result (see {@link viaLookup}). */
   private lookedUp: Uint8Array = new Uint8Array(0);
   /** Per block: its position in the structured mode's order (see Plan.order). */
@@ -851,6 +862,27 @@ class Translator {
     this.i32c(-8);
     this.op(Op.i32And);
     this.set(L_X);
+    // Nothing stored since the last clear (the common case for a program that does not store
+    // to its stack): no work. The part this program's r10 stores mark (up to 8 words) is
+    // cleared with straight stores when the mark is inside it; anything lower, by a loop.
+    const m8 = this.minR10 & -8;
+    const straight = m8 < FRAME_SIZE && FRAME_SIZE - m8 <= 64;
+    this.get(L_X);
+    this.i32c(FRAME_SIZE);
+    this.op(Op.i32LtS);
+    this.open();
+    if (straight) {
+      this.get(L_X);
+      this.i32c(m8);
+      this.op(Op.i32GeS);
+      this.open();
+      for (let x = m8; x < FRAME_SIZE; x += 8) {
+        this.get(L_FBASE);
+        this.i64c(0n);
+        this.mem(Op.i64Store, x);
+      }
+      this.op(Op.else);
+    }
     this.open(VOID, Op.block);
     this.open(VOID, Op.loop);
     this.get(L_X);
@@ -869,9 +901,18 @@ class Translator {
     this.b.byte(Op.br).u32(0);
     this.close();
     this.close();
-    this.get(L_T);
-    this.i32c(this.minR10);
-    this.mem(Op.i32Store, E_DIRTY);
+    if (straight) this.close();
+    if (this.minR10 >= FRAME_SIZE) {
+      this.get(L_T);
+      this.i32c(FRAME_SIZE);
+      this.mem(Op.i32Store, E_DIRTY);
+    }
+    this.close();
+    if (this.minR10 < FRAME_SIZE) {
+      this.get(L_T);
+      this.i32c(this.minR10);
+      this.mem(Op.i32Store, E_DIRTY);
+    }
   }
 
   private prologue(): void {
@@ -932,6 +973,40 @@ class Translator {
     this.mem(Op.i32Store, DEOPT);
     this.bail(s);
     this.close();
+    return true;
+  }
+
+  /**
+   * Opens an `if` taken when a 4-byte load at base + off is an aligned field of the XDP context,
+   * with the address of the field's word (i64, full pointers for data and data_end) on the
+   * stack: the offset from the context's pointer, rotated right by 2 (the low bits then land on
+   * top), compared once against the field count. A subset of what the general path's context
+   * check takes, to the same word; false, with nothing emitted, for an offset above LO_BASE.
+   */
+  private ctxFast(base: number, off: number): boolean {
+    if (off > LO_BASE) return false;
+    this.get(this.reg(base));
+    if (off !== 0) {
+      this.i64c(BigInt(off));
+      this.op(Op.i64Add);
+    }
+    this.i32c(0);
+    this.mem(Op.i64Load, CTX_PTR);
+    this.op(Op.i64Sub);
+    this.i64c(2n);
+    this.op(Op.i64Rotr);
+    this.b.byte(Op.localTee).u32(L_A);
+    this.i32c(0);
+    this.mem(Op.i64Load, CTX_N);
+    this.op(Op.i64LtU);
+    this.open();
+    this.i32c(0);
+    this.mem(Op.i32Load, FAST_CTX_WORDS);
+    this.get(L_A);
+    this.op(Op.i32WrapI64);
+    this.i32c(3);
+    this.op(Op.i32Shl);
+    this.op(Op.i32Add);
     return true;
   }
 
@@ -1030,6 +1105,8 @@ class Translator {
     this.set(P_LEFT);
     let s = bs;
     this.known.fill(undefined);
+    this.ctxAlias.fill(0);
+    if (bs === 0) this.ctxAlias[1] = 1;
     for (let c = 0; c < bl; c++) {
       this.insn(s);
       this.track(s);
@@ -1182,6 +1259,11 @@ class Translator {
     const sr = (c >>> 20) & 15;
     const K = p.imm[s] as number;
     const kn = this.known;
+    const ca = this.ctxAlias;
+    if (o === 0xbf) ca[d] = ca[sr] as number;
+    else if (o >= 0x100) ca.fill(0);
+    else if (o === 0x85) ca.fill(0, 0, 6);
+    else if ((o & 7) <= 1 || (o & 7) === 4 || (o & 7) === 7) ca[d] = 0;
     if (o >= 0x100 || o === 0x85) {
       // Calls clobber r0..r5; internal opcodes (calls, atomics, signed ops...) are not followed.
       for (let r = 0; r <= (o === 0x85 ? 5 : 9); r++) kn[r] = undefined;
@@ -1609,15 +1691,28 @@ class Translator {
       this.b.byte(Op.br).u32(1);
       this.close();
     }
+    const ctx = !signed && size === 4;
+    const ctxFast = () => {
+      if (!this.ctxFast(base, off)) return false;
+      this.mem(Op.i64Load, 0);
+      this.set(rd);
+      this.b.byte(Op.br).u32(1);
+      this.close();
+      return true;
+    };
+    // A copy of the entry's r1 is likely the context: its fields are tried first.
+    const ctxFirst = ctx && this.ctxAlias[base] === 1;
+    if (ctxFirst) ctxFast();
     if (this.packetFast(base, off, size)) {
       this.mem(op, 0);
       this.set(rd);
       this.b.byte(Op.br).u32(1);
       this.close();
-      if (this.deopt(s)) return;
     }
+    const ctxDone = ctx && (ctxFirst ? off <= LO_BASE : ctxFast());
+    if (off <= LO_BASE && this.deopt(s)) return;
     this.address(base, off);
-    if (!signed && size === 4) {
+    if (ctx && !ctxDone) {
       // The XDP context's fields: the words its owner keeps (full pointers for data/data_end).
       this.get(L_T);
       this.i32c(0);

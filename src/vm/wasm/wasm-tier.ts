@@ -24,6 +24,7 @@ import {
   OUT_NEXT,
   OUT_PC,
   OUT_PROG,
+  OUT_RUNS,
   OUT_STATUS,
   OUT_TAILCALLS,
   RET_PROG,
@@ -165,7 +166,8 @@ class WasmProgram implements CompiledEntry {
    * runs it made, the last one complete: fewer than `n` when a run needed JavaScript (a helper
    * that ran there, a hand-over to the JS tier); a fault is thrown from the run that made it.
    */
-  enterMany(vm: Interpreter, n: number, chain: string[]): number {
+  enterMany(vm: Interpreter, n: number, chain: string[], begun?: Int32Array): number {
+    if (begun !== undefined) begun[0] = 1;
     const inst = this.instanceFor(vm);
     if (inst === undefined) {
       jsTierOf(this.prog).enter(vm, true);
@@ -185,6 +187,8 @@ class WasmProgram implements CompiledEntry {
       else drive(vm, rt, st);
       return runs;
     } finally {
+      // The run under way when a helper threw inside WebAssembly, or the last one.
+      if (begun !== undefined) begun[0] = rt.i32[OUT_RUNS >> 2] as number;
       tails.sync(vm);
       tails.open(undefined);
     }
@@ -433,11 +437,19 @@ export function compileWasm(prog: Program): boolean {
 /**
  * Runs `prog` up to `n` times from fresh registers (r1 as set) on `vm`, as `vm.execFresh` would
  * each time, and returns how many runs it made (at least 1; see WasmProgram.enterMany). Programs
- * not on the wasm tier run once.
+ * not on the wasm tier run once. `begun[0]` is set to the runs begun before the last one's end,
+ * so a caller knows how many were made when that one throws a fault.
  */
-export function execFreshMany(vm: Interpreter, prog: Program, n: number, chain: string[]): number {
+export function execFreshMany(
+  vm: Interpreter,
+  prog: Program,
+  n: number,
+  chain: string[],
+  begun?: Int32Array,
+): number {
   const w = prog.jit;
-  if (w instanceof WasmProgram) return w.enterMany(vm, n, chain);
+  if (w instanceof WasmProgram) return w.enterMany(vm, n, chain, begun);
+  if (begun !== undefined) begun[0] = 1;
   vm.execFresh(prog);
   return 1;
 }
