@@ -100,6 +100,11 @@ export interface RunResult {
   chain?: string[];
   /** VM only: the fault that aborted the run. */
   fault?: Error;
+  /**
+   * VM only, with `repeat` > 1 and a fault: the runs made, the faulting one included (fewer than
+   * `repeat`); `durationNs` is the mean over them.
+   */
+  runs?: number;
   /** VM only: the tier the run ran on ("wasm", "js" or "interpreter"; see VmProgram.tier). */
   tier?: "wasm" | "js" | "interpreter";
 }

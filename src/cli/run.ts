@@ -296,7 +296,8 @@ function formatRun(
   if (r.prepareNs !== undefined) {
     out.push(`  prepared: ${r.prepareNs} ns before the first run (not in its duration)`);
   }
-  out.push(`  duration: ${r.durationNs} ns per run (${engine}${repeat > 1 ? `; mean of ${repeat}` : ""})`);
+  const runs = r.runs ?? repeat;
+  out.push(`  duration: ${r.durationNs} ns per run (${engine}${runs > 1 ? `; mean of ${runs}` : ""})`);
   // With --repeat every run prints again; show one run's messages and the total.
   const perRun = repeat > 1 && r.trace.length % repeat === 0 ? r.trace.length / repeat : r.trace.length;
   if (r.trace.length === 0) out.push("  trace:    (none)");

@@ -510,10 +510,12 @@ export class VmCollection implements LoadedCollection {
     }
     const fault = this.fault;
     const total = clock() - t0;
+    // A fault stops the loop: the mean is over the runs made.
+    const runs = fault === undefined ? repeat : this.runsMade;
     const result: RunResult = {
       retval,
       dataOut: isTc ? skb.output() : xdp.output(),
-      durationNs: Number(total / BigInt(repeat)),
+      durationNs: Number(total / BigInt(runs)),
       trace: state.trace,
       chain: chain.slice(),
       tier: this.tierOf(prog),
@@ -523,6 +525,7 @@ export class VmCollection implements LoadedCollection {
     if (ctxOut !== undefined) result.ctxOut = ctxOut;
     if (state.redirect !== undefined) result.redirect = state.redirect;
     if (fault !== undefined) result.fault = fault;
+    if (fault !== undefined && repeat > 1) result.runs = runs;
     return result;
   }
 
@@ -557,12 +560,14 @@ export class VmCollection implements LoadedCollection {
       L[1] = ctxLo;
       H[1] = ctxHi;
       try {
-        if (wasm) i += execFreshMany(vm, code, repeat - i, chain) - 1;
+        if (wasm) i += execFreshMany(vm, code, repeat - i, chain, this.begun) - 1;
         else vm.execFresh(code);
         retval = (L[0] as number) >>> 0;
       } catch (e) {
         if (faultCode(e) === undefined) throw e;
         this.fault = e as VmFault;
+        // The wasm tier's repeat loop made begun[0] runs, the last one the faulting one.
+        this.runsMade = i + (wasm ? (this.begun[0] as number) : 1);
         return isTc ? TcAction.SHOT : XdpAction.ABORTED;
       }
       if (records.length > 0) {
@@ -579,6 +584,10 @@ export class VmCollection implements LoadedCollection {
 
   /** The fault that ended the last {@link iterate}, if one did. */
   private fault: VmFault | undefined;
+  /** Runs the last {@link iterate} made when a fault ended it, the faulting one included. */
+  private runsMade = 0;
+  /** Where the wasm tier's repeat loop leaves how many runs it began (see execFreshMany). */
+  private readonly begun = new Int32Array(1);
 
   /** @internal Runs `prog` once on each packet; see {@link VmProgram.runBatch}. */
   runBatchSync(

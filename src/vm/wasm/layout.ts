@@ -106,10 +106,37 @@ export const CHAIN_STALE = TAIL_INLINE + 8;
 export const NEED_JS = TAIL_INLINE + 12;
 /** The status of the run a repeat loop stopped at (see `many` in translate.ts). */
 export const OUT_STATUS = TAIL_INLINE + 16;
+/**
+ * Set by a loop-fast body (translate.ts) when it left for the JS tier at an access that was not
+ * the packet: the program it left (OUT_PROG) runs its general variant from then on.
+ */
+export const DEOPT = TAIL_INLINE + 20;
+/** The run a repeat loop is making, from 1 (see `many` in translate.ts): read when a run throws. */
+export const OUT_RUNS = TAIL_INLINE + 24;
 /** Runtime ids of the programs tail calls made in WebAssembly went to, in order (at most 33 a run). */
 export const CHAIN = TAIL_INLINE + 32;
+/**
+ * The XDP packet's window as the translated code's one-compare check wants it (translate.ts,
+ * `packetFast`), rewritten by the runtime whenever the window moves: at {@link PKT_PTR} the
+ * pointer (i64) of its first byte, at {@link PKT_ABS} that byte's absolute offset, at
+ * {@link PKT_LIM} + 8 * k (k = 0..3 for 1, 2, 4, 8 bytes) how many start offsets an access of
+ * that size fits at (i64; 0: none). All zero while no packet is adopted: nothing passes.
+ */
+export const PKT_PTR = CHAIN + 64 * 4;
+/** See {@link PKT_PTR}. */
+export const PKT_ABS = PKT_PTR + 8;
+/** See {@link PKT_PTR}. */
+export const PKT_LIM = PKT_PTR + 16;
+/**
+ * The XDP context as the one-compare check of a 4-byte context load wants it (translate.ts,
+ * `ctxFast`): at {@link CTX_PTR} the pointer (i64) of its byte 0, at {@link CTX_N} how many
+ * 4-byte fields the words at FAST_CTX_WORDS hold (i64; 0 while no context is adopted).
+ */
+export const CTX_PTR = PKT_LIM + 32;
+/** See {@link CTX_PTR}. */
+export const CTX_N = CTX_PTR + 8;
 /** Where adopted regions (packet page, context, array values) are placed. */
-export const HEAP = CHAIN + 64 * 4;
+export const HEAP = CTX_N + 8;
 /**
  * Size of the linear memory, in 64 KiB pages: at least MIN_PAGES, more for large array maps up to
  * MAX_PAGES (a runtime is made per interpreter, and tests make thousands).

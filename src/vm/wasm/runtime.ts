@@ -3,6 +3,8 @@ import { ArrayMap } from "../maps/array-map.js";
 import type { Region } from "../memory.js";
 import type { XdpBuffer } from "../xdp-buffer.js";
 import {
+  CTX_N,
+  CTX_PTR,
   E_BASE,
   E_DIRTY,
   E_END,
@@ -21,9 +23,13 @@ import {
   FRAME_SIZE,
   FRAMES,
   HEAP,
+  LO_BASE,
   MAP_CACHE,
   MAP_CACHE_SLOTS,
   OUT_MAXFRAME,
+  PKT_ABS,
+  PKT_LIM,
+  PKT_PTR,
   MAX_PAGES,
   MIN_PAGES,
   REGS_HI,
@@ -364,9 +370,20 @@ export class WasmRuntime {
     I[FAST_CTX_HI >> 2] = xdp.ctx.hi;
     I[FAST_CTX_WORDS >> 2] = words;
     I[FAST_CTX_LIMIT >> 2] = 24;
+    I[CTX_PTR >> 2] = LO_BASE;
+    I[(CTX_PTR >> 2) + 1] = xdp.ctx.hi;
+    I[CTX_N >> 2] = 24 / 4;
+    const hi = xdp.packet.hi;
     const bounds = (start: number, end: number) => {
       I[FAST_PKT_START >> 2] = start;
       I[FAST_PKT_END >> 2] = end;
+      I[PKT_PTR >> 2] = LO_BASE + start;
+      I[(PKT_PTR >> 2) + 1] = hi;
+      I[PKT_ABS >> 2] = page + start;
+      for (let k = 0; k < 4; k++) {
+        I[(PKT_LIM >> 2) + 2 * k] = Math.max(0, end - start - (1 << k) + 1);
+        I[(PKT_LIM >> 2) + 2 * k + 1] = 0;
+      }
     };
     bounds(xdp.packet.start, xdp.packet.end);
     xdp.onBounds = bounds;

@@ -1,11 +1,14 @@
 import { type Program, sharedConstants } from "../interpreter.js";
 import { HelperId } from "../../abi/helper-id.js";
 import { MAP_POINTER_HI, MAX_TAIL_CALL_CNT } from "../helpers.js";
-import { Bytes, encodeModule, I32, I64, Op, VOID } from "./encoder.js";
+import { Bytes, encodeModule, type FuncSpec, I32, I64, Op, VOID } from "./encoder.js";
 import {
   CHAIN,
   CHAIN_N,
   CHAIN_STALE,
+  CTX_N,
+  CTX_PTR,
+  DEOPT,
   NEED_JS,
   OUT_STATUS,
   OUT_TAILCALLS,
@@ -41,7 +44,11 @@ import {
   OUT_NEXT,
   OUT_PC,
   OUT_PROG,
+  OUT_RUNS,
   PAGES,
+  PKT_ABS,
+  PKT_LIM,
+  PKT_PTR,
   REGS_HI,
   REGS_LO,
   RET_PC,
@@ -137,21 +144,52 @@ export interface Translation {
   bytes: Uint8Array;
   /** Per slot: block index (-1 inside a block). */
   blockOf: Int32Array;
+  /** Whether the module also exports the general variant (`bodyG`, `runG`, `manyG`). */
+  general: boolean;
 }
 
+/** The body's type. */
+const BODY_TYPE = { params: BODY_PARAMS, results: [I32] };
+
 /**
- * The wasm module of `p`, exporting `run(entry, frame, left, flags, self) -> status` and
- * `many(n, left, self) -> runs` (see {@link repeatLoop}).
+ * The wasm module of `p`, exporting `body`, `run(entry, frame, left, flags, self) -> status`
+ * and `many(n, left, self) -> runs` (see {@link repeatLoop}). When its loops access memory
+ * through registers, that body is the loop-fast variant: each such access inside a loop checks
+ * for the XDP packet only, and anything else leaves for the JS tier at that instruction with
+ * DEOPT set (see {@link Translator.load}); the module then also exports the general variant as
+ * `bodyG`, `runG` and `manyG`, which the wasm tier switches the program to for later runs.
  */
 export function translateProgram(p: Program): Translation {
-  return new Translator(p).translate();
+  const fast = new Translator(p, true);
+  const body = fast.body();
+  const funcs = (b: Bytes, suffix: string, at: number) => [
+    { name: `body${suffix}`, type: BODY_TYPE, locals: LOCALS, body: b },
+    {
+      name: `run${suffix}`,
+      type: { params: [I32, I32, I32, I32, I32], results: [I32] },
+      locals: [],
+      body: runEntry(at),
+    },
+    {
+      name: `many${suffix}`,
+      type: { params: [I32, I32, I32], results: [I32] },
+      locals: [I32, I32, I32, I32],
+      body: repeatLoop(at),
+    },
+  ];
+  const list = funcs(body, "", IMPORTS.length);
+  const general = fast.deopts > 0;
+  if (general) list.push(...funcs(new Translator(p, false).body(), "G", IMPORTS.length + 3));
+  const [func, ...more] = list;
+  const bytes = encodeModule({ imports: IMPORTS, memoryPages: PAGES, func: func as FuncSpec, more });
+  return { bytes, blockOf: fast.blockOf, general };
 }
 
 /**
  * `run(entry, frame, left, flags, self)`, the entry JavaScript calls: the body with r0..r9 from
  * the register file (r0 and r2..r9 zero when `flags` has {@link FLAG_FRESH}).
  */
-function runEntry(): Bytes {
+function runEntry(body: number): Bytes {
   const b = new Bytes();
   const get = (l: number) => b.byte(Op.localGet).u32(l);
   for (let l = 0; l < 5; l++) get(l);
@@ -175,7 +213,7 @@ function runEntry(): Bytes {
     b.byte(Op.i32Eqz);
     b.byte(Op.select);
   }
-  b.byte(Op.call).u32(IMPORTS.length);
+  b.byte(Op.call).u32(body);
   b.byte(Op.end);
   return b;
 }
@@ -184,11 +222,12 @@ function runEntry(): Bytes {
  * `many(n, left, self)`: runs the program up to `n` times from its start on the same context, as
  * BPF_PROG_TEST_RUN repeats a run: each run with r1 as the register file held it when `many` was
  * called and the other registers zero, a fresh tail-call count and chain, and `left` budget.
- * Returns the runs begun; it stops early after a run that did not end in WebAssembly (its status
+ * Returns the runs begun, and keeps the one under way (from 1) at OUT_RUNS, for when a run
+ * throws; it stops early after a run that did not end in WebAssembly (its status
  * at OUT_STATUS: JavaScript goes on with it) or that ran a helper in JavaScript (NEED_JS: what
  * that helper left — records, value regions — is the caller's to release between runs).
  */
-function repeatLoop(): Bytes {
+function repeatLoop(body: number): Bytes {
   const b = new Bytes();
   const [N, LEFT, SELF, I, ST, R1L, R1H] = [0, 1, 2, 3, 4, 5, 6];
   const get = (l: number) => b.byte(Op.localGet).u32(l);
@@ -207,6 +246,11 @@ function repeatLoop(): Bytes {
   store(NEED_JS);
   b.byte(Op.block).byte(VOID);
   b.byte(Op.loop).byte(VOID);
+  c(0);
+  get(I);
+  c(1);
+  b.byte(Op.i32Add);
+  store(OUT_RUNS);
   c(0);
   c(0);
   store(OUT_TAILCALLS);
@@ -234,7 +278,7 @@ function repeatLoop(): Bytes {
     b.byte(Op.i64Shl);
     b.byte(Op.i64Or);
   }
-  b.byte(Op.call).u32(IMPORTS.length);
+  b.byte(Op.call).u32(body);
   set(ST);
   get(I);
   c(1);
@@ -263,7 +307,7 @@ class Translator {
   private readonly b = new Bytes();
   private readonly n: number;
   private readonly blockStart: number[] = [];
-  private readonly blockOf: Int32Array;
+  readonly blockOf: Int32Array;
   /** Per slot: instructions of its block from it to the block's end (it included). */
   private readonly tail: Int32Array;
   /** Lowest stack byte index any r10-relative store writes (FRAME_SIZE when none). */
@@ -278,6 +322,8 @@ class Translator {
    * provably are (a map pointer from `lddw`, a key on the stack).
    */
   private readonly known: ({ c: bigint } | { fp: number } | undefined)[] = new Array(11).fill(undefined);
+  /** Per register, in the current block: 1 when it is the entry block's r1 or a copy of it (likely the context). */
+  private readonly ctxAlias = new Uint8Array(11);
   /** Per slot of a load or store: 1 when its base register likely holds a lookup's result (see {@link viaLookup}). */
   private lookedUp: Uint8Array = new Uint8Array(0);
   /** Per block: its position in the structured mode's order (see Plan.order). */
@@ -294,14 +340,24 @@ class Translator {
   private k = 0;
   private e = 0;
 
-  constructor(private readonly p: Program) {
+  /** Accesses the loop-fast variant leaves to the JS tier when not in the packet (see {@link load}). */
+  deopts = 0;
+  /** Per block of a structured body: 1 when it is inside a loop. */
+  private inLoop: Uint8Array = new Uint8Array(0);
+
+  /** `fast`: the loop-fast variant (see {@link translateProgram}). */
+  constructor(
+    private readonly p: Program,
+    private readonly fast = false,
+  ) {
     this.n = p.length;
     this.blockOf = new Int32Array(this.n + 1).fill(-1);
     this.pos = new Int32Array(this.n + 1);
     this.tail = new Int32Array(this.n + 1);
   }
 
-  translate(): Translation {
+  /** The body function's code (see {@link translateProgram}). */
+  body(): Bytes {
     const p = this.p;
     const code = p.code;
     for (let i = 0; i < this.n; ) {
@@ -330,31 +386,7 @@ class Translator {
     else this.emitDispatch();
     this.epilogue();
     b.byte(Op.end);
-    const bytes = encodeModule({
-      imports: IMPORTS,
-      memoryPages: PAGES,
-      func: {
-        name: "body",
-        type: { params: BODY_PARAMS, results: [I32] },
-        locals: LOCALS,
-        body: b,
-      },
-      more: [
-        {
-          name: "run",
-          type: { params: [I32, I32, I32, I32, I32], results: [I32] },
-          locals: [],
-          body: runEntry(),
-        },
-        {
-          name: "many",
-          type: { params: [I32, I32, I32], results: [I32] },
-          locals: [I32, I32, I32, I32],
-          body: repeatLoop(),
-        },
-      ],
-    });
-    return { bytes, blockOf: this.blockOf };
+    return b;
   }
 
   /**
@@ -604,6 +636,8 @@ class Translator {
     } else {
       // Blocks in slot order here (order is the identity when there are loops).
       const guards = new Int32Array(N).fill(-1);
+      this.inLoop = new Uint8Array(N);
+      for (const [h, t] of plan.tailOf) this.inLoop.fill(1, h, t + 1);
       const len = (m: number) => (this.p.code[this.blockStart[m] as number] as number) >>> 24;
       for (const [h, t] of plan.tailOf) {
         let inner = false;
@@ -828,6 +862,27 @@ class Translator {
     this.i32c(-8);
     this.op(Op.i32And);
     this.set(L_X);
+    // Nothing stored since the last clear (the common case for a program that does not store
+    // to its stack): no work. The part this program's r10 stores mark (up to 8 words) is
+    // cleared with straight stores when the mark is inside it; anything lower, by a loop.
+    const m8 = this.minR10 & -8;
+    const straight = m8 < FRAME_SIZE && FRAME_SIZE - m8 <= 64;
+    this.get(L_X);
+    this.i32c(FRAME_SIZE);
+    this.op(Op.i32LtS);
+    this.open();
+    if (straight) {
+      this.get(L_X);
+      this.i32c(m8);
+      this.op(Op.i32GeS);
+      this.open();
+      for (let x = m8; x < FRAME_SIZE; x += 8) {
+        this.get(L_FBASE);
+        this.i64c(0n);
+        this.mem(Op.i64Store, x);
+      }
+      this.op(Op.else);
+    }
     this.open(VOID, Op.block);
     this.open(VOID, Op.loop);
     this.get(L_X);
@@ -846,9 +901,18 @@ class Translator {
     this.b.byte(Op.br).u32(0);
     this.close();
     this.close();
-    this.get(L_T);
-    this.i32c(this.minR10);
-    this.mem(Op.i32Store, E_DIRTY);
+    if (straight) this.close();
+    if (this.minR10 >= FRAME_SIZE) {
+      this.get(L_T);
+      this.i32c(FRAME_SIZE);
+      this.mem(Op.i32Store, E_DIRTY);
+    }
+    this.close();
+    if (this.minR10 < FRAME_SIZE) {
+      this.get(L_T);
+      this.i32c(this.minR10);
+      this.mem(Op.i32Store, E_DIRTY);
+    }
   }
 
   private prologue(): void {
@@ -860,6 +924,90 @@ class Translator {
     this.clearFrame();
     this.i64c(-1n);
     this.set(L_P0);
+  }
+
+  /**
+   * Opens an `if` taken when [base + off, + size) lies inside the XDP packet's window, with the
+   * access's absolute address on the stack: one subtraction and one unsigned compare of the
+   * 64-bit pointer against the words the runtime keeps at PKT_PTR and PKT_LIM, where the general
+   * path ({@link inPacket}) splits the pointer and compares three words. It takes a subset of
+   * what that path takes, to the same address (an offset above LO_BASE could carry into the high
+   * word, so such an access is left to it); false, with nothing emitted, when it does not apply.
+   */
+  private packetFast(base: number, off: number, size: number): boolean {
+    if (off > LO_BASE) return false;
+    this.get(this.reg(base));
+    if (off !== 0) {
+      this.i64c(BigInt(off));
+      this.op(Op.i64Add);
+    }
+    this.i32c(0);
+    this.mem(Op.i64Load, PKT_PTR);
+    this.op(Op.i64Sub);
+    this.b.byte(Op.localTee).u32(L_A);
+    this.i32c(0);
+    this.mem(Op.i64Load, PKT_LIM + 8 * Math.log2(size));
+    this.op(Op.i64LtU);
+    this.open();
+    this.i32c(0);
+    this.mem(Op.i32Load, PKT_ABS);
+    this.get(L_A);
+    this.op(Op.i32WrapI64);
+    this.op(Op.i32Add);
+    return true;
+  }
+
+  /**
+   * In the loop-fast variant, inside a loop, for an access not through a lookup's result: what
+   * is not the packet leaves for the JS tier at slot `s` (it runs the access, or faults, and the
+   * rest of the run), with DEOPT set so the wasm tier runs the general variant from then on.
+   * Closes the access's block and returns true then; false (nothing emitted) otherwise. The
+   * general path's code and its call into JavaScript are what make V8 keep a loop's registers
+   * on the stack: without them a packet loop runs about twice as fast.
+   */
+  private deopt(s: number): boolean {
+    if (!this.fast || this.inLoop[this.k] !== 1 || this.lookedUp[s] === 1) return false;
+    this.deopts++;
+    this.i32c(0);
+    this.i32c(1);
+    this.mem(Op.i32Store, DEOPT);
+    this.bail(s);
+    this.close();
+    return true;
+  }
+
+  /**
+   * Opens an `if` taken when a 4-byte load at base + off is an aligned field of the XDP context,
+   * with the address of the field's word (i64, full pointers for data and data_end) on the
+   * stack: the offset from the context's pointer, rotated right by 2 (the low bits then land on
+   * top), compared once against the field count. A subset of what the general path's context
+   * check takes, to the same word; false, with nothing emitted, for an offset above LO_BASE.
+   */
+  private ctxFast(base: number, off: number): boolean {
+    if (off > LO_BASE) return false;
+    this.get(this.reg(base));
+    if (off !== 0) {
+      this.i64c(BigInt(off));
+      this.op(Op.i64Add);
+    }
+    this.i32c(0);
+    this.mem(Op.i64Load, CTX_PTR);
+    this.op(Op.i64Sub);
+    this.i64c(2n);
+    this.op(Op.i64Rotr);
+    this.b.byte(Op.localTee).u32(L_A);
+    this.i32c(0);
+    this.mem(Op.i64Load, CTX_N);
+    this.op(Op.i64LtU);
+    this.open();
+    this.i32c(0);
+    this.mem(Op.i32Load, FAST_CTX_WORDS);
+    this.get(L_A);
+    this.op(Op.i32WrapI64);
+    this.i32c(3);
+    this.op(Op.i32Shl);
+    this.op(Op.i32Add);
+    return true;
   }
 
   /** After $exit: every register, slot, budget, frame and program to memory; return the status. */
@@ -957,6 +1105,8 @@ class Translator {
     this.set(P_LEFT);
     let s = bs;
     this.known.fill(undefined);
+    this.ctxAlias.fill(0);
+    if (bs === 0) this.ctxAlias[1] = 1;
     for (let c = 0; c < bl; c++) {
       this.insn(s);
       this.track(s);
@@ -1109,6 +1259,11 @@ class Translator {
     const sr = (c >>> 20) & 15;
     const K = p.imm[s] as number;
     const kn = this.known;
+    const ca = this.ctxAlias;
+    if (o === 0xbf) ca[d] = ca[sr] as number;
+    else if (o >= 0x100) ca.fill(0);
+    else if (o === 0x85) ca.fill(0, 0, 6);
+    else if ((o & 7) <= 1 || (o & 7) === 4 || (o & 7) === 7) ca[d] = 0;
     if (o >= 0x100 || o === 0x85) {
       // Calls clobber r0..r5; internal opcodes (calls, atomics, signed ops...) are not followed.
       for (let r = 0; r <= (o === 0x85 ? 5 : 9); r++) kn[r] = undefined;
@@ -1536,8 +1691,28 @@ class Translator {
       this.b.byte(Op.br).u32(1);
       this.close();
     }
+    const ctx = !signed && size === 4;
+    const ctxFast = () => {
+      if (!this.ctxFast(base, off)) return false;
+      this.mem(Op.i64Load, 0);
+      this.set(rd);
+      this.b.byte(Op.br).u32(1);
+      this.close();
+      return true;
+    };
+    // A copy of the entry's r1 is likely the context: its fields are tried first.
+    const ctxFirst = ctx && this.ctxAlias[base] === 1;
+    if (ctxFirst) ctxFast();
+    if (this.packetFast(base, off, size)) {
+      this.mem(op, 0);
+      this.set(rd);
+      this.b.byte(Op.br).u32(1);
+      this.close();
+    }
+    const ctxDone = ctx && (ctxFirst ? off <= LO_BASE : ctxFast());
+    if (off <= LO_BASE && this.deopt(s)) return;
     this.address(base, off);
-    if (!signed && size === 4) {
+    if (ctx && !ctxDone) {
       // The XDP context's fields: the words its owner keeps (full pointers for data/data_end).
       this.get(L_T);
       this.i32c(0);
@@ -1668,6 +1843,13 @@ class Translator {
       this.mem(op, off);
       this.b.byte(Op.br).u32(1);
       this.close();
+    }
+    if (this.packetFast(d, off, size)) {
+      this.value(sr, isImm, K);
+      this.mem(op, 0);
+      this.b.byte(Op.br).u32(1);
+      this.close();
+      if (this.deopt(s)) return;
     }
     this.address(d, off);
     this.inPacket(size);

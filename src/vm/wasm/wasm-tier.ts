@@ -13,6 +13,8 @@ import {
 } from "../interpreter.js";
 import type { Region } from "../memory.js";
 import {
+  DEOPT,
+  FAST_PKT_HI,
   FLAG_FRESH,
   HI0,
   LO_BASE,
@@ -22,6 +24,7 @@ import {
   OUT_NEXT,
   OUT_PC,
   OUT_PROG,
+  OUT_RUNS,
   OUT_STATUS,
   OUT_TAILCALLS,
   RET_PROG,
@@ -54,6 +57,31 @@ interface Instance {
   many: ManyFn;
   self: number;
   tails: WasmTails;
+  /** The general variant, while the loop-fast one runs (see translateProgram). */
+  general?: { fn: RunFn; many: ManyFn; body: unknown };
+}
+
+/**
+ * After a loop-fast body left for the JS tier at an access that was not the packet (DEOPT set):
+ * the program it left runs its general variant from now on, here and through tail calls.
+ */
+function deoptimize(vm: Interpreter, rt: WasmRuntime): void {
+  const I = rt.i32;
+  I[DEOPT >> 2] = 0;
+  const p = rt.programs[I[OUT_PROG >> 2] as number] as Program;
+  // Through a packet pointer, outside the window: a fault, which the variant does not change.
+  const c = p.code[I[OUT_PC >> 2] as number] as number;
+  const base = (c & 7) === 0x01 ? (c >>> 20) & 15 : (c >>> 16) & 15;
+  if (vm.hi[base] === I[FAST_PKT_HI >> 2]) return;
+  const w = p.jit;
+  const inst = w instanceof WasmProgram ? w.instanceFor(vm) : undefined;
+  const g = inst?.general;
+  if (inst === undefined || g === undefined) return;
+  wasmStats.deopts++;
+  inst.fn = g.fn;
+  inst.many = g.many;
+  delete inst.general;
+  rt.table.set(inst.self, g.body);
 }
 
 const tailsOf = new WeakMap<WasmRuntime, WasmTails>();
@@ -138,7 +166,8 @@ class WasmProgram implements CompiledEntry {
    * runs it made, the last one complete: fewer than `n` when a run needed JavaScript (a helper
    * that ran there, a hand-over to the JS tier); a fault is thrown from the run that made it.
    */
-  enterMany(vm: Interpreter, n: number, chain: string[]): number {
+  enterMany(vm: Interpreter, n: number, chain: string[], begun?: Int32Array): number {
+    if (begun !== undefined) begun[0] = 1;
     const inst = this.instanceFor(vm);
     if (inst === undefined) {
       jsTierOf(this.prog).enter(vm, true);
@@ -158,6 +187,8 @@ class WasmProgram implements CompiledEntry {
       else drive(vm, rt, st);
       return runs;
     } finally {
+      // The run under way when a helper threw inside WebAssembly, or the last one.
+      if (begun !== undefined) begun[0] = rt.i32[OUT_RUNS >> 2] as number;
       tails.sync(vm);
       tails.open(undefined);
     }
@@ -188,6 +219,7 @@ function drive(vm: Interpreter, rt: WasmRuntime, status: number): void {
       handOff(vm, rt, np, 0, frame, left, false, true);
       return;
     }
+    if (I[DEOPT >> 2] !== 0) deoptimize(vm, rt);
     const who = rt.programs[I[OUT_PROG >> 2] as number] as Program;
     handOff(vm, rt, who, I[OUT_PC >> 2] as number, frame, left, st === Status.bail, false);
     return;
@@ -195,10 +227,11 @@ function drive(vm: Interpreter, rt: WasmRuntime, status: number): void {
 }
 
 /**
- * @internal For tests: how many runs the wasm tier has handed to the JavaScript tier, and how
- * many helper calls (tail calls included) it has made through JavaScript.
+ * @internal For tests: how many runs the wasm tier has handed to the JavaScript tier, how many
+ * helper calls (tail calls included) it has made through JavaScript, and how many programs went
+ * from their loop-fast variant to the general one.
  */
-export const wasmStats = { handOffs: 0, helperCalls: 0 };
+export const wasmStats = { handOffs: 0, helperCalls: 0, deopts: 0 };
 
 /** Goes on with the run on the JavaScript tier. */
 function handOff(
@@ -366,12 +399,16 @@ function instantiate(wp: WasmProgram, rt: WasmRuntime): Instance {
   const instance = new wasmApi.Instance(wp.module, {
     env: { memory: rt.memory, table: rt.table, call, load, store },
   });
-  const fn = instance.exports.run as RunFn;
-  const many = instance.exports.many as ManyFn;
+  const ex = instance.exports;
+  const fn = ex.run as RunFn;
+  const many = ex.many as ManyFn;
   if (rt.table.length <= self) rt.table.grow(self + 1 - rt.table.length);
   // The body (registers as parameters): what tail calls inside WebAssembly call.
-  rt.table.set(self, instance.exports.body);
-  return { rt, fn, many, self, tails };
+  rt.table.set(self, ex.body);
+  const inst: Instance = { rt, fn, many, self, tails };
+  if (ex.bodyG !== undefined)
+    inst.general = { fn: ex.runG as RunFn, many: ex.manyG as ManyFn, body: ex.bodyG };
+  return inst;
 }
 
 /**
@@ -400,11 +437,19 @@ export function compileWasm(prog: Program): boolean {
 /**
  * Runs `prog` up to `n` times from fresh registers (r1 as set) on `vm`, as `vm.execFresh` would
  * each time, and returns how many runs it made (at least 1; see WasmProgram.enterMany). Programs
- * not on the wasm tier run once.
+ * not on the wasm tier run once. `begun[0]` is set to the runs begun before the last one's end,
+ * so a caller knows how many were made when that one throws a fault.
  */
-export function execFreshMany(vm: Interpreter, prog: Program, n: number, chain: string[]): number {
+export function execFreshMany(
+  vm: Interpreter,
+  prog: Program,
+  n: number,
+  chain: string[],
+  begun?: Int32Array,
+): number {
   const w = prog.jit;
-  if (w instanceof WasmProgram) return w.enterMany(vm, n, chain);
+  if (w instanceof WasmProgram) return w.enterMany(vm, n, chain, begun);
+  if (begun !== undefined) begun[0] = 1;
   vm.execFresh(prog);
   return 1;
 }
