@@ -1,51 +1,40 @@
 /**
- * Runs a CommonJS bundle the way bin/tsbpf.js runs the CLI's: compiled through vm.Script with
- * V8's code cache (written at exit when missing), so the loader benchmark can time tsbpf's
- * library code as the CLI ships it, with no lazy compilation left, next to the same code as ES
- * modules (which Node 20 compiles afresh in every process).
+ * Runs a bundle made by scripts/bundle.mjs through bin/tsbpf.js's own loading (`loadBundle`: the
+ * bundle compiled through vm.Script with V8's code cache, the cache written at exit when missing),
+ * so the loader benchmark times tsbpf's library code as the CLI ships and starts it, next to the
+ * same code as ES modules (which Node 20 compiles afresh in every process).
  *
- *   node dist/bench/code-cache-run.cjs BUNDLE CACHE AS_FILE [ARGS...]
+ *   TSBPF_CODE_CACHE_DIR=DIR node dist/bench/code-cache-run.cjs BUNDLE [ARGS...]
  *
- * AS_FILE is where the bundle's relative `require`s and `import.meta.url` resolve from (the
- * script it was bundled from); ARGS become its process.argv.slice(2).
+ * The cache is DIR/<bundle's file name>.cache; ARGS become the bundle's process.argv.slice(2).
  */
 // CommonJS, as bin/tsbpf.js is: an ES module entry point starts Node's ES module loader, whose
 // allocations (about 150 KB of young generation) the CLI never makes, and which moved V8's first
 // scavenge (about 3 ms here) into the loader's timed open.
-import fs = require("node:fs");
-import nodeModule = require("node:module");
 import path = require("node:path");
-import url = require("node:url");
-import vm = require("node:vm");
 
-const { existsSync, readFileSync, writeFileSync } = fs;
-const { createRequire } = nodeModule;
-const { dirname } = path;
-const { pathToFileURL } = url;
-const { Script } = vm;
+/** What bin/tsbpf.js exports for the package entry (and this runner). */
+interface BinLoader {
+  loadBundle(
+    file: string,
+    opts: {
+      name: string;
+      importer: (specifier: string) => Promise<unknown>;
+      isPartial: (exitCode: number) => boolean;
+    },
+  ): unknown;
+}
 
-const [bundle, cache, asFile, ...rest] = process.argv.slice(2);
-if (bundle === undefined || cache === undefined || asFile === undefined) {
-  console.error("usage: code-cache-run BUNDLE CACHE AS_FILE [ARGS...]");
+const bundle = process.argv[2];
+if (bundle === undefined || process.env.TSBPF_CODE_CACHE_DIR === undefined) {
+  console.error("usage: TSBPF_CODE_CACHE_DIR=DIR code-cache-run BUNDLE [ARGS...]");
   process.exit(2);
 }
-process.argv.splice(2, 3);
-void rest;
-const source = readFileSync(bundle, "utf8");
-const cachedData = existsSync(cache) ? readFileSync(cache) : undefined;
-// scripts/bundle.mjs makes the bundle the function called below (as bin/tsbpf.js expects it).
-const script = new Script(source, { filename: bundle, ...(cachedData === undefined ? {} : { cachedData }) });
-if (cachedData === undefined || script.cachedDataRejected) {
-  if (cachedData !== undefined) console.error("code-cache-run: the cache was rejected; rewriting it");
-  process.once("exit", () => writeFileSync(cache, script.createCachedData()));
-}
-const mod = { exports: {} };
-(script.runInThisContext() as (...a: unknown[]) => void)(
-  mod.exports,
-  createRequire(asFile),
-  mod,
-  asFile,
-  dirname(asFile),
-  pathToFileURL(asFile).href,
-  (specifier: string) => import(specifier),
-);
+process.argv.splice(2, 1);
+// dist/bench/ → the package's bin/ (a path computed at run time: tsc does not copy bin/).
+const bin = require(path.join(__dirname, "..", "..", "bin", "tsbpf.js")) as BinLoader;
+bin.loadBundle(path.resolve(bundle), {
+  name: `${path.basename(bundle)}.cache`,
+  importer: (specifier) => import(specifier),
+  isPartial: (code) => code !== 0,
+});

@@ -9,13 +9,15 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { createNetns } from "./netns.js";
 import { median, nowNs } from "./stats.js";
 
 const OBJECT = "examples/tail-call/tail_call.bpf.o";
 /** bench/tsbpf-loader.ts bundled by scripts/bundle.mjs (npm run build). */
 const BUNDLE = "dist/bench/tsbpf-loader.bundle.cjs";
+/** bench/tsbpf-skel-loader.ts bundled with the library (scripts/bundle.mjs). */
+const SKEL_BUNDLE = "dist/bench/tsbpf-skel-loader.bundle.cjs";
 const ARGS = ["main_prog", "prog_array", "port8080_prog", "port22_prog"];
 
 /** Medians (ms) of one loader's runs. */
@@ -60,10 +62,17 @@ export interface LoaderResult {
   /**
    * The skeleton path (table 3b): bench/tsbpf-skel-loader.ts through the seed's generated
    * skeleton, which imports "tsbpf": the package entry (`tsbpfEntry`, as a user's loader runs)
-   * and the module graph (`tsbpf`, TSBPF_BUNDLE=0, informative), against bench/c/loader_skel.c on
+   * the module graph (`tsbpf`, TSBPF_BUNDLE=0) and the loader bundled with the library as the
+   * CLI is (`tsbpfCached`), the last two informative, against bench/c/loader_skel.c on
    * bpftool's skeleton of the same object.
    */
-  skel?: { tsbpf?: LoaderFigures; tsbpfEntry?: LoaderFigures; libbpf?: LoaderFigures; skipped?: string };
+  skel?: {
+    tsbpf?: LoaderFigures;
+    tsbpfEntry?: LoaderFigures;
+    tsbpfCached?: LoaderFigures;
+    libbpf?: LoaderFigures;
+    skipped?: string;
+  };
   /** tsbpf spawn->attached / libbpf spawn->attached. */
   ratioSpawnToAttached?: number;
   /** tsbpf main->attached / libbpf main->attached (in-process, without Node's start-up). */
@@ -220,17 +229,9 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
     // One untimed run of each warms the page cache (node, koffi, libbpf, the object).
     const tsArgv = [process.execPath, "dist/bench/tsbpf-loader.js", OBJECT, ns.iface, ...ARGS];
     const cArgv = cLoader === undefined ? undefined : [cLoader, OBJECT, ns.iface, ...ARGS];
+    // Through bin/tsbpf.js's loading, with the cache in this run's directory (as the entry's).
     const cachedArgv = existsSync(BUNDLE)
-      ? [
-          process.execPath,
-          "dist/bench/code-cache-run.cjs",
-          BUNDLE,
-          join(dir, "tsbpf-loader.cache"),
-          resolve("dist/bench/tsbpf-loader.js"),
-          OBJECT,
-          ns.iface,
-          ...ARGS,
-        ]
+      ? [process.execPath, "dist/bench/code-cache-run.cjs", BUNDLE, OBJECT, ns.iface, ...ARGS]
       : undefined;
     // The package entry keeps its code cache in this run's directory (the untimed run writes it).
     const entryArgv = [process.execPath, "dist/bench/package-entry-loader.js", OBJECT, ns.iface, ...ARGS];
@@ -240,7 +241,7 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
     timeCommand([...ns.exec, ...tsArgv]);
     timeCommand([...ns.exec, ...entryArgv], entryEnv);
     // The untimed run of the bundle also writes its code cache.
-    if (cachedArgv !== undefined) timeCommand([...ns.exec, ...cachedArgv]);
+    if (cachedArgv !== undefined) timeCommand([...ns.exec, ...cachedArgv], entryEnv);
     if (cArgv !== undefined) timeCommand([...ns.exec, ...cArgv]);
     const skelArgv = existsSync("dist/bench/tsbpf-skel-loader.js")
       ? [process.execPath, "dist/bench/tsbpf-skel-loader.js", ns.iface]
@@ -249,6 +250,10 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
     // graph (TSBPF_BUNDLE=0) for comparison.
     const modulesEnv: NodeJS.ProcessEnv = { ...process.env, TSBPF_BUNDLE: "0" };
     const cSkelArgv = cSkel === undefined ? undefined : [cSkel, ns.iface];
+    const skelCachedArgv = existsSync(SKEL_BUNDLE)
+      ? [process.execPath, "dist/bench/code-cache-run.cjs", SKEL_BUNDLE, ns.iface]
+      : undefined;
+    if (skelCachedArgv !== undefined) timeCommand([...ns.exec, ...skelCachedArgv], entryEnv);
     if (skelArgv !== undefined) {
       timeCommand([...ns.exec, ...skelArgv], modulesEnv);
       timeCommand([...ns.exec, ...skelArgv], entryEnv);
@@ -256,11 +261,12 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
     if (cSkelArgv !== undefined) timeCommand([...ns.exec, ...cSkelArgv]);
     const skelTs: typeof ts = [];
     const skelEntry: typeof ts = [];
+    const skelCached: typeof ts = [];
     const skelC: typeof ts = [];
     for (let i = 0; i < opts.runs; i++) {
       run(tsArgv, ts);
       run(entryArgv, tsEntry, entryEnv);
-      if (cachedArgv !== undefined) run(cachedArgv, tsCached);
+      if (cachedArgv !== undefined) run(cachedArgv, tsCached, entryEnv);
       if (cArgv !== undefined) run(cArgv, c);
       launcher.push(timeCommand([...ns.exec, "true"]).ms);
       nodeUp.push(timeCommand([process.execPath, "-e", "0"]).ms);
@@ -269,6 +275,7 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
         run(skelArgv, skelTs, modulesEnv);
         run(skelArgv, skelEntry, entryEnv);
       }
+      if (skelCachedArgv !== undefined) run(skelCachedArgv, skelCached, entryEnv);
       if (cSkelArgv !== undefined) run(cSkelArgv, skelC);
     }
     const result: LoaderResult = {
@@ -281,6 +288,7 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
       skel: {
         ...(skelTs.length > 0 ? { tsbpf: figures(skelTs) } : {}),
         ...(skelEntry.length > 0 ? { tsbpfEntry: figures(skelEntry) } : {}),
+        ...(skelCached.length > 0 ? { tsbpfCached: figures(skelCached) } : {}),
         ...(skelC.length > 0 ? { libbpf: figures(skelC) } : {}),
         ...(skelSkips.length > 0 ? { skipped: skelSkips.join("; ") } : {}),
       },

@@ -196,5 +196,12 @@ await bundle("dist/src/index.js", LIB_BUNDLE, [["yaml", "cli/tsbpf.yaml.cjs", tr
 // the code cache as well as from dist/src's modules (docs/benchmarks.md).
 if (existsSync("dist/bench/tsbpf-loader.js"))
   await bundle("dist/bench/tsbpf-loader.js", "dist/bench/tsbpf-loader.bundle.cjs");
+// And the skeleton path's loader, whose skeleton imports the package by name: the library's
+// modules here, bundled as the package entry's are.
+if (existsSync("dist/bench/tsbpf-skel-loader.js"))
+  await bundle("dist/bench/tsbpf-skel-loader.js", "dist/bench/tsbpf-skel-loader.bundle.cjs", [], {
+    alias: { tsbpf: resolve("dist/src/index.js") },
+    ignoreAnnotations: true,
+  });
 // The ES module bundle of earlier builds; its code caches are for another bundle.
 rmSync("dist/src/cli/tsbpf.bundle.js", { force: true });
