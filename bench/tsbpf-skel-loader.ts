@@ -10,6 +10,8 @@
  * cache, or the module graph with TSBPF_BUNDLE=0) is imported after the first clock reading, as
  * tsbpf-loader.ts imports the library, so the import is measured apart.
  */
+import { LoaderPhases } from "./loader-job.js";
+
 const t0 = process.hrtime.bigint();
 
 async function main(): Promise<void> {
@@ -24,41 +26,17 @@ async function main(): Promise<void> {
   const { kernel } = await import("tsbpf");
   const { loadNativeLayer } = await import("./native-layer.js");
   loadNativeLayer(kernel);
-  const gcs = new PerformanceObserver(() => undefined);
-  gcs.observe({ entryTypes: ["gc"] });
-  const pImport = performance.now();
-  const tImport = process.hrtime.bigint();
-
+  const phases = new LoaderPhases(t0);
+  phases.imported();
   const open = TailCall.open();
-  const tOpen = process.hrtime.bigint();
+  phases.done();
   const skel = await open.load({ backend: "kernel" });
-  const tLoad = process.hrtime.bigint();
-
+  phases.done();
   skel.maps.prog_array.set(0, skel.progs.port8080_prog).set(1, skel.progs.port22_prog);
-  const tSlots = process.hrtime.bigint();
-
+  phases.done();
   await skel.attach({ main_prog: { iface } });
-  const tAttached = process.hrtime.bigint();
-  const pAttached = performance.now();
-  await new Promise((resolve) => setImmediate(resolve));
-  let gcMs = 0;
-  for (const e of gcs.takeRecords())
-    if (e.startTime >= pImport && e.startTime < pAttached) gcMs += e.duration;
-  gcs.disconnect();
-
-  const ns = (a: bigint, b: bigint): number => Number(b - a);
-  console.log(
-    JSON.stringify({
-      import_ns: ns(t0, tImport),
-      open_ns: ns(tImport, tOpen),
-      load_ns: ns(tOpen, tLoad),
-      slots_ns: ns(tLoad, tSlots),
-      attach_ns: ns(tSlots, tAttached),
-      gc_ns: Math.round(gcMs * 1e6),
-      main_to_attached_ns: ns(t0, tAttached),
-      attached_at_ns: Number(tAttached),
-    }),
-  );
+  phases.done();
+  await phases.print();
   skel.close();
 }
 
