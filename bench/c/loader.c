@@ -11,42 +11,7 @@
  * Times are CLOCK_MONOTONIC nanoseconds, the clock Node's process.hrtime uses, so the parent can
  * compute "spawned -> attached" from `attached_at_ns`.
  */
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-#include <net/if.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <time.h>
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int quiet(enum libbpf_print_level level, const char *fmt, va_list args)
-{
-	/* Warnings only: libbpf's debug chatter would cost time and is not part of the job. */
-	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, args) : 0;
-}
-
-static int fill_slot(struct bpf_object *obj, struct bpf_map *map, __u32 key, const char *name)
-{
-	struct bpf_program *p = bpf_object__find_program_by_name(obj, name);
-	int fd = p ? bpf_program__fd(p) : -1;
-
-	if (fd < 0) {
-		fprintf(stderr, "loader: no program %s\n", name);
-		return -1;
-	}
-	if (bpf_map_update_elem(bpf_map__fd(map), &key, &fd, BPF_ANY)) {
-		perror("loader: bpf_map_update_elem");
-		return -1;
-	}
-	return 0;
-}
+#include "loader_common.h"
 
 int main(int argc, char **argv)
 {
@@ -76,31 +41,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "loader: no map %s or program %s\n", argv[4], argv[3]);
 		return 1;
 	}
-	if (fill_slot(obj, map, 0, argv[5]) || fill_slot(obj, map, 1, argv[6]))
+	if (fill_slot("loader", map, 0, bpf_object__find_program_by_name(obj, argv[5])) ||
+	    fill_slot("loader", map, 1, bpf_object__find_program_by_name(obj, argv[6])))
 		return 1;
 	long long t_slots = now_ns();
 
-	/*
-	 * The interface's name is resolved in the attach phase, as tsbpf's attachXdp({ iface })
-	 * does: both pay for the socket and ioctl behind it (100-200 us here).
-	 */
-	unsigned int ifindex = if_nametoindex(argv[2]);
-	if (ifindex == 0) {
-		perror("loader: if_nametoindex");
+	struct bpf_link *link = attach_iface("loader", main_prog, argv[2]);
+	if (!link)
 		return 1;
-	}
-	struct bpf_link *link = bpf_program__attach_xdp(main_prog, (int)ifindex);
-	if (!link) {
-		perror("loader: bpf_program__attach_xdp");
-		return 1;
-	}
 	long long t_attached = now_ns();
 
-	printf("{\"open_ns\":%lld,\"load_ns\":%lld,\"slots_ns\":%lld,\"attach_ns\":%lld,"
-	       "\"main_to_attached_ns\":%lld,\"attached_at_ns\":%lld}\n",
-	       t_open - t0, t_load - t_open, t_slots - t_load, t_attached - t_slots, t_attached - t0,
-	       t_attached);
-	fflush(stdout);
+	print_phases(t0, t_open, t_load, t_slots, t_attached);
 
 	bpf_link__destroy(link);
 	bpf_object__close(obj);
