@@ -771,6 +771,47 @@ class Translator {
   private mem(o: number, offset: number): void {
     this.b.byte(o).u32(0).u32(offset);
   }
+  /** Pushes the high 32 bits of the i64 in local `l` (a pointer's region, a value's upper half). */
+  private highWord(l: number): void {
+    this.get(l);
+    this.i64c(32n);
+    this.op(Op.i64ShrU);
+    this.op(Op.i32WrapI64);
+  }
+  /** Adds one to the i32 at `addr` in linear memory (a count the runtime reads). */
+  private bump(addr: number): void {
+    this.i32c(0);
+    this.i32c(0);
+    this.mem(Op.i32Load, addr);
+    this.i32c(1);
+    this.op(Op.i32Add);
+    this.mem(Op.i32Store, addr);
+  }
+  /**
+   * Finds the runtime cache entry (16 bytes at `base`, `slots` of them) for the map pointer in
+   * register `r`, leaving the handle in L_V and the entry's address in L_T; `slow` branches out
+   * when `r` is not a map pointer or the entry holds another handle.
+   */
+  private cacheEntry(r: number, slots: number, base: number, slow: () => void): void {
+    this.highWord(this.reg(r));
+    this.i32c(MAP_POINTER_HI);
+    this.op(Op.i32Ne);
+    slow();
+    this.get(this.reg(r));
+    this.op(Op.i32WrapI64);
+    this.b.byte(Op.localTee).u32(L_V);
+    this.i32c(slots - 1);
+    this.op(Op.i32And);
+    this.i32c(4);
+    this.op(Op.i32Shl);
+    this.i32c(base);
+    this.op(Op.i32Add);
+    this.b.byte(Op.localTee).u32(L_T);
+    this.mem(Op.i32Load, 0);
+    this.get(L_V);
+    this.op(Op.i32Ne);
+    slow();
+  }
   private reg(r: number): number {
     return R0 + r;
   }
@@ -801,10 +842,7 @@ class Translator {
     this.op(Op.i32WrapI64);
     this.mem(Op.i32Store, REGS_LO + 4 * r);
     this.i32c(0);
-    this.get(this.reg(r));
-    this.i64c(32n);
-    this.op(Op.i64ShrU);
-    this.op(Op.i32WrapI64);
+    this.highWord(this.reg(r));
     this.mem(Op.i32Store, REGS_HI + 4 * r);
   }
 
@@ -1442,10 +1480,7 @@ class Translator {
           this.op(Op.i64ExtendI32U);
           this.i64c(32n);
           this.op(Op.i64Shl);
-          this.get(rd);
-          this.i64c(32n);
-          this.op(Op.i64ShrU);
-          this.op(Op.i32WrapI64);
+          this.highWord(rd);
           this.bswap32();
           this.op(Op.i64ExtendI32U);
           this.op(Op.i64Or);
@@ -1583,10 +1618,7 @@ class Translator {
     this.i32c(LO_BASE);
     this.op(Op.i32Sub);
     this.set(L_X);
-    this.get(this.reg(base));
-    this.i64c(32n);
-    this.op(Op.i64ShrU);
-    this.op(Op.i32WrapI64);
+    this.highWord(this.reg(base));
     this.set(L_T);
   }
 
@@ -1792,10 +1824,7 @@ class Translator {
     }
     this.close();
     // Anything else: JavaScript loads it, or says it faults.
-    this.get(this.reg(base));
-    this.i64c(32n);
-    this.op(Op.i64ShrU);
-    this.op(Op.i32WrapI64);
+    this.highWord(this.reg(base));
     this.get(L_V);
     this.i32c(size);
     this.i32c(signed ? 1 : 0);
@@ -1886,20 +1915,14 @@ class Translator {
     this.b.byte(Op.br).u32(2);
     this.close();
     this.close();
-    this.get(this.reg(d));
-    this.i64c(32n);
-    this.op(Op.i64ShrU);
-    this.op(Op.i32WrapI64);
+    this.highWord(this.reg(d));
     this.get(L_V);
     this.i32c(size);
     this.value(sr, isImm, K);
     this.set(L_A);
     this.get(L_A);
     this.op(Op.i32WrapI64);
-    this.get(L_A);
-    this.i64c(32n);
-    this.op(Op.i64ShrU);
-    this.op(Op.i32WrapI64);
+    this.highWord(L_A);
     this.b.byte(Op.call).u32(F_STORE);
     this.op(Op.i32Eqz);
     this.open();
@@ -1951,27 +1974,7 @@ class Translator {
     this.op(Op.i32Eqz);
     slow();
     // r2: a prog array whose handle the mirror knows.
-    this.get(this.reg(2));
-    this.i64c(32n);
-    this.op(Op.i64ShrU);
-    this.op(Op.i32WrapI64);
-    this.i32c(MAP_POINTER_HI);
-    this.op(Op.i32Ne);
-    slow();
-    this.get(this.reg(2));
-    this.op(Op.i32WrapI64);
-    this.b.byte(Op.localTee).u32(L_V);
-    this.i32c(PROG_CACHE_SLOTS - 1);
-    this.op(Op.i32And);
-    this.i32c(4);
-    this.op(Op.i32Shl);
-    this.i32c(PROG_CACHE);
-    this.op(Op.i32Add);
-    this.b.byte(Op.localTee).u32(L_T);
-    this.mem(Op.i32Load, 0);
-    this.get(L_V);
-    this.op(Op.i32Ne);
-    slow();
+    this.cacheEntry(2, PROG_CACHE_SLOTS, PROG_CACHE, slow);
     // r3 (u32) past max_entries, or the limit reached: the call falls through.
     this.get(this.reg(3));
     this.op(Op.i32WrapI64);
@@ -2004,24 +2007,14 @@ class Translator {
     this.i32c(1);
     this.op(Op.i32Sub);
     this.set(L_V);
-    this.i32c(0);
-    this.i32c(0);
-    this.mem(Op.i32Load, OUT_TAILCALLS);
-    this.i32c(1);
-    this.op(Op.i32Add);
-    this.mem(Op.i32Store, OUT_TAILCALLS);
+    this.bump(OUT_TAILCALLS);
     this.i32c(0);
     this.mem(Op.i32Load, CHAIN_N);
     this.i32c(2);
     this.op(Op.i32Shl);
     this.get(L_V);
     this.mem(Op.i32Store, CHAIN);
-    this.i32c(0);
-    this.i32c(0);
-    this.mem(Op.i32Load, CHAIN_N);
-    this.i32c(1);
-    this.op(Op.i32Add);
-    this.mem(Op.i32Store, CHAIN_N);
+    this.bump(CHAIN_N);
     this.get(L_V);
     this.tailInto();
   }
@@ -2052,27 +2045,7 @@ class Translator {
   private inlineLookup(): void {
     const slow = () => this.b.byte(Op.brIf).u32(0);
     // r1: a map pointer whose handle the cache knows.
-    this.get(this.reg(1));
-    this.i64c(32n);
-    this.op(Op.i64ShrU);
-    this.op(Op.i32WrapI64);
-    this.i32c(MAP_POINTER_HI);
-    this.op(Op.i32Ne);
-    slow();
-    this.get(this.reg(1));
-    this.op(Op.i32WrapI64);
-    this.b.byte(Op.localTee).u32(L_V);
-    this.i32c(MAP_CACHE_SLOTS - 1);
-    this.op(Op.i32And);
-    this.i32c(4);
-    this.op(Op.i32Shl);
-    this.i32c(MAP_CACHE);
-    this.op(Op.i32Add);
-    this.b.byte(Op.localTee).u32(L_T);
-    this.mem(Op.i32Load, 0);
-    this.get(L_V);
-    this.op(Op.i32Ne);
-    slow();
+    this.cacheEntry(1, MAP_CACHE_SLOTS, MAP_CACHE, slow);
     // r2: 4 bytes inside the current frame.
     this.get(this.reg(2));
     this.i64c(32n);
@@ -2248,10 +2221,7 @@ class Translator {
       this.get(P_FRAME);
       this.i32c(4);
       this.op(Op.i32Shl);
-      this.get(r);
-      this.i64c(32n);
-      this.op(Op.i64ShrU);
-      this.op(Op.i32WrapI64);
+      this.highWord(r);
       this.mem(Op.i32Store, SAVED_HI + 4 * j);
     }
     this.get(P_FRAME);
