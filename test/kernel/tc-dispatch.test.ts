@@ -26,10 +26,9 @@ import {
   traceLock,
 } from "./attach-support.js";
 import { hasCommand, kernelSkipReason } from "./support.js";
+import { TC_DISPATCH, TC_TAILS } from "./tc-support.js";
 
-const DISPATCH = "test/bpf/tc/tc_dispatch.bpf.o";
 const XDP_SEED = "examples/tail-call/tail_call.bpf.o";
-const TAILS = ["--tail", "prog_array:0=tc_port8080", "--tail", "prog_array:1=tc_port22"];
 const skip =
   kernelSkipReason() ??
   (hasCommand("ip") &&
@@ -66,7 +65,16 @@ async function vmRun(dst: string, dport: number): Promise<{ verdict: string; pri
       f,
       buildPacket([eth({}), ipv4({ src: "10.0.0.1", dst }), tcp({ sport: 40000, dport, flags: "S" })]),
     );
-    const r = await runInProcess(["run", DISPATCH, "--prog", "tc_main", "--data-in", f, "--json", ...TAILS]);
+    const r = await runInProcess([
+      "run",
+      TC_DISPATCH,
+      "--prog",
+      "tc_main",
+      "--data-in",
+      f,
+      "--json",
+      ...TC_TAILS,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout) as { verdict: string; trace?: (string | { message: string })[] };
     return {
@@ -88,7 +96,7 @@ test("attach --tc ingress runs the tc dispatcher on real SYNs like the VM, and d
     const p = startCli(
       [
         "attach",
-        DISPATCH,
+        TC_DISPATCH,
         "--prog",
         "tc_main",
         "--iface",
@@ -96,7 +104,7 @@ test("attach --tc ingress runs the tc dispatcher on real SYNs like the VM, and d
         "--tc",
         "ingress",
         "--stats",
-        ...TAILS,
+        ...TC_TAILS,
       ],
       inNs(net.ns),
     );
@@ -144,13 +152,13 @@ test("attach --tc appends after another tool's tcx program and leaves it attache
   const net = createVethNs("u");
   try {
     const a = startCli(
-      ["attach", DISPATCH, "--prog", "tc_main", "--iface", net.peerIf, "--tc", "egress", ...TAILS],
+      ["attach", TC_DISPATCH, "--prog", "tc_main", "--iface", net.peerIf, "--tc", "egress", ...TC_TAILS],
       inNs(net.ns),
     );
     try {
       await a.waitFor(/printing trace lines|running without trace lines/);
       const b = startCli(
-        ["attach", DISPATCH, "--prog", "tc_port22", "--iface", net.peerIf, "--tc", "egress"],
+        ["attach", TC_DISPATCH, "--prog", "tc_port22", "--iface", net.peerIf, "--tc", "egress"],
         inNs(net.ns),
       );
       try {
@@ -186,7 +194,7 @@ test("attach --tc mistakes are one tsbpf: line each, before anything is loaded",
       [["--prog", "tc_main", "--tc", "ingress", "--mode", "native"], /^tsbpf: attach: --mode is for XDP/],
     ];
     for (const [args, want] of cases) {
-      const r = runCli(["attach", DISPATCH, "--iface", net.peerIf, ...args], inNs(net.ns));
+      const r = runCli(["attach", TC_DISPATCH, "--iface", net.peerIf, ...args], inNs(net.ns));
       assert.notEqual(r.status, 0);
       assert.match(r.stderr, want);
       assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
@@ -203,7 +211,7 @@ test("attach --tc mistakes are one tsbpf: line each, before anything is loaded",
     assert.equal(x.stderr.trim().split("\n").length, 1, x.stderr);
     // A new user, without privilege: one line, no stack, nothing attached.
     const n = runCli(
-      ["attach", DISPATCH, "--prog", "tc_main", "--iface", net.peerIf, "--tc", "ingress", ...TAILS],
+      ["attach", TC_DISPATCH, "--prog", "tc_main", "--iface", net.peerIf, "--tc", "ingress", ...TC_TAILS],
       [...inNs(net.ns), ...AS_NOBODY],
     );
     assert.notEqual(n.status, 0);
@@ -228,7 +236,7 @@ test("a pipeline file's attach.hook: tc-ingress attaches through tcx; a wrong ho
         f,
         [
           "name: tc-dispatch",
-          `object: ${resolve(DISPATCH)}`,
+          `object: ${resolve(TC_DISPATCH)}`,
           "entry: tc_main",
           "slots:",
           "  prog_array:",

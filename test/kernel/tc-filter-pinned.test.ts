@@ -11,13 +11,11 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { test } from "node:test";
 import { AS_NOBODY, createVethNs, runCli, sendSyn, startCli } from "./attach-support.js";
 import { ensureBpffs, hasCommand, kernelSkipReason } from "./support.js";
-import { qdiscKinds, tc, tcFilters, tcxProgs, oneLine, pinnedTcPlace } from "./tc-support.js";
+import { qdiscKinds, tc, tcFilters, tcxProgs, oneLine, pinnedTcPlace, TC_DISPATCH } from "./tc-support.js";
 
-const DISPATCH = resolve("test/bpf/tc/tc_dispatch.bpf.o");
 const skip =
   kernelSkipReason() ??
   (hasCommand("ip") && hasCommand("tc") && hasCommand("setpriv") && ensureBpffs()
@@ -28,7 +26,7 @@ const { root: ROOT, pipeline } = pinnedTcPlace("tcfilterpin");
 
 const yaml = (name: string, iface: string, ns: string, tcMode = "filter") =>
   `name: ${name}
-object: ${DISPATCH}
+object: ${TC_DISPATCH}
 entry: tc_main
 slots:
   prog_array: {0: tc_port8080, 1: tc_port22}
@@ -70,7 +68,7 @@ function iproute2Filter(ns: string, iface: string, hook: string, pref: number, v
     "bpf",
     "da",
     "obj",
-    DISPATCH,
+    TC_DISPATCH,
     "sec",
     "tc",
   );
@@ -234,7 +232,7 @@ test("up with tc-mode filter leaves a cls_bpf filter that runs real SYNs per sta
     const pinDir = `${ROOT}/attached`;
     att = startCli([
       "attach",
-      DISPATCH,
+      TC_DISPATCH,
       "--prog",
       "tc_main",
       "--iface",

@@ -11,7 +11,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { test } from "node:test";
 import { release } from "node:os";
 import { isLoadError } from "../../src/errors.js";
@@ -38,11 +37,9 @@ import {
   type VethNs,
 } from "./attach-support.js";
 import { hasCommand, kernelSkipReason } from "./support.js";
-import { attachForeignTc, qdiscKinds, tc, tcFilters, tcxProgs } from "./tc-support.js";
+import { attachForeignTc, qdiscKinds, tc, tcFilters, tcxProgs, TC_DISPATCH, TC_TAILS } from "./tc-support.js";
 
-const DISPATCH = resolve("test/bpf/tc/tc_dispatch.bpf.o");
 const XDP_SEED = "examples/tail-call/tail_call.bpf.o";
-const TAILS = ["--tail", "prog_array:0=tc_port8080", "--tail", "prog_array:1=tc_port22"];
 const skip =
   kernelSkipReason() ??
   (hasCommand("ip") && hasCommand("tc") && hasCommand("setpriv") && hasCommand("flock")
@@ -53,7 +50,7 @@ const netnsExec = (ns: string) => ["ip", "netns", "exec", ns];
 
 /** iproute2's own way of adding a tc program: `tc filter add dev IF HOOK [pref P] bpf da obj ... sec tc`. */
 function iproute2Filter(ns: string, iface: string, hook: string, ...pref: string[]): void {
-  tc(ns, "filter", "add", "dev", iface, hook, ...pref, "bpf", "da", "obj", DISPATCH, "sec", "tc");
+  tc(ns, "filter", "add", "dev", iface, hook, ...pref, "bpf", "da", "obj", TC_DISPATCH, "sec", "tc");
 }
 
 /** The programs on the tcx hooks of `iface` in `ns` (BPF_PROG_QUERY), to tell tcx from a filter. */
@@ -100,7 +97,7 @@ async function attachFilterAndKill(net: VethNs): Promise<void> {
   const p = startCli(
     [
       "attach",
-      DISPATCH,
+      TC_DISPATCH,
       "--prog",
       "tc_main",
       "--iface",
@@ -109,7 +106,7 @@ async function attachFilterAndKill(net: VethNs): Promise<void> {
       "ingress",
       "--tc-mode",
       "filter",
-      ...TAILS,
+      ...TC_TAILS,
     ],
     netnsExec(net.ns),
   );
@@ -133,7 +130,7 @@ test("the tc dispatcher as a cls_bpf filter (attach --tc-mode filter, ip netns e
       const p = startCli(
         [
           "attach",
-          DISPATCH,
+          TC_DISPATCH,
           "--prog",
           "tc_main",
           "--iface",
@@ -143,7 +140,7 @@ test("the tc dispatcher as a cls_bpf filter (attach --tc-mode filter, ip netns e
           "--tc-mode",
           mode,
           "--stats",
-          ...TAILS,
+          ...TC_TAILS,
         ],
         netnsExec(net.ns),
       );
@@ -224,7 +221,7 @@ test("iproute2's filter, our library's at another priority and a clsact made bef
 }, async () => {
   const net = createVethNs("f");
   const sys = defaultSys();
-  const spec = loadCollectionSpec(new Uint8Array(readFileSync(DISPATCH)), { file: "tc_dispatch.bpf.o" });
+  const spec = loadCollectionSpec(new Uint8Array(readFileSync(TC_DISPATCH)), { file: "tc_dispatch.bpf.o" });
   try {
     tc(net.ns, "qdisc", "add", "dev", net.peerIf, "clsact");
     iproute2Filter(net.ns, net.peerIf, "ingress");
@@ -282,7 +279,7 @@ test("iproute2's filter, our library's at another priority and a clsact made bef
     const p = startCli(
       [
         "attach",
-        DISPATCH,
+        TC_DISPATCH,
         "--prog",
         "tc_main",
         "--iface",
@@ -291,7 +288,7 @@ test("iproute2's filter, our library's at another priority and a clsact made bef
         net.ns,
         "--tc",
         "ingress",
-      ].concat(["--tc-mode", "filter", ...TAILS]),
+      ].concat(["--tc-mode", "filter", ...TC_TAILS]),
     );
     try {
       await p.waitFor(/printing trace lines|running without trace lines/);
@@ -335,7 +332,7 @@ test("a clsact we made is removed only once empty, and a filter is deleted only 
 }, async () => {
   const net = createVethNs("g");
   const sys = defaultSys();
-  const spec = loadCollectionSpec(new Uint8Array(readFileSync(DISPATCH)), { file: "tc_dispatch.bpf.o" });
+  const spec = loadCollectionSpec(new Uint8Array(readFileSync(TC_DISPATCH)), { file: "tc_dispatch.bpf.o" });
   try {
     using coll = await loadKernelCollection(spec, { netns: net.ns });
     const prog = coll.programs.tc_port22;
@@ -372,7 +369,7 @@ test("a clsact we made is removed only once empty, and a filter is deleted only 
       "bpf",
       "da",
       "obj",
-      DISPATCH,
+      TC_DISPATCH,
       "sec",
       "tc",
     );
@@ -457,7 +454,7 @@ test("kill -9 leaves the filter; detach --tc removes tsbpf's only; each mistake 
     assert.equal(again.status, 0, again.stderr);
     assert.equal(again.stdout, `no tsbpf filter on ${net.peerIf} in netns ${net.ns} tc ingress\n`);
 
-    const attach = (...a: string[]) => ["attach", DISPATCH, "--prog", "tc_main", ...TAILS, ...a];
+    const attach = (...a: string[]) => ["attach", TC_DISPATCH, "--prog", "tc_main", ...TC_TAILS, ...a];
     const cases: [string[], string[], RegExp][] = [
       [
         attach("--iface", net.peerIf, "--tc", "ingress", "--tc-mode", "fliter"),

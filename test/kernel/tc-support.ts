@@ -37,6 +37,11 @@ import {
   type VethNs,
 } from "./attach-support.js";
 
+/** The tc dispatcher the tc tests attach (tc_main, two port stages in prog_array). */
+export const TC_DISPATCH = resolve("test/bpf/tc/tc_dispatch.bpf.o");
+/** The CLI's --tail arguments that fill TC_DISPATCH's prog array. */
+export const TC_TAILS = ["--tail", "prog_array:0=tc_port8080", "--tail", "prog_array:1=tc_port22"];
+
 /** The programs on the tcx hooks of `iface` in namespace `ns`, as "hook:name" in run order. */
 export function tcxProgs(iface: string, ns: string): string[] {
   const sys = defaultSys();

@@ -13,9 +13,15 @@ import { resolve } from "node:path";
 import { test } from "node:test";
 import { AS_NOBODY, createVethNs, loadedProgramIds, runCli, sendSyn, startCli } from "./attach-support.js";
 import { ensureBpffs, hasCommand, kernelSkipReason } from "./support.js";
-import { attachForeignTc, type ForeignTc, tcxProgs, oneLine, pinnedTcPlace } from "./tc-support.js";
+import {
+  attachForeignTc,
+  type ForeignTc,
+  tcxProgs,
+  oneLine,
+  pinnedTcPlace,
+  TC_DISPATCH,
+} from "./tc-support.js";
 
-const DISPATCH = resolve("test/bpf/tc/tc_dispatch.bpf.o");
 const SEED = resolve("examples/tail-call/tail_call.bpf.o");
 const skip =
   kernelSkipReason() ??
@@ -25,12 +31,12 @@ const skip =
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const { root: ROOT, pipelineFile, pipeline } = pinnedTcPlace("tcup");
 
-const tcYaml = (name: string, iface: string, ns: string, hook = "tc-ingress", object = DISPATCH) =>
+const tcYaml = (name: string, iface: string, ns: string, hook = "tc-ingress", object = TC_DISPATCH) =>
   `name: ${name}
 object: ${object}
-entry: ${object === DISPATCH ? "tc_main" : "main_prog"}
+entry: ${object === TC_DISPATCH ? "tc_main" : "main_prog"}
 slots:
-  prog_array: {0: ${object === DISPATCH ? "tc_port8080" : "port8080_prog"}, 1: ${object === DISPATCH ? "tc_port22" : "port22_prog"}}
+  prog_array: {0: ${object === TC_DISPATCH ? "tc_port8080" : "port8080_prog"}, 1: ${object === TC_DISPATCH ? "tc_port22" : "port22_prog"}}
 attach: {iface: ${iface}, netns: ${ns}, hook: ${hook}}
 stats: true
 pin: ${ROOT}/${name}
@@ -205,7 +211,7 @@ test("attach --tc egress --pin keeps a tc pipeline after exit; status --pin show
   try {
     const p = startCli([
       "attach",
-      DISPATCH,
+      TC_DISPATCH,
       "--prog",
       "tc_main",
       "--iface",
@@ -226,7 +232,7 @@ test("attach --tc egress --pin keeps a tc pipeline after exit; status --pin show
     assert.deepEqual(tcxProgs(net.peerIf, net.ns), ["egress:tc_main"], "still attached after exit");
     // Another tsbpf attach on the same hook, after ours: it is another tool's program to ours.
     const b = startCli(
-      ["attach", DISPATCH, "--prog", "tc_port8080", "--iface", net.peerIf, "--tc", "egress"],
+      ["attach", TC_DISPATCH, "--prog", "tc_port8080", "--iface", net.peerIf, "--tc", "egress"],
       ["nsenter", `--net=/run/netns/${net.ns}`],
     );
     try {
@@ -301,7 +307,7 @@ test("tc pipeline mistakes are one line each: an XDP entry on a tc hook, ip netn
         [
           ...[
             "attach",
-            DISPATCH,
+            TC_DISPATCH,
             "--prog",
             "tc_main",
             "--iface",
