@@ -25,15 +25,8 @@ import {
   type TsbpfError,
 } from "../errors.js";
 import type { ObjectBtf } from "../object/object-types.js";
-import type { CollectionSpec, MapSpec, ProgramSpec } from "../object/types.js";
-import {
-  carriedBtfBlob,
-  hasBtf,
-  prepareBtf,
-  preparedProgram,
-  prepareProgram,
-  withMapFds,
-} from "../object/prepared.js";
+import type { CollectionSpec, MapSpec } from "../object/types.js";
+import { carriedBtfBlob, hasBtf, prepareBtf, preparedProgram, withMapFds } from "../object/prepared.js";
 import { sizePerfEventArrays } from "../object/size-perf-event-arrays.js";
 import { applyWiring, staticSlots } from "../tailcall/wiring.js";
 import type { TraceLine } from "../trace/trace-line.js";
@@ -79,21 +72,6 @@ export interface LoadKernelCollectionOptions {
 /** libbpf's program name rule: 15 characters from `[A-Za-z0-9_.]`. */
 export function kernelProgramName(name: string): string {
   return objNameChars(name, "_").slice(0, OBJ_NAME_LEN - 1);
-}
-
-/**
- * The program's instructions encoded for the kernel with every map reference patched: `lddw` of
- * a map becomes `BPF_PSEUDO_MAP_FD` with the map's fd; of global data, `BPF_PSEUDO_MAP_VALUE`
- * with the fd in the first slot and the offset into the value in the second. What the kernel
- * engine loads (object/prepared.ts): the prepared program with its fds filled in.
- */
-export function encodeWithMapReferences(
-  p: ProgramSpec,
-  fdOf: (map: string) => number,
-  littleEndian: boolean,
-  file?: string,
-): Uint8Array {
-  return withMapFds(prepareProgram(p, littleEndian, file), fdOf, littleEndian);
 }
 
 function printsTrace(spec: CollectionSpec): boolean {

@@ -1,7 +1,8 @@
 /**
- * encodeWithMapReferences patches map references in the encoded program bytes instead of copying
- * every instruction object first: the bytes must be what patching copies and encoding gives, on
- * every fixture object, and the spec must be left untouched.
+ * The kernel engine's program bytes (object/prepared.ts: prepareProgram, then withMapFds) have
+ * the map references patched in the encoded bytes instead of copying every instruction object
+ * first: they must be what patching copies and encoding gives, on every fixture object, and the
+ * spec must be left untouched.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -9,10 +10,20 @@ import { test } from "node:test";
 import { encodeInstructions, type Instruction } from "../../src/asm/instruction.js";
 import { LDDW, PseudoLd } from "../../src/asm/opcodes.js";
 import { isTsbpfError } from "../../src/errors.js";
-import { encodeWithMapReferences } from "../../src/kernel/kernel-collection.js";
 import { loadCollectionSpec } from "../../src/object/load-collection-spec.js";
+import { prepareProgram, withMapFds } from "../../src/object/prepared.js";
 import type { ProgramSpec } from "../../src/object/types.js";
 import { fixtureObjects } from "../elf/fixture-objects.js";
+
+/** The bytes BPF_PROG_LOAD gets for `p`, as the kernel engine makes them. */
+function encodeWithMapReferences(
+  p: ProgramSpec,
+  fdOf: (m: string) => number,
+  le: boolean,
+  file?: string,
+): Uint8Array {
+  return withMapFds(prepareProgram(p, le, file), fdOf, le);
+}
 
 /** What the kernel engine did before: copy the instructions, patch the copies, encode. */
 function reference(p: ProgramSpec, fdOf: (m: string) => number, le: boolean): Uint8Array {
