@@ -380,53 +380,30 @@ function aimRows(r: BenchResults): string[][] {
         "",
       ),
     );
+  // In-process open+load+fill+attach of each tsbpf loader over its libbpf counterpart.
+  const inProcessRow = (
+    what: string,
+    f: LoaderResult["tsbpf"],
+    ref: NonNullable<LoaderResult["tsbpf"]>,
+    aim: boolean,
+  ): void => {
+    if (f === undefined) return;
+    const x = inProcessMs(f) / inProcessMs(ref);
+    rows.push(aim ? aimRow(what, x, 1.5, "×") : infoRow(what, x, "×"));
+  };
   if (l.tsbpf !== undefined && l.libbpf !== undefined) {
-    if (l.tsbpfCached !== undefined)
-      rows.push(
-        aimRow(
-          "in-process open+load+fill+attach / libbpf (as the CLI runs: bundle, code cache)",
-          inProcessMs(l.tsbpfCached) / inProcessMs(l.libbpf),
-          1.5,
-          "×",
-        ),
-      );
-    if (l.tsbpfEntry !== undefined)
-      rows.push(
-        aimRow(
-          'in-process open+load+fill+attach / libbpf (package entry: import "tsbpf")',
-          inProcessMs(l.tsbpfEntry) / inProcessMs(l.libbpf),
-          1.5,
-          "×",
-        ),
-      );
-    const modules = inProcessMs(l.tsbpf) / inProcessMs(l.libbpf);
-    const what = "in-process open+load+fill+attach / libbpf (ES modules, compiled afresh)";
+    const lib = "in-process open+load+fill+attach / libbpf";
+    inProcessRow(`${lib} (as the CLI runs: bundle, code cache)`, l.tsbpfCached, l.libbpf, true);
+    inProcessRow(`${lib} (package entry: import "tsbpf")`, l.tsbpfEntry, l.libbpf, true);
     // The aim's row until the package entry was measured; its modules are now informative.
-    rows.push(l.tsbpfEntry === undefined ? aimRow(what, modules, 1.5, "×") : infoRow(what, modules, "×"));
+    inProcessRow(`${lib} (ES modules, compiled afresh)`, l.tsbpf, l.libbpf, l.tsbpfEntry === undefined);
   }
   const sk = l.skel;
   if (sk?.libbpf !== undefined) {
-    if (sk.tsbpfEntry !== undefined)
-      rows.push(
-        aimRow(
-          "skeleton: in-process open+load+fill+attach / libbpf's skeleton (package entry, as the seed's loader)",
-          inProcessMs(sk.tsbpfEntry) / inProcessMs(sk.libbpf),
-          1.5,
-          "×",
-        ),
-      );
-    for (const [f, how] of [
-      [sk.tsbpf, "module graph"],
-      [sk.tsbpfCached, "loader and library bundled, code cache"],
-    ] as const)
-      if (f !== undefined)
-        rows.push(
-          infoRow(
-            `skeleton: in-process open+load+fill+attach / libbpf's skeleton (${how})`,
-            inProcessMs(f) / inProcessMs(sk.libbpf),
-            "×",
-          ),
-        );
+    const skel = "skeleton: in-process open+load+fill+attach / libbpf's skeleton";
+    inProcessRow(`${skel} (package entry, as the seed's loader)`, sk.tsbpfEntry, sk.libbpf, true);
+    inProcessRow(`${skel} (module graph)`, sk.tsbpf, sk.libbpf, false);
+    inProcessRow(`${skel} (loader and library bundled, code cache)`, sk.tsbpfCached, sk.libbpf, false);
   }
   return rows;
 }
