@@ -16,20 +16,15 @@ import {
 } from "../../src/net/index.js";
 import { loadCollectionSpec } from "../../src/object/load-collection-spec.js";
 import { type BatchPacket, loadVmCollection, type VmCollection } from "../../src/vm/vm-collection.js";
+import { tcpSyn4 } from "../support/packets.js";
 
 // VmProgram.runBatch (issue 14): a capture replayed in one call gives each packet what run() gives
 // it, on both tiers, from an array or from a pcap packed in one buffer.
 
-const tcp4 = (dport: number) =>
-  buildPacket([
-    eth({}),
-    ipv4({ src: "10.0.0.1", dst: "10.0.0.2" }),
-    tcp({ sport: 40000, dport, flags: "S" }),
-  ]);
 const PACKETS = [
-  tcp4(8080),
-  tcp4(22),
-  tcp4(443),
+  tcpSyn4(8080),
+  tcpSyn4(22),
+  tcpSyn4(443),
   buildPacket([eth({}), vlan({ vid: 7 }), ipv4({ src: "10.0.0.1", dst: "10.0.0.2" }), tcp({ dport: 23 })]),
   buildPacket([
     eth({}),

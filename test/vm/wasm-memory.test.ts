@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { buildPacket, eth, ipv4, tcp, udp, vlan } from "../../src/net/index.js";
+import { buildPacket, eth, ipv4, udp, vlan } from "../../src/net/index.js";
 import { loadCollectionSpec } from "../../src/object/load-collection-spec.js";
 import type { CollectionSpec } from "../../src/object/types.js";
 import { applyWiring } from "../../src/tailcall/wiring.js";
@@ -13,6 +13,7 @@ import { loadVmCollection, type VmCollection, VmSpace } from "../../src/vm/vm-co
 import { setWasmMemoryLimit, wasmMemoryPool } from "../../src/vm/wasm/runtime.js";
 import { runCli } from "../support/cli.js";
 import { dumpMaps, loadTier, runTier } from "./compiler-support.js";
+import { tcpSyn4 } from "../support/packets.js";
 
 // The wasm tier's WebAssembly memories (src/vm/wasm/runtime.ts): V8 lets a process hold only so
 // many, so they come from a pool. A closed collection's memory serves the next one (cleared); past
@@ -32,16 +33,10 @@ const WIRING = [
   { map: "prog_array", key: 1, program: "port22_prog", origin: "user" as const },
 ];
 
-const tcp4 = (dport: number) =>
-  buildPacket([
-    eth({}),
-    ipv4({ src: "10.0.0.1", dst: "10.0.0.2" }),
-    tcp({ sport: 40000, dport, flags: "S" }),
-  ]);
 const PACKETS = [
-  tcp4(8080),
-  tcp4(22),
-  tcp4(443),
+  tcpSyn4(8080),
+  tcpSyn4(22),
+  tcpSyn4(443),
   buildPacket([eth({}), vlan({ vid: 7 }), ipv4({ src: "10.0.0.1", dst: "10.0.0.2" }), udp({ dport: 53 })]),
   new Uint8Array(20), // a runt: programs reading past it fault
 ];
@@ -139,10 +134,10 @@ test("a run refused before it starts (a runt packet) leaves its memory free to b
     const b = load(DISPATCH, "compiled");
     const main = a.programs.main_prog;
     assert.ok(main);
-    assert.equal((await main.run(tcp4(22))).tier, "wasm");
+    assert.equal((await main.run(tcpSyn4(22))).tier, "wasm");
     await assert.rejects(main.run(new Uint8Array(13)), /shorter than the 14 bytes/);
-    assert.throws(() => main.runBatch([tcp4(22)], { retvals: new Uint32Array(0) }), /retvals holds 0/);
-    assert.equal((await b.programs.main_prog?.run(tcp4(22)))?.tier, "wasm", "b took a's memory");
+    assert.throws(() => main.runBatch([tcpSyn4(22)], { retvals: new Uint32Array(0) }), /retvals holds 0/);
+    assert.equal((await b.programs.main_prog?.run(tcpSyn4(22)))?.tier, "wasm", "b took a's memory");
     a.close();
     b.close();
   });
@@ -152,7 +147,7 @@ test("a space's memory goes back when its last loaded collection closes, a faile
   const space = new VmSpace();
   const a = loadVmCollection(DISPATCH, { space });
   applyWiring(a, WIRING);
-  assert.equal((await a.programs.main_prog?.run(tcp4(22)))?.tier, "wasm");
+  assert.equal((await a.programs.main_prog?.run(tcpSyn4(22)))?.tier, "wasm");
   const b = loadVmCollection(DISPATCH, { space });
   // Refused at load (a map the VM does not support), after its collection was made.
   assert.throws(() => loadVmCollection(spec("test/bpf/fixtures/maps.bpf.o"), { space }), /lpm_trie/);
@@ -173,9 +168,9 @@ test("with no WebAssembly memory to be had, the JS tier runs the programs and th
     assert.ok(main);
     assert.equal(main.tier, "js");
     assert.match(main.tierFallback ?? "", /no WebAssembly memory/);
-    assert.equal((await main.run(tcp4(22))).tier, "js");
+    assert.equal((await main.run(tcpSyn4(22))).tier, "js");
     assert.equal(main.runBatch(PACKETS.slice(0, 3)).tier, "js");
-    await ref.programs.main_prog?.run(tcp4(22));
+    await ref.programs.main_prog?.run(tcpSyn4(22));
     ref.programs.main_prog?.runBatch(PACKETS.slice(0, 3));
     // Once the limit allows one again, the same collection gets a memory at its next run.
     setWasmMemoryLimit(4);
@@ -191,7 +186,7 @@ test("run prints the JS tier as the wasm tier's fallback when no memory is to be
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-wasm-memory-"));
   try {
     const pkt = `${dir}/p.bin`;
-    writeFileSync(pkt, tcp4(8080));
+    writeFileSync(pkt, tcpSyn4(8080));
     await withLimit(0, async () => {
       const r = await runCli(["run", "examples/tail-call/seed.yaml", "--data-in", pkt, "--repeat", "2"]);
       assert.equal(r.code, 0, r.stderr);
@@ -233,7 +228,7 @@ test("a collection nobody closes gives its memory back once it is collected", as
     const drop = () => {
       for (let i = 0; i < 4; i++) {
         const c = load(MAPS, "compiled");
-        runTier(c, "update_all", tcp4(80));
+        runTier(c, "update_all", tcpSyn4(80));
       }
     };
     drop();
@@ -265,7 +260,7 @@ test("a prog array updated after its interpreter lost its memory leaves the memo
       const main = a.programs.main_prog;
       assert.ok(main);
       // In-wasm tail calls: the prog array's slots are mirrored in a's memory.
-      assert.equal(a.runSync(main, tcp4(8080), { repeat: 5 }).chain?.join(">"), "main_prog>port8080_prog");
+      assert.equal(a.runSync(main, tcpSyn4(8080), { repeat: 5 }).chain?.join(">"), "main_prog>port8080_prog");
       for (const p of PACKETS) step(b, p); // b takes the memory
       assert.equal(wasmMemoryPool.slots.length, 1);
       const memory = (wasmMemoryPool.slots[0] as { memory: { buffer: ArrayBuffer } }).memory;
@@ -276,7 +271,7 @@ test("a prog array updated after its interpreter lost its memory leaves the memo
       jump.delete(new Uint8Array(4)); // slot 0
       assert.ok(Buffer.from(new Uint8Array(memory.buffer)).equals(before), "b's memory changed");
       // a sees the update when it runs again (in a memory of its own again).
-      assert.equal(a.runSync(main, tcp4(8080), { repeat: 5 }).chain?.join(">"), "main_prog");
+      assert.equal(a.runSync(main, tcpSyn4(8080), { repeat: 5 }).chain?.join(">"), "main_prog");
     } finally {
       a.close();
       b.close();
