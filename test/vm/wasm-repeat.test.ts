@@ -9,14 +9,12 @@ import { isWasm, wasmStats } from "../../src/vm/wasm/wasm-tier.js";
 import { craftedPackets } from "../differential/corpus.js";
 import { repositoryObjects } from "../differential/objects.js";
 import { bytecodeCollection } from "../fuzz/harness.js";
-import { insn as I } from "../support/insn.js";
+import { EXIT, insn as I, SELF_TAIL_CALL } from "../support/insn.js";
 import { describeError, describeRun, dumpMaps, loadTier } from "./compiler-support.js";
 
 // A run with `repeat` on the wasm tier stays inside WebAssembly from one run to the next (and
 // through tail calls between its programs): it must still agree with the interpreter on the last
 // run's result, chain, fault and instruction count, and on the maps, whatever the runs in between did.
-
-const EXIT = I(0x95);
 
 /** `repeat` runs of `prog` on `data`: the last run's result (or the refusal) as a string. */
 function runRepeat(c: VmCollection, prog: string, data: Uint8Array, repeat: number): string {
@@ -128,15 +126,7 @@ test("wasm tier: tail calls in a repeat stay in WebAssembly and see prog-array u
 });
 
 test("wasm tier: a repeat of a program tail-calling itself stops each run at the limit of 33", () => {
-  const spec = bytecodeCollection([
-    I(0xb7, 3, 0, 0, 0), // r3 = slot 0
-    I(0xb7, 0, 0, 0, 0),
-    I(0x18, 2, 1, 0, 0), // r2 = &jump (an lddw at insn 2 refers to the prog array)
-    I(0x00, 0, 0, 0, 0),
-    I(0x85, 0, 0, 0, 12), // bpf_tail_call
-    I(0xb7, 0, 0, 0, 2),
-    EXIT,
-  ]);
+  const spec = bytecodeCollection(SELF_TAIL_CALL.map((i) => ({ ...i })));
   const [a, b] = both(spec);
   const pkt = new Uint8Array(64);
   const calls = wasmStats.helperCalls;

@@ -15,7 +15,7 @@ import { generateCollection } from "../differential/generate.js";
 import { repositoryObjects } from "../differential/objects.js";
 import { Rng } from "../differential/rng.js";
 import { bytecodeCollection, FUZZ_BUDGET, fuzzPacket, randomBytecode } from "../fuzz/harness.js";
-import { insn as I } from "../support/insn.js";
+import { EXIT, insn as I, SELF_TAIL_CALL } from "../support/insn.js";
 import { conformanceCases } from "../support/shared.js";
 import { describeError, dumpMaps, loadTier, runTier } from "./compiler-support.js";
 
@@ -198,8 +198,6 @@ test("wasm tier: 8000 random bytecode programs give the interpreter's result or 
 
 // ---- budget, frames, faults ----
 
-const EXIT = I(0x95);
-
 function outcome(prog: Program, budget: number, wasm: boolean, mem?: Uint8Array): string {
   const vm = new Interpreter({ budget });
   uncompileProgram(prog);
@@ -322,15 +320,7 @@ test("wasm tier: division and modulo by 0 and -1, 32 and 64 bits, signed and not
 
 test("wasm tier: a chain of tail calls stops at the kernel's limit of 33, as on the interpreter", () => {
   // tail_call.bpf.o-like: one program that tail-calls itself through slot 0 forever.
-  const spec = bytecodeCollection([
-    I(0xb7, 3, 0, 0, 0), // r3 = slot 0
-    I(0xb7, 0, 0, 0, 0),
-    I(0x18, 2, 1, 0, 0), // r2 = &jump (an lddw at insn 2 refers to the prog array)
-    I(0x00, 0, 0, 0, 0),
-    I(0x85, 0, 0, 0, 12), // bpf_tail_call
-    I(0xb7, 0, 0, 0, 2),
-    EXIT,
-  ]);
+  const spec = bytecodeCollection(SELF_TAIL_CALL.map((i) => ({ ...i })));
   const a = loadTier(spec, "interpreter");
   const b = loadTier(spec, "wasm");
   assert.ok(typeof a !== "string" && typeof b !== "string", `${a} ${b}`);
