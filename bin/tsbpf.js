@@ -70,7 +70,9 @@ function loadBundle(file, { name, importer, isPartial }) {
   // Once per process: the package's ES module and CommonJS entries share one instance.
   const loaded = bundles.get(file);
   if (loaded !== undefined) return loaded;
-  const source = readFileSync(file, "utf8");
+  // scripts/bundle.mjs makes bundles ASCII only (esbuild escapes the rest and the build checks),
+  // so Latin-1 decodes them exactly, in about 2 ms less than UTF-8 for the CLI's 500 KB.
+  const source = readFileSync(file).latin1Slice();
   const trace =
     process.env.TSBPF_CODE_CACHE_TRACE === "1" ? (m) => process.stderr.write(`code cache: ${m}\n`) : () => {};
   const sha1 = /^\/\/ tsbpf-bundle sha1=([0-9a-f]{40})\n/.exec(source)?.[1];

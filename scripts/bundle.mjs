@@ -108,6 +108,8 @@ async function bundle(entry, out, external = [], options = {}) {
     external: ["koffi", "@hpcc-js/wasm-graphviz", ...external.map(([name]) => name)],
     logLevel: "warning",
     legalComments: "none",
+    // esbuild's default, stated: bin/tsbpf.js reads bundles as Latin-1, exact for ASCII only.
+    charset: "ascii",
     // Less source for V8 to read and compile at start-up. Functions and classes keep no names:
     // esbuild's keepNames sets each one's `name` when the bundle starts (a defineProperty per
     // function, about 140 KB of heap and a garbage collection before attach is done: issue 14).
@@ -140,6 +142,12 @@ async function bundle(entry, out, external = [], options = {}) {
   code = `${WRAPPER_HEAD}${code}\n})`;
   // The first line names the content's SHA-1: bin/tsbpf.js keys its code cache on it without
   // loading node:crypto (about 10 ms) and hashing 500 KB on every start.
+  // bin/tsbpf.js reads a bundle as Latin-1 (faster than UTF-8), which is exact for ASCII only.
+  const wide = /[^\x00-\x7f]/.exec(code);
+  if (wide !== null)
+    throw new Error(
+      `bundle: ${out} has a non-ASCII character at ${wide.index}; bin/tsbpf.js reads bundles as ASCII`,
+    );
   writeFileSync(out, `// tsbpf-bundle sha1=${createHash("sha1").update(code).digest("hex")}\n${code}`);
 }
 
