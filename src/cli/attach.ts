@@ -321,8 +321,6 @@ export const attachCommand: Command = async (args, io) => {
       await untilAborted(stop.signal);
     }
   } finally {
-    process.removeListener("SIGINT", onSignal);
-    process.removeListener("SIGTERM", onSignal);
     const hasProgArray = Object.values(loaded.collections).some((c) =>
       Object.values(c.maps).some((m) => m.spec.type === MapType.prog_array),
     );
@@ -347,6 +345,10 @@ export const attachCommand: Command = async (args, io) => {
       if (statsOn) io.stdout(`stats:\n${formatStats(loaded.readStats()).replace(/^/gm, "  ")}\n`);
     } finally {
       loaded.close();
+      // Only now: a Ctrl+C during the cleanup above finds the handler (a no-op by then), not
+      // Node's default, which would end the process before a netlink attachment is removed.
+      process.removeListener("SIGINT", onSignal);
+      process.removeListener("SIGTERM", onSignal);
     }
     if (pinned) io.stdout(`left the pipeline pinned under ${pinDir}\n`);
   }

@@ -238,13 +238,18 @@ async function watchFile(
     }
   } finally {
     for (const w of watchers.values()) w.close();
+  }
+  try {
+    if (downOnExit && dir !== undefined) {
+      io.stdout(formatDown(await downPipeline(dir), dir));
+    } else {
+      io.stdout(`exiting; the pipeline stays up under ${dir ?? "its pin directory"}\n`);
+    }
+  } finally {
+    // Only now: a second Ctrl+C while --down-on-exit takes the pipeline down finds the handler,
+    // not Node's default, which would end the process with half the pins removed.
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);
-  }
-  if (downOnExit && dir !== undefined) {
-    io.stdout(formatDown(await downPipeline(dir), dir));
-  } else {
-    io.stdout(`exiting; the pipeline stays up under ${dir ?? "its pin directory"}\n`);
   }
   return 0;
 }
