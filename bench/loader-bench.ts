@@ -109,15 +109,24 @@ function buildCSkelLoader(dir: string): string {
   return out;
 }
 
+/**
+ * The environment every timed process gets: this one's without NODE_EXTRA_CA_CERTS. Where it is
+ * set (it is on this workplace's machines), Node parses that file's certificates at each start,
+ * 40–90 ms that vary more from run to run than the figures measured here; tsbpf and the C loaders
+ * make no TLS connection, and `node -e 0`, which the cold start is measured over, gets the same.
+ */
+const BENCH_ENV: NodeJS.ProcessEnv = (() => {
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return env;
+})();
+
 function timeCommand(
   argv: readonly string[],
-  env?: NodeJS.ProcessEnv,
+  env: NodeJS.ProcessEnv = BENCH_ENV,
 ): { ms: number; stdout: string; startNs: number } {
   const startNs = nowNs();
-  const r = spawnSync(argv[0] as string, argv.slice(1), {
-    encoding: "utf8",
-    ...(env === undefined ? {} : { env }),
-  });
+  const r = spawnSync(argv[0] as string, argv.slice(1), { encoding: "utf8", env });
   const ms = (nowNs() - startNs) / 1e6;
   if (r.status !== 0) {
     throw new Error(`${argv.join(" ")} failed (${r.status ?? r.signal}): ${(r.stderr ?? "").trim()}`);
@@ -148,7 +157,7 @@ function figures(
 function timeUntilOutput(argv: readonly string[], marker: string): Promise<number> {
   return new Promise((resolvePromise, reject) => {
     const start = nowNs();
-    const child = spawn(argv[0] as string, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(argv[0] as string, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: BENCH_ENV });
     let out = "";
     let err = "";
     let ms: number | undefined;
@@ -235,7 +244,7 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
       : undefined;
     // The package entry keeps its code cache in this run's directory (the untimed run writes it).
     const entryArgv = [process.execPath, "dist/bench/package-entry-loader.js", OBJECT, ns.iface, ...ARGS];
-    const entryEnv: NodeJS.ProcessEnv = { ...process.env, TSBPF_CODE_CACHE_DIR: dir };
+    const entryEnv: NodeJS.ProcessEnv = { ...BENCH_ENV, TSBPF_CODE_CACHE_DIR: dir };
     delete entryEnv.TSBPF_BUNDLE;
     delete entryEnv.TSBPF_CODE_CACHE;
     timeCommand([...ns.exec, ...tsArgv]);
@@ -248,7 +257,7 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
       : undefined;
     // The skeleton imports "tsbpf": the package entry as a user's loader gets it, and the module
     // graph (TSBPF_BUNDLE=0) for comparison.
-    const modulesEnv: NodeJS.ProcessEnv = { ...process.env, TSBPF_BUNDLE: "0" };
+    const modulesEnv: NodeJS.ProcessEnv = { ...BENCH_ENV, TSBPF_BUNDLE: "0" };
     const cSkelArgv = cSkel === undefined ? undefined : [cSkel, ns.iface];
     const skelCachedArgv = existsSync(SKEL_BUNDLE)
       ? [process.execPath, "dist/bench/code-cache-run.cjs", SKEL_BUNDLE, ns.iface]

@@ -218,7 +218,7 @@ function tables(r: BenchResults): Table[] {
       ...(l.netnsExecMs === undefined
         ? []
         : [
-            `Both are started through 'ip netns exec' (alone: ${fmt(l.netnsExecMs)} ms); Node's bare start-up ('node -e 0'): ${fmt(l.nodeStartupMs)} ms; the CLI, 'tsbpf attach' with the same slots, to its 'attached' line: ${fmt(l.cliAttachMs)} ms.`,
+            `Both are started through 'ip netns exec' (alone: ${fmt(l.netnsExecMs)} ms); Node's bare start-up ('node -e 0'): ${fmt(l.nodeStartupMs)} ms; every process timed here runs without NODE_EXTRA_CA_CERTS (its certificates cost each Node start 40–90 ms of noise); the CLI, 'tsbpf attach' with the same slots, to its 'attached' line: ${fmt(l.cliAttachMs)} ms.`,
           ]),
       ...(l.tsbpf === undefined
         ? []
