@@ -7,7 +7,8 @@
 // The CLI bundled into one CommonJS script starts faster than dist/src's ~180 modules, and faster
 // again when V8 need not parse and compile its 500 KB: the script is compiled through vm.Script
 // with V8's code cache (cachedData), which Node 20 offers for no module, one cache file per
-// command. The module graph is used when there is no bundle or tsc built after it.
+// command (and, for the library, per main program: loadLibrary). The module graph is used when
+// there is no bundle or tsc built after it.
 //
 // A cache file is kept next to the bundle or, when that directory is not writable (a read-only
 // install, another user), in $XDG_CACHE_HOME/tsbpf (~/.cache/tsbpf); TSBPF_CODE_CACHE_DIR chooses
@@ -27,9 +28,17 @@
 // here rather than in a module of its own, which would cost every command about 1 ms more to
 // resolve, read and compile.
 "use strict";
-const { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } = require("node:fs");
+const {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} = require("node:fs");
 const { createRequire } = require("node:module");
-const { dirname, join } = require("node:path");
+const { basename, dirname, join, resolve } = require("node:path");
 const { pathToFileURL } = require("node:url");
 const { Script } = require("node:vm");
 
@@ -61,12 +70,55 @@ function bundleIsFresh(bundle, buildInfo) {
   return built === undefined || at >= built;
 }
 
+/** How many of the library's caches (`tsbpf.lib.*.cache`, one per program) a directory keeps. */
+const LIB_CACHES_KEPT = 8;
+/** The library's cache files: `tsbpf.lib.cache` and `tsbpf.lib.<base>-<hash>.cache`. */
+const LIB_CACHE = /^tsbpf\.lib\.(?:[A-Za-z0-9._-]+\.)?cache$/;
+
+/**
+ * The library's code cache file for this process: each program gets its own, holding the functions
+ * that program runs (one shared file held only the first program's, and every other program
+ * compiled the rest inside its timed work). Named from the main program's absolute path,
+ * `tsbpf.lib.<base>-<hash>.cache` (<base> its file name made safe and cut to 32 characters,
+ * <hash> the FNV-1a 32-bit hash of the path: node:crypto would cost about 10 ms), so the same
+ * program from another directory gets the same file; `tsbpf.lib.cache` when there is no main
+ * program file (`node -e`, `node -p`, the REPL, a program on stdin).
+ */
+function libraryCacheName(argv = process.argv, evaluated = process._eval != null) {
+  const main = argv[1];
+  if (evaluated || main === undefined || main === "" || main === "-") return "tsbpf.lib.cache";
+  const path = resolve(main);
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(path, "utf8")) hash = Math.imul(hash ^ byte, 0x01000193);
+  const base = basename(path)
+    .replace(/[^A-Za-z0-9._-]/g, "_")
+    .slice(0, 32);
+  return `tsbpf.lib.${base}-${(hash >>> 0).toString(16).padStart(8, "0")}.cache`;
+}
+
+/**
+ * Loads the library's bundle (the package entries, dist/src/package-entry.js and .cjs, call this)
+ * with the cache of this program (`libraryCacheName`), partial when the program exits non-zero.
+ * A directory keeps the newest `LIB_CACHES_KEPT` library caches: a test runner spawning 100 test
+ * files must not leave 100 caches of 440 KB.
+ */
+function loadLibrary(file, importer) {
+  return loadBundle(file, {
+    name: libraryCacheName(),
+    importer,
+    isPartial: (code) => code !== 0,
+    bound: { match: LIB_CACHE, keep: LIB_CACHES_KEPT },
+  });
+}
+
 /**
  * Compiles and runs `file` with the code cache `name` and returns its exports. `importer` serves
  * the bundle's dynamic imports of external modules (a script restored from a code cache has lost
- * its importer in Node 20); `isPartial(exitCode)` says whether a run's cache is partial.
+ * its importer in Node 20); `isPartial(exitCode)` says whether a run's cache is partial. With
+ * `bound`, writing the cache removes the oldest other files of its directory whose names
+ * `bound.match` matches, so that `bound.keep` are left with it.
  */
-function loadBundle(file, { name, importer, isPartial }) {
+function loadBundle(file, { name, importer, isPartial, bound }) {
   // Once per process: the package's ES module and CommonJS entries share one instance.
   const loaded = bundles.get(file);
   if (loaded !== undefined) return loaded;
@@ -131,9 +183,9 @@ function loadBundle(file, { name, importer, isPartial }) {
         const dirs = [];
         for (let i = 0; dirAt(i) !== undefined; i++) dirs.push(dirAt(i));
         const header = headerLine(thisPartial ? base + PARTIAL : base);
-        trace(
-          `${writeCache(script.createCachedData(), header, dirs, name)}${thisPartial ? " (partial)" : ""}`,
-        );
+        const written = writeCache(script.createCachedData(), header, dirs, name);
+        trace(`${written.says}${thisPartial ? " (partial)" : ""}`);
+        if (bound !== undefined && written.dir !== undefined) pruneCaches(written.dir, name, bound, trace);
       } catch (e) {
         trace(`not written (${e?.code ?? e?.message ?? e})`);
       }
@@ -158,7 +210,41 @@ function headerLine(key) {
   return `${key.padEnd(Math.ceil((key.length + 1) / 8) * 8 - 1)}\n`;
 }
 
-/** Writes the cache to the first directory that takes it (atomically); says where, or why not. */
+/**
+ * Removes the oldest (by mtime) files of `dir` that `match` matches, other than `name`, so that
+ * `keep` are left counting `name`; errors are ignored (another process may remove them too).
+ */
+function pruneCaches(dir, name, { match, keep }, trace) {
+  let others;
+  try {
+    others = readdirSync(dir).filter((f) => f !== name && match.test(f));
+  } catch {
+    return;
+  }
+  if (others.length < keep) return;
+  const aged = [];
+  for (const f of others) {
+    try {
+      aged.push({ f, at: statSync(join(dir, f)).mtimeMs });
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  aged.sort((a, b) => b.at - a.at);
+  for (const { f } of aged.slice(keep - 1)) {
+    try {
+      unlinkSync(join(dir, f));
+      trace(`removed ${join(dir, f)}`);
+    } catch {
+      // Gone meanwhile, or not ours to remove.
+    }
+  }
+}
+
+/**
+ * Writes the cache to the first directory that takes it (atomically); says where (`dir`), or why
+ * not.
+ */
 function writeCache(data, key, dirs, name) {
   const reasons = [];
   for (const dir of dirs) {
@@ -167,7 +253,7 @@ function writeCache(data, key, dirs, name) {
       mkdirSync(dir, { recursive: true });
       writeFileSync(tmp, Buffer.concat([Buffer.from(key, "latin1"), data]));
       renameSync(tmp, join(dir, name));
-      return `written ${join(dir, name)}`;
+      return { says: `written ${join(dir, name)}`, dir };
     } catch (e) {
       reasons.push(`${dir}: ${e?.code ?? e}`);
       try {
@@ -177,10 +263,10 @@ function writeCache(data, key, dirs, name) {
       }
     }
   }
-  return `not written (${reasons.join("; ")})`;
+  return { says: `not written (${reasons.join("; ")})`, dir: undefined };
 }
 
-module.exports = { bundleIsFresh, loadBundle };
+module.exports = { bundleIsFresh, libraryCacheName, loadBundle, loadLibrary };
 
 if (require.main === module) {
   const bundle = join(__dirname, "..", "dist", "src", "cli", "tsbpf.bundle.cjs");

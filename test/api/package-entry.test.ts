@@ -16,9 +16,11 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from "node:fs";
@@ -178,7 +180,8 @@ test("the packed package: a skeleton and the user's import share one instance; d
       "user.mjs": USER,
     });
     writeFileSync(join(dir, "tail_call.bpf.o"), readFileSync("examples/tail-call/tail_call.bpf.o"));
-    const installed = join(pkg, "dist", "src", CACHE);
+    // The library cache of the user's program (each program has its own).
+    const installed = join(pkg, "dist", "src", libCache(join(dir, "user.mjs")));
     const root = process.getuid?.() === 0;
 
     await t.test(
@@ -211,7 +214,8 @@ import("./tail_call.skel.js").then(async ({ TailCall }) => {
         const r = node(["user.cjs"], dir);
         assert.equal(r.code, 0, r.stderr);
         assert.deepEqual(JSON.parse(r.stdout), [true, true, true]);
-        assert.equal(r.trace, `code cache: hit ${installed}`, "one bundle, loaded once");
+        const cache = join(pkg, "dist", "src", libCache(join(dir, "user.cjs")));
+        assert.equal(r.trace, `code cache: missing\ncode cache: written ${cache}`, "one bundle, loaded once");
       },
     );
 
@@ -354,7 +358,7 @@ import("./tail_call.skel.js").then(async ({ TailCall }) => {
           /^code cache: missing\ncode cache: not written \(.*node_modules\/tsbpf\/dist\/src: EACCES; \/nonexistent\/\.cache\/tsbpf: EACCES\)$/,
         );
         assert.ok(!existsSync(installed), "nothing written into the install");
-        const cache = join(home, ".cache", "tsbpf", CACHE);
+        const cache = join(home, ".cache", "tsbpf", libCache(join(dir, "user.mjs")));
         const first = node(["user.mjs"], dir, { HOME: home, XDG_CACHE_HOME: undefined }, AS_NOBODY);
         assert.deepEqual(JSON.parse(first.stdout), WANT);
         assert.equal(first.trace, `code cache: missing\ncode cache: written ${cache}`);
@@ -421,5 +425,192 @@ console.log(JSON.stringify([before, loaded(), def.name]));`,
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.trace, /^code cache: missing/, "the bundle was loaded");
     assert.deepEqual(JSON.parse(r.stdout), [false, true, "p"]);
+  });
+});
+
+/** FNV-1a, 32 bits, of `text`'s UTF-8 bytes, as 8 hex digits: the library cache's name hash. */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (const byte of Buffer.from(text, "utf8")) h = Math.imul(h ^ byte, 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, "0");
+}
+
+/** The library's cache file for the main program at the absolute path `main`. */
+function libCache(main: string): string {
+  const base = (main.split("/").pop() ?? "").replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 32);
+  return `tsbpf.lib.${base}-${fnv1a(main)}.cache`;
+}
+
+/**
+ * A project directory whose programs import "tsbpf" from this repository (node_modules/tsbpf is
+ * a link to it), and a cache directory `caches` in it (TSBPF_CODE_CACHE_DIR).
+ */
+function withProject(f: (dir: string, caches: string) => void): void {
+  withDir((dir) => {
+    mkdirSync(join(dir, "node_modules"));
+    symlinkSync(resolve("."), join(dir, "node_modules", "tsbpf"));
+    const caches = join(dir, "caches");
+    mkdirSync(caches);
+    f(dir, caches);
+  });
+}
+
+/** A program importing the library the ES module way; it exits with its first argument's code. */
+const PROGRAM_ESM = `import { VmCollection, loadCollectionSpec } from "tsbpf";
+console.log(typeof VmCollection, typeof loadCollectionSpec);
+process.exitCode = Number(process.argv[2] ?? 0);
+`;
+/** The same with require("tsbpf"). */
+const PROGRAM_CJS = `const { VmCollection, loadCollectionSpec } = require("tsbpf");
+console.log(typeof VmCollection, typeof loadCollectionSpec);
+process.exitCode = Number(process.argv[2] ?? 0);
+`;
+
+test("each program gets its own library cache: two programs write theirs on the first run and hit it on the second", () => {
+  // The test's own FNV-1a, on known vectors.
+  assert.deepEqual([fnv1a(""), fnv1a("a"), fnv1a("foobar")], ["811c9dc5", "e40c292c", "bf9cf968"]);
+  withProject((dir, caches) => {
+    const a = join(dir, "loader.mjs");
+    const b = join(dir, "tests of (b).cjs");
+    writeFileSync(a, PROGRAM_ESM);
+    writeFileSync(b, PROGRAM_CJS);
+    const env = { TSBPF_CODE_CACHE_DIR: caches };
+    const aCache = join(caches, libCache(a));
+    const bCache = join(caches, libCache(b));
+    assert.match(libCache(b), /^tsbpf\.lib\.tests_of__b_\.cjs-[0-9a-f]{8}\.cache$/);
+    for (const [file, cache] of [
+      [a, aCache],
+      [b, bCache],
+    ] as const) {
+      const first = node([file], dir, env);
+      assert.equal(first.code, 0, first.stderr);
+      assert.equal(first.stdout, "function function\n");
+      assert.equal(first.trace, `code cache: missing\ncode cache: written ${cache}`);
+    }
+    for (const [file, cache] of [
+      [a, aCache],
+      [b, bCache],
+    ] as const) {
+      const again = node([file], dir, env);
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(again.trace, `code cache: hit ${cache}`);
+    }
+    assert.deepEqual(readdirSync(caches).sort(), [libCache(a), libCache(b)].sort());
+  });
+});
+
+test("the same program from another directory (a relative path) hits its cache; another file of the same name does not", () => {
+  withProject((dir, caches) => {
+    const env = { TSBPF_CODE_CACHE_DIR: caches };
+    mkdirSync(join(dir, "sub"));
+    const main = join(dir, "loader.mjs");
+    writeFileSync(main, PROGRAM_ESM);
+    writeFileSync(join(dir, "sub", "loader.mjs"), PROGRAM_ESM);
+    const cache = join(caches, libCache(main));
+    assert.equal(node(["loader.mjs"], dir, env).trace, `code cache: missing\ncode cache: written ${cache}`);
+    const fromSub = node(["../loader.mjs"], join(dir, "sub"), env);
+    assert.equal(fromSub.code, 0, fromSub.stderr);
+    assert.equal(fromSub.trace, `code cache: hit ${cache}`);
+    const other = node(["loader.mjs"], join(dir, "sub"), env);
+    const otherCache = join(caches, libCache(join(dir, "sub", "loader.mjs")));
+    assert.notEqual(otherCache, cache);
+    assert.equal(other.trace, `code cache: missing\ncode cache: written ${otherCache}`);
+  });
+});
+
+test("no main program file (node -e with arguments, node -p, stdin): tsbpf.lib.cache, which a program file does not use", () => {
+  withProject((dir, caches) => {
+    const env = { TSBPF_CODE_CACHE_DIR: caches };
+    writeFileSync(join(dir, "loader.mjs"), PROGRAM_ESM);
+    assert.match(
+      node(["loader.mjs"], dir, env).trace,
+      /written .*tsbpf\.lib\.loader\.mjs-[0-9a-f]{8}\.cache$/,
+    );
+    const shared = join(caches, CACHE);
+    // `node -e CODE ARG`: ARG is process.argv[1], not a program.
+    const e = node(["--input-type=module", "-e", PROGRAM_ESM, "0"], dir, env);
+    assert.equal(e.code, 0, e.stderr);
+    assert.equal(e.stdout, "function function\n");
+    assert.equal(e.trace, `code cache: missing\ncode cache: written ${shared}`);
+    const p = node(["-p", 'typeof require("tsbpf").VmCollection', "loader.mjs"], dir, env);
+    assert.equal(p.stdout, "function\n", p.stderr);
+    assert.equal(p.trace, `code cache: hit ${shared}`);
+    const stdin = spawnSync(process.execPath, ["-", "0"], {
+      cwd: dir,
+      input: PROGRAM_CJS,
+      encoding: "utf8",
+      timeout: 60_000,
+      env: {
+        ...process.env,
+        TSBPF_BUNDLE: undefined,
+        TSBPF_CODE_CACHE: undefined,
+        TSBPF_CODE_CACHE_TRACE: "1",
+        ...env,
+      },
+    });
+    assert.equal(stdin.stdout, "function function\n", stdin.stderr);
+    assert.match(stdin.stderr, new RegExp(`^code cache: hit ${shared}$`, "m"));
+  });
+});
+
+test("writing a library cache keeps the 8 newest library caches of its directory and never removes the CLI's; a hit removes nothing", () => {
+  withProject((dir, caches) => {
+    const env = { TSBPF_CODE_CACHE_DIR: caches };
+    const now = Date.now() / 1000;
+    // Ten other programs' caches, cache 0 the oldest, the shared one older still, and the CLI's
+    // caches and another file older than all.
+    const others = Array.from({ length: 10 }, (_, i) => `tsbpf.lib.t${i}.test.js-0000000${i}.cache`);
+    const age = (file: string, secondsAgo: number) => {
+      writeFileSync(join(caches, file), "not a cache\n");
+      utimesSync(join(caches, file), now - secondsAgo, now - secondsAgo);
+    };
+    for (const [i, f] of others.entries()) age(f, 100 - i);
+    age(CACHE, 200);
+    const untouched = [
+      "tsbpf.bundle.attach.cache",
+      "tsbpf.bundle.other.cache",
+      "notes.txt",
+      "tsbpf.lib.x.tmp",
+    ];
+    for (const f of untouched) age(f, 1000);
+    const main = join(dir, "loader.mjs");
+    writeFileSync(main, PROGRAM_ESM);
+    const first = node([main], dir, env);
+    assert.equal(first.code, 0, first.stderr);
+    // Eleven others: the newest seven stay with the new one.
+    const removed = [CACHE, ...others.slice(0, 3)].map((f) => `code cache: removed ${join(caches, f)}`);
+    assert.deepEqual(
+      first.trace.split("\n").sort(),
+      [...removed, "code cache: missing", `code cache: written ${join(caches, libCache(main))}`].sort(),
+    );
+    const kept = [libCache(main), ...others.slice(3)];
+    assert.equal(kept.length, 8);
+    assert.deepEqual(readdirSync(caches).sort(), [...kept, ...untouched].sort());
+    // A hit writes nothing, so it removes nothing.
+    age("tsbpf.lib.late.js-00000000.cache", 2000);
+    const hit = node([main], dir, env);
+    assert.equal(hit.trace, `code cache: hit ${join(caches, libCache(main))}`);
+    assert.equal(readdirSync(caches).length, kept.length + untouched.length + 1);
+  });
+});
+
+test("a program whose first run fails writes a partial cache of its own, used and replaced by its next clean run", () => {
+  withProject((dir, caches) => {
+    const env = { TSBPF_CODE_CACHE_DIR: caches };
+    const main = join(dir, "loader.mjs");
+    writeFileSync(main, PROGRAM_ESM);
+    const cache = join(caches, libCache(main));
+    const failed = node([main, "3"], dir, env);
+    assert.equal(failed.code, 3, failed.stderr);
+    assert.equal(failed.trace, `code cache: missing\ncode cache: written ${cache} (partial)`);
+    assert.match(readFileSync(cache, "latin1").split("\n")[0] ?? "", / partial *$/);
+    const again = node([main, "4"], dir, env);
+    assert.equal(again.code, 4);
+    assert.equal(again.trace, `code cache: hit ${cache} (partial)`, "a failing run keeps the partial cache");
+    const clean = node([main], dir, env);
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.equal(clean.trace, `code cache: hit ${cache} (partial)\ncode cache: written ${cache}`);
+    assert.doesNotMatch(readFileSync(cache, "latin1").split("\n")[0] ?? "", /partial/);
+    assert.equal(node([main], dir, env).trace, `code cache: hit ${cache}`);
   });
 });
