@@ -129,3 +129,35 @@ test("attach OBJ from the bin loads neither Node's stream modules nor node:fs/pr
   // --version reads package.json through node:fs: no ES module loader for one file.
   assert.equal(binLoads(["--version"]).list.includes(FS_PROMISES), false);
 });
+
+test("the kernel path's module starts load no node:os, and the ABI tables build no reverse map until asked", () => {
+  // Every module attach initializes on its way to the kernel (kernel-collection imports them),
+  // then the per-CPU count it reads: node:os is only the fallback where /sys has no CPU list.
+  const script = `
+    const k = await import(${JSON.stringify(pathToFileURL(resolve("dist/src/kernel/kernel-collection.js")).href)});
+    const { hostPossibleCpus } = await import(${JSON.stringify(pathToFileURL(resolve("dist/src/backend/possible-cpus.js")).href)});
+    const cpus = hostPossibleCpus();
+    const { nameLookup } = await import(${JSON.stringify(pathToFileURL(resolve("dist/src/abi/names.js")).href)});
+    let reads = 0;
+    const table = new Proxy({ a: 1, b: 2 }, { ownKeys: (t) => (reads++, Reflect.ownKeys(t)) });
+    const name = nameLookup(table, "X_");
+    const before = reads;
+    console.log(JSON.stringify({ os: process.moduleLoadList.includes("NativeModule os"), cpus, kernel: typeof k.loadKernelCollection, before, found: name(2), after: reads, again: (name(1), reads) }));
+  `;
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as Record<string, unknown>;
+  assert.deepEqual(out, {
+    os: false,
+    cpus: out.cpus,
+    kernel: "function",
+    before: 0,
+    found: "X_b",
+    after: 1,
+    again: 1,
+  });
+  assert.ok(typeof out.cpus === "number" && out.cpus >= 1);
+});
