@@ -157,7 +157,10 @@ function figures(
 function timeUntilOutput(argv: readonly string[], marker: string): Promise<number> {
   return new Promise((resolvePromise, reject) => {
     const start = nowNs();
-    const child = spawn(argv[0] as string, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: BENCH_ENV });
+    const child = spawn(argv[0] as string, argv.slice(1), {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: BENCH_ENV,
+    });
     let out = "";
     let err = "";
     let ms: number | undefined;

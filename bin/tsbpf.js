@@ -268,16 +268,33 @@ function writeCache(data, key, dirs, name) {
 
 module.exports = { bundleIsFresh, libraryCacheName, loadBundle, loadLibrary };
 
+/**
+ * The CLI bundle that runs `command`: the one scripts/bundle.mjs lists for it in
+ * tsbpf.bundles.json (each of the kernel's commands has a smaller bundle of its own), else the
+ * bundle of every command.
+ */
+function cliBundleFor(dir, command) {
+  try {
+    const file = JSON.parse(readFileSync(join(dir, "tsbpf.bundles.json"), "utf8"))[command];
+    if (typeof file === "string" && /^tsbpf\.[a-z-]+\.bundle\.cjs$/.test(file)) return join(dir, file);
+  } catch {
+    // No list (a build without esbuild, or an older one): the bundle of every command.
+  }
+  return join(dir, "tsbpf.bundle.cjs");
+}
+
 if (require.main === module) {
-  const bundle = join(__dirname, "..", "dist", "src", "cli", "tsbpf.bundle.cjs");
-  const graph = join(__dirname, "..", "dist", "src", "cli", "main.js");
+  const dir = join(__dirname, "..", "dist", "src", "cli");
+  const graph = join(dir, "main.js");
   const buildInfo = join(__dirname, "..", "dist", "tsconfig.tsbuildinfo");
   (async () => {
     let main;
+    const command = /^[a-z][a-z-]{0,23}$/.test(process.argv[2] ?? "") ? process.argv[2] : "other";
+    const bundle = cliBundleFor(dir, command);
     if (bundleIsFresh(bundle, buildInfo)) {
-      const command = /^[a-z][a-z-]{0,23}$/.test(process.argv[2] ?? "") ? process.argv[2] : "other";
       main = loadBundle(bundle, {
-        name: `tsbpf.bundle.${command}.cache`,
+        // tsbpf.bundle.demo.cache, tsbpf.attach.bundle.attach.cache...
+        name: `${basename(bundle, ".cjs")}.${command}.cache`,
         importer: (specifier) => import(specifier),
         isPartial: (code) => code !== 0 || process.argv.includes("--help") || process.argv.includes("-h"),
       }).main;

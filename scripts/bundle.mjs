@@ -12,7 +12,7 @@
 // written here whose named exports are those of dist/src/index.js; it returns the bundle's exports
 // object, or the module graph's when there is no bundle (no esbuild) or it is stale.
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -20,6 +20,7 @@ import { pathToFileURL } from "node:url";
 const LIB_BUNDLE = "dist/src/tsbpf.lib.bundle.cjs";
 const YAML_SCRIPT = "dist/src/cli/tsbpf.yaml.cjs";
 const CLI_BUNDLE = "dist/src/cli/tsbpf.bundle.cjs";
+const BUNDLES_JSON = "dist/src/cli/tsbpf.bundles.json";
 
 // The package entry, written first: it must exist with or without esbuild.
 const graph = await import(pathToFileURL(resolve("dist/src/index.js")).href);
@@ -72,7 +73,9 @@ try {
   // Without the dev dependency (an install with --omit=dev) the CLI runs from dist/src's modules.
   console.warn("bundle: esbuild is not installed; tsbpf will load dist/src's modules (slower start-up)");
   // Bundles of an earlier build would be older than these modules: none is better than stale.
-  for (const file of [CLI_BUNDLE, LIB_BUNDLE, YAML_SCRIPT]) rmSync(file, { force: true });
+  for (const file of [CLI_BUNDLE, BUNDLES_JSON, LIB_BUNDLE, YAML_SCRIPT]) rmSync(file, { force: true });
+  for (const file of readdirSync("dist/src/cli"))
+    if (/^tsbpf\.[a-z-]+\.bundle\.cjs$/.test(file)) rmSync(`dist/src/cli/${file}`, { force: true });
   process.exit(0);
 }
 
@@ -85,12 +88,12 @@ const WRAPPER_HEAD =
 
 /**
  * Bundles `entry` into the CommonJS script `out`, with the SHA-1 line bin/tsbpf.js keys its code
- * cache on; `external` lists `[module, file, lazy]` left out and required from `./file` instead
- * (when `lazy`, on first use);
- * `options` are more of esbuild's.
+ * cache on; `external` lists `[module, file, lazy, optional]` left out and required from `./file`
+ * instead (when `lazy`, on first use; when `optional`, the bundle may not use it);
+ * `options` are more of esbuild's. Returns esbuild's metafile (with `metafile: true`).
  */
 async function bundle(entry, out, external = [], options = {}) {
-  await build({
+  const result = await build({
     entryPoints: [entry],
     outfile: out,
     bundle: true,
@@ -114,9 +117,11 @@ async function bundle(entry, out, external = [], options = {}) {
   // has lost its importer), so the external ones call bin/tsbpf.js's `__tsbpfImport` instead.
   let code = readFileSync(out, "utf8").replace(/\bimport\((?="[^"]+"\))/g, "__tsbpfImport(");
   // Each external of ours is a script next to the bundle (`[name, file]`).
-  for (const [name, file, lazy] of external) {
-    if (!code.includes(`require("${name}")`))
+  for (const [name, file, lazy, optional] of external) {
+    if (!code.includes(`require("${name}")`)) {
+      if (optional) continue;
       throw new Error(`bundle: no require("${name}") to point at ./${file}`);
+    }
     // A lazy one is required when one of its exports is first read (esbuild reads an external's
     // exports from the object require gave at each use), not when the module importing it starts.
     const required = lazy
@@ -141,6 +146,7 @@ async function bundle(entry, out, external = [], options = {}) {
       `bundle: ${out} has a non-ASCII character at ${wide.index}; bin/tsbpf.js reads bundles as ASCII`,
     );
   writeFileSync(out, `// tsbpf-bundle sha1=${createHash("sha1").update(code).digest("hex")}\n${code}`);
+  return result.metafile;
 }
 
 // The YAML parser (120 of the bundle's 570 KB) is a script of its own next to the bundle, which
@@ -158,6 +164,51 @@ await build({
   minify: true,
 });
 await bundle("dist/src/cli/main.js", CLI_BUNDLE, [["yaml", "tsbpf.yaml.cjs"]]);
+// Each of the kernel's commands (src/cli/kernel-commands.ts) in a bundle of its own, which
+// bin/tsbpf.js runs for it: `tsbpf attach` reads 200 KB instead of 525 and V8 restores a smaller
+// code cache, about 7 ms of its cold start (issue 14). These commands load every collection with
+// backend "kernel", so the VM (vm-collection.js, which collection.js and pipeline.js import only
+// for backend "vm", and all it imports) is left out, and so are the other commands' modules: a
+// module in their place says so if called, which never happens (bin/tsbpf.js runs a bundle for
+// its own command only).
+const absent = (what) =>
+  `() => { throw new Error("this bundle of tsbpf's CLI has no ${what} (an internal error: run the command with TSBPF_BUNDLE=0 and report it)"); }`;
+const onlyCommand = (command) => ({
+  name: "tsbpf-one-command",
+  setup(b) {
+    b.onResolve({ filter: /\/vm\/vm-collection\.js$/ }, (a) => ({ path: a.path, namespace: "tsbpf-absent" }));
+    b.onResolve({ filter: /^\.\/[a-z-]+\.js$/ }, (a) =>
+      a.importer.endsWith("/cli/kernel-commands.js") && a.path !== `./${command}.js`
+        ? { path: a.path, namespace: "tsbpf-absent" }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "tsbpf-absent" }, (a) => {
+      if (a.path.endsWith("vm-collection.js"))
+        return {
+          loader: "js",
+          contents: `const absent = ${absent("VM")};\nexport const loadVmCollection = absent;\nexport class VmSpace { constructor() { absent(); } }`,
+        };
+      const other = a.path.slice(2, -3);
+      return { loader: "js", contents: `export const ${other}Command = ${absent(`command ${other}`)};` };
+    });
+  },
+});
+const { kernelCommands } = await import(pathToFileURL(resolve("dist/src/cli/kernel-commands.js")).href);
+const which = {};
+for (const command of Object.keys(kernelCommands)) {
+  const out = `dist/src/cli/tsbpf.${command}.bundle.cjs`;
+  const meta = await bundle("dist/src/cli/kernel-main.js", out, [["yaml", "tsbpf.yaml.cjs", false, true]], {
+    plugins: [onlyCommand(command)],
+    metafile: true,
+  });
+  // Nothing of the VM or the drawing: a new import of them on a kernel command's path would bring
+  // them back unseen.
+  const left = Object.keys(meta.inputs).filter((f) => /^dist\/src\/(vm|graph)\//.test(f));
+  if (left.length > 0) throw new Error(`bundle: ${out} took in ${left.join(", ")}`);
+  which[command] = `tsbpf.${command}.bundle.cjs`;
+}
+// Which bundle runs which command, for bin/tsbpf.js (the rest: the bundle of every command).
+writeFileSync(BUNDLES_JSON, `${JSON.stringify(which, null, 2)}\n`);
 // The library for the package entry, requiring the same YAML script.
 // package.json's `"sideEffects": false` (for users' bundlers) made esbuild drop the start of
 // modules that the library both re-exports and imports dynamically (pipeline/definition.js: its

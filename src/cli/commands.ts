@@ -1,4 +1,5 @@
 import type { Command } from "./args.js";
+import { kernelCommands } from "./kernel-commands.js";
 
 /**
  * Every CLI command by name. Each command's module is imported when it runs, so a command loads
@@ -14,14 +15,6 @@ export const commands: Record<string, Command> = {
   graph: async (args, io, flags) => (await import("./graph.js")).graphCommand(args, io, flags),
   "conformance-plugin": async (args, io, flags) =>
     (await import("./conformance-command.js")).conformanceCommand(args, io, flags),
-  attach: async (args, io, flags) => (await import("./attach.js")).attachCommand(args, io, flags),
-  detach: async (args, io, flags) => (await import("./detach.js")).detachCommand(args, io, flags),
-  up: async (args, io, flags) => (await import("./up.js")).upCommand(args, io, flags),
-  status: async (args, io, flags) => (await import("./status.js")).statusCommand(args, io, flags),
-  down: async (args, io, flags) => (await import("./down.js")).downCommand(args, io, flags),
   gen: async (args, io, flags) => (await import("./gen.js")).genCommand(args, io, flags),
-  stats: async (args, io, flags) => (await import("./stats.js")).statsCommand(args, io, flags),
-  top: async (args, io, flags) => (await import("./top.js")).topCommand(args, io, flags),
-  send: async (args, io, flags) => (await import("./send.js")).sendCommand(args, io, flags),
-  swap: async (args, io, flags) => (await import("./swap.js")).swapCommand(args, io, flags),
+  ...kernelCommands,
 };

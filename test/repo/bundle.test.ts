@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, test } from "node:test";
@@ -51,11 +51,69 @@ test("the bundle and the module graph print the same for help, demo, inspect, a 
     ["check", "examples/tail-call/seed.yaml"],
     ["check", BAD_YAML],
     ["run", "examples/tail-call/tail_call.bpf.o", "--prog", "nope", "--data-in", "package.json"],
+    // Names an object has of its own are no commands.
+    ["toString"],
+    ["constructor"],
   ]) {
     const a = runWith(BUNDLE, args);
     const b = runWith(GRAPH, args);
     assert.equal(a.code, b.code, `${args.join(" ")}: ${a.stderr}`);
     assert.equal(a.stdout, b.stdout, args.join(" "));
     assert.equal(a.stderr, b.stderr, args.join(" "));
+  }
+});
+
+test("each kernel command runs from a bundle of its own, without the VM, and prints what the module graph prints", async () => {
+  const { kernelCommands } = await import(`${process.cwd()}/dist/src/cli/kernel-commands.js`);
+  const which = JSON.parse(readFileSync("dist/src/cli/tsbpf.bundles.json", "utf8")) as Record<string, string>;
+  assert.deepEqual(Object.keys(which).sort(), Object.keys(kernelCommands).sort());
+  const full = statSync(BUNDLE).size;
+  for (const [_command, file] of Object.entries(which)) {
+    const text = readFileSync(`dist/src/cli/${file}`, "latin1");
+    assert.ok(text.length < full * 0.6, `${file}: ${text.length} bytes against the full ${full}`);
+    // The VM's own error texts are not in it; the full bundle has them.
+    assert.equal(text.includes("the wasm tier produced an invalid module"), false, `${file} carries the VM`);
+  }
+  assert.equal(
+    readFileSync(BUNDLE, "latin1").includes("the wasm tier produced an invalid module"),
+    true,
+    "the marker is the VM's",
+  );
+  // Each command's mistakes and help, from its bundle (the trace names the cache of that bundle)
+  // and from the module graph: the same.
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-kernel-bundles-"));
+  try {
+    for (const args of [
+      ["attach", "--help"],
+      ["attach", "examples/tail-call/tail_call.bpf.o", "--prog", "main_prog"],
+      ["attach", "examples/tail-call/tail_call.bpf.o", "--prog", "nosuch", "--iface", "lo"],
+      ["detach"],
+      ["up", "no-such-pipeline.yaml"],
+      ["up", BAD_YAML],
+      ["status", "--pin", "/nonexistent/tsbpf"],
+      ["down"],
+      ["stats", "--help"],
+      ["top", "--bogus"],
+      ["send", "--packet", "udp"],
+      ["swap", "examples/tail-call/seed.yaml"],
+    ]) {
+      const traced = spawnSync(process.execPath, ["bin/tsbpf.js", ...args], {
+        encoding: "utf8",
+        env: { ...process.env, TSBPF_CODE_CACHE_TRACE: "1", TSBPF_CODE_CACHE_DIR: dir },
+      });
+      const cmd = args[0] as string;
+      assert.match(
+        traced.stderr,
+        new RegExp(`^code cache: \\w+ .*/tsbpf\\.${cmd}\\.bundle\\.${cmd}\\.cache`, "m"),
+        args.join(" "),
+      );
+      const a = runWith(BUNDLE, args);
+      const b = runWith(GRAPH, args);
+      assert.equal(a.code, b.code, `${args.join(" ")}: ${a.stderr}`);
+      assert.equal(a.stdout, b.stdout, args.join(" "));
+      assert.equal(a.stderr, b.stderr, args.join(" "));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
