@@ -13,11 +13,12 @@ import { TraceStream } from "../kernel/trace-stream.js";
 import { MapType, ProgType } from "../abi/index.js";
 import { describePipeline } from "../pipeline/deploy.js";
 import { type LoadedPipeline, loadPipeline, Pipeline } from "../pipeline/pipeline.js";
-import { MAIN_OBJECT } from "../tailcall/plan.js";
+import { MAIN_OBJECT, type ProgramRef } from "../tailcall/plan.js";
 import { checkWiring, parseTailArg, staticSlots, type TailSlot } from "../tailcall/wiring.js";
 import type { TraceLine } from "../trace/trace-line.js";
 import { formatStats, statsLayoutOf } from "../stats/read-stats.js";
 import { type Command, parseCommandArgs, usage } from "./args.js";
+import type { CliIo } from "./io.js";
 import { emptySlotWarnings } from "./check.js";
 import { readObject } from "./load-object.js";
 import { isPipelineFile, pipelineProgram } from "./target.js";
@@ -95,67 +96,46 @@ async function untilAborted(signal: AbortSignal): Promise<void> {
   }
 }
 
+/** `tsbpf attach`'s options. */
+const ATTACH_OPTIONS = {
+  prog: { type: "string" },
+  iface: { type: "string" },
+  netns: { type: "string" },
+  tail: { type: "string", multiple: true },
+  mode: { type: "string" },
+  tc: { type: "string" },
+  "tc-mode": { type: "string" },
+  pin: { type: "string" },
+  "all-trace": { type: "boolean" },
+  stats: { type: "boolean" },
+  events: { type: "string" },
+  type: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** The parsed flags of `tsbpf attach`. */
+type AttachValues = ReturnType<typeof parseCommandArgs<typeof ATTACH_OPTIONS>>["values"];
+
 /** `tsbpf attach OBJ --prog NAME --iface IF [--netns NAME] [--tail M:K=P ...] [--mode M] [--pin DIR]`. */
 export const attachCommand: Command = async (args, io) => {
-  const { values, positionals } = parseCommandArgs("attach", args, {
-    prog: { type: "string" },
-    iface: { type: "string" },
-    netns: { type: "string" },
-    tail: { type: "string", multiple: true },
-    mode: { type: "string" },
-    tc: { type: "string" },
-    "tc-mode": { type: "string" },
-    pin: { type: "string" },
-    "all-trace": { type: "boolean" },
-    stats: { type: "boolean" },
-    events: { type: "string" },
-    type: { type: "string" },
-    help: { type: "boolean", short: "h" },
-  });
+  const { values, positionals } = parseCommandArgs("attach", args, ATTACH_OPTIONS);
   if (values.help) {
     io.stdout(`${HELP}\n`);
     return 0;
   }
-  if (positionals.length > 1)
-    usage(`attach: one object or pipeline file expected, got ${positionals.length}`);
-  if (values.type !== undefined && values.events === undefined)
-    usage("attach: --type goes with --events MAP");
-  const target = positionals[0];
-  const fromFile = target !== undefined && isPipelineFile(target);
-  if (fromFile && values.tail !== undefined) {
-    usage("attach: --tail goes with an object; a pipeline file fills its slots itself");
+  // The trace instance is made on a worker thread from here on, while the object is read and
+  // checked and the programs load: the kernel holds its tracing lock while it makes an instance,
+  // and loading a program that prints waits for that lock (issue 14's cold start).
+  TraceStream.prepare();
+  let request: AttachRequest;
+  try {
+    request = await attachRequest(values, positionals, io);
+  } catch (e) {
+    // Nothing will be traced: what prepare made (an instance, a tracefs mount) goes.
+    await TraceStream.unprepare();
+    throw e;
   }
-  // A pipeline file gives the entry and the attach point; flags still override them.
-  const pipeline: Pipeline = fromFile
-    ? await loadPipeline(target)
-    : await objectPipeline(target, values.prog, values.tail ?? [], io.cwd);
-  const entry = fromFile
-    ? values.prog === undefined
-      ? pipeline.entry()
-      : pipelineProgram(pipeline, values.prog, "attach")
-    : { object: MAIN_OBJECT, program: values.prog as string };
-  const progName = entry.program;
-  const iface = values.iface ?? pipeline.attach?.iface;
-  if (iface === undefined) usage("attach: missing --iface IF (the interface to attach to)");
-  const mode = (values.mode ?? pipeline.attach?.mode ?? "auto") as XdpMode;
-  if (!MODES.includes(mode)) usage(`attach: --mode must be one of ${MODES.join(", ")}, not '${values.mode}'`);
-  const netns = values.netns ?? pipeline.attach?.netns;
-  // A typo in the namespace name is reported before anything is loaded.
-  if (netns !== undefined) checkNetns(netns);
-  const pinDir = values.pin === undefined ? undefined : resolve(io.cwd, values.pin);
-  const progSpec = pipeline.plan.objects[entry.object]?.programs[progName];
-  // A file's `hook: tc-ingress` is the same as --tc ingress; --tc overrides it.
-  const fileHook = pipeline.attach?.hook;
-  const tc = values.tc ?? (fileHook?.startsWith("tc-") === true ? fileHook.slice(3) : undefined);
-  const tcHook = tcHookOf(tc, values.mode, progName, progSpec?.type, progSpec?.typeName);
-  const tcMode = tcModeOf(values["tc-mode"] ?? pipeline.attach?.tcMode, tcHook);
-  for (const w of emptySlotWarnings(pipeline.plan)) io.stderr(`${w}\n`);
-  if (pinDir !== undefined) {
-    // Before loading: refuses a pin directory whose pins would not outlive the command.
-    const { mounted } = preparePinDir(defaultSys(), pinDir, (m) => io.stderr(`tsbpf: warning: ${m}\n`));
-    if (mounted) io.stderr("tsbpf: note: no bpffs was mounted on /sys/fs/bpf; mounted one\n");
-    checkPinDirFree(pinDir);
-  }
+  const { pipeline, entry, progName, iface, mode, netns, pinDir, tcHook, tcMode } = request;
 
   // Signals are caught from here on, so Ctrl+C during loading still cleans up. The handlers stay
   // until the cleanup is done: with `once`, a second Ctrl+C during cleanup would hit Node's
@@ -165,8 +145,6 @@ export const attachCommand: Command = async (args, io) => {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   const statsOn = values.stats === true || pipeline.definition?.stats === true;
-  // The trace instance is made on a worker thread while the programs load (issue 14).
-  TraceStream.prepare();
   let loaded: LoadedPipeline<"kernel">;
   try {
     loaded = await pipeline.load({
@@ -354,6 +332,64 @@ export const attachCommand: Command = async (args, io) => {
   }
   return 0;
 };
+
+/** What `tsbpf attach` was asked, checked before anything is loaded; each mistake one usage line. */
+interface AttachRequest {
+  pipeline: Pipeline;
+  entry: ProgramRef;
+  progName: string;
+  iface: string;
+  mode: XdpMode;
+  netns: string | undefined;
+  pinDir: string | undefined;
+  tcHook: TcHook | undefined;
+  tcMode: TcMode;
+}
+
+/** Reads the object or pipeline file and checks the flags against it. */
+async function attachRequest(values: AttachValues, positionals: string[], io: CliIo): Promise<AttachRequest> {
+  if (positionals.length > 1)
+    usage(`attach: one object or pipeline file expected, got ${positionals.length}`);
+  if (values.type !== undefined && values.events === undefined)
+    usage("attach: --type goes with --events MAP");
+  const target = positionals[0];
+  const fromFile = target !== undefined && isPipelineFile(target);
+  if (fromFile && values.tail !== undefined) {
+    usage("attach: --tail goes with an object; a pipeline file fills its slots itself");
+  }
+  // A pipeline file gives the entry and the attach point; flags still override them.
+  const pipeline: Pipeline = fromFile
+    ? await loadPipeline(target)
+    : await objectPipeline(target, values.prog, values.tail ?? [], io.cwd);
+  const entry = fromFile
+    ? values.prog === undefined
+      ? pipeline.entry()
+      : pipelineProgram(pipeline, values.prog, "attach")
+    : { object: MAIN_OBJECT, program: values.prog as string };
+  const progName = entry.program;
+  const iface = values.iface ?? pipeline.attach?.iface;
+  if (iface === undefined) usage("attach: missing --iface IF (the interface to attach to)");
+  const mode = (values.mode ?? pipeline.attach?.mode ?? "auto") as XdpMode;
+  if (!MODES.includes(mode)) usage(`attach: --mode must be one of ${MODES.join(", ")}, not '${values.mode}'`);
+  const netns = values.netns ?? pipeline.attach?.netns;
+  // A typo in the namespace name is reported before anything is loaded.
+  if (netns !== undefined) checkNetns(netns);
+  const pinDir = values.pin === undefined ? undefined : resolve(io.cwd, values.pin);
+  const progSpec = pipeline.plan.objects[entry.object]?.programs[progName];
+  // A file's `hook: tc-ingress` is the same as --tc ingress; --tc overrides it.
+  const fileHook = pipeline.attach?.hook;
+  const tc = values.tc ?? (fileHook?.startsWith("tc-") === true ? fileHook.slice(3) : undefined);
+  const tcHook = tcHookOf(tc, values.mode, progName, progSpec?.type, progSpec?.typeName);
+  const tcMode = tcModeOf(values["tc-mode"] ?? pipeline.attach?.tcMode, tcHook);
+  for (const w of emptySlotWarnings(pipeline.plan)) io.stderr(`${w}\n`);
+  if (pinDir !== undefined) {
+    // Before loading: refuses a pin directory whose pins would not outlive the command.
+    const { mounted } = preparePinDir(defaultSys(), pinDir, (m) => io.stderr(`tsbpf: warning: ${m}\n`));
+    if (mounted) io.stderr("tsbpf: note: no bpffs was mounted on /sys/fs/bpf; mounted one\n");
+    checkPinDirFree(pinDir);
+  }
+  return { pipeline, entry, progName, iface, mode, netns, pinDir, tcHook, tcMode };
+}
 
 /**
  * The tc hook of `attach --tc HOOK`, or undefined for XDP; each mismatch between the flag and the

@@ -74,14 +74,21 @@ export function mountOf(path: string, mounts: readonly MountEntry[] = readMounts
   return best;
 }
 
-/** The mounted tracefs directory (one that has trace_pipe), or undefined when none is mounted. */
-export function findTracefs(mounts: readonly MountEntry[] = readMounts()): string | undefined {
-  const points = mounts.filter((m) => m.fstype === "tracefs").map((m) => m.target);
+/**
+ * The mounted tracefs directory (one that has trace_pipe), or undefined when none is mounted. The
+ * usual places are looked at first: the mount table (`mounts`, read from /proc/self/mounts when
+ * not given) is read only when tracefs is elsewhere or missing, which spares `tsbpf attach` two
+ * reads and parses of it on its way to attached (issue 14's cold start).
+ */
+export function findTracefs(mounts?: readonly MountEntry[]): string | undefined {
   // debugfs's tracing/ is an automount: it has trace_pipe before it shows up as a mount.
-  for (const dir of [...TRACEFS_MOUNT_POINTS, ...points]) {
-    if (existsSync(`${dir}/trace_pipe`)) return dir;
+  const usual = (dirs: readonly string[]) => dirs.find((dir) => existsSync(`${dir}/trace_pipe`));
+  if (mounts === undefined) {
+    const found = usual(TRACEFS_MOUNT_POINTS);
+    if (found !== undefined) return found;
   }
-  return undefined;
+  const points = (mounts ?? readMounts()).filter((m) => m.fstype === "tracefs").map((m) => m.target);
+  return usual([...TRACEFS_MOUNT_POINTS, ...points]);
 }
 
 /** Where this process mounted tracefs itself ({@link ensureTracefs}), until {@link unmountOwnTracefs}. */

@@ -43,3 +43,35 @@ test("a failed load under ip netns exec leaves no tracefs mount that attach made
     net.remove();
   }
 });
+
+test("a mistake found after attach started its trace instance (no such program, interface, netns or slot) leaves no tracefs mount either", {
+  skip,
+}, () => {
+  const net = createVethNs("u");
+  try {
+    const OBJ = resolve("examples/tail-call/tail_call.bpf.o");
+    for (const [args, re] of [
+      [
+        ["attach", OBJ, "--prog", "nosuch", "--iface", net.peerIf],
+        /^tsbpf: attach: no program named 'nosuch'/,
+      ],
+      [["attach", OBJ, "--prog", "main_prog"], /^tsbpf: attach: missing --iface/],
+      [
+        ["attach", OBJ, "--prog", "main_prog", "--iface", net.peerIf, "--netns", "tsbpf-no-such-ns"],
+        /tsbpf-no-such-ns/,
+      ],
+      [
+        ["attach", OBJ, "--prog", "main_prog", "--iface", net.peerIf, "--tail", "prog_array:9=port22_prog"],
+        /prog_array/,
+      ],
+    ] as const) {
+      const r = inFreshSys(net.ns, [...args]);
+      assert.equal(r.before, "none", "the fresh sysfs of ip netns exec has no tracefs");
+      assert.equal(r.status, "status 2", `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, re, args.join(" "));
+      assert.equal(r.after, "none", `${args.join(" ")}: attach unmounted the tracefs it mounted`);
+    }
+  } finally {
+    net.remove();
+  }
+});
