@@ -1,4 +1,4 @@
-import { writeFile } from "node:fs";
+import { readFileSync, writeFile } from "node:fs";
 import { basename } from "node:path";
 import { UsageError } from "../errors.js";
 import { readFailure, readFileAsync } from "../pipeline/files.js";
@@ -12,18 +12,28 @@ export async function readObject(
 ): Promise<{ spec: CollectionSpec; bytes: Uint8Array }> {
   if (path === undefined)
     throw new UsageError(`${command}: missing the object file (tsbpf ${command} OBJ ...)`);
-  const bytes = await readInputFile(path, "cannot read");
+  // Read at once: an object is small, and an asynchronous read made its four steps (open, stat,
+  // read, close) each wait for Node's thread pool and a turn of the event loop before the load.
+  let bytes: Uint8Array;
+  try {
+    bytes = ownBytes(readFileSync(path));
+  } catch (e) {
+    throw new UsageError(`cannot read ${path}: ${readFailure(e)}`);
+  }
   return { spec: loadCollectionSpec(bytes, { file: basename(path) }), bytes };
+}
+
+/** The file's own buffer when it has one to itself (a large file is not copied again). */
+function ownBytes(b: Buffer): Uint8Array {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength
+    ? new Uint8Array(b.buffer, 0, b.byteLength)
+    : new Uint8Array(b);
 }
 
 /** Reads a file named on the command line; failures are one-line usage errors naming it. */
 export async function readInputFile(path: string, what: string): Promise<Uint8Array> {
   try {
-    const b = await readFileAsync(path);
-    // The file's own buffer when it has one to itself (a large capture is not copied again).
-    return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength
-      ? new Uint8Array(b.buffer, 0, b.byteLength)
-      : new Uint8Array(b);
+    return ownBytes(await readFileAsync(path));
   } catch (e) {
     throw new UsageError(`${what} ${path}: ${readFailure(e)}`);
   }
