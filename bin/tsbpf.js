@@ -269,18 +269,23 @@ function writeCache(data, key, dirs, name) {
 module.exports = { bundleIsFresh, libraryCacheName, loadBundle, loadLibrary };
 
 /**
- * The CLI bundle that runs `command`: the one scripts/bundle.mjs lists for it in
- * tsbpf.bundles.json (each of the kernel's commands has a smaller bundle of its own), else the
- * bundle of every command.
+ * The CLI bundle that runs `command`, and the name its code cache goes by: the bundle
+ * scripts/bundle.mjs lists for it in tsbpf.bundles.json (each of the kernel's commands has a
+ * smaller one of its own), else the bundle of every command. A name the list lacks (a typo, help)
+ * shares the cache of `other`, so typos leave no cache files of their own.
  */
 function cliBundleFor(dir, command) {
+  let listed;
   try {
-    const file = JSON.parse(readFileSync(join(dir, "tsbpf.bundles.json"), "utf8"))[command];
-    if (typeof file === "string" && /^tsbpf\.[a-z-]+\.bundle\.cjs$/.test(file)) return join(dir, file);
+    listed = JSON.parse(readFileSync(join(dir, "tsbpf.bundles.json"), "utf8"));
   } catch {
     // No list (a build without esbuild, or an older one): the bundle of every command.
+    return { bundle: join(dir, "tsbpf.bundle.cjs"), cache: `tsbpf.bundle.${command}.cache` };
   }
-  return join(dir, "tsbpf.bundle.cjs");
+  const file = Object.hasOwn(listed, command) ? listed[command] : undefined;
+  if (typeof file === "string" && /^tsbpf\.([a-z-]+\.)?bundle\.cjs$/.test(file))
+    return { bundle: join(dir, file), cache: `${basename(file, ".cjs")}.${command}.cache` };
+  return { bundle: join(dir, "tsbpf.bundle.cjs"), cache: "tsbpf.bundle.other.cache" };
 }
 
 if (require.main === module) {
@@ -290,11 +295,11 @@ if (require.main === module) {
   (async () => {
     let main;
     const command = /^[a-z][a-z-]{0,23}$/.test(process.argv[2] ?? "") ? process.argv[2] : "other";
-    const bundle = cliBundleFor(dir, command);
+    const { bundle, cache } = cliBundleFor(dir, command);
     if (bundleIsFresh(bundle, buildInfo)) {
       main = loadBundle(bundle, {
-        // tsbpf.bundle.demo.cache, tsbpf.attach.bundle.attach.cache...
-        name: `${basename(bundle, ".cjs")}.${command}.cache`,
+        // tsbpf.bundle.demo.cache, tsbpf.attach.bundle.attach.cache, tsbpf.bundle.other.cache...
+        name: cache,
         importer: (specifier) => import(specifier),
         isPartial: (code) => code !== 0 || process.argv.includes("--help") || process.argv.includes("-h"),
       }).main;

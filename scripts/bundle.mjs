@@ -207,7 +207,10 @@ for (const command of Object.keys(kernelCommands)) {
   if (left.length > 0) throw new Error(`bundle: ${out} took in ${left.join(", ")}`);
   which[command] = `tsbpf.${command}.bundle.cjs`;
 }
-// Which bundle runs which command, for bin/tsbpf.js (the rest: the bundle of every command).
+// Which bundle runs which command, for bin/tsbpf.js: the rest run from the bundle of every command,
+// and a name not listed (a typo) is no command, whose cache is the one of `other`.
+const { commands } = await import(pathToFileURL(resolve("dist/src/cli/commands.js")).href);
+for (const command of Object.keys(commands)) which[command] ??= "tsbpf.bundle.cjs";
 writeFileSync(BUNDLES_JSON, `${JSON.stringify(which, null, 2)}\n`);
 // The library for the package entry, requiring the same YAML script.
 // package.json's `"sideEffects": false` (for users' bundlers) made esbuild drop the start of

@@ -65,10 +65,18 @@ test("the bundle and the module graph print the same for help, demo, inspect, a 
 
 test("each kernel command runs from a bundle of its own, without the VM, and prints what the module graph prints", async () => {
   const { kernelCommands } = await import(`${process.cwd()}/dist/src/cli/kernel-commands.js`);
-  const which = JSON.parse(readFileSync("dist/src/cli/tsbpf.bundles.json", "utf8")) as Record<string, string>;
+  const { commands } = await import(`${process.cwd()}/dist/src/cli/commands.js`);
+  const listed = JSON.parse(readFileSync("dist/src/cli/tsbpf.bundles.json", "utf8")) as Record<
+    string,
+    string
+  >;
+  // Every command is listed; the kernel's with a bundle of their own, the rest with the full one.
+  assert.deepEqual(Object.keys(listed).sort(), Object.keys(commands).sort());
+  const which = Object.fromEntries(Object.entries(listed).filter(([, f]) => f !== "tsbpf.bundle.cjs"));
   assert.deepEqual(Object.keys(which).sort(), Object.keys(kernelCommands).sort());
   const full = statSync(BUNDLE).size;
-  for (const [_command, file] of Object.entries(which)) {
+  for (const [command, file] of Object.entries(which)) {
+    assert.equal(file, `tsbpf.${command}.bundle.cjs`);
     const text = readFileSync(`dist/src/cli/${file}`, "latin1");
     assert.ok(text.length < full * 0.6, `${file}: ${text.length} bytes against the full ${full}`);
     // The VM's own error texts are not in it; the full bundle has them.
@@ -113,6 +121,14 @@ test("each kernel command runs from a bundle of its own, without the VM, and pri
       assert.equal(a.stdout, b.stdout, args.join(" "));
       assert.equal(a.stderr, b.stderr, args.join(" "));
     }
+    // A typo shares the cache of every other name: it leaves no cache file of its own.
+    const typo = spawnSync(process.execPath, ["bin/tsbpf.js", "atach", "x"], {
+      encoding: "utf8",
+      env: { ...process.env, TSBPF_CODE_CACHE_TRACE: "1", TSBPF_CODE_CACHE_DIR: dir },
+    });
+    assert.equal(typo.status, 2);
+    assert.match(typo.stderr, /^code cache: \w+ .*\/tsbpf\.bundle\.other\.cache/m);
+    assert.match(typo.stderr, /^tsbpf: unknown command 'atach'/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
