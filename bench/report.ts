@@ -223,7 +223,7 @@ function tables(r: BenchResults): Table[] {
       ...(l.tsbpf === undefined
         ? []
         : [
-            `Median of ${l.tsbpf.runs} runs each, alternating. Aim (issue 4): load-to-attached within 1.2× libbpf.`,
+            `Median of ${l.tsbpf.runs} runs each, alternating (the launcher, node -e 0 and the CLI: of ${2 * l.tsbpf.runs}). Aim (issue 4): load-to-attached within 1.2× libbpf.`,
           ]),
       ...(l.tsbpf === undefined
         ? []
