@@ -11,7 +11,7 @@ import { test } from "node:test";
 import { downPipeline } from "../../src/pipeline/deploy.js";
 import { type CliProcess, createVethNs, startCli, traceLock } from "./attach-support.js";
 import { ensureBpffs, hasCommand, kernelSkipReason } from "./support.js";
-import { qdiscKinds, TC_DISPATCH, TC_TAILS, tcFilters } from "./tc-support.js";
+import { qdiscKinds, tcFilterAttachArgs, tcFilters } from "./tc-support.js";
 
 const skip =
   kernelSkipReason() ?? (hasCommand("ip") && hasCommand("tc") ? undefined : "needs ip and tc (iproute2)");
@@ -38,22 +38,7 @@ test("attach --tc-mode filter: SIGINT after SIGINT during the cleanup still remo
   const unlock = await traceLock();
   const net = createVethNs("g");
   try {
-    const p = startCli(
-      [
-        "attach",
-        TC_DISPATCH,
-        "--prog",
-        "tc_main",
-        "--iface",
-        net.peerIf,
-        "--tc",
-        "ingress",
-        "--tc-mode",
-        "filter",
-        ...TC_TAILS,
-      ],
-      ["ip", "netns", "exec", net.ns],
-    );
+    const p = startCli(tcFilterAttachArgs(net.peerIf), ["ip", "netns", "exec", net.ns]);
     let sent = 0;
     try {
       await p.waitFor(/printing trace lines|running without trace lines/);

@@ -37,7 +37,16 @@ import {
   type VethNs,
 } from "./attach-support.js";
 import { hasCommand, kernelSkipReason } from "./support.js";
-import { attachForeignTc, qdiscKinds, tc, tcFilters, tcxProgs, TC_DISPATCH, TC_TAILS } from "./tc-support.js";
+import {
+  attachForeignTc,
+  qdiscKinds,
+  TC_DISPATCH,
+  TC_TAILS,
+  tc,
+  tcFilterAttachArgs,
+  tcFilters,
+  tcxProgs,
+} from "./tc-support.js";
 
 const XDP_SEED = "examples/tail-call/tail_call.bpf.o";
 const skip =
@@ -94,22 +103,7 @@ function printed(out: string): string[] {
 
 /** `tsbpf attach --tc ingress --tc-mode filter` on `net`'s peer end (ip netns exec), killed with SIGKILL once attached. */
 async function attachFilterAndKill(net: VethNs): Promise<void> {
-  const p = startCli(
-    [
-      "attach",
-      TC_DISPATCH,
-      "--prog",
-      "tc_main",
-      "--iface",
-      net.peerIf,
-      "--tc",
-      "ingress",
-      "--tc-mode",
-      "filter",
-      ...TC_TAILS,
-    ],
-    netnsExec(net.ns),
-  );
+  const p = startCli(tcFilterAttachArgs(net.peerIf), netnsExec(net.ns));
   try {
     await p.waitFor(/printing trace lines|running without trace lines/);
   } finally {

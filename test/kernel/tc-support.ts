@@ -42,6 +42,23 @@ export const TC_DISPATCH = resolve("test/bpf/tc/tc_dispatch.bpf.o");
 /** The CLI's --tail arguments that fill TC_DISPATCH's prog array. */
 export const TC_TAILS = ["--tail", "prog_array:0=tc_port8080", "--tail", "prog_array:1=tc_port22"];
 
+/** `tsbpf attach` of the tc dispatcher on `iface`'s ingress as a cls_bpf filter, its two slots filled. */
+export function tcFilterAttachArgs(iface: string): string[] {
+  return [
+    "attach",
+    TC_DISPATCH,
+    "--prog",
+    "tc_main",
+    "--iface",
+    iface,
+    "--tc",
+    "ingress",
+    "--tc-mode",
+    "filter",
+    ...TC_TAILS,
+  ];
+}
+
 /** The programs on the tcx hooks of `iface` in namespace `ns`, as "hook:name" in run order. */
 export function tcxProgs(iface: string, ns: string): string[] {
   const sys = defaultSys();
