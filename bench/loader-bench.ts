@@ -60,6 +60,12 @@ export interface LoaderResult {
    */
   cliAttachMs?: number;
   /**
+   * The cold start over Node's own: the median over the rounds of that round's CLI start minus
+   * its launcher and its `node -e 0`, measured back to back; steadier than the difference of the
+   * three medians when the machine drifts between rounds.
+   */
+  coldStartMs?: number;
+  /**
    * The skeleton path (table 3b): bench/tsbpf-skel-loader.ts through the seed's generated
    * skeleton, which imports "tsbpf": the package entry (`tsbpfEntry`, as a user's loader runs)
    * the module graph (`tsbpf`, TSBPF_BUNDLE=0) and the loader bundled with the library as the
@@ -301,6 +307,7 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
       netnsExecMs: median(launcher),
       nodeStartupMs: median(nodeUp),
       cliAttachMs: median(cliAttach),
+      coldStartMs: median(cliAttach.map((c, i) => c - (launcher[i] ?? 0) - (nodeUp[i] ?? 0))),
       skel: {
         ...(skelTs.length > 0 ? { tsbpf: figures(skelTs) } : {}),
         ...(skelEntry.length > 0 ? { tsbpfEntry: figures(skelEntry) } : {}),
