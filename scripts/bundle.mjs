@@ -172,7 +172,7 @@ await bundle("dist/src/cli/main.js", CLI_BUNDLE, [["yaml", "tsbpf.yaml.cjs"]]);
 // module in their place says so if called, which never happens (bin/tsbpf.js runs a bundle for
 // its own command only).
 const absent = (what) =>
-  `() => { throw new Error("this bundle of tsbpf's CLI has no ${what} (an internal error: run the command with TSBPF_BUNDLE=0 and report it)"); }`;
+  `() => { throw new Error("this bundle of tsbpf's CLI has no ${what} (an internal error of tsbpf's build; please report it)"); }`;
 const onlyCommand = (command) => ({
   name: "tsbpf-one-command",
   setup(b) {
