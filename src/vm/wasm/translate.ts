@@ -973,15 +973,7 @@ class Translator {
    * word, so such an access is left to it); false, with nothing emitted, when it does not apply.
    */
   private packetFast(base: number, off: number, size: number): boolean {
-    if (off > LO_BASE) return false;
-    this.get(this.reg(base));
-    if (off !== 0) {
-      this.i64c(BigInt(off));
-      this.op(Op.i64Add);
-    }
-    this.i32c(0);
-    this.mem(Op.i64Load, PKT_PTR);
-    this.op(Op.i64Sub);
+    if (!this.fromWindow(base, off, PKT_PTR)) return false;
     this.b.byte(Op.localTee).u32(L_A);
     this.i32c(0);
     this.mem(Op.i64Load, PKT_LIM + 8 * Math.log2(size));
@@ -992,6 +984,25 @@ class Translator {
     this.get(L_A);
     this.op(Op.i32WrapI64);
     this.op(Op.i32Add);
+    return true;
+  }
+
+  /**
+   * What the fast packet and context checks start from: pushes register `base` + `off` minus the
+   * 64-bit pointer the runtime keeps at `at` (PKT_PTR, CTX_PTR), the access's offset into that
+   * window. False, with nothing emitted, for an offset above LO_BASE, which could carry into the
+   * pointer's high word (the general path takes those).
+   */
+  private fromWindow(base: number, off: number, at: number): boolean {
+    if (off > LO_BASE) return false;
+    this.get(this.reg(base));
+    if (off !== 0) {
+      this.i64c(BigInt(off));
+      this.op(Op.i64Add);
+    }
+    this.i32c(0);
+    this.mem(Op.i64Load, at);
+    this.op(Op.i64Sub);
     return true;
   }
 
@@ -1022,15 +1033,7 @@ class Translator {
    * check takes, to the same word; false, with nothing emitted, for an offset above LO_BASE.
    */
   private ctxFast(base: number, off: number): boolean {
-    if (off > LO_BASE) return false;
-    this.get(this.reg(base));
-    if (off !== 0) {
-      this.i64c(BigInt(off));
-      this.op(Op.i64Add);
-    }
-    this.i32c(0);
-    this.mem(Op.i64Load, CTX_PTR);
-    this.op(Op.i64Sub);
+    if (!this.fromWindow(base, off, CTX_PTR)) return false;
     this.i64c(2n);
     this.op(Op.i64Rotr);
     this.b.byte(Op.localTee).u32(L_A);
