@@ -18,7 +18,7 @@ export async function readObject(
   try {
     bytes = ownBytes(readFileSync(path));
   } catch (e) {
-    throw new UsageError(`cannot read ${path}: ${readFailure(e)}`);
+    throw unreadable("cannot read", path, e);
   }
   return { spec: loadCollectionSpec(bytes, { file: basename(path) }), bytes };
 }
@@ -35,8 +35,13 @@ export async function readInputFile(path: string, what: string): Promise<Uint8Ar
   try {
     return ownBytes(await readFileAsync(path));
   } catch (e) {
-    throw new UsageError(`${what} ${path}: ${readFailure(e)}`);
+    throw unreadable(what, path, e);
   }
+}
+
+/** The one usage line for a file named on the command line that could not be read. */
+function unreadable(what: string, path: string, e: unknown): UsageError {
+  return new UsageError(`${what} ${path}: ${readFailure(e)}`);
 }
 
 /**
