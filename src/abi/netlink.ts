@@ -17,6 +17,20 @@ export const NetlinkSocket = {
   NETLINK_EXT_ACK: 11,
 } as const;
 
+/**
+ * An interface's index by name, as glibc's if_nametoindex finds it (linux/sockios.h, linux/if.h):
+ * `SIOCGIFINDEX` on a datagram socket of any family, with a `struct ifreq` holding the name
+ * (`NAMSIZ` bytes with its NUL) and, at `INDEX_OFFSET`, the index the kernel writes.
+ */
+export const IfReq = {
+  AF_UNIX: 1,
+  SOCK_DGRAM: 2,
+  SIOCGIFINDEX: 0x8933,
+  SIZE: 40,
+  NAMSIZ: 16,
+  INDEX_OFFSET: 16,
+} as const;
+
 /** `NLM_F_*`: flags of a netlink message header. Keys drop the `NLM_F_` prefix. */
 export const NlmFlag = {
   REQUEST: 0x1,

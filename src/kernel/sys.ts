@@ -3,7 +3,7 @@
  * this file builds and reads bytes in TypeScript and takes a {@link Sys}, so unit tests can pass a
  * fake that records what would have been sent to the kernel. Only this file loads koffi.
  */
-import { bpfCmdName, errnoName } from "../abi/index.js";
+import { bpfCmdName, errnoName, IfReq, NetlinkSocket } from "../abi/index.js";
 import { createRequire } from "node:module";
 import type koffiModule from "koffi";
 import { type ErrorContext, TsbpfError, type TsbpfErrorOptions } from "../errors.js";
@@ -112,6 +112,25 @@ export const SYS_PERF_EVENT_OPEN: Readonly<Record<string, number>> = Object.free
   ppc64: 319,
   s390x: 331,
 });
+
+/**
+ * socket(2), ioctl(2) and close(2) by CPU architecture (Linux): the interface lookup makes them
+ * through the variadic `syscall()` bpf(2) already bound. Declaring glibc's `if_nametoindex` and
+ * calling it the first time costs koffi and the dynamic linker about 0.2 ms, inside the attach a
+ * loader waits on (issue 14); an architecture missing here uses it.
+ */
+const SYS_IFINDEX: Readonly<Record<string, { socket: number; ioctl: number; close: number }>> = Object.freeze(
+  {
+    x64: { socket: 41, ioctl: 16, close: 3 },
+    arm64: { socket: 198, ioctl: 29, close: 57 },
+    riscv64: { socket: 198, ioctl: 29, close: 57 },
+    loong64: { socket: 198, ioctl: 29, close: 57 },
+    ia32: { socket: 359, ioctl: 54, close: 6 },
+    arm: { socket: 281, ioctl: 54, close: 6 },
+    ppc64: { socket: 326, ioctl: 54, close: 6 },
+    s390x: { socket: 359, ioctl: 54, close: 6 },
+  },
+);
 
 /** Memory of a file mapped with {@link EventSys.mmap}: an ArrayBuffer over it, and how to let it go. */
 export interface MappedMemory {
@@ -343,6 +362,17 @@ function createNativeSys(): Sys {
   let arenaPtr: unknown;
   let arenaAddr = 0n;
   let arena = new Uint8Array(0);
+  /** Makes the area `size` bytes (a power of two, at most {@link ARENA_MAX}), freeing the old one. */
+  const growArena = (size: number): void => {
+    const p = koffi.alloc("uint8_t", size);
+    if (arenaPtr !== undefined) koffi.free(arenaPtr);
+    arenaPtr = p;
+    arenaAddr = koffi.address(p);
+    arena = new Uint8Array(koffi.view(p, size));
+  };
+  // Made with the native layer: koffi's first view of native memory costs about 0.1 ms, which
+  // would otherwise land in the first bpf() call, a loader's BTF load (issue 14).
+  growArena(ARENA_MIN);
 
   /** Copies `bufs` into native memory, runs `fn` with their addresses and native copies, copies back. */
   function withNative<T>(
@@ -358,14 +388,8 @@ function createNativeSys(): Sys {
       total += Math.ceil(Math.max(1, b.byteLength) / 8) * 8;
     }
     if (total > ARENA_MAX) return withOwnNative(bufs, fn, back);
-    if (arena.byteLength < total) {
-      const size = Math.min(ARENA_MAX, Math.max(ARENA_MIN, 2 ** Math.ceil(Math.log2(total))));
-      const p = koffi.alloc("uint8_t", size);
-      if (arenaPtr !== undefined) koffi.free(arenaPtr);
-      arenaPtr = p;
-      arenaAddr = koffi.address(p);
-      arena = new Uint8Array(koffi.view(p, size));
-    }
+    if (arena.byteLength < total)
+      growArena(Math.min(ARENA_MAX, Math.max(ARENA_MIN, 2 ** Math.ceil(Math.log2(total)))));
     const addrs: bigint[] = [];
     const mem: Uint8Array[] = [];
     for (let i = 0; i < bufs.length; i++) {
@@ -475,7 +499,27 @@ function createNativeSys(): Sys {
       check("close", close()(fd));
     },
     ifNameToIndex(name) {
-      return Number(ifNameToIndex()(name));
+      const n = SYS_IFINDEX[process.arch];
+      if (n === undefined) return Number(ifNameToIndex()(name));
+      // As glibc does; 0 for a name no interface can have (empty, or too long with its NUL).
+      const ifr = new Uint8Array(IfReq.SIZE);
+      const { written, read } = new TextEncoder().encodeInto(name, ifr.subarray(0, IfReq.NAMSIZ - 1));
+      if (read !== name.length || written === 0) return 0;
+      const type = IfReq.SOCK_DGRAM | NetlinkSocket.SOCK_CLOEXEC;
+      const fd = Number(syscall(n.socket, "int", IfReq.AF_UNIX, "int", type, "int", 0));
+      if (fd < 0) throw new SysError("socket", koffi.errno());
+      try {
+        const r = withNative(
+          [ifr],
+          ([a]) =>
+            Number(syscall(n.ioctl, "int", fd, "unsigned long", IfReq.SIOCGIFINDEX, "void *", a as bigint)),
+          [true],
+        );
+        // The kernel writes the index in the host's byte order.
+        return r < 0 ? 0 : (new Int32Array(ifr.buffer, IfReq.INDEX_OFFSET, 1)[0] as number);
+      } finally {
+        syscall(n.close, "int", fd);
+      }
     },
     socket(domain, type, protocol) {
       return check("socket", socket()(domain, type, protocol));
