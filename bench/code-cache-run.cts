@@ -6,7 +6,8 @@
  *
  *   TSBPF_CODE_CACHE_DIR=DIR node dist/bench/code-cache-run.cjs BUNDLE [ARGS...]
  *
- * The cache is DIR/<bundle's file name>.cache; ARGS become the bundle's process.argv.slice(2).
+ * The cache is DIR/<bundle's file name>.cache, and the object cache DIR/<bundle's file name>.objects;
+ * ARGS become the bundle's process.argv.slice(2).
  */
 // CommonJS, as bin/tsbpf.js is: an ES module entry point starts Node's ES module loader, whose
 // allocations (about 150 KB of young generation) the CLI never makes, and which moved V8's first
@@ -21,6 +22,7 @@ interface BinLoader {
       name: string;
       importer: (specifier: string) => Promise<unknown>;
       isPartial: (exitCode: number) => boolean;
+      objects?: { name: string };
     },
   ): unknown;
 }
@@ -37,4 +39,6 @@ bin.loadBundle(path.resolve(bundle), {
   name: `${path.basename(bundle)}.cache`,
   importer: (specifier) => import(specifier),
   isPartial: (code) => code !== 0,
+  // The object cache beside it, as the CLI's commands have theirs.
+  objects: { name: `${path.basename(bundle)}.objects` },
 });

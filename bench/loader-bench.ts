@@ -49,6 +49,12 @@ export interface LoaderResult {
    * Absent in results written before it existed.
    */
   tsbpfEntry?: LoaderFigures;
+  /**
+   * The package entry with the object cache off (TSBPF_OBJECT_CACHE=0): the object parsed in every
+   * process, as a program's first open of an object is (informative). Absent in results written
+   * before the object cache existed.
+   */
+  tsbpfEntryParsed?: LoaderFigures;
   libbpf?: LoaderFigures;
   /** Median ms of `ip netns exec NS true`: the launcher cost both loaders pay. */
   netnsExecMs?: number;
@@ -219,6 +225,7 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
     const ts: Parameters<typeof figures>[0] = [];
     const tsCached: Parameters<typeof figures>[0] = [];
     const tsEntry: Parameters<typeof figures>[0] = [];
+    const tsEntryParsed: Parameters<typeof figures>[0] = [];
     const c: Parameters<typeof figures>[0] = [];
     const launcher: number[] = [];
     const nodeUp: number[] = [];
@@ -256,6 +263,8 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
     const entryEnv: NodeJS.ProcessEnv = { ...BENCH_ENV, TSBPF_CODE_CACHE_DIR: dir };
     delete entryEnv.TSBPF_BUNDLE;
     delete entryEnv.TSBPF_CODE_CACHE;
+    delete entryEnv.TSBPF_OBJECT_CACHE;
+    const parsedEnv: NodeJS.ProcessEnv = { ...entryEnv, TSBPF_OBJECT_CACHE: "0" };
     timeCommand([...ns.exec, ...tsArgv]);
     timeCommand([...ns.exec, ...entryArgv], entryEnv);
     // The untimed run of the bundle also writes its code cache.
@@ -284,6 +293,7 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
     for (let i = 0; i < opts.runs; i++) {
       run(tsArgv, ts);
       run(entryArgv, tsEntry, entryEnv);
+      run(entryArgv, tsEntryParsed, parsedEnv);
       if (cachedArgv !== undefined) run(cachedArgv, tsCached, entryEnv);
       if (cArgv !== undefined) run(cArgv, c);
       // The cold start's three figures twice per round (22 samples each): its bound is tight
@@ -304,6 +314,7 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
       tsbpf: figures(ts),
       ...(tsCached.length > 0 ? { tsbpfCached: figures(tsCached) } : {}),
       tsbpfEntry: figures(tsEntry),
+      tsbpfEntryParsed: figures(tsEntryParsed),
       netnsExecMs: median(launcher),
       nodeStartupMs: median(nodeUp),
       cliAttachMs: median(cliAttach),

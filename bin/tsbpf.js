@@ -21,7 +21,10 @@
 // when the process exits, after the program compiled what it uses, and writing it never fails the
 // program. A run that is partial (the CLI: one that fails or prints help) compiles little, so its
 // cache is marked partial and replaced by the next full run; a full cache is never rewritten.
-// TSBPF_CODE_CACHE_TRACE=1 says on stderr what happened.
+// TSBPF_CODE_CACHE_TRACE=1 says on stderr what happened. Beside each code cache is an object
+// cache (`.objects`), whose file this host reads and writes for the library
+// (src/object/object-cache.ts: the prepared specs of the objects the program parsed);
+// TSBPF_OBJECT_CACHE=0 turns it off.
 //
 // This file is CommonJS (bin/package.json says so): an ES module entry point makes Node load
 // and run its ES module loader first, about 8 ms of every command's start-up. The loading lives
@@ -47,7 +50,8 @@ const bundles = new Map();
 /** What follows the key of a cache written by a partial run. */
 const PARTIAL = " partial";
 /** How scripts/bundle.mjs starts a bundle (after its SHA-1 line): the function called below. */
-const HEAD = "(function (exports, require, module, __filename, __dirname, __tsbpfMetaUrl, __tsbpfImport) {";
+const HEAD =
+  "(function (exports, require, module, __filename, __dirname, __tsbpfMetaUrl, __tsbpfImport, __tsbpfObjectCache) {";
 
 /**
  * Whether `bundle` exists and is not stale: older than `buildInfo`, the record tsc rewrites each
@@ -74,6 +78,8 @@ function bundleIsFresh(bundle, buildInfo) {
 const LIB_CACHES_KEPT = 8;
 /** The library's cache files: `tsbpf.lib.cache` and `tsbpf.lib.<base>-<hash>.cache`. */
 const LIB_CACHE = /^tsbpf\.lib\.(?:[A-Za-z0-9._-]+\.)?cache$/;
+/** The library's object caches, one beside each code cache: `tsbpf.lib.<base>-<hash>.objects`. */
+const LIB_OBJECTS = /^tsbpf\.lib\.(?:[A-Za-z0-9._-]+\.)?objects$/;
 
 /**
  * The library's code cache file for this process: each program gets its own, holding the functions
@@ -103,12 +109,19 @@ function libraryCacheName(argv = process.argv, evaluated = process._eval != null
  * files must not leave 100 caches of 440 KB.
  */
 function loadLibrary(file, importer) {
+  const name = libraryCacheName();
   return loadBundle(file, {
-    name: libraryCacheName(),
+    name,
     importer,
     isPartial: (code) => code !== 0,
     bound: { match: LIB_CACHE, keep: LIB_CACHES_KEPT },
+    objects: { name: objectsName(name), bound: { match: LIB_OBJECTS, keep: LIB_CACHES_KEPT } },
   });
+}
+
+/** The object cache that goes with the code cache `name`: `.objects` for `.cache`. */
+function objectsName(name) {
+  return name.replace(/\.cache$/, ".objects");
 }
 
 /**
@@ -116,9 +129,10 @@ function loadLibrary(file, importer) {
  * the bundle's dynamic imports of external modules (a script restored from a code cache has lost
  * its importer in Node 20); `isPartial(exitCode)` says whether a run's cache is partial. With
  * `bound`, writing the cache removes the oldest other files of its directory whose names
- * `bound.match` matches, so that `bound.keep` are left with it.
+ * `bound.match` matches, so that `bound.keep` are left with it. With `objects` (`{ name, bound }`),
+ * the bundle gets an object cache of that name (`objectCacheHost`) unless TSBPF_OBJECT_CACHE=0.
  */
-function loadBundle(file, { name, importer, isPartial, bound }) {
+function loadBundle(file, { name, importer, isPartial, bound, objects }) {
   // Once per process: the package's ES module and CommonJS entries share one instance.
   const loaded = bundles.get(file);
   if (loaded !== undefined) return loaded;
@@ -144,27 +158,10 @@ function loadBundle(file, { name, importer, isPartial, bound }) {
           : undefined;
 
   // A partial cache (a typo, `attach --help`) is used, and the first full run writes over it.
-  let cachedData;
-  let partial = false;
-  let state = "missing";
-  for (let i = 0; enabled && dirAt(i) !== undefined; i++) {
-    const dir = dirAt(i);
-    let bytes;
-    try {
-      bytes = readFileSync(join(dir, name));
-    } catch {
-      continue;
-    }
-    const end = bytes.indexOf(10, 0);
-    const line = end < 0 ? "" : bytes.toString("latin1", 0, end).trimEnd();
-    if (line === base || line === base + PARTIAL) {
-      partial = line !== base;
-      cachedData = bytes.subarray(end + 1);
-      state = `hit ${join(dir, name)}${partial ? " (partial)" : ""}`;
-      break;
-    }
-    state = `stale ${join(dir, name)}`;
-  }
+  const found = enabled ? readKeyed(dirAt, name, [base, base + PARTIAL]) : { state: "missing" };
+  const cachedData = found.data;
+  const partial = found.key === base + PARTIAL;
+  let state = found.state + (partial ? " (partial)" : "");
   // The bundle is the function to call; another script (not made by scripts/bundle.mjs) is wrapped.
   const wrapped = source.startsWith(HEAD, sha1 === undefined ? 0 : source.indexOf("\n") + 1);
   const script = new Script(wrapped ? source : `${HEAD}${source}\n})`, {
@@ -173,9 +170,25 @@ function loadBundle(file, { name, importer, isPartial, bound }) {
   });
   if (cachedData !== undefined && script.cachedDataRejected) state = "rejected by V8";
   trace(state);
-  if (enabled && (cachedData === undefined || script.cachedDataRejected || partial)) {
+  // The object cache's work at exit runs first: it runs the library's code that makes and opens
+  // each text, which the code cache then holds.
+  const atExit = [];
+  const host =
+    enabled && objects !== undefined && process.env.TSBPF_OBJECT_CACHE !== "0"
+      ? objectCacheHost(objects.name, base, dirAt, objects.bound, trace, atExit)
+      : undefined;
+  const writeCode = enabled && (cachedData === undefined || script.cachedDataRejected || partial);
+  if (host !== undefined || writeCode) {
     process.once("exit", (code) => {
       // Whatever happens here, the program's exit stays as it was.
+      for (const fn of atExit) {
+        try {
+          fn();
+        } catch (e) {
+          trace(`objects: not written (${e?.code ?? e?.message ?? e})`);
+        }
+      }
+      if (!writeCode) return;
       try {
         const thisPartial = isPartial(code);
         // A partial cache is replaced by a full one only.
@@ -200,9 +213,58 @@ function loadBundle(file, { name, importer, isPartial, bound }) {
     dirname(file),
     pathToFileURL(file).href,
     importer,
+    host,
   );
   bundles.set(file, module.exports);
   return module.exports;
+}
+
+/**
+ * The first of `name` in the directories `dirAt` gives whose key line is one of `keys`: `data`
+ * (what follows the line), `key` and `state` (`hit FILE`); `state` alone (`missing`, `stale FILE`)
+ * when there is none.
+ */
+function readKeyed(dirAt, name, keys) {
+  let state = "missing";
+  for (let i = 0; dirAt(i) !== undefined; i++) {
+    const path = join(dirAt(i), name);
+    let bytes;
+    try {
+      bytes = readFileSync(path);
+    } catch {
+      continue;
+    }
+    const end = bytes.indexOf(10, 0);
+    const key = end < 0 ? "" : bytes.latin1Slice(0, end).trimEnd();
+    if (keys.includes(key)) return { data: bytes.subarray(end + 1), key, state: `hit ${path}` };
+    state = `stale ${path}`;
+  }
+  return { state };
+}
+
+/**
+ * The host side of the library's object cache (src/object/object-cache.ts): the file `name`,
+ * found and written as a code cache is (its key line unpadded), pruned as `bound` says; `atExit`
+ * collects what the library runs at exit, before the code cache is written.
+ */
+function objectCacheHost(name, key, dirAt, bound, trace, atExit) {
+  const say = (m) => trace(`objects: ${m}`);
+  return {
+    read() {
+      const found = readKeyed(dirAt, name, [key]);
+      say(found.state);
+      return found.data;
+    },
+    write(data) {
+      const dirs = [];
+      for (let i = 0; dirAt(i) !== undefined; i++) dirs.push(dirAt(i));
+      const written = writeCache(data, `${key}\n`, dirs, name);
+      say(written.says);
+      if (bound !== undefined && written.dir !== undefined) pruneCaches(written.dir, name, bound, trace);
+    },
+    atExit: (fn) => atExit.push(fn),
+    trace: say,
+  };
 }
 
 /** A cache file's first line: `key`, then spaces up to a multiple of 8 bytes with the newline. */
@@ -301,6 +363,7 @@ if (require.main === module) {
         // tsbpf.bundle.demo.cache, tsbpf.attach.bundle.attach.cache, tsbpf.bundle.other.cache...
         name: cache,
         importer: (specifier) => import(specifier),
+        objects: { name: objectsName(cache) },
         isPartial: (code) => code !== 0 || process.argv.includes("--help") || process.argv.includes("-h"),
       }).main;
     }

@@ -84,7 +84,7 @@ try {
  * `import()` (below), which bin/tsbpf.js and bench/code-cache-run.cts call.
  */
 const WRAPPER_HEAD =
-  "(function (exports, require, module, __filename, __dirname, __tsbpfMetaUrl, __tsbpfImport) {";
+  "(function (exports, require, module, __filename, __dirname, __tsbpfMetaUrl, __tsbpfImport, __tsbpfObjectCache) {";
 
 /**
  * Bundles `entry` into the CommonJS script `out`, with the SHA-1 line bin/tsbpf.js keys its code

@@ -217,7 +217,7 @@ const OBJECT = [
  * for loading), as JSON: read instead of parsing the object when the object is the one it was made from.
  */
 const PREPARED = [
-  '{"format":2,"object":2022203992,"byteOrder":"little","license":"GPL","kernelVersion":null,"skippedSe',
+  '{"format":3,"object":2022203992,"byteOrder":"little","license":"GPL","kernelVersion":null,"skippedSe',
   'ctions":[{"name":".debug_loclists","reason":"DWARF debug information"},{"name":".debug_abbrev","reas',
   'on":"DWARF debug information"},{"name":".debug_info","reason":"DWARF debug information"},{"name":".d',
   'ebug_str_offsets","reason":"DWARF debug information"},{"name":".debug_str","reason":"DWARF debug inf',
@@ -265,11 +265,17 @@ const PREPARED = [
   '"readOnly":true,"variables":[{"name":"port8080_prog.____fmt","offset":0,"size":30,"typeId":25,"linka',
   'ge":"static"},{"name":"port22_prog.____fmt","offset":30,"size":28,"typeId":27,"linkage":"static"}]}]',
   ',"programs":[{"spec":{"name":"main_prog","section":"xdp","type":6,"typeName":"xdp","expectedAttachTy',
-  'pe":37,"attachTo":null,"sleepable":false,"license":"GPL","sectionOffset":0},"insns":[58,320],"refs":',
-  '[[35,"prog_array"]],"funcInfo":[378,8],"lineInfo":[386,320]},{"spec":{"name":"port8080_prog","sectio',
-  'n":"xdp","type":6,"typeName":"xdp","expectedAttachType":37,"attachTo":null,"sleepable":false,"licens',
-  'e":"GPL","sectionOffset":320},"insns":[706,48],"refs":[[0,".rodata"]],"funcInfo":[754,8],"lineInfo":',
-  '[762,32]},{"spec":{"name":"port22_prog","section":"xdp","type":6,"typeName":"xdp","expectedAttachTyp',
-  'e":37,"attachTo":null,"sleepable":false,"license":"GPL","sectionOffset":368},"insns":[794,48],"refs"',
-  ':[[0,".rodata"]],"funcInfo":[842,8],"lineInfo":[850,32]}],"btf":[882,1510]}',
+  'pe":37,"attachTo":null,"sleepable":false,"license":"GPL","functions":[{"name":"main_prog","start":0,',
+  '"end":40,"section":"xdp"}],"sectionOffset":0},"insns":[58,320],"refs":[[35,"prog_array"]],"funcInfo"',
+  ':[378,8],"lineInfo":[386,320],"tailCalls":[{"insn":37,"map":"prog_array","keys":[0,1],"subprogram":n',
+  'ull,"source":{"file":"./examples/tail-call/tail_call.bpf.c","line":52,"column":2,"text":"switch (bpf',
+  '_ntohs(tcp->dest)) {"}}],"printk":[],"stackClear":true},{"spec":{"name":"port8080_prog","section":"x',
+  'dp","type":6,"typeName":"xdp","expectedAttachType":37,"attachTo":null,"sleepable":false,"license":"G',
+  'PL","functions":[{"name":"port8080_prog","start":0,"end":6,"section":"xdp"}],"sectionOffset":320},"i',
+  'nsns":[706,48],"refs":[[0,".rodata"]],"funcInfo":[754,8],"lineInfo":[762,32],"tailCalls":[],"printk"',
+  ':[[".rodata",0]],"stackClear":true},{"spec":{"name":"port22_prog","section":"xdp","type":6,"typeName',
+  '":"xdp","expectedAttachType":37,"attachTo":null,"sleepable":false,"license":"GPL","functions":[{"nam',
+  'e":"port22_prog","start":0,"end":6,"section":"xdp"}],"sectionOffset":368},"insns":[794,48],"refs":[[',
+  '0,".rodata"]],"funcInfo":[842,8],"lineInfo":[850,32],"tailCalls":[],"printk":[[".rodata",30]],"stack',
+  'Clear":true}],"btf":[882,1510]}',
 ];

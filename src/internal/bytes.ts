@@ -1,4 +1,4 @@
-import { isAscii } from "node:buffer";
+import { Buffer, isAscii } from "node:buffer";
 import { ParseError, type ErrorContext } from "../errors.js";
 
 /** Creates a DataView over exactly the bytes of `b`, even when `b` is a slice of a larger buffer. */
@@ -121,4 +121,25 @@ export function fromHex(s: string, what = "hex"): Uint8Array {
   const out = new Uint8Array(clean.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(clean.slice(i * 2, i * 2 + 2), 16);
   return out;
+}
+
+/** Node's base64 decoder itself: `Buffer.from(s, "base64")` reaches it through JavaScript that a cold process compiles on first use. */
+const base64Write = (
+  Buffer.prototype as unknown as {
+    base64Write(this: Uint8Array, s: string, offset: number, length: number): number;
+  }
+).base64Write;
+
+/**
+ * The bytes of the base64 text `s` in a Uint8Array of their own (not a pooled Buffer). A skeleton's
+ * prepared spec and the object cache decode one when a program opens an object (issue 14).
+ */
+export function fromBase64(s: string): Uint8Array {
+  if (s.length % 4 === 0) {
+    const pad = s.endsWith("==") ? 2 : s.endsWith("=") ? 1 : 0;
+    const out = new Uint8Array((s.length / 4) * 3 - pad);
+    if (base64Write.call(out, s, 0, out.byteLength) === out.byteLength) return out;
+  }
+  // Unpadded, or with characters base64 does not have: Node's lenient decoding, as before.
+  return new Uint8Array(Buffer.from(s, "base64"));
 }

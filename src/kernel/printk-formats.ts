@@ -1,21 +1,10 @@
 /**
- * The bpf_printk format strings a collection's programs can print, found statically, so that a
- * reader of the global trace pipe can keep the lines that are ours and drop other programs'.
- * clang loads the format with `lddw r1, <.rodata + off>` shortly before `call 6` (or 177), so
- * the last write to r1 before each call names the string.
+ * The bpf_printk format strings a collection's programs can print, found statically
+ * (object/printk-sites.ts), so that a reader of the global trace pipe can keep the lines that are
+ * ours and drop other programs'.
  */
-import { PRINTK_HELPERS } from "../abi/helper-id.js";
-import { helperCalled } from "../asm/instruction.js";
-import { CALL, Class, classOf, LDDW } from "../asm/opcodes.js";
 import type { CollectionSpec, ProgramSpec } from "../object/types.js";
-
-/** Whether `insn` writes register `reg` (loads, ALU results, and calls that clobber r0-r5). */
-function writes(opcode: number, dst: number, reg: number): boolean {
-  const cls = classOf(opcode);
-  if (opcode === CALL) return reg <= 5;
-  if (cls === Class.LD || cls === Class.LDX || cls === Class.ALU || cls === Class.ALU64) return dst === reg;
-  return false;
-}
+import { printkSitesOf } from "../object/prepared-spec.js";
 
 function cString(data: Uint8Array, off: number): string | undefined {
   if (off < 0 || off >= data.byteLength) return undefined;
@@ -25,25 +14,12 @@ function cString(data: Uint8Array, off: number): string | undefined {
 
 /** The format of each printk call in `p`, or `undefined` for a call whose format is not a constant. */
 export function printkFormatsOf(spec: CollectionSpec, p: ProgramSpec): (string | undefined)[] {
-  const out: (string | undefined)[] = [];
-  const refAt = new Map(p.references.map((r) => [r.insn, r]));
-  p.instructions.forEach((insn, i) => {
-    const helper = helperCalled(insn);
-    if (helper === undefined || !PRINTK_HELPERS.has(helper)) return;
-    let fmt: string | undefined;
-    for (let j = i - 1; j >= 0; j--) {
-      const w = p.instructions[j];
-      if (w === undefined || !writes(w.opcode, w.dst, 1)) continue;
-      const ref = refAt.get(j);
-      if (w.opcode === LDDW && ref?.kind === "map_value") {
-        const m = spec.maps[ref.map];
-        if (m?.readOnly === true && m.initialData !== undefined) fmt = cString(m.initialData, ref.offset);
-      }
-      break;
-    }
-    out.push(fmt);
+  return printkSitesOf(p).map((site) => {
+    const m = site === undefined ? undefined : spec.maps[site.map];
+    return site !== undefined && m?.readOnly === true && m.initialData !== undefined
+      ? cString(m.initialData, site.offset)
+      : undefined;
   });
-  return out;
 }
 
 /**

@@ -58,8 +58,11 @@ const MAX_TOTAL_INSNS = 1 << 23;
  * Each `lddw` that refers to a map or global data is rewritten to `BPF_PSEUDO_MAP_FD` /
  * `BPF_PSEUDO_MAP_VALUE` (with the value offset in the second slot) and listed in `references`;
  * the backend fills in the map fd.
+ *
+ * Always parses: {@link loadCollectionSpec} is the entry point, which may open what this program
+ * remembered of the same bytes instead (object-cache.ts).
  */
-export function loadCollectionSpec(bytes: Uint8Array, opts: LoadCollectionSpecOptions = {}): CollectionSpec {
+export function parseCollectionSpec(bytes: Uint8Array, opts: LoadCollectionSpecOptions = {}): CollectionSpec {
   const file = opts.file;
   const fctx: ErrorContext = file === undefined ? {} : { file };
   try {

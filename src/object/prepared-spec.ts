@@ -15,15 +15,21 @@
  */
 import { Buffer } from "node:buffer";
 import { ParseError } from "../errors.js";
-import { loadCollectionSpec, lazyTailCalls } from "./load-collection-spec.js";
+import { fromBase64 } from "../internal/bytes.js";
+import { lazyTailCalls, parseCollectionSpec } from "./parse-collection-spec.js";
 import { carryBtf, carryProgram, type PreparedProgram, prepareBtf, prepareProgram } from "./prepared.js";
-import type { CollectionSpec, MapSpec, ProgramSpec } from "./types.js";
+import { type PrintkSite, printkSites } from "./printk-sites.js";
+import { frameLayout, walkFrames } from "./stack-frames.js";
+import type { CollectionSpec, MapSpec, ProgramSpec, TailCallSite } from "./types.js";
 
 /** The layout of the text; a skeleton with another is not read (its object is parsed). */
-const FORMAT = 2;
+const FORMAT = 3;
 
-/** The program fields decoded from the object on first use. */
-const LAZY_PROGRAM_FIELDS = ["instructions", "references", "functions", "funcInfo", "lineInfo"] as const;
+/**
+ * The program fields decoded from the object on first use. `functions` (a few spans) is carried:
+ * checking a plan asks whether a program has subprograms before it decodes anything.
+ */
+const LAZY_PROGRAM_FIELDS = ["instructions", "references", "funcInfo", "lineInfo"] as const;
 
 /** A byte range of the text's `bin` (offset, length). */
 type BinRange = [number, number];
@@ -57,6 +63,15 @@ interface PreparedText {
     refs: [number, string][];
     funcInfo: BinRange;
     lineInfo: BinRange;
+    /**
+     * What a plan check and the trace filter ask of the program, so that they decode nothing:
+     * its tail-call sites (`undefined` as `null`), where each printk call's format is
+     * (`[map, offset]`, or null), and whether the verifier's frame walk finds no tail call
+     * under too much stack. Each, when missing, is worked out from the decoded program.
+     */
+    tailCalls?: TailCallSite[];
+    printk?: ([string, number] | null)[];
+    stackClear?: boolean;
   }[];
   /** The load-level BTF blob; null when the object has no BTF. */
   btf: BinRange | null;
@@ -112,6 +127,15 @@ export function encodePreparedSpec(spec: CollectionSpec, bytes: Uint8Array): str
       refs: prepared.refs.map((r): [number, string] => [r.insn, r.map]),
       funcInfo: bin(prepared.funcInfo),
       lineInfo: bin(prepared.lineInfo),
+      // Carried, as the prepared form is: `tsbpf attach` checks the slots every site may use
+      // before it attaches, and working them out would decode the whole object (issue 14).
+      tailCalls: p.tailCalls,
+      // And for the trace filter `attach` starts before it attaches.
+      printk: printkSites(p).map((x): [string, number] | null =>
+        x === undefined ? null : [x.map, x.offset],
+      ),
+      // And for the plan check's walk over call chains, which a program with subprograms needs.
+      stackClear: walkFrames(frameLayout(p.instructions)).problems.every((x) => x.kind !== "tail-call-stack"),
     };
   });
   const btf = prepareBtf(spec);
@@ -140,7 +164,8 @@ export function encodePreparedSpec(spec: CollectionSpec, bytes: Uint8Array): str
 /** The map spec `w` stands for, in place (see {@link WireMap}). */
 function mapOf(w: WireMap, bin: Uint8Array): MapSpec {
   const m = w as unknown as MapSpec;
-  m.mapExtra = BigInt(w.mapExtra);
+  // BigInt() parses its string in the runtime, some 40 µs on first use; most maps have none.
+  m.mapExtra = w.mapExtra === "0" ? 0n : BigInt(w.mapExtra);
   m.initialData = w.initialData === null ? undefined : rangeOf(bin, w.initialData).slice();
   m.innerMap = w.innerMap === null ? undefined : mapOf(w.innerMap, bin);
   if (w.keyTypeId === null) m.keyTypeId = undefined;
@@ -152,6 +177,16 @@ function mapOf(w: WireMap, bin: Uint8Array): MapSpec {
     if (v.typeId === null) v.typeId = undefined;
   }
   return m;
+}
+
+/** A tail-call site as the text holds it (`undefined` as `null`), in place. */
+function siteOf(w: TailCallSite): TailCallSite {
+  const x = w as { map: unknown; keys: unknown; subprogram: unknown; source: unknown };
+  if (x.map === null) x.map = undefined;
+  if (x.keys === null) x.keys = undefined;
+  if (x.subprogram === null) x.subprogram = undefined;
+  if (x.source === null) x.source = undefined;
+  return w;
 }
 
 function rangeOf(bin: Uint8Array, [off, len]: BinRange): Uint8Array {
@@ -172,6 +207,30 @@ interface LazySource {
 /** The lazy programs and specs, with where their lazy parts come from. */
 const lazyPrograms = new WeakMap<ProgramSpec, LazySource>();
 const lazySpecs = new WeakMap<CollectionSpec, LazySource>();
+/** The tail-call sites a lazy program's text carried, until read or the program settles. */
+const carriedSites = new WeakMap<ProgramSpec, TailCallSite[]>();
+/** The printk sites a lazy program's text carried, until the program settles. */
+const carriedPrintk = new WeakMap<ProgramSpec, (PrintkSite | undefined)[]>();
+/** The lazy programs whose text says the frame walk finds no tail call under too much stack. */
+const stackClear = new WeakSet<ProgramSpec>();
+
+/**
+ * True when `p`'s text said the verifier's frame walk (stack-frames.ts) finds no tail call under
+ * too much caller stack, and nothing of the program was decoded since; false when that is not
+ * known without walking its instructions.
+ */
+export function tailCallStackClear(p: ProgramSpec): boolean {
+  return lazyPrograms.has(p) && stackClear.has(p);
+}
+
+/**
+ * {@link printkSites} of `p`: what its text carried while nothing of the program was decoded
+ * (then they are the same), else worked out from the program.
+ */
+export function printkSitesOf(p: ProgramSpec): (PrintkSite | undefined)[] {
+  const carried = lazyPrograms.has(p) ? carriedPrintk.get(p) : undefined;
+  return carried ?? printkSites(p);
+}
 
 function parsedSpec(src: LazySource): CollectionSpec {
   if (src.parsed !== undefined) return src.parsed;
@@ -185,7 +244,7 @@ function parsedSpec(src: LazySource): CollectionSpec {
       });
     }
   }
-  src.parsed = loadCollectionSpec(bytes, src.file === undefined ? {} : { file: src.file });
+  src.parsed = parseCollectionSpec(bytes, src.file === undefined ? {} : { file: src.file });
   return src.parsed;
 }
 
@@ -197,13 +256,17 @@ function settleProgram(p: ProgramSpec): void {
   const src = lazyPrograms.get(p);
   if (src === undefined) return;
   lazyPrograms.delete(p);
+  carriedSites.delete(p);
+  carriedPrintk.delete(p);
+  stackClear.delete(p);
   carryProgram(p, undefined);
   const q = parsedSpec(src).programs[p.name];
   for (const k of LAZY_PROGRAM_FIELDS) {
     const value = q === undefined ? [] : q[k];
     Object.defineProperty(p, k, { value, writable: true, enumerable: true, configurable: true });
   }
-  lazyTailCalls(p);
+  // Sites already read (or set) stay as they are, as a parsed program's do.
+  if (Object.getOwnPropertyDescriptor(p, "tailCalls")?.get !== undefined) lazyTailCalls(p);
 }
 
 /** One accessor per lazy field, shared by every program (its receiver is the program). */
@@ -222,9 +285,33 @@ function lazyProgramField(k: (typeof LAZY_PROGRAM_FIELDS)[number] | "tailCalls")
   };
 }
 
-const LAZY_PROGRAM: PropertyDescriptorMap = Object.fromEntries(
-  [...LAZY_PROGRAM_FIELDS, "tailCalls" as const].map((k) => [k, lazyProgramField(k)]),
-);
+/**
+ * `tailCalls` of a lazy program: the sites its text carried, as a data property, without decoding
+ * the rest; worked out from the decoded program when the text carried none.
+ */
+const LAZY_TAIL_CALLS: PropertyDescriptor = {
+  ...lazyProgramField("tailCalls"),
+  get(this: ProgramSpec): unknown {
+    const sites = carriedSites.get(this);
+    if (sites === undefined || !lazyPrograms.has(this)) {
+      settleProgram(this);
+      return this.tailCalls;
+    }
+    carriedSites.delete(this);
+    Object.defineProperty(this, "tailCalls", {
+      value: sites,
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
+    return sites;
+  },
+};
+
+const LAZY_PROGRAM: PropertyDescriptorMap = {
+  ...Object.fromEntries(LAZY_PROGRAM_FIELDS.map((k) => [k, lazyProgramField(k)])),
+  tailCalls: LAZY_TAIL_CALLS,
+};
 
 /** `spec.btf` decoded from the object on first read or set; the carried blob is dropped then. */
 const LAZY_BTF: PropertyDescriptor = {
@@ -257,17 +344,18 @@ function settleBtf(spec: CollectionSpec): void {
  * `bytes` may be a function giving the object: an object embedded in the same module as the text
  * (a generated skeleton), decoded only when something lazy is first read. Its hash is checked
  * then, and a mismatch (a module edited by hand) is a ParseError saying so; the kernel engine
- * loads from the text alone, which is self-consistent.
+ * loads from the text alone, which is self-consistent. `matched`: the caller found `text` by
+ * comparing every byte of `bytes` (the object cache), so the hash is not worked out again.
  */
 export function openPreparedSpec(
   bytes: Uint8Array | (() => Uint8Array),
   text: string,
-  opts: { file?: string } = {},
+  opts: { file?: string; matched?: boolean } = {},
 ): CollectionSpec | undefined {
   try {
     const t = JSON.parse(text) as PreparedText;
     if (typeof t !== "object" || t === null || t.format !== FORMAT) return undefined;
-    if (typeof bytes !== "function" && t.object !== objectHash(bytes)) {
+    if (typeof bytes !== "function" && opts.matched !== true && t.object !== objectHash(bytes)) {
       return undefined;
     }
     return specOf(t, bytes, opts.file);
@@ -282,7 +370,7 @@ function specOf(
   bytes: Uint8Array | (() => Uint8Array),
   file: string | undefined,
 ): CollectionSpec {
-  const bin = new Uint8Array(Buffer.from(t.bin, "base64"));
+  const bin = fromBase64(t.bin);
   const src: LazySource = { bytes, hash: t.object, file, parsed: undefined };
   const maps: Record<string, MapSpec> = {};
   for (let i = 0; i < t.maps.length; i++) {
@@ -290,7 +378,13 @@ function specOf(
     maps[m.name] = m;
   }
   const programs: Record<string, ProgramSpec> = {};
-  const carried: [ProgramSpec, PreparedProgram][] = [];
+  const carried: [
+    ProgramSpec,
+    PreparedProgram,
+    TailCallSite[] | undefined,
+    (PrintkSite | undefined)[] | undefined,
+    boolean,
+  ][] = [];
   for (let i = 0; i < t.programs.length; i++) {
     const w = t.programs[i] as PreparedText["programs"][number];
     const eager = w.spec;
@@ -305,13 +399,24 @@ function specOf(
     const p = eager as unknown as ProgramSpec;
     Object.defineProperties(p, LAZY_PROGRAM);
     programs[p.name] = p;
-    carried.push([p, prepared]);
+    carried.push([
+      p,
+      prepared,
+      w.tailCalls === undefined ? undefined : w.tailCalls.map(siteOf),
+      w.printk === undefined
+        ? undefined
+        : w.printk.map((x) => (x === null ? undefined : { map: x[0], offset: x[1] })),
+      w.stackClear === true,
+    ]);
   }
   const btf = t.btf === null ? undefined : rangeOf(bin, t.btf);
   // Registered only once the whole text was read: a text that fails half-way carries nothing.
-  for (const [p, prepared] of carried) {
+  for (const [p, prepared, sites, printk, clear] of carried) {
     lazyPrograms.set(p, src);
     carryProgram(p, prepared);
+    if (sites !== undefined) carriedSites.set(p, sites);
+    if (printk !== undefined) carriedPrintk.set(p, printk);
+    if (clear) stackClear.add(p);
   }
   const spec = {
     file,

@@ -125,6 +125,23 @@ export function carriedBtfBlob(spec: CollectionSpec): Uint8Array | undefined {
   return carriedBtf.get(spec);
 }
 
+/**
+ * The maps `p` loads as maps (a `lddw` of `BPF_PSEUDO_MAP_FD`, not a global data value), in order,
+ * without decoding a program carried prepared (a skeleton's, or the object cache's): checking a
+ * plan asks this of every program before `tsbpf attach` loads anything (issue 14).
+ */
+export function mapsLoadedBy(p: ProgramSpec, littleEndian: boolean): string[] {
+  const c = carriedPrograms.get(p);
+  if (c === undefined) return p.references.filter((r) => r.kind === "map").map((r) => r.map);
+  return c.refs
+    .filter((r) => {
+      // The pseudo source prepareProgram wrote into the lddw's register byte.
+      const regs = c.insns[r.insn * INSN_SIZE + 1] as number;
+      return (littleEndian ? regs >> 4 : regs & 0xf) === PseudoLd.MAP_FD;
+    })
+    .map((r) => r.map);
+}
+
 /** Whether `spec` has BTF, without decoding it when a skeleton carried it prepared. */
 export function hasBtf(spec: CollectionSpec): boolean {
   return carriedBtf.has(spec) || spec.btf !== undefined;

@@ -5,7 +5,6 @@
  * `load`, and `load` goes through `Collection.load` and builds the typed views over the live
  * collection. Everything here works on either engine; only `attach` is the kernel's.
  */
-import { Buffer } from "node:buffer";
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,6 +18,7 @@ import type { Btf } from "../btf/types.js";
 import { Collection, type CollectionFor } from "../collection.js";
 import { isMapError, isTsbpfError, UsageError } from "../errors.js";
 import { findRecordType, skeletonMapKind } from "../gen/skeleton-model.js";
+import { fromBase64 } from "../internal/bytes.js";
 import type { KernelXdpLink } from "../kernel/kernel-link.js";
 import type { KernelAttachXdpOptions } from "../kernel/kernel-program.js";
 import { loadCollectionSpec } from "../object/load-collection-spec.js";
@@ -125,7 +125,7 @@ function objectBytes(
   if (given instanceof Uint8Array) return { bytes: given, file: d.file };
   const where = given ?? ("url" in d.object ? d.object.url : undefined);
   if (where === undefined && "base64" in d.object) {
-    return { bytes: new Uint8Array(Buffer.from(d.object.base64().join(""), "base64")), file: d.file };
+    return { bytes: fromBase64(d.object.base64().join("")), file: d.file };
   }
   const path = where instanceof URL ? fileURLToPath(where) : (where as string);
   try {

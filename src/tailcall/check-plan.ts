@@ -26,7 +26,9 @@ import type {
   ProgramRef,
   SourceSite,
 } from "./plan.js";
-import { sourceSite } from "./source-site.js";
+import { sourceSite, tailCallSourceSite } from "./source-site.js";
+import { mapsLoadedBy } from "../object/prepared.js";
+import { tailCallStackClear } from "../object/prepared-spec.js";
 
 /** A program of the plan, with where it lives and its node name. */
 interface Prog {
@@ -202,7 +204,7 @@ function tailCallsOf(
     for (const site of p.spec.tailCalls) {
       const map = site.map === undefined ? undefined : spec.maps[site.map];
       if (map === undefined || map.type !== MapType.prog_array) continue;
-      const at = sourceSite(p.spec, site.insn);
+      const at = tailCallSourceSite(site);
       const slots = held.get(mapIdentity(p.object, map)) ?? new Map<number, Held>();
       const add = (to: Prog | undefined, key: number | null): void => {
         const e: GraphEdge = { from: p.node, to: to?.node ?? null, map: map.name, key, site: at };
@@ -377,6 +379,11 @@ function functionName(p: ProgramSpec, layout: FrameLayout, k: number): string {
  * stack.
  */
 function stackFindings(p: Prog): Finding[] {
+  // One function and no tail call in a subprogram, or a prepared spec's word that the walk finds
+  // nothing: asked first, as the spec answers without decoding its instructions
+  // (object/prepared-spec.ts: a kernel command checks its plan before it loads).
+  if (p.spec.functions.length <= 1 && p.spec.tailCalls.every((t) => t.subprogram === undefined)) return [];
+  if (tailCallStackClear(p.spec)) return [];
   const layout = frameLayout(p.spec.instructions);
   if (layout.tailCalls.every((t, k) => k === 0 || t.length === 0)) return [];
   const worst = new Map<number, FrameProblem & { kind: "tail-call-stack" }>();
@@ -423,8 +430,8 @@ function typeFindings(
   for (const [id, slots] of held) {
     const users = progs.filter((p) => {
       const spec = plan.objects[p.object] as CollectionSpec;
-      return p.spec.references.some((r) => {
-        const m = r.kind === "map" ? spec.maps[r.map] : undefined;
+      return mapsLoadedBy(p.spec, spec.byteOrder === "little").some((name) => {
+        const m = spec.maps[name];
         return m !== undefined && mapIdentity(p.object, m) === id;
       });
     });

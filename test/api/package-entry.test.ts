@@ -182,6 +182,11 @@ test("the packed package: a skeleton and the user's import share one instance; d
     writeFileSync(join(dir, "tail_call.bpf.o"), readFileSync("examples/tail-call/tail_call.bpf.o"));
     // The library cache of the user's program (each program has its own).
     const installed = join(pkg, "dist", "src", libCache(join(dir, "user.mjs")));
+    // And its object cache: the user's program opens tail_call.bpf.o.
+    const installedObjects = join(pkg, "dist", "src", libObjects(join(dir, "user.mjs")));
+    const objectBytes = readFileSync("examples/tail-call/tail_call.bpf.o").byteLength;
+    const hitTrace = (cache: string, objects: string) =>
+      `code cache: hit ${cache}\ncode cache: objects: hit ${objects}\ncode cache: objects: hit (${objectBytes} bytes)`;
     const root = process.getuid?.() === 0;
 
     await t.test(
@@ -191,10 +196,13 @@ test("the packed package: a skeleton and the user's import share one instance; d
         assert.equal(first.code, 0, first.stderr);
         assert.deepEqual(JSON.parse(first.stdout), WANT);
         // Root writes next to the bundle, in the install.
-        assert.equal(first.trace, `code cache: missing\ncode cache: written ${installed}`);
+        assert.equal(
+          first.trace,
+          `code cache: missing\ncode cache: objects: missing\ncode cache: objects: written ${installedObjects}\ncode cache: written ${installed}`,
+        );
         const second = node(["user.mjs"], dir);
         assert.deepEqual(JSON.parse(second.stdout), WANT);
-        assert.equal(second.trace, `code cache: hit ${installed}`);
+        assert.equal(second.trace, hitTrace(installed, installedObjects));
       },
     );
 
@@ -253,7 +261,11 @@ import("./tail_call.skel.js").then(async ({ TailCall }) => {
         } finally {
           rmSync(buildInfo);
         }
-        assert.equal(node(["user.mjs"], dir).trace, `code cache: hit ${installed}`, "the bundle again");
+        assert.equal(
+          node(["user.mjs"], dir).trace,
+          hitTrace(installed, installedObjects),
+          "the bundle again",
+        );
       },
     );
 
@@ -291,7 +303,14 @@ import("./tail_call.skel.js").then(async ({ TailCall }) => {
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^tail_call\.bpf\.o: little-endian/);
       const cache = join(pkg, "dist", "src", "cli", "tsbpf.bundle.inspect.cache");
-      assert.equal(r.trace, `code cache: missing\ncode cache: written ${cache}`);
+      const objects = join(pkg, "dist", "src", "cli", "tsbpf.bundle.inspect.objects");
+      assert.equal(
+        r.trace,
+        `code cache: missing\ncode cache: objects: missing\ncode cache: objects: written ${objects}\ncode cache: written ${cache}`,
+      );
+      const again = node([join(dir, "node_modules", ".bin", "tsbpf"), "inspect", "tail_call.bpf.o"], dir);
+      assert.equal(again.stdout, r.stdout, "the same inspection from the object cache");
+      assert.equal(again.trace, hitTrace(cache, objects));
     });
 
     await t.test(
@@ -315,28 +334,35 @@ import("./tail_call.skel.js").then(async ({ TailCall }) => {
       },
     );
 
-    await t.test("a full disk: nothing written, nothing left, the program unaffected", (tt) => {
-      if (!root) return tt.skip("needs root to mount a small tmpfs");
-      withDir((tmp) => {
-        const full = join(tmp, "full");
-        mkdirSync(full);
-        const m = spawnSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tsbpf-entry-full", full]);
-        if (m.status !== 0) return tt.skip(`cannot mount a tmpfs: ${m.stderr}`);
-        try {
-          const r = node(["user.mjs"], dir, { TSBPF_CODE_CACHE_DIR: full });
-          assert.equal(r.code, 0, r.stderr);
-          assert.deepEqual(JSON.parse(r.stdout), WANT);
-          assert.match(r.trace, /^code cache: missing\ncode cache: not written \(.*: ENOSPC\)$/);
-          assert.equal(
-            spawnSync("ls", ["-A", full], { encoding: "utf8" }).stdout,
-            "",
-            "no temporary file left",
-          );
-        } finally {
-          spawnSync("umount", [full]);
-        }
-      });
-    });
+    await t.test(
+      "a full disk: what does not fit is not written and leaves nothing, the program unaffected",
+      (tt) => {
+        if (!root) return tt.skip("needs root to mount a small tmpfs");
+        withDir((tmp) => {
+          const full = join(tmp, "full");
+          mkdirSync(full);
+          const m = spawnSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tsbpf-entry-full", full]);
+          if (m.status !== 0) return tt.skip(`cannot mount a tmpfs: ${m.stderr}`);
+          try {
+            const r = node(["user.mjs"], dir, { TSBPF_CODE_CACHE_DIR: full });
+            assert.equal(r.code, 0, r.stderr);
+            assert.deepEqual(JSON.parse(r.stdout), WANT);
+            // The object cache (17 KB) fits in the 64 KB; the code cache (440 KB) does not.
+            assert.match(
+              r.trace,
+              /^code cache: missing\ncode cache: objects: missing\ncode cache: objects: written .*\ncode cache: not written \(.*: ENOSPC\)$/,
+            );
+            assert.equal(
+              spawnSync("ls", ["-A", full], { encoding: "utf8" }).stdout,
+              `${libObjects(join(dir, "user.mjs"))}\n`,
+              "no temporary file left",
+            );
+          } finally {
+            spawnSync("umount", [full]);
+          }
+        });
+      },
+    );
 
     await t.test(
       "uid 65534: a read-only install and no home costs only the compile; their own cache directory is used",
@@ -345,6 +371,7 @@ import("./tail_call.skel.js").then(async ({ TailCall }) => {
         if (spawnSync("setpriv", ["--version"]).status !== 0)
           return tt.skip("setpriv (util-linux) is not installed");
         rmSync(installed, { force: true });
+        rmSync(installedObjects, { force: true });
         // The project is root's, readable by all (mkdtemp made its parent 0700).
         chmodSync(join(dir, ".."), 0o755);
         const home = join(dir, "..", "home");
@@ -353,18 +380,29 @@ import("./tail_call.skel.js").then(async ({ TailCall }) => {
         const none = node(["user.mjs"], dir, { HOME: "/nonexistent", XDG_CACHE_HOME: undefined }, AS_NOBODY);
         assert.equal(none.code, 0, none.stderr);
         assert.deepEqual(JSON.parse(none.stdout), WANT);
+        const unwritable =
+          "\\(.*node_modules\\/tsbpf\\/dist\\/src: EACCES; \\/nonexistent\\/\\.cache\\/tsbpf: EACCES\\)";
         assert.match(
           none.trace,
-          /^code cache: missing\ncode cache: not written \(.*node_modules\/tsbpf\/dist\/src: EACCES; \/nonexistent\/\.cache\/tsbpf: EACCES\)$/,
+          new RegExp(
+            `^code cache: missing\ncode cache: objects: missing\ncode cache: objects: not written ${unwritable}\ncode cache: not written ${unwritable}$`,
+          ),
         );
-        assert.ok(!existsSync(installed), "nothing written into the install");
+        assert.ok(
+          !existsSync(installed) && !existsSync(installedObjects),
+          "nothing written into the install",
+        );
         const cache = join(home, ".cache", "tsbpf", libCache(join(dir, "user.mjs")));
+        const objects = join(home, ".cache", "tsbpf", libObjects(join(dir, "user.mjs")));
         const first = node(["user.mjs"], dir, { HOME: home, XDG_CACHE_HOME: undefined }, AS_NOBODY);
         assert.deepEqual(JSON.parse(first.stdout), WANT);
-        assert.equal(first.trace, `code cache: missing\ncode cache: written ${cache}`);
+        assert.equal(
+          first.trace,
+          `code cache: missing\ncode cache: objects: missing\ncode cache: objects: written ${objects}\ncode cache: written ${cache}`,
+        );
         const second = node(["user.mjs"], dir, { HOME: home, XDG_CACHE_HOME: undefined }, AS_NOBODY);
         assert.deepEqual(JSON.parse(second.stdout), WANT);
-        assert.equal(second.trace, `code cache: hit ${cache}`);
+        assert.equal(second.trace, hitTrace(cache, objects));
       },
     );
   } finally {
@@ -439,6 +477,11 @@ function fnv1a(text: string): string {
 function libCache(main: string): string {
   const base = (main.split("/").pop() ?? "").replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 32);
   return `tsbpf.lib.${base}-${fnv1a(main)}.cache`;
+}
+
+/** The object cache that goes with the library cache of the program at `main`. */
+function libObjects(main: string): string {
+  return libCache(main).replace(/\.cache$/, ".objects");
 }
 
 /**
@@ -612,5 +655,114 @@ test("a program whose first run fails writes a partial cache of its own, used an
     assert.equal(clean.trace, `code cache: hit ${cache} (partial)\ncode cache: written ${cache}`);
     assert.doesNotMatch(readFileSync(cache, "latin1").split("\n")[0] ?? "", /partial/);
     assert.equal(node([main], dir, env).trace, `code cache: hit ${cache}`);
+  });
+});
+
+/**
+ * Opens the object at its first argument, loads it into the VM and prints what the spec says, with
+ * whether its programs were opened from a prepared spec (their instructions not yet decoded).
+ */
+const OPENER = `import { readFileSync } from "node:fs";
+import { Collection, loadCollectionSpec } from "tsbpf";
+const file = process.argv[2];
+const spec = loadCollectionSpec(readFileSync(file), { file });
+const lazy = Object.values(spec.programs).every((p) => Object.getOwnPropertyDescriptor(p, "instructions")?.get !== undefined);
+const coll = await Collection.load(spec);
+const said = {
+  file: spec.file,
+  programs: Object.fromEntries(Object.values(spec.programs).map((p) => [p.name, [p.section, p.instructions.length, p.references.length, p.lineInfo.length]])),
+  maps: Object.fromEntries(Object.values(spec.maps).map((m) => [m.name, [m.type, m.keySize, m.valueSize, m.maxEntries, m.initialData?.length ?? 0]])),
+  loaded: Object.keys(coll.programs).sort(),
+};
+console.log(JSON.stringify({ lazy, said }));
+`;
+
+test("a program's objects: its next run opens each from the object cache, with the same spec; other bytes are parsed; TSBPF_OBJECT_CACHE=0 keeps none", () => {
+  withProject((dir, caches) => {
+    const env = { TSBPF_CODE_CACHE_DIR: caches };
+    const main = join(dir, "opener.mjs");
+    writeFileSync(main, OPENER);
+    const objects = join(caches, libObjects(main));
+    const object = join(dir, "tail_call.bpf.o");
+    writeFileSync(object, readFileSync("examples/tail-call/tail_call.bpf.o"));
+    const first = node([main, object], dir, env);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(
+      first.trace,
+      [
+        "code cache: missing",
+        `code cache: objects: missing`,
+        `code cache: objects: written ${objects}`,
+        `code cache: written ${join(caches, libCache(main))}`,
+      ].join("\n"),
+    );
+    const parsed = JSON.parse(first.stdout);
+    assert.equal(parsed.lazy, false);
+    const again = node([main, object], dir, env);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(
+      again.trace,
+      [
+        `code cache: hit ${join(caches, libCache(main))}`,
+        `code cache: objects: hit ${objects}`,
+        `code cache: objects: hit (${readFileSync(object).byteLength} bytes)`,
+      ].join("\n"),
+    );
+    assert.deepEqual(JSON.parse(again.stdout), { ...parsed, lazy: true });
+    // Rebuilt in place: another object under the same name is parsed, and kept beside the first.
+    writeFileSync(object, readFileSync("test/bpf/fixtures/globals.bpf.o"));
+    const rebuilt = node([main, object], dir, env);
+    assert.equal(rebuilt.code, 0, rebuilt.stderr);
+    assert.equal(JSON.parse(rebuilt.stdout).lazy, false);
+    assert.match(rebuilt.trace, /objects: written/);
+    assert.equal(JSON.parse(node([main, object], dir, env).stdout).lazy, true);
+    writeFileSync(object, readFileSync("examples/tail-call/tail_call.bpf.o"));
+    assert.equal(JSON.parse(node([main, object], dir, env).stdout).lazy, true, "both are kept");
+    // Switched off: neither read nor written.
+    rmSync(objects);
+    const off = node([main, object], dir, { ...env, TSBPF_OBJECT_CACHE: "0" });
+    assert.equal(off.code, 0, off.stderr);
+    assert.equal(JSON.parse(off.stdout).lazy, false);
+    assert.doesNotMatch(off.trace, /objects/);
+    assert.equal(existsSync(objects), false);
+  });
+});
+
+test("object caches are pruned as code caches are (8 kept), and one that cannot be written or read never fails the program", () => {
+  withProject((dir, caches) => {
+    const env = { TSBPF_CODE_CACHE_DIR: caches };
+    const now = Date.now() / 1000;
+    const others = Array.from({ length: 9 }, (_, i) => `tsbpf.lib.t${i}.test.js-0000000${i}.objects`);
+    for (const [i, f] of others.entries()) {
+      writeFileSync(join(caches, f), "not a cache\n");
+      utimesSync(join(caches, f), now - 100 + i, now - 100 + i);
+    }
+    const main = join(dir, "opener.mjs");
+    writeFileSync(main, OPENER);
+    const object = join(dir, "tail_call.bpf.o");
+    writeFileSync(object, readFileSync("examples/tail-call/tail_call.bpf.o"));
+    const first = node([main, object], dir, env);
+    assert.equal(first.code, 0, first.stderr);
+    const removed = others.slice(0, 2).map((f) => `code cache: removed ${join(caches, f)}`);
+    for (const line of removed) assert.ok(first.trace.split("\n").includes(line), first.trace);
+    assert.deepEqual(
+      readdirSync(caches)
+        .filter((f) => f.endsWith(".objects"))
+        .sort(),
+      [libObjects(main), ...others.slice(2)].sort(),
+    );
+    // A damaged file: parsed, and written anew.
+    const objects = join(caches, libObjects(main));
+    const key = readFileSync(objects, "latin1").split("\n")[0] ?? "";
+    writeFileSync(objects, `${key}\n[[5,5]]\nshort`);
+    const damaged = node([main, object], dir, env);
+    assert.equal(damaged.code, 0, damaged.stderr);
+    assert.equal(JSON.parse(damaged.stdout).lazy, false);
+    assert.match(damaged.trace, /objects: unreadable: parsing\ncode cache: objects: written/);
+    // Nowhere to write (the cache directory is a file): the program runs as before.
+    const nowhere = node([main, object], dir, { TSBPF_CODE_CACHE_DIR: object });
+    assert.equal(nowhere.code, 0, nowhere.stderr);
+    assert.equal(JSON.parse(nowhere.stdout).lazy, false);
+    assert.match(nowhere.trace, /objects: not written \(.*tail_call.bpf.o: EEXIST\)/);
   });
 });

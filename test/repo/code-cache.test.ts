@@ -41,7 +41,9 @@ function run(
   const [cmd, ...pre] = [...prefix, process.execPath, bin, ...args] as [string, ...string[]];
   const r = spawnSync(cmd, pre, {
     encoding: "utf8",
-    env: { ...process.env, TSBPF_CODE_CACHE_TRACE: "1", ...env },
+    // The object cache, which `inspect` would also use, has tests of its own
+    // (test/api/package-entry.test.ts); here it stays off so the traces are the code cache's.
+    env: { ...process.env, TSBPF_CODE_CACHE_TRACE: "1", TSBPF_OBJECT_CACHE: "0", ...env },
     timeout: 30_000,
   });
   const trace = r.stderr
