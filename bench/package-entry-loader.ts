@@ -13,7 +13,7 @@ const t0 = process.hrtime.bigint();
 async function main(): Promise<void> {
   const args = elfJobArgs("package-entry-loader");
   const { Collection, kernel, loadCollectionSpec } = await import("tsbpf");
-  // As bench/tsbpf-loader.ts does with the internal defaultSys(): koffi and libc count as import.
+  // The native layer counts as import, as the dynamic linker's work does for the C loader.
   const { loadNativeLayer } = await import("./native-layer.js");
   loadNativeLayer(kernel);
   await runElfJob({ Collection, loadCollectionSpec }, args, new LoaderPhases(t0));

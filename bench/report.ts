@@ -228,12 +228,12 @@ function tables(r: BenchResults): Table[] {
       ...(l.tsbpf === undefined
         ? []
         : [
-            "import: tsbpf's modules and koffi; open: parse the ELF (libbpf: bpf_object__open); load: BTF, maps, verifier. Of which V8 garbage collection: the GC pauses from the import's end to attached (perf_hooks 'gc' entries), already counted in the phases above.",
+            "import: tsbpf's modules and its native layer (kernel.loadNativeLayer(): koffi's binary, libc and the syscall() binding, as the dynamic linker maps and binds libbpf and libc before the C loader's main; no bpf() call: the first is in load, as libbpf's are); open: parse the ELF (libbpf: bpf_object__open); load: BTF, maps, verifier. Of which V8 garbage collection: the GC pauses from the import's end to attached (perf_hooks 'gc' entries), already counted in the phases above.",
           ]),
       ...(cached === undefined
         ? []
         : [
-            "ES modules: bench/tsbpf-loader.ts importing dist/src's modules (informative: Node 20 compiles every function afresh in each process). Bundle, code cache: the same loader bundled by scripts/bundle.mjs and compiled with V8's code cache (bench/code-cache-run.cts), as bin/tsbpf.js runs the CLI; its import excludes the cache's deserialization (spawn → attached includes it).",
+            "ES modules: bench/tsbpf-loader.ts importing dist/src/index.js, the package's root (informative: Node 20 compiles every function afresh in each process). Bundle, code cache: the same loader bundled by scripts/bundle.mjs and compiled with V8's code cache (bench/code-cache-run.cts), as bin/tsbpf.js runs the CLI; its import excludes the cache's deserialization (spawn → attached includes it).",
           ]),
       ...(entry === undefined
         ? []

@@ -9,6 +9,7 @@ export { KernelCollection } from "./kernel-collection.js";
 export { type KernelAttachTcOptions, type KernelAttachXdpOptions, KernelProgram } from "./kernel-program.js";
 export { KernelMap } from "./kernel-map.js";
 export { readPinnedStats } from "./pinned-stats.js";
+export { loadNativeLayer } from "./sys.js";
 export { type SendOptions, type SendResult, sendFrames } from "./live-frames.js";
 export { waitForRunningPrograms } from "./grace-period.js";
 export { KernelXdpLink } from "./kernel-link.js";

@@ -316,6 +316,15 @@ export function defaultSys(): Sys {
   return cached;
 }
 
+/**
+ * Loads the kernel engine's native layer now (koffi's binary, libc, the `syscall()` binding)
+ * rather than on the first kernel call, and makes no call: for a program that wants its first
+ * load as quick as it can be, or to fail at start where koffi cannot load (a TsbpfError).
+ */
+export function loadNativeLayer(): void {
+  defaultSys();
+}
+
 function createNativeSys(): Sys {
   if (process.platform !== "linux") {
     throw new TsbpfError(`the kernel backend needs Linux, not ${process.platform}`, {
@@ -362,17 +371,6 @@ function createNativeSys(): Sys {
   let arenaPtr: unknown;
   let arenaAddr = 0n;
   let arena = new Uint8Array(0);
-  /** Makes the area `size` bytes (a power of two, at most {@link ARENA_MAX}), freeing the old one. */
-  const growArena = (size: number): void => {
-    const p = koffi.alloc("uint8_t", size);
-    if (arenaPtr !== undefined) koffi.free(arenaPtr);
-    arenaPtr = p;
-    arenaAddr = koffi.address(p);
-    arena = new Uint8Array(koffi.view(p, size));
-  };
-  // Made with the native layer: koffi's first view of native memory costs about 0.1 ms, which
-  // would otherwise land in the first bpf() call, a loader's BTF load (issue 14).
-  growArena(ARENA_MIN);
 
   /** Copies `bufs` into native memory, runs `fn` with their addresses and native copies, copies back. */
   function withNative<T>(
@@ -388,8 +386,14 @@ function createNativeSys(): Sys {
       total += Math.ceil(Math.max(1, b.byteLength) / 8) * 8;
     }
     if (total > ARENA_MAX) return withOwnNative(bufs, fn, back);
-    if (arena.byteLength < total)
-      growArena(Math.min(ARENA_MAX, Math.max(ARENA_MIN, 2 ** Math.ceil(Math.log2(total)))));
+    if (arena.byteLength < total) {
+      const size = Math.min(ARENA_MAX, Math.max(ARENA_MIN, 2 ** Math.ceil(Math.log2(total))));
+      const p = koffi.alloc("uint8_t", size);
+      if (arenaPtr !== undefined) koffi.free(arenaPtr);
+      arenaPtr = p;
+      arenaAddr = koffi.address(p);
+      arena = new Uint8Array(koffi.view(p, size));
+    }
     const addrs: bigint[] = [];
     const mem: Uint8Array[] = [];
     for (let i = 0; i < bufs.length; i++) {

@@ -32,15 +32,15 @@ export function loadRemembered(
   bytes: Uint8Array,
   opts: LoadCollectionSpecOptions,
 ): CollectionSpec {
-  const text = memo.find(bytes);
-  // A copy: the spec decodes its lazy parts from these bytes later, and the caller's may change.
-  const own = bytes.slice();
-  if (text !== undefined) {
-    const spec = openPreparedSpec(own, text, { ...opts, matched: true });
+  // The spec decodes its lazy parts from the cache's copy of the bytes (the caller's may change).
+  const found = memo.find(bytes);
+  if (found !== undefined) {
+    const spec = openPreparedSpec(found.object, found.text, { ...opts, matched: true });
     if (spec !== undefined) return spec;
   }
   // Bad input throws here, and nothing is remembered of it.
   const spec = parseCollectionSpec(bytes, opts);
+  const own = bytes.slice();
   memo.remember(own, () => {
     try {
       // Parsed again rather than encoded from `spec`, which the caller may have edited by then;

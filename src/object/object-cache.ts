@@ -28,8 +28,11 @@ export interface ObjectCacheHost {
 
 /** An object cache as `loadCollectionSpec` uses it. */
 export interface ObjectMemo {
-  /** The prepared text kept for exactly these bytes (every byte compared), or undefined. */
-  find(bytes: Uint8Array): string | undefined;
+  /**
+   * The prepared text kept for exactly these bytes (every byte compared), with the cache's own
+   * copy of them (never changed: a lazy spec can decode from it), or undefined.
+   */
+  find(bytes: Uint8Array): { text: string; object: Uint8Array } | undefined;
   /**
    * Remembers `bytes` (the caller's own copy, never changed after): `text` is called when the
    * process exits, and what it returns (undefined: nothing) is kept for the next process.
@@ -146,7 +149,7 @@ export function objectCache(host: ObjectCacheHost): ObjectMemo {
       const e = entryFor(read(), bytes);
       if (e === undefined) return undefined;
       host.trace(`hit (${bytes.byteLength} bytes)`);
-      return textOf(e);
+      return { text: textOf(e), object: e.object };
     },
     remember(bytes, text) {
       if (bytes.byteLength > OBJECT_MAX_BYTES || pending.some((p) => same(p.bytes, bytes))) return;

@@ -410,7 +410,7 @@ import("./tail_call.skel.js").then(async ({ TailCall }) => {
   }
 });
 
-test("through the bundle, importing the package and running a VM collection loads no native code (and the watch sees koffi once the kernel is asked for)", () => {
+test("through the bundle, importing the package and running a VM collection loads no native code (and the watch sees koffi once the kernel is asked for, or kernel.loadNativeLayer() is called)", () => {
   withDir((dir) => {
     const log = join(dir, "log");
     const watch = pathToFileURL(resolve("dist/test/api/native-watch.js")).href;
@@ -441,6 +441,22 @@ ${kernel ? 'await Collection.load(spec, { backend: "kernel", onWarning: () => {}
       kernel.some((l) => l.startsWith("dlopen ") && l.includes("koffi")),
       `koffi's binary seen: ${kernel.join("; ")}`,
     );
+    // kernel.loadNativeLayer() loads it up front, with no kernel call.
+    rmSync(log, { force: true });
+    const preload = node(
+      [
+        "--import",
+        watch,
+        "--input-type=module",
+        "-e",
+        'import { kernel } from "tsbpf"; kernel.loadNativeLayer();',
+      ],
+      ".",
+      { TSBPF_NATIVE_WATCH: log, TSBPF_CODE_CACHE_DIR: dir },
+    );
+    assert.equal(preload.code, 0, preload.stderr);
+    const seen = existsSync(log) ? readFileSync(log, "utf8") : "";
+    assert.match(seen, /^dlopen .*koffi/m, `kernel.loadNativeLayer(): ${seen}`);
   });
 });
 

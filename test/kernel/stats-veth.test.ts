@@ -86,7 +86,19 @@ test("up --stats: per-stage runs and per-key misses match the SYNs sent", { skip
     // The CLI prints the same counts as the library, from the file or the directory.
     const cli = runCli(["stats", file, "--json"]);
     assert.equal(cli.status, 0, cli.stderr);
-    assert.deepEqual(JSON.parse(cli.stdout), after);
+    // Read later than `after`: the dispatcher may have seen one more packet the host sent on its
+    // own meanwhile (IPv6 router solicitation, MLD), which passes it; the stages cannot have.
+    const read = JSON.parse(cli.stdout) as typeof after;
+    const extra = (read.programs.main_prog?.runs ?? 0) - (after.programs.main_prog?.runs ?? 0);
+    assert.ok(extra >= 0 && extra <= 3, `main_prog ran ${extra} more times between the two reads`);
+    const main = (x: typeof after) => {
+      const m = x.programs.main_prog;
+      return {
+        ...x,
+        programs: { ...x.programs, main_prog: m === undefined ? m : { ...m, runs: 0, verdicts: {} } },
+      };
+    };
+    assert.deepEqual(main(read), main(after));
     assert.match(runCli(["stats", "--pin", pin]).stdout, /prog_array\[1\]: 4 calls, 2 misses/);
 
     // graph --stats draws the same counts: runs in the boxes, calls on the arrows, the misses of
