@@ -5,6 +5,18 @@
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { resolve } from "node:path";
+import { after } from "node:test";
+
+/**
+ * Children started by {@link startProcess} that have not closed yet. A test that fails before it
+ * stops its child (a `waitFor` that times out) would otherwise leave it running, and its pipes
+ * would keep the test file's process alive: a hang instead of a failure. Whatever is left is
+ * killed once the file's tests are over.
+ */
+const live = new Set<ChildProcessWithoutNullStreams>();
+after(() => {
+  for (const c of live) c.kill("SIGKILL");
+});
 
 /** The argv that runs the tsbpf CLI as a real process. */
 export function cliArgv(args: string[]): string[] {
@@ -44,6 +56,8 @@ export function startProcess(command: string[], prefix: string[] = []): CliProce
   const argv = [...prefix, ...command];
   // `ip netns exec` execs the command, so signals sent to the child reach node itself.
   const child = spawn(argv[0] as string, argv.slice(1), { stdio: "pipe" });
+  live.add(child);
+  child.on("close", () => live.delete(child));
   let out = "";
   let err = "";
   let done = false;
