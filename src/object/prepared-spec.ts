@@ -23,13 +23,10 @@ import { frameLayout, walkFrames } from "./stack-frames.js";
 import type { CollectionSpec, MapSpec, ProgramSpec, TailCallSite } from "./types.js";
 
 /** The layout of the text; a skeleton with another is not read (its object is parsed). */
-const FORMAT = 3;
+const FORMAT = 4;
 
-/**
- * The program fields decoded from the object on first use. `functions` (a few spans) is carried:
- * checking a plan asks whether a program has subprograms before it decodes anything.
- */
-const LAZY_PROGRAM_FIELDS = ["instructions", "references", "funcInfo", "lineInfo"] as const;
+/** The program fields decoded from the object on first use. */
+const LAZY_PROGRAM_FIELDS = ["instructions", "references", "functions", "funcInfo", "lineInfo"] as const;
 
 /** A byte range of the text's `bin` (offset, length). */
 type BinRange = [number, number];
@@ -204,15 +201,21 @@ interface LazySource {
   parsed: CollectionSpec | undefined;
 }
 
-/** The lazy programs and specs, with where their lazy parts come from. */
-const lazyPrograms = new WeakMap<ProgramSpec, LazySource>();
+/**
+ * A lazy program: where its lazy parts come from, and what its text said of it (the answers a
+ * plan check and the trace filter ask for), good until the program settles. `tailCalls` goes once
+ * read, as it is a data property then.
+ */
+interface LazyProgram {
+  src: LazySource;
+  tailCalls: TailCallSite[] | undefined;
+  printk: (PrintkSite | undefined)[] | undefined;
+  stackClear: boolean;
+}
+
+/** The lazy programs and specs. */
+const lazyPrograms = new WeakMap<ProgramSpec, LazyProgram>();
 const lazySpecs = new WeakMap<CollectionSpec, LazySource>();
-/** The tail-call sites a lazy program's text carried, until read or the program settles. */
-const carriedSites = new WeakMap<ProgramSpec, TailCallSite[]>();
-/** The printk sites a lazy program's text carried, until the program settles. */
-const carriedPrintk = new WeakMap<ProgramSpec, (PrintkSite | undefined)[]>();
-/** The lazy programs whose text says the frame walk finds no tail call under too much stack. */
-const stackClear = new WeakSet<ProgramSpec>();
 
 /**
  * True when `p`'s text said the verifier's frame walk (stack-frames.ts) finds no tail call under
@@ -220,7 +223,7 @@ const stackClear = new WeakSet<ProgramSpec>();
  * known without walking its instructions.
  */
 export function tailCallStackClear(p: ProgramSpec): boolean {
-  return lazyPrograms.has(p) && stackClear.has(p);
+  return lazyPrograms.get(p)?.stackClear === true;
 }
 
 /**
@@ -228,8 +231,7 @@ export function tailCallStackClear(p: ProgramSpec): boolean {
  * (then they are the same), else worked out from the program.
  */
 export function printkSitesOf(p: ProgramSpec): (PrintkSite | undefined)[] {
-  const carried = lazyPrograms.has(p) ? carriedPrintk.get(p) : undefined;
-  return carried ?? printkSites(p);
+  return lazyPrograms.get(p)?.printk ?? printkSites(p);
 }
 
 function parsedSpec(src: LazySource): CollectionSpec {
@@ -253,14 +255,11 @@ function parsedSpec(src: LazySource): CollectionSpec {
  * carried for it: from now on the reader may change what it was computed from.
  */
 function settleProgram(p: ProgramSpec): void {
-  const src = lazyPrograms.get(p);
-  if (src === undefined) return;
+  const lazy = lazyPrograms.get(p);
+  if (lazy === undefined) return;
   lazyPrograms.delete(p);
-  carriedSites.delete(p);
-  carriedPrintk.delete(p);
-  stackClear.delete(p);
   carryProgram(p, undefined);
-  const q = parsedSpec(src).programs[p.name];
+  const q = parsedSpec(lazy.src).programs[p.name];
   for (const k of LAZY_PROGRAM_FIELDS) {
     const value = q === undefined ? [] : q[k];
     Object.defineProperty(p, k, { value, writable: true, enumerable: true, configurable: true });
@@ -292,12 +291,13 @@ function lazyProgramField(k: (typeof LAZY_PROGRAM_FIELDS)[number] | "tailCalls")
 const LAZY_TAIL_CALLS: PropertyDescriptor = {
   ...lazyProgramField("tailCalls"),
   get(this: ProgramSpec): unknown {
-    const sites = carriedSites.get(this);
-    if (sites === undefined || !lazyPrograms.has(this)) {
+    const lazy = lazyPrograms.get(this);
+    const sites = lazy?.tailCalls;
+    if (lazy === undefined || sites === undefined) {
       settleProgram(this);
       return this.tailCalls;
     }
-    carriedSites.delete(this);
+    lazy.tailCalls = undefined;
     Object.defineProperty(this, "tailCalls", {
       value: sites,
       writable: true,
@@ -378,13 +378,7 @@ function specOf(
     maps[m.name] = m;
   }
   const programs: Record<string, ProgramSpec> = {};
-  const carried: [
-    ProgramSpec,
-    PreparedProgram,
-    TailCallSite[] | undefined,
-    (PrintkSite | undefined)[] | undefined,
-    boolean,
-  ][] = [];
+  const carried: [ProgramSpec, PreparedProgram, LazyProgram][] = [];
   for (let i = 0; i < t.programs.length; i++) {
     const w = t.programs[i] as PreparedText["programs"][number];
     const eager = w.spec;
@@ -402,21 +396,22 @@ function specOf(
     carried.push([
       p,
       prepared,
-      w.tailCalls === undefined ? undefined : w.tailCalls.map(siteOf),
-      w.printk === undefined
-        ? undefined
-        : w.printk.map((x) => (x === null ? undefined : { map: x[0], offset: x[1] })),
-      w.stackClear === true,
+      {
+        src,
+        tailCalls: w.tailCalls === undefined ? undefined : w.tailCalls.map(siteOf),
+        printk:
+          w.printk === undefined
+            ? undefined
+            : w.printk.map((x) => (x === null ? undefined : { map: x[0], offset: x[1] })),
+        stackClear: w.stackClear === true,
+      },
     ]);
   }
   const btf = t.btf === null ? undefined : rangeOf(bin, t.btf);
   // Registered only once the whole text was read: a text that fails half-way carries nothing.
-  for (const [p, prepared, sites, printk, clear] of carried) {
-    lazyPrograms.set(p, src);
+  for (const [p, prepared, lazy] of carried) {
+    lazyPrograms.set(p, lazy);
     carryProgram(p, prepared);
-    if (sites !== undefined) carriedSites.set(p, sites);
-    if (printk !== undefined) carriedPrintk.set(p, printk);
-    if (clear) stackClear.add(p);
   }
   const spec = {
     file,

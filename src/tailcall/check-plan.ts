@@ -379,10 +379,8 @@ function functionName(p: ProgramSpec, layout: FrameLayout, k: number): string {
  * stack.
  */
 function stackFindings(p: Prog): Finding[] {
-  // One function and no tail call in a subprogram, or a prepared spec's word that the walk finds
-  // nothing: asked first, as the spec answers without decoding its instructions
-  // (object/prepared-spec.ts: a kernel command checks its plan before it loads).
-  if (p.spec.functions.length <= 1 && p.spec.tailCalls.every((t) => t.subprogram === undefined)) return [];
+  // A prepared spec's word that the walk finds nothing, asked first: it answers without decoding
+  // the instructions (object/prepared-spec.ts; a kernel command checks its plan before it loads).
   if (tailCallStackClear(p.spec)) return [];
   const layout = frameLayout(p.spec.instructions);
   if (layout.tailCalls.every((t, k) => k === 0 || t.length === 0)) return [];

@@ -164,6 +164,6 @@ test("a prepared text made from another object, or unreadable, opens nothing", (
   assert.equal(openPreparedSpec(b, text), undefined);
   assert.equal(openPreparedSpec(a.subarray(0, a.length - 1), text), undefined);
   assert.equal(openPreparedSpec(a, text.slice(0, -1)), undefined, "truncated JSON");
-  assert.equal(openPreparedSpec(a, text.replace('"format":3', '"format":4')), undefined, "another format");
+  assert.equal(openPreparedSpec(a, text.replace('"format":4', '"format":5')), undefined, "another format");
   assert.equal(openPreparedSpec(a, "null"), undefined);
 });

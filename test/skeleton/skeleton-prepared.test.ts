@@ -62,7 +62,7 @@ test("unreadable prepared text falls back to parsing the object", () => {
     PREPARED.slice(0, 200),
     "{}",
     "not json",
-    PREPARED.replace('"format":3', '"format":9'),
+    PREPARED.replace('"format":4', '"format":9'),
   ]) {
     const s = specOf(descriptor(TAIL, bad));
     assert.ok(!lazy(s), "parsed");

@@ -522,7 +522,7 @@ const OBJECT = [
  * loading), as JSON: read instead of parsing the object when the object is the one it was made from.
  */
 const PREPARED = [
-  '{"format":3,"object":1675989550,"byteOrder":"little","license":"GPL","kernelVersion":null,"skippedSe',
+  '{"format":4,"object":1675989550,"byteOrder":"little","license":"GPL","kernelVersion":null,"skippedSe',
   'ctions":[{"name":".debug_loclists","reason":"DWARF debug information"},{"name":".debug_abbrev","reas',
   'on":"DWARF debug information"},{"name":".debug_info","reason":"DWARF debug information"},{"name":".d',
   'ebug_str_offsets","reason":"DWARF debug information"},{"name":".debug_str","reason":"DWARF debug inf',
@@ -668,9 +668,8 @@ const PREPARED = [
   '":4,"typeId":29,"linkage":"global"},{"name":"last_delta","offset":8,"size":4,"typeId":79,"linkage":"',
   'global"},{"name":"last_ptr","offset":16,"size":8,"typeId":8,"linkage":"global"}]}],"programs":[{"spe',
   'c":{"name":"typed_prog","section":"xdp","type":6,"typeName":"xdp","expectedAttachType":37,"attachTo"',
-  ':null,"sleepable":false,"license":"GPL","functions":[{"name":"typed_prog","start":0,"end":215,"secti',
-  'on":"xdp"}],"sectionOffset":0},"insns":[166,1720],"refs":[[2,".bss"],[11,".data"],[23,"counters"],[6',
-  '5,".rodata"],[78,"flows"],[113,"flows"],[118,"flows"],[159,"per_proto"],[173,"per_proto"],[185,".bss',
-  '"],[189,".data"],[197,".data"],[210,".bss"]],"funcInfo":[1886,8],"lineInfo":[1894,1488],"tailCalls":',
-  '[],"printk":[],"stackClear":true}],"btf":[3382,4624]}',
+  ':null,"sleepable":false,"license":"GPL","sectionOffset":0},"insns":[166,1720],"refs":[[2,".bss"],[11',
+  ',".data"],[23,"counters"],[65,".rodata"],[78,"flows"],[113,"flows"],[118,"flows"],[159,"per_proto"],',
+  '[173,"per_proto"],[185,".bss"],[189,".data"],[197,".data"],[210,".bss"]],"funcInfo":[1886,8],"lineIn',
+  'fo":[1894,1488],"tailCalls":[],"printk":[],"stackClear":true}],"btf":[3382,4624]}',
 ];
