@@ -21,7 +21,8 @@ async function main(): Promise<void> {
   // The kernel engine loads koffi's native binary and libc on its first syscall; load them here
   // so that their cost shows up as "import" and not as "load": the counterpart of what the
   // dynamic linker does for the C loader (mapping libbpf, libelf and libc) before its main() and
-  // first clock reading. The engine's first bpf() call stays in the phases (bench/native-layer.ts).
+  // first clock reading. No bpf() call is made: the engine's first call, and the native memory
+  // it makes for it, stay in the timed phases, as libbpf's first calls are in the C loader's.
   kernel.loadNativeLayer();
   await runElfJob({ Collection, loadCollectionSpec }, args, new LoaderPhases(t0));
 }

@@ -24,8 +24,7 @@ async function main(): Promise<void> {
   // The skeleton imports "tsbpf", the package entry (or the module graph with TSBPF_BUNDLE=0):
   // the same instance here. As tsbpf-loader.ts: koffi and libc are loaded before the clock starts.
   const { kernel } = await import("tsbpf");
-  const { loadNativeLayer } = await import("./native-layer.js");
-  loadNativeLayer(kernel);
+  kernel.loadNativeLayer();
   const phases = new LoaderPhases(t0);
   phases.imported();
   const open = TailCall.open();

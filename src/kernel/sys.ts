@@ -506,8 +506,8 @@ function createNativeSys(): Sys {
       const n = SYS_IFINDEX[process.arch];
       if (n === undefined) return Number(ifNameToIndex()(name));
       // As glibc does; 0 for a name no interface can have (empty, or too long with its NUL).
-      const ifr = new Uint8Array(IfReq.SIZE);
       if (name.length === 0 || name.length >= IfReq.NAMSIZ) return 0;
+      const ifr = new Uint8Array(IfReq.SIZE);
       // ASCII copied as is: a TextEncoder costs tens of microseconds on its first use.
       for (let i = 0; i < name.length; i++) {
         const c = name.charCodeAt(i);
