@@ -116,7 +116,7 @@ function loadLibrary(file, importer) {
     isPartial: (code) => code !== 0,
     bound: { match: LIB_CACHE, keep: LIB_CACHES_KEPT },
     objects: { name: objectsName(name), bound: { match: LIB_OBJECTS, keep: LIB_CACHES_KEPT } },
-  });
+  }).default;
 }
 
 /** The object cache that goes with the code cache `name`: `.objects` for `.cache`. */

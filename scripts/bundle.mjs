@@ -14,13 +14,15 @@
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
 const LIB_BUNDLE = "dist/src/tsbpf.lib.bundle.cjs";
 const YAML_SCRIPT = "dist/src/cli/tsbpf.yaml.cjs";
 const CLI_BUNDLE = "dist/src/cli/tsbpf.bundle.cjs";
 const BUNDLES_JSON = "dist/src/cli/tsbpf.bundles.json";
+/** A build for profiling: bundles not minified, so that profiles name functions and lines. */
+const READABLE = process.env.TSBPF_BUNDLE_READABLE === "1";
 
 // The package entry, written first: it must exist with or without esbuild.
 const graph = await import(pathToFileURL(resolve("dist/src/index.js")).href);
@@ -94,7 +96,7 @@ const WRAPPER_HEAD =
  */
 async function bundle(entry, out, external = [], options = {}) {
   const result = await build({
-    entryPoints: [entry],
+    ...(typeof entry === "string" ? { entryPoints: [entry] } : { stdin: entry }),
     outfile: out,
     bundle: true,
     platform: "node",
@@ -109,7 +111,8 @@ async function bundle(entry, out, external = [], options = {}) {
     // esbuild's keepNames sets each one's `name` when the bundle starts (a defineProperty per
     // function, about 140 KB of heap and a garbage collection before attach is done: issue 14).
     // Error classes, which are told apart by name, set their `name` themselves (src/errors.ts).
-    minify: true,
+    // TSBPF_BUNDLE_READABLE=1 (for profiling only) keeps names and layout, and non-ASCII text.
+    minify: !READABLE,
     define: { "import.meta.url": "__tsbpfMetaUrl" },
     ...options,
   });
@@ -141,7 +144,7 @@ async function bundle(entry, out, external = [], options = {}) {
   // loading node:crypto (about 10 ms) and hashing 500 KB on every start.
   // bin/tsbpf.js reads a bundle as Latin-1 (faster than UTF-8), which is exact for ASCII only.
   const wide = /[^\x00-\x7f]/.exec(code);
-  if (wide !== null)
+  if (wide !== null && !READABLE)
     throw new Error(
       `bundle: ${out} has a non-ASCII character at ${wide.index}; bin/tsbpf.js reads bundles as ASCII`,
     );
@@ -218,8 +221,77 @@ writeFileSync(BUNDLES_JSON, `${JSON.stringify(which, null, 2)}\n`);
 // constants and its YAML parser were undefined); the library's bundle ignores it.
 // Its YAML parser is required on first use: src/index.ts re-exports pipeline/definition.js,
 // so the library starts that module at import (the CLI only when it parses a pipeline file).
-await bundle("dist/src/index.js", LIB_BUNDLE, [["yaml", "cli/tsbpf.yaml.cjs", true]], {
+// The bundle's exports are one plain object made after every module has started, rather than
+// esbuild's CommonJS exports (a getter and a property descriptor per name, for live bindings the
+// library has no use for): bin/tsbpf.js's loadLibrary returns it (`default`). About 110 KB less
+// young-generation heap at import, which moved V8's second scavenge into the timed load of a
+// loader that had just imported tsbpf (issue 14).
+// The namespaces src/index.ts exports (`export * as kernel from "./kernel/index.js"`) are plain
+// objects made the same way.
+const spacesOfIndex = new Map(
+  [...readFileSync("dist/src/index.js", "utf8").matchAll(/^export \* as ([\w$]+) from ("[^"]+");$/gm)].map(
+    (m) => [m[1], m[2]],
+  ),
+);
+const entryValue = (n) =>
+  spacesOfIndex.has(n)
+    ? `{ ${Object.keys(graph[n])
+        .map((k) => `${k}: ${n}Space.${k}`)
+        .join(", ")} }`
+    : `lib.${n}`;
+const libEntry = {
+  contents: [
+    `import * as lib from "./index.js";`,
+    ...[...spacesOfIndex].map(([n, spec]) => `import * as ${n}Space from ${spec};`),
+    "export default {",
+    ...names.map((n) => `  ${n}: ${entryValue(n)},`),
+    "};",
+  ].join("\n"),
+  resolveDir: resolve("dist/src"),
+  sourcefile: "tsbpf-lib-entry.js",
+  loader: "js",
+};
+// The library's modules import a few others dynamically (the VM or the kernel engine, as a
+// collection needs one; the kernel's pipeline modules), which spares a program running from
+// dist/src's module graph modules it does not use. In a bundle every module is there anyway, but a
+// dynamic import makes esbuild wrap the module imported and everything it imports in a lazy start
+// function, with an exports object of getters for each: about 45 KB of heap at import for
+// nothing. For the library's bundle the two forms the library writes become static imports:
+// `const { a, b } = await import("./m.js")` and `(await import("./m.js")).a`. Any other form fails
+// the build rather than quietly bringing the wrappers back.
+const staticImports = {
+  name: "tsbpf-static-imports",
+  setup(b) {
+    b.onLoad({ filter: /\/dist\/src\/.*\.js$/ }, (a) => {
+      const source = readFileSync(a.path, "utf8");
+      if (!source.includes('import("./') && !source.includes('import("../')) return undefined;
+      const spaces = new Map();
+      const ns = (spec) => {
+        if (!spaces.has(spec)) spaces.set(spec, `__tsbpfStatic${spaces.size}`);
+        return spaces.get(spec);
+      };
+      let code = source
+        .replace(/\bconst \{ ([\w$, ]+) \} = await import\(("\.\.?\/[^"]+")\);/g, (_, list, spec) => {
+          const names = list.split(",").map((n) => n.trim());
+          if (!names.every((n) => /^[\w$]+$/.test(n)))
+            throw new Error(`bundle: ${a.path}: cannot make import(${spec}) static`);
+          return `const ${names.map((n) => `${n} = ${ns(spec)}.${n}`).join(", ")};`;
+        })
+        .replace(/\(await import\(("\.\.?\/[^"]+")\)\)\.(?=[\w$])/g, (_, spec) => `${ns(spec)}.`);
+      const left = /\bimport\("\.\.?\/[^"]+"\)/.exec(code);
+      if (left !== null)
+        throw new Error(
+          `bundle: ${a.path}: a dynamic ${left[0]} of a form the library's bundle cannot make static`,
+        );
+      const head = [...spaces].map(([spec, n]) => `import * as ${n} from ${spec};`).join("\n");
+      code = `${head}\n${code}`;
+      return { loader: "js", contents: code, resolveDir: dirname(a.path) };
+    });
+  },
+};
+await bundle(libEntry, LIB_BUNDLE, [["yaml", "cli/tsbpf.yaml.cjs", true]], {
   ignoreAnnotations: true,
+  plugins: [staticImports],
 });
 {
   // Its exports are the package entry's names, or the build fails.
@@ -229,7 +301,7 @@ await bundle("dist/src/index.js", LIB_BUNDLE, [["yaml", "cli/tsbpf.yaml.cjs", tr
     name: "",
     importer: (s) => import(s),
     isPartial: () => true,
-  });
+  }).default;
   const got = Object.keys(lib).sort();
   if (got.join() !== names.join())
     throw new Error(

@@ -20,6 +20,23 @@ export function encodeScalar(
   if (typeof x === "number" && !Number.isSafeInteger(x)) {
     throw new UsageError(`${what} ${x} is not an integer`, { hint: "use a bigint for 64-bit values" });
   }
+  // Numbers into up to 6 bytes (keys, indices, fds) in exact double arithmetic: the BigInt way
+  // allocates a dozen BigInts per value, on paths (filling prog-array slots) that run cold.
+  if (typeof x === "number" && size >= 1 && size <= 6) {
+    const span = 2 ** (size * 8);
+    if (x < -span / 2 || x >= span) {
+      throw new UsageError(`${what} ${x} does not fit in ${size} byte${size === 1 ? "" : "s"}`, {
+        hint: "pass the bytes as a Uint8Array for keys or values wider than 8 bytes",
+      });
+    }
+    let n = x < 0 ? x + span : x;
+    const out = new Uint8Array(size);
+    for (let i = 0; i < size; i++) {
+      out[littleEndian ? i : size - 1 - i] = n % 256;
+      n = Math.floor(n / 256);
+    }
+    return out;
+  }
   let v = BigInt(x);
   const bits = BigInt(size * 8);
   if (size === 0 || size > 8 || v < -(1n << (bits - 1n)) || v >= 1n << bits) {

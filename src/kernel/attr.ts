@@ -13,22 +13,29 @@ export interface AttrCall {
   ptrs: PtrArg[];
 }
 
-/** Little helper over a zeroed attr; all fields are host-endian, which is little on every target we run on. */
+/**
+ * Little helper over a zeroed attr; all fields are host-endian, which is little on every target we
+ * run on. Fields are stored byte by byte: a DataView would make V8 move the attr's bytes into an
+ * ArrayBuffer of their own, on every call of a load that runs cold.
+ */
 class AttrWriter {
   readonly bytes: Uint8Array;
-  readonly view: DataView;
   readonly ptrs: PtrArg[] = [];
   constructor(size: number) {
     this.bytes = new Uint8Array(size);
-    this.view = new DataView(this.bytes.buffer);
   }
   u32(off: number, v: number): this {
-    this.view.setUint32(off, v >>> 0, true);
+    const b = this.bytes;
+    b[off] = v;
+    b[off + 1] = v >>> 8;
+    b[off + 2] = v >>> 16;
+    b[off + 3] = v >>> 24;
     return this;
   }
   u64(off: number, v: bigint): this {
-    this.view.setBigUint64(off, BigInt.asUintN(64, v), true);
-    return this;
+    if (v === 0n) return this;
+    const u = BigInt.asUintN(64, v);
+    return this.u32(off, Number(u & 0xffff_ffffn)).u32(off + 4, Number(u >> 32n));
   }
   /** A pointer field; a missing or empty buffer leaves the field NULL. */
   ptr(off: number, buf: Uint8Array | undefined, out = false): this {

@@ -272,6 +272,32 @@ let cached: Sys | undefined;
 const ARENA_MIN = 4096;
 const ARENA_MAX = 1 << 20;
 
+/** Native memory for a call's buffers: koffi's pointer, its address, and views of its bytes. */
+interface NativeArea {
+  readonly ptr: unknown;
+  /** The address as a number: user-space addresses are below 2^53 on every architecture Linux runs. */
+  readonly addr: number;
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+}
+
+function nativeArea(koffi: Koffi, size: number): NativeArea {
+  const ptr = koffi.alloc("uint8_t", size);
+  const mem = koffi.view(ptr, size);
+  return { ptr, addr: Number(koffi.address(ptr)), bytes: new Uint8Array(mem), view: new DataView(mem) };
+}
+
+/** Bytes a buffer takes in native memory: at least one, so that every pointer is real and distinct, rounded up to 8. */
+function stagedSize(n: number): number {
+  return Math.ceil(Math.max(1, n) / 8) * 8;
+}
+
+/** Writes a 64-bit pointer field (host byte order, little-endian) from a number, with no BigInt. */
+function setAddress(view: DataView, offset: number, addr: number): void {
+  view.setUint32(offset, addr % 0x1_0000_0000, true);
+  view.setUint32(offset + 4, Math.floor(addr / 0x1_0000_0000), true);
+}
+
 /** The native binary's API: what tsbpf calls, plus the version it reports. */
 type KoffiNative = Koffi & { version?: unknown };
 
@@ -363,14 +389,32 @@ function createNativeSys(): Sys {
   const umount2 = lazy("int umount2(const char *target, int flags)");
 
   /**
-   * Native memory reused by every call: one koffi.alloc and one view of it, grown on demand up
-   * to {@link ARENA_MAX}. Allocating, viewing and freeing each buffer of each call (five for a
-   * program load) cost about 0.1 ms a call when Node runs cold. Calls are synchronous and never
-   * nest, so one area suffices.
+   * Native memory reused by every call: one koffi.alloc with one byte view and one DataView of
+   * it, grown on demand up to {@link ARENA_MAX}; a call that needs more gets memory of its own,
+   * freed after it. Allocating, viewing and freeing each buffer of each call (five for a program
+   * load) cost about 0.1 ms a call when Node runs cold. Calls are synchronous and never nest, so
+   * one area suffices.
    */
-  let arenaPtr: unknown;
-  let arenaAddr = 0n;
-  let arena = new Uint8Array(0);
+  let arena: NativeArea | undefined;
+
+  /** Native memory of at least `total` bytes: the shared area, or a one-off the caller frees. */
+  function area(total: number): NativeArea {
+    if (total > ARENA_MAX) return nativeArea(koffi, total);
+    if (arena === undefined || arena.bytes.byteLength < total) {
+      const next = nativeArea(
+        koffi,
+        Math.min(ARENA_MAX, Math.max(ARENA_MIN, 2 ** Math.ceil(Math.log2(total)))),
+      );
+      if (arena !== undefined) koffi.free(arena.ptr);
+      arena = next;
+    }
+    return arena;
+  }
+
+  /** Frees `a` unless it is the shared area. */
+  function release(a: NativeArea): void {
+    if (a !== arena) koffi.free(a.ptr);
+  }
 
   /** Copies `bufs` into native memory, runs `fn` with their addresses and native copies, copies back. */
   function withNative<T>(
@@ -378,71 +422,27 @@ function createNativeSys(): Sys {
     fn: (addrs: bigint[], mem: Uint8Array[]) => T,
     back: readonly boolean[],
   ): T {
-    // Zero-length buffers still get one byte so that every pointer is real and distinct.
-    const offs: number[] = [];
     let total = 0;
-    for (const b of bufs) {
-      offs.push(total);
-      total += Math.ceil(Math.max(1, b.byteLength) / 8) * 8;
-    }
-    if (total > ARENA_MAX) return withOwnNative(bufs, fn, back);
-    if (arena.byteLength < total) {
-      const size = Math.min(ARENA_MAX, Math.max(ARENA_MIN, 2 ** Math.ceil(Math.log2(total))));
-      const p = koffi.alloc("uint8_t", size);
-      if (arenaPtr !== undefined) koffi.free(arenaPtr);
-      arenaPtr = p;
-      arenaAddr = koffi.address(p);
-      arena = new Uint8Array(koffi.view(p, size));
-    }
+    for (let i = 0; i < bufs.length; i++) total += stagedSize((bufs[i] as Uint8Array).byteLength);
+    const a = area(total);
     const addrs: bigint[] = [];
     const mem: Uint8Array[] = [];
+    let o = 0;
     for (let i = 0; i < bufs.length; i++) {
       const b = bufs[i] as Uint8Array;
-      const o = offs[i] as number;
-      arena.set(b, o);
-      mem.push(arena.subarray(o, o + Math.max(1, b.byteLength)));
-      addrs.push(arenaAddr + BigInt(o));
+      a.bytes.set(b, o);
+      mem.push(a.bytes.subarray(o, o + Math.max(1, b.byteLength)));
+      addrs.push(BigInt(a.addr + o));
+      o += stagedSize(b.byteLength);
     }
     try {
       return fn(addrs, mem);
     } finally {
-      // Copy back even when the call failed: the kernel writes the verifier log, log_true_size
-      // and data_size_out exactly when it refuses.
       for (let i = 0; i < bufs.length; i++) {
         const b = bufs[i] as Uint8Array;
         if (back[i] === true && b.byteLength > 0) b.set((mem[i] as Uint8Array).subarray(0, b.byteLength));
       }
-    }
-  }
-
-  /** {@link withNative} for calls too large for the shared area: memory of their own, freed after. */
-  function withOwnNative<T>(
-    bufs: readonly Uint8Array[],
-    fn: (addrs: bigint[], mem: Uint8Array[]) => T,
-    back: readonly boolean[],
-  ): T {
-    const ptrs: unknown[] = [];
-    const mem: Uint8Array[] = [];
-    let called = false;
-    try {
-      const addrs: bigint[] = [];
-      for (const b of bufs) {
-        const p = koffi.alloc("uint8_t", Math.max(1, b.byteLength));
-        ptrs.push(p);
-        const m = new Uint8Array(koffi.view(p, Math.max(1, b.byteLength)));
-        m.set(b);
-        mem.push(m);
-        addrs.push(koffi.address(p));
-      }
-      called = true;
-      return fn(addrs, mem);
-    } finally {
-      if (called) {
-        bufs.forEach((b, i) => {
-          if (back[i] === true && b.byteLength > 0) b.set((mem[i] as Uint8Array).subarray(0, b.byteLength));
-        });
-      }
-      for (const p of ptrs) koffi.free(p);
+      release(a);
     }
   }
 
@@ -452,51 +452,52 @@ function createNativeSys(): Sys {
     return n;
   }
 
-  /** One bpf() call with its attr and pointed-at buffers in native memory. */
-  function callBpf(
-    cmd: number,
-    attr: Uint8Array,
-    ptrs: readonly PtrArg[],
-    bufs: Uint8Array[],
-    back: boolean[],
-  ): number {
-    return withNative(
-      bufs,
-      (addrs, mem) => {
-        const attrAddr = addrs[0] as bigint;
-        const m = mem[0] as Uint8Array;
-        // The native attr copy is what the kernel reads, so the pointer fields are patched there.
-        const native = new DataView(m.buffer, m.byteOffset, attr.byteLength);
-        for (let i = 0; i < ptrs.length; i++) {
-          native.setBigUint64((ptrs[i] as PtrArg).offset, addrs[i + 1] as bigint, true);
-        }
-        koffi.errno(0);
-        const r = Number(syscall(nr, "int", cmd, "void *", attrAddr, "uint", attr.byteLength));
-        if (r < 0) throw new SysError(`bpf(${bpfCmdName(cmd)})`, koffi.errno());
-        return r;
-      },
-      back,
-    );
-  }
-
   return {
+    // The path every load, map operation and attach takes, several times each, mostly on a
+    // cold process: indexed loops (a for-of allocates an iterator and a result per step until
+    // V8 optimizes it, which these calls never run often enough for), addresses as numbers, and
+    // no closure, so that a call allocates little besides the attr its caller built.
     bpf(cmd, attr, ptrs = []) {
-      for (const p of ptrs) {
-        if (!Number.isInteger(p.offset) || p.offset < 0 || p.offset + 8 > attr.byteLength) {
+      const size = attr.byteLength;
+      let total = stagedSize(size);
+      for (let i = 0; i < ptrs.length; i++) {
+        const p = ptrs[i] as PtrArg;
+        if (!Number.isInteger(p.offset) || p.offset < 0 || p.offset + 8 > size) {
           throw new TsbpfError(
-            `bpf(${bpfCmdName(cmd)}): pointer field at offset ${p.offset} lies outside the ${attr.byteLength}-byte attr`,
+            `bpf(${bpfCmdName(cmd)}): pointer field at offset ${p.offset} lies outside the ${size}-byte attr`,
           );
         }
+        total += stagedSize(p.buf.byteLength);
       }
-      const bufs = [attr, ...ptrs.map((p) => p.buf)];
-      const back = [true, ...ptrs.map((p) => p.out === true)];
+      const a = area(total);
       try {
-        return callBpf(cmd, attr, ptrs, bufs, back);
+        a.bytes.set(attr, 0);
+        // The native attr copy is what the kernel reads, so the pointer fields are patched there.
+        let o = stagedSize(size);
+        for (let i = 0; i < ptrs.length; i++) {
+          const p = ptrs[i] as PtrArg;
+          a.bytes.set(p.buf, o);
+          setAddress(a.view, p.offset, a.addr + o);
+          o += stagedSize(p.buf.byteLength);
+        }
+        koffi.errno(0);
+        const r = Number(syscall(nr, "int", cmd, "void *", a.ptr, "uint", size));
+        const errno = r < 0 ? koffi.errno() : 0;
+        // Copied back even when the call failed: the kernel writes the verifier log,
+        // log_true_size and data_size_out exactly when it refuses. The attr's pointer fields are
+        // zeroed first, so the caller's bytes never carry addresses that are reused now.
+        o = stagedSize(size);
+        for (let i = 0; i < ptrs.length; i++) {
+          const p = ptrs[i] as PtrArg;
+          if (p.out === true) p.buf.set(a.bytes.subarray(o, o + p.buf.byteLength));
+          setAddress(a.view, p.offset, 0);
+          o += stagedSize(p.buf.byteLength);
+        }
+        for (let i = 0; i < size; i++) attr[i] = a.bytes[i] as number;
+        if (r < 0) throw new SysError(`bpf(${bpfCmdName(cmd)})`, errno);
+        return r;
       } finally {
-        // The copied-back attr holds native addresses that are freed or reused now; zero them so
-        // the caller's bytes never carry dangling pointers.
-        const v = new DataView(attr.buffer, attr.byteOffset, attr.byteLength);
-        for (const p of ptrs) v.setBigUint64(p.offset, 0n, true);
+        release(a);
       }
     },
     close(fd) {
