@@ -22,7 +22,7 @@ interface BinLoader {
       name: string;
       importer: (specifier: string) => Promise<unknown>;
       isPartial: (exitCode: number) => boolean;
-      objects?: { name: string };
+      objects?: boolean;
     },
   ): unknown;
 }
@@ -39,6 +39,6 @@ bin.loadBundle(path.resolve(bundle), {
   name: `${path.basename(bundle)}.cache`,
   importer: (specifier) => import(specifier),
   isPartial: (code) => code !== 0,
-  // The object cache beside it, as the CLI's commands have theirs.
-  objects: { name: `${path.basename(bundle)}.objects` },
+  // With the object cache in the same file, as the CLI's commands have theirs.
+  objects: true,
 });

@@ -14,17 +14,17 @@
 // install, another user), in $XDG_CACHE_HOME/tsbpf (~/.cache/tsbpf); TSBPF_CODE_CACHE_DIR chooses
 // the directory instead, and TSBPF_CODE_CACHE=0 turns it off. A file starts with a key line (the
 // SHA-1 of the bundle's content, which scripts/bundle.mjs writes on its first line, its length,
-// Node's version and the architecture; padded with spaces so that the data after it is 8-byte
-// aligned, which V8 would otherwise copy): a file for another bundle or Node is stale and ignored,
-// and V8 itself rejects data it cannot use. A bundle without the SHA-1 line gets no cache. A
-// missing, stale, rejected or unwritable cache only costs the compile; the file is (re)written
-// when the process exits, after the program compiled what it uses, and writing it never fails the
-// program. A run that is partial (the CLI: one that fails or prints help) compiles little, so its
-// cache is marked partial and replaced by the next full run; a full cache is never rewritten.
-// TSBPF_CODE_CACHE_TRACE=1 says on stderr what happened. Beside each code cache is an object
-// cache (`.objects`), whose file this host reads and writes for the library
-// (src/object/object-cache.ts: the prepared specs of the objects the program parsed);
-// TSBPF_OBJECT_CACHE=0 turns it off.
+// Node's version and the architecture, then the length of V8's data; padded with spaces so that
+// the data after it is 8-byte aligned, which V8 would otherwise copy): a file for another bundle
+// or Node is stale and ignored, and V8 itself rejects data it cannot use. A bundle without the
+// SHA-1 line gets no cache. A missing, stale, rejected or unwritable cache only costs the
+// compile; the file is (re)written when the process exits, after the program compiled what it
+// uses, and writing it never fails the program. A run that is partial (the CLI: one that fails or
+// prints help) compiles little, so its cache is marked partial and replaced by the next full run;
+// a full cache's code is never rewritten. After V8's data the same file holds the library's object
+// cache (src/object/object-cache.ts: the prepared specs of the objects the program parsed), read
+// with the code at start-up and rewritten at exit when the program parsed an object it did not
+// hold; TSBPF_OBJECT_CACHE=0 turns it off. TSBPF_CODE_CACHE_TRACE=1 says on stderr what happened.
 //
 // This file is CommonJS (bin/package.json says so): an ES module entry point makes Node load
 // and run its ES module loader first, about 8 ms of every command's start-up. The loading lives
@@ -78,8 +78,6 @@ function bundleIsFresh(bundle, buildInfo) {
 const LIB_CACHES_KEPT = 8;
 /** The library's cache files: `tsbpf.lib.cache` and `tsbpf.lib.<base>-<hash>.cache`. */
 const LIB_CACHE = /^tsbpf\.lib\.(?:[A-Za-z0-9._-]+\.)?cache$/;
-/** The library's object caches, one beside each code cache: `tsbpf.lib.<base>-<hash>.objects`. */
-const LIB_OBJECTS = /^tsbpf\.lib\.(?:[A-Za-z0-9._-]+\.)?objects$/;
 
 /**
  * The library's code cache file for this process: each program gets its own, holding the functions
@@ -115,13 +113,8 @@ function loadLibrary(file, importer) {
     importer,
     isPartial: (code) => code !== 0,
     bound: { match: LIB_CACHE, keep: LIB_CACHES_KEPT },
-    objects: { name: objectsName(name), bound: { match: LIB_OBJECTS, keep: LIB_CACHES_KEPT } },
+    objects: true,
   }).default;
-}
-
-/** The object cache that goes with the code cache `name`: `.objects` for `.cache`. */
-function objectsName(name) {
-  return name.replace(/\.cache$/, ".objects");
 }
 
 /**
@@ -129,8 +122,9 @@ function objectsName(name) {
  * the bundle's dynamic imports of external modules (a script restored from a code cache has lost
  * its importer in Node 20); `isPartial(exitCode)` says whether a run's cache is partial. With
  * `bound`, writing the cache removes the oldest other files of its directory whose names
- * `bound.match` matches, so that `bound.keep` are left with it. With `objects` (`{ name, bound }`),
- * the bundle gets an object cache of that name (`objectCacheHost`) unless TSBPF_OBJECT_CACHE=0.
+ * `bound.match` matches, so that `bound.keep` are left with it. With `objects`, the bundle gets
+ * an object cache (`objectCacheHost`), kept in the same file after the code, unless
+ * TSBPF_OBJECT_CACHE=0.
  */
 function loadBundle(file, { name, importer, isPartial, bound, objects }) {
   // Once per process: the package's ES module and CommonJS entries share one instance.
@@ -139,8 +133,8 @@ function loadBundle(file, { name, importer, isPartial, bound, objects }) {
   // scripts/bundle.mjs makes bundles ASCII only (esbuild escapes the rest and the build checks),
   // so Latin-1 decodes them exactly, in about 2 ms less than UTF-8 for the CLI's 500 KB.
   const source = readFileSync(file).latin1Slice();
-  const trace =
-    process.env.TSBPF_CODE_CACHE_TRACE === "1" ? (m) => process.stderr.write(`code cache: ${m}\n`) : () => {};
+  const tracing = process.env.TSBPF_CODE_CACHE_TRACE === "1";
+  const trace = tracing ? (m) => process.stderr.write(`code cache: ${m}\n`) : () => {};
   const sha1 = /^\/\/ tsbpf-bundle sha1=([0-9a-f]{40})\n/.exec(source)?.[1];
   const enabled = process.env.TSBPF_CODE_CACHE !== "0" && sha1 !== undefined;
   const base = `${sha1} ${source.length} ${process.version} ${process.arch}`;
@@ -159,7 +153,7 @@ function loadBundle(file, { name, importer, isPartial, bound, objects }) {
 
   // A partial cache (a typo, `attach --help`) is used, and the first full run writes over it.
   const found = enabled ? readKeyed(dirAt, name, [base, base + PARTIAL]) : { state: "missing" };
-  const cachedData = found.data;
+  const cachedData = found.code;
   const partial = found.key === base + PARTIAL;
   let state = found.state + (partial ? " (partial)" : "");
   // The bundle is the function to call; another script (not made by scripts/bundle.mjs) is wrapped.
@@ -171,14 +165,17 @@ function loadBundle(file, { name, importer, isPartial, bound, objects }) {
   if (cachedData !== undefined && script.cachedDataRejected) state = "rejected by V8";
   trace(state);
   // The object cache's work at exit runs first: it runs the library's code that makes and opens
-  // each text, which the code cache then holds.
+  // each text, which the code cache then holds, and gives the content to write with it.
   const atExit = [];
+  let objectsToWrite;
   const host =
-    enabled && objects !== undefined && process.env.TSBPF_OBJECT_CACHE !== "0"
-      ? objectCacheHost(objects.name, base, dirAt, objects.bound, trace, atExit)
+    enabled && objects === true && process.env.TSBPF_OBJECT_CACHE !== "0"
+      ? objectCacheHost(found.objects, tracing ? trace : undefined, atExit, (data) => {
+          objectsToWrite = data;
+        })
       : undefined;
-  const writeCode = enabled && (cachedData === undefined || script.cachedDataRejected || partial);
-  if (host !== undefined || writeCode) {
+  const canWriteCode = enabled && (cachedData === undefined || script.cachedDataRejected || partial);
+  if (host !== undefined || canWriteCode) {
     process.once("exit", (code) => {
       // Whatever happens here, the program's exit stays as it was.
       for (const fn of atExit) {
@@ -188,16 +185,22 @@ function loadBundle(file, { name, importer, isPartial, bound, objects }) {
           trace(`objects: not written (${e?.code ?? e?.message ?? e})`);
         }
       }
-      if (!writeCode) return;
       try {
         const thisPartial = isPartial(code);
-        // A partial cache is replaced by a full one only.
-        if (partial && !script.cachedDataRejected && thisPartial) return;
+        // The code is written when there is none that V8 takes, or over a partial one by a full
+        // run; a full cache's code is kept as it is (the file is rewritten for its objects only).
+        const newCode = cachedData === undefined || script.cachedDataRejected || (partial && !thisPartial);
+        if (!newCode && objectsToWrite === undefined) return;
+        const codeData = newCode ? script.createCachedData() : cachedData;
+        const codeKey = (newCode ? thisPartial : partial) ? base + PARTIAL : base;
         const dirs = [];
         for (let i = 0; dirAt(i) !== undefined; i++) dirs.push(dirAt(i));
-        const header = headerLine(thisPartial ? base + PARTIAL : base);
-        const written = writeCache(script.createCachedData(), header, dirs, name);
-        trace(`${written.says}${thisPartial ? " (partial)" : ""}`);
+        const kept = objectsToWrite ?? found.objects;
+        const written = writeCache(codeKey, codeData, kept, dirs, name);
+        // "(objects)": with the object cache's new content.
+        trace(
+          `${written.says}${newCode && thisPartial ? " (partial)" : ""}${objectsToWrite === undefined ? "" : " (objects)"}`,
+        );
         if (bound !== undefined && written.dir !== undefined) pruneCaches(written.dir, name, bound, trace);
       } catch (e) {
         trace(`not written (${e?.code ?? e?.message ?? e})`);
@@ -220,9 +223,10 @@ function loadBundle(file, { name, importer, isPartial, bound, objects }) {
 }
 
 /**
- * The first of `name` in the directories `dirAt` gives whose key line is one of `keys`: `data`
- * (what follows the line), `key` and `state` (`hit FILE`); `state` alone (`missing`, `stale FILE`)
- * when there is none.
+ * The first of `name` in the directories `dirAt` gives whose key is one of `keys`: `code` (the V8
+ * data), `objects` (what follows it, the object cache's content; undefined when empty), `key` and
+ * `state` (`hit FILE`); `state` alone (`missing`, `stale FILE`) when there is none. A file's first
+ * line is `KEY | code LENGTH`, padded (`headerLine`).
  */
 function readKeyed(dirAt, name, keys) {
   let state = "missing";
@@ -235,35 +239,42 @@ function readKeyed(dirAt, name, keys) {
       continue;
     }
     const end = bytes.indexOf(10, 0);
-    const key = end < 0 ? "" : bytes.latin1Slice(0, end).trimEnd();
-    if (keys.includes(key)) return { data: bytes.subarray(end + 1), key, state: `hit ${path}` };
+    const line = end < 0 ? "" : bytes.latin1Slice(0, end).trimEnd();
+    const at = line.lastIndexOf(CODE_LENGTH);
+    const key = at < 0 ? "" : line.slice(0, at);
+    const length = at < 0 ? Number.NaN : Number(line.slice(at + CODE_LENGTH.length));
+    if (
+      keys.includes(key) &&
+      Number.isSafeInteger(length) &&
+      length > 0 &&
+      end + 1 + length <= bytes.length
+    ) {
+      const objects = bytes.subarray(end + 1 + length);
+      return {
+        code: bytes.subarray(end + 1, end + 1 + length),
+        objects: objects.length === 0 ? undefined : objects,
+        key,
+        state: `hit ${path}`,
+      };
+    }
     state = `stale ${path}`;
   }
   return { state };
 }
 
 /**
- * The host side of the library's object cache (src/object/object-cache.ts): the file `name`,
- * found and written as a code cache is (its key line unpadded), pruned as `bound` says; `atExit`
- * collects what the library runs at exit, before the code cache is written.
+ * The host side of the library's object cache (src/object/object-cache.ts): `content`, what the
+ * cache file held after the code, read with it; `write` hands the new content for the file's
+ * rewrite at exit; `atExit` collects what the library runs at exit, before the file is written.
+ * `trace` is undefined unless TSBPF_CODE_CACHE_TRACE=1: nothing of this file runs in a program's
+ * open but reading `content` (this file is compiled afresh in each process, unlike the bundle).
  */
-function objectCacheHost(name, key, dirAt, bound, trace, atExit) {
-  const say = (m) => trace(`objects: ${m}`);
+function objectCacheHost(content, trace, atExit, write) {
   return {
-    read() {
-      const found = readKeyed(dirAt, name, [key]);
-      say(found.state);
-      return found.data;
-    },
-    write(data) {
-      const dirs = [];
-      for (let i = 0; dirAt(i) !== undefined; i++) dirs.push(dirAt(i));
-      const written = writeCache(data, `${key}\n`, dirs, name);
-      say(written.says);
-      if (bound !== undefined && written.dir !== undefined) pruneCaches(written.dir, name, bound, trace);
-    },
+    content,
+    write,
     atExit: (fn) => atExit.push(fn),
-    trace: say,
+    trace: trace === undefined ? undefined : (m) => trace(`objects: ${m}`),
   };
 }
 
@@ -303,17 +314,22 @@ function pruneCaches(dir, name, { match, keep }, trace) {
   }
 }
 
+/** What separates a cache file's key from the length of its V8 data, on its first line. */
+const CODE_LENGTH = " | code ";
+
 /**
- * Writes the cache to the first directory that takes it (atomically); says where (`dir`), or why
- * not.
+ * Writes the cache file `name` (key line, V8 data `code`, then `objects` if any) to the first
+ * directory that takes it (atomically); says where (`dir`), or why not.
  */
-function writeCache(data, key, dirs, name) {
+function writeCache(key, code, objects, dirs, name) {
+  const header = Buffer.from(headerLine(`${key}${CODE_LENGTH}${code.length}`), "latin1");
+  const parts = objects === undefined ? [header, code] : [header, code, objects];
   const reasons = [];
   for (const dir of dirs) {
     const tmp = join(dir, `${name}.${process.pid}.tmp`);
     try {
       mkdirSync(dir, { recursive: true });
-      writeFileSync(tmp, Buffer.concat([Buffer.from(key, "latin1"), data]));
+      writeFileSync(tmp, Buffer.concat(parts));
       renameSync(tmp, join(dir, name));
       return { says: `written ${join(dir, name)}`, dir };
     } catch (e) {
@@ -363,7 +379,7 @@ if (require.main === module) {
         // tsbpf.bundle.demo.cache, tsbpf.attach.bundle.attach.cache, tsbpf.bundle.other.cache...
         name: cache,
         importer: (specifier) => import(specifier),
-        objects: { name: objectsName(cache) },
+        objects: true,
         isPartial: (code) => code !== 0 || process.argv.includes("--help") || process.argv.includes("-h"),
       }).main;
     }

@@ -331,3 +331,8 @@ if (existsSync("dist/bench/tsbpf-skel-loader.js"))
   });
 // The ES module bundle of earlier builds; its code caches are for another bundle.
 rmSync("dist/src/cli/tsbpf.bundle.js", { force: true });
+// The object caches of earlier builds, which had files of their own beside the code caches (now
+// they follow the code in the same file): nothing reads, prunes or replaces them.
+for (const dir of ["dist/src", "dist/src/cli"])
+  for (const file of readdirSync(dir))
+    if (file.endsWith(".objects")) rmSync(`${dir}/${file}`, { force: true });

@@ -182,11 +182,10 @@ test("the packed package: a skeleton and the user's import share one instance; d
     writeFileSync(join(dir, "tail_call.bpf.o"), readFileSync("examples/tail-call/tail_call.bpf.o"));
     // The library cache of the user's program (each program has its own).
     const installed = join(pkg, "dist", "src", libCache(join(dir, "user.mjs")));
-    // And its object cache: the user's program opens tail_call.bpf.o.
-    const installedObjects = join(pkg, "dist", "src", libObjects(join(dir, "user.mjs")));
+    // Its object cache is in the same file, after V8's data: the user's program opens tail_call.bpf.o.
     const objectBytes = readFileSync("examples/tail-call/tail_call.bpf.o").byteLength;
-    const hitTrace = (cache: string, objects: string) =>
-      `code cache: hit ${cache}\ncode cache: objects: hit ${objects}\ncode cache: objects: hit (${objectBytes} bytes)`;
+    const hitTrace = (cache: string) =>
+      `code cache: hit ${cache}\ncode cache: objects: hit (${objectBytes} bytes)`;
     const root = process.getuid?.() === 0;
 
     await t.test(
@@ -196,13 +195,10 @@ test("the packed package: a skeleton and the user's import share one instance; d
         assert.equal(first.code, 0, first.stderr);
         assert.deepEqual(JSON.parse(first.stdout), WANT);
         // Root writes next to the bundle, in the install.
-        assert.equal(
-          first.trace,
-          `code cache: missing\ncode cache: objects: missing\ncode cache: objects: written ${installedObjects}\ncode cache: written ${installed}`,
-        );
+        assert.equal(first.trace, `code cache: missing\ncode cache: written ${installed} (objects)`);
         const second = node(["user.mjs"], dir);
         assert.deepEqual(JSON.parse(second.stdout), WANT);
-        assert.equal(second.trace, hitTrace(installed, installedObjects));
+        assert.equal(second.trace, hitTrace(installed));
       },
     );
 
@@ -261,11 +257,7 @@ import("./tail_call.skel.js").then(async ({ TailCall }) => {
         } finally {
           rmSync(buildInfo);
         }
-        assert.equal(
-          node(["user.mjs"], dir).trace,
-          hitTrace(installed, installedObjects),
-          "the bundle again",
-        );
+        assert.equal(node(["user.mjs"], dir).trace, hitTrace(installed), "the bundle again");
       },
     );
 
@@ -303,14 +295,10 @@ import("./tail_call.skel.js").then(async ({ TailCall }) => {
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^tail_call\.bpf\.o: little-endian/);
       const cache = join(pkg, "dist", "src", "cli", "tsbpf.bundle.inspect.cache");
-      const objects = join(pkg, "dist", "src", "cli", "tsbpf.bundle.inspect.objects");
-      assert.equal(
-        r.trace,
-        `code cache: missing\ncode cache: objects: missing\ncode cache: objects: written ${objects}\ncode cache: written ${cache}`,
-      );
+      assert.equal(r.trace, `code cache: missing\ncode cache: written ${cache} (objects)`);
       const again = node([join(dir, "node_modules", ".bin", "tsbpf"), "inspect", "tail_call.bpf.o"], dir);
       assert.equal(again.stdout, r.stdout, "the same inspection from the object cache");
-      assert.equal(again.trace, hitTrace(cache, objects));
+      assert.equal(again.trace, hitTrace(cache));
     });
 
     await t.test(
@@ -347,14 +335,14 @@ import("./tail_call.skel.js").then(async ({ TailCall }) => {
             const r = node(["user.mjs"], dir, { TSBPF_CODE_CACHE_DIR: full });
             assert.equal(r.code, 0, r.stderr);
             assert.deepEqual(JSON.parse(r.stdout), WANT);
-            // The object cache (17 KB) fits in the 64 KB; the code cache (440 KB) does not.
+            // The cache file (440 KB of code, then the objects) does not fit in the 64 KB.
             assert.match(
               r.trace,
-              /^code cache: missing\ncode cache: objects: missing\ncode cache: objects: written .*\ncode cache: not written \(.*: ENOSPC\)$/,
+              /^code cache: missing\ncode cache: not written \(.*: ENOSPC\) \(objects\)$/,
             );
             assert.equal(
               spawnSync("ls", ["-A", full], { encoding: "utf8" }).stdout,
-              `${libObjects(join(dir, "user.mjs"))}\n`,
+              "",
               "no temporary file left",
             );
           } finally {
@@ -371,7 +359,6 @@ import("./tail_call.skel.js").then(async ({ TailCall }) => {
         if (spawnSync("setpriv", ["--version"]).status !== 0)
           return tt.skip("setpriv (util-linux) is not installed");
         rmSync(installed, { force: true });
-        rmSync(installedObjects, { force: true });
         // The project is root's, readable by all (mkdtemp made its parent 0700).
         chmodSync(join(dir, ".."), 0o755);
         const home = join(dir, "..", "home");
@@ -384,25 +371,16 @@ import("./tail_call.skel.js").then(async ({ TailCall }) => {
           "\\(.*node_modules\\/tsbpf\\/dist\\/src: EACCES; \\/nonexistent\\/\\.cache\\/tsbpf: EACCES\\)";
         assert.match(
           none.trace,
-          new RegExp(
-            `^code cache: missing\ncode cache: objects: missing\ncode cache: objects: not written ${unwritable}\ncode cache: not written ${unwritable}$`,
-          ),
+          new RegExp(`^code cache: missing\ncode cache: not written ${unwritable} \\(objects\\)$`),
         );
-        assert.ok(
-          !existsSync(installed) && !existsSync(installedObjects),
-          "nothing written into the install",
-        );
+        assert.ok(!existsSync(installed), "nothing written into the install");
         const cache = join(home, ".cache", "tsbpf", libCache(join(dir, "user.mjs")));
-        const objects = join(home, ".cache", "tsbpf", libObjects(join(dir, "user.mjs")));
         const first = node(["user.mjs"], dir, { HOME: home, XDG_CACHE_HOME: undefined }, AS_NOBODY);
         assert.deepEqual(JSON.parse(first.stdout), WANT);
-        assert.equal(
-          first.trace,
-          `code cache: missing\ncode cache: objects: missing\ncode cache: objects: written ${objects}\ncode cache: written ${cache}`,
-        );
+        assert.equal(first.trace, `code cache: missing\ncode cache: written ${cache} (objects)`);
         const second = node(["user.mjs"], dir, { HOME: home, XDG_CACHE_HOME: undefined }, AS_NOBODY);
         assert.deepEqual(JSON.parse(second.stdout), WANT);
-        assert.equal(second.trace, hitTrace(cache, objects));
+        assert.equal(second.trace, hitTrace(cache));
       },
     );
   } finally {
@@ -495,9 +473,20 @@ function libCache(main: string): string {
   return `tsbpf.lib.${base}-${fnv1a(main)}.cache`;
 }
 
-/** The object cache that goes with the library cache of the program at `main`. */
-function libObjects(main: string): string {
-  return libCache(main).replace(/\.cache$/, ".objects");
+/** The V8 data of the cache file `file`, whose first line ends with `| code LENGTH`. */
+function codeIn(file: string): Buffer {
+  const bytes = readFileSync(file);
+  const end = bytes.indexOf(10);
+  const length = Number(/\| code (\d+) *$/.exec(bytes.toString("latin1", 0, end))?.[1]);
+  assert.ok(Number.isSafeInteger(length), `${file}: no code length on its first line`);
+  return bytes.subarray(end + 1, end + 1 + length);
+}
+
+/** What the cache file `file` holds after its V8 data: the object cache's content. */
+function objectsIn(file: string): Buffer {
+  const bytes = readFileSync(file);
+  const code = codeIn(file);
+  return bytes.subarray(code.byteOffset - bytes.byteOffset + code.byteLength);
 }
 
 /**
@@ -662,7 +651,7 @@ test("a program whose first run fails writes a partial cache of its own, used an
     const failed = node([main, "3"], dir, env);
     assert.equal(failed.code, 3, failed.stderr);
     assert.equal(failed.trace, `code cache: missing\ncode cache: written ${cache} (partial)`);
-    assert.match(readFileSync(cache, "latin1").split("\n")[0] ?? "", / partial *$/);
+    assert.match(readFileSync(cache, "latin1").split("\n")[0] ?? "", / partial \| code \d+ *$/);
     const again = node([main, "4"], dir, env);
     assert.equal(again.code, 4);
     assert.equal(again.trace, `code cache: hit ${cache} (partial)`, "a failing run keeps the partial cache");
@@ -698,87 +687,80 @@ test("a program's objects: its next run opens each from the object cache, with t
     const env = { TSBPF_CODE_CACHE_DIR: caches };
     const main = join(dir, "opener.mjs");
     writeFileSync(main, OPENER);
-    const objects = join(caches, libObjects(main));
+    const cache = join(caches, libCache(main));
     const object = join(dir, "tail_call.bpf.o");
     writeFileSync(object, readFileSync("examples/tail-call/tail_call.bpf.o"));
     const first = node([main, object], dir, env);
     assert.equal(first.code, 0, first.stderr);
-    assert.equal(
-      first.trace,
-      [
-        "code cache: missing",
-        `code cache: objects: missing`,
-        `code cache: objects: written ${objects}`,
-        `code cache: written ${join(caches, libCache(main))}`,
-      ].join("\n"),
-    );
+    assert.equal(first.trace, `code cache: missing\ncode cache: written ${cache} (objects)`);
     const parsed = JSON.parse(first.stdout);
     assert.equal(parsed.lazy, false);
+    assert.ok(
+      objectsIn(cache).byteLength > readFileSync(object).byteLength,
+      "the object and its text follow the code",
+    );
     const again = node([main, object], dir, env);
     assert.equal(again.code, 0, again.stderr);
     assert.equal(
       again.trace,
-      [
-        `code cache: hit ${join(caches, libCache(main))}`,
-        `code cache: objects: hit ${objects}`,
-        `code cache: objects: hit (${readFileSync(object).byteLength} bytes)`,
-      ].join("\n"),
+      `code cache: hit ${cache}\ncode cache: objects: hit (${readFileSync(object).byteLength} bytes)`,
     );
     assert.deepEqual(JSON.parse(again.stdout), { ...parsed, lazy: true });
-    // Rebuilt in place: another object under the same name is parsed, and kept beside the first.
+    // Rebuilt in place: another object under the same name is parsed, and kept beside the first;
+    // the code is kept as it was.
+    const code = codeIn(cache);
     writeFileSync(object, readFileSync("test/bpf/fixtures/globals.bpf.o"));
     const rebuilt = node([main, object], dir, env);
     assert.equal(rebuilt.code, 0, rebuilt.stderr);
     assert.equal(JSON.parse(rebuilt.stdout).lazy, false);
-    assert.match(rebuilt.trace, /objects: written/);
+    assert.equal(rebuilt.trace, `code cache: hit ${cache}\ncode cache: written ${cache} (objects)`);
+    assert.deepEqual(codeIn(cache), code, "the code cache itself is not rewritten");
     assert.equal(JSON.parse(node([main, object], dir, env).stdout).lazy, true);
     writeFileSync(object, readFileSync("examples/tail-call/tail_call.bpf.o"));
     assert.equal(JSON.parse(node([main, object], dir, env).stdout).lazy, true, "both are kept");
-    // Switched off: neither read nor written.
-    rmSync(objects);
+    // Switched off: neither read nor written (the code cache is).
+    rmSync(cache);
     const off = node([main, object], dir, { ...env, TSBPF_OBJECT_CACHE: "0" });
     assert.equal(off.code, 0, off.stderr);
     assert.equal(JSON.parse(off.stdout).lazy, false);
-    assert.doesNotMatch(off.trace, /objects/);
-    assert.equal(existsSync(objects), false);
+    assert.equal(off.trace, `code cache: missing\ncode cache: written ${cache}`);
+    assert.equal(objectsIn(cache).byteLength, 0);
   });
 });
 
-test("object caches are pruned as code caches are (8 kept), and one that cannot be written or read never fails the program", () => {
+test("an object cache that cannot be read or written never fails the program", () => {
   withProject((dir, caches) => {
     const env = { TSBPF_CODE_CACHE_DIR: caches };
-    const now = Date.now() / 1000;
-    const others = Array.from({ length: 9 }, (_, i) => `tsbpf.lib.t${i}.test.js-0000000${i}.objects`);
-    for (const [i, f] of others.entries()) {
-      writeFileSync(join(caches, f), "not a cache\n");
-      utimesSync(join(caches, f), now - 100 + i, now - 100 + i);
-    }
     const main = join(dir, "opener.mjs");
     writeFileSync(main, OPENER);
+    const cache = join(caches, libCache(main));
     const object = join(dir, "tail_call.bpf.o");
     writeFileSync(object, readFileSync("examples/tail-call/tail_call.bpf.o"));
-    const first = node([main, object], dir, env);
-    assert.equal(first.code, 0, first.stderr);
-    const removed = others.slice(0, 2).map((f) => `code cache: removed ${join(caches, f)}`);
-    for (const line of removed) assert.ok(first.trace.split("\n").includes(line), first.trace);
-    assert.deepEqual(
-      readdirSync(caches)
-        .filter((f) => f.endsWith(".objects"))
-        .sort(),
-      [libObjects(main), ...others.slice(2)].sort(),
-    );
-    // A damaged file: parsed, and written anew.
-    const objects = join(caches, libObjects(main));
-    const key = readFileSync(objects, "latin1").split("\n")[0] ?? "";
-    writeFileSync(objects, `${key}\n[[5,5]]\nshort`);
+    assert.equal(node([main, object], dir, env).code, 0);
+    // Damaged after the code: parsed, and written anew.
+    const whole = readFileSync(cache);
+    const cut = whole.byteLength - objectsIn(cache).byteLength;
+    writeFileSync(cache, Buffer.concat([whole.subarray(0, cut), Buffer.from("[[5,5]]\nshort")]));
     const damaged = node([main, object], dir, env);
     assert.equal(damaged.code, 0, damaged.stderr);
     assert.equal(JSON.parse(damaged.stdout).lazy, false);
-    assert.match(damaged.trace, /objects: unreadable: parsing\ncode cache: objects: written/);
+    assert.equal(
+      damaged.trace,
+      `code cache: hit ${cache}\ncode cache: objects: unreadable: parsing\ncode cache: written ${cache} (objects)`,
+    );
+    assert.equal(JSON.parse(node([main, object], dir, env).stdout).lazy, true);
+    // A file cut short within the code: stale, and written anew.
+    writeFileSync(cache, whole.subarray(0, cut - 1));
+    const short = node([main, object], dir, env);
+    assert.equal(short.code, 0, short.stderr);
+    assert.equal(short.trace, `code cache: stale ${cache}\ncode cache: written ${cache} (objects)`);
     // Nowhere to write (the cache directory is a file): the program runs as before.
     const nowhere = node([main, object], dir, { TSBPF_CODE_CACHE_DIR: object });
     assert.equal(nowhere.code, 0, nowhere.stderr);
     assert.equal(JSON.parse(nowhere.stdout).lazy, false);
-    assert.match(nowhere.trace, /objects: not written \(.*tail_call.bpf.o: EEXIST\)/);
+    assert.match(
+      nowhere.trace,
+      /^code cache: missing\ncode cache: not written \(.*tail_call.bpf.o: EEXIST\) \(objects\)$/,
+    );
   });
 });

@@ -32,7 +32,10 @@ function memoryHost(file: { data: Uint8Array | undefined }) {
   const atExit: (() => void)[] = [];
   const said: string[] = [];
   const host: ObjectCacheHost = {
-    read: () => file.data,
+    // What the file held when the process started (each test makes a host per process).
+    get content() {
+      return file.data;
+    },
     write: (data) => {
       file.data = data.slice();
     },
