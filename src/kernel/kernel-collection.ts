@@ -24,6 +24,7 @@ import {
   NotSupportedError,
   type TsbpfError,
 } from "../errors.js";
+import { HOST_LITTLE_ENDIAN } from "../internal/bytes.js";
 import type { ObjectBtf } from "../object/object-types.js";
 import type { CollectionSpec, MapSpec } from "../object/types.js";
 import { carriedBtfBlob, hasBtf, prepareBtf, preparedProgram, withMapFds } from "../object/prepared.js";
@@ -422,7 +423,7 @@ function loadPrograms(
   btf: { fd: Fd; level: SanitizeLevel } | undefined,
   logLevel: number,
 ): void {
-  const hostLittle = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  const hostLittle = HOST_LITTLE_ENDIAN;
   if ((spec.byteOrder === "little") !== hostLittle) {
     throw new NotSupportedError(`the object is ${spec.byteOrder}-endian; this machine is not`, {
       ...(spec.file === undefined ? {} : { file: spec.file }),

@@ -14,6 +14,7 @@ import { sanitizeBtf } from "../btf/btf-sanitize.js";
 import { marshalBtf } from "../btf/marshal-btf.js";
 import { marshalFuncInfo, marshalLineInfo } from "../btf/marshal-ext.js";
 import { LoadError } from "../errors.js";
+import { putU32 } from "../internal/bytes.js";
 import type { CollectionSpec, ProgramSpec } from "./types.js";
 
 /** One program as BPF_PROG_LOAD takes it, but for the map fds. */
@@ -74,12 +75,14 @@ export function withMapFds(
   fdOf: (map: string) => number,
   littleEndian: boolean,
 ): Uint8Array {
-  const out = p.insns.slice();
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  // A copy and byte stores, not slice() and a DataView: this runs once per program of a load,
+  // on a cold process, where each is a slow path of its own.
+  const out = new Uint8Array(p.insns.byteLength);
+  out.set(p.insns);
   const { refs } = p;
   for (let i = 0; i < refs.length; i++) {
     const r = refs[i] as { insn: number; map: string };
-    view.setInt32(r.insn * INSN_SIZE + 4, fdOf(r.map), littleEndian);
+    putU32(out, r.insn * INSN_SIZE + 4, fdOf(r.map), littleEndian);
   }
   return out;
 }

@@ -126,6 +126,21 @@ test("a hit takes the file name of this open, and only exactly the same bytes hi
   assert.ok(!other.said.some((m) => m.startsWith("hit")));
 });
 
+test("objects above 64 KB, compared another way, also hit on exactly the same bytes only", () => {
+  // A content made by hand: one 100 KB "object" (find() compares bytes; it never opens the text).
+  const big = new Uint8Array(100 * 1024).map((_, i) => (i * 7) & 0xff);
+  const text = Buffer.from("a text", "utf8");
+  const content = Buffer.concat([Buffer.from(`[[${big.byteLength},${text.byteLength}]]\n`), big, text]);
+  const memo = objectCache(memoryHost({ data: content }).host);
+  assert.equal(memo.find(big.slice())?.text, "a text");
+  for (const at of [0, 64 * 1024, big.byteLength - 1]) {
+    const changed = big.slice();
+    changed[at] = (changed[at] as number) ^ 1;
+    assert.equal(memo.find(changed), undefined, `byte ${at} changed`);
+  }
+  assert.equal(memo.find(big.subarray(1)), undefined, "one byte shorter");
+});
+
 test("bytes changed by the caller after open reach neither the spec nor the cache", () => {
   const file = { data: undefined as Uint8Array | undefined };
   const mine = TAIL.slice();
