@@ -54,24 +54,8 @@ interface Entry {
   text: Uint8Array;
 }
 
-/** Objects up to this size are compared as Latin-1 strings (see {@link same}). */
-const COMPARED_AS_TEXT = 64 * 1024;
-
-const latin1Slice = (
-  Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }
-).latin1Slice;
-
-/**
- * Whether `a` and `b` hold the same bytes. `Buffer.compare` is JavaScript of Node's that a
- * process compiles on first use, about 50 µs here inside the open the cache is for; two Latin-1
- * strings (Node's native slice, V8's own comparison) cost a few, for objects of up to 64 KB.
- * Larger ones would be two large strings: those use `Buffer.compare`.
- */
 const same = (a: Uint8Array, b: Uint8Array): boolean =>
-  a.byteLength === b.byteLength &&
-  (a.byteLength <= COMPARED_AS_TEXT
-    ? latin1Slice.call(a, 0, a.byteLength) === latin1Slice.call(b, 0, b.byteLength)
-    : Buffer.compare(a, b) === 0);
+  a.byteLength === b.byteLength && Buffer.compare(a, b) === 0;
 
 /**
  * The content's layout: one line of JSON, `[[objectBytes, textBytes], ...]`, newest first, then
