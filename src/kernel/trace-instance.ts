@@ -14,6 +14,10 @@ import { ensureTracefs } from "./mounts.js";
 import { defaultSys, type Sys } from "./sys.js";
 
 const live = new Set<TraceInstance>();
+/** How long {@link TraceInstance.create} waits for the event files of a premade instance. */
+const PREMADE_WAIT_MS = 2000;
+/** What `Atomics.wait` sleeps on: nothing ever wakes it before its timeout. */
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
 /** Directories {@link TraceInstance.premake} started making that no instance took yet, with their making. */
 const premade = new Map<string, Promise<unknown>>();
 let exitHook = false;
@@ -60,17 +64,31 @@ export class TraceInstance {
     const root = ensureTracefs(opts.sys ?? defaultSys());
     removeStaleInstances(`${root}/instances`);
     const dir = `${root}/instances/tsbpf-${process.pid}-${tag}`;
-    premade.delete(dir);
+    const wasPremade = premade.delete(dir);
     try {
+      let madeHere = true;
       try {
-        // Premade (or being made by premake's thread: the kernel then makes this call wait).
         mkdirSync(dir);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+        madeHere = false;
       }
       const ev = `${dir}/events/bpf_trace/bpf_trace_printk`;
-      if (opts.filter !== undefined) writeFileSync(`${ev}/filter`, opts.filter);
-      writeFileSync(`${ev}/enable`, "1");
+      // Premade, or still being made by premake's thread: tracefs makes an instance's directory
+      // before its event files, without holding its parent locked, so this process's mkdir can
+      // find the directory while the files are not there yet (ENOENT, about 1 in 150 here when
+      // create follows premake within a few milliseconds). Wait for them, a millisecond at a time.
+      const waitFiles = wasPremade && !madeHere ? Date.now() + PREMADE_WAIT_MS : 0;
+      for (;;) {
+        try {
+          if (opts.filter !== undefined) writeFileSync(`${ev}/filter`, opts.filter);
+          writeFileSync(`${ev}/enable`, "1");
+          break;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "ENOENT" || Date.now() >= waitFiles) throw e;
+          Atomics.wait(SLEEPER, 0, 0, 1);
+        }
+      }
     } catch (cause) {
       try {
         rmdirSync(dir);

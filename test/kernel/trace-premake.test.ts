@@ -70,3 +70,30 @@ test("an instance prepared but never opened is removed when the process exits", 
   assert.match(dir, /\/instances\/tsbpf-\d+-s1$/, "the child saw its prepared instance");
   assert.equal(existsSync(dir), false, "removed at exit");
 });
+
+test("create() right after premake() waits for the instance's event files: 300 in a row, none refused", {
+  skip,
+}, async () => {
+  // tracefs makes an instance's directory before its event files: create() could find the
+  // directory premake's thread was making, write its enable file before it existed and fail with
+  // ENOENT (about 1 in 150 before the fix; two attach tests failed so in one CI run).
+  const { TraceInstance } = await import("../../src/kernel/trace-instance.js");
+  const refused: string[] = [];
+  for (let i = 0; i < 300; i++) {
+    TraceInstance.premake(`race${i}`);
+    // 0–3 ms for the worker to start, so that create() lands inside the kernel's making.
+    const start = Date.now();
+    while (Date.now() < start + (i % 4));
+    try {
+      TraceInstance.create(`race${i}`).remove();
+    } catch (e) {
+      refused.push(e instanceof Error ? e.message : String(e));
+    }
+  }
+  await TraceInstance.dropPremade();
+  assert.deepEqual(refused, []);
+  const left = readdirSync(`${ensureTracefs()}/instances`).filter((n) =>
+    n.startsWith(`tsbpf-${process.pid}-race`),
+  );
+  assert.deepEqual(left, [], "every instance removed");
+});
