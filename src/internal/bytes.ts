@@ -7,12 +7,23 @@ export function viewOf(b: Uint8Array): DataView {
 }
 
 /**
- * Stores the 32-bit integer `v` (signed or not) at `off` of `b`, byte by byte: for the few fields
- * a load patches, where a DataView is the first of its process (tens of microseconds here, cold)
- * and makes V8 move a small array's bytes into an ArrayBuffer of their own.
+ * Stores the 32-bit integer `v` (signed or not) at `off` of `b`, byte by byte: for the attr fields
+ * and instruction immediates a load writes, where a DataView is the first of its process (tens of
+ * microseconds here, cold) and makes V8 move a small array's bytes into an ArrayBuffer of their
+ * own. Four stores, no loop: this runs interpreted, several times per bpf() call.
  */
 export function putU32(b: Uint8Array, off: number, v: number, littleEndian: boolean): void {
-  for (let i = 0; i < 4; i++) b[littleEndian ? off + i : off + 3 - i] = v >>> (8 * i);
+  if (littleEndian) {
+    b[off] = v;
+    b[off + 1] = v >>> 8;
+    b[off + 2] = v >>> 16;
+    b[off + 3] = v >>> 24;
+  } else {
+    b[off] = v >>> 24;
+    b[off + 1] = v >>> 16;
+    b[off + 2] = v >>> 8;
+    b[off + 3] = v;
+  }
 }
 
 /** The 32-bit unsigned integer at `off` of `b`, read byte by byte (see {@link putU32}). */

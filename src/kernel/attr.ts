@@ -5,6 +5,7 @@
  */
 import { OBJ_NAME_LEN } from "../abi/index.js";
 import { UsageError } from "../errors.js";
+import { putU32 } from "../internal/bytes.js";
 import type { PtrArg } from "./sys.js";
 
 /** An attr ready for {@link Sys.bpf}. */
@@ -25,11 +26,7 @@ class AttrWriter {
     this.bytes = new Uint8Array(size);
   }
   u32(off: number, v: number): this {
-    const b = this.bytes;
-    b[off] = v;
-    b[off + 1] = v >>> 8;
-    b[off + 2] = v >>> 16;
-    b[off + 3] = v >>> 24;
+    putU32(this.bytes, off, v, true);
     return this;
   }
   u64(off: number, v: bigint): this {

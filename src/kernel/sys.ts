@@ -7,7 +7,7 @@ import { bpfCmdName, errnoName, IfReq, NetlinkSocket } from "../abi/index.js";
 import { createRequire } from "node:module";
 import type koffiModule from "koffi";
 import { type ErrorContext, TsbpfError, type TsbpfErrorOptions } from "../errors.js";
-import { getU32, HOST_LITTLE_ENDIAN } from "../internal/bytes.js";
+import { getU32, HOST_LITTLE_ENDIAN, putU32 } from "../internal/bytes.js";
 
 type Koffi = typeof koffiModule;
 
@@ -292,22 +292,10 @@ function stagedSize(n: number): number {
   return Math.ceil(Math.max(1, n) / 8) * 8;
 }
 
-/**
- * Writes a 64-bit pointer field (host byte order, little-endian) from a number: no BigInt, no
- * DataView (the first of a process costs tens of microseconds here) and no loop (this runs
- * interpreted, twice per pointer of every call).
- */
+/** Writes a 64-bit pointer field (host byte order, little-endian) from a number, with no BigInt. */
 function setAddress(bytes: Uint8Array, offset: number, addr: number): void {
-  const lo = addr % 0x1_0000_0000;
-  const hi = Math.floor(addr / 0x1_0000_0000);
-  bytes[offset] = lo;
-  bytes[offset + 1] = lo >>> 8;
-  bytes[offset + 2] = lo >>> 16;
-  bytes[offset + 3] = lo >>> 24;
-  bytes[offset + 4] = hi;
-  bytes[offset + 5] = hi >>> 8;
-  bytes[offset + 6] = hi >>> 16;
-  bytes[offset + 7] = hi >>> 24;
+  putU32(bytes, offset, addr % 0x1_0000_0000, true);
+  putU32(bytes, offset + 4, Math.floor(addr / 0x1_0000_0000), true);
 }
 
 /** The native binary's API: what tsbpf calls, plus the version it reports. */
@@ -401,11 +389,10 @@ function createNativeSys(): Sys {
   const umount2 = lazy("int umount2(const char *target, int flags)");
 
   /**
-   * Native memory reused by every call: one koffi.alloc with one byte view and one DataView of
-   * it, grown on demand up to {@link ARENA_MAX}; a call that needs more gets memory of its own,
-   * freed after it. Allocating, viewing and freeing each buffer of each call (five for a program
-   * load) cost about 0.1 ms a call when Node runs cold. Calls are synchronous and never nest, so
-   * one area suffices.
+   * Native memory reused by every call: one koffi.alloc and one byte view of it, grown on demand
+   * up to {@link ARENA_MAX}; a call that needs more gets memory of its own, freed after it.
+   * Allocating, viewing and freeing each buffer of each call (five for a program load) cost about
+   * 0.1 ms a call when Node runs cold. Calls are synchronous and never nest, so one area suffices.
    */
   let arena: NativeArea | undefined;
 
@@ -450,6 +437,7 @@ function createNativeSys(): Sys {
     try {
       return fn(addrs, mem);
     } finally {
+      // Copied back even when the call failed, as bpf()'s are.
       for (let i = 0; i < bufs.length; i++) {
         const b = bufs[i] as Uint8Array;
         if (back[i] === true && b.byteLength > 0) b.set((mem[i] as Uint8Array).subarray(0, b.byteLength));
