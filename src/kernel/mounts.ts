@@ -91,6 +91,16 @@ export function findTracefs(mounts?: readonly MountEntry[]): string | undefined 
   return usual([...TRACEFS_MOUNT_POINTS, ...points]);
 }
 
+/** Whether looking up `path` is refused to this user (not missing: covered mounts look missing). */
+function deniedToMe(path: string): boolean {
+  try {
+    statSync(path);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EACCES";
+  }
+}
+
 /** Where this process mounted tracefs itself ({@link ensureTracefs}), until {@link unmountOwnTracefs}. */
 let ownTracefs: string | undefined;
 
@@ -101,6 +111,13 @@ let ownTracefs: string | undefined;
 export function ensureTracefs(sys: Sys = defaultSys()): string {
   const found = findTracefs();
   if (found !== undefined) return found;
+  // tracefs is mode 0700: to anyone but root a mounted one looks absent, and mounting is refused.
+  const hidden = readMounts().find((m) => m.fstype === "tracefs" && deniedToMe(`${m.target}/trace_pipe`));
+  if (hidden !== undefined) {
+    throw new TsbpfError(`tracefs is mounted on ${hidden.target}, but this user cannot look inside it`, {
+      hint: "reading trace lines needs root (tracefs is root's only)",
+    });
+  }
   const dir = TRACEFS_MOUNT_POINTS[0];
   const manual = `mount -t tracefs tracefs ${dir}`;
   if (!existsSync(dir)) {

@@ -18,8 +18,19 @@ const live = new Set<TraceInstance>();
 const PREMADE_WAIT_MS = 2000;
 /** What `Atomics.wait` sleeps on: nothing ever wakes it before its timeout. */
 const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
-/** Directories {@link TraceInstance.premake} started making that no instance took yet, with their making. */
-const premade = new Map<string, Promise<unknown>>();
+/** A directory {@link TraceInstance.premake} asked the thread pool to make. */
+interface Making {
+  dir: string;
+  /** Settles once the thread's mkdir is done (and any removal it owed, below). */
+  done: Promise<void>;
+  settled: boolean;
+  /** The instance that took it was removed before the mkdir ran: remove what the mkdir makes. */
+  removeWhenMade: boolean;
+}
+/** Directories premake started making that no instance took yet. */
+const premade = new Map<string, Making>();
+/** Makings whose instance was removed before they settled (see {@link Making.removeWhenMade}). */
+const lateMade = new Set<Making>();
 let exitHook = false;
 
 /** Removes, at process exit, the instances still live and the premade directories never used. */
@@ -28,7 +39,7 @@ function hookExit(): void {
   exitHook = true;
   process.once("exit", () => {
     for (const i of [...live]) i.remove();
-    for (const d of premade.keys()) {
+    for (const d of [...premade.keys(), ...[...lateMade].map((m) => m.dir)]) {
       try {
         rmdirSync(d);
       } catch {
@@ -51,9 +62,12 @@ export class TraceInstance {
   /** The instance directory; its `trace_pipe` yields the recorded lines. */
   readonly dir: string;
   #removed = false;
+  /** The premake of this directory, while its thread's mkdir has not run yet. */
+  readonly #making: Making | undefined;
 
-  private constructor(dir: string) {
+  private constructor(dir: string, making: Making | undefined) {
     this.dir = dir;
+    this.#making = making;
   }
 
   /**
@@ -64,7 +78,9 @@ export class TraceInstance {
     const root = ensureTracefs(opts.sys ?? defaultSys());
     removeStaleInstances(`${root}/instances`);
     const dir = `${root}/instances/tsbpf-${process.pid}-${tag}`;
-    const wasPremade = premade.delete(dir);
+    const making = premade.get(dir);
+    premade.delete(dir);
+    const wasPremade = making !== undefined;
     try {
       let madeHere = true;
       try {
@@ -98,20 +114,17 @@ export class TraceInstance {
       const code = (cause as NodeJS.ErrnoException).code;
       throw new TsbpfError(
         `cannot set up the trace instance ${dir}${code === undefined ? "" : `: ${code}`}`,
-        {
-          cause,
-          hint: "reading trace lines needs root (tracefs is writable by root only)",
-        },
+        { cause, hint: instanceHint(code) },
       );
     }
-    const inst = new TraceInstance(dir);
+    const inst = new TraceInstance(dir, making?.settled === false ? making : undefined);
     live.add(inst);
     hookExit();
     return inst;
   }
 
   /**
-   * Starts making the directory of instance `tag` on a worker thread, so that a later
+   * Starts making the directory of instance `tag` on libuv's thread pool, so that a later
    * {@link create} of the same tag finds it made: the kernel takes about 10 ms to make an
    * instance (its ring buffer and event files), which `tsbpf attach` spends while it loads
    * instead. Nothing is recorded before {@link create} enables bpf_trace_printk in it. A
@@ -129,24 +142,39 @@ export class TraceInstance {
     if (premade.has(dir)) return;
     hookExit();
     // node:fs's callback, not node:fs/promises (12 more of Node's modules at start-up).
-    premade.set(
-      dir,
-      new Promise<void>((done) =>
-        mkdir(dir, (e) => {
-          if (e !== null) premade.delete(dir);
-          done();
-        }),
-      ),
+    const making: Making = { dir, done: Promise.resolve(), settled: false, removeWhenMade: false };
+    making.done = new Promise<void>((done) =>
+      mkdir(dir, (e) => {
+        making.settled = true;
+        if (e !== null && premade.get(dir) === making) premade.delete(dir);
+        // create() won the race to mkdir, and its instance is already gone: this mkdir made the
+        // directory again after remove() (found by trace-premake.test.ts, 2 in 300).
+        if (making.removeWhenMade) {
+          lateMade.delete(making);
+          if (e === null && ![...live].some((i) => i.dir === dir)) {
+            try {
+              rmdirSync(dir);
+            } catch {
+              // Taken meanwhile by a reader, or already gone: the exit handler or the next
+              // process's sweep removes it.
+            }
+          }
+        }
+        done();
+      }),
     );
+    premade.set(dir, making);
   }
 
   /**
    * Removes the directories {@link premake} made that no instance took (once their making is
-   * done), as when the load they were made for failed.
+   * done), as when the load they were made for failed; also waits for the late removals owed
+   * by instances removed before their premake's mkdir ran.
    */
   static async dropPremade(): Promise<void> {
+    for (const m of [...lateMade]) await m.done;
     for (const [dir, making] of [...premade]) {
-      await making;
+      await making.done;
       premade.delete(dir);
       try {
         rmdirSync(dir);
@@ -170,6 +198,10 @@ export class TraceInstance {
     }
     this.#removed = true;
     live.delete(this);
+    if (this.#making !== undefined && !this.#making.settled) {
+      this.#making.removeWhenMade = true;
+      lateMade.add(this.#making);
+    }
   }
 }
 
@@ -194,5 +226,22 @@ function removeStaleInstances(dir: string): void {
         // Still open somewhere, or already gone.
       }
     }
+  }
+}
+
+/** Why an instance could not be made, by errno: only a refusal is about privilege. */
+function instanceHint(code: string | undefined): string {
+  switch (code) {
+    case "EACCES":
+    case "EPERM":
+    case "EROFS":
+      return "reading trace lines needs root (tracefs is writable by root only)";
+    case "ENOENT":
+      return "this kernel has no bpf_trace_printk event in trace instances (CONFIG_BPF_EVENTS), or the instance was removed while it was being set up";
+    case "ENOSPC":
+    case "ENOMEM":
+      return "the kernel could not allocate the instance's ring buffer; remove unused instances under tracefs's instances/";
+    default:
+      return "see the cause; tracefs's instances/ directory must be writable and support bpf_trace_printk";
   }
 }

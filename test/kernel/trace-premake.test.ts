@@ -77,6 +77,8 @@ test("create() right after premake() waits for the instance's event files: 300 i
   // tracefs makes an instance's directory before its event files: create() could find the
   // directory premake's thread was making, write its enable file before it existed and fail with
   // ENOENT (about 1 in 150 before the fix; two attach tests failed so in one CI run).
+  // And when create()'s own mkdir wins, the pool's mkdir must not make the directory again
+  // after remove() (it did, 2 in 300, until remove() owed it a late removal).
   const { TraceInstance } = await import("../../src/kernel/trace-instance.js");
   const refused: string[] = [];
   for (let i = 0; i < 300; i++) {
@@ -96,4 +98,26 @@ test("create() right after premake() waits for the instance's event files: 300 i
     n.startsWith(`tsbpf-${process.pid}-race`),
   );
   assert.deepEqual(left, [], "every instance removed");
+});
+
+test("create() as nobody says tracefs is there but root's only, not that it is missing", {
+  skip,
+}, (t) => {
+  const mod = JSON.stringify(resolve("dist/src/kernel/trace-instance.js"));
+  const script = `const { TraceInstance } = await import(${mod});
+    try { TraceInstance.create("hint").remove(); console.log("made"); }
+    catch (e) { console.log(JSON.stringify({ message: e.message, hint: e.hint })); }`;
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+    encoding: "utf8",
+    uid: 65534,
+    gid: 65534,
+    timeout: 30_000,
+  });
+  if (r.status !== 0 && /EACCES|permission denied/i.test(r.stderr)) {
+    return t.skip("uid 65534 cannot read this checkout's dist/ (a directory private to root)");
+  }
+  assert.equal(r.status, 0, r.stderr);
+  const nobody = JSON.parse(r.stdout) as { message: string; hint: string };
+  assert.match(nobody.message, /^tracefs is mounted on \/\S+, but this user cannot look inside it$/);
+  assert.match(nobody.hint, /needs root/);
 });
