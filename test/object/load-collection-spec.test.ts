@@ -6,7 +6,7 @@ import { CALL, LDDW, PseudoCall, PseudoLd } from "../../src/asm/opcodes.js";
 import { parseElf, SymbolType } from "../../src/elf/index.js";
 import { isParseError, isTsbpfError } from "../../src/errors.js";
 import { type CollectionSpec, loadCollectionSpec } from "../../src/object/index.js";
-import { MapType, ProgType } from "../../src/abi/index.js";
+import { MapFlag, MapType, ProgType } from "../../src/abi/index.js";
 import { fixtureObjects, hasTool } from "../elf/fixture-objects.js";
 import { type DumpFunction, objdumpFunctions, slotCount } from "./objdump.js";
 
@@ -52,6 +52,8 @@ test("the seed: three xdp programs in one section, a prog array, GPL", () => {
   };
   assert.equal(fmt("port8080_prog"), "Packet to port 8080 processed");
   assert.equal(fmt("port22_prog"), "Packet to port 22 processed");
+  // Static variables only (the formats): read-only to programs, not mmap()able.
+  assert.equal(ro.flags, MapFlag.RDONLY_PROG);
   assert.ok(spec.skippedSections.some((s) => s.name === ".debug_info"));
   assert.ok((spec.btf?.btf.types.length ?? 0) > 1);
 });
@@ -143,6 +145,19 @@ test("the linking fixture: subprograms, callbacks, global data, static .values",
     "banner",
   );
   assert.ok(b.references.some((r) => r.map === ".rodata.str1.1" && r.offset === 0));
+  // mmap()able exactly where libbpf makes it so: a BTF section with a global variable.
+  assert.deepEqual(
+    Object.values(spec.maps)
+      .filter((m) => m.origin === "global-data")
+      .map((m) => [m.name, m.flags]),
+    [
+      [".rodata", MapFlag.MMAPABLE | MapFlag.RDONLY_PROG],
+      [".data", MapFlag.MMAPABLE],
+      [".data.tagged", MapFlag.MMAPABLE],
+      [".bss", MapFlag.MMAPABLE],
+      [".rodata.str1.1", MapFlag.RDONLY_PROG],
+    ],
+  );
 });
 
 test("a big-endian object gives the same spec, with big-endian data", () => {
@@ -348,6 +363,8 @@ test("an object without BTF takes variables and maps from ELF symbols", () => {
     ["total"],
   );
   assert.equal(spec.maps["hits"]?.type, MapType.percpu_array);
+  // No BTF section to say what a skeleton would expose: not mmap()able, as libbpf has it.
+  assert.equal(spec.maps[".data"]?.flags, 0);
   const p = spec.programs["count"];
   assert.ok(p);
   assert.deepEqual(p.funcInfo, []);
