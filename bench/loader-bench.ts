@@ -56,6 +56,12 @@ export interface LoaderResult {
    */
   tsbpfEntryParsed?: LoaderFigures;
   libbpf?: LoaderFigures;
+  /**
+   * The C loader's code as a shared library called from a Node process
+   * (bench/libbpf-in-node.cts): libbpf's calls with Node around them (informative). Absent in
+   * results written before it existed, or when the library could not be built.
+   */
+  libbpfInNode?: LoaderFigures;
   /** Median ms of `ip netns exec NS true`: the launcher cost both loaders pay. */
   netnsExecMs?: number;
   /** Median ms of `node -e 0` (inside the namespace launcher, minus nothing). */
@@ -105,6 +111,20 @@ function buildCLoader(dir: string): string {
   execFileSync(cc, ["-O2", "bench/c/loader.c", "-lbpf", "-lelf", "-lz", "-o", out], {
     stdio: ["ignore", "ignore", "pipe"],
   });
+  // The same code as a library for bench/libbpf-in-node.cts, its main renamed; left out (and
+  // its row with it) when it does not build.
+  try {
+    execFileSync(
+      cc,
+      ["-O2", "-shared", "-fPIC", "-Dmain=loader_main", "bench/c/loader.c", "-lbpf", "-lelf", "-lz"].concat([
+        "-o",
+        `${out}.so`,
+      ]),
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+  } catch {
+    // existsSync below tells.
+  }
   return out;
 }
 
@@ -227,6 +247,7 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
     const tsEntry: Parameters<typeof figures>[0] = [];
     const tsEntryParsed: Parameters<typeof figures>[0] = [];
     const c: Parameters<typeof figures>[0] = [];
+    const cInNode: Parameters<typeof figures>[0] = [];
     const launcher: number[] = [];
     const nodeUp: number[] = [];
     const cliAttach: number[] = [];
@@ -254,6 +275,10 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
     // One untimed run of each warms the page cache (node, koffi, libbpf, the object).
     const tsArgv = [process.execPath, "dist/bench/tsbpf-loader.js", OBJECT, ns.iface, ...ARGS];
     const cArgv = cLoader === undefined ? undefined : [cLoader, OBJECT, ns.iface, ...ARGS];
+    const cInNodeArgv =
+      cLoader === undefined || !existsSync(`${cLoader}.so`)
+        ? undefined
+        : [process.execPath, "dist/bench/libbpf-in-node.cjs", `${cLoader}.so`, OBJECT, ns.iface, ...ARGS];
     // Through bin/tsbpf.js's loading, with the cache in this run's directory (as the entry's).
     const cachedArgv = existsSync(BUNDLE)
       ? [process.execPath, "dist/bench/code-cache-run.cjs", BUNDLE, OBJECT, ns.iface, ...ARGS]
@@ -270,6 +295,7 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
     // The untimed run of the bundle also writes its code cache.
     if (cachedArgv !== undefined) timeCommand([...ns.exec, ...cachedArgv], entryEnv);
     if (cArgv !== undefined) timeCommand([...ns.exec, ...cArgv]);
+    if (cInNodeArgv !== undefined) timeCommand([...ns.exec, ...cInNodeArgv]);
     const skelArgv = existsSync("dist/bench/tsbpf-skel-loader.js")
       ? [process.execPath, "dist/bench/tsbpf-skel-loader.js", ns.iface]
       : undefined;
@@ -296,6 +322,7 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
       run(entryArgv, tsEntryParsed, parsedEnv);
       if (cachedArgv !== undefined) run(cachedArgv, tsCached, entryEnv);
       if (cArgv !== undefined) run(cArgv, c);
+      if (cInNodeArgv !== undefined) run(cInNodeArgv, cInNode);
       // The cold start's three figures twice per round (22 samples each): its bound is tight
       // next to how much one start of Node varies here.
       for (let k = 0; k < 2; k++) {
@@ -329,6 +356,7 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
     };
     if (c.length > 0 && result.tsbpf !== undefined) {
       result.libbpf = figures(c);
+      if (cInNode.length > 0) result.libbpfInNode = figures(cInNode);
       result.ratioSpawnToAttached = result.tsbpf.spawnToAttachedMs / result.libbpf.spawnToAttachedMs;
       result.ratioMainToAttached = result.tsbpf.mainToAttachedMs / result.libbpf.mainToAttachedMs;
     } else if (cSkip !== undefined) result.skipped = cSkip;

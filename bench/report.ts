@@ -170,17 +170,21 @@ function tables(r: BenchResults): Table[] {
   const cached = l.tsbpfCached;
   // The package entry (import "tsbpf"); absent from results written before it was measured.
   const entry = l.tsbpfEntry;
+  // libbpf's loader called inside a Node process; absent from results written before it was.
+  const inNode = l.libbpfInNode;
   const phaseRow = (name: string, pick: (f: NonNullable<LoaderResult["tsbpf"]>) => number | undefined) => {
     const a = l.tsbpf === undefined ? undefined : pick(l.tsbpf);
     const b = l.libbpf === undefined ? undefined : pick(l.libbpf);
     const c = cached === undefined ? undefined : pick(cached);
     const e = entry === undefined ? undefined : pick(entry);
+    const n = inNode === undefined ? undefined : pick(inNode);
     lrows.push([
       name,
       fmt(a),
       ...(entry === undefined ? [] : [fmt(e)]),
       ...(cached === undefined ? [] : [fmt(c)]),
       fmt(b),
+      ...(inNode === undefined ? [] : [fmt(n)]),
       ratio(a, b),
       ...(entry === undefined ? [] : [ratio(e, b)]),
       ...(cached === undefined ? [] : [ratio(c, b)]),
@@ -208,6 +212,7 @@ function tables(r: BenchResults): Table[] {
             ...(entry === undefined ? [] : ["tsbpf (package entry)"]),
             ...(cached === undefined ? [] : ["tsbpf (bundle, code cache)"]),
             "libbpf (C)",
+            ...(inNode === undefined ? [] : ["libbpf (C) inside Node"]),
             "modules/libbpf",
             ...(entry === undefined ? [] : ["entry/libbpf"]),
             ...(cached === undefined ? [] : ["cached/libbpf"]),
@@ -239,6 +244,11 @@ function tables(r: BenchResults): Table[] {
         ? []
         : [
             `Package entry: the same job importing "tsbpf" as a user's program does (bench/package-entry-loader.ts; package.json "exports" → dist/src/package-entry.js, the library's bundle through V8's code cache); its import includes the cache's deserialization.`,
+          ]),
+      ...(inNode === undefined
+        ? []
+        : [
+            "libbpf (C) inside Node: bench/c/loader.c built as a shared library and called from a Node process through koffi (bench/libbpf-in-node.cts), timed by the same C code: the same libbpf calls with Node around them. Informative: it tells what the host process adds (the kernel takes longer over the same calls made from a Node process on this kind of machine, docs/benchmarks.md); the aims divide by the C loader.",
           ]),
       ...(l.tsbpfEntryParsed === undefined
         ? []
@@ -408,6 +418,15 @@ function aimRows(r: BenchResults): string[][] {
     );
     // The aim's row until the package entry was measured; its modules are now informative.
     inProcessRow(`${lib} (ES modules, compiled afresh)`, l.tsbpf, l.libbpf, l.tsbpfEntry === undefined);
+    // What the host process adds: libbpf's own loader inside Node, and the package entry over it.
+    inProcessRow(`${lib} (libbpf's C loader itself, called inside Node)`, l.libbpfInNode, l.libbpf, false);
+    if (l.libbpfInNode !== undefined)
+      inProcessRow(
+        'in-process open+load+fill+attach / libbpf inside Node (package entry: import "tsbpf")',
+        l.tsbpfEntry,
+        l.libbpfInNode,
+        false,
+      );
   }
   const sk = l.skel;
   if (sk?.libbpf !== undefined) {
