@@ -3,7 +3,7 @@
  * pin it), pin names, and the check that a pin directory will outlive the process. Whole
  * pipelines are pinned by pipeline-pins.ts.
  */
-import { Errno } from "../abi/index.js";
+import { Errno, MapFlag } from "../abi/index.js";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { LoadError, UsageError, isLoadError } from "../errors.js";
 import type { MapSpec } from "../object/types.js";
@@ -62,7 +62,11 @@ export function openOrCreatePinnedMap(
     cmp("key size", info.keySize, spec.keySize);
     cmp("value size", info.valueSize, spec.valueSize);
     cmp("max entries", info.maxEntries, spec.maxEntries);
-    cmp("flags", info.flags, spec.flags);
+    // Whether global data is mmap()able changes nothing a program sees: a .bss kept as a
+    // pipeline's state by an older tsbpf, which made every data section mmap()able where libbpf
+    // does so only for sections with a global variable, is still the same map.
+    const loose = spec.origin === "global-data" ? MapFlag.MMAPABLE : 0;
+    cmp("flags", info.flags & ~loose, spec.flags & ~loose);
     if (diffs.length > 0) {
       fd.close();
       throw new LoadError(

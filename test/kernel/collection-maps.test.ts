@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { test } from "node:test";
+import { MapFlag, MapType } from "../../src/abi/index.js";
 import { loadKernelCollection } from "../../src/kernel/kernel-collection.js";
 import { createMap } from "../../src/kernel/map-ops.js";
 import { getMapInfo, pinObject } from "../../src/kernel/object-ops.js";
@@ -98,6 +99,43 @@ test("maps of every kind are created as declared, static slots filled", { skip }
     }
   } finally {
     coll.close();
+    rmSync(pinDir, { recursive: true, force: true });
+  }
+});
+
+test("global data pinned mmap()able (as tsbpf made every data section before) is reused by an object whose section is not", {
+  skip,
+}, async () => {
+  const pinDir = `/sys/fs/bpf/tsbpf-pinmmap-${process.pid}`;
+  const sys = defaultSys();
+  execFileSync("mkdir", ["-p", pinDir]);
+  const seed = loadCollectionSpec(new Uint8Array(readFileSync("examples/tail-call/tail_call.bpf.o")), {
+    file: "tail_call.bpf.o",
+  });
+  const rodata = seed.maps[".rodata"];
+  assert.ok(rodata);
+  assert.equal(rodata.flags, MapFlag.RDONLY_PROG, "printk formats only: not mmap()able");
+  const old = createMap(sys, {
+    type: MapType.array,
+    keySize: 4,
+    valueSize: rodata.valueSize,
+    maxEntries: 1,
+    flags: MapFlag.RDONLY_PROG | MapFlag.MMAPABLE,
+    name: "old_rodata",
+  });
+  const path = `${pinDir}/rodata`;
+  try {
+    pinObject(sys, old.value, path);
+    const coll = await loadKernelCollection(seed, { reuseMaps: { ".rodata": path } });
+    try {
+      const m = coll.maps[".rodata"];
+      assert.ok(m?.reused);
+      assert.equal(getMapInfo(sys, m.fd).id, getMapInfo(sys, old.value).id);
+    } finally {
+      coll.close();
+    }
+  } finally {
+    old.close();
     rmSync(pinDir, { recursive: true, force: true });
   }
 });
