@@ -24,11 +24,7 @@ export function encodeScalar(
   // allocates a dozen BigInts per value, on paths (filling prog-array slots) that run cold.
   if (typeof x === "number" && size >= 1 && size <= 6) {
     const span = 2 ** (size * 8);
-    if (x < -span / 2 || x >= span) {
-      throw new UsageError(`${what} ${x} does not fit in ${size} byte${size === 1 ? "" : "s"}`, {
-        hint: "pass the bytes as a Uint8Array for keys or values wider than 8 bytes",
-      });
-    }
+    if (x < -span / 2 || x >= span) throw tooWide(x, size, what);
     let n = x < 0 ? x + span : x;
     const out = new Uint8Array(size);
     for (let i = 0; i < size; i++) {
@@ -40,9 +36,7 @@ export function encodeScalar(
   let v = BigInt(x);
   const bits = BigInt(size * 8);
   if (size === 0 || size > 8 || v < -(1n << (bits - 1n)) || v >= 1n << bits) {
-    throw new UsageError(`${what} ${x} does not fit in ${size} byte${size === 1 ? "" : "s"}`, {
-      hint: "pass the bytes as a Uint8Array for keys or values wider than 8 bytes",
-    });
+    throw tooWide(x, size, what);
   }
   if (v < 0n) v += 1n << bits;
   const out = new Uint8Array(size);
@@ -51,6 +45,13 @@ export function encodeScalar(
     v >>= 8n;
   }
   return out;
+}
+
+/** The refusal of a value that does not fit in `size` bytes (either way of encoding it). */
+function tooWide(x: number | bigint, size: number, what: string): UsageError {
+  return new UsageError(`${what} ${x} does not fit in ${size} byte${size === 1 ? "" : "s"}`, {
+    hint: "pass the bytes as a Uint8Array for keys or values wider than 8 bytes",
+  });
 }
 
 /** Reads an unsigned integer of any width up to 6 bytes exactly (u32 indices, handles, fds). */
