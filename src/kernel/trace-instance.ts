@@ -21,16 +21,13 @@ const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
 /** A directory {@link TraceInstance.premake} asked the thread pool to make. */
 interface Making {
   dir: string;
-  /** Settles once the thread's mkdir is done (and any removal it owed, below). */
+  /** Settles once the pool's mkdir is done (and the removal it may owe, in premake). */
   done: Promise<void>;
-  settled: boolean;
-  /** The instance that took it was removed before the mkdir ran: remove what the mkdir makes. */
-  removeWhenMade: boolean;
 }
 /** Directories premake started making that no instance took yet. */
 const premade = new Map<string, Making>();
-/** Makings whose instance was removed before they settled (see {@link Making.removeWhenMade}). */
-const lateMade = new Set<Making>();
+/** Makings whose mkdir has not run yet, taken by an instance or not. */
+const unsettled = new Set<Making>();
 let exitHook = false;
 
 /** Removes, at process exit, the instances still live and the premade directories never used. */
@@ -39,7 +36,7 @@ function hookExit(): void {
   exitHook = true;
   process.once("exit", () => {
     for (const i of [...live]) i.remove();
-    for (const d of [...premade.keys(), ...[...lateMade].map((m) => m.dir)]) {
+    for (const d of [...premade.keys(), ...[...unsettled].map((m) => m.dir)]) {
       try {
         rmdirSync(d);
       } catch {
@@ -62,12 +59,9 @@ export class TraceInstance {
   /** The instance directory; its `trace_pipe` yields the recorded lines. */
   readonly dir: string;
   #removed = false;
-  /** The premake of this directory, while its thread's mkdir has not run yet. */
-  readonly #making: Making | undefined;
 
-  private constructor(dir: string, making: Making | undefined) {
+  private constructor(dir: string) {
     this.dir = dir;
-    this.#making = making;
   }
 
   /**
@@ -78,9 +72,7 @@ export class TraceInstance {
     const root = ensureTracefs(opts.sys ?? defaultSys());
     removeStaleInstances(`${root}/instances`);
     const dir = `${root}/instances/tsbpf-${process.pid}-${tag}`;
-    const making = premade.get(dir);
-    premade.delete(dir);
-    const wasPremade = making !== undefined;
+    const wasPremade = premade.delete(dir);
     try {
       let madeHere = true;
       try {
@@ -117,7 +109,7 @@ export class TraceInstance {
         { cause, hint: instanceHint(code) },
       );
     }
-    const inst = new TraceInstance(dir, making?.settled === false ? making : undefined);
+    const inst = new TraceInstance(dir);
     live.add(inst);
     hookExit();
     return inst;
@@ -142,37 +134,37 @@ export class TraceInstance {
     if (premade.has(dir)) return;
     hookExit();
     // node:fs's callback, not node:fs/promises (12 more of Node's modules at start-up).
-    const making: Making = { dir, done: Promise.resolve(), settled: false, removeWhenMade: false };
+    const making: Making = { dir, done: Promise.resolve() };
     making.done = new Promise<void>((done) =>
       mkdir(dir, (e) => {
-        making.settled = true;
-        if (e !== null && premade.get(dir) === making) premade.delete(dir);
-        // create() won the race to mkdir, and its instance is already gone: this mkdir made the
-        // directory again after remove() (found by trace-premake.test.ts, 2 in 300).
-        if (making.removeWhenMade) {
-          lateMade.delete(making);
-          if (e === null && ![...live].some((i) => i.dir === dir)) {
-            try {
-              rmdirSync(dir);
-            } catch {
-              // Taken meanwhile by a reader, or already gone: the exit handler or the next
-              // process's sweep removes it.
-            }
+        unsettled.delete(making);
+        if (premade.get(dir) === making) {
+          if (e !== null) premade.delete(dir);
+        } else if (e === null && ![...live].some((i) => i.dir === dir)) {
+          // create() took the directory and no instance holds it now: either this mkdir made it
+          // again after create()'s own won the race and remove() ran (found by
+          // trace-premake.test.ts, 2 in 300), or remove() already took it (ENOENT, below).
+          try {
+            rmdirSync(dir);
+          } catch {
+            // Already gone, or taken meanwhile by a reader: the exit handler or the next
+            // process's sweep removes it.
           }
         }
         done();
       }),
     );
+    unsettled.add(making);
     premade.set(dir, making);
   }
 
   /**
    * Removes the directories {@link premake} made that no instance took (once their making is
-   * done), as when the load they were made for failed; also waits for the late removals owed
-   * by instances removed before their premake's mkdir ran.
+   * done), as when the load they were made for failed; also waits for every premake's mkdir to
+   * have run, taken ones included, so that none makes a directory after this.
    */
   static async dropPremade(): Promise<void> {
-    for (const m of [...lateMade]) await m.done;
+    for (const m of [...unsettled]) await m.done;
     for (const [dir, making] of [...premade]) {
       await making.done;
       premade.delete(dir);
@@ -198,10 +190,6 @@ export class TraceInstance {
     }
     this.#removed = true;
     live.delete(this);
-    if (this.#making !== undefined && !this.#making.settled) {
-      this.#making.removeWhenMade = true;
-      lateMade.add(this.#making);
-    }
   }
 }
 
