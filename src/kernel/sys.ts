@@ -393,18 +393,17 @@ function createNativeSys(): Sys {
    * up to {@link ARENA_MAX}; a call that needs more gets memory of its own, freed after it.
    * Allocating, viewing and freeing each buffer of each call (five for a program load) cost about
    * 0.1 ms a call when Node runs cold. Calls are synchronous and never nest, so one area suffices.
+   * It is made with the layer: koffi's first allocation costs about 0.1 ms on a cold process,
+   * part of setting koffi up (loadNativeLayer) rather than of the first call.
    */
-  let arena: NativeArea | undefined;
+  let arena: NativeArea = nativeArea(koffi, ARENA_MIN);
 
   /** Native memory of at least `total` bytes: the shared area, or a one-off the caller frees. */
   function area(total: number): NativeArea {
     if (total > ARENA_MAX) return nativeArea(koffi, total);
-    if (arena === undefined || arena.bytes.byteLength < total) {
-      const next = nativeArea(
-        koffi,
-        Math.min(ARENA_MAX, Math.max(ARENA_MIN, 2 ** Math.ceil(Math.log2(total)))),
-      );
-      if (arena !== undefined) koffi.free(arena.ptr);
+    if (arena.bytes.byteLength < total) {
+      const next = nativeArea(koffi, Math.min(ARENA_MAX, 2 ** Math.ceil(Math.log2(total))));
+      koffi.free(arena.ptr);
       arena = next;
     }
     return arena;
