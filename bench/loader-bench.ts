@@ -14,8 +14,8 @@ import { createNetns } from "./netns.js";
 import { median, nowNs } from "./stats.js";
 
 const OBJECT = "examples/tail-call/tail_call.bpf.o";
-/** bench/tsbpf-loader.ts bundled by scripts/bundle.mjs (npm run build). */
-const BUNDLE = "dist/bench/tsbpf-loader.bundle.cjs";
+/** bench/cli-style-loader.ts (the job as a CLI command imports) bundled by scripts/bundle.mjs (npm run build). */
+const BUNDLE = "dist/bench/cli-style-loader.bundle.cjs";
 /** bench/tsbpf-skel-loader.ts bundled with the library (scripts/bundle.mjs). */
 const SKEL_BUNDLE = "dist/bench/tsbpf-skel-loader.bundle.cjs";
 const ARGS = ["main_prog", "prog_array", "port8080_prog", "port22_prog"];

@@ -238,7 +238,7 @@ function tables(r: BenchResults): Table[] {
       ...(cached === undefined
         ? []
         : [
-            "ES modules: bench/tsbpf-loader.ts importing dist/src/index.js, the package's root (informative: Node 20 compiles every function afresh in each process). Bundle, code cache: the same loader bundled by scripts/bundle.mjs and compiled with V8's code cache (bench/code-cache-run.cts), as bin/tsbpf.js runs the CLI; its import excludes the cache's deserialization (spawn → attached includes it).",
+            "ES modules: bench/tsbpf-loader.ts importing dist/src/index.js, the package's root (informative: Node 20 compiles every function afresh in each process). Bundle, code cache: the same job written as a CLI command is (bench/cli-style-loader.ts: static imports of the modules it uses, not the package's root), bundled by scripts/bundle.mjs and compiled with V8's code cache (bench/code-cache-run.cts), as bin/tsbpf.js runs the CLI; its import excludes the cache's deserialization (spawn → attached includes it).",
           ]),
       ...(entry === undefined
         ? []

@@ -15,8 +15,8 @@ const t0 = process.hrtime.bigint();
 
 async function main(): Promise<void> {
   const args = elfJobArgs("tsbpf-loader");
-  // The package's root, as a user's program imports it (and as the package entry and the CLI's
-  // bundles start every module they hold): what the job runs starts here, not inside the phases.
+  // The package's root, as a user's program imports it (and as the package entry starts every
+  // module it holds): what the job runs starts here, not inside the phases.
   const { Collection, kernel, loadCollectionSpec } = await import("../src/index.js");
   // The kernel engine loads koffi's native binary and libc on its first syscall; load them here
   // so that their cost shows up as "import" and not as "load": the counterpart of what the
