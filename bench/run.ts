@@ -9,7 +9,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, release } from "node:os";
 import { benchDispatch } from "./dispatch-bench.js";
-import { benchInterpreter } from "./interp-bench.js";
+import { benchInterpreter, interpreterInFreshProcess } from "./interp-bench.js";
 import { benchLoader, type LoaderResult } from "./loader-bench.js";
 import { benchEvents, type EventsResult } from "./events-bench.js";
 import { benchReplay, type ReplayResult } from "./replay-bench.js";
@@ -53,11 +53,14 @@ async function main(): Promise<void> {
   const loaderOnly = args.has("--loader-only");
   let interpreter: BenchResults["interpreter"] = [];
   let dispatch: BenchResults["dispatch"] = [];
+  // The interpreter's aim figures from fresh processes, one after part 2 and one at the end.
+  const interpreterProcesses: Record<string, number>[] = [];
   if (!loaderOnly) {
     process.stderr.write("bench: 1/4 interpreter...\n");
     interpreter = await benchInterpreter(timing);
     process.stderr.write("bench: 2/4 dispatcher...\n");
     dispatch = await benchDispatch(timing);
+    interpreterProcesses.push(interpreterInFreshProcess(timing));
   }
   let replay: ReplayResult | undefined;
   if (!loaderOnly && !args.has("--no-replay")) {
@@ -88,6 +91,11 @@ async function main(): Promise<void> {
     }
   }
 
+  if (!loaderOnly) {
+    process.stderr.write("bench: the interpreter once more, in a fresh process...\n");
+    interpreterProcesses.push(interpreterInFreshProcess(timing));
+  }
+
   const date = new Date().toISOString().slice(0, 10);
   const results: BenchResults = {
     date,
@@ -100,6 +108,7 @@ async function main(): Promise<void> {
     },
     ...(skip === undefined ? {} : { kernelSkipped: skip }),
     interpreter,
+    interpreterProcesses,
     dispatch,
     loader,
     events,
