@@ -269,8 +269,13 @@ function createEventSys(): EventSys {
 
 let cached: Sys | undefined;
 
-/** Bounds of the native memory a {@link Sys} keeps for its calls' buffers. */
-const ARENA_MIN = 4096;
+/**
+ * Bounds of the native memory a {@link Sys} keeps for its calls' buffers. It starts at 64 KiB:
+ * a program load stages its instructions, func and line info there, and a 4 KiB start made the
+ * first load of an ordinary program grow it (another koffi allocation, view and free inside the
+ * load: about 0.2 ms on a cold process).
+ */
+const ARENA_MIN = 65536;
 const ARENA_MAX = 1 << 20;
 
 /** Native memory for a call's buffers: koffi's pointer, its address, and a view of its bytes. */
