@@ -12,7 +12,8 @@ stage; 'tsbpf up' of a changed file upgrades the whole pipeline.
   MAP:KEY=PROG           put the pipeline's own program PROG (one it pinned) into MAP[KEY]
   MAP:KEY=OBJFILE:PROG   put PROG of the object file OBJFILE (a .bpf.o) there: it must be of the
                          pipeline's type (XDP, or tc for a tc pipeline) and pass 'tsbpf check' without error; its maps named as the
-                         pipeline's maps are the pipeline's (same state, same prog arrays)
+                         pipeline's maps are the pipeline's (same state, same prog arrays); with
+                         stats, it runs uncounted (a warning says so)
   --netns NAME           the network namespace the pipeline runs in (checked)
 
 The pipeline file stays the truth: 'tsbpf status PIPELINE' shows the swapped slot as not the

@@ -793,5 +793,13 @@ export async function swapStage(
   } finally {
     coll.close();
   }
+  // Its counters would need a place in the pipeline's stats layout, which is the file's objects'
+  // (stats/layout.ts): the stage runs uncounted, and the operator hears it now rather than from
+  // counts that stop moving.
+  if (Object.keys(meta.stats ?? {}).length > 0) {
+    (opts.onWarning ?? ((m: string) => process.emitWarning(m, { code: "TSBPF_SWAP" })))(
+      `${req.program} from ${basename(req.objectFile)} runs without stats counters: 'tsbpf stats' goes on counting the tail calls into ${slot}, not this stage's runs and verdicts${live === undefined ? "" : ` (${was}'s counts stay where they were)`}; to count it, name it in the pipeline file and run 'tsbpf up'`,
+    );
+  }
   return { slot, was, now: `${req.program} from ${req.objectFile}`, sharedMaps: Object.keys(reuseMaps) };
 }

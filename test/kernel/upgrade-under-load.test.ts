@@ -166,7 +166,10 @@ test("100 upgrades and 100 swaps under load: no packet missed, none ran a mixed 
     assert.match(upgrade.stdout, /^upgraded: /m);
     assert.match(upgrade.stdout, /^state: counters carried over from the previous version$/m);
     assert.match(upgrade.stdout, /^final counts of the previous version:\n {2}entry: \d+ runs/m);
-    assert.equal(runCli(["swap", "--pin", pin, "stages:0=stage_a2"]).status, 0);
+    const own = runCli(["swap", "--pin", pin, "stages:0=stage_a2"]);
+    assert.equal(own.status, 0, own.stderr);
+    // A program of the pipeline's own object is instrumented and counted: no warning.
+    assert.doesNotMatch(own.stderr, /without stats counters/);
     const back = runCli(["up", file]);
     assert.equal(back.status, 0, back.stderr);
     assert.match(
@@ -181,6 +184,11 @@ test("100 upgrades and 100 swaps under load: no packet missed, none ran a mixed 
     const sw = runCli(["swap", file, `stages:0=${OBJ}:stage_a`]);
     assert.equal(sw.status, 0, sw.stderr);
     assert.match(sw.stdout, /it uses the pipeline's maps stages, counters/);
+    // The pipeline counts with stats; another object's program has no place in its layout.
+    assert.match(
+      sw.stderr,
+      /warning: stage_a from \S+ runs without stats counters: 'tsbpf stats' goes on counting the tail calls into stages\[0\]/,
+    );
     const burst = ["send", "--iface", net.hostIf, "--packet", "udp:dport=9", "--count", "1000"];
     assert.equal(runCli(burst).status, 0);
     await sleep(200);
