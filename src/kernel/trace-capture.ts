@@ -3,8 +3,9 @@
  *
  * trace_pipe is global and reading it consumes lines, so reading it here would steal lines from
  * anyone else (`tsbpf attach`, `cat trace_pipe`, a parallel test). Instead tsbpf creates its own
- * tracefs instance, `instances/tsbpf-<pid>-<tid>` (trace-instance.ts), enables only the `bpf_trace/bpf_trace_printk`
- * event there with the filter `common_pid == <tid>`, and drains that instance's private pipe
+ * tracefs instance, `instances/tsbpf-<pid>-<tid>-ns<pid namespace>` (trace-instance.ts), enables only the `bpf_trace/bpf_trace_printk`
+ * event there with the filter `common_pid == <tid>` (the thread's id as the kernel records it, which
+ * in a pid namespace of its own, a container's, is not the one /proc shows), and drains that instance's private pipe
  * before and after the run. The global trace_pipe still receives every line, as it would with
  * any loader. The drain and the run are synchronous on the calling thread, so no other
  * JavaScript of this process can interleave.
@@ -13,9 +14,10 @@
  * this thread is inside the bpf() call (an attached XDP program receiving a packet then) is
  * recorded under this thread too, and its lines would be counted as the run's.
  */
-import { closeSync, constants, openSync, readlinkSync, readSync } from "node:fs";
+import { closeSync, constants, openSync, readFileSync, readlinkSync, readSync, writeFileSync } from "node:fs";
+import { TsbpfError } from "../errors.js";
 import { parseTraceLine } from "../trace/trace-line.js";
-import { TraceInstance } from "./trace-instance.js";
+import { INIT_PID_NAMESPACE, pidNamespace, TraceInstance } from "./trace-instance.js";
 
 /** The calling thread's id (differs from the pid inside worker threads). */
 function threadId(): number {
@@ -26,6 +28,35 @@ function threadId(): number {
     // No /proc: the main thread's id is the pid.
   }
   return process.pid;
+}
+
+/**
+ * The id tracefs records for this thread (`common_pid`), found through the instance at `dir`. In
+ * the initial pid namespace it is `tid`. In another one (a container's) tracefs records the
+ * kernel's own id, which /proc there does not show: the thread writes a marker into the
+ * instance's trace_marker (nothing is enabled in it yet, and no one else writes there), reads
+ * back the id the kernel recorded with it, and empties the instance again.
+ */
+function kernelThreadId(dir: string, tid: number): number {
+  const ns = pidNamespace();
+  if (ns === INIT_PID_NAMESPACE) return tid;
+  const marker = `tsbpf: thread ${tid} of pid namespace ${ns ?? "?"}`;
+  try {
+    writeFileSync(`${dir}/trace_marker`, marker);
+    for (const line of readFileSync(`${dir}/trace`, "utf8").split("\n")) {
+      const p = parseTraceLine(line);
+      if (p?.fn === "tracing_mark_write" && p.message === marker) return p.pid;
+    }
+  } finally {
+    // Truncating `trace` empties the instance's buffer: the marker is not a line of the run.
+    writeFileSync(`${dir}/trace`, "");
+  }
+  throw new TsbpfError(
+    `cannot tell which id the kernel records for this thread: ${dir}/trace lacks its marker`,
+    {
+      hint: "this process is in a pid namespace of its own; tracefs's trace_marker must be writable (options/markers set)",
+    },
+  );
 }
 
 /** A private tracefs instance recording this thread's printk lines. */
@@ -48,7 +79,9 @@ export class TraceCapture {
    */
   static open(): TraceCapture {
     const tid = threadId();
-    const instance = TraceInstance.create(String(tid), { filter: `common_pid == ${tid}` });
+    const instance = TraceInstance.create(String(tid), {
+      filter: (dir) => `common_pid == ${kernelThreadId(dir, tid)}`,
+    });
     try {
       const fd = openSync(`${instance.dir}/trace_pipe`, constants.O_RDONLY | constants.O_NONBLOCK);
       const capture = new TraceCapture(instance, fd);

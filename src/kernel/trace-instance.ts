@@ -1,5 +1,5 @@
 /**
- * Private tracefs instances: `instances/tsbpf-<pid>-<tag>` with only the
+ * Private tracefs instances: `instances/tsbpf-<pid>-<tag>-ns<pid namespace>` with only the
  * `bpf_trace/bpf_trace_printk` event enabled. An instance has a ring buffer and a trace_pipe of
  * its own, so it holds exactly the lines printed since it was made, and reading it consumes
  * nothing from the global trace_pipe or from anyone else's instance. The global trace_pipe still
@@ -8,7 +8,7 @@
  * Instances are removed when closed and at process exit; ones left by a process that was killed
  * are removed by the next tsbpf process that makes one.
  */
-import { mkdir, mkdirSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { mkdir, mkdirSync, readdirSync, readlinkSync, rmdirSync, writeFileSync } from "node:fs";
 import { TsbpfError } from "../errors.js";
 import { ensureTracefs } from "./mounts.js";
 import { defaultSys, type Sys } from "./sys.js";
@@ -46,12 +46,48 @@ function hookExit(): void {
   });
 }
 
+/**
+ * The inode of the initial pid namespace (the kernel's PROC_PID_INIT_INO): in it, the pids a
+ * process sees are the ones tracefs records.
+ */
+export const INIT_PID_NAMESPACE = 4026531836;
+
+let pidNs: number | null | undefined;
+
+/**
+ * This process's pid namespace (the inode of /proc/self/ns/pid), or undefined when /proc does not
+ * tell. tracefs is shared by every pid namespace that mounts it, and in each of them pids start
+ * at 1: an instance's name carries the namespace, so that two processes of the same pid in two
+ * containers do not take one instance, and a sweep only judges the instances of its own namespace.
+ */
+export function pidNamespace(): number | undefined {
+  if (pidNs === undefined) {
+    try {
+      pidNs = Number(/\[(\d+)\]$/.exec(readlinkSync("/proc/self/ns/pid"))?.[1] ?? Number.NaN);
+      if (!Number.isSafeInteger(pidNs)) pidNs = null;
+    } catch {
+      pidNs = null;
+    }
+  }
+  return pidNs ?? undefined;
+}
+
+/** The directory of this process's instance `tag` under tracefs `root`. */
+function instanceDir(root: string, tag: string): string {
+  const ns = pidNamespace();
+  return `${root}/instances/tsbpf-${process.pid}-${tag}${ns === undefined ? "" : `-ns${ns}`}`;
+}
+
 /** Options of {@link TraceInstance.create}. */
 export interface TraceInstanceOptions {
   /** The syscall layer, used to mount tracefs when it is missing; the real one by default. */
   sys?: Sys;
-  /** A tracefs event filter, such as `common_pid == 1234`. */
-  filter?: string;
+  /**
+   * A tracefs event filter, such as `common_pid == 1234`; or a function of the instance's
+   * directory that returns one, called after the instance is made and before anything in it is
+   * enabled (for a filter that needs the instance to be worked out).
+   */
+  filter?: string | ((dir: string) => string);
 }
 
 /** One private tracefs instance recording bpf_trace_printk lines (needs root). */
@@ -65,13 +101,14 @@ export class TraceInstance {
   }
 
   /**
-   * Makes the instance `tsbpf-<pid>-<tag>` (tracefs is mounted first when missing) and enables
-   * bpf_trace_printk in it. Throws a TsbpfError saying why when tracefs is unusable.
+   * Makes the instance `tsbpf-<pid>-<tag>-ns<pid namespace>` (tracefs is mounted first when
+   * missing) and enables bpf_trace_printk in it. Throws a TsbpfError saying why when tracefs is
+   * unusable.
    */
   static create(tag: string, opts: TraceInstanceOptions = {}): TraceInstance {
     const root = ensureTracefs(opts.sys ?? defaultSys());
     removeStaleInstances(`${root}/instances`);
-    const dir = `${root}/instances/tsbpf-${process.pid}-${tag}`;
+    const dir = instanceDir(root, tag);
     const wasPremade = premade.delete(dir);
     try {
       let madeHere = true;
@@ -89,7 +126,8 @@ export class TraceInstance {
       const waitFiles = wasPremade && !madeHere ? Date.now() + PREMADE_WAIT_MS : 0;
       for (;;) {
         try {
-          if (opts.filter !== undefined) writeFileSync(`${ev}/filter`, opts.filter);
+          if (opts.filter !== undefined)
+            writeFileSync(`${ev}/filter`, typeof opts.filter === "string" ? opts.filter : opts.filter(dir));
           writeFileSync(`${ev}/enable`, "1");
           break;
         } catch (e) {
@@ -130,7 +168,7 @@ export class TraceInstance {
     } catch {
       return;
     }
-    const dir = `${root}/instances/tsbpf-${process.pid}-${tag}`;
+    const dir = instanceDir(root, tag);
     if (premade.has(dir)) return;
     hookExit();
     // node:fs's callback, not node:fs/promises (12 more of Node's modules at start-up).
@@ -193,7 +231,12 @@ export class TraceInstance {
   }
 }
 
-/** Removes instances left by tsbpf processes that died without their exit handler (SIGKILL). */
+/**
+ * Removes instances left by tsbpf processes that died without their exit handler (SIGKILL):
+ * those of this pid namespace whose pid is gone. Another namespace's pids mean nothing here (its
+ * live process may have a pid no process has in this one), so its instances are left alone; a
+ * name without a namespace (an older tsbpf's) is judged as before, by its pid here.
+ */
 function removeStaleInstances(dir: string): void {
   let names: string[] = [];
   try {
@@ -201,9 +244,12 @@ function removeStaleInstances(dir: string): void {
   } catch {
     return;
   }
+  const ours = pidNamespace();
   for (const n of names) {
-    const m = /^tsbpf-(\d+)-/.exec(n);
-    if (m?.[1] === undefined || Number(m[1]) === process.pid) continue;
+    const m = /^tsbpf-(\d+)-.*?(?:-ns(\d+))?$/.exec(n);
+    if (m?.[1] === undefined) continue;
+    const ns = m[2] === undefined ? ours : Number(m[2]);
+    if (ns !== ours || Number(m[1]) === process.pid) continue;
     try {
       process.kill(Number(m[1]), 0);
     } catch (e) {

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { test } from "node:test";
@@ -72,6 +72,40 @@ test("the seed dispatcher tail-calls per port, with the seed's trace lines", { s
     }
   } finally {
     coll.close();
+    await unlock();
+  }
+});
+
+test("in a pid namespace of its own (a container's, with its own /proc), run() still gets its trace lines", {
+  skip: skip ?? (hasCommand("unshare") ? undefined : "needs unshare (util-linux) to make a pid namespace"),
+}, async () => {
+  // tracefs records the kernel's thread ids, which /proc in a pid namespace of its own does not
+  // show: a filter by the id /proc shows matched nothing, and run() came back with no lines.
+  const unlock = await traceLock();
+  try {
+    const url = (p: string) => pathToFileURL(resolve(`dist/src/${p}`)).href;
+    const script = `
+      import { readFileSync, readlinkSync } from "node:fs";
+      import { loadCollectionSpec } from ${JSON.stringify(url("object/load-collection-spec.js"))};
+      import { loadKernelCollection } from ${JSON.stringify(url("kernel/kernel-collection.js"))};
+      import { buildPacket } from ${JSON.stringify(url("net/build.js"))};
+      const c = await loadKernelCollection(loadCollectionSpec(new Uint8Array(readFileSync("examples/tail-call/tail_call.bpf.o"))));
+      c.maps.prog_array.set(0, c.programs.port8080_prog);
+      const pkt = buildPacket([{ kind: "eth" }, { kind: "ipv4", src: "10.0.0.1", dst: "10.0.0.2" }, { kind: "tcp", sport: 40000, dport: 8080, flags: "S" }]);
+      const r = await c.programs.main_prog.run(pkt);
+      console.log(JSON.stringify({ pid: process.pid, ns: readlinkSync("/proc/self/ns/pid"), trace: r.trace }));
+      c.close();`;
+    const r = spawnSync(
+      "unshare",
+      ["--pid", "--fork", "--mount-proc", process.execPath, "--input-type=module", "-e", script],
+      { encoding: "utf8" },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout.trim()) as { pid: number; ns: string; trace: string[] };
+    assert.equal(out.pid, 1, "the script ran as pid 1 of a new pid namespace");
+    assert.notEqual(out.ns, readlinkSync("/proc/self/ns/pid"));
+    assert.deepEqual(out.trace, ["Packet to port 8080 processed"]);
+  } finally {
     await unlock();
   }
 });

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { test } from "node:test";
 import { ensureTracefs } from "../../src/kernel/mounts.js";
+import { TraceInstance } from "../../src/kernel/trace-instance.js";
 import { TraceStream } from "../../src/kernel/trace-stream.js";
 import { kernelSkipReason } from "./support.js";
 
@@ -67,7 +68,7 @@ test("an instance prepared but never opened is removed when the process exits", 
   );
   assert.equal(r.status, 0, r.stderr);
   const dir = r.stdout.trim();
-  assert.match(dir, /\/instances\/tsbpf-\d+-s1$/, "the child saw its prepared instance");
+  assert.match(dir, /\/instances\/tsbpf-\d+-s1-ns\d+$/, "the child saw its prepared instance");
   assert.equal(existsSync(dir), false, "removed at exit");
 });
 
@@ -120,4 +121,38 @@ test("create() as nobody says tracefs is there but root's only, not that it is m
   const nobody = JSON.parse(r.stdout) as { message: string; hint: string };
   assert.match(nobody.message, /^tracefs is mounted on \/\S+, but this user cannot look inside it$/);
   assert.match(nobody.hint, /needs root/);
+});
+
+test("the sweep of dead processes' instances leaves other pid namespaces' alone", { skip }, () => {
+  // A pid means something only in its own pid namespace: in a container's, a live process may
+  // have a pid that no process has here, and its instance must not be taken for a dead one's.
+  const instances = `${ensureTracefs()}/instances`;
+  const ours = Number(/\[(\d+)\]$/.exec(readlinkSync("/proc/self/ns/pid"))?.[1]);
+  const pidMax = Number(readFileSync("/proc/sys/kernel/pid_max", "utf8"));
+  let dead = pidMax - 1;
+  for (; ; dead--) {
+    try {
+      process.kill(dead, 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ESRCH") break;
+    }
+  }
+  const mine = `${instances}/tsbpf-${dead}-1-ns${ours}`;
+  const theirs = `${instances}/tsbpf-${dead}-1-ns${ours + 1}`;
+  const legacy = `${instances}/tsbpf-${dead}-2`;
+  for (const d of [mine, theirs, legacy]) mkdirSync(d);
+  try {
+    TraceInstance.create("sweep").remove();
+    assert.equal(existsSync(mine), false, "a dead process of this namespace: removed");
+    assert.equal(existsSync(legacy), false, "an older tsbpf's name, pid dead here: removed as before");
+    assert.equal(existsSync(theirs), true, "another namespace's: left alone");
+  } finally {
+    for (const d of [mine, theirs, legacy]) {
+      try {
+        rmdirSync(d);
+      } catch {
+        // Swept already.
+      }
+    }
+  }
 });
