@@ -3,10 +3,10 @@
  *
  * trace_pipe is global and reading it consumes lines, so reading it here would steal lines from
  * anyone else (`tsbpf attach`, `cat trace_pipe`, a parallel test). Instead tsbpf creates its own
- * tracefs instance, `instances/tsbpf-<pid>-<tid>-ns<pid namespace>` (trace-instance.ts), enables only the `bpf_trace/bpf_trace_printk`
- * event there with the filter `common_pid == <tid>` (the thread's id as the kernel records it, which
- * in a pid namespace of its own, a container's, is not the one /proc shows), and drains that instance's private pipe
- * before and after the run. The global trace_pipe still receives every line, as it would with
+ * tracefs instance, `instances/tsbpf-<pid>-<tid>-ns<pid namespace>` (trace-instance.ts), enables
+ * only the `bpf_trace/bpf_trace_printk` event there with the filter `common_pid == <tid>` (the
+ * thread's id as the kernel records it, which in a pid namespace of its own, a container's, is
+ * not the one /proc shows), and drains that instance's private pipe before and after the run. The global trace_pipe still receives every line, as it would with
  * any loader. The drain and the run are synchronous on the calling thread, so no other
  * JavaScript of this process can interleave.
  *

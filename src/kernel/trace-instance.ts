@@ -141,6 +141,8 @@ export class TraceInstance {
       } catch {
         // It may not exist; nothing else to undo.
       }
+      // A filter function's own error already says what it could not work out.
+      if (cause instanceof TsbpfError) throw cause;
       const code = (cause as NodeJS.ErrnoException).code;
       throw new TsbpfError(
         `cannot set up the trace instance ${dir}${code === undefined ? "" : `: ${code}`}`,
