@@ -9,6 +9,7 @@ export * from "./errno.js";
 export * from "./flags.js";
 export * from "./helper-id.js";
 export * from "./map-type.js";
+export * from "./namespace.js";
 export * from "./page-size.js";
 export * from "./prog-type.js";
 export * from "./netlink.js";

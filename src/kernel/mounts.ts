@@ -10,6 +10,7 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { readFileSync } from "node:fs";
+import { InitNamespaceInode } from "../abi/index.js";
 import { TsbpfError } from "../errors.js";
 import { defaultSys, isSysError, type Sys } from "./sys.js";
 
@@ -35,9 +36,6 @@ export const NETNS_RUN_DIR = "/var/run/netns";
 const MS_NOSUID = 0x2;
 const MS_NODEV = 0x4;
 const MS_NOEXEC = 0x8;
-
-/** The fixed inode number of the initial mount namespace on kernels that number it (6.18+). */
-const INIT_MNT_NS_INO = 0xeffffff8;
 
 /** Decodes the octal escapes (`\040` for a space) the kernel writes in mount table fields. */
 function unescapeField(s: string): string {
@@ -194,7 +192,11 @@ export interface MountNamespaceView {
   ipNetnsExec?: string;
 }
 
-function inode(path: string): number | undefined {
+/**
+ * The id of a namespace of this process, `/proc/<...>/ns/<kind>`'s inode (which
+ * {@link InitNamespaceInode} gives for the host's), or undefined when /proc does not tell.
+ */
+export function namespaceInode(path: string): number | undefined {
   try {
     return statSync(path).ino;
   } catch {
@@ -218,9 +220,9 @@ export function mountNamespaceOfHost(mounts: readonly MountEntry[] = readMounts(
   ) {
     return { host: false, ipNetnsExec: sys.source };
   }
-  const own = inode("/proc/self/ns/mnt");
+  const own = namespaceInode("/proc/self/ns/mnt");
   if (own === undefined) return { host: undefined };
-  if (own === INIT_MNT_NS_INO) return { host: true };
-  const init = inode("/proc/1/ns/mnt");
+  if (own === InitNamespaceInode.mnt) return { host: true };
+  const init = namespaceInode("/proc/1/ns/mnt");
   return { host: init === undefined ? undefined : own === init };
 }

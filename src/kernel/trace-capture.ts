@@ -6,18 +6,20 @@
  * tracefs instance, `instances/tsbpf-<pid>-<tid>-ns<pid namespace>` (trace-instance.ts), enables
  * only the `bpf_trace/bpf_trace_printk` event there with the filter `common_pid == <tid>` (the
  * thread's id as the kernel records it, which in a pid namespace of its own, a container's, is
- * not the one /proc shows), and drains that instance's private pipe before and after the run. The global trace_pipe still receives every line, as it would with
- * any loader. The drain and the run are synchronous on the calling thread, so no other
- * JavaScript of this process can interleave.
+ * not the one /proc shows), and drains that instance's private pipe before and after the run.
+ * The global trace_pipe still receives every line, as it would with any loader. The drain and the
+ * run are synchronous on the calling thread, so no other JavaScript of this process can
+ * interleave.
  *
  * Caveat: the filter is by thread. A program that runs in softirq context on the same CPU while
  * this thread is inside the bpf() call (an attached XDP program receiving a packet then) is
  * recorded under this thread too, and its lines would be counted as the run's.
  */
 import { closeSync, constants, openSync, readFileSync, readlinkSync, readSync, writeFileSync } from "node:fs";
+import { InitNamespaceInode } from "../abi/index.js";
 import { TsbpfError } from "../errors.js";
 import { parseTraceLine } from "../trace/trace-line.js";
-import { INIT_PID_NAMESPACE, pidNamespace, TraceInstance } from "./trace-instance.js";
+import { pidNamespace, TraceInstance } from "./trace-instance.js";
 
 /** The calling thread's id (differs from the pid inside worker threads). */
 function threadId(): number {
@@ -39,7 +41,7 @@ function threadId(): number {
  */
 function kernelThreadId(dir: string, tid: number): number {
   const ns = pidNamespace();
-  if (ns === INIT_PID_NAMESPACE) return tid;
+  if (ns === InitNamespaceInode.pid) return tid;
   const marker = `tsbpf: thread ${tid} of pid namespace ${ns ?? "?"}`;
   try {
     writeFileSync(`${dir}/trace_marker`, marker);

@@ -8,9 +8,9 @@
  * Instances are removed when closed and at process exit; ones left by a process that was killed
  * are removed by the next tsbpf process that makes one.
  */
-import { mkdir, mkdirSync, readdirSync, readlinkSync, rmdirSync, writeFileSync } from "node:fs";
+import { mkdir, mkdirSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { TsbpfError } from "../errors.js";
-import { ensureTracefs } from "./mounts.js";
+import { ensureTracefs, namespaceInode } from "./mounts.js";
 import { defaultSys, type Sys } from "./sys.js";
 
 const live = new Set<TraceInstance>();
@@ -46,30 +46,17 @@ function hookExit(): void {
   });
 }
 
-/**
- * The inode of the initial pid namespace (the kernel's PROC_PID_INIT_INO): in it, the pids a
- * process sees are the ones tracefs records.
- */
-export const INIT_PID_NAMESPACE = 4026531836;
-
-let pidNs: number | null | undefined;
+let pidNs: { id: number | undefined } | undefined;
 
 /**
- * This process's pid namespace (the inode of /proc/self/ns/pid), or undefined when /proc does not
- * tell. tracefs is shared by every pid namespace that mounts it, and in each of them pids start
- * at 1: an instance's name carries the namespace, so that two processes of the same pid in two
- * containers do not take one instance, and a sweep only judges the instances of its own namespace.
+ * This process's pid namespace (see {@link namespaceInode}), read once. tracefs is shared by every
+ * pid namespace that mounts it, and in each of them pids start at 1: an instance's name carries
+ * the namespace, so that two processes of the same pid in two containers do not take one
+ * instance, and a sweep only judges the instances of its own namespace.
  */
 export function pidNamespace(): number | undefined {
-  if (pidNs === undefined) {
-    try {
-      pidNs = Number(/\[(\d+)\]$/.exec(readlinkSync("/proc/self/ns/pid"))?.[1] ?? Number.NaN);
-      if (!Number.isSafeInteger(pidNs)) pidNs = null;
-    } catch {
-      pidNs = null;
-    }
-  }
-  return pidNs ?? undefined;
+  pidNs ??= { id: namespaceInode("/proc/self/ns/pid") };
+  return pidNs.id;
 }
 
 /** The directory of this process's instance `tag` under tracefs `root`. */
