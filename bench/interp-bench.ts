@@ -54,6 +54,22 @@ function fillTable(coll: LoadedCollection): void {
   for (let i = 0; i < 64; i++) t.set(i, BigInt(i * 3 + 1));
 }
 
+/**
+ * Times the reference interpreter on `program` (300 ms of warm-up, then the trials, their median)
+ * and runs it once more for the instruction count of exactly one run.
+ */
+async function timeInterpreter(
+  vm: VmCollection,
+  program: string,
+  packet: Uint8Array,
+  opts: { trialMs: number; trials: number },
+): Promise<{ timed: Awaited<ReturnType<typeof timeVm>>; insns: number }> {
+  const timed = await timeVm(programOf(vm, program), packet, { warmMs: 300, ...opts });
+  if (timed.last.fault !== undefined) throw timed.last.fault;
+  await programOf(vm, program).run(packet);
+  return { timed, insns: vm.interpreter.executed };
+}
+
 /** Runs part 1; `kernel` false runs the VM only. */
 export async function benchInterpreter(opts: {
   kernel: boolean;
@@ -77,15 +93,7 @@ export async function benchInterpreter(opts: {
   const rows: InterpRow[] = [];
   try {
     for (const c of CASES) {
-      const vt = await timeVm(programOf(vm, c.program), packet, {
-        warmMs: 300,
-        trialMs: opts.trialMs,
-        trials: opts.trials,
-      });
-      if (vt.last.fault !== undefined) throw vt.last.fault;
-      // One more run to read the instruction count of exactly one run.
-      await programOf(vm, c.program).run(packet);
-      const insns = vm.interpreter.executed;
+      const { timed: vt, insns } = await timeInterpreter(vm, c.program, packet, opts);
       const row: InterpRow = {
         program: c.program,
         what: c.what,
@@ -153,10 +161,8 @@ export async function interpreterNsPerInsn(
   const out: Record<string, number> = {};
   try {
     for (const program of programs) {
-      const vt = await timeVm(programOf(vm, program), packet, { warmMs: 300, ...opts });
-      if (vt.last.fault !== undefined) throw vt.last.fault;
-      await programOf(vm, program).run(packet);
-      out[program] = vt.execNs / vm.interpreter.executed;
+      const { timed, insns } = await timeInterpreter(vm, program, packet, opts);
+      out[program] = timed.execNs / insns;
     }
   } finally {
     vm.close();

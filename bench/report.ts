@@ -28,14 +28,21 @@ export interface BenchResults {
 
 type Table = { title: string; head: string[]; rows: string[][]; notes: string[] };
 
+/** The interpreter's ns/insn on `x`'s program in each process: table 1's, then the fresh ones. */
+function interpreterFigures(r: BenchResults, x: InterpRow): (number | undefined)[] {
+  return [x.vmNsPerInsn, ...(r.interpreterProcesses ?? []).map((p) => p[x.program])];
+}
+
 /** Each process's interpreter figures, for the aims' note: "sum_bytes 6.41 / 3.70 / 3.65, ...". */
 function interpreterSpread(r: BenchResults): string {
   return r.interpreter
     .filter((x) => x.program !== "map_lookups")
-    .map((x) => {
-      const all = [x.vmNsPerInsn, ...(r.interpreterProcesses ?? []).map((p) => p[x.program])];
-      return `${x.program} ${all.map((v) => (v === undefined ? "-" : v.toFixed(2))).join(" / ")}`;
-    })
+    .map(
+      (x) =>
+        `${x.program} ${interpreterFigures(r, x)
+          .map((v) => (v === undefined ? "-" : v.toFixed(2)))
+          .join(" / ")}`,
+    )
     .join(", ");
 }
 
@@ -398,9 +405,7 @@ function aimRows(r: BenchResults): string[][] {
     }
     rows.push(aimRow(`compiled: ${x.program}, ns per insn`, x.wasmNsPerInsn, 0.2, ""));
     rows.push(infoRow(`js tier: ${x.program}, ns per insn`, x.compiledNsPerInsn, ""));
-    const processes = [x.vmNsPerInsn, ...(r.interpreterProcesses ?? []).map((p) => p[x.program])].filter(
-      (v): v is number => v !== undefined,
-    );
+    const processes = interpreterFigures(r, x).filter((v): v is number => v !== undefined);
     rows.push(
       aimRow(
         `interpreter: ${x.program}, ns per insn (best of ${processes.length} processes)`,
