@@ -298,7 +298,7 @@ export async function upPipeline(pipeline: Pipeline, opts: Partial<UpOptions> = 
   const { hookOf, tcHookOf } = await import("../kernel/pipeline-meta.js");
   const { defaultSys } = await import("../kernel/sys.js");
   const sys = opts.sys ?? defaultSys();
-  const warn = opts.onWarning ?? ((m: string) => process.emitWarning(m, { code: "TSBPF_UP" }));
+  const warn = warner(opts.onWarning, "TSBPF_UP");
   // A typo in the namespace, a pin directory that would vanish: said before anything is loaded.
   if (at.netns !== undefined) checkNetns(at.netns);
   const { mounted } = preparePinDir(sys, dir, warn, "up");
@@ -667,6 +667,11 @@ export interface SwapResult {
   sharedMaps: string[];
 }
 
+/** Where a command's warnings go: the caller's `onWarning`, else `process.emitWarning` with `code`. */
+function warner(onWarning: ((m: string) => void) | undefined, code: string): (m: string) => void {
+  return onWarning ?? ((m) => process.emitWarning(m, { code }));
+}
+
 /**
  * Replaces one stage of the pipeline pinned under `target`'s directory in place (`tsbpf swap`):
  * one prog array update, atomic in the kernel. The program is one the pipeline pinned, or one of
@@ -797,7 +802,10 @@ export async function swapStage(
   // (stats/layout.ts): the stage runs uncounted, and the operator hears it now rather than from
   // counts that stop moving.
   if (Object.keys(meta.stats ?? {}).length > 0) {
-    (opts.onWarning ?? ((m: string) => process.emitWarning(m, { code: "TSBPF_SWAP" })))(
+    warner(
+      opts.onWarning,
+      "TSBPF_SWAP",
+    )(
       `${req.program} from ${basename(req.objectFile)} runs without stats counters: 'tsbpf stats' goes on counting the tail calls into ${slot}, not this stage's runs and verdicts${live === undefined ? "" : ` (${was}'s counts stay where they were)`}; to count it, name it in the pipeline file and run 'tsbpf up'`,
     );
   }
