@@ -4,6 +4,8 @@
  * namespace of that kind. The mount namespace's is numbered so since Linux 6.18.
  */
 export const InitNamespaceInode = Object.freeze({
+  /** PROC_USER_INIT_INO: only capabilities held in it count for bpf(). */
+  user: 0xeffffffd,
   /** PROC_PID_INIT_INO: in it, the pids a process sees are the ones tracefs records. */
   pid: 0xeffffffc,
   /** PROC_MNT_INIT_INO (6.18+). */

@@ -26,26 +26,36 @@ export function missingCaps(capEff: bigint): string[] {
 
 /**
  * A hint explaining EPERM/EACCES on a privileged bpf() command: which capabilities are missing,
- * or, when none are, the other usual causes.
+ * or, when none are, the other usual causes. `ownUserNamespace`: the process runs in a user
+ * namespace of its own, where the capabilities it has do not count for bpf().
  */
-export function permissionHint(capEff: bigint | undefined): string {
+export function permissionHint(capEff: bigint | undefined, ownUserNamespace = false): string {
   const base = "needs root, or CAP_BPF with CAP_NET_ADMIN and CAP_PERFMON";
   if (capEff === undefined) return `${base} (effective capabilities unknown)`;
   const missing = missingCaps(capEff);
   const hex = capEff.toString(16).padStart(16, "0");
   if (missing.length > 0) return `${base}; this process lacks ${missing.join(", ")} (CapEff ${hex})`;
+  if (ownUserNamespace) {
+    return `${base} in the host's user namespace; this process has them (CapEff ${hex}) only in a user namespace of its own (a rootless container's), which bpf() does not count: run it as root on the host, or in a container the host gives these capabilities`;
+  }
   return `${base}; this process has them (CapEff ${hex}), so look at kernel lockdown, an LSM policy, or RLIMIT_MEMLOCK on kernels before 5.11`;
 }
 
 /**
  * A short explanation of `errno` for the operation `op`; `undefined` when tsbpf knows nothing
- * better than the errno's name. `capEff` is only used for EPERM/EACCES.
+ * better than the errno's name. `capEff` and `ownUserNamespace` are only used for EPERM/EACCES
+ * (see {@link permissionHint}).
  */
-export function errnoHint(errno: number, op: string, capEff?: bigint): string | undefined {
+export function errnoHint(
+  errno: number,
+  op: string,
+  capEff?: bigint,
+  ownUserNamespace = false,
+): string | undefined {
   switch (errno) {
     case Errno.EPERM:
     case Errno.EACCES:
-      return permissionHint(capEff);
+      return permissionHint(capEff, ownUserNamespace);
     case Errno.E2BIG:
       return `${op}: a size or index is larger than the kernel allows (key past max_entries, or a value/attr too big)`;
     case Errno.EINVAL:

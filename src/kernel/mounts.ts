@@ -12,6 +12,7 @@ import { existsSync, statSync } from "node:fs";
 import { readFileSync } from "node:fs";
 import { InitNamespaceInode } from "../abi/index.js";
 import { TsbpfError } from "../errors.js";
+import { namespaceInode } from "./host.js";
 import { defaultSys, isSysError, type Sys } from "./sys.js";
 
 /** One mount, from /proc/self/mounts. */
@@ -190,18 +191,6 @@ export interface MountNamespaceView {
   host: boolean | undefined;
   /** The network namespace name, when /sys is the sysfs `ip netns exec NAME` mounted. */
   ipNetnsExec?: string;
-}
-
-/**
- * The id of a namespace of this process, `/proc/<...>/ns/<kind>`'s inode (which
- * {@link InitNamespaceInode} gives for the host's), or undefined when /proc does not tell.
- */
-export function namespaceInode(path: string): number | undefined {
-  try {
-    return statSync(path).ino;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

@@ -10,7 +10,8 @@
  */
 import { mkdir, mkdirSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { TsbpfError } from "../errors.js";
-import { ensureTracefs, namespaceInode } from "./mounts.js";
+import { namespaceInode } from "./host.js";
+import { ensureTracefs } from "./mounts.js";
 import { defaultSys, type Sys } from "./sys.js";
 
 const live = new Set<TraceInstance>();

@@ -5,7 +5,7 @@
 import { Errno, errnoName } from "../abi/index.js";
 import { type ErrorContext, LoadError, MapError, type TsbpfErrorOptions } from "../errors.js";
 import { errnoHint } from "./errno-hint.js";
-import { readEffectiveCaps } from "./host.js";
+import { inOwnUserNamespace, readEffectiveCaps } from "./host.js";
 import { isSysError, type SysError } from "./sys.js";
 
 /** Hints an operation knows better than the generic ones, by errno. */
@@ -14,8 +14,8 @@ export type ErrnoHints = Readonly<Partial<Record<number, string>>>;
 function hintFor(errno: number, op: string, hints: ErrnoHints = {}): string | undefined {
   const own = hints[errno];
   if (own !== undefined) return own;
-  const caps = errno === Errno.EPERM || errno === Errno.EACCES ? readEffectiveCaps() : undefined;
-  return errnoHint(errno, op, caps);
+  if (errno !== Errno.EPERM && errno !== Errno.EACCES) return errnoHint(errno, op);
+  return errnoHint(errno, op, readEffectiveCaps(), inOwnUserNamespace());
 }
 
 /** The context, cause and errno hint every error built from a failed syscall carries. */

@@ -110,6 +110,35 @@ test("in a pid namespace of its own (a container's, with its own /proc), run() s
   }
 });
 
+test("in a user namespace of its own (a rootless container's), a refused load says its capabilities do not count", {
+  skip: skip ?? (hasCommand("unshare") ? undefined : "needs unshare (util-linux) to make a user namespace"),
+}, () => {
+  const url = (p: string) => pathToFileURL(resolve(`dist/src/${p}`)).href;
+  const script = `
+    import { readFileSync } from "node:fs";
+    import { loadCollectionSpec } from ${JSON.stringify(url("object/load-collection-spec.js"))};
+    import { loadKernelCollection } from ${JSON.stringify(url("kernel/kernel-collection.js"))};
+    try {
+      (await loadKernelCollection(loadCollectionSpec(new Uint8Array(readFileSync("examples/tail-call/tail_call.bpf.o"))))).close();
+      console.log(JSON.stringify({ loaded: true }));
+    } catch (e) { console.log(JSON.stringify({ message: e.message, hint: e.hint })); }`;
+  const r = spawnSync(
+    "unshare",
+    ["--user", "--map-root-user", process.execPath, "--input-type=module", "-e", script],
+    {
+      encoding: "utf8",
+    },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim()) as { loaded?: boolean; message?: string; hint?: string };
+  assert.equal(out.loaded, undefined, "the kernel refused the load there");
+  assert.match(out.message ?? "", /EPERM/);
+  assert.match(
+    out.hint ?? "",
+    /only in a user namespace of its own \(a rootless container's\), which bpf\(\) does not count/,
+  );
+});
+
 test("empty prog-array slots fall through to XDP_PASS without printing", { skip }, async () => {
   const unlock = await traceLock();
   const coll = await loadKernelCollection(seed());

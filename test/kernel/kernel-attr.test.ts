@@ -333,6 +333,10 @@ test("capability hints name exactly the missing capabilities", () => {
   assert.deepEqual(missingCaps(1n << 21n), [], "CAP_SYS_ADMIN covers all");
   assert.match(permissionHint(1n << 39n), /lacks CAP_NET_ADMIN, CAP_PERFMON/);
   assert.match(permissionHint(undefined), /unknown/);
+  // Every capability, but inside a user namespace of its own: bpf() does not count them.
+  const all = (1n << 41n) - 1n;
+  assert.match(permissionHint(all, true), /only in a user namespace of its own \(a rootless container's\)/);
+  assert.match(permissionHint(all), /has them .*kernel lockdown/);
 });
 
 test("per-CPU value buffers are rounded to 8 bytes per possible CPU", () => {
