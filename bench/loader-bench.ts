@@ -62,6 +62,12 @@ export interface LoaderResult {
    * results written before it existed, or when the library could not be built.
    */
   libbpfInNode?: LoaderFigures;
+  /**
+   * What each timed loader run started after: ms of idling, then ms of the bench spinning on a CPU
+   * (QUIET_MS, BUSY_MS). Absent in results written before there was any: their C loader ran about
+   * 5 ms after the run before it.
+   */
+  settle?: { quietMs: number; busyMs: number };
   /** Median ms of `ip netns exec NS true`: the launcher cost both loaders pay. */
   netnsExecMs?: number;
   /** Median ms of `node -e 0` (inside the namespace launcher, minus nothing). */
@@ -152,6 +158,28 @@ const BENCH_ENV: NodeJS.ProcessEnv = (() => {
   delete env.NODE_EXTRA_CA_CERTS;
   return env;
 })();
+
+/**
+ * What each timed loader run of tables 3 and 3b starts after: QUIET_MS of idling, then BUSY_MS of
+ * this process spinning on a CPU. Where the kernel's XDP attach waits for an RCU grace period (the
+ * BPF dispatcher's update: 6–25 ms on some machine kinds, in steps of the 4 ms tick), the wait
+ * depends on what the machine did just before: right after another loader tore its attachment
+ * down it is 2–4 ms shorter, and after 100 ms or more of idling it is longer unless the process
+ * itself has been busy, as a Node loader is for the 40–60 ms before its attach and a C loader,
+ * 7 ms old at its attach, is not (docs/benchmarks.md, "The XDP attach's grace period"). The quiet
+ * lets the run before settle; the spin puts every loader on a machine that has just been busy.
+ */
+const QUIET_MS = 150;
+const BUSY_MS = 50;
+
+/** Idles for QUIET_MS, then keeps a CPU busy for BUSY_MS; synchronous, as the runs are spawned. */
+function settle(): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, QUIET_MS);
+  const end = nowNs() + BUSY_MS * 1e6;
+  while (nowNs() < end) {
+    // Spin: the machine state a Node loader creates for itself by starting.
+  }
+}
 
 function timeCommand(
   argv: readonly string[],
@@ -268,6 +296,7 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
     ];
     await timeUntilOutput(cliArgv, "attached main_prog");
     const run = (argv: string[], into: typeof ts, env?: NodeJS.ProcessEnv): void => {
+      settle();
       const r = timeCommand([...ns.exec, ...argv], env);
       const line = r.stdout.trim().split("\n").pop() ?? "";
       into.push({ spawnNs: r.startNs, exitMs: r.ms, report: JSON.parse(line) as Record<string, number> });
@@ -323,7 +352,7 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
       if (cachedArgv !== undefined) run(cachedArgv, tsCached, entryEnv);
       if (cArgv !== undefined) run(cArgv, c);
       if (cInNodeArgv !== undefined) run(cInNodeArgv, cInNode);
-      // The cold start's three figures twice per round (22 samples each): its bound is tight
+      // The cold start's three figures twice per round (42 samples each): its bound is tight
       // next to how much one start of Node varies here.
       for (let k = 0; k < 2; k++) {
         launcher.push(timeCommand([...ns.exec, "true"]).ms);
@@ -338,6 +367,7 @@ export async function benchLoader(opts: { runs: number }): Promise<LoaderResult>
       if (cSkelArgv !== undefined) run(cSkelArgv, skelC);
     }
     const result: LoaderResult = {
+      settle: { quietMs: QUIET_MS, busyMs: BUSY_MS },
       tsbpf: figures(ts),
       ...(tsCached.length > 0 ? { tsbpfCached: figures(tsCached) } : {}),
       tsbpfEntry: figures(tsEntry),

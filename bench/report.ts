@@ -169,7 +169,7 @@ function tables(r: BenchResults): Table[] {
         "compiled: the VM's default compiled engine, the wasm tier (table 2b's wasm column); js: the JS tier, informative. Ratios divide the tier's durationNs by the kernel's BPF_PROG_TEST_RUN duration for the same object and packet (tables 1, 2, 2b).",
         "Array lookup: the tier's map_lookups time per run / its 256 lookups (an upper bound: each also runs the loop's other instructions).",
         `Interpreter: the best of table 1's process and ${r.interpreterProcesses?.length ?? 0} fresh ones started after part 2 and at the end of the run (each the median of its trials): ${interpreterSpread(r)}. A process runs the interpreter at one of two speeds on this kind of machine, about 3.7 or 6.4 ns/insn, with the same code (docs/benchmarks.md).`,
-        "Cold start: the CLI itself (tsbpf attach with two --tail slots, through ip netns exec) until it prints that it attached, minus the launcher and Node's bare start-up measured right before it in the same round (the median over 22 rounds; table 3's note gives the three medians); in-process: table 3's open + load + slots + attach, import excluded.",
+        `Cold start: the CLI itself (tsbpf attach with two --tail slots, through ip netns exec) until it prints that it attached, minus the launcher and Node's bare start-up measured right before it (the median over ${2 * (r.loader.tsbpf?.runs ?? 11)} such triples; table 3's note gives the three medians); in-process: table 3's open + load + slots + attach, import excluded.`,
       ],
     });
   }
@@ -252,7 +252,7 @@ function tables(r: BenchResults): Table[] {
       ...(l.tsbpf === undefined
         ? []
         : [
-            `Median of ${l.tsbpf.runs} runs each, alternating (the launcher, node -e 0 and the CLI: of ${2 * l.tsbpf.runs}). Aim (issue 4): load-to-attached within 1.2× libbpf.`,
+            `Median of ${l.tsbpf.runs} runs each, alternating (the launcher, node -e 0 and the CLI: of ${2 * l.tsbpf.runs})${l.settle === undefined ? "" : `; each timed loader run, of this table and 3b, starts after ${l.settle.quietMs} ms of idling and then ${l.settle.busyMs} ms of the bench spinning on a CPU (the kernel's XDP attach can wait for an RCU grace period whose length depends on what the machine did just before; docs/benchmarks.md)`}. Aim (issue 4): load-to-attached within 1.2× libbpf.`,
           ]),
       ...(l.tsbpf === undefined
         ? []

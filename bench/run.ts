@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   else {
     process.stderr.write("bench: 3/4 loader...\n");
     try {
-      loader = await benchLoader({ runs: quick ? 5 : 11 });
+      loader = await benchLoader({ runs: quick ? 5 : 21 });
     } catch (e) {
       loader = { skipped: e instanceof Error ? e.message : String(e) };
     }
