@@ -13,10 +13,12 @@
 import { Errno, ProgType, TestRunFlag, XdpAction } from "../abi/index.js";
 import { assemble } from "../asm/assemble.js";
 import { encodeInstructions } from "../asm/instruction.js";
-import { isLoadError, UsageError } from "../errors.js";
+import { isLoadError, LoadError, UsageError } from "../errors.js";
+import { missingCaps } from "./errno-hint.js";
 import type { Fd } from "./fd.js";
 import { linkTxDropped } from "./link-stats.js";
 import { CYCLE_MAX_FRAME, type FrameCycle, loadFrameCycle } from "./live-frames-cycle.js";
+import { inOwnUserNamespace, readEffectiveCaps } from "./host.js";
 import { checkNetns, inNetns } from "./netns.js";
 import { loadProgram, testRun, xdpContext } from "./program-ops.js";
 import { defaultSys, type Sys } from "./sys.js";
@@ -185,6 +187,7 @@ export async function sendFrames(opts: SendOptions): Promise<SendResult> {
           }
         });
       } catch (e) {
+        if (sent === 0 && done === 0) throw liveFramesRefusal(e);
         // A signal (Ctrl+C, SIGTERM) interrupts a long run: stop there.
         if (!(isLoadError(e) && e.errno === Errno.EINTR)) throw e;
         sent += done;
@@ -211,4 +214,26 @@ export async function sendFrames(opts: SendOptions): Promise<SendResult> {
     bytes,
     unconfirmed,
   };
+}
+
+/**
+ * The first live-frames run's error, said plainly when the kernel refuses the mode itself: EPERM
+ * although this process has every capability bpf() asks for in the host's user namespace, and
+ * the XDP program it runs was loaded. Some hardened or sandboxed kernels refuse
+ * BPF_F_TEST_XDP_LIVE_FRAMES to root (6.18.44-fc-v1300 does), where the generic permission hint
+ * would send the user looking for a capability they have.
+ */
+function liveFramesRefusal(e: unknown): unknown {
+  if (!isLoadError(e) || e.errno !== Errno.EPERM) return e;
+  const caps = readEffectiveCaps();
+  if (caps === undefined || missingCaps(caps).length > 0 || inOwnUserNamespace()) return e;
+  const err = new LoadError(
+    "send: this kernel refuses BPF_PROG_TEST_RUN's live-frames mode (BPF_F_TEST_XDP_LIVE_FRAMES): EPERM with every capability",
+    {
+      cause: e,
+      hint: "the kernel let this process load the XDP program that sends, so it refuses this mode only (a hardened or sandboxed kernel build, or an LSM policy): tsbpf send cannot transmit on this machine",
+    },
+  );
+  err.errno = Errno.EPERM;
+  return err;
 }

@@ -4,8 +4,11 @@
  */
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { release } from "node:os";
 import { resolve } from "node:path";
 import { after } from "node:test";
+import { LoadError } from "../../src/errors.js";
+import { sendFrames } from "../../src/kernel/live-frames.js";
 
 /**
  * Children started by {@link startProcess} that have not closed yet. A test that fails before it
@@ -159,6 +162,79 @@ export function createVethNs(tag: string): VethNs {
     throw e;
   }
   return { ns, hostIf, peerIf, hostIp, peerIp, remove };
+}
+
+/**
+ * Why tests that send with `tsbpf send` cannot run here, or undefined when they can: some kernels
+ * refuse BPF_PROG_TEST_RUN's live-frames mode even to root (6.18.44-fc-v1300 does). Tried with
+ * one frame out of a veth pair of its own, removed after.
+ */
+export async function liveFramesRefusal(): Promise<string | undefined> {
+  const net = createVethNs("lf");
+  try {
+    await sendFrames({ iface: net.hostIf, packets: [new Uint8Array(60)], count: 1 });
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof LoadError && e.message.includes("live-frames mode"))) throw e;
+    return `this kernel (${release()}) refuses BPF_PROG_TEST_RUN's live-frames mode to root, which tsbpf send uses (${e.message})`;
+  } finally {
+    net.remove();
+  }
+}
+
+/**
+ * A UDP sender's Python: datagrams to ARGV[1]:9, ARGV[2] of them or until SIGTERM, then a summary
+ * line as `send --json` prints.
+ */
+const UDP_SENDER = `
+import json, signal, socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+limit = int(sys.argv[2]) if len(sys.argv) > 2 else -1
+stop = False
+def on_term(*_):
+    global stop
+    stop = True
+signal.signal(signal.SIGTERM, on_term)
+sent, t0, payload, dst = 0, time.monotonic(), b"x" * 14, (sys.argv[1], 9)
+while not stop and sent != limit:
+    try:
+        s.sendto(payload, dst)
+        sent += 1
+    except OSError:
+        time.sleep(0.0001)
+dt = time.monotonic() - t0
+print(json.dumps({"sent": sent, "refused": 0, "packetsPerSecond": sent / dt if dt > 0 else 0}))
+`;
+
+/** Sets the peer's MAC as a permanent neighbour of the host end: the peer's XDP drops its ARP replies. */
+function pinPeerNeighbour(net: VethNs): void {
+  const links = JSON.parse(
+    execFileSync("ip", ["-n", net.ns, "-j", "link", "show", "dev", net.peerIf]).toString(),
+  ) as { address: string }[];
+  const mac = links[0]?.address;
+  if (mac === undefined) throw new Error(`no MAC address for ${net.peerIf}`);
+  execFileSync("ip", ["neigh", "replace", net.peerIp, "lladdr", mac, "dev", net.hostIf, "nud", "permanent"]);
+}
+
+/**
+ * `count` UDP datagrams from the host end of `net` to the peer's address through the host's
+ * stack, for a kernel that refuses `tsbpf send`'s live-frames mode (liveFramesRefusal).
+ */
+export function sendUdp(net: VethNs, count: number): void {
+  pinPeerNeighbour(net);
+  execFileSync("python3", ["-c", UDP_SENDER, net.peerIp, String(count)]);
+}
+
+/**
+ * Steady traffic into the test's pipeline without `tsbpf send`, for a kernel that refuses its
+ * live-frames mode (liveFramesRefusal): UDP datagrams from the host end of `net` to the peer's
+ * address, through the host's stack, as fast as Python sends them (some 10^5 a second). The
+ * peer's MAC is set as a permanent neighbour first, since the peer's XDP program drops its ARP
+ * replies. SIGTERM stops it; its last line is a summary as `send --json` prints.
+ */
+export function startUdpFlood(net: VethNs): CliProcess {
+  pinPeerNeighbour(net);
+  return startProcess(["python3", "-c", UDP_SENDER, net.peerIp]);
 }
 
 /**

@@ -1,6 +1,7 @@
 /** Shared pieces of the kernel tests: a tiny assembler, root checks, and a recording fake Sys. */
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { release } from "node:os";
 import { encodeInstructions, type Instruction } from "../../src/asm/instruction.js";
 import {
   AluOp,
@@ -15,8 +16,10 @@ import {
   Source,
 } from "../../src/asm/opcodes.js";
 import { Errno } from "../../src/abi/index.js";
+import { Collection } from "../../src/collection.js";
 import { type PtrArg, SysError, type Sys } from "../../src/kernel/sys.js";
 import { insn as i } from "../support/insn.js";
+import { loadSpec } from "./both-engines.js";
 
 /** Builders for the handful of instructions the tests assemble by hand. */
 export const asm = {
@@ -44,6 +47,22 @@ export function kernelSkipReason(): string | undefined {
   if (typeof process.getuid === "function" && process.getuid() !== 0)
     return "needs root: creates BPF maps and programs";
   return undefined;
+}
+
+/**
+ * Why a test of `helper` cannot run here when this kernel's verifier refuses it to the programs
+ * of `file` ("program of this type cannot use helper ...": 6.18.44-fc-v1300 refuses
+ * bpf_xdp_adjust_meta to XDP programs), or undefined when `file` loads.
+ */
+export async function kernelRefusesHelper(file: string, helper: string): Promise<string | undefined> {
+  try {
+    (await Collection.load(loadSpec(file), { backend: "kernel" })).close();
+    return undefined;
+  } catch (e) {
+    const m = e instanceof Error ? e.message : String(e);
+    if (!m.includes(`cannot use helper ${helper}`)) throw e;
+    return `this kernel (${release()}) refuses ${helper} to these programs: ${m}`;
+  }
 }
 
 /** Whether a command is on PATH. */

@@ -3,9 +3,11 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
+// versioned.bpf.c's counters (8 counters, then 64 per-CPU stamps), so that the upgrade gets as far
+// as the verifier.
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, 8);
+  __uint(max_entries, 8 + 64);
   __type(key, __u32);
   __type(value, __u64);
 } counters SEC(".maps");
