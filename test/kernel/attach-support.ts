@@ -2,6 +2,7 @@
  * Pieces of the attach tests: the CLI as a child process, a veth pair into a network namespace
  * of the test's own, TCP SYNs sent across it, and the trace lock every trace_pipe user holds.
  */
+import assert from "node:assert/strict";
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { release } from "node:os";
@@ -183,58 +184,105 @@ export async function liveFramesRefusal(): Promise<string | undefined> {
 }
 
 /**
- * A UDP sender's Python: datagrams to ARGV[1]:9, ARGV[2] of them or until SIGTERM, then a summary
- * line as `send --json` prints.
+ * Which way UDP test traffic crosses a test's veth pair: "host", from inside the namespace to the
+ * host end (through the peer's tc egress hook); "peer", from the host into the namespace (through
+ * the peer's XDP program).
  */
-const UDP_SENDER = `
-import json, signal, socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-limit = int(sys.argv[2]) if len(sys.argv) > 2 else -1
-stop = False
-def on_term(*_):
-    global stop
-    stop = True
-signal.signal(signal.SIGTERM, on_term)
-sent, t0, payload, dst = 0, time.monotonic(), b"x" * 14, (sys.argv[1], 9)
-while not stop and sent != limit:
-    try:
-        s.sendto(payload, dst)
-        sent += 1
-    except OSError:
-        time.sleep(0.0001)
-dt = time.monotonic() - t0
-print(json.dumps({"sent": sent, "refused": 0, "packetsPerSecond": sent / dt if dt > 0 else 0}))
-`;
+export type Toward = "host" | "peer";
 
-/** Sets the peer's MAC as a permanent neighbour of the host end: the peer's XDP drops its ARP replies. */
-function pinPeerNeighbour(net: VethNs): void {
+/**
+ * A UDP sender: `count` packets to ADDR:9 (0: until SIGTERM, and at most 60 s whatever happens),
+ * 256 in flight at a time; prints {sent, failed, packetsPerSecond}. A packet the tc program
+ * drops still counts as sent (the kernel reports ENOBUFS for it only with IP_RECVERR). Each batch
+ * yields to the event loop, or SIGTERM would never be seen (the send callbacks of a socket that
+ * never blocks keep the loop busy).
+ */
+const SENDER = `
+const [addr, count] = [process.argv[1], Number(process.argv[2])];
+const s = require("node:dgram").createSocket("udp4");
+const buf = Buffer.alloc(18);
+let sent = 0, failed = 0, stop = false;
+process.on("SIGTERM", () => { stop = true; });
+const t0 = performance.now();
+(async () => {
+  while (!stop && (count === 0 || sent + failed < count) && performance.now() - t0 < 60000) {
+    await new Promise((r) => setImmediate(r));
+    const n = count === 0 ? 256 : Math.min(256, count - sent - failed);
+    await new Promise((r) => {
+      let left = n;
+      for (let i = 0; i < n; i++)
+        s.send(buf, 9, addr, (e) => { if (e) failed++; else sent++; if (--left === 0) r(); });
+    });
+  }
+  const secs = (performance.now() - t0) / 1000;
+  console.log(JSON.stringify({ sent, failed, packetsPerSecond: sent / secs }));
+  process.exit(0);
+})();`;
+
+/** What a UDP sender reports when it ends. */
+export interface SentUdp {
+  sent: number;
+  failed: number;
+  packetsPerSecond: number;
+}
+
+/**
+ * Starts a UDP sender across `net` `toward` one end (see {@link Toward}): `count` packets, 0
+ * until SIGTERM. The XDP tests use it where the kernel refuses `tsbpf send`'s live-frames mode
+ * (liveFramesRefusal).
+ */
+export function sendUdp(net: VethNs, count: number, toward: Toward = "host"): CliProcess {
+  return toward === "host"
+    ? startProcess(
+        [process.execPath, "-e", SENDER, net.hostIp, String(count)],
+        ["ip", "netns", "exec", net.ns],
+      )
+    : startProcess([process.execPath, "-e", SENDER, net.peerIp, String(count)]);
+}
+
+/** Waits for a sender to exit (status 0) and reads its report. */
+export async function sentUdp(p: CliProcess): Promise<SentUdp> {
+  assert.equal(await p.exited, 0, p.stderr());
+  return JSON.parse(p.stdout().trim().split("\n").at(-1) as string) as SentUdp;
+}
+
+/**
+ * No traffic across `net` but a sender's `toward` that end: IPv6 off on both ends, and the
+ * receiving end's address resolved for good on the sending end (a permanent neighbour entry), so
+ * no ARP or router solicitation passes the hook, and none is needed where the program drops ARP.
+ */
+export function quietVeth(net: VethNs, toward: Toward = "host"): void {
+  execFileSync("sysctl", ["-qw", `net.ipv6.conf.${net.hostIf}.disable_ipv6=1`]);
+  execFileSync("ip", [
+    "netns",
+    "exec",
+    net.ns,
+    "sysctl",
+    "-qw",
+    `net.ipv6.conf.${net.peerIf}.disable_ipv6=1`,
+  ]);
+  const inNs = ["-n", net.ns];
+  const recv =
+    toward === "host"
+      ? { ns: [], iface: net.hostIf, ip: net.hostIp }
+      : { ns: inNs, iface: net.peerIf, ip: net.peerIp };
+  const send = toward === "host" ? { ns: inNs, iface: net.peerIf } : { ns: [], iface: net.hostIf };
   const links = JSON.parse(
-    execFileSync("ip", ["-n", net.ns, "-j", "link", "show", "dev", net.peerIf]).toString(),
-  ) as { address: string }[];
-  const mac = links[0]?.address;
-  if (mac === undefined) throw new Error(`no MAC address for ${net.peerIf}`);
-  execFileSync("ip", ["neigh", "replace", net.peerIp, "lladdr", mac, "dev", net.hostIf, "nud", "permanent"]);
-}
-
-/**
- * `count` UDP datagrams from the host end of `net` to the peer's address through the host's
- * stack, for a kernel that refuses `tsbpf send`'s live-frames mode (liveFramesRefusal).
- */
-export function sendUdp(net: VethNs, count: number): void {
-  pinPeerNeighbour(net);
-  execFileSync("python3", ["-c", UDP_SENDER, net.peerIp, String(count)]);
-}
-
-/**
- * Steady traffic into the test's pipeline without `tsbpf send`, for a kernel that refuses its
- * live-frames mode (liveFramesRefusal): UDP datagrams from the host end of `net` to the peer's
- * address, through the host's stack, as fast as Python sends them (some 10^5 a second). The
- * peer's MAC is set as a permanent neighbour first, since the peer's XDP program drops its ARP
- * replies. SIGTERM stops it; its last line is a summary as `send --json` prints.
- */
-export function startUdpFlood(net: VethNs): CliProcess {
-  pinPeerNeighbour(net);
-  return startProcess(["python3", "-c", UDP_SENDER, net.peerIp]);
+    execFileSync("ip", [...recv.ns, "-j", "link", "show", "dev", recv.iface]).toString(),
+  );
+  const mac = (links as { address: string }[])[0]?.address as string;
+  execFileSync("ip", [
+    ...send.ns,
+    "neigh",
+    "replace",
+    recv.ip,
+    "lladdr",
+    mac,
+    "dev",
+    send.iface,
+    "nud",
+    "permanent",
+  ]);
 }
 
 /**

@@ -32,8 +32,10 @@ import {
   type CliProcess,
   createVethNs,
   loadedProgramIds,
+  quietVeth,
   runCli,
-  startProcess,
+  sendUdp,
+  sentUdp,
   type VethNs,
 } from "./attach-support.js";
 
@@ -147,90 +149,6 @@ export function qdiscKinds(ns: string, iface: string): string[] {
 /** `tc ...` in namespace `ns`. */
 export function tc(ns: string, ...args: string[]): void {
   execFileSync("ip", ["netns", "exec", ns, "tc", ...args], { stdio: "pipe" });
-}
-
-/**
- * A UDP sender (run inside the namespace): `count` packets to HOST:9 (0: until SIGTERM, and at
- * most 60 s whatever happens), 256 in flight at a time; prints {sent, failed, packetsPerSecond}.
- * A packet the tc program drops still counts as sent (the kernel reports ENOBUFS for it only
- * with IP_RECVERR). Each batch yields to the event loop, or SIGTERM would never be seen (the
- * send callbacks of a socket that never blocks keep the loop busy).
- */
-const SENDER = `
-const [host, count] = [process.argv[1], Number(process.argv[2])];
-const s = require("node:dgram").createSocket("udp4");
-const buf = Buffer.alloc(18);
-let sent = 0, failed = 0, stop = false;
-process.on("SIGTERM", () => { stop = true; });
-const t0 = performance.now();
-(async () => {
-  while (!stop && (count === 0 || sent + failed < count) && performance.now() - t0 < 60000) {
-    await new Promise((r) => setImmediate(r));
-    const n = count === 0 ? 256 : Math.min(256, count - sent - failed);
-    await new Promise((r) => {
-      let left = n;
-      for (let i = 0; i < n; i++)
-        s.send(buf, 9, host, (e) => { if (e) failed++; else sent++; if (--left === 0) r(); });
-    });
-  }
-  const secs = (performance.now() - t0) / 1000;
-  console.log(JSON.stringify({ sent, failed, packetsPerSecond: sent / secs }));
-  process.exit(0);
-})();`;
-
-/** What a UDP sender reports when it ends. */
-export interface SentUdp {
-  sent: number;
-  failed: number;
-  packetsPerSecond: number;
-}
-
-/** Starts a UDP sender in `net`'s namespace to its host end: `count` packets, 0 until SIGTERM. */
-export function sendUdp(net: VethNs, count: number): CliProcess {
-  return startProcess(
-    [process.execPath, "-e", SENDER, net.hostIp, String(count)],
-    ["ip", "netns", "exec", net.ns],
-  );
-}
-
-/** Waits for a sender to exit (status 0) and reads its report. */
-export async function sentUdp(p: CliProcess): Promise<SentUdp> {
-  assert.equal(await p.exited, 0, p.stderr());
-  return JSON.parse(p.stdout().trim().split("\n").at(-1) as string) as SentUdp;
-}
-
-/**
- * No traffic out of `net`'s namespace but a sender's: IPv6 off on both ends, the host's address
- * resolved for good (a permanent neighbour entry), so no ARP or router solicitation passes the hook.
- */
-export function quietVeth(net: VethNs): void {
-  execFileSync("sysctl", ["-qw", `net.ipv6.conf.${net.hostIf}.disable_ipv6=1`]);
-  execFileSync("ip", [
-    "netns",
-    "exec",
-    net.ns,
-    "sysctl",
-    "-qw",
-    `net.ipv6.conf.${net.peerIf}.disable_ipv6=1`,
-  ]);
-  const mac = (
-    JSON.parse(execFileSync("ip", ["-j", "link", "show", "dev", net.hostIf]).toString()) as {
-      address: string;
-    }[]
-  )[0]?.address as string;
-  execFileSync("ip", [
-    "-n",
-    net.ns,
-    "neigh",
-    "replace",
-    net.hostIp,
-    "lladdr",
-    mac,
-    "dev",
-    net.peerIf,
-    "nud",
-    "permanent",
-  ]);
 }
 
 /** The versioned objects' counters map through its pin: [v1, v2, mixed, missed]. */
